@@ -1,0 +1,72 @@
+//! The global allocator: mimalloc, counting live bytes for INFO memory's `used_memory`
+//! (Redis's zmalloc does the same bookkeeping).
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mimalloc::MiMalloc;
+
+pub struct Counting;
+
+static USED: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes allocated and not yet freed.
+pub fn used_memory() -> usize {
+    USED.load(Ordering::Relaxed)
+}
+
+/// The highest `used_memory` seen when sampled (by the cron and INFO).
+pub fn peak_memory() -> usize {
+    let used = used_memory();
+    let peak = PEAK.fetch_max(used, Ordering::Relaxed);
+    peak.max(used)
+}
+
+// SAFETY: every call is forwarded unchanged to mimalloc; the counter is only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { MiMalloc.alloc(layout) };
+        if !p.is_null() {
+            USED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { MiMalloc.dealloc(ptr, layout) };
+        USED.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { MiMalloc.alloc_zeroed(layout) };
+        if !p.is_null() {
+            USED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            USED.fetch_sub(layout.size(), Ordering::Relaxed);
+            USED.fetch_add(new_size, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Resident set size of this process in bytes, from /proc/self/statm.
+pub fn rss() -> usize {
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: usize = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * usize::try_from(page).unwrap_or(4096)
+}

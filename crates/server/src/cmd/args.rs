@@ -1,0 +1,141 @@
+//! Argument parsing shared by the command families, with Redis's error texts.
+
+use super::Error;
+
+/// An integer argument (getLongLongFromObjectOrReply).
+pub fn int(arg: &[u8]) -> Result<i64, Error> {
+    amber_store::value::parse_i64(arg).ok_or_else(Error::not_int)
+}
+
+/// An integer argument with a custom error message (the "ERR " prefix is added).
+pub fn int_msg(arg: &[u8], msg: &'static str) -> Result<i64, Error> {
+    amber_store::value::parse_i64(arg).ok_or_else(|| Error::new(format!("ERR {msg}")))
+}
+
+/// A non-negative integer (getPositiveLongFromObjectOrReply with Redis's message).
+pub fn positive(arg: &[u8]) -> Result<i64, Error> {
+    let v = int(arg)?;
+    if v < 0 {
+        return Err(Error::new("ERR value is out of range, must be positive"));
+    }
+    Ok(v)
+}
+
+/// Parses a double as C's strtod would for Redis's string2d: the whole argument must be a
+/// number, no leading space, no NaN, no overflow to infinity (a literal "inf" is fine).
+pub fn parse_f64(arg: &[u8]) -> Option<f64> {
+    if arg.is_empty() || arg[0].is_ascii_whitespace() || arg.len() > 5000 {
+        return None;
+    }
+    let s = std::str::from_utf8(arg).ok()?;
+    let lower = s.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if body.starts_with("0x") {
+        return parse_hex_float(&lower);
+    }
+    if matches!(body, "inf" | "infinity") {
+        return Some(if lower.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    // Rust accepts forms strtod does not ("nan", "infinity" spelled oddly); both are
+    // excluded above, so what remains is the decimal grammar both share.
+    if !body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
+    {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    if v.is_infinite() {
+        return None;
+    }
+    if v == 0.0
+        && body
+            .bytes()
+            .take_while(|b| *b != b'e')
+            .any(|b| (b'1'..=b'9').contains(&b))
+    {
+        // Underflow: strtod reports ERANGE and Redis refuses the value.
+        return None;
+    }
+    Some(v)
+}
+
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (mant, exp) = match rest.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int_part.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac_part.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    if v.is_infinite() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// A float argument (getDoubleFromObjectOrReply).
+pub fn float(arg: &[u8]) -> Result<f64, Error> {
+    parse_f64(arg).ok_or_else(Error::not_float)
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+pub fn is(arg: &[u8], name: &str) -> bool {
+    arg.eq_ignore_ascii_case(name.as_bytes())
+}
+
+/// A blocking command's timeout in seconds (may be fractional), as absolute ms from now:
+/// 0 means forever. Redis's getTimeoutFromObjectOrReply.
+pub fn timeout_secs(arg: &[u8]) -> Result<i64, Error> {
+    let v = parse_f64(arg)
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| Error::new("ERR timeout is not a float or out of range"))?;
+    let ms = (v * 1000.0) as i64;
+    if ms < 0 {
+        return Err(Error::new("ERR timeout is negative"));
+    }
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_strtod() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b".5"), Some(0.5));
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"1 "), None);
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"1e-400"), None);
+        assert_eq!(parse_f64(b"abc"), None);
+        assert_eq!(parse_f64(b""), None);
+    }
+}

@@ -1,0 +1,591 @@
+//! The command table and dispatch.
+//!
+//! Each command family lives in its own file and exports `COMMANDS`, a table of `Command`
+//! rows: name, arity, flags, key positions, ACL categories and handler. A handler gets a `Ctx`
+//! (server, client, arguments), writes its reply into the client's output buffer, and returns
+//! `Err(Error)` to reply with an error instead.
+//!
+//! `process` follows Redis 7.0's `processCommand`: lookup, arity, authentication, pub/sub
+//! context, MULTI queueing; then `call` runs the handler and keeps the statistics.
+
+use std::borrow::Cow;
+
+use amber_resp::ReplyBuf;
+use hashbrown::HashMap;
+
+use crate::client::{BlockState, Client, MultiState, Queued};
+use crate::server::Server;
+
+pub mod args;
+pub mod connection;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod pubsub;
+pub mod server_admin;
+pub mod sets;
+pub mod strings;
+pub mod tx;
+pub mod zsets;
+
+// Command flags (Redis's CMD_*). `FLAG_NAMES` gives their COMMAND INFO spelling.
+pub const WRITE: u32 = 1 << 0;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const ADMIN: u32 = 1 << 3;
+pub const PUBSUB: u32 = 1 << 4;
+pub const NOSCRIPT: u32 = 1 << 5;
+pub const BLOCKING: u32 = 1 << 6;
+pub const LOADING: u32 = 1 << 7;
+pub const STALE: u32 = 1 << 8;
+pub const SKIP_MONITOR: u32 = 1 << 9;
+pub const SKIP_SLOWLOG: u32 = 1 << 10;
+pub const FAST: u32 = 1 << 11;
+pub const NO_AUTH: u32 = 1 << 12;
+pub const MAY_REPLICATE: u32 = 1 << 13;
+pub const NO_MULTI: u32 = 1 << 14;
+pub const ALLOW_BUSY: u32 = 1 << 15;
+pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
+pub const SENTINEL: u32 = 1 << 17;
+
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"),
+    (ALLOW_BUSY, "allow_busy"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+];
+
+/// An error reply. The text carries its code: "ERR ...", "WRONGTYPE ...", "NOAUTH ...".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub Cow<'static, str>);
+
+impl Error {
+    pub fn new(msg: impl Into<Cow<'static, str>>) -> Self {
+        Error(msg.into())
+    }
+    pub fn wrongtype() -> Self {
+        Error::new("WRONGTYPE Operation against a key holding the wrong kind of value")
+    }
+    pub fn syntax() -> Self {
+        Error::new("ERR syntax error")
+    }
+    pub fn not_int() -> Self {
+        Error::new("ERR value is not an integer or out of range")
+    }
+    pub fn not_float() -> Self {
+        Error::new("ERR value is not a valid float")
+    }
+    pub fn no_such_key() -> Self {
+        Error::new("ERR no such key")
+    }
+    pub fn out_of_range() -> Self {
+        Error::new("ERR index out of range")
+    }
+}
+
+pub type Reply = Result<(), Error>;
+pub type Handler = fn(&mut Ctx<'_>) -> Reply;
+
+/// One row of the command table.
+pub struct Command {
+    /// Lowercase name; for subcommands the subcommand name alone.
+    pub name: &'static str,
+    /// Exact argument count when positive, minimum when negative (the name counts).
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// ACL categories beyond those implied by flags, such as "@string" or "@keyspace".
+    pub acl: &'static [&'static str],
+    pub handler: Handler,
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: (i32, i32, i32),
+        acl: &'static [&'static str],
+        handler: Handler,
+    ) -> Self {
+        Command {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            step: keys.2,
+            acl,
+            handler,
+            subcommands: &[],
+        }
+    }
+
+    pub const fn container(
+        name: &'static str,
+        arity: i32,
+        acl: &'static [&'static str],
+        subcommands: &'static [Command],
+    ) -> Self {
+        Command {
+            name,
+            arity,
+            flags: 0,
+            first_key: 0,
+            last_key: 0,
+            step: 0,
+            acl,
+            handler: |_| Ok(()),
+            subcommands,
+        }
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.flags & WRITE != 0
+    }
+}
+
+/// Name → command, for every family.
+pub struct CommandTable {
+    pub by_name: HashMap<&'static str, &'static Command>,
+}
+
+pub fn families() -> [&'static [Command]; 10] {
+    [
+        connection::COMMANDS,
+        keys::COMMANDS,
+        strings::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
+        tx::COMMANDS,
+        pubsub::COMMANDS,
+        server_admin::COMMANDS,
+    ]
+}
+
+impl CommandTable {
+    pub fn new() -> Self {
+        let mut by_name = HashMap::new();
+        for fam in families() {
+            for c in fam {
+                by_name.insert(c.name, c);
+            }
+        }
+        CommandTable { by_name }
+    }
+
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        if name.len() > 32 {
+            return None;
+        }
+        let mut buf = [0u8; 32];
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        let s = std::str::from_utf8(lower).ok()?;
+        self.by_name.get(s).copied()
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Resolves a container command's subcommand from the arguments.
+pub fn subcommand(cmd: &'static Command, args: &[Vec<u8>]) -> Option<&'static Command> {
+    let sub = args.get(1)?;
+    cmd.subcommands
+        .iter()
+        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
+}
+
+/// The name Redis uses in messages and statistics: "get", "config|get".
+pub fn full_name(parent: Option<&Command>, cmd: &Command) -> String {
+    match parent {
+        Some(p) => format!("{}|{}", p.name, cmd.name),
+        None => cmd.name.to_string(),
+    }
+}
+
+/// Everything a handler may touch.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub cl: &'a mut Client,
+    pub args: &'a [Vec<u8>],
+    pub cmd: &'static Command,
+    /// Run again for a client that was blocked on a key that became ready.
+    pub reprocessing: bool,
+}
+
+impl Ctx<'_> {
+    pub fn out(&mut self) -> &mut ReplyBuf {
+        &mut self.cl.out
+    }
+
+    /// Unix ms at which this command executes.
+    pub fn now(&self) -> i64 {
+        self.srv.cmd_time_ms
+    }
+
+    /// A key was written: WATCH-ers fail, the change counts for save points (`dirty`).
+    pub fn modified(&mut self, db: usize, key: &[u8]) {
+        self.srv.touch_watched(db, key);
+        if self
+            .cl
+            .watched
+            .iter()
+            .any(|(d, k)| *d == db && k.as_slice() == key)
+        {
+            self.cl.dirty_cas = true;
+        }
+    }
+
+    /// Adds `n` changes to the counter behind save points and INFO.
+    pub fn dirty(&mut self, n: u64) {
+        self.srv.dirty += n;
+    }
+
+    /// Records the effect to replay instead of the command as received (e.g. SPOP → SREM).
+    pub fn propagate(&mut self, args: Vec<Vec<u8>>) {
+        let db = self.cl.db;
+        self.srv.propagate(db, args);
+    }
+
+    /// Whether a blocking command may wait (not inside MULTI).
+    pub fn can_block(&self) -> bool {
+        !self.cl.in_multi()
+    }
+
+    /// Blocks the client on `keys` until one is ready or `timeout_ms` passes (0 = forever).
+    /// The command runs again, with `reprocessing` set, when a key becomes ready.
+    pub fn block(
+        &mut self,
+        keys: Vec<amber_store::Key>,
+        timeout_ms: i64,
+        on_timeout: fn(&mut ReplyBuf),
+    ) {
+        let deadline = match &self.cl.blocked {
+            // Keep the original deadline when re-blocking after a wake-up.
+            Some(b) if self.reprocessing => b.deadline,
+            _ if timeout_ms > 0 => Some(
+                std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64),
+            ),
+            _ => None,
+        };
+        self.cl.blocked = Some(BlockState {
+            db: self.cl.db,
+            keys,
+            deadline,
+            cmd: self.cmd,
+            args: self.args.to_vec(),
+            on_timeout,
+        });
+    }
+}
+
+/// What the connection should do after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum After {
+    Continue,
+    /// The client blocked or was paused: stop processing its input until woken.
+    Wait,
+}
+
+/// Processes one request from a client, as Redis's processCommand.
+pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
+    srv.cmd_time_ms = crate::server::unix_ms();
+    let Some(cmd) = srv.commands.lookup(&args[0]) else {
+        let mut rest = String::new();
+        for a in args.iter().skip(1) {
+            if rest.len() >= 128 {
+                break;
+            }
+            let room = 128 - rest.len();
+            let s = String::from_utf8_lossy(a);
+            let s: String = s.chars().take(room).collect();
+            rest.push_str(&format!("'{s}' "));
+        }
+        let name: String = String::from_utf8_lossy(&args[0])
+            .chars()
+            .take(128)
+            .collect();
+        reject(
+            srv,
+            cl,
+            format!("ERR unknown command '{name}', with args beginning with: {rest}"),
+        );
+        return After::Continue;
+    };
+    let (parent, cmd) = if cmd.subcommands.is_empty() {
+        (None, cmd)
+    } else if args.len() == 1 {
+        reject(
+            srv,
+            cl,
+            format!("ERR wrong number of arguments for '{}' command", cmd.name),
+        );
+        return After::Continue;
+    } else {
+        match subcommand(cmd, &args) {
+            Some(sub) => (Some(cmd), sub),
+            None => {
+                let sub: String = String::from_utf8_lossy(&args[1])
+                    .chars()
+                    .take(128)
+                    .collect();
+                reject(
+                    srv,
+                    cl,
+                    format!(
+                        "ERR unknown subcommand '{}'. Try {} HELP.",
+                        sub,
+                        cmd.name.to_ascii_uppercase()
+                    ),
+                );
+                return After::Continue;
+            }
+        }
+    };
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && cmd.arity != argc) || argc < -cmd.arity {
+        reject(
+            srv,
+            cl,
+            format!(
+                "ERR wrong number of arguments for '{}' command",
+                full_name(parent, cmd)
+            ),
+        );
+        return After::Continue;
+    }
+    if !cl.authenticated && srv.config.requirepass.is_some() && cmd.flags & NO_AUTH == 0 {
+        reject(srv, cl, "NOAUTH Authentication required.".to_string());
+        return After::Continue;
+    }
+    if parent.is_none()
+        && cmd.name == "debug"
+        && !protected_allowed(srv.config.enable_debug_command, cl)
+    {
+        reject(srv, cl, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
+        return After::Continue;
+    }
+    if cl.in_multi() && cmd.flags & NO_MULTI != 0 {
+        reject(
+            srv,
+            cl,
+            "ERR Command not allowed inside a transaction".to_string(),
+        );
+        return After::Continue;
+    }
+    let name = parent.map(|p| p.name).unwrap_or(cmd.name);
+    if cl.subscriptions() > 0
+        && cl.resp() == 2
+        && !matches!(
+            name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        reject(srv, cl, format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full_name(parent, cmd)));
+        return After::Continue;
+    }
+    if cl.in_multi()
+        && !matches!(
+            name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if let Some(m) = cl.multi.as_mut() {
+            m.queue.push(Queued {
+                cmd: parent.unwrap_or(cmd),
+                args,
+            });
+        }
+        cl.out.simple("QUEUED");
+        return After::Continue;
+    }
+    call(srv, cl, parent.unwrap_or(cmd), &args, false);
+    if cl.blocked.is_some() {
+        register_blocked(srv, cl);
+        return After::Wait;
+    }
+    After::Continue
+}
+
+fn protected_allowed(p: crate::config::Protection, cl: &Client) -> bool {
+    match p {
+        crate::config::Protection::Yes => true,
+        crate::config::Protection::No => false,
+        crate::config::Protection::Local => cl.is_local,
+    }
+}
+
+/// Refuses a command: replies with the error and, inside MULTI, dooms the transaction.
+fn reject(srv: &mut Server, cl: &mut Client, msg: String) {
+    if let Some(m) = cl.multi.as_mut() {
+        m.dirty_exec = true;
+    }
+    count_error(srv, &msg);
+    cl.out.error(&msg);
+}
+
+fn count_error(srv: &mut Server, msg: &str) {
+    srv.stats.total_error_replies += 1;
+    let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+    *srv.stats.error_codes.entry(code).or_insert(0) += 1;
+}
+
+/// Runs a command (top-level `cmd`, the handler resolves subcommands) and keeps statistics.
+pub fn call(
+    srv: &mut Server,
+    cl: &mut Client,
+    cmd: &'static Command,
+    args: &[Vec<u8>],
+    reprocessing: bool,
+) {
+    let (stat_cmd, stat_name) = match subcommand(cmd, args) {
+        Some(sub) if !cmd.subcommands.is_empty() => (sub, sub.name),
+        _ => (cmd, cmd.name),
+    };
+    let start = std::time::Instant::now();
+    let mut ctx = Ctx {
+        srv,
+        cl,
+        args,
+        cmd: stat_cmd,
+        reprocessing,
+    };
+    let res = (stat_cmd.handler)(&mut ctx);
+    let usec = start.elapsed().as_micros() as u64;
+    if let Err(e) = &res {
+        count_error(srv, &e.0);
+        cl.out.error(&e.0);
+    }
+    srv.stats.total_commands_processed += 1;
+    let key = if std::ptr::eq(stat_cmd, cmd) {
+        cmd.name
+    } else {
+        stat_name
+    };
+    let st = srv.stats.commands.entry(key).or_default();
+    st.calls += 1;
+    st.usec += usec;
+    if res.is_err() {
+        st.failed_calls += 1;
+    }
+    cl.last_cmd = cmd.name;
+    // Until the AOF consumes them, propagated effects are dropped after each command.
+    srv.propagated.clear();
+}
+
+/// Adds a client that just blocked to the per-key wait lists.
+fn register_blocked(srv: &mut Server, cl: &mut Client) {
+    let Some(b) = cl.blocked.as_ref() else { return };
+    for k in &b.keys {
+        let list = srv.blocking.by_key.entry((b.db, k.clone())).or_default();
+        if !list.contains(&cl.id) {
+            list.push(cl.id);
+        }
+    }
+    srv.blocking.count += 1;
+}
+
+/// Removes a client from the per-key wait lists.
+pub fn unregister_blocked(srv: &mut Server, cl: &mut Client) {
+    let Some(b) = cl.blocked.take() else { return };
+    for k in &b.keys {
+        let key = (b.db, k.clone());
+        if let Some(list) = srv.blocking.by_key.get_mut(&key) {
+            list.retain(|id| *id != cl.id);
+            if list.is_empty() {
+                srv.blocking.by_key.remove(&key);
+            }
+        }
+    }
+    srv.blocking.count = srv.blocking.count.saturating_sub(1);
+}
+
+/// Serves clients blocked on keys that became ready, in the order they blocked
+/// (Redis's handleClientsBlockedOnKeys). `current` is the client whose command made them ready.
+pub fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
+    while !srv.blocking.ready.is_empty() {
+        let ready = std::mem::take(&mut srv.blocking.ready);
+        srv.blocking.ready_set.clear();
+        for key in ready {
+            let waiting = srv.blocking.by_key.get(&key).cloned().unwrap_or_default();
+            for id in waiting {
+                if id == current.id {
+                    continue;
+                }
+                let Some(rc) = srv.clients.get(&id).cloned() else {
+                    continue;
+                };
+                let Ok(mut other) = rc.try_borrow_mut() else {
+                    continue;
+                };
+                let Some((cmd, args, db, deadline)) = other
+                    .blocked
+                    .as_ref()
+                    .map(|b| (b.cmd, b.args.clone(), b.db, b.deadline))
+                else {
+                    continue;
+                };
+                unregister_blocked(srv, &mut other);
+                let saved_db = other.db;
+                other.db = db;
+                // A placeholder that carries the deadline in case the command blocks again.
+                other.blocked = Some(BlockState {
+                    db,
+                    keys: Vec::new(),
+                    deadline,
+                    cmd,
+                    args: Vec::new(),
+                    on_timeout: |_| {},
+                });
+                srv.cmd_time_ms = crate::server::unix_ms();
+                call(srv, &mut other, cmd, &args, true);
+                if other.blocked.as_ref().is_some_and(|b| b.keys.is_empty()) {
+                    other.blocked = None;
+                }
+                other.db = saved_db;
+                if other.blocked.is_some() {
+                    register_blocked(srv, &mut other);
+                } else {
+                    other.notify.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// Starts a transaction for `cl` (used by MULTI).
+pub fn begin_multi(cl: &mut Client) {
+    cl.multi = Some(MultiState::default());
+}

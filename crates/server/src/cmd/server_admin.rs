@@ -1,0 +1,695 @@
+//! Server commands: COMMAND CONFIG DEBUG INFO DBSIZE FLUSHDB FLUSHALL TIME SHUTDOWN.
+
+use std::sync::{Arc, OnceLock};
+
+use amber_store::{Key, Value};
+use tokio::sync::Notify;
+
+use super::args::{self, is};
+use super::{
+    Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
+};
+use crate::config::{self, Config};
+
+const SRV: &[&str] = &["@server"];
+const KS: &[&str] = &["@keyspace"];
+
+pub static COMMANDS: &[Command] = &[
+    Command::container("command", -1, &["@connection"], COMMAND_SUBCOMMANDS),
+    Command::container("config", -2, SRV, CONFIG_SUBCOMMANDS),
+    Command::new(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        SRV,
+        debug,
+    ),
+    Command::new(
+        "info",
+        -1,
+        LOADING | STALE,
+        (0, 0, 0),
+        SRV,
+        crate::info::info_command,
+    ),
+    Command::new("dbsize", 1, READONLY | FAST, (0, 0, 0), KS, dbsize),
+    Command::new("flushdb", -1, WRITE, (0, 0, 0), KS, flushdb),
+    Command::new("flushall", -1, WRITE, (0, 0, 0), KS, flushall),
+    Command::new(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        &["@fast"],
+        time,
+    ),
+    Command::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | super::SENTINEL | super::ALLOW_BUSY,
+        (0, 0, 0),
+        SRV,
+        shutdown,
+    ),
+];
+
+static COMMAND_SUBCOMMANDS: &[Command] = &[
+    Command::new(
+        "count",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        &["@connection"],
+        command_count,
+    ),
+    Command::new(
+        "info",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        &["@connection"],
+        command_info,
+    ),
+    Command::new(
+        "docs",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        &["@connection"],
+        command_docs,
+    ),
+    Command::new(
+        "list",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        &["@connection"],
+        command_list,
+    ),
+    Command::new(
+        "help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        &["@connection"],
+        command_help,
+    ),
+];
+
+static CONFIG_SUBCOMMANDS: &[Command] = &[
+    Command::new(
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        SRV,
+        config_get,
+    ),
+    Command::new(
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE | super::MAY_REPLICATE,
+        (0, 0, 0),
+        SRV,
+        config_set,
+    ),
+    Command::new(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        SRV,
+        config_resetstat,
+    ),
+    Command::new(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        SRV,
+        config_rewrite,
+    ),
+    Command::new("help", 2, LOADING | STALE, (0, 0, 0), SRV, config_help),
+];
+
+/// Wakes the main loop to shut down (SHUTDOWN).
+pub fn shutdown_notify() -> Arc<Notify> {
+    static N: OnceLock<Arc<Notify>> = OnceLock::new();
+    N.get_or_init(|| Arc::new(Notify::new())).clone()
+}
+
+// ---- COMMAND ----
+
+/// Every command row (top level), sorted by name for stable output.
+fn all_commands() -> Vec<&'static Command> {
+    let mut v: Vec<&'static Command> = super::families().iter().flat_map(|f| f.iter()).collect();
+    v.sort_by_key(|c| c.name);
+    v
+}
+
+fn command_count(ctx: &mut Ctx<'_>) -> Reply {
+    let n = all_commands().len() as i64;
+    ctx.out().int(n);
+    Ok(())
+}
+
+fn acl_categories(c: &Command) -> Vec<String> {
+    let mut cats: Vec<String> = Vec::new();
+    let f = c.flags;
+    if f & WRITE != 0 {
+        cats.push("@write".into());
+    }
+    if f & READONLY != 0 {
+        cats.push("@read".into());
+    }
+    if f & ADMIN != 0 {
+        cats.push("@admin".into());
+        cats.push("@dangerous".into());
+    }
+    if f & super::PUBSUB != 0 {
+        cats.push("@pubsub".into());
+    }
+    if f & FAST != 0 {
+        cats.push("@fast".into());
+    }
+    if f & super::BLOCKING != 0 {
+        cats.push("@blocking".into());
+    }
+    if f & FAST == 0 {
+        cats.push("@slow".into());
+    }
+    for a in c.acl {
+        if !cats.iter().any(|x| x == a) {
+            cats.push((*a).to_string());
+        }
+    }
+    cats
+}
+
+fn write_command_info(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Option<&Command>) {
+    out.array(10);
+    out.bulk(super::full_name(parent, c).as_bytes());
+    out.int(i64::from(c.arity));
+    let flags: Vec<&str> = super::FLAG_NAMES
+        .iter()
+        .filter(|(b, _)| c.flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(i64::from(c.first_key));
+    out.int(i64::from(c.last_key));
+    out.int(i64::from(c.step));
+    let cats = acl_categories(c);
+    out.set(cats.len());
+    for cat in cats {
+        out.simple(&cat);
+    }
+    out.set(0);
+    out.array(0);
+    out.array(c.subcommands.len());
+    for s in c.subcommands {
+        write_command_info(out, s, Some(c));
+    }
+}
+
+fn command_info(ctx: &mut Ctx<'_>) -> Reply {
+    let table = &ctx.srv.commands;
+    if ctx.args.len() == 2 {
+        let all = all_commands();
+        let out = &mut ctx.cl.out;
+        out.array(all.len());
+        for c in all {
+            write_command_info(out, c, None);
+        }
+        return Ok(());
+    }
+    let names = &ctx.args[2..];
+    let found: Vec<Option<(&'static Command, Option<&'static Command>)>> =
+        names.iter().map(|n| lookup_full(table, n)).collect();
+    let out = &mut ctx.cl.out;
+    out.array(found.len());
+    for f in found {
+        match f {
+            Some((c, parent)) => write_command_info(out, c, parent),
+            None => out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// Finds "get" or "config|get".
+fn lookup_full(
+    table: &super::CommandTable,
+    name: &[u8],
+) -> Option<(&'static Command, Option<&'static Command>)> {
+    match name.iter().position(|&b| b == b'|') {
+        None => table.lookup(name).map(|c| (c, None)),
+        Some(i) => {
+            let parent = table.lookup(&name[..i])?;
+            let sub = parent
+                .subcommands
+                .iter()
+                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(&name[i + 1..]))?;
+            Some((sub, Some(parent)))
+        }
+    }
+}
+
+fn group_of(c: &Command) -> &'static str {
+    let cat = c.acl.first().copied().unwrap_or("@server");
+    match cat {
+        "@string" => "string",
+        "@list" => "list",
+        "@hash" => "hash",
+        "@set" => "set",
+        "@sortedset" => "sorted-set",
+        "@keyspace" => "generic",
+        "@pubsub" => "pubsub",
+        "@transaction" => "transactions",
+        "@connection" => "connection",
+        _ => "server",
+    }
+}
+
+fn write_docs(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Option<&Command>) {
+    out.bulk(super::full_name(parent, c).as_bytes());
+    let n = if c.subcommands.is_empty() { 3 } else { 4 };
+    out.map(n);
+    out.bulk(b"summary");
+    out.bulk(
+        format!(
+            "The {} command",
+            super::full_name(parent, c).to_ascii_uppercase()
+        )
+        .as_bytes(),
+    );
+    out.bulk(b"since");
+    out.bulk(b"1.0.0");
+    out.bulk(b"group");
+    out.bulk(group_of(parent.unwrap_or(c)).as_bytes());
+    if !c.subcommands.is_empty() {
+        out.bulk(b"subcommands");
+        out.map(c.subcommands.len());
+        for s in c.subcommands {
+            write_docs(out, s, Some(c));
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx<'_>) -> Reply {
+    let list: Vec<(&'static Command, Option<&'static Command>)> = if ctx.args.len() == 2 {
+        all_commands().into_iter().map(|c| (c, None)).collect()
+    } else {
+        ctx.args[2..]
+            .iter()
+            .filter_map(|n| lookup_full(&ctx.srv.commands, n))
+            .collect()
+    };
+    let out = &mut ctx.cl.out;
+    out.map(list.len());
+    for (c, p) in list {
+        write_docs(out, c, p);
+    }
+    Ok(())
+}
+
+fn command_list(ctx: &mut Ctx<'_>) -> Reply {
+    let a = ctx.args;
+    let mut names: Vec<String> = Vec::new();
+    for c in all_commands() {
+        names.push(c.name.to_string());
+        for s in c.subcommands {
+            names.push(super::full_name(Some(c), s));
+        }
+    }
+    if a.len() == 5 && is(&a[2], "FILTERBY") {
+        if is(&a[3], "PATTERN") {
+            names.retain(|n| crate::glob::matches(&a[4], n.as_bytes(), true));
+        } else if is(&a[3], "ACLCAT") {
+            let cat = format!("@{}", String::from_utf8_lossy(&a[4]).to_ascii_lowercase());
+            names.retain(|n| {
+                lookup_full(&ctx.srv.commands, n.as_bytes())
+                    .is_some_and(|(c, _)| acl_categories(c).contains(&cat))
+            });
+        } else if is(&a[3], "MODULE") {
+            names.clear();
+        } else {
+            return Err(Error::syntax());
+        }
+    } else if a.len() != 2 {
+        return Err(Error::syntax());
+    }
+    let out = &mut ctx.cl.out;
+    out.array(names.len());
+    for n in names {
+        out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> Reply {
+    let out = ctx.out();
+    out.array(lines.len());
+    for l in lines {
+        out.simple(l);
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx<'_>) -> Reply {
+    help(
+        ctx,
+        &[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
+}
+
+// ---- CONFIG ----
+
+fn config_get(ctx: &mut Ctx<'_>) -> Reply {
+    let mut pairs = Vec::new();
+    for p in &ctx.args[2..] {
+        ctx.srv.config.get_matching(p, &mut pairs);
+    }
+    let out = &mut ctx.cl.out;
+    out.map(pairs.len());
+    for (k, v) in pairs {
+        out.bulk(k.as_bytes());
+        out.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>) -> Reply {
+    let a = ctx.args;
+    if a.len() % 2 != 0 {
+        return Err(Error::new(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
+    }
+    let mut next: Config = ctx.srv.config.clone();
+    let mut seen: Vec<&'static str> = Vec::new();
+    for pair in a[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).into_owned();
+        let Some(d) = config::find(&name) else {
+            return Err(Error::new(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        };
+        let fail = |why: &str| {
+            Error::new(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if seen.contains(&d.name) {
+            return Err(fail("duplicate parameter"));
+        }
+        seen.push(d.name);
+        if d.flags & config::IMMUTABLE != 0 {
+            return Err(fail("can't set immutable config"));
+        }
+        if d.flags & config::PROTECTED != 0 {
+            let allowed = match ctx.srv.config.enable_protected_configs {
+                config::Protection::Yes => true,
+                config::Protection::Local => ctx.cl.is_local,
+                config::Protection::No => false,
+            };
+            if !allowed {
+                return Err(fail("can't set protected config"));
+            }
+        }
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        let values: Vec<String> = if d.flags & config::MULTI_ARG != 0 {
+            value.split_whitespace().map(str::to_string).collect()
+        } else {
+            vec![value]
+        };
+        (d.set)(&mut next, &values).map_err(|e| fail(&e))?;
+        if d.name == "dir" {
+            if let Err(e) = std::env::set_current_dir(&next.dir) {
+                return Err(fail(&e.to_string()));
+            }
+        }
+    }
+    if next.loglevel != ctx.srv.config.loglevel {
+        ctx.srv.log.set_level(next.loglevel);
+    }
+    ctx.srv.config = next;
+    ctx.cl.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>) -> Reply {
+    ctx.srv.stats = crate::server::Stats::default();
+    ctx.cl.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>) -> Reply {
+    match ctx.srv.config.rewrite() {
+        Ok(()) => {
+            ctx.srv.log.notice("CONFIG REWRITE executed with success.");
+            ctx.cl.out.ok();
+            Ok(())
+        }
+        Err(e) if ctx.srv.config.file.is_none() => Err(Error::new(format!("ERR {e}"))),
+        Err(e) => {
+            ctx.srv.log.warning(&format!("CONFIG REWRITE failed: {e}"));
+            Err(Error::new(format!("ERR Rewriting config file: {e}")))
+        }
+    }
+}
+
+fn config_help(ctx: &mut Ctx<'_>) -> Reply {
+    help(
+        ctx,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Print this help.",
+        ],
+    )
+}
+
+// ---- keyspace-wide ----
+
+fn dbsize(ctx: &mut Ctx<'_>) -> Reply {
+    let n = ctx.srv.dbs[ctx.cl.db].len() as i64;
+    ctx.out().int(n);
+    Ok(())
+}
+
+fn flush_flags(a: &[Vec<u8>]) -> Reply {
+    if a.len() > 2 || (a.len() == 2 && !is(&a[1], "ASYNC") && !is(&a[1], "SYNC")) {
+        return Err(Error::syntax());
+    }
+    Ok(())
+}
+
+fn flushdb(ctx: &mut Ctx<'_>) -> Reply {
+    flush_flags(ctx.args)?;
+    let db = ctx.cl.db;
+    ctx.srv.touch_all_watched_in_db(db, ctx.cl);
+    let n = ctx.srv.dbs[db].len() as u64;
+    ctx.srv.dbs[db].clear();
+    ctx.dirty(n + 1);
+    ctx.cl.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>) -> Reply {
+    flush_flags(ctx.args)?;
+    let mut n = 0;
+    for db in 0..ctx.srv.dbs.len() {
+        ctx.srv.touch_all_watched_in_db(db, ctx.cl);
+        n += ctx.srv.dbs[db].len() as u64;
+        ctx.srv.dbs[db].clear();
+    }
+    ctx.dirty(n + 1);
+    ctx.cl.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>) -> Reply {
+    let us = crate::server::unix_us();
+    let out = ctx.out();
+    out.array(2);
+    out.bulk((us / 1_000_000).to_string().as_bytes());
+    out.bulk((us % 1_000_000).to_string().as_bytes());
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx<'_>) -> Reply {
+    for a in &ctx.args[1..] {
+        if !(is(a, "NOSAVE") || is(a, "SAVE") || is(a, "NOW") || is(a, "FORCE") || is(a, "ABORT")) {
+            return Err(Error::syntax());
+        }
+    }
+    if ctx.args[1..].iter().any(|a| is(a, "ABORT")) {
+        return Err(Error::new("ERR No shutdown in progress."));
+    }
+    ctx.srv.shutdown_asap = true;
+    shutdown_notify().notify_one();
+    ctx.cl.close_after_reply = true;
+    Ok(())
+}
+
+// ---- DEBUG ----
+
+fn debug(ctx: &mut Ctx<'_>) -> Reply {
+    let a = ctx.args;
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "sleep" if a.len() == 3 => {
+            let secs = args::float(&a[2])?;
+            if secs > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e6)));
+            }
+            ctx.cl.out.ok();
+        }
+        "populate" if (3..=5).contains(&a.len()) => {
+            let count = args::positive(&a[2])?;
+            let prefix: &[u8] = a.get(3).map(|p| p.as_slice()).unwrap_or(b"key");
+            let size = match a.get(4) {
+                Some(s) => args::positive(s)? as usize,
+                None => 0,
+            };
+            let db = ctx.cl.db;
+            let mut key = Vec::with_capacity(prefix.len() + 21);
+            for j in 0..count {
+                key.clear();
+                key.extend_from_slice(prefix);
+                key.push(b':');
+                key.extend_from_slice(j.to_string().as_bytes());
+                if ctx.srv.lookup_quiet(db, &key).is_some() {
+                    continue;
+                }
+                let text = format!("value:{j}");
+                let val = if size == 0 {
+                    Value::string_no_int(text.as_bytes())
+                } else {
+                    let mut v = vec![0u8; size];
+                    let n = size.min(text.len());
+                    v[..n].copy_from_slice(&text.as_bytes()[..n]);
+                    Value::string_no_int(&v)
+                };
+                ctx.srv.add_key(db, Key::from_slice(&key), val);
+            }
+            ctx.cl.out.ok();
+        }
+        "set-active-expire" if a.len() == 3 => {
+            let v = args::int(&a[2])?;
+            ctx.srv.active_expire_enabled = v != 0;
+            ctx.cl.out.ok();
+        }
+        "object" if a.len() == 3 => {
+            let db = ctx.cl.db;
+            let clock = ctx.srv.lru_clock();
+            let ql_max = ctx.srv.config.limits.list_max_listpack_size;
+            let Some(e) = ctx.srv.lookup_quiet(db, &a[2]) else {
+                return Err(Error::no_such_key());
+            };
+            let enc = e.value.encoding();
+            let lru = e.lru();
+            let idle = clock.wrapping_sub(lru) & ((1 << 24) - 1);
+            let extra = match &e.value {
+                Value::List(l) => format!(
+                    " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{}",
+                    l.len().div_ceil(128).max(1),
+                    l.len() as f64 / l.len().div_ceil(128).max(1) as f64,
+                    ql_max,
+                    l.items.iter().map(|i| i.len() + 2).sum::<usize>()
+                ),
+                _ => String::new(),
+            };
+            let len = serialized_length_estimate(&e.value);
+            let line = format!(
+                "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",
+                e as *const _ as usize, enc, len, lru, idle, extra
+            );
+            ctx.cl.out.simple(&line);
+        }
+        "help" => {
+            return help(
+                ctx,
+                &[
+                    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "OBJECT <key>",
+                    "    Show low level info about `key` and associated value.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                    "    it is used instead of the 'key' prefix. These are not propagated to",
+                    "    replicas. Cluster slots are not respected so keys not belonging to the",
+                    "    current node can be created in cluster mode.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not",
+                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                    "    default.",
+                    "SLEEP <seconds>",
+                    "    Stop the server for <seconds>. Decimals allowed.",
+                    "HELP",
+                    "    Print this help.",
+                ],
+            );
+        }
+        _ => {
+            return Err(Error::new(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(&a[1])
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// DEBUG OBJECT's serializedlength until the RDB encoder can measure it exactly.
+fn serialized_length_estimate(v: &Value) -> usize {
+    match v {
+        Value::Int(n) => {
+            if i8::try_from(*n).is_ok() {
+                2
+            } else if i16::try_from(*n).is_ok() {
+                3
+            } else if i32::try_from(*n).is_ok() {
+                5
+            } else {
+                n.to_string().len() + 1
+            }
+        }
+        Value::Emb(b) => b.len() + 1,
+        Value::Raw(b) => b.len() + 5,
+        Value::List(l) => l.items.iter().map(|i| i.len() + 2).sum::<usize>() + 11,
+        Value::Hash(h) => h.len() * 16 + 11,
+        Value::Set(s) => s.len() * 8 + 11,
+        Value::ZSet(z) => z.len() * 16 + 11,
+    }
+}

@@ -1,0 +1,746 @@
+//! Configuration: the directive table, redis.conf parsing (quotes, `include`, units, yes/no),
+//! command-line overrides, and the CONFIG GET / SET / REWRITE machinery.
+//!
+//! Every directive Amber accepts is in `DIRECTIVES` with its behaviour; an unknown directive
+//! stops the start with the file, line and reason, as Redis does. Later features add rows.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use amber_store::Limits;
+
+/// How a debug-only or protected feature may be used: `no`, `yes`, or `local` (loopback only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    No,
+    Yes,
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+    Nothing,
+}
+
+/// The configuration in force.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub protected_mode: bool,
+    pub requirepass: Option<Vec<u8>>,
+    pub databases: usize,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub maxclients: u64,
+    pub loglevel: LogLevel,
+    pub logfile: String,
+    pub pidfile: String,
+    pub unixsocket: String,
+    pub unixsocketperm: u32,
+    pub hz: u32,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: i64,
+    pub enable_debug_command: Protection,
+    pub enable_protected_configs: Protection,
+    pub dir: String,
+    pub limits: Limits,
+    /// The config file given at start, for CONFIG REWRITE.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            protected_mode: true,
+            requirepass: None,
+            databases: 16,
+            timeout: 0,
+            tcp_keepalive: 300,
+            maxclients: 10000,
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            pidfile: String::new(),
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            hz: 10,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            enable_debug_command: Protection::No,
+            enable_protected_configs: Protection::No,
+            dir: String::new(),
+            limits: Limits::default(),
+            file: None,
+        }
+    }
+}
+
+/// Directive flags.
+pub const IMMUTABLE: u32 = 1;
+pub const PROTECTED: u32 = 2;
+/// Accepts any number of arguments (`save`, `bind`).
+pub const MULTI_ARG: u32 = 4;
+
+type Getter = fn(&Config) -> String;
+type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
+
+/// One directive: names, flags, and how to read and write it as text.
+pub struct Directive {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub flags: u32,
+    pub get: Getter,
+    pub set: Setter,
+}
+
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// Parses a memory value: a number with an optional unit (k=1000, kb=1024, m, mb, g, gb).
+pub fn parse_memory(s: &str) -> Option<i64> {
+    let lower = s.to_ascii_lowercase();
+    let (num, mul): (&str, i64) = if let Some(n) = lower.strip_suffix("gb") {
+        (n, 1024 * 1024 * 1024)
+    } else if let Some(n) = lower.strip_suffix("mb") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = lower.strip_suffix("kb") {
+        (n, 1024)
+    } else if let Some(n) = lower.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = lower.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = lower.strip_suffix('k') {
+        (n, 1000)
+    } else if let Some(n) = lower.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (lower.as_str(), 1)
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    num.parse::<i64>().ok()?.checked_mul(mul)
+}
+
+fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
+    let v = amber_resp::parse::string2ll(s.as_bytes())
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+fn parse_mem_range(s: &str, min: i64, max: i64) -> Result<i64, String> {
+    let v = parse_memory(s).ok_or_else(|| "argument must be a memory value".to_string())?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+fn parse_protection(s: &str) -> Result<Protection, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "no" => Ok(Protection::No),
+        "yes" => Ok(Protection::Yes),
+        "local" => Ok(Protection::Local),
+        _ => Err("argument(s) must be one of the following: no, yes, local".into()),
+    }
+}
+
+fn protection_name(p: Protection) -> String {
+    match p {
+        Protection::No => "no",
+        Protection::Yes => "yes",
+        Protection::Local => "local",
+    }
+    .into()
+}
+
+fn one(args: &[String]) -> &str {
+    args.first().map(String::as_str).unwrap_or("")
+}
+
+macro_rules! int_directive {
+    ($name:expr, $alias:expr, $flags:expr, $field:ident $(. $sub:ident)*, $ty:ty, $min:expr, $max:expr) => {
+        Directive {
+            name: $name,
+            alias: $alias,
+            flags: $flags,
+            get: |c| c.$field$(.$sub)*.to_string(),
+            set: |c, a| {
+                c.$field$(.$sub)* = parse_int(one(a), $min, $max)? as $ty;
+                Ok(())
+            },
+        }
+    };
+}
+
+macro_rules! bool_directive {
+    ($name:expr, $flags:expr, $field:ident) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c| yes_no(c.$field),
+            set: |c, a| {
+                c.$field = parse_bool(one(a))?;
+                Ok(())
+            },
+        }
+    };
+}
+
+macro_rules! string_directive {
+    ($name:expr, $flags:expr, $field:ident) => {
+        Directive {
+            name: $name,
+            alias: None,
+            flags: $flags,
+            get: |c| c.$field.clone(),
+            set: |c, a| {
+                c.$field = one(a).to_string();
+                Ok(())
+            },
+        }
+    };
+}
+
+pub static DIRECTIVES: &[Directive] = &[
+    int_directive!("port", None, 0, port, u16, 0, 65535),
+    Directive {
+        name: "bind",
+        alias: None,
+        flags: MULTI_ARG,
+        get: |c| c.bind.join(" "),
+        set: |c, a| {
+            let mut addrs: Vec<String> = Vec::new();
+            for s in a {
+                addrs.extend(s.split_whitespace().map(str::to_string));
+            }
+            if addrs.len() > 16 {
+                return Err("Too many bind addresses specified.".into());
+            }
+            c.bind = addrs;
+            Ok(())
+        },
+    },
+    bool_directive!("protected-mode", 0, protected_mode),
+    Directive {
+        name: "requirepass",
+        alias: None,
+        flags: 0,
+        get: |c| {
+            c.requirepass
+                .as_ref()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default()
+        },
+        set: |c, a| {
+            let p = one(a);
+            c.requirepass = if p.is_empty() {
+                None
+            } else {
+                Some(p.as_bytes().to_vec())
+            };
+            Ok(())
+        },
+    },
+    int_directive!(
+        "databases",
+        None,
+        IMMUTABLE,
+        databases,
+        usize,
+        1,
+        i64::from(i32::MAX)
+    ),
+    int_directive!("timeout", None, 0, timeout, u64, 0, i64::from(i32::MAX)),
+    int_directive!(
+        "tcp-keepalive",
+        None,
+        0,
+        tcp_keepalive,
+        u64,
+        0,
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "maxclients",
+        None,
+        0,
+        maxclients,
+        u64,
+        1,
+        i64::from(u32::MAX)
+    ),
+    Directive {
+        name: "loglevel",
+        alias: None,
+        flags: 0,
+        get: |c| {
+            match c.loglevel {
+                LogLevel::Debug => "debug",
+                LogLevel::Verbose => "verbose",
+                LogLevel::Notice => "notice",
+                LogLevel::Warning => "warning",
+                LogLevel::Nothing => "nothing",
+            }
+            .into()
+        },
+        set: |c, a| {
+            c.loglevel = match one(a).to_ascii_lowercase().as_str() {
+                "debug" => LogLevel::Debug,
+                "verbose" => LogLevel::Verbose,
+                "notice" => LogLevel::Notice,
+                "warning" => LogLevel::Warning,
+                "nothing" => LogLevel::Nothing,
+                _ => {
+                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into())
+                }
+            };
+            Ok(())
+        },
+    },
+    string_directive!("logfile", IMMUTABLE, logfile),
+    string_directive!("pidfile", IMMUTABLE, pidfile),
+    string_directive!("unixsocket", IMMUTABLE, unixsocket),
+    Directive {
+        name: "unixsocketperm",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| format!("{:o}", c.unixsocketperm),
+        set: |c, a| {
+            c.unixsocketperm = u32::from_str_radix(one(a), 8)
+                .ok()
+                .filter(|v| *v <= 0o777)
+                .ok_or_else(|| "argument must be between 0 and 777 inclusive".to_string())?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hz",
+        alias: None,
+        flags: 0,
+        get: |c| c.hz.to_string(),
+        set: |c, a| {
+            // Redis clamps hz into 1..=500 rather than refusing.
+            c.hz = parse_int(one(a), 0, i64::from(i32::MAX))?.clamp(1, 500) as u32;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "proto-max-bulk-len",
+        alias: None,
+        flags: 0,
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, a| {
+            c.proto_max_bulk_len = parse_mem_range(one(a), 1024 * 1024, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "client-query-buffer-limit",
+        alias: None,
+        flags: 0,
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: |c, a| {
+            c.client_query_buffer_limit = parse_mem_range(one(a), 1024 * 1024, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "enable-debug-command",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| protection_name(c.enable_debug_command),
+        set: |c, a| {
+            c.enable_debug_command = parse_protection(one(a))?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "enable-protected-configs",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| protection_name(c.enable_protected_configs),
+        set: |c, a| {
+            c.enable_protected_configs = parse_protection(one(a))?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "dir",
+        alias: None,
+        flags: PROTECTED,
+        get: |c| c.dir.clone(),
+        set: |c, a| {
+            c.dir = one(a).to_string();
+            Ok(())
+        },
+    },
+    int_directive!(
+        "hash-max-listpack-entries",
+        Some("hash-max-ziplist-entries"),
+        0,
+        limits.hash_max_listpack_entries,
+        usize,
+        0,
+        i64::MAX
+    ),
+    int_directive!(
+        "hash-max-listpack-value",
+        Some("hash-max-ziplist-value"),
+        0,
+        limits.hash_max_listpack_value,
+        usize,
+        0,
+        i64::MAX
+    ),
+    int_directive!(
+        "set-max-intset-entries",
+        None,
+        0,
+        limits.set_max_intset_entries,
+        usize,
+        0,
+        i64::MAX
+    ),
+    int_directive!(
+        "zset-max-listpack-entries",
+        Some("zset-max-ziplist-entries"),
+        0,
+        limits.zset_max_listpack_entries,
+        usize,
+        0,
+        i64::MAX
+    ),
+    int_directive!(
+        "zset-max-listpack-value",
+        Some("zset-max-ziplist-value"),
+        0,
+        limits.zset_max_listpack_value,
+        usize,
+        0,
+        i64::MAX
+    ),
+    int_directive!(
+        "list-max-listpack-size",
+        Some("list-max-ziplist-size"),
+        0,
+        limits.list_max_listpack_size,
+        i64,
+        i64::from(i32::MIN),
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "list-compress-depth",
+        None,
+        0,
+        limits.list_compress_depth,
+        i64,
+        0,
+        i64::from(i32::MAX)
+    ),
+];
+
+pub fn find(name: &str) -> Option<&'static Directive> {
+    let lower = name.to_ascii_lowercase();
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+}
+
+/// A configuration error at start: where and why, printed as Redis prints it.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub line_no: usize,
+    pub line: String,
+    pub reason: String,
+    pub file: Option<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (Amber {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
+        match &self.file {
+            Some(file) => writeln!(
+                f,
+                "Reading the configuration file '{}', at line {}",
+                file, self.line_no
+            )?,
+            None => writeln!(
+                f,
+                "Reading the configuration file, at line {}",
+                self.line_no
+            )?,
+        }
+        writeln!(f, ">>> '{}'", self.line)?;
+        write!(f, "{}", self.reason)
+    }
+}
+
+impl Config {
+    /// Applies redis.conf text. `file` names its source for errors and relative includes.
+    pub fn load_str(
+        &mut self,
+        text: &str,
+        file: Option<&Path>,
+        depth: usize,
+    ) -> Result<(), ConfigError> {
+        let fname = file.map(|p| p.display().to_string());
+        for (i, raw) in text.split('\n').enumerate() {
+            let line = raw.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |reason: String| ConfigError {
+                line_no: i + 1,
+                line: line.to_string(),
+                reason,
+                file: fname.clone(),
+            };
+            let Some(args) = amber_resp::parse::split_args(line.as_bytes()) else {
+                return Err(err("Unbalanced quotes in configuration line".into()));
+            };
+            let Some(first) = args.first() else { continue };
+            let name = String::from_utf8_lossy(first).to_ascii_lowercase();
+            let values: Vec<String> = args[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            if name == "include" {
+                if values.len() != 1 {
+                    return Err(err("Bad directive or wrong number of arguments".into()));
+                }
+                if depth > 16 {
+                    return Err(err("Too many nested includes".into()));
+                }
+                let path = PathBuf::from(&values[0]);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    err(format!(
+                        "Fatal error, can't open config file '{}': {e}",
+                        values[0]
+                    ))
+                })?;
+                self.load_str(&text, Some(&path), depth + 1)?;
+                continue;
+            }
+            let Some(d) = find(&name) else {
+                return Err(err("Bad directive or wrong number of arguments".into()));
+            };
+            if d.flags & MULTI_ARG == 0 && values.len() != 1 {
+                return Err(err("wrong number of arguments".into()));
+            }
+            (d.set)(self, &values).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Builds the configuration from `amber-server [file] [--name value ...]`.
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut cfg = Config::default();
+        let mut rest = args;
+        if let Some(first) = args.first() {
+            if !first.starts_with("--") {
+                let path = PathBuf::from(first);
+                let text = if first == "-" {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                        .map_err(|e| e.to_string())?;
+                    s
+                } else {
+                    std::fs::read_to_string(&path).map_err(|e| {
+                        format!("Fatal error, can't open config file '{first}': {e}")
+                    })?
+                };
+                cfg.load_str(&text, Some(&path), 0)
+                    .map_err(|e| e.to_string())?;
+                if first != "-" {
+                    cfg.file = Some(std::fs::canonicalize(&path).unwrap_or(path));
+                }
+                rest = &args[1..];
+            }
+        }
+        // Options become config lines: each --name starts a line, later words are its arguments.
+        let mut text = String::new();
+        for a in rest {
+            if let Some(name) = a.strip_prefix("--") {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(name);
+            } else {
+                text.push(' ');
+                text.push_str(&quote(a));
+            }
+        }
+        cfg.load_str(&text, None, 0).map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    /// Values of every directive whose name (or alias) matches `pattern`.
+    pub fn get_matching(&self, pattern: &[u8], out: &mut Vec<(String, String)>) {
+        for d in DIRECTIVES {
+            for name in std::iter::once(d.name).chain(d.alias) {
+                if crate::glob::matches(pattern, name.as_bytes(), true)
+                    && !out.iter().any(|(n, _)| n == name)
+                {
+                    out.push((name.to_string(), (d.get)(self)));
+                }
+            }
+        }
+    }
+
+    /// CONFIG REWRITE: rewrites the config file in place, keeping comments and order, setting
+    /// each directive to its current value and appending the ones not yet in the file.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Err("The server is running without a config file".into());
+        };
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let defaults = Config::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = String::new();
+        for raw in old.split('\n') {
+            let line = raw.trim();
+            let args = if line.starts_with('#') {
+                None
+            } else {
+                amber_resp::parse::split_args(line.as_bytes())
+            };
+            let directive = args
+                .as_ref()
+                .and_then(|a| a.first())
+                .and_then(|n| find(&String::from_utf8_lossy(n)));
+            match directive {
+                Some(d) => {
+                    if seen.insert(d.name) {
+                        let _ = writeln!(out, "{} {}", d.name, quote(&(d.get)(self)));
+                    }
+                }
+                None => {
+                    out.push_str(raw);
+                    out.push('\n');
+                }
+            }
+        }
+        while out.ends_with("\n\n") {
+            out.pop();
+        }
+        let mut header = false;
+        for d in DIRECTIVES {
+            if seen.contains(d.name) || (d.get)(self) == (d.get)(&defaults) || d.name == "dir" {
+                continue;
+            }
+            if !header && !old.contains("# Generated by CONFIG REWRITE") {
+                out.push_str("# Generated by CONFIG REWRITE\n");
+                header = true;
+            }
+            let _ = writeln!(out, "{} {}", d.name, quote(&(d.get)(self)));
+        }
+        let tmp = path.with_extension("amber-rewrite.tmp");
+        std::fs::write(&tmp, out.as_bytes()).map_err(|e| e.to_string())?;
+        let f = std::fs::File::open(&tmp).map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// Quotes a value for a config line when it needs it (empty, spaces, quotes, control bytes).
+pub fn quote(s: &str) -> String {
+    let needs = s.is_empty()
+        || s.bytes()
+            .any(|b| b <= b' ' || b == b'"' || b == b'\'' || b == b'\\' || b >= 0x7f);
+    if !needs {
+        return s.to_string();
+    }
+    let mut q = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'\\' => q.push_str("\\\\"),
+            b'"' => q.push_str("\\\""),
+            b'\n' => q.push_str("\\n"),
+            b'\r' => q.push_str("\\r"),
+            b'\t' => q.push_str("\\t"),
+            0x20..=0x7e => q.push(char::from(b)),
+            _ => {
+                let _ = write!(q, "\\x{b:02x}");
+            }
+        }
+    }
+    q.push('"');
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_and_bools() {
+        assert_eq!(parse_memory("64mb"), Some(64 * 1024 * 1024));
+        assert_eq!(parse_memory("1GB"), Some(1 << 30));
+        assert_eq!(parse_memory("10k"), Some(10_000));
+        assert_eq!(parse_memory("-1"), None);
+        assert!(parse_bool("Yes").unwrap());
+        assert!(parse_bool("maybe").is_err());
+    }
+
+    #[test]
+    fn file_and_overrides() {
+        let dir = std::env::temp_dir().join(format!("amber-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inc = dir.join("inc.conf");
+        std::fs::write(&inc, "hz 20\n").unwrap();
+        let main = dir.join("main.conf");
+        std::fs::write(
+            &main,
+            format!(
+                "# c\nport 7000\nrequirepass \"a b\"\ninclude {}\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
+        let cfg = Config::from_args(&[main.display().to_string(), "--port".into(), "7001".into()])
+            .unwrap();
+        assert_eq!(cfg.port, 7001);
+        assert_eq!(cfg.hz, 20);
+        assert_eq!(cfg.requirepass.as_deref(), Some(&b"a b"[..]));
+        std::fs::write(&main, "port 7000\nbogus 1\n").unwrap();
+        let err = Config::from_args(&[main.display().to_string()]).unwrap_err();
+        assert!(err.contains("at line 2"), "{err}");
+        assert!(
+            err.contains("Bad directive or wrong number of arguments"),
+            "{err}"
+        );
+        std::fs::write(&main, "protected-mode maybe\n").unwrap();
+        let err = Config::from_args(&[main.display().to_string()]).unwrap_err();
+        assert!(err.contains("argument must be 'yes' or 'no'"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,227 @@
+//! One connection: reads requests, runs them, writes replies, and waits while blocked.
+//!
+//! The task never holds the server borrowed across an await. Output queued for this client by
+//! others (pub/sub messages, a key that unblocked it) arrives in its buffer together with a
+//! `notify` wake-up.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use amber_resp::{parse_request, Limits};
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::client::Client;
+use crate::cmd::{self, After};
+use crate::server::Server;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What the connection loop does next.
+enum Next {
+    /// Wait for input or a wake-up; the deadline is for a blocked client's timeout.
+    Wait {
+        deadline: Option<Instant>,
+    },
+    Close,
+}
+
+/// Serves one connection until it closes. The client is already registered in the server.
+pub async fn serve<S>(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let notify = client.borrow().notify.clone();
+    loop {
+        let next = {
+            let mut s = srv.borrow_mut();
+            let mut c = client.borrow_mut();
+            let next = process_input(&mut s, &mut c, &mut rbuf);
+            std::mem::swap(&mut c.out.buf, &mut wbuf);
+            s.stats.total_net_output_bytes += wbuf.len() as u64;
+            next
+        };
+        if !wbuf.is_empty() {
+            if wr.write_all(&wbuf).await.is_err() {
+                break;
+            }
+            wbuf.clear();
+            if wbuf.capacity() > 1024 * 1024 {
+                wbuf.shrink_to(READ_CHUNK);
+            }
+        }
+        let deadline = match next {
+            Next::Close => break,
+            Next::Wait { deadline } => deadline,
+        };
+        let idle_timeout = idle_deadline(&srv, &client);
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = rd.read_buf(&mut rbuf) => {
+                match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut s = srv.borrow_mut();
+                        s.stats.total_net_input_bytes += n as u64;
+                        let mut c = client.borrow_mut();
+                        c.last_interaction = Instant::now();
+                        let limit = s.config.client_query_buffer_limit;
+                        if rbuf.len() as i64 > limit {
+                            s.log.warning(&format!(
+                                "Closing client that reached max query buffer length: id={} addr={} qbuf={}",
+                                c.id, c.addr, rbuf.len()
+                            ));
+                            break;
+                        }
+                        c.qbuf_len = rbuf.len();
+                    }
+                }
+            }
+            _ = notify.notified() => {}
+            _ = sleep_until_opt(deadline) => {
+                let mut s = srv.borrow_mut();
+                let mut c = client.borrow_mut();
+                if let Some(b) = c.blocked.as_ref() {
+                    if b.deadline.is_some_and(|d| d <= Instant::now()) {
+                        let on_timeout = b.on_timeout;
+                        cmd::unregister_blocked(&mut s, &mut c);
+                        on_timeout(&mut c.out);
+                    }
+                }
+            }
+            _ = sleep_until_opt(idle_timeout) => {
+                let c = client.borrow();
+                let s = srv.borrow();
+                let limit = Duration::from_secs(s.config.timeout);
+                if s.config.timeout > 0 && c.blocked.is_none() && c.subscriptions() == 0
+                    && c.last_interaction.elapsed() >= limit {
+                    s.log.verbose("Closing idle client");
+                    break;
+                }
+            }
+        }
+    }
+    let mut s = srv.borrow_mut();
+    let mut c = client.borrow_mut();
+    free_client(&mut s, &mut c);
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn idle_deadline(srv: &Rc<RefCell<Server>>, client: &Rc<RefCell<Client>>) -> Option<Instant> {
+    let t = srv.borrow().config.timeout;
+    if t == 0 {
+        return None;
+    }
+    Some(client.borrow().last_interaction + Duration::from_secs(t))
+}
+
+/// Runs every complete request in `rbuf` unless the client is waiting.
+fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next {
+    let mut pos = 0;
+    let mut deadline = None;
+    loop {
+        if cl.close_asap {
+            return Next::Close;
+        }
+        if let Some(b) = &cl.blocked {
+            deadline = b.deadline;
+            break;
+        }
+        if cl.close_after_reply {
+            break;
+        }
+        if let Some(until) = paused_until(srv, cl, &rbuf[pos..]) {
+            deadline = Some(until);
+            break;
+        }
+        let limits = Limits {
+            max_bulk_len: srv.config.proto_max_bulk_len,
+            unauthenticated: srv.config.requirepass.is_some() && !cl.authenticated,
+        };
+        match parse_request(&rbuf[pos..], &limits) {
+            Ok(None) => break,
+            Ok(Some(p)) => {
+                pos += p.consumed;
+                if p.args.is_empty() {
+                    continue;
+                }
+                let after = cmd::process(srv, cl, p.args);
+                cmd::handle_ready_keys(srv, cl);
+                if after == After::Wait {
+                    deadline = cl.blocked.as_ref().and_then(|b| b.deadline);
+                    break;
+                }
+            }
+            Err(e) => {
+                srv.log.verbose(&format!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    e.0, cl.id, cl.addr
+                ));
+                cl.out.error(&format!("ERR {}", e.0));
+                cl.close_after_reply = true;
+                pos = rbuf.len();
+                break;
+            }
+        }
+    }
+    rbuf.advance(pos);
+    cl.qbuf_len = rbuf.len();
+    if cl.close_after_reply && cl.blocked.is_none() {
+        return Next::Close;
+    }
+    Next::Wait { deadline }
+}
+
+/// When CLIENT PAUSE holds back the next request of this client, the time it ends.
+fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant> {
+    let pause = srv.pause?;
+    if pause.until <= Instant::now() {
+        srv.pause = None;
+        return None;
+    }
+    let limits = Limits::default();
+    let Ok(Some(p)) = parse_request(pending, &limits) else {
+        return None;
+    };
+    let name = p.args.first()?;
+    let cmd = srv.commands.lookup(name)?;
+    if !cl.authenticated && srv.config.requirepass.is_some() {
+        return None;
+    }
+    let lname = cmd.name;
+    // Commands that manage the pause itself, and connection housekeeping, are never held.
+    if matches!(
+        lname,
+        "client" | "ping" | "quit" | "reset" | "auth" | "hello"
+    ) {
+        return None;
+    }
+    if pause.write_only
+        && !cmd.is_write()
+        && cmd.flags & cmd::MAY_REPLICATE == 0
+        && !matches!(lname, "exec")
+    {
+        return None;
+    }
+    Some(pause.until)
+}
+
+/// Removes every trace of a client from the server (freeClient).
+pub fn free_client(srv: &mut Server, cl: &mut Client) {
+    cmd::unregister_blocked(srv, cl);
+    cmd::tx::unwatch_all(srv, cl);
+    cmd::pubsub::unsubscribe_all(srv, cl);
+    srv.clients.remove(&cl.id);
+}

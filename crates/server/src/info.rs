@@ -1,0 +1,434 @@
+//! INFO: Redis 7.0's sections and field names. Fields about fork report what is true of a
+//! server that never forks (fork counts and fork times stay 0).
+
+use std::fmt::Write as _;
+
+use crate::cmd::{Ctx, Reply};
+use crate::server::Server;
+
+/// Sections of `INFO` / `INFO default`, in Redis's order.
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+pub fn info_command(ctx: &mut Ctx<'_>) -> Reply {
+    let mut wanted: Vec<String> = Vec::new();
+    if ctx.args.len() == 1 {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    for a in &ctx.args[1..] {
+        let s = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match s.as_str() {
+            "default" => wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            "all" | "everything" => {
+                wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+                wanted.extend(ALL_EXTRA.iter().map(|s| s.to_string()));
+            }
+            _ => wanted.push(s),
+        }
+    }
+    let text = render(ctx.srv, ctx.cl, &wanted);
+    ctx.cl.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b < 1024.0 * 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else {
+        format!("{:.2}T", b / (1024.0 * 1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// Renders the requested sections. `wanted` holds lowercase section names.
+pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -> String {
+    let mut out = String::new();
+    let mut first = true;
+    let mut section = |out: &mut String, title: &str| {
+        if !first {
+            out.push_str("\r\n");
+        }
+        first = false;
+        let _ = write!(out, "# {title}\r\n");
+    };
+    let has = |s: &str| wanted.iter().any(|w| w == s);
+    macro_rules! field {
+        ($out:expr, $name:expr, $val:expr) => {
+            let _ = write!($out, "{}:{}\r\n", $name, $val);
+        };
+    }
+    let uptime = srv.started.elapsed().as_secs();
+    if has("server") {
+        section(&mut out, "Server");
+        field!(out, "redis_version", "7.0.15");
+        field!(out, "redis_git_sha1", "00000000");
+        field!(out, "redis_git_dirty", 0);
+        field!(out, "redis_build_id", "0");
+        field!(out, "redis_mode", "standalone");
+        field!(out, "amber_version", env!("CARGO_PKG_VERSION"));
+        let uname = {
+            // SAFETY: uname fills the struct we own.
+            let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+            unsafe {
+                libc::uname(&mut u);
+            }
+            let s = |a: &[libc::c_char]| {
+                let bytes: Vec<u8> = a
+                    .iter()
+                    .take_while(|c| **c != 0)
+                    .map(|c| *c as u8)
+                    .collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            format!("{} {} {}", s(&u.sysname), s(&u.release), s(&u.machine))
+        };
+        field!(out, "os", uname);
+        field!(out, "arch_bits", 64);
+        field!(out, "monotonic_clock", "POSIX clock_gettime");
+        field!(out, "multiplexing_api", "epoll");
+        field!(out, "atomicvar_api", "c11-builtin");
+        field!(out, "gcc_version", "0.0.0");
+        field!(out, "process_id", std::process::id());
+        field!(out, "process_supervised", "no");
+        field!(out, "run_id", srv.run_id);
+        field!(out, "tcp_port", srv.config.port);
+        field!(out, "server_time_usec", crate::server::unix_us());
+        field!(out, "uptime_in_seconds", uptime);
+        field!(out, "uptime_in_days", uptime / 86400);
+        field!(out, "hz", srv.config.hz);
+        field!(out, "configured_hz", srv.config.hz);
+        field!(out, "lru_clock", srv.lru_clock());
+        field!(out, "executable", srv.executable);
+        field!(
+            out,
+            "config_file",
+            srv.config
+                .file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+        field!(out, "io_threads_active", 0);
+    }
+    if has("clients") {
+        section(&mut out, "Clients");
+        field!(out, "connected_clients", srv.clients.len());
+        field!(out, "cluster_connections", 0);
+        field!(out, "maxclients", srv.config.maxclients);
+        field!(out, "client_recent_max_input_buffer", 16384);
+        field!(out, "client_recent_max_output_buffer", 0);
+        field!(out, "blocked_clients", srv.blocking.count);
+        field!(out, "tracking_clients", 0);
+        field!(out, "clients_in_timeout_table", srv.blocking.count);
+    }
+    if has("memory") {
+        section(&mut out, "Memory");
+        let used = crate::alloc::used_memory() as u64;
+        let peak = crate::alloc::peak_memory() as u64;
+        let rss = crate::alloc::rss() as u64;
+        let sys = total_system_memory();
+        field!(out, "used_memory", used);
+        field!(out, "used_memory_human", human(used));
+        field!(out, "used_memory_rss", rss);
+        field!(out, "used_memory_rss_human", human(rss));
+        field!(out, "used_memory_peak", peak);
+        field!(out, "used_memory_peak_human", human(peak));
+        field!(
+            out,
+            "used_memory_peak_perc",
+            format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
+        );
+        field!(out, "used_memory_overhead", 0);
+        field!(out, "used_memory_startup", 0);
+        field!(out, "used_memory_dataset", used);
+        field!(out, "used_memory_dataset_perc", "100.00%");
+        field!(out, "allocator_allocated", used);
+        field!(out, "allocator_active", rss);
+        field!(out, "allocator_resident", rss);
+        field!(out, "total_system_memory", sys);
+        field!(out, "total_system_memory_human", human(sys));
+        for f in ["used_memory_lua", "used_memory_vm_eval"] {
+            field!(out, f, 0);
+        }
+        field!(out, "used_memory_lua_human", "0B");
+        field!(out, "used_memory_scripts_eval", 0);
+        field!(out, "number_of_cached_scripts", 0);
+        field!(out, "number_of_functions", 0);
+        field!(out, "number_of_libraries", 0);
+        field!(out, "used_memory_vm_functions", 0);
+        field!(out, "used_memory_vm_total", 0);
+        field!(out, "used_memory_vm_total_human", "0B");
+        field!(out, "used_memory_functions", 0);
+        field!(out, "used_memory_scripts", 0);
+        field!(out, "used_memory_scripts_human", "0B");
+        field!(out, "maxmemory", 0);
+        field!(out, "maxmemory_human", "0B");
+        field!(out, "maxmemory_policy", "noeviction");
+        let frag = rss as f64 / used.max(1) as f64;
+        field!(out, "allocator_frag_ratio", "1.00");
+        field!(out, "allocator_frag_bytes", 0);
+        field!(out, "allocator_rss_ratio", "1.00");
+        field!(out, "allocator_rss_bytes", 0);
+        field!(out, "rss_overhead_ratio", "1.00");
+        field!(out, "rss_overhead_bytes", 0);
+        field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
+        field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+        field!(out, "mem_not_counted_for_evict", 0);
+        field!(out, "mem_replication_backlog", 0);
+        field!(out, "mem_total_replication_buffers", 0);
+        field!(out, "mem_clients_slaves", 0);
+        field!(out, "mem_clients_normal", 0);
+        field!(out, "mem_cluster_links", 0);
+        field!(out, "mem_aof_buffer", 0);
+        field!(out, "mem_allocator", "mimalloc");
+        field!(out, "active_defrag_running", 0);
+        field!(out, "lazyfree_pending_objects", 0);
+        field!(out, "lazyfreed_objects", 0);
+    }
+    if has("persistence") {
+        section(&mut out, "Persistence");
+        crate::info::persistence_fields(srv, &mut out);
+    }
+    if has("stats") {
+        section(&mut out, "Stats");
+        let st = &srv.stats;
+        field!(
+            out,
+            "total_connections_received",
+            st.total_connections_received
+        );
+        field!(out, "total_commands_processed", st.total_commands_processed);
+        field!(out, "instantaneous_ops_per_sec", 0);
+        field!(out, "total_net_input_bytes", st.total_net_input_bytes);
+        field!(out, "total_net_output_bytes", st.total_net_output_bytes);
+        field!(out, "total_net_repl_input_bytes", 0);
+        field!(out, "total_net_repl_output_bytes", 0);
+        field!(out, "instantaneous_input_kbps", "0.00");
+        field!(out, "instantaneous_output_kbps", "0.00");
+        field!(out, "instantaneous_input_repl_kbps", "0.00");
+        field!(out, "instantaneous_output_repl_kbps", "0.00");
+        field!(out, "rejected_connections", st.rejected_connections);
+        field!(out, "sync_full", 0);
+        field!(out, "sync_partial_ok", 0);
+        field!(out, "sync_partial_err", 0);
+        field!(out, "expired_keys", st.expired_keys);
+        field!(
+            out,
+            "expired_stale_perc",
+            format!("{:.2}", st.expired_stale_perc)
+        );
+        field!(out, "expired_time_cap_reached_count", 0);
+        field!(out, "expire_cycle_cpu_milliseconds", 0);
+        field!(out, "evicted_keys", 0);
+        field!(out, "evicted_clients", 0);
+        field!(out, "total_eviction_exceeded_time", 0);
+        field!(out, "current_eviction_exceeded_time", 0);
+        field!(out, "keyspace_hits", st.keyspace_hits);
+        field!(out, "keyspace_misses", st.keyspace_misses);
+        field!(out, "pubsub_channels", srv.pubsub.channels.len());
+        field!(out, "pubsub_patterns", srv.pubsub.patterns.len());
+        field!(out, "pubsubshard_channels", 0);
+        field!(out, "latest_fork_usec", 0);
+        field!(out, "total_forks", 0);
+        field!(out, "migrate_cached_sockets", 0);
+        field!(out, "slave_expires_tracked_keys", 0);
+        for f in [
+            "active_defrag_hits",
+            "active_defrag_misses",
+            "active_defrag_key_hits",
+            "active_defrag_key_misses",
+            "total_active_defrag_time",
+            "current_active_defrag_time",
+            "tracking_total_keys",
+            "tracking_total_items",
+            "tracking_total_prefixes",
+        ] {
+            field!(out, f, 0);
+        }
+        field!(out, "unexpected_error_replies", st.unexpected_error_replies);
+        field!(out, "total_error_replies", st.total_error_replies);
+        field!(out, "dump_payload_sanitizations", 0);
+        field!(out, "total_reads_processed", st.total_commands_processed);
+        field!(out, "total_writes_processed", st.total_commands_processed);
+        field!(out, "io_threaded_reads_processed", 0);
+        field!(out, "io_threaded_writes_processed", 0);
+        field!(out, "reply_buffer_shrinks", 0);
+        field!(out, "reply_buffer_expands", 0);
+    }
+    if has("replication") {
+        section(&mut out, "Replication");
+        field!(out, "role", "master");
+        field!(out, "connected_slaves", 0);
+        field!(out, "master_failover_state", "no-failover");
+        field!(out, "master_replid", srv.run_id);
+        field!(
+            out,
+            "master_replid2",
+            "0000000000000000000000000000000000000000"
+        );
+        field!(out, "master_repl_offset", 0);
+        field!(out, "second_repl_offset", -1);
+        field!(out, "repl_backlog_active", 0);
+        field!(out, "repl_backlog_size", 1048576);
+        field!(out, "repl_backlog_first_byte_offset", 0);
+        field!(out, "repl_backlog_histlen", 0);
+    }
+    if has("cpu") {
+        section(&mut out, "CPU");
+        let (sys, user) = cpu_times();
+        field!(out, "used_cpu_sys", format!("{sys:.6}"));
+        field!(out, "used_cpu_user", format!("{user:.6}"));
+        field!(out, "used_cpu_sys_children", "0.000000");
+        field!(out, "used_cpu_user_children", "0.000000");
+        field!(out, "used_cpu_sys_main_thread", format!("{sys:.6}"));
+        field!(out, "used_cpu_user_main_thread", format!("{user:.6}"));
+    }
+    if has("modules") {
+        section(&mut out, "Modules");
+    }
+    if has("commandstats") {
+        section(&mut out, "Commandstats");
+        let mut names: Vec<_> = srv.stats.commands.iter().collect();
+        names.sort_by_key(|(n, _)| **n);
+        for (name, s) in names {
+            let per = if s.calls > 0 {
+                s.usec as f64 / s.calls as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                out,
+                "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+            );
+        }
+    }
+    if has("errorstats") {
+        section(&mut out, "Errorstats");
+        for (code, n) in &srv.stats.error_codes {
+            let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+        }
+    }
+    if has("latencystats") {
+        section(&mut out, "Latencystats");
+    }
+    if has("cluster") {
+        section(&mut out, "Cluster");
+        field!(out, "cluster_enabled", 0);
+    }
+    if has("keyspace") {
+        section(&mut out, "Keyspace");
+        let now = crate::server::unix_ms();
+        for (i, db) in srv.dbs.iter().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            let _ = write!(
+                out,
+                "db{}:keys={},expires={},avg_ttl={}\r\n",
+                i,
+                db.len(),
+                db.volatile_len(),
+                avg_ttl(db, now)
+            );
+        }
+    }
+    let _ = cl;
+    out
+}
+
+/// The average remaining time to live of volatile keys, estimated from a sample.
+fn avg_ttl(db: &amber_store::Db, now: i64) -> i64 {
+    if db.volatile_len() == 0 {
+        return 0;
+    }
+    let mut sum = 0i64;
+    let mut n = 0i64;
+    for e in db.iter().filter(|e| e.has_expire()).take(64) {
+        sum += (e.expire - now).max(0);
+        n += 1;
+    }
+    if n == 0 {
+        0
+    } else {
+        sum / n
+    }
+}
+
+/// INFO persistence. Until snapshots and the AOF exist, every counter is at its start value.
+pub fn persistence_fields(srv: &Server, out: &mut String) {
+    let f = |out: &mut String, k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(out, "{k}:{v}\r\n");
+    };
+    f(out, "loading", &0);
+    f(out, "async_loading", &0);
+    f(out, "current_cow_peak", &0);
+    f(out, "current_cow_size", &0);
+    f(out, "current_cow_size_age", &0);
+    f(out, "current_fork_perc", &"0.00");
+    f(out, "current_save_keys_processed", &0);
+    f(out, "current_save_keys_total", &0);
+    f(out, "rdb_changes_since_last_save", &srv.dirty);
+    f(out, "rdb_bgsave_in_progress", &0);
+    f(out, "rdb_last_save_time", &srv.started_unix);
+    f(out, "rdb_last_bgsave_status", &"ok");
+    f(out, "rdb_last_bgsave_time_sec", &-1);
+    f(out, "rdb_current_bgsave_time_sec", &-1);
+    f(out, "rdb_saves", &0);
+    f(out, "rdb_last_cow_size", &0);
+    f(out, "rdb_last_load_keys_expired", &0);
+    f(out, "rdb_last_load_keys_loaded", &0);
+    f(out, "aof_enabled", &0);
+    f(out, "aof_rewrite_in_progress", &0);
+    f(out, "aof_rewrite_scheduled", &0);
+    f(out, "aof_last_rewrite_time_sec", &-1);
+    f(out, "aof_current_rewrite_time_sec", &-1);
+    f(out, "aof_last_bgrewrite_status", &"ok");
+    f(out, "aof_rewrites", &0);
+    f(out, "aof_rewrites_consecutive_failures", &0);
+    f(out, "aof_last_write_status", &"ok");
+    f(out, "aof_last_cow_size", &0);
+    f(out, "module_fork_in_progress", &0);
+    f(out, "module_fork_last_cow_size", &0);
+}

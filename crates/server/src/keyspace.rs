@@ -1,0 +1,131 @@
+//! Key lookups with Redis's expiry semantics (lookupKeyRead / lookupKeyWrite / expireIfNeeded),
+//! and the active expire cycle.
+
+use amber_store::{Db, Entry, Key, Value};
+
+use crate::server::Server;
+
+impl Server {
+    pub fn db(&self, db: usize) -> &Db {
+        &self.dbs[db]
+    }
+
+    pub fn db_mut(&mut self, db: usize) -> &mut Db {
+        &mut self.dbs[db]
+    }
+
+    /// Deletes `key` if it has expired at the command's time, and records the deletion as a DEL
+    /// to replay. Returns whether it was deleted.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let now = self.cmd_time_ms;
+        let expired = self.dbs[db].get(key).is_some_and(|e| e.is_expired(now));
+        if expired {
+            self.delete_expired(db, key);
+        }
+        expired
+    }
+
+    fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].remove(key);
+        self.stats.expired_keys += 1;
+        self.touch_watched(db, key);
+        self.propagate(db, vec![b"DEL".to_vec(), key.to_vec()]);
+    }
+
+    /// The live entry of `key` for a read command; counts keyspace hits and misses and
+    /// records the access.
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(db, key);
+        let clock = self.lru_clock();
+        match self.dbs[db].get(key) {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                e.touch(clock);
+                Some(e)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// The live entry of `key` without touching statistics or the access clock.
+    pub fn lookup_quiet(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].get(key)
+    }
+
+    /// The live entry of `key` for a write command.
+    pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key);
+        let clock = self.lru_clock();
+        let e = self.dbs[db].get_mut(key)?;
+        e.touch(clock);
+        Some(e)
+    }
+
+    /// Whether `key` exists (live), without statistics.
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.lookup_quiet(db, key).is_some()
+    }
+
+    /// Adds a new key; the caller knows it does not exist (dbAdd).
+    pub fn add_key(&mut self, db: usize, key: Key, value: Value) {
+        let clock = self.lru_clock();
+        self.dbs[db].insert(key, value, amber_store::db::NO_EXPIRE, clock);
+    }
+
+    /// Sets `key` to `value` (setKey): replaces any old value and, unless `keep_ttl`, its expiry.
+    pub fn set_key(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        let clock = self.lru_clock();
+        let expire = if keep_ttl {
+            self.lookup_quiet(db, key)
+                .map(|e| e.expire)
+                .unwrap_or(amber_store::db::NO_EXPIRE)
+        } else {
+            amber_store::db::NO_EXPIRE
+        };
+        self.dbs[db].insert(Key::from_slice(key), value, expire, clock);
+    }
+
+    /// Deletes a live key; returns whether it existed.
+    pub fn delete_key(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.expire_if_needed(db, key) {
+            return false;
+        }
+        self.dbs[db].remove(key).is_some()
+    }
+
+    /// One run of the active expire cycle over every database, within `budget`.
+    /// Returns the number of keys expired.
+    pub fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
+        let start = std::time::Instant::now();
+        let now = crate::server::unix_ms();
+        let mut total = 0;
+        for db in 0..self.dbs.len() {
+            loop {
+                let mut cursor = self.expire_cursor[db];
+                let mut gone: Vec<Key> = Vec::new();
+                let (checked, expired) =
+                    self.dbs[db].expire_cycle_step(&mut cursor, 200, now, |e| gone.push(e.key));
+                self.expire_cursor[db] = cursor;
+                for k in &gone {
+                    self.stats.expired_keys += 1;
+                    self.touch_watched(db, k);
+                    self.propagate(db, vec![b"DEL".to_vec(), k.to_vec()]);
+                }
+                total += expired;
+                // Like Redis: keep going while more than 10% of what was checked had expired.
+                if checked == 0 || expired * 10 <= checked || start.elapsed() >= budget {
+                    break;
+                }
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        self.propagated.clear();
+        total
+    }
+}

@@ -1,0 +1,16 @@
+//! amber-server: a Redis 7.0 compatible server.
+//!
+//! `main.rs` parses the command line and starts `net::run`; connections are served by tasks on
+//! one thread (`conn.rs`), commands are dispatched by `cmd/` against the `Server` state.
+
+pub mod alloc;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod conn;
+pub mod glob;
+pub mod info;
+pub mod keyspace;
+pub mod log;
+pub mod net;
+pub mod server;

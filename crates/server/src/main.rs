@@ -1,0 +1,38 @@
+//! `amber-server [/path/to/redis.conf] [--directive value ...]`, started as redis-server is.
+
+#[global_allocator]
+static GLOBAL: amber_server::alloc::Counting = amber_server::alloc::Counting;
+
+fn usage() {
+    eprintln!(
+        "Usage: ./amber-server [/path/to/redis.conf] [options] [-]\n       ./amber-server - (read config from stdin)\n       ./amber-server -v or --version\n       ./amber-server -h or --help\n\nExamples:\n       ./amber-server (run the server with default conf)\n       ./amber-server /etc/redis/6379.conf\n       ./amber-server --port 7777\n       ./amber-server /etc/myredis.conf --loglevel verbose -\n       ./amber-server /etc/myredis.conf --loglevel verbose"
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(first) = args.first() {
+        match first.as_str() {
+            "-v" | "--version" => {
+                println!(
+                    "Amber server v={} (Redis 7.0.15 compatible) bits=64",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return;
+            }
+            "-h" | "--help" => {
+                usage();
+                return;
+            }
+            _ => {}
+        }
+    }
+    let config = match amber_server::config::Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    std::process::exit(amber_server::net::run(config));
+}

@@ -1,0 +1,353 @@
+//! Start-up and the event loop: listeners (TCP and unix socket), accepting clients with
+//! Redis's admission rules (maxclients, protected mode), the periodic cron, and signals.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::log::Logger;
+use crate::server::Server;
+
+const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Runs the server until shutdown. Returns the process exit code.
+pub fn run(config: Config) -> i32 {
+    let log = match Logger::open(config.loglevel, &config.logfile) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("Can't open the log file: {e}");
+            return 1;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log.warning(&format!("Can't start the event loop: {e}"));
+            return 1;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move { serve(config, log).await })
+}
+
+fn bind_tcp(addr: &str, port: u16) -> std::io::Result<TcpListener> {
+    let host = match addr {
+        "*" => "0.0.0.0",
+        "::*" => "::",
+        a => a,
+    };
+    let ip: std::net::IpAddr = host
+        .parse()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "invalid address"))?;
+    let sa = std::net::SocketAddr::new(ip, port);
+    let sock = if ip.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    if ip.is_ipv6() {
+        // Like Redis, an IPv6 listener does not also take IPv4 connections.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on a socket we own with a valid int option.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                &on as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    sock.bind(sa)?;
+    sock.listen(511)
+}
+
+async fn serve(config: Config, log: Logger) -> i32 {
+    log.notice("oO0OoO0OoO0Oo Amber is starting oO0OoO0OoO0Oo");
+    log.notice(&format!(
+        "Amber version={}, Redis compatibility=7.0.15, bits=64, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    ));
+    match &config.file {
+        Some(f) => log.notice(&format!("Configuration loaded from {}", f.display())),
+        None => log.warning("Warning: no config file specified, using the default config. In order to specify a config file use amber-server /path/to/redis.conf"),
+    }
+    if !config.dir.is_empty() {
+        if let Err(e) = std::env::set_current_dir(&config.dir) {
+            log.warning(&format!("Can't chdir to '{}': {}", config.dir, e));
+            return 1;
+        }
+    }
+    let mut listeners = Vec::new();
+    if config.port != 0 {
+        for addr in &config.bind {
+            let (optional, a) = match addr.strip_prefix('-') {
+                Some(a) => (true, a),
+                None => (false, addr.as_str()),
+            };
+            match bind_tcp(a, config.port) {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    if optional
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EADDRNOTAVAIL)
+                                | Some(libc::EAFNOSUPPORT)
+                                | Some(libc::EPROTONOSUPPORT)
+                        )
+                    {
+                        continue;
+                    }
+                    log.warning(&format!(
+                        "Warning: Could not create server TCP listening socket {}:{}: bind: {}",
+                        a, config.port, e
+                    ));
+                    log.warning(&format!(
+                        "Failed listening on port {} (tcp), aborting.",
+                        config.port
+                    ));
+                    return 1;
+                }
+            }
+        }
+    }
+    let unix = if config.unixsocket.is_empty() {
+        None
+    } else {
+        let _ = std::fs::remove_file(&config.unixsocket);
+        match UnixListener::bind(&config.unixsocket) {
+            Ok(l) => {
+                if config.unixsocketperm != 0 {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(
+                        &config.unixsocket,
+                        std::fs::Permissions::from_mode(config.unixsocketperm),
+                    );
+                }
+                Some(l)
+            }
+            Err(e) => {
+                log.warning(&format!("Failed opening Unix socket: {e}"));
+                return 1;
+            }
+        }
+    };
+    if listeners.is_empty() && unix.is_none() {
+        log.warning("Configured to not listen anywhere, exiting.");
+        return 1;
+    }
+    if !config.pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&config.pidfile, format!("{}\n", std::process::id())) {
+            log.warning(&format!("Failed to write PID file: {e}"));
+        }
+    }
+    let pidfile = config.pidfile.clone();
+    let unixsocket = config.unixsocket.clone();
+    log.notice(&format!("Running mode=standalone, port={}.", config.port));
+    let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
+    log.notice("Server initialized");
+    for l in listeners {
+        tokio::task::spawn_local(accept_tcp(srv.clone(), l));
+    }
+    if let Some(u) = unix {
+        tokio::task::spawn_local(accept_unix(srv.clone(), u));
+        log.notice(&format!(
+            "The server is now ready to accept connections at {unixsocket}"
+        ));
+    }
+    log.notice("Ready to accept connections tcp");
+    tokio::task::spawn_local(cron(srv.clone()));
+
+    let code = wait_for_shutdown(srv.clone()).await;
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    if !unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&unixsocket);
+    }
+    code
+}
+
+/// Waits for SIGTERM, SIGINT or SHUTDOWN, then shuts down as Redis does.
+async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        srv.borrow().log.warning("Can't install signal handlers");
+        return 1;
+    };
+    let shutdown_notify = crate::cmd::server_admin::shutdown_notify();
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                srv.borrow().log.warning("Received SIGTERM scheduling shutdown...");
+            }
+            _ = int.recv() => {
+                srv.borrow().log.warning("Received SIGINT scheduling shutdown...");
+            }
+            _ = shutdown_notify.notified() => {}
+        }
+        let s = srv.borrow();
+        s.log.warning("User requested shutdown...");
+        s.log.warning("Amber is now ready to exit, bye bye...");
+        return 0;
+    }
+}
+
+async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {
+    loop {
+        let Ok((stream, peer)) = l.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let keepalive = srv.borrow().config.tcp_keepalive;
+        if keepalive > 0 {
+            set_keepalive(&stream, keepalive);
+        }
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let is_loopback = peer.ip().is_loopback()
+            || matches!(peer.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+        let addr = peer.to_string();
+        admit(srv.clone(), stream, addr, laddr, fd, is_loopback, false).await;
+    }
+}
+
+async fn accept_unix(srv: Rc<RefCell<Server>>, l: UnixListener) {
+    loop {
+        let Ok((stream, _)) = l.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let path = srv.borrow().config.unixsocket.clone();
+        admit(
+            srv.clone(),
+            stream,
+            format!("{path}:0"),
+            path,
+            fd,
+            true,
+            true,
+        )
+        .await;
+    }
+}
+
+fn set_keepalive(stream: &tokio::net::TcpStream, secs: u64) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+    let on: libc::c_int = 1;
+    let idle = secs.min(i32::MAX as u64) as libc::c_int;
+    let intvl = (idle / 3).max(1);
+    let cnt: libc::c_int = 3;
+    let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: plain setsockopt calls with int options on a socket we own.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            &on as *const _ as *const libc::c_void,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            &idle as *const _ as *const libc::c_void,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            &intvl as *const _ as *const libc::c_void,
+            sz,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            &cnt as *const _ as *const libc::c_void,
+            sz,
+        );
+    }
+}
+
+/// Applies maxclients and protected mode, then serves the connection on its own task.
+async fn admit<S>(
+    srv: Rc<RefCell<Server>>,
+    mut stream: S,
+    addr: String,
+    laddr: String,
+    fd: i32,
+    local: bool,
+    unix: bool,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    use tokio::io::AsyncWriteExt;
+    let refusal = {
+        let mut s = srv.borrow_mut();
+        if s.clients.len() as u64 >= s.config.maxclients {
+            s.stats.rejected_connections += 1;
+            Some("-ERR max number of clients reached\r\n")
+        } else if s.config.protected_mode && s.config.requirepass.is_none() && !local {
+            s.log.warning(&format!("Possible SECURITY ATTACK detected: protected mode refused a connection from {addr}"));
+            Some(PROTECTED_MODE_MSG)
+        } else {
+            None
+        }
+    };
+    if let Some(msg) = refusal {
+        tokio::task::spawn_local(async move {
+            let _ = stream.write_all(msg.as_bytes()).await;
+        });
+        return;
+    }
+    let client = {
+        let mut s = srv.borrow_mut();
+        s.stats.total_connections_received += 1;
+        let id = s.next_client_id;
+        s.next_client_id += 1;
+        let authenticated = s.config.requirepass.is_none();
+        let mut c = Client::new(id, addr, laddr, fd, authenticated);
+        c.is_local = local;
+        c.is_unix = unix;
+        let c = Rc::new(RefCell::new(c));
+        s.clients.insert(id, c.clone());
+        c
+    };
+    tokio::task::spawn_local(crate::conn::serve(srv, client, stream));
+}
+
+/// The periodic tasks (Redis's serverCron): active expiry and whatever later features add.
+async fn cron(srv: Rc<RefCell<Server>>) {
+    loop {
+        let hz = srv.borrow().config.hz.max(1);
+        let period = Duration::from_millis(1000 / u64::from(hz));
+        tokio::time::sleep(period).await;
+        let mut s = srv.borrow_mut();
+        if s.active_expire_enabled {
+            // Redis gives the slow cycle 25% of each cron period.
+            s.active_expire_cycle(period / 4);
+        }
+    }
+}

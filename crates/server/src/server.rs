@@ -1,0 +1,222 @@
+//! The server's shared state: databases, clients, configuration, statistics, and the registries
+//! of watched keys, blocked clients and pub/sub subscriptions. One thread owns it: commands run
+//! one at a time, as in Redis, so every command is atomic.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use amber_store::{Blob, Db, Key};
+use hashbrown::{HashMap, HashSet};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::client::{Client, ClientId};
+use crate::cmd::CommandTable;
+use crate::config::Config;
+use crate::log::Logger;
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix time in microseconds.
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Default, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub expired_stale_perc: f64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub error_codes: BTreeMap<String, u64>,
+    pub commands: HashMap<&'static str, CmdStat>,
+    pub pubsub_messages: u64,
+}
+
+/// Clients blocked on keys, per (db, key), in arrival order.
+#[derive(Default)]
+pub struct Blocking {
+    pub by_key: HashMap<(usize, Key), Vec<ClientId>>,
+    /// Keys that received data while clients wait on them; served after the current command.
+    pub ready: Vec<(usize, Key)>,
+    pub ready_set: HashSet<(usize, Key)>,
+    pub count: usize,
+}
+
+/// Pub/sub subscriptions.
+#[derive(Default)]
+pub struct PubSub {
+    pub channels: HashMap<Blob, Vec<ClientId>>,
+    pub patterns: Vec<(Blob, ClientId)>,
+}
+
+/// CLIENT PAUSE in force.
+#[derive(Clone, Copy)]
+pub struct Pause {
+    pub until: Instant,
+    /// Only write commands are held back (PAUSE ... WRITE).
+    pub write_only: bool,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    pub clients: BTreeMap<ClientId, Rc<RefCell<Client>>>,
+    pub next_client_id: ClientId,
+    pub stats: Stats,
+    pub commands: CommandTable,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_unix: i64,
+    /// Time of the command being executed (Unix ms): expiry is judged against it, so a key
+    /// cannot expire in the middle of a command or a transaction.
+    pub cmd_time_ms: i64,
+    /// Modifications since the last save (rdb_changes_since_last_save).
+    pub dirty: u64,
+    pub rng: SmallRng,
+    pub blocking: Blocking,
+    pub pubsub: PubSub,
+    pub watched: HashMap<(usize, Key), Vec<ClientId>>,
+    /// (client, db, key) for watched keys that existed when WATCH ran: their expiry fails EXEC.
+    pub watch_live: HashSet<(ClientId, usize, Key)>,
+    pub pause: Option<Pause>,
+    pub shutdown_asap: bool,
+    pub expire_cursor: Vec<usize>,
+    pub log: Logger,
+    pub executable: String,
+    pub tcp_port: u16,
+    /// Commands propagated (effects, for the AOF) by the command being executed.
+    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    /// DEBUG SET-ACTIVE-EXPIRE switches the active expire cycle.
+    pub active_expire_enabled: bool,
+}
+
+impl Server {
+    pub fn new(config: Config, log: Logger) -> Self {
+        let mut rng = SmallRng::from_entropy();
+        let run_id: String = (0..40)
+            .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+            .collect();
+        let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let expire_cursor = vec![0; config.databases];
+        Server {
+            dbs,
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            commands: CommandTable::new(),
+            run_id,
+            started: Instant::now(),
+            started_unix: unix_ms() / 1000,
+            cmd_time_ms: unix_ms(),
+            dirty: 0,
+            rng,
+            blocking: Blocking::default(),
+            pubsub: PubSub::default(),
+            watched: HashMap::new(),
+            watch_live: HashSet::new(),
+            pause: None,
+            shutdown_asap: false,
+            expire_cursor,
+            log,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            tcp_port: config.port,
+            propagated: Vec::new(),
+            active_expire_enabled: true,
+            config,
+        }
+    }
+
+    /// Redis's LRU clock: seconds, 24 bits.
+    pub fn lru_clock(&self) -> u32 {
+        ((unix_ms() / 1000) as u32) & ((1 << 24) - 1)
+    }
+
+    /// Marks `key` modified: transactions watching it will fail (Redis's signalModifiedKey).
+    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let k = (db, Blob::from_slice(key));
+        if let Some(ids) = self.watched.get(&k) {
+            for id in ids {
+                if let Some(c) = self.clients.get(id) {
+                    if let Ok(mut c) = c.try_borrow_mut() {
+                        c.dirty_cas = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks every watched key of `db` modified (FLUSHDB, FLUSHALL, SWAPDB).
+    pub fn touch_all_watched_in_db(&mut self, db: usize, executing: &mut Client) {
+        for ((d, _), ids) in &self.watched {
+            if *d != db {
+                continue;
+            }
+            for id in ids {
+                if *id == executing.id {
+                    executing.dirty_cas = true;
+                } else if let Some(c) = self.clients.get(id) {
+                    if let Ok(mut c) = c.try_borrow_mut() {
+                        c.dirty_cas = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wakes clients blocked on `key` once the current command is done (signalKeyAsReady).
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.by_key.is_empty() {
+            return;
+        }
+        let k = (db, Blob::from_slice(key));
+        if self.blocking.by_key.contains_key(&k) && self.blocking.ready_set.insert(k.clone()) {
+            self.blocking.ready.push(k);
+        }
+    }
+
+    /// Records a write command as it must be replayed (for the AOF).
+    pub fn propagate(&mut self, db: usize, args: Vec<Vec<u8>>) {
+        self.propagated.push((db, args));
+    }
+
+    pub fn watch_saw_live(&self, id: ClientId, db: usize, key: &[u8]) -> bool {
+        self.watch_live.contains(&(id, db, Key::from_slice(key)))
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+}

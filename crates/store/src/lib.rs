@@ -1,0 +1,42 @@
+//! Amber's data: values, the keyspace of one database and its expiry bookkeeping.
+//! No I/O and no async live here, so the persistence crate and the tools can use it freely.
+//!
+//! The keyspace is split into segments behind `Arc` (see `db.rs`): a point-in-time snapshot
+//! clones the segment pointers, and a write to a shared segment copies only that segment.
+
+pub mod db;
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod value;
+pub mod zset;
+
+pub use db::{Db, Entry, ScanCursor};
+pub use value::{Blob, Key, Value};
+
+/// Thresholds that decide compact versus general encodings (Redis's `*-max-listpack-*`,
+/// `set-max-intset-entries`), passed to every operation that may convert a value.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+        }
+    }
+}

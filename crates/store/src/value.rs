@@ -1,0 +1,174 @@
+//! One value in the keyspace and the string encodings Redis reports.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::hash::Hash;
+use crate::list::List;
+use crate::set::Set;
+use crate::zset::ZSet;
+
+/// A byte string stored inline up to 16 bytes, on the heap beyond.
+pub type Blob = SmallVec<[u8; 16]>;
+/// A key of the keyspace.
+pub type Key = Blob;
+
+/// Redis's largest "embstr" string; longer strings are "raw".
+pub const EMBSTR_MAX: usize = 44;
+
+/// A value. Collections sit behind `Arc` so that a snapshot shares them and a write after
+/// the snapshot copies only the collection it touches (`Arc::make_mut`).
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A string holding a 64-bit integer in canonical form (encoding "int").
+    Int(i64),
+    /// A string of at most 44 bytes created whole (encoding "embstr").
+    Emb(Blob),
+    /// A string modified in place or longer than 44 bytes (encoding "raw").
+    Raw(Arc<Vec<u8>>),
+    List(Arc<List>),
+    Hash(Arc<Hash>),
+    Set(Arc<Set>),
+    ZSet(Arc<ZSet>),
+}
+
+/// The value types TYPE reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    List,
+    Hash,
+    Set,
+    ZSet,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+        }
+    }
+}
+
+/// Parses a canonical integer as Redis's string2ll does (no '+', no leading zeros, no spaces).
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
+    if digits.is_empty() || digits[0] == b'0' {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        if v > (i64::MAX as u64) + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+impl Value {
+    /// A string value encoded as Redis's `tryObjectEncoding` would: int, embstr or raw.
+    pub fn string(s: &[u8]) -> Value {
+        if let Some(n) = parse_i64(s) {
+            return Value::Int(n);
+        }
+        if s.len() <= EMBSTR_MAX {
+            Value::Emb(Blob::from_slice(s))
+        } else {
+            Value::Raw(Arc::new(s.to_vec()))
+        }
+    }
+
+    /// A string value that Redis would create without trying the int encoding
+    /// (embstr when short, raw otherwise), e.g. the result of INCRBYFLOAT.
+    pub fn string_no_int(s: &[u8]) -> Value {
+        if s.len() <= EMBSTR_MAX {
+            Value::Emb(Blob::from_slice(s))
+        } else {
+            Value::Raw(Arc::new(s.to_vec()))
+        }
+    }
+
+    /// A raw-encoded string, as APPEND and SETRANGE leave it.
+    pub fn raw(s: Vec<u8>) -> Value {
+        Value::Raw(Arc::new(s))
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Int(_) | Value::Emb(_) | Value::Raw(_) => Kind::String,
+            Value::List(_) => Kind::List,
+            Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
+        }
+    }
+
+    pub fn is_string(&self) -> bool {
+        self.kind() == Kind::String
+    }
+
+    /// The string's bytes (integers are formatted), `None` for other types.
+    pub fn as_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Value::Int(n) => Some(std::borrow::Cow::Owned(n.to_string().into_bytes())),
+            Value::Emb(b) => Some(std::borrow::Cow::Borrowed(&b[..])),
+            Value::Raw(v) => Some(std::borrow::Cow::Borrowed(&v[..])),
+            _ => None,
+        }
+    }
+
+    /// What OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Emb(_) => "embstr",
+            Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_encodings_follow_redis() {
+        assert_eq!(Value::string(b"12345").encoding(), "int");
+        assert_eq!(Value::string(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(Value::string(b"9223372036854775808").encoding(), "embstr");
+        assert_eq!(Value::string(b"007").encoding(), "embstr");
+        assert_eq!(Value::string(&[b'x'; 44]).encoding(), "embstr");
+        assert_eq!(Value::string(&[b'x'; 45]).encoding(), "raw");
+        assert_eq!(Value::string(b"12").as_bytes().unwrap().as_ref(), b"12");
+    }
+}
