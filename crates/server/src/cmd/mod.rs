@@ -22,6 +22,7 @@ pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scan;
 pub mod server_admin;
 pub mod sets;
 pub mod strings;

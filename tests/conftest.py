@@ -1,0 +1,149 @@
+"""Shared fixtures: start amber-server and redis-server on free loopback ports, each in its own
+temporary directory, and stop them by PID. A missing dependency fails loudly; nothing skips."""
+
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def amber_bin():
+    b = os.environ.get("AMBER_BIN")
+    if b:
+        return b
+    path = ROOT / "target" / "release" / "amber-server"
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing: build it with `cargo build --release` (scripts/test does)")
+    return str(path)
+
+
+def redis_bin():
+    b = shutil.which("redis-server")
+    if not b:
+        raise RuntimeError("redis-server is not installed: scripts/test installs it (apt-get install redis-server)")
+    return b
+
+
+class ServerProc:
+    """A server process on 127.0.0.1:<port> in directory `dir`."""
+
+    def __init__(self, kind, dir, extra=(), port=None):
+        self.kind = kind
+        self.dir = pathlib.Path(dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.proc = None
+        self.log_path = self.dir / f"{kind}-{self.port}.log"
+
+    def argv(self):
+        binary = amber_bin() if self.kind == "amber" else redis_bin()
+        base = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                "--enable-debug-command", "yes"]
+        if self.kind == "redis":
+            base += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        return base + self.extra
+
+    def start(self, timeout=15):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                c = redis.Redis(port=self.port, socket_timeout=1)
+                if c.ping():
+                    c.close()
+                    return self
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not answer PING on port {self.port} within {timeout}s")
+
+    def client(self, **kw):
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.kill(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.log.close()
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+            self.log.close()
+
+
+@pytest.fixture(scope="session")
+def amber_server(tmp_path_factory):
+    s = ServerProc("amber", tmp_path_factory.mktemp("amber")).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    s = ServerProc("redis", tmp_path_factory.mktemp("redis")).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def new_amber(tmp_path):
+    """Starts a private amber-server: new_amber(*extra_args)."""
+    started = []
+
+    def make(*extra, dir=None):
+        s = ServerProc("amber", dir or tmp_path / f"amber{len(started)}", extra).start()
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def r(request, amber_server):
+    """A decoded redis-py client on the shared Amber server, in RESP2 and RESP3, after FLUSHALL."""
+    c = amber_server.client(decode_responses=True, protocol=request.param)
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def rb(request, amber_server):
+    """Like `r`, but replies stay bytes."""
+    c = amber_server.client(protocol=request.param)
+    c.flushall()
+    yield c
+    c.close()
