@@ -10,6 +10,7 @@ fn usage() {
 }
 
 fn main() {
+    amber_server::alloc::configure();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(first) = args.first() {
         match first.as_str() {

@@ -190,21 +190,19 @@ async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
         return 1;
     };
     let shutdown_notify = crate::cmd::server_admin::shutdown_notify();
-    loop {
-        tokio::select! {
-            _ = term.recv() => {
-                srv.borrow().log.warning("Received SIGTERM scheduling shutdown...");
-            }
-            _ = int.recv() => {
-                srv.borrow().log.warning("Received SIGINT scheduling shutdown...");
-            }
-            _ = shutdown_notify.notified() => {}
+    tokio::select! {
+        _ = term.recv() => {
+            srv.borrow().log.warning("Received SIGTERM scheduling shutdown...");
         }
-        let s = srv.borrow();
-        s.log.warning("User requested shutdown...");
-        s.log.warning("Amber is now ready to exit, bye bye...");
-        return 0;
+        _ = int.recv() => {
+            srv.borrow().log.warning("Received SIGINT scheduling shutdown...");
+        }
+        _ = shutdown_notify.notified() => {}
     }
+    let s = srv.borrow();
+    s.log.warning("User requested shutdown...");
+    s.log.warning("Amber is now ready to exit, bye bye...");
+    0
 }
 
 async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {

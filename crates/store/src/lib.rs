@@ -4,6 +4,7 @@
 //! The keyspace is split into segments behind `Arc` (see `db.rs`): a point-in-time snapshot
 //! clones the segment pointers, and a write to a shared segment copies only that segment.
 
+pub mod blob;
 pub mod db;
 pub mod hash;
 pub mod list;

@@ -2,15 +2,12 @@
 
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use crate::hash::Hash;
 use crate::list::List;
 use crate::set::Set;
 use crate::zset::ZSet;
 
-/// A byte string stored inline up to 16 bytes, on the heap beyond.
-pub type Blob = SmallVec<[u8; 16]>;
+pub use crate::blob::Blob;
 /// A key of the keyspace.
 pub type Key = Blob;
 
@@ -160,6 +157,11 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_is_compact() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
 
     #[test]
     fn string_encodings_follow_redis() {

@@ -15,7 +15,12 @@ pub struct ScanOpts {
 /// TYPE is accepted only when `allow_type` (plain SCAN).
 pub fn parse(args: &[Vec<u8>], cursor_at: usize, allow_type: bool) -> Result<ScanOpts, Error> {
     let cursor = parse_cursor(&args[cursor_at])?;
-    let mut opts = ScanOpts { cursor, pattern: None, count: 10, type_name: None };
+    let mut opts = ScanOpts {
+        cursor,
+        pattern: None,
+        count: 10,
+        type_name: None,
+    };
     let mut i = cursor_at + 1;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -28,7 +33,11 @@ pub fn parse(args: &[Vec<u8>], cursor_at: usize, allow_type: bool) -> Result<Sca
         } else if is(&args[i], "MATCH") && more {
             let p = &args[i + 1];
             // "*" matches everything: skip the matching work, as Redis does.
-            opts.pattern = if p.as_slice() == b"*" { None } else { Some(p.clone()) };
+            opts.pattern = if p.as_slice() == b"*" {
+                None
+            } else {
+                Some(p.clone())
+            };
         } else if allow_type && is(&args[i], "TYPE") && more {
             opts.type_name = Some(String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase());
         } else {
@@ -45,7 +54,10 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
     if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
         return Err(invalid());
     }
-    std::str::from_utf8(arg).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(invalid)
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(invalid)
 }
 
 impl ScanOpts {

@@ -403,7 +403,7 @@ fn config_get(ctx: &mut Ctx<'_>) -> Reply {
 
 fn config_set(ctx: &mut Ctx<'_>) -> Reply {
     let a = ctx.args;
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return Err(Error::new(
             "ERR wrong number of arguments for 'config|set' command",
         ));

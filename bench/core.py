@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Server-core benchmark: Amber against Redis 7.0.15 on this machine, side by side.
+
+Starts both servers with identical settings (no persistence, loopback, free ports), then runs
+redis-benchmark against each in alternation (round 1: Redis then Amber, round 2: Amber then
+Redis, ...), takes the median per test, and measures RSS after DEBUG POPULATE 1000000.
+Writes the table into bench/RESULTS.md (the "Server core" section) and prints it.
+
+    python3 bench/core.py [--rounds 3] [--requests 200000] [--no-write]
+"""
+
+import argparse
+import csv
+import datetime
+import io
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import ServerProc  # noqa: E402
+
+TESTS = ["set", "get", "incr", "lpush", "lpop", "hset", "sadd", "zadd", "mset"]
+
+
+def bench(port, pipeline, requests, clients=50):
+    out = subprocess.run(
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(requests),
+         "-P", str(pipeline), "-r", "100000", "-t", ",".join(TESTS), "--csv"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    result = {}
+    for row in rows[1:]:
+        name = row[0].split()[0].lower()
+        result[name] = float(row[1])
+    return result
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def populate_rss(kind, tmp):
+    s = ServerProc(kind, tmp / f"mem-{kind}").start()
+    try:
+        c = s.client()
+        base = rss_kib(s.pid)
+        c.execute_command("DEBUG", "POPULATE", "1000000")
+        assert c.dbsize() == 1000000
+        time.sleep(0.5)
+        return base, rss_kib(s.pid)
+    finally:
+        s.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-bench-{os.getpid()}"
+    servers = {k: ServerProc(k, tmp / k).start() for k in ("redis", "amber")}
+    results = {(k, p): [] for k in servers for p in (1, 16)}
+    try:
+        for rnd in range(args.rounds):
+            order = ["redis", "amber"] if rnd % 2 == 0 else ["amber", "redis"]
+            for p in (1, 16):
+                for k in order:
+                    servers[k].client().flushall()
+                    n = args.requests * (5 if p == 16 else 1)
+                    results[(k, p)].append(bench(servers[k].port, p, n))
+                    print(f"round {rnd + 1} -P {p} {k}: " + " ".join(f"{t}={v:.0f}" for t, v in results[(k, p)][-1].items()), flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
+    mem = {k: populate_rss(k, tmp) for k in ("redis", "amber")}
+
+    lines = []
+    lines.append(f"Measured {datetime.date.today().isoformat()} on this machine ({os.cpu_count()} cores), "
+                 f"redis-benchmark, 50 clients, {args.rounds} alternating rounds, medians, requests/s.")
+    lines.append("")
+    lines.append("| test | pipeline | Redis 7.0.15 | Amber | Amber/Redis |")
+    lines.append("|---|---|---|---|---|")
+    worst = 10.0
+    for p in (1, 16):
+        for t in TESTS:
+            rv = statistics.median(r[t] for r in results[("redis", p)])
+            av = statistics.median(r[t] for r in results[("amber", p)])
+            ratio = av / rv
+            worst = min(worst, ratio)
+            lines.append(f"| {t.upper()} | {p} | {rv:,.0f} | {av:,.0f} | {ratio:.2f} |")
+    lines.append("")
+    (rb, ra), (ab, aa) = mem["redis"], mem["amber"]
+    lines.append("| memory | Redis 7.0.15 | Amber | Amber/Redis |")
+    lines.append("|---|---|---|---|")
+    lines.append(f"| RSS after DEBUG POPULATE 1000000 | {ra / 1024:.1f} MiB | {aa / 1024:.1f} MiB | {aa / ra:.2f} |")
+    lines.append(f"| RSS at start | {rb / 1024:.1f} MiB | {ab / 1024:.1f} MiB | |")
+    lines.append("")
+    lines.append(f"Lowest throughput ratio: {worst:.2f} (target ≥ 0.9). Memory ratio: {aa / ra:.2f} (target ≤ 1.3).")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section("Server core", table)
+
+
+def write_section(title, body):
+    path = ROOT / "bench" / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nAmber against Redis 7.0.15, side by side on the same machine.\n"
+    head = f"## {title}\n"
+    section = head + "\n" + body + "\n"
+    if head in text:
+        start = text.index(head)
+        nxt = text.find("\n## ", start + len(head))
+        text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
