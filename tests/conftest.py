@@ -67,10 +67,17 @@ class ServerProc:
                 raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
             try:
                 c = redis.Redis(port=self.port, socket_timeout=1)
-                if c.ping():
+                try:
+                    if c.ping():
+                        return self
+                finally:
                     c.close()
+            except redis.AuthenticationError:
+                return self  # up, and asking for a password
+            except redis.ResponseError as e:
+                if "NOAUTH" in str(e) or "LOADING" not in str(e):
                     return self
-            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            except (redis.ConnectionError, redis.TimeoutError):
                 pass
             time.sleep(0.02)
         self.stop()

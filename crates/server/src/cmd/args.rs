@@ -7,6 +7,13 @@ pub fn int(arg: &[u8]) -> Result<i64, Error> {
     amber_store::value::parse_i64(arg).ok_or_else(Error::not_int)
 }
 
+/// A 32-bit integer argument (getIntFromObjectOrReply).
+pub fn int32(arg: &[u8]) -> Result<i32, Error> {
+    let v = int(arg)?;
+    i32::try_from(v)
+        .map_err(|_| Error::new("ERR value is out of range, value must between -2147483648 and 2147483647"))
+}
+
 /// An integer argument with a custom error message (the "ERR " prefix is added).
 pub fn int_msg(arg: &[u8], msg: &'static str) -> Result<i64, Error> {
     amber_store::value::parse_i64(arg).ok_or_else(|| Error::new(format!("ERR {msg}")))

@@ -120,10 +120,7 @@ fn echo(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn select(ctx: &mut Ctx<'_>) -> Reply {
-    let id = args::int(&ctx.args[1])?;
-    if id < i64::from(i32::MIN) || id > i64::from(i32::MAX) {
-        return Err(Error::not_int());
-    }
+    let id = args::int32(&ctx.args[1])?;
     if id < 0 || id as usize >= ctx.srv.dbs.len() {
         return Err(Error::new("ERR DB index is out of range"));
     }
@@ -219,7 +216,7 @@ fn hello(ctx: &mut Ctx<'_>) -> Reply {
         ctx.cl.authenticated = true;
     }
     if !ctx.cl.authenticated {
-        return Err(Error::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(Error::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
     }
     if let Some(n) = name {
         set_name(ctx.cl, &n)?;
@@ -583,6 +580,7 @@ fn client_pause(ctx: &mut Ctx<'_>) -> Reply {
         3 => false,
         4 if is(&a[3], "WRITE") => true,
         4 if is(&a[3], "ALL") => false,
+        4 => return Err(Error::new("ERR CLIENT PAUSE mode must be WRITE or ALL")),
         _ => return Err(Error::syntax()),
     };
     let until = Instant::now() + Duration::from_millis(ms as u64);
