@@ -10,8 +10,9 @@ pub fn int(arg: &[u8]) -> Result<i64, Error> {
 /// A 32-bit integer argument (getIntFromObjectOrReply).
 pub fn int32(arg: &[u8]) -> Result<i32, Error> {
     let v = int(arg)?;
-    i32::try_from(v)
-        .map_err(|_| Error::new("ERR value is out of range, value must between -2147483648 and 2147483647"))
+    i32::try_from(v).map_err(|_| {
+        Error::new("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })
 }
 
 /// An integer argument with a custom error message (the "ERR " prefix is added).

@@ -154,37 +154,58 @@ fn command_count(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
+/// Redis's ACL categories in the order COMMAND INFO lists them.
+const ACL_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
+
 fn acl_categories(c: &Command) -> Vec<String> {
-    let mut cats: Vec<String> = Vec::new();
     let f = c.flags;
-    if f & WRITE != 0 {
-        cats.push("@write".into());
-    }
-    if f & READONLY != 0 {
-        cats.push("@read".into());
-    }
-    if f & ADMIN != 0 {
-        cats.push("@admin".into());
-        cats.push("@dangerous".into());
-    }
-    if f & super::PUBSUB != 0 {
-        cats.push("@pubsub".into());
-    }
-    if f & FAST != 0 {
-        cats.push("@fast".into());
-    }
-    if f & super::BLOCKING != 0 {
-        cats.push("@blocking".into());
-    }
-    if f & FAST == 0 {
-        cats.push("@slow".into());
-    }
-    for a in c.acl {
-        if !cats.iter().any(|x| x == a) {
-            cats.push((*a).to_string());
+    let mut cats: Vec<&str> = c.acl.to_vec();
+    let implied = [
+        (WRITE, "@write"),
+        (READONLY, "@read"),
+        (ADMIN, "@admin"),
+        (ADMIN, "@dangerous"),
+        (super::PUBSUB, "@pubsub"),
+        (FAST, "@fast"),
+        (super::BLOCKING, "@blocking"),
+    ];
+    for (bit, cat) in implied {
+        if f & bit != 0 {
+            cats.push(cat);
         }
     }
-    cats
+    if f & FAST == 0 {
+        cats.push("@slow");
+    }
+    let mut out: Vec<String> = Vec::new();
+    for cat in ACL_ORDER {
+        if cats.contains(cat) {
+            out.push((*cat).to_string());
+        }
+    }
+    out
 }
 
 fn write_command_info(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Option<&Command>) {
@@ -235,7 +256,7 @@ fn command_info(ctx: &mut Ctx<'_>) -> Reply {
     for f in found {
         match f {
             Some((c, parent)) => write_command_info(out, c, parent),
-            None => out.null_array(),
+            None => out.null(),
         }
     }
     Ok(())
@@ -570,7 +591,8 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match sub.as_str() {
         "sleep" if a.len() == 3 => {
-            let secs = args::float(&a[2])?;
+            // Redis reads the duration with strtod and no error check: junk means 0.
+            let secs = args::parse_f64(&a[2]).unwrap_or(0.0);
             if secs > 0.0 {
                 std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e6)));
             }
