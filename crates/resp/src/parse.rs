@@ -388,3 +388,66 @@ mod tests {
         assert_eq!(string2ll(b" 1"), None);
     }
 }
+
+/// A deterministic stand-in for the cargo-fuzz target (fuzz/fuzz_targets/resp_parse.rs) that
+/// runs with the unit tests: mutated requests must never panic or over-consume.
+#[cfg(test)]
+mod mutation_tests {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn mutated_requests_never_panic() {
+        let seeds: [&[u8]; 5] = [
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n",
+            b"PING \"a\\x41\" 'b'\r\n",
+            b"*1\r\n$-1\r\n",
+            b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
+            b"*10\r\n$3\r\nGET\r\n",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let bytes = b"*$\r\n-0123456789 \"'\\xabc";
+        for round in 0..200_000 {
+            let mut buf = seeds[round % seeds.len()].to_vec();
+            for _ in 0..=rng.below(4) {
+                let i = rng.below(buf.len() + 1);
+                match rng.below(3) {
+                    0 if i < buf.len() => buf[i] = bytes[rng.below(bytes.len())],
+                    1 => buf.insert(i, bytes[rng.below(bytes.len())]),
+                    _ if i < buf.len() => {
+                        buf.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            for unauthenticated in [false, true] {
+                let limits = Limits {
+                    max_bulk_len: 1 << 20,
+                    unauthenticated,
+                };
+                let mut pos = 0;
+                while pos < buf.len() {
+                    match parse_request(&buf[pos..], &limits) {
+                        Ok(Some(p)) => {
+                            assert!(p.consumed > 0 && p.consumed <= buf.len() - pos);
+                            pos += p.consumed;
+                        }
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+}

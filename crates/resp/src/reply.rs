@@ -300,7 +300,7 @@ mod tests {
         assert_eq!(format_double(1e16), "10000000000000000");
         assert_eq!(format_double(0.0001), "0.0001");
         assert_eq!(format_double(0.00001), "1.0000000000000001e-05");
-        assert_eq!(format_double(-2.5e-300), "-2.5000000000000001e-300");
+        assert_eq!(format_double(-2.5e-300), "-2.5e-300");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(-0.0), "-0");
     }
