@@ -305,3 +305,22 @@ def test_default_start_serves_loopback_6379_or_reports_busy(tmp_path):
         if p.poll() is None:
             p.terminate()
             p.wait(10)
+
+
+def test_config_set_port_rebinds(new_amber, amber_server):
+    s = new_amber()
+    c = s.client(decode_responses=True)
+    new_port = free_port()
+    assert c.config_set("port", str(new_port)) in (True, "OK")
+    # The connection that asked survives; new clients find the server on the new port only.
+    assert c.ping()
+    time.sleep(0.1)
+    assert redis.Redis(port=new_port).ping()
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(port=s.port, socket_connect_timeout=1).ping()
+    # A port in use is refused and nothing changes.
+    moved = redis.Redis(port=new_port, decode_responses=True)
+    with pytest.raises(redis.ResponseError, match="Unable to listen on this port"):
+        moved.config_set("port", str(amber_server.port))
+    assert moved.config_get("port") == {"port": str(new_port)}
+    s.port = new_port  # so the fixture stops it by PID as usual

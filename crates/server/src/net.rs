@@ -37,6 +37,50 @@ pub fn run(config: Config) -> i32 {
     local.block_on(&rt, async move { serve(config, log).await })
 }
 
+/// Binds every address of `bind` on `port` (none when the port is 0). A `-` prefix marks an
+/// address that may be missing on this machine. Errors carry Redis's log text.
+pub fn bind_all(bind: &[String], port: u16) -> Result<Vec<TcpListener>, String> {
+    let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
+    for addr in bind {
+        let (optional, a) = match addr.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, addr.as_str()),
+        };
+        match bind_tcp(a, port) {
+            Ok(l) => listeners.push(l),
+            Err(e)
+                if optional
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::EADDRNOTAVAIL)
+                            | Some(libc::EAFNOSUPPORT)
+                            | Some(libc::EPROTONOSUPPORT)
+                    ) => {}
+            Err(e) => {
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {a}:{port}: bind: {e}"
+                ))
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Replaces the TCP listeners in service with `listeners` (start-up, CONFIG SET port/bind).
+pub fn start_listeners(srv: &Rc<RefCell<Server>>, listeners: Vec<TcpListener>) {
+    let handles: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::task::spawn_local(accept_tcp(srv.clone(), l)).abort_handle())
+        .collect();
+    let old = std::mem::replace(&mut srv.borrow_mut().listeners, handles);
+    for h in old {
+        h.abort();
+    }
+}
+
 fn bind_tcp(addr: &str, port: u16) -> std::io::Result<TcpListener> {
     let host = match addr {
         "*" => "0.0.0.0",
@@ -89,39 +133,17 @@ async fn serve(config: Config, log: Logger) -> i32 {
             return 1;
         }
     }
-    let mut listeners = Vec::new();
-    if config.port != 0 {
-        for addr in &config.bind {
-            let (optional, a) = match addr.strip_prefix('-') {
-                Some(a) => (true, a),
-                None => (false, addr.as_str()),
-            };
-            match bind_tcp(a, config.port) {
-                Ok(l) => listeners.push(l),
-                Err(e) => {
-                    if optional
-                        && matches!(
-                            e.raw_os_error(),
-                            Some(libc::EADDRNOTAVAIL)
-                                | Some(libc::EAFNOSUPPORT)
-                                | Some(libc::EPROTONOSUPPORT)
-                        )
-                    {
-                        continue;
-                    }
-                    log.warning(&format!(
-                        "Warning: Could not create server TCP listening socket {}:{}: bind: {}",
-                        a, config.port, e
-                    ));
-                    log.warning(&format!(
-                        "Failed listening on port {} (tcp), aborting.",
-                        config.port
-                    ));
-                    return 1;
-                }
-            }
+    let listeners = match bind_all(&config.bind, config.port) {
+        Ok(l) => l,
+        Err(msg) => {
+            log.warning(&msg);
+            log.warning(&format!(
+                "Failed listening on port {} (tcp), aborting.",
+                config.port
+            ));
+            return 1;
         }
-    }
+    };
     let unix = if config.unixsocket.is_empty() {
         None
     } else {
@@ -157,9 +179,8 @@ async fn serve(config: Config, log: Logger) -> i32 {
     log.notice(&format!("Running mode=standalone, port={}.", config.port));
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
     log.notice("Server initialized");
-    for l in listeners {
-        tokio::task::spawn_local(accept_tcp(srv.clone(), l));
-    }
+    srv.borrow_mut().self_ref = Rc::downgrade(&srv);
+    start_listeners(&srv, listeners);
     if let Some(u) = unix {
         tokio::task::spawn_local(accept_unix(srv.clone(), u));
         log.notice(&format!(

@@ -112,6 +112,10 @@ pub struct Server {
     pub log: Logger,
     pub executable: String,
     pub tcp_port: u16,
+    /// The accept loops in service, replaced when CONFIG SET changes port or bind.
+    pub listeners: Vec<tokio::task::AbortHandle>,
+    /// This server's own handle, for work that must spawn tasks (rebinding listeners).
+    pub self_ref: std::rc::Weak<RefCell<Server>>,
     /// Commands propagated (effects, for the AOF) by the command being executed.
     pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// DEBUG SET-ACTIVE-EXPIRE switches the active expire cycle.
@@ -150,6 +154,8 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             tcp_port: config.port,
+            listeners: Vec::new(),
+            self_ref: std::rc::Weak::new(),
             propagated: Vec::new(),
             active_expire_enabled: true,
             config,

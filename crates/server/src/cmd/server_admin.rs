@@ -473,6 +473,30 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
             }
         }
     }
+    if next.port != ctx.srv.config.port || next.bind != ctx.srv.config.bind {
+        // Bind the new addresses before letting go of the old ones, so a failure changes nothing.
+        match crate::net::bind_all(&next.bind, next.port) {
+            Ok(listeners) => {
+                if let Some(rc) = ctx.srv.self_ref.upgrade() {
+                    // The server is borrowed by this command: swap the listeners once it returns.
+                    tokio::task::spawn_local(
+                        async move { crate::net::start_listeners(&rc, listeners) },
+                    );
+                }
+            }
+            Err(e) => {
+                ctx.srv.log.warning(&e);
+                let which = if next.port != ctx.srv.config.port {
+                    "port"
+                } else {
+                    "bind"
+                };
+                return Err(Error::new(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{which}') - Unable to listen on this port"
+                )));
+            }
+        }
+    }
     if next.loglevel != ctx.srv.config.loglevel {
         ctx.srv.log.set_level(next.loglevel);
     }
