@@ -398,6 +398,31 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    // Persistence is not built yet: these report the truth (nothing is saved) and refuse the
+    // values that would need it, rather than accepting and ignoring them.
+    Directive {
+        name: "save",
+        alias: None,
+        flags: MULTI_ARG,
+        get: |_| String::new(),
+        set: |_, a| {
+            if a.iter().all(|v| v.is_empty()) {
+                Ok(())
+            } else {
+                Err("RDB snapshots are not available in this version of Amber; only save \"\" is accepted".into())
+            }
+        },
+    },
+    Directive {
+        name: "appendonly",
+        alias: None,
+        flags: 0,
+        get: |_| "no".into(),
+        set: |_, a| match parse_bool(one(a))? {
+            false => Ok(()),
+            true => Err("the append-only file is not available in this version of Amber".into()),
+        },
+    },
     int_directive!(
         "hash-max-listpack-entries",
         Some("hash-max-ziplist-entries"),
