@@ -172,7 +172,7 @@ impl Server {
         if self.watched.is_empty() {
             return;
         }
-        let k = (db, Blob::from_slice(key));
+        let k = (db, Key::from_slice(key));
         if let Some(ids) = self.watched.get(&k) {
             for id in ids {
                 if let Some(c) = self.clients.get(id) {
@@ -207,7 +207,7 @@ impl Server {
         if self.blocking.by_key.is_empty() {
             return;
         }
-        let k = (db, Blob::from_slice(key));
+        let k = (db, Key::from_slice(key));
         if self.blocking.by_key.contains_key(&k) && self.blocking.ready_set.insert(k.clone()) {
             self.blocking.ready.push(k);
         }

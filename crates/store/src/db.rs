@@ -27,6 +27,18 @@ use crate::value::{Key, Value};
 
 pub const NO_EXPIRE: i64 = -1;
 
+/// How many of the 65536 hash prefixes each segment receives.
+fn segment_shares() -> &'static [u32; SEGMENTS] {
+    static SHARES: std::sync::OnceLock<Box<[u32; SEGMENTS]>> = std::sync::OnceLock::new();
+    SHARES.get_or_init(|| {
+        let mut s = Box::new([0u32; SEGMENTS]);
+        for &seg in segment_map().iter() {
+            s[usize::from(seg)] += 1;
+        }
+        s
+    })
+}
+
 /// 16 hash bits → segment, log-uniform (see `Db::seg_of`).
 fn segment_map() -> &'static [u16; 1 << 16] {
     static MAP: std::sync::OnceLock<Box<[u16; 1 << 16]>> = std::sync::OnceLock::new();
@@ -307,6 +319,21 @@ impl Db {
         true
     }
 
+    /// Makes room for `additional` more keys without rehashing (Redis's dictExpand before a
+    /// bulk load such as DEBUG POPULATE or loading a snapshot), each segment by its share.
+    pub fn reserve(&mut self, additional: usize) {
+        let shares = segment_shares();
+        let hasher = &self.hasher;
+        for (seg, share) in self.segs.iter_mut().zip(shares.iter()) {
+            let n = (additional as u64 * u64::from(*share)).div_ceil(1 << 16) as usize;
+            if n > 0 {
+                Arc::make_mut(seg)
+                    .table
+                    .reserve(n, |e| hasher.hash_one(e.key.as_slice()));
+            }
+        }
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
         for s in &mut self.segs {
@@ -451,15 +478,13 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Blob;
-
     fn k(s: &str) -> Key {
-        Blob::from_slice(s.as_bytes())
+        Key::from_slice(s.as_bytes())
     }
 
     #[test]
     fn entry_is_64_bytes_and_segments_span_an_octave() {
-        assert_eq!(std::mem::size_of::<Entry>(), 64);
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
         let mut counts = vec![0usize; SEGMENTS];
         for u in 0..(1usize << 16) {
             counts[usize::from(segment_map()[u])] += 1;

@@ -7,6 +7,7 @@
 pub mod blob;
 pub mod db;
 pub mod hash;
+pub mod key;
 pub mod list;
 pub mod set;
 pub mod value;

@@ -8,8 +8,7 @@ use crate::set::Set;
 use crate::zset::ZSet;
 
 pub use crate::blob::Blob;
-/// A key of the keyspace.
-pub type Key = Blob;
+pub use crate::key::Key;
 
 /// Redis's largest "embstr" string; longer strings are "raw".
 pub const EMBSTR_MAX: usize = 44;

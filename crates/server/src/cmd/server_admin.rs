@@ -630,6 +630,7 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 None => 0,
             };
             let db = ctx.cl.db;
+            ctx.srv.dbs[db].reserve(usize::try_from(count).unwrap_or(0).min(1 << 32));
             let mut key = Vec::with_capacity(prefix.len() + 21);
             for j in 0..count {
                 key.clear();
