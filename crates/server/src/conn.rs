@@ -129,6 +129,8 @@ fn idle_deadline(srv: &Rc<RefCell<Server>>, client: &Rc<RefCell<Client>>) -> Opt
 
 /// Runs every complete request in `rbuf` unless the client is waiting.
 fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next {
+    // One clock reading per batch, as Redis caches its time per event loop iteration.
+    srv.cmd_time_ms = crate::server::unix_ms();
     let mut pos = 0;
     let mut deadline = None;
     loop {

@@ -102,6 +102,7 @@ impl Server {
     pub fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
         let start = std::time::Instant::now();
         let now = crate::server::unix_ms();
+        self.cmd_time_ms = now;
         let mut total = 0;
         for db in 0..self.dbs.len() {
             loop {

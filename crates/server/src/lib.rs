@@ -5,6 +5,7 @@
 
 pub mod alloc;
 pub mod client;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod conn;

@@ -33,6 +33,7 @@ pub fn run(config: Config) -> i32 {
             return 1;
         }
     };
+    crate::clock::init();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move { serve(config, log).await })
 }

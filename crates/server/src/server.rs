@@ -162,9 +162,9 @@ impl Server {
         }
     }
 
-    /// Redis's LRU clock: seconds, 24 bits.
+    /// Redis's LRU clock: seconds, 24 bits, from the cached command time.
     pub fn lru_clock(&self) -> u32 {
-        ((unix_ms() / 1000) as u32) & ((1 << 24) - 1)
+        ((self.cmd_time_ms / 1000) as u32) & ((1 << 24) - 1)
     }
 
     /// Marks `key` modified: transactions watching it will fail (Redis's signalModifiedKey).

@@ -314,7 +314,6 @@ pub enum After {
 
 /// Processes one request from a client, as Redis's processCommand.
 pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
-    srv.cmd_time_ms = crate::server::unix_ms();
     let Some(cmd) = srv.commands.lookup(&args[0]) else {
         let mut rest = String::new();
         for a in args.iter().skip(1) {
@@ -475,7 +474,7 @@ pub fn call(
         Some(sub) if !cmd.subcommands.is_empty() => (sub, sub.name),
         _ => (cmd, cmd.name),
     };
-    let start = std::time::Instant::now();
+    let start = crate::clock::monotonic_us();
     let mut ctx = Ctx {
         srv,
         cl,
@@ -484,7 +483,7 @@ pub fn call(
         reprocessing,
     };
     let res = (stat_cmd.handler)(&mut ctx);
-    let usec = start.elapsed().as_micros() as u64;
+    let usec = crate::clock::monotonic_us().saturating_sub(start);
     if let Err(e) = &res {
         count_error(srv, &e.0);
         cl.out.error(&e.0);
