@@ -311,6 +311,34 @@ fn set_keepalive(stream: &tokio::net::TcpStream, secs: u64) {
     }
 }
 
+/// Why a new connection is turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    MaxClients,
+    ProtectedMode,
+}
+
+impl Refusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::MaxClients => "-ERR max number of clients reached\r\n",
+            Refusal::ProtectedMode => PROTECTED_MODE_MSG,
+        }
+    }
+}
+
+/// Redis's admission rules: maxclients first, then protected mode (no password and the
+/// client is neither on loopback nor on the unix socket).
+pub fn admission(config: &Config, clients: usize, local: bool) -> Option<Refusal> {
+    if clients as u64 >= config.maxclients {
+        Some(Refusal::MaxClients)
+    } else if config.protected_mode && config.requirepass.is_none() && !local {
+        Some(Refusal::ProtectedMode)
+    } else {
+        None
+    }
+}
+
 /// Applies maxclients and protected mode, then serves the connection on its own task.
 async fn admit<S>(
     srv: Rc<RefCell<Server>>,
@@ -326,15 +354,15 @@ async fn admit<S>(
     use tokio::io::AsyncWriteExt;
     let refusal = {
         let mut s = srv.borrow_mut();
-        if s.clients.len() as u64 >= s.config.maxclients {
-            s.stats.rejected_connections += 1;
-            Some("-ERR max number of clients reached\r\n")
-        } else if s.config.protected_mode && s.config.requirepass.is_none() && !local {
-            s.log.warning(&format!("Possible SECURITY ATTACK detected: protected mode refused a connection from {addr}"));
-            Some(PROTECTED_MODE_MSG)
-        } else {
-            None
+        let r = admission(&s.config, s.clients.len(), local);
+        match r {
+            Some(Refusal::MaxClients) => s.stats.rejected_connections += 1,
+            Some(Refusal::ProtectedMode) => {
+                s.log.warning(&format!("Possible SECURITY ATTACK detected: protected mode refused a connection from {addr}"))
+            }
+            None => {}
         }
+        r.map(Refusal::message)
     };
     if let Some(msg) = refusal {
         tokio::task::spawn_local(async move {
@@ -369,5 +397,27 @@ async fn cron(srv: Rc<RefCell<Server>>) {
             // Redis gives the slow cycle 25% of each cron period.
             s.active_expire_cycle(period / 4);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_refuses_remote_clients_without_password() {
+        let mut c = Config::default();
+        assert_eq!(admission(&c, 0, false), Some(Refusal::ProtectedMode));
+        assert_eq!(admission(&c, 0, true), None);
+        c.requirepass = Some(b"pw".to_vec());
+        assert_eq!(admission(&c, 0, false), None);
+        c.requirepass = None;
+        c.protected_mode = false;
+        assert_eq!(admission(&c, 0, false), None);
+        c.maxclients = 1;
+        assert_eq!(admission(&c, 1, true), Some(Refusal::MaxClients));
+        assert!(Refusal::ProtectedMode
+            .message()
+            .starts_with("-DENIED Redis is running in protected mode"));
     }
 }
