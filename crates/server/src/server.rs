@@ -184,10 +184,22 @@ impl Server {
         }
     }
 
-    /// Marks every watched key of `db` modified (FLUSHDB, FLUSHALL, SWAPDB).
-    pub fn touch_all_watched_in_db(&mut self, db: usize, executing: &mut Client) {
-        for ((d, _), ids) in &self.watched {
+    /// Marks modified the watched keys of `db` that exist in it or, for SWAPDB, in the
+    /// database `replaced_with` that takes its place (Redis's touchAllWatchedKeysInDb).
+    /// Call it before the databases change.
+    pub fn touch_all_watched_in_db(
+        &mut self,
+        db: usize,
+        replaced_with: Option<usize>,
+        executing: &mut Client,
+    ) {
+        for ((d, key), ids) in &self.watched {
             if *d != db {
+                continue;
+            }
+            let exists = self.dbs[db].get(key).is_some()
+                || replaced_with.is_some_and(|other| self.dbs[other].get(key).is_some());
+            if !exists {
                 continue;
             }
             for id in ids {

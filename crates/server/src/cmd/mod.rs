@@ -368,9 +368,10 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     };
     let argc = args.len() as i32;
     if (cmd.arity > 0 && cmd.arity != argc) || argc < -cmd.arity {
-        reject(
+        reject_cmd(
             srv,
             cl,
+            Some(cmd),
             format!(
                 "ERR wrong number of arguments for '{}' command",
                 full_name(parent, cmd)
@@ -379,20 +380,26 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         return After::Continue;
     }
     if !cl.authenticated && srv.config.requirepass.is_some() && cmd.flags & NO_AUTH == 0 {
-        reject(srv, cl, "NOAUTH Authentication required.".to_string());
+        reject_cmd(
+            srv,
+            cl,
+            Some(cmd),
+            "NOAUTH Authentication required.".to_string(),
+        );
         return After::Continue;
     }
     if parent.is_none()
         && cmd.name == "debug"
         && !protected_allowed(srv.config.enable_debug_command, cl)
     {
-        reject(srv, cl, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
+        reject_cmd(srv, cl, Some(cmd), "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
         return After::Continue;
     }
     if cl.in_multi() && cmd.flags & NO_MULTI != 0 {
-        reject(
+        reject_cmd(
             srv,
             cl,
+            Some(cmd),
             "ERR Command not allowed inside a transaction".to_string(),
         );
         return After::Continue;
@@ -413,7 +420,7 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
                 | "reset"
         )
     {
-        reject(srv, cl, format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full_name(parent, cmd)));
+        reject_cmd(srv, cl, Some(cmd), format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full_name(parent, cmd)));
         return After::Continue;
     }
     if cl.in_multi()
@@ -448,9 +455,27 @@ fn protected_allowed(p: crate::config::Protection, cl: &Client) -> bool {
 }
 
 /// Refuses a command: replies with the error and, inside MULTI, dooms the transaction.
+/// A refused EXEC aborts the transaction at once (Redis's execCommandAbort).
 fn reject(srv: &mut Server, cl: &mut Client, msg: String) {
+    reject_cmd(srv, cl, None, msg)
+}
+
+fn reject_cmd(srv: &mut Server, cl: &mut Client, cmd: Option<&Command>, msg: String) {
     if let Some(m) = cl.multi.as_mut() {
         m.dirty_exec = true;
+    }
+    if let Some(c) = cmd {
+        let st = srv.stats.commands.entry(c.name).or_default();
+        st.rejected_calls += 1;
+        if c.name == "exec" {
+            cl.multi = None;
+            tx::unwatch_all(srv, cl);
+            let why = msg.strip_prefix("ERR ").unwrap_or(&msg);
+            let msg = format!("EXECABORT Transaction discarded because of: {why}");
+            count_error(srv, &msg);
+            cl.out.error(&msg);
+            return;
+        }
     }
     count_error(srv, &msg);
     cl.out.error(&msg);

@@ -563,7 +563,7 @@ fn flush_flags(a: &[Vec<u8>]) -> Reply {
 fn flushdb(ctx: &mut Ctx<'_>) -> Reply {
     flush_flags(ctx.args)?;
     let db = ctx.cl.db;
-    ctx.srv.touch_all_watched_in_db(db, ctx.cl);
+    ctx.srv.touch_all_watched_in_db(db, None, ctx.cl);
     let n = ctx.srv.dbs[db].len() as u64;
     ctx.srv.dbs[db].clear();
     ctx.dirty(n + 1);
@@ -575,7 +575,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> Reply {
     flush_flags(ctx.args)?;
     let mut n = 0;
     for db in 0..ctx.srv.dbs.len() {
-        ctx.srv.touch_all_watched_in_db(db, ctx.cl);
+        ctx.srv.touch_all_watched_in_db(db, None, ctx.cl);
         n += ctx.srv.dbs[db].len() as u64;
         ctx.srv.dbs[db].clear();
     }
