@@ -1,12 +1,17 @@
 //! The keyspace of one database.
 //!
-//! Keys are spread over a fixed number of segments by their hash. Each segment is a hash table
-//! behind an `Arc`:
+//! An extendible hash table: a directory indexed by the top bits of each key's hash points to
+//! segments, and a segment is a small hash table behind an `Arc`:
 //!
 //! ```text
-//! Db ─ segs: [Arc<Segment>; SEGMENTS] ─ Segment { table: HashTable<Entry>, .. }
-//!                                         Entry { key, value, expire, lru }
+//! Db ─ dir: [seg index; 2^depth] ─┐     (several directory slots may share a segment)
+//!      segs: [Arc<Segment>] <─────┘     Segment { table: HashTable<Entry>, depth, .. }
+//!                                       Entry { key, value, expire, lru }
 //! ```
+//!
+//! A segment that reaches `SPLIT_AT` entries splits in two by one more hash bit instead of
+//! growing, so segments stay small (a bounded unit of work for snapshots) whatever the size of
+//! the database, and each table lives between half and seven-eighths full.
 //!
 //! A point-in-time snapshot clones the segment pointers (`Db::snapshot`); a later write to a
 //! segment still shared with a snapshot copies just that segment (`Arc::make_mut`). Reads never
@@ -27,35 +32,37 @@ use crate::value::{Key, Value};
 
 pub const NO_EXPIRE: i64 = -1;
 
-/// How many of the 65536 hash prefixes each segment receives.
-fn segment_shares() -> &'static [u32; SEGMENTS] {
-    static SHARES: std::sync::OnceLock<Box<[u32; SEGMENTS]>> = std::sync::OnceLock::new();
-    SHARES.get_or_init(|| {
-        let mut s = Box::new([0u32; SEGMENTS]);
-        for &seg in segment_map().iter() {
-            s[usize::from(seg)] += 1;
-        }
-        s
-    })
+/// A segment splits when an insert finds it this full: the capacity of a 1024-bucket table.
+pub const SPLIT_AT: usize = 896;
+
+/// The 32-bit directory position of a hash.
+///
+/// It is not uniform on purpose. With uniform positions, every segment of a given depth holds
+/// the same number of keys, so all of them split at the same moment and every table sits at
+/// the same load: at unlucky sizes (1M keys) all of them just past a split, half empty. Mapping
+/// the top 16 hash bits through log2(1 + x) makes density vary by 2x across the directory, so
+/// neighbouring segments differ in size by up to an octave, split at different times, and the
+/// tables average about two-thirds full at any size.
+///
+/// The bits used are below hashbrown's 7-bit tag (the top bits) and above the bits a segment's
+/// table uses for its buckets (the low ones).
+fn prefix(hash: u64) -> u32 {
+    let hi = usize::from(log_map()[((hash >> 41) & 0xffff) as usize]);
+    ((hi as u32) << 16) | ((hash >> 25) & 0xffff) as u32
 }
 
-/// 16 hash bits → segment, log-uniform (see `Db::seg_of`).
-fn segment_map() -> &'static [u16; 1 << 16] {
+/// x in [0, 65536) → 65536 · log2(1 + x/65536), monotonic.
+fn log_map() -> &'static [u16; 1 << 16] {
     static MAP: std::sync::OnceLock<Box<[u16; 1 << 16]>> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
         let mut m = Box::new([0u16; 1 << 16]);
-        for (u, slot) in m.iter_mut().enumerate() {
-            let x = u as f64 / 65536.0;
-            let s = (SEGMENTS as f64 * (1.0 + x).log2()) as usize;
-            *slot = s.min(SEGMENTS - 1) as u16;
+        for (x, slot) in m.iter_mut().enumerate() {
+            let y = 65536.0 * (1.0 + x as f64 / 65536.0).log2();
+            *slot = (y as usize).min(65535) as u16;
         }
         m
     })
 }
-
-/// log2 of the number of segments of one database.
-pub const SEGMENT_BITS: u32 = 10;
-pub const SEGMENTS: usize = 1 << SEGMENT_BITS;
 
 /// One key with its value, expiry and access clock.
 #[derive(Debug)]
@@ -113,8 +120,10 @@ pub struct Segment {
     table: HashTable<Entry>,
     /// Keys of this segment that carry an expiry.
     volatile: usize,
-    /// Bumped on every insert and removal: iteration order may have changed (SCAN uses it).
+    /// Bumped on every insert, removal and split: positions may have changed (SCAN uses it).
     version: u16,
+    /// How many top prefix bits all keys of this segment share.
+    depth: u8,
 }
 
 impl Segment {
@@ -129,11 +138,28 @@ impl Segment {
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.table.iter()
     }
+
+    /// The first prefix this segment covers, given any prefix inside it.
+    fn start_of(&self, p: u64) -> u64 {
+        if self.depth == 0 {
+            0
+        } else {
+            let shift = 32 - u32::from(self.depth);
+            (p >> shift) << shift
+        }
+    }
+
+    /// One past the last prefix this segment covers.
+    fn end_of(&self, p: u64) -> u64 {
+        self.start_of(p) + (1u64 << (32 - u32::from(self.depth)))
+    }
 }
 
-/// A database: the segments, the hasher that places keys, and counters.
+/// A database: the directory, its segments, the hasher that places keys, and counters.
 #[derive(Clone, Debug)]
 pub struct Db {
+    dir: Vec<u32>,
+    depth: u8,
     segs: Vec<Arc<Segment>>,
     hasher: DefaultHashBuilder,
     len: usize,
@@ -146,35 +172,36 @@ impl Default for Db {
     }
 }
 
-/// Where a SCAN over a keyspace or a big collection stands. Encoded into the u64 cursor users
-/// see: `segment << 48 | version << 32 | position`. Position 0 starts a segment afresh.
+/// Where a SCAN stands, encoded into the u64 cursor users see:
+/// `prefix << 32 | version << 16 | position`. `prefix` is the first hash prefix of the segment
+/// being read; position 0 starts a segment afresh; cursor 0 starts (and ends) the iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScanCursor {
-    pub segment: usize,
+    pub prefix: u64,
     pub version: u16,
-    pub position: u32,
+    pub position: u16,
 }
 
 impl ScanCursor {
     pub fn decode(c: u64) -> ScanCursor {
         ScanCursor {
-            segment: (c >> 48) as usize,
-            version: (c >> 32) as u16,
-            position: c as u32,
+            prefix: c >> 32,
+            version: (c >> 16) as u16,
+            position: c as u16,
         }
     }
 
     pub fn encode(self) -> u64 {
-        ((self.segment as u64) << 48) | (u64::from(self.version) << 32) | u64::from(self.position)
+        (self.prefix << 32) | (u64::from(self.version) << 16) | u64::from(self.position)
     }
 }
 
 impl Db {
     pub fn new() -> Self {
         Db {
-            segs: (0..SEGMENTS)
-                .map(|_| Arc::new(Segment::default()))
-                .collect(),
+            dir: vec![0],
+            depth: 0,
+            segs: vec![Arc::new(Segment::default())],
             hasher: DefaultHashBuilder::default(),
             len: 0,
             volatile: 0,
@@ -198,22 +225,22 @@ impl Db {
         self.hasher.hash_one(key)
     }
 
-    /// The segment of a hash, from its middle bits (hashbrown uses the low bits for the bucket
-    /// and the top seven as the tag, and both must stay varied within a segment).
-    ///
-    /// Segments are deliberately unequal: segment `s` receives a share proportional to
-    /// 2^(s/SEGMENTS), so sizes span one octave. Equal segments would all cross a hash table
-    /// doubling at the same moment, leaving every table half empty at unlucky sizes (1M keys
-    /// in 1024 segments is 977 each, just past the 896 that 1024 buckets hold). Spread over an
-    /// octave, the average load stays near 0.63 at any size.
-    fn seg_of(hash: u64) -> usize {
-        usize::from(segment_map()[((hash >> 40) & 0xffff) as usize])
+    fn slot_of_prefix(&self, p: u64) -> usize {
+        if self.depth == 0 {
+            0
+        } else {
+            (p >> (32 - u32::from(self.depth))) as usize
+        }
+    }
+
+    fn seg_of(&self, hash: u64) -> usize {
+        self.dir[self.slot_of_prefix(u64::from(prefix(hash)))] as usize
     }
 
     /// The entry of `key`, expired or not (callers decide what expiry means).
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let h = self.hash(key);
-        self.segs[Self::seg_of(h)]
+        self.segs[self.seg_of(h)]
             .table
             .find(h, |e| e.key.as_slice() == key)
     }
@@ -222,7 +249,8 @@ impl Db {
     /// Changing `expire` through this reference must go through `set_expire` instead.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = self.hash(key);
-        let seg = &mut self.segs[Self::seg_of(h)];
+        let si = self.seg_of(h);
+        let seg = &mut self.segs[si];
         // Look before copying: a miss must not copy a shared segment.
         seg.table.find(h, |e| e.key.as_slice() == key)?;
         Arc::make_mut(seg)
@@ -230,11 +258,67 @@ impl Db {
             .find_mut(h, |e| e.key.as_slice() == key)
     }
 
+    /// Splits segment `si` by its next prefix bit, doubling the directory when needed.
+    fn split(&mut self, si: usize) {
+        let ld = self.segs[si].depth;
+        if ld >= 32 {
+            return;
+        }
+        if ld == self.depth {
+            self.dir = self.dir.iter().flat_map(|&s| [s, s]).collect();
+            self.depth += 1;
+        }
+        let hasher = &self.hasher;
+        let rehash = |e: &Entry| hasher.hash_one(e.key.as_slice());
+        let bit = 1u32 << (31 - u32::from(ld));
+        let seg = Arc::make_mut(&mut self.segs[si]);
+        let mut low = Segment {
+            table: HashTable::with_capacity(SPLIT_AT),
+            volatile: 0,
+            version: 0,
+            depth: ld + 1,
+        };
+        let mut high = Segment {
+            table: HashTable::with_capacity(SPLIT_AT),
+            volatile: 0,
+            version: 0,
+            depth: ld + 1,
+        };
+        for e in seg.table.drain() {
+            let h = rehash(&e);
+            let half = if prefix(h) & bit != 0 {
+                &mut high
+            } else {
+                &mut low
+            };
+            half.volatile += usize::from(e.has_expire());
+            half.table.insert_unique(h, e, rehash);
+        }
+        low.version = seg.version.wrapping_add(1);
+        *seg = low;
+        let ni = self.segs.len() as u32;
+        self.segs.push(Arc::new(high));
+        // Directory slots of the old segment whose bit `ld` (from the top) is set move over.
+        let shift = u32::from(self.depth) - 1 - u32::from(ld);
+        for (slot, s) in self.dir.iter_mut().enumerate() {
+            if *s as usize == si && (slot >> shift) & 1 == 1 {
+                *s = ni;
+            }
+        }
+    }
+
     /// Inserts or replaces `key`, returning the previous entry.
     pub fn insert(&mut self, key: Key, value: Value, expire: i64, lru: u32) -> Option<Entry> {
         let h = self.hash(&key);
+        let mut si = self.seg_of(h);
+        if self.segs[si].table.len() >= SPLIT_AT
+            && self.segs[si].table.find(h, |e| e.key == key).is_none()
+        {
+            self.split(si);
+            si = self.seg_of(h);
+        }
         let hasher = &self.hasher;
-        let seg = Arc::make_mut(&mut self.segs[Self::seg_of(h)]);
+        let seg = Arc::make_mut(&mut self.segs[si]);
         let new_volatile = expire != NO_EXPIRE;
         match seg
             .table
@@ -272,13 +356,15 @@ impl Db {
     /// Removes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
-        let seg = &mut self.segs[Self::seg_of(h)];
+        let si = self.seg_of(h);
+        let seg = &mut self.segs[si];
         seg.table.find(h, |e| e.key.as_slice() == key)?;
         let seg = Arc::make_mut(seg);
+        let hasher = &self.hasher;
         let TableEntry::Occupied(o) = seg.table.entry(
             h,
             |e| e.key.as_slice() == key,
-            |e| self.hasher.hash_one(e.key.as_slice()),
+            |e| hasher.hash_one(e.key.as_slice()),
         ) else {
             return None;
         };
@@ -289,13 +375,19 @@ impl Db {
             self.volatile -= 1;
         }
         self.len -= 1;
+        // Give memory back when a table is mostly empty, as Redis resizes dicts below 10% fill.
+        if seg.table.capacity() > 64 && seg.table.len() * 8 < seg.table.capacity() {
+            seg.table
+                .shrink_to(seg.table.len() * 2, |e| hasher.hash_one(e.key.as_slice()));
+        }
         Some(old)
     }
 
     /// Sets or clears (`NO_EXPIRE`) the expiry of an existing key. Returns false if absent.
     pub fn set_expire(&mut self, key: &[u8], expire: i64) -> bool {
         let h = self.hash(key);
-        let seg = &mut self.segs[Self::seg_of(h)];
+        let si = self.seg_of(h);
+        let seg = &mut self.segs[si];
         if seg.table.find(h, |e| e.key.as_slice() == key).is_none() {
             return false;
         }
@@ -319,28 +411,15 @@ impl Db {
         true
     }
 
-    /// Makes room for `additional` more keys without rehashing (Redis's dictExpand before a
-    /// bulk load such as DEBUG POPULATE or loading a snapshot), each segment by its share.
-    pub fn reserve(&mut self, additional: usize) {
-        let shares = segment_shares();
-        let hasher = &self.hasher;
-        for (seg, share) in self.segs.iter_mut().zip(shares.iter()) {
-            let n = (additional as u64 * u64::from(*share)).div_ceil(1 << 16) as usize;
-            if n > 0 {
-                Arc::make_mut(seg)
-                    .table
-                    .reserve(n, |e| hasher.hash_one(e.key.as_slice()));
-            }
-        }
-    }
+    /// A hint that `additional` keys are coming (DEBUG POPULATE, loading a snapshot). Segments
+    /// split as they fill, which keeps tables fuller than pre-sizing would, so nothing to do.
+    pub fn reserve(&mut self, _additional: usize) {}
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        for s in &mut self.segs {
-            *s = Arc::new(Segment::default());
-        }
-        self.len = 0;
-        self.volatile = 0;
+        let hasher = self.hasher.clone();
+        *self = Db::new();
+        self.hasher = hasher;
     }
 
     /// Every entry, expired ones included.
@@ -374,46 +453,49 @@ impl Db {
     }
 
     /// One step of SCAN: calls `f` for entries from `cursor` on until at least `count` were
-    /// visited (whole segments when a segment changed under the cursor), and returns the next
-    /// cursor, 0 when the iteration is complete.
+    /// visited, and returns the next cursor, 0 when the iteration is complete.
     ///
     /// Guarantee (as Redis's): a key present for the whole iteration is visited at least once.
-    /// Within a segment the position counts entries in table order; if the segment was changed
-    /// since the cursor was issued, the rest of the scan restarts that segment from its first
-    /// entry and finishes it in this call, so nothing is missed and progress is certain.
+    /// Segments are read in prefix order and splits only add boundaries, so the prefix in a
+    /// cursor always starts a segment. Within a segment the position counts entries in table
+    /// order; if the segment changed since the cursor was issued, this call reads that segment
+    /// again from its first entry and to its end, so nothing is missed and progress is certain.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        let count = count.max(1);
         let c = ScanCursor::decode(cursor);
-        let mut seg_idx = c.segment;
+        let mut p = c.prefix;
+        let mut pos = usize::from(c.position);
+        let mut finish = false;
         let mut visited = 0usize;
-        if seg_idx >= SEGMENTS {
-            return 0;
-        }
-        let mut start = c.position as usize;
-        let mut finish_segment = false;
-        if start > 0 && self.segs[seg_idx].version != c.version {
-            start = 0;
-            finish_segment = true;
-        }
-        while seg_idx < SEGMENTS {
-            let seg = &self.segs[seg_idx];
-            for (pos, e) in (start..).zip(seg.table.iter().skip(start)) {
-                if visited >= count.max(1) && !finish_segment {
-                    let next = ScanCursor {
-                        segment: seg_idx,
+        let mut first = true;
+        while p < (1u64 << 32) {
+            let seg = &self.segs[self.dir[self.slot_of_prefix(p)] as usize];
+            if first {
+                first = false;
+                if pos > 0 && (seg.start_of(p) != p || seg.version != c.version) {
+                    pos = 0;
+                    finish = true;
+                }
+            }
+            let start = seg.start_of(p);
+            for (i, e) in seg.table.iter().enumerate().skip(pos) {
+                if visited >= count && !finish {
+                    return ScanCursor {
+                        prefix: start,
                         version: seg.version,
-                        position: pos as u32,
-                    };
-                    return next.encode();
+                        position: i as u16,
+                    }
+                    .encode();
                 }
                 f(e);
                 visited += 1;
             }
-            finish_segment = false;
-            start = 0;
-            seg_idx += 1;
-            if visited >= count.max(1) && seg_idx < SEGMENTS {
+            finish = false;
+            pos = 0;
+            p = seg.end_of(p);
+            if visited >= count && p < (1u64 << 32) {
                 return ScanCursor {
-                    segment: seg_idx,
+                    prefix: p,
                     version: 0,
                     position: 0,
                 }
@@ -438,18 +520,18 @@ impl Db {
         if self.volatile == 0 {
             return (0, 0);
         }
+        let n = self.segs.len();
         let mut segs_seen = 0;
-        while checked < max_checks && segs_seen < SEGMENTS {
-            let i = *cursor % SEGMENTS;
-            *cursor = (*cursor + 1) % SEGMENTS;
+        while checked < max_checks && segs_seen < n {
+            let i = *cursor % n;
+            *cursor = (*cursor + 1) % n;
             segs_seen += 1;
             let seg = &self.segs[i];
             if seg.volatile == 0 {
                 continue;
             }
             checked += seg.volatile;
-            let any = seg.table.iter().any(|e| e.is_expired(now));
-            if !any {
+            if !seg.table.iter().any(|e| e.is_expired(now)) {
                 continue;
             }
             let seg = Arc::make_mut(&mut self.segs[i]);
@@ -478,23 +560,34 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
     fn k(s: &str) -> Key {
         Key::from_slice(s.as_bytes())
     }
 
     #[test]
-    fn entry_is_64_bytes_and_segments_span_an_octave() {
+    fn entry_is_56_bytes() {
         assert_eq!(std::mem::size_of::<Entry>(), 56);
-        let mut counts = vec![0usize; SEGMENTS];
-        for u in 0..(1usize << 16) {
-            counts[usize::from(segment_map()[u])] += 1;
+    }
+
+    /// Tables stay reasonably full at every size, including 1M keys in 1024-key units, where
+    /// uniform placement leaves every table half empty.
+    #[test]
+    fn load_factor_is_good_at_unlucky_sizes() {
+        for n in [1 << 17, 1_000_000 / 8] {
+            let mut db = Db::new();
+            for i in 0..n {
+                db.insert(k(&format!("key:{i}")), Value::Int(i), NO_EXPIRE, 0);
+            }
+            let buckets: usize = db
+                .segments()
+                .iter()
+                .map(|s| s.table.capacity() * 8 / 7)
+                .sum();
+            let load = n as f64 / buckets as f64;
+            assert!(load > 0.58, "n={n} load={load:.2}");
         }
-        assert!(counts.iter().all(|&c| c > 0));
-        let (lo, hi) = (
-            counts[..16].iter().sum::<usize>(),
-            counts[SEGMENTS - 16..].iter().sum::<usize>(),
-        );
-        assert!(hi > lo * 3 / 2 && hi < lo * 5 / 2, "{lo} {hi}");
     }
 
     #[test]
@@ -515,31 +608,94 @@ mod tests {
     }
 
     #[test]
+    fn splits_keep_every_key_and_bound_segments() {
+        let mut db = Db::new();
+        let n = 50_000;
+        for i in 0..n {
+            db.insert(
+                k(&format!("key:{i}")),
+                Value::Int(i),
+                if i % 3 == 0 { 10 } else { NO_EXPIRE },
+                0,
+            );
+        }
+        assert_eq!(db.len(), n as usize);
+        assert!(db.segments().len() > n as usize / SPLIT_AT);
+        assert!(db.segments().iter().all(|s| s.len() <= SPLIT_AT));
+        let vol: usize = db.segments().iter().map(|s| s.volatile).sum();
+        assert_eq!(vol, db.volatile_len());
+        for i in 0..n {
+            match db.get(format!("key:{i}").as_bytes()).map(|e| &e.value) {
+                Some(Value::Int(v)) => assert_eq!(*v, i),
+                other => panic!("key:{i}: {other:?}"),
+            }
+        }
+        // Every directory slot points at a segment whose depth and prefix agree with it.
+        for (slot, &si) in db.dir.iter().enumerate() {
+            let seg = &db.segs[si as usize];
+            assert!(seg.depth <= db.depth);
+            let p = (slot as u64) << (32 - u32::from(db.depth));
+            assert_eq!(db.slot_of_prefix(p), slot);
+        }
+    }
+
+    #[test]
+    fn model_check_random_operations() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut db = Db::new();
+        let mut model = std::collections::HashMap::new();
+        for _ in 0..100_000 {
+            let key = format!("k{}", rng.gen_range(0..5000));
+            match rng.gen_range(0..3) {
+                0 | 1 => {
+                    let v = rng.gen_range(0..1000);
+                    let old = db.insert(k(&key), Value::Int(v), NO_EXPIRE, 0);
+                    assert_eq!(old.is_some(), model.insert(key, v).is_some());
+                }
+                _ => {
+                    assert_eq!(
+                        db.remove(key.as_bytes()).is_some(),
+                        model.remove(&key).is_some()
+                    );
+                }
+            }
+        }
+        assert_eq!(db.len(), model.len());
+        for (key, v) in &model {
+            assert!(
+                matches!(db.get(key.as_bytes()).map(|e| &e.value), Some(Value::Int(x)) if x == v)
+            );
+        }
+    }
+
+    #[test]
     fn snapshot_is_isolated_from_later_writes() {
         let mut db = Db::new();
-        for i in 0..1000 {
+        for i in 0..5000 {
             db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
         }
         let snap = db.snapshot();
-        for i in 0..1000 {
+        for i in 0..5000 {
             db.insert(k(&format!("k{i}")), Value::Int(-i), NO_EXPIRE, 0);
         }
+        for i in 5000..20000 {
+            db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
+        }
         db.remove(b"k1");
-        db.insert(k("new"), Value::Int(0), NO_EXPIRE, 0);
-        assert_eq!(snap.len(), 1000);
-        for i in 0..1000 {
+        assert_eq!(snap.len(), 5000);
+        for i in 0..5000 {
             match snap.get(format!("k{i}").as_bytes()).map(|e| &e.value) {
                 Some(Value::Int(v)) => assert_eq!(*v, i),
                 other => panic!("k{i}: {other:?}"),
             }
         }
-        assert!(snap.get(b"new").is_none());
+        assert!(snap.get(b"k6000").is_none());
     }
 
     #[test]
-    fn scan_visits_every_stable_key_despite_changes() {
+    fn scan_visits_every_stable_key_despite_changes_and_splits() {
         let mut db = Db::new();
-        for i in 0..5000 {
+        for i in 0..3000 {
             db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
         }
         let mut seen = std::collections::HashSet::new();
@@ -549,25 +705,36 @@ mod tests {
             cursor = db.scan(cursor, 10, |e| {
                 seen.insert(e.key.to_vec());
             });
-            // Churn: add and remove other keys between calls.
+            // Churn that also forces splits: many new keys between calls.
             round += 1;
-            db.insert(k(&format!("tmp{round}")), Value::Int(0), NO_EXPIRE, 0);
-            if round % 2 == 0 {
-                db.remove(format!("tmp{}", round - 1).as_bytes());
+            for j in 0..20 {
+                db.insert(k(&format!("tmp{round}-{j}")), Value::Int(0), NO_EXPIRE, 0);
             }
+            db.remove(format!("tmp{}-0", round - 1).as_bytes());
             if cursor == 0 {
                 break;
             }
+            assert!(round < 100_000, "scan does not terminate");
         }
-        for i in 0..5000 {
+        for i in 0..3000 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
     }
 
     #[test]
+    fn scan_of_small_db_and_empty_db() {
+        let mut db = Db::new();
+        assert_eq!(db.scan(0, 10, |_| panic!("empty")), 0);
+        db.insert(k("only"), Value::Int(1), NO_EXPIRE, 0);
+        let mut n = 0;
+        assert_eq!(db.scan(0, 10, |_| n += 1), 0);
+        assert_eq!(n, 1);
+    }
+
+    #[test]
     fn expire_cycle_removes_only_expired() {
         let mut db = Db::new();
-        for i in 0..100 {
+        for i in 0..2000 {
             db.insert(
                 k(&format!("v{i}")),
                 Value::Int(i),
@@ -579,11 +746,29 @@ mod tests {
         let mut cursor = 0;
         let mut gone = 0;
         let mut total = 0;
-        for _ in 0..SEGMENTS {
-            let (_, e) = db.expire_cycle_step(&mut cursor, 1000, 500, |_| gone += 1);
+        for _ in 0..db.segments().len() {
+            let (_, e) = db.expire_cycle_step(&mut cursor, 100_000, 500, |_| gone += 1);
             total += e;
         }
-        assert_eq!((gone, total), (50, 50));
-        assert_eq!((db.len(), db.volatile_len()), (150, 50));
+        assert_eq!((gone, total), (1000, 1000));
+        assert_eq!((db.len(), db.volatile_len()), (3000, 1000));
+    }
+
+    #[test]
+    fn clear_and_shrink() {
+        let mut db = Db::new();
+        for i in 0..10000 {
+            db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
+        }
+        for i in 0..9990 {
+            db.remove(format!("k{i}").as_bytes());
+        }
+        assert_eq!(db.len(), 10);
+        assert!(db
+            .segments()
+            .iter()
+            .all(|s| s.table.capacity() <= 64 || s.len() * 8 >= s.table.capacity()));
+        db.clear();
+        assert!(db.is_empty() && db.get(b"k9999").is_none());
     }
 }
