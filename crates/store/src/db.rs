@@ -417,7 +417,7 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        let hasher = self.hasher.clone();
+        let hasher = self.hasher;
         *self = Db::new();
         self.hasher = hasher;
     }
