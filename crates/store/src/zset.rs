@@ -26,6 +26,11 @@ pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
         .then_with(|| m1.cmp(m2))
 }
 
+/// A listpack stores a score as text and reads it back: -0 comes back as 0 (Redis 7.0).
+fn pack_score(s: f64) -> f64 {
+    s + 0.0
+}
+
 #[derive(Clone, Debug)]
 pub enum ZSet {
     Pack(Vec<(Blob, f64)>),
@@ -151,6 +156,9 @@ impl ZSet {
         if entries.len() <= limits.zset_max_listpack_entries
             && maxlen <= limits.zset_max_listpack_value
         {
+            for e in &mut entries {
+                e.1 = pack_score(e.1);
+            }
             ZSet::Pack(entries)
         } else {
             let mut s = SkipSet::default();
@@ -192,6 +200,7 @@ impl ZSet {
             if v.len() < limits.zset_max_listpack_entries
                 && member.len() <= limits.zset_max_listpack_value
             {
+                let score = pack_score(score);
                 let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, score, member).is_lt());
                 v.insert(pos, (Blob::from_slice(member), score));
                 return;
@@ -209,6 +218,7 @@ impl ZSet {
             ZSet::Pack(v) => {
                 if let Some(i) = v.iter().position(|e| e.0.as_slice() == member) {
                     let (m, _) = v.remove(i);
+                    let new = pack_score(new);
                     let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, new, &m).is_lt());
                     v.insert(pos, (m, new));
                 }
