@@ -28,29 +28,85 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zcount", 4, READONLY | FAST, (1, 1, 1), ZS, zcount),
     Command::new("zlexcount", 4, READONLY | FAST, (1, 1, 1), ZS, zlexcount),
     Command::new("zrange", -4, READONLY, (1, 1, 1), ZS, zrange),
-    Command::new("zrangestore", -5, WRITE | DENYOOM, (1, 2, 1), ZS, zrangestore),
+    Command::new(
+        "zrangestore",
+        -5,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        ZS,
+        zrangestore,
+    ),
     Command::new("zrevrange", -4, READONLY, (1, 1, 1), ZS, zrevrange),
     Command::new("zrangebyscore", -4, READONLY, (1, 1, 1), ZS, zrangebyscore),
-    Command::new("zrevrangebyscore", -4, READONLY, (1, 1, 1), ZS, zrevrangebyscore),
+    Command::new(
+        "zrevrangebyscore",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        ZS,
+        zrevrangebyscore,
+    ),
     Command::new("zrangebylex", -4, READONLY, (1, 1, 1), ZS, zrangebylex),
-    Command::new("zrevrangebylex", -4, READONLY, (1, 1, 1), ZS, zrevrangebylex),
+    Command::new(
+        "zrevrangebylex",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        ZS,
+        zrevrangebylex,
+    ),
     Command::new("zrank", 3, READONLY | FAST, (1, 1, 1), ZS, zrank),
     Command::new("zrevrank", 3, READONLY | FAST, (1, 1, 1), ZS, zrevrank),
     Command::new("zremrangebyrank", 4, WRITE, (1, 1, 1), ZS, zremrangebyrank),
-    Command::new("zremrangebyscore", 4, WRITE, (1, 1, 1), ZS, zremrangebyscore),
+    Command::new(
+        "zremrangebyscore",
+        4,
+        WRITE,
+        (1, 1, 1),
+        ZS,
+        zremrangebyscore,
+    ),
     Command::new("zremrangebylex", 4, WRITE, (1, 1, 1), ZS, zremrangebylex),
     Command::new("zpopmin", -2, WRITE | FAST, (1, 1, 1), ZS, zpopmin),
     Command::new("zpopmax", -2, WRITE | FAST, (1, 1, 1), ZS, zpopmax),
-    Command::new("bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, (1, -2, 1), ZS, bzpopmin),
-    Command::new("bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, (1, -2, 1), ZS, bzpopmax),
+    Command::new(
+        "bzpopmin",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING | FAST,
+        (1, -2, 1),
+        ZS,
+        bzpopmin,
+    ),
+    Command::new(
+        "bzpopmax",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING | FAST,
+        (1, -2, 1),
+        ZS,
+        bzpopmax,
+    ),
     Command::new("zmpop", -4, WRITE, (0, 0, 0), ZS, zmpop),
     Command::new("bzmpop", -5, WRITE | BLOCKING, (0, 0, 0), ZS, bzmpop),
     Command::new("zrandmember", -2, READONLY, (1, 1, 1), ZS, zrandmember),
     Command::new("zunion", -3, READONLY, (0, 0, 0), ZS, zunion),
     Command::new("zinter", -3, READONLY, (0, 0, 0), ZS, zinter),
     Command::new("zdiff", -3, READONLY, (0, 0, 0), ZS, zdiff),
-    Command::new("zunionstore", -4, WRITE | DENYOOM, (1, 1, 1), ZS, zunionstore),
-    Command::new("zinterstore", -4, WRITE | DENYOOM, (1, 1, 1), ZS, zinterstore),
+    Command::new(
+        "zunionstore",
+        -4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        ZS,
+        zunionstore,
+    ),
+    Command::new(
+        "zinterstore",
+        -4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        ZS,
+        zinterstore,
+    ),
     Command::new("zdiffstore", -4, WRITE | DENYOOM, (1, 1, 1), ZS, zdiffstore),
     Command::new("zintercard", -3, READONLY, (0, 0, 0), ZS, zintercard),
     Command::new("zscan", -3, READONLY, (1, 1, 1), ZS, zscan),
@@ -239,7 +295,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, zincrby: bool) -> Reply {
         }
     }
     let elements = a.len() - idx;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(Error::syntax());
     }
     let elements = elements / 2;
@@ -248,7 +304,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, zincrby: bool) -> Reply {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(Error::new(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -280,7 +336,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, zincrby: bool) -> Reply {
             return Ok(());
         }
         let z = ZSet::for_new_key(&limits, a[idx + 1].len());
-        ctx.srv.add_key(db, Key::from_slice(key), Value::ZSet(Arc::new(z)));
+        ctx.srv
+            .add_key(db, Key::from_slice(key), Value::ZSet(Arc::new(z)));
     }
     let Some(z) = write_zset(ctx.srv, db, key)? else {
         return Ok(());
@@ -595,7 +652,11 @@ fn select_range(z: &ZSet, b: &Bounds, rev: bool, offset: i64, limit: i64) -> Vec
             if offset < 0 {
                 return Vec::new();
             }
-            let take = if limit < 0 { usize::MAX } else { limit as usize };
+            let take = if limit < 0 {
+                usize::MAX
+            } else {
+                limit as usize
+            };
             let skip = usize::try_from(offset).unwrap_or(usize::MAX);
             if rev {
                 r.rev().skip(skip).take(take).collect()
@@ -676,7 +737,11 @@ fn zpop_cmd(ctx: &mut Ctx<'_>, max: bool) -> Reply {
         return Err(Error::syntax());
     }
     let count = match ctx.args.get(2) {
-        Some(c) => args::positive(c)?,
+        // getPositiveLongFromObjectOrReply: one message for both failures.
+        Some(c) => args::int(c)
+            .ok()
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| Error::new("ERR value is out of range, must be positive"))?,
         None => -1,
     };
     let nested = ctx.cl.out.resp3() && count != -1;
