@@ -373,6 +373,19 @@ impl ZSet {
         }
     }
 
+    /// One ZSCAN step over a skiplist-encoded set (see `OrderIndex::scan_slots`); a listpack
+    /// returns everything at once with cursor 0.
+    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<(&[u8], f64)>, u64) {
+        match self {
+            ZSet::Pack(v) => (v.iter().map(|e| (e.0.as_slice(), e.1)).collect(), 0),
+            ZSet::Skip(s) => {
+                let start = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let (items, next) = s.index.scan_slots(start, count);
+                (items, next as u64)
+            }
+        }
+    }
+
     pub fn convert_to_skiplist(&mut self) {
         if let ZSet::Pack(v) = self {
             let mut s = SkipSet::default();
@@ -579,7 +592,9 @@ impl OrderIndex {
             Ordering::Equal => {
                 let (l, r) = (node.left, node.right);
                 let m = self.merge(l, r);
-                self.nodes[t as usize].member = Blob::new();
+                let freed = &mut self.nodes[t as usize];
+                freed.member = Blob::new();
+                freed.size = 0; // marks a free slot
                 self.free.push(t);
                 (m, true)
             }
@@ -630,6 +645,24 @@ impl OrderIndex {
             }
         }
         count
+    }
+
+    /// Walks arena slots from `cursor`, returning up to `count` live elements and the cursor
+    /// to continue from (0 when done). A node keeps its slot for its whole life (a score
+    /// update frees and immediately reuses the same slot), so a scan over slots returns every
+    /// element present from its start to its end, whatever changes in between.
+    pub fn scan_slots(&self, cursor: usize, count: usize) -> (Vec<(&[u8], f64)>, usize) {
+        let mut out = Vec::new();
+        let mut i = cursor;
+        while i < self.nodes.len() && out.len() < count.max(1) {
+            let n = &self.nodes[i];
+            if n.size > 0 {
+                out.push((n.member.as_slice(), n.score));
+            }
+            i += 1;
+        }
+        let next = if i >= self.nodes.len() { 0 } else { i };
+        (out, next)
     }
 
     /// In-order iteration.
@@ -734,6 +767,41 @@ mod tests {
         );
         assert_eq!(small.encoding(), "listpack");
         assert_eq!(small.entry(0).map(|e| e.0), Some(&b"y"[..]));
+    }
+
+    #[test]
+    fn slot_scan_sees_stable_elements_once() {
+        let limits = Limits {
+            zset_max_listpack_entries: 0,
+            ..Limits::default()
+        };
+        let mut z = ZSet::for_new_key(&limits, 1);
+        for i in 0..100 {
+            z.insert(format!("s{i}").as_bytes(), f64::from(i), &limits);
+        }
+        let mut seen = std::collections::HashMap::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let (items, next) = z.scan(cursor, 7);
+            for (m, _) in items {
+                *seen.entry(m.to_vec()).or_insert(0) += 1;
+            }
+            // Churn: add and remove transient members, move a stable one.
+            z.insert(format!("t{round}").as_bytes(), -1.0, &limits);
+            if round > 2 {
+                z.remove(format!("t{}", round - 2).as_bytes());
+            }
+            z.update(b"s50", f64::from(round));
+            round += 1;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..100 {
+            assert_eq!(seen.get(format!("s{i}").as_bytes()), Some(&1), "s{i}");
+        }
     }
 
     #[test]

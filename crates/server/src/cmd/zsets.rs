@@ -124,6 +124,17 @@ fn read_zset<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'
     }
 }
 
+/// The set behind `key` as a shared handle (cheap), for commands that also need `srv`.
+fn read_zset_arc(srv: &mut Server, db: usize, key: &[u8]) -> Result<Option<Arc<ZSet>>, Error> {
+    match srv.lookup_read(db, key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::ZSet(z) => Ok(Some(z.clone())),
+            _ => Err(Error::wrongtype()),
+        },
+    }
+}
+
 fn write_zset<'a>(
     srv: &'a mut Server,
     db: usize,
@@ -973,11 +984,10 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> Reply {
             return Err(Error::new("ERR value is out of range"));
         }
     }
-    let Some(z) = read_zset(ctx.srv, db, &a[1])? else {
+    let Some(z) = read_zset_arc(ctx.srv, db, &a[1])? else {
         ctx.cl.out.array(0);
         return Ok(());
     };
-    let z = z.clone();
     let size = z.len();
     let (count, uniq) = if l >= 0 {
         (l as u64, true)
@@ -1315,21 +1325,6 @@ fn setop_generic(
 
 // ---- ZSCAN ---------------------------------------------------------------------------------
 
-/// A stable 64-bit hash of a member: the skiplist cursor walks members in hash order, so
-/// elements present during the whole scan are returned whatever changes in between.
-fn member_hash(m: &[u8]) -> u64 {
-    // FNV-1a followed by a final mix.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in m {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
-}
-
 /// A score as a listpack holds it (Redis's d2string): integers within ±(2^62 - 1) as
 /// integers, anything else as `%.17g`. ZSCAN replies listpack scores this way.
 fn pack_score_text(s: f64) -> String {
@@ -1344,53 +1339,20 @@ fn pack_score_text(s: f64) -> String {
 fn zscan(ctx: &mut Ctx<'_>) -> Reply {
     let cursor = super::scan::parse_cursor(&ctx.args[2])?;
     let db = ctx.cl.db;
-    let Some(z) = read_zset(ctx.srv, db, &ctx.args[1])? else {
+    let Some(z) = read_zset_arc(ctx.srv, db, &ctx.args[1])? else {
         let out = &mut ctx.cl.out;
         out.array(2);
         out.bulk(b"0");
         out.array(0);
         return Ok(());
     };
-    let z = z.clone();
     let opts = super::scan::parse(ctx.args, 2, false)?;
-    let mut items: Vec<(Blob, f64)> = Vec::new();
     let packed = z.map().is_none();
-    let next = match z.map() {
-        None => {
-            items.extend(z.iter().map(|(m, s)| (Blob::from_slice(m), s)));
-            0
-        }
-        Some(map) => {
-            // The `count` smallest hashes at or above the cursor, plus any member sharing the
-            // last hash, so a batch never splits a hash value.
-            let mut batch: Vec<(u64, &Blob, f64)> = map
-                .iter()
-                .map(|(m, s)| (member_hash(m), m, *s))
-                .filter(|e| e.0 >= cursor)
-                .collect();
-            batch.sort_unstable_by_key(|e| e.0);
-            let mut n = opts.count.min(batch.len());
-            if n > 0 {
-                let last = batch[n - 1].0;
-                while n < batch.len() && batch[n].0 == last {
-                    n += 1;
-                }
-            }
-            let more = n < batch.len();
-            let next = if more {
-                batch[n - 1].0.checked_add(1).unwrap_or(0)
-            } else {
-                0
-            };
-            batch.truncate(n);
-            items.extend(batch.into_iter().map(|(_, m, s)| (m.clone(), s)));
-            next
-        }
-    };
+    let (items, next) = z.scan(cursor, opts.count);
     let out = &mut ctx.cl.out;
     out.array(2);
     out.bulk(next.to_string().as_bytes());
-    let kept: Vec<&(Blob, f64)> = items.iter().filter(|e| opts.matches(&e.0)).collect();
+    let kept: Vec<&(&[u8], f64)> = items.iter().filter(|e| opts.matches(e.0)).collect();
     out.array(kept.len() * 2);
     for (m, s) in kept {
         out.bulk(m);
