@@ -1,11 +1,46 @@
 //! Sorted sets: a vector ordered by (score, member) while small ("listpack"), a member→score
 //! map plus an ordered index beyond ("skiplist").
+//!
+//! The ordered index is a treap in an arena (`OrderIndex`): every node keeps the size of its
+//! subtree, so rank, select-by-rank and range bounds are O(log n) expected. Ties in score are
+//! ordered by member bytes, as in Redis. Scores are never NaN (commands refuse them), so the
+//! order is total; -0 and 0 compare equal, as Redis's `<` does.
+//!
+//! Conversions follow Redis 7.0: listpack → skiplist when an insert would exceed
+//! `zset-max-listpack-entries` or a member is longer than `zset-max-listpack-value`; never back,
+//! except for the results built by ZUNIONSTORE & co (`from_entries`, Redis's
+//! zsetConvertToListpackIfNeeded).
+
+use std::cmp::Ordering;
+use std::ops::Range;
+
+use hashbrown::HashMap;
 
 use crate::value::Blob;
+use crate::Limits;
+
+/// (score, member) order with ties broken by member bytes.
+pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    s1.partial_cmp(&s2)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| m1.cmp(m2))
+}
+
+/// A listpack stores a score as text and reads it back: -0 comes back as 0 (Redis 7.0).
+fn pack_score(s: f64) -> f64 {
+    s + 0.0
+}
 
 #[derive(Clone, Debug)]
 pub enum ZSet {
     Pack(Vec<(Blob, f64)>),
+    Skip(Box<SkipSet>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SkipSet {
+    map: HashMap<Blob, f64>,
+    index: OrderIndex,
 }
 
 impl Default for ZSet {
@@ -14,10 +49,130 @@ impl Default for ZSet {
     }
 }
 
+/// A score interval; `minex`/`maxex` make an end exclusive.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub minex: bool,
+    pub maxex: bool,
+}
+
+impl ScoreRange {
+    pub fn gte_min(&self, s: f64) -> bool {
+        if self.minex {
+            s > self.min
+        } else {
+            s >= self.min
+        }
+    }
+    pub fn lte_max(&self, s: f64) -> bool {
+        if self.maxex {
+            s < self.max
+        } else {
+            s <= self.max
+        }
+    }
+}
+
+/// One end of a lexicographic range: "-", "+", "[x" or "(x".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LexBound {
+    Min,
+    Max,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+#[derive(Clone, Debug)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub max: LexBound,
+}
+
+impl LexRange {
+    pub fn gte_min(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Incl(b) => m >= b.as_slice(),
+            LexBound::Excl(b) => m > b.as_slice(),
+        }
+    }
+    pub fn lte_max(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Incl(b) => m <= b.as_slice(),
+            LexBound::Excl(b) => m < b.as_slice(),
+        }
+    }
+    /// Ranges that are empty whatever the set holds (min > max, or equal with an exclusive end;
+    /// "-" and "+" count as exclusive, as in Redis).
+    pub fn always_empty(&self) -> bool {
+        let (a, aex) = bound_key(&self.min);
+        let (b, bex) = bound_key(&self.max);
+        let cmp = match (a, b) {
+            (BoundKey::Neg, BoundKey::Neg) | (BoundKey::Pos, BoundKey::Pos) => Ordering::Equal,
+            (BoundKey::Neg, _) | (_, BoundKey::Pos) => Ordering::Less,
+            (BoundKey::Pos, _) | (_, BoundKey::Neg) => Ordering::Greater,
+            (BoundKey::Str(x), BoundKey::Str(y)) => x.cmp(y),
+        };
+        cmp == Ordering::Greater || (cmp == Ordering::Equal && (aex || bex))
+    }
+}
+
+enum BoundKey<'a> {
+    Neg,
+    Pos,
+    Str(&'a [u8]),
+}
+
+fn bound_key(b: &LexBound) -> (BoundKey<'_>, bool) {
+    match b {
+        LexBound::Min => (BoundKey::Neg, true),
+        LexBound::Max => (BoundKey::Pos, true),
+        LexBound::Incl(s) => (BoundKey::Str(s), false),
+        LexBound::Excl(s) => (BoundKey::Str(s), true),
+    }
+}
+
 impl ZSet {
+    /// The encoding Redis 7.0 gives a key created by ZADD whose first member is `first_len`
+    /// bytes long.
+    pub fn for_new_key(limits: &Limits, first_len: usize) -> ZSet {
+        if limits.zset_max_listpack_entries == 0 || first_len > limits.zset_max_listpack_value {
+            ZSet::Skip(Box::default())
+        } else {
+            ZSet::Pack(Vec::new())
+        }
+    }
+
+    /// A set built from distinct members (the result of a set operation or ZRANGESTORE),
+    /// listpack when it fits the limits (zsetConvertToListpackIfNeeded).
+    pub fn from_entries(mut entries: Vec<(Blob, f64)>, limits: &Limits) -> ZSet {
+        entries.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+        let maxlen = entries.iter().map(|e| e.0.len()).max().unwrap_or(0);
+        if entries.len() <= limits.zset_max_listpack_entries
+            && maxlen <= limits.zset_max_listpack_value
+        {
+            for e in &mut entries {
+                e.1 = pack_score(e.1);
+            }
+            ZSet::Pack(entries)
+        } else {
+            let mut s = SkipSet::default();
+            for (m, sc) in entries {
+                s.insert(m, sc);
+            }
+            ZSet::Skip(Box::new(s))
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(v) => v.len(),
+            ZSet::Skip(s) => s.map.len(),
         }
     }
 
@@ -28,6 +183,646 @@ impl ZSet {
     pub fn encoding(&self) -> &'static str {
         match self {
             ZSet::Pack(_) => "listpack",
+            ZSet::Skip(_) => "skiplist",
         }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(v) => v.iter().find(|e| e.0.as_slice() == member).map(|e| e.1),
+            ZSet::Skip(s) => s.map.get(member).copied(),
+        }
+    }
+
+    /// Adds a member that is not in the set, converting to skiplist first when needed.
+    pub fn insert(&mut self, member: &[u8], score: f64, limits: &Limits) {
+        if let ZSet::Pack(v) = self {
+            if v.len() < limits.zset_max_listpack_entries
+                && member.len() <= limits.zset_max_listpack_value
+            {
+                let score = pack_score(score);
+                let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, score, member).is_lt());
+                v.insert(pos, (Blob::from_slice(member), score));
+                return;
+            }
+            self.convert_to_skiplist();
+        }
+        if let ZSet::Skip(s) = self {
+            s.insert(Blob::from_slice(member), score);
+        }
+    }
+
+    /// Changes the score of a member that is in the set.
+    pub fn update(&mut self, member: &[u8], new: f64) {
+        match self {
+            ZSet::Pack(v) => {
+                if let Some(i) = v.iter().position(|e| e.0.as_slice() == member) {
+                    let (m, _) = v.remove(i);
+                    let new = pack_score(new);
+                    let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, new, &m).is_lt());
+                    v.insert(pos, (m, new));
+                }
+            }
+            ZSet::Skip(s) => {
+                if let Some(old) = s.map.get_mut(member) {
+                    let prev = *old;
+                    *old = new;
+                    s.index.remove(prev, member);
+                    s.index.insert(new, Blob::from_slice(member));
+                }
+            }
+        }
+    }
+
+    /// Removes a member, returning its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Pack(v) => {
+                let i = v.iter().position(|e| e.0.as_slice() == member)?;
+                Some(v.remove(i).1)
+            }
+            ZSet::Skip(s) => s.remove(member),
+        }
+    }
+
+    /// 0-based rank in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZSet::Pack(v) => v.iter().position(|e| e.0.as_slice() == member),
+            ZSet::Skip(s) => {
+                let score = *s.map.get(member)?;
+                Some(s.index.rank(score, member))
+            }
+        }
+    }
+
+    /// The element at rank `i` (ascending).
+    pub fn entry(&self, i: usize) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Pack(v) => v.get(i).map(|e| (e.0.as_slice(), e.1)),
+            ZSet::Skip(s) => s.index.select(i),
+        }
+    }
+
+    /// The number of leading elements for which `pred` holds (`pred` true then false).
+    pub fn partition_point(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
+        match self {
+            ZSet::Pack(v) => v.partition_point(|e| pred(&e.0, e.1)),
+            ZSet::Skip(s) => s.index.partition_point(pred),
+        }
+    }
+
+    /// The ranks of the elements whose score is in `r`.
+    pub fn score_range(&self, r: &ScoreRange) -> Range<usize> {
+        let start = self.partition_point(|_, s| !r.gte_min(s));
+        let end = self.partition_point(|_, s| r.lte_max(s));
+        if start >= end {
+            return 0..0;
+        }
+        start..end
+    }
+
+    /// The ranks of the elements in the lexicographic range, found the way Redis walks the set
+    /// in that direction (which matters only when scores differ: then the result is what
+    /// Redis's listpack walk gives). `rev` is for the reverse commands; the caller iterates the
+    /// range backwards.
+    pub fn lex_range(&self, r: &LexRange, rev: bool) -> Range<usize> {
+        let n = self.len();
+        if n == 0 || r.always_empty() {
+            return 0..0;
+        }
+        let (first, last) = match (self.entry(0), self.entry(n - 1)) {
+            (Some(f), Some(l)) => (f.0, l.0),
+            _ => return 0..0,
+        };
+        if !r.gte_min(last) || !r.lte_max(first) {
+            return 0..0;
+        }
+        match self {
+            ZSet::Pack(v) => {
+                if !rev {
+                    let Some(start) = v.iter().position(|e| r.gte_min(&e.0)) else {
+                        return 0..0;
+                    };
+                    if !r.lte_max(&v[start].0) {
+                        return 0..0;
+                    }
+                    let end = v[start..]
+                        .iter()
+                        .position(|e| !r.lte_max(&e.0))
+                        .map_or(n, |p| start + p);
+                    start..end
+                } else {
+                    let Some(last) = v.iter().rposition(|e| r.lte_max(&e.0)) else {
+                        return 0..0;
+                    };
+                    if !r.gte_min(&v[last].0) {
+                        return 0..0;
+                    }
+                    let start = v[..last]
+                        .iter()
+                        .rposition(|e| !r.gte_min(&e.0))
+                        .map_or(0, |p| p + 1);
+                    start..last + 1
+                }
+            }
+            ZSet::Skip(_) => {
+                let start = self.partition_point(|m, _| !r.gte_min(m));
+                let end = self.partition_point(|m, _| r.lte_max(m));
+                if start >= end {
+                    return 0..0;
+                }
+                start..end
+            }
+        }
+    }
+
+    /// Removes the elements whose ranks are in `range`; returns how many.
+    pub fn remove_ranks(&mut self, range: Range<usize>) -> usize {
+        let end = range.end.min(self.len());
+        if range.start >= end {
+            return 0;
+        }
+        match self {
+            ZSet::Pack(v) => v.drain(range.start..end).count(),
+            ZSet::Skip(s) => {
+                let doomed: Vec<Blob> = (range.start..end)
+                    .filter_map(|i| s.index.select(i).map(|e| Blob::from_slice(e.0)))
+                    .collect();
+                for m in &doomed {
+                    s.remove(m);
+                }
+                doomed.len()
+            }
+        }
+    }
+
+    /// Every element in ascending order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
+        match self {
+            ZSet::Pack(v) => Box::new(v.iter().map(|e| (e.0.as_slice(), e.1))),
+            ZSet::Skip(s) => Box::new(s.index.iter()),
+        }
+    }
+
+    /// Every member with its score, in no particular order (fast for lookups by member).
+    pub fn map(&self) -> Option<&HashMap<Blob, f64>> {
+        match self {
+            ZSet::Pack(_) => None,
+            ZSet::Skip(s) => Some(&s.map),
+        }
+    }
+
+    /// One ZSCAN step over a skiplist-encoded set (see `OrderIndex::scan_slots`); a listpack
+    /// returns everything at once with cursor 0.
+    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<(&[u8], f64)>, u64) {
+        match self {
+            ZSet::Pack(v) => (v.iter().map(|e| (e.0.as_slice(), e.1)).collect(), 0),
+            ZSet::Skip(s) => {
+                let start = usize::try_from(cursor).unwrap_or(usize::MAX);
+                let (items, next) = s.index.scan_slots(start, count);
+                (items, next as u64)
+            }
+        }
+    }
+
+    pub fn convert_to_skiplist(&mut self) {
+        if let ZSet::Pack(v) = self {
+            let mut s = SkipSet::default();
+            for (m, sc) in std::mem::take(v) {
+                s.insert(m, sc);
+            }
+            *self = ZSet::Skip(Box::new(s));
+        }
+    }
+}
+
+impl SkipSet {
+    fn insert(&mut self, member: Blob, score: f64) {
+        if let Some(old) = self.map.insert(member.clone(), score) {
+            self.index.remove(old, &member);
+        }
+        self.index.insert(score, member);
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let score = self.map.remove(member)?;
+        self.index.remove(score, member);
+        Some(score)
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+struct Node {
+    score: f64,
+    member: Blob,
+    left: u32,
+    right: u32,
+    size: u32,
+    prio: u32,
+}
+
+/// An order-statistic treap over (score, member), nodes in an arena addressed by u32.
+#[derive(Clone, Debug)]
+pub struct OrderIndex {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    root: u32,
+    rng: u64,
+}
+
+impl Default for OrderIndex {
+    fn default() -> Self {
+        OrderIndex {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            root: NIL,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+}
+
+impl OrderIndex {
+    pub fn len(&self) -> usize {
+        self.size(self.root) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root == NIL
+    }
+
+    fn size(&self, t: u32) -> u32 {
+        if t == NIL {
+            0
+        } else {
+            self.nodes[t as usize].size
+        }
+    }
+
+    fn update(&mut self, t: u32) {
+        let n = &self.nodes[t as usize];
+        let s = 1 + self.size(n.left) + self.size(n.right);
+        self.nodes[t as usize].size = s;
+    }
+
+    fn next_prio(&mut self) -> u32 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+
+    fn less(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (&self.nodes[a as usize], &self.nodes[b as usize]);
+        cmp_entry(x.score, &x.member, y.score, &y.member).is_lt()
+    }
+
+    /// Splits `t` into (keys < key(k), keys >= key(k)).
+    fn split(&mut self, t: u32, k: u32) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        if self.less(t, k) {
+            let (a, b) = self.split(self.nodes[t as usize].right, k);
+            self.nodes[t as usize].right = a;
+            self.update(t);
+            (t, b)
+        } else {
+            let (a, b) = self.split(self.nodes[t as usize].left, k);
+            self.nodes[t as usize].left = b;
+            self.update(t);
+            (a, t)
+        }
+    }
+
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.nodes[a as usize].prio > self.nodes[b as usize].prio {
+            let r = self.merge(self.nodes[a as usize].right, b);
+            self.nodes[a as usize].right = r;
+            self.update(a);
+            a
+        } else {
+            let l = self.merge(a, self.nodes[b as usize].left);
+            self.nodes[b as usize].left = l;
+            self.update(b);
+            b
+        }
+    }
+
+    fn insert_node(&mut self, t: u32, n: u32) -> u32 {
+        if t == NIL {
+            return n;
+        }
+        if self.nodes[n as usize].prio > self.nodes[t as usize].prio {
+            let (l, r) = self.split(t, n);
+            let node = &mut self.nodes[n as usize];
+            node.left = l;
+            node.right = r;
+            self.update(n);
+            return n;
+        }
+        if self.less(n, t) {
+            let l = self.insert_node(self.nodes[t as usize].left, n);
+            self.nodes[t as usize].left = l;
+        } else {
+            let r = self.insert_node(self.nodes[t as usize].right, n);
+            self.nodes[t as usize].right = r;
+        }
+        self.update(t);
+        t
+    }
+
+    /// Adds (score, member); the caller guarantees it is not present.
+    pub fn insert(&mut self, score: f64, member: Blob) {
+        let prio = self.next_prio();
+        let node = Node {
+            score,
+            member,
+            left: NIL,
+            right: NIL,
+            size: 1,
+            prio,
+        };
+        let n = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.root = self.insert_node(self.root, n);
+    }
+
+    fn remove_rec(&mut self, t: u32, score: f64, member: &[u8]) -> (u32, bool) {
+        if t == NIL {
+            return (NIL, false);
+        }
+        let node = &self.nodes[t as usize];
+        match cmp_entry(score, member, node.score, &node.member) {
+            Ordering::Less => {
+                let (l, found) = self.remove_rec(node.left, score, member);
+                self.nodes[t as usize].left = l;
+                if found {
+                    self.update(t);
+                }
+                (t, found)
+            }
+            Ordering::Greater => {
+                let (r, found) = self.remove_rec(node.right, score, member);
+                self.nodes[t as usize].right = r;
+                if found {
+                    self.update(t);
+                }
+                (t, found)
+            }
+            Ordering::Equal => {
+                let (l, r) = (node.left, node.right);
+                let m = self.merge(l, r);
+                let freed = &mut self.nodes[t as usize];
+                freed.member = Blob::new();
+                freed.size = 0; // marks a free slot
+                self.free.push(t);
+                (m, true)
+            }
+        }
+    }
+
+    /// Removes (score, member); returns whether it was present.
+    pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+        let (root, found) = self.remove_rec(self.root, score, member);
+        self.root = root;
+        found
+    }
+
+    /// The number of elements before (score, member).
+    pub fn rank(&self, score: f64, member: &[u8]) -> usize {
+        self.partition_point(|m, s| cmp_entry(s, m, score, member).is_lt())
+    }
+
+    /// The element of rank `i`.
+    pub fn select(&self, mut i: usize) -> Option<(&[u8], f64)> {
+        let mut t = self.root;
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            let ls = self.size(n.left) as usize;
+            match i.cmp(&ls) {
+                Ordering::Less => t = n.left,
+                Ordering::Equal => return Some((&n.member, n.score)),
+                Ordering::Greater => {
+                    i -= ls + 1;
+                    t = n.right;
+                }
+            }
+        }
+        None
+    }
+
+    /// The number of leading elements satisfying a predicate that holds for a prefix.
+    pub fn partition_point(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
+        let mut t = self.root;
+        let mut count = 0usize;
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            if pred(&n.member, n.score) {
+                count += self.size(n.left) as usize + 1;
+                t = n.right;
+            } else {
+                t = n.left;
+            }
+        }
+        count
+    }
+
+    /// Walks arena slots from `cursor`, returning up to `count` live elements and the cursor
+    /// to continue from (0 when done). A node keeps its slot for its whole life (a score
+    /// update frees and immediately reuses the same slot), so a scan over slots returns every
+    /// element present from its start to its end, whatever changes in between.
+    pub fn scan_slots(&self, cursor: usize, count: usize) -> (Vec<(&[u8], f64)>, usize) {
+        let mut out = Vec::new();
+        let mut i = cursor;
+        while i < self.nodes.len() && out.len() < count.max(1) {
+            let n = &self.nodes[i];
+            if n.size > 0 {
+                out.push((n.member.as_slice(), n.score));
+            }
+            i += 1;
+        }
+        let next = if i >= self.nodes.len() { 0 } else { i };
+        (out, next)
+    }
+
+    /// In-order iteration.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let mut stack = Vec::new();
+        let mut t = self.root;
+        std::iter::from_fn(move || {
+            while t != NIL {
+                stack.push(t);
+                t = self.nodes[t as usize].left;
+            }
+            let top = stack.pop()?;
+            let n = &self.nodes[top as usize];
+            t = n.right;
+            Some((n.member.as_slice(), n.score))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn model_sorted(model: &std::collections::HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+        let mut v: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+        v.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+        v
+    }
+
+    #[test]
+    fn index_matches_model_under_random_operations() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut idx = OrderIndex::default();
+        let mut model: std::collections::HashMap<Vec<u8>, f64> = Default::default();
+        for step in 0..20_000 {
+            let m = format!("m{}", rng.gen_range(0..300)).into_bytes();
+            let score = f64::from(rng.gen_range(-5i32..5));
+            match rng.gen_range(0..3) {
+                0 | 1 => {
+                    if let Some(old) = model.insert(m.clone(), score) {
+                        assert!(idx.remove(old, &m));
+                    }
+                    idx.insert(score, Blob::from_slice(&m));
+                }
+                _ => {
+                    let present = model.remove(&m);
+                    match present {
+                        Some(s) => assert!(idx.remove(s, &m)),
+                        None => assert!(!idx.remove(score, &m)),
+                    }
+                }
+            }
+            assert_eq!(idx.len(), model.len());
+            if step % 500 == 0 {
+                let sorted = model_sorted(&model);
+                let got: Vec<(Vec<u8>, f64)> = idx.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+                assert_eq!(got, sorted);
+                for (i, (m, s)) in sorted.iter().enumerate() {
+                    assert_eq!(idx.rank(*s, m), i);
+                    assert_eq!(idx.select(i).map(|e| e.0.to_vec()), Some(m.clone()));
+                }
+                assert!(idx.select(sorted.len()).is_none());
+                let below = sorted.iter().filter(|e| e.1 < 0.0).count();
+                assert_eq!(idx.partition_point(|_, s| s < 0.0), below);
+            }
+        }
+    }
+
+    #[test]
+    fn zset_converts_and_ranges_like_redis() {
+        let limits = Limits {
+            zset_max_listpack_entries: 4,
+            ..Limits::default()
+        };
+        let mut z = ZSet::for_new_key(&limits, 1);
+        for (i, m) in ["a", "b", "c", "d"].iter().enumerate() {
+            z.insert(m.as_bytes(), i as f64, &limits);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        z.insert(b"e", 1.0, &limits);
+        assert_eq!(z.encoding(), "skiplist");
+        let order: Vec<&[u8]> = z.iter().map(|e| e.0).collect();
+        assert_eq!(order, vec![&b"a"[..], b"b", b"e", b"c", b"d"]);
+        assert_eq!(z.rank(b"e"), Some(2));
+        z.update(b"e", 10.0);
+        assert_eq!(z.rank(b"e"), Some(4));
+        let r = ScoreRange {
+            min: 1.0,
+            max: 3.0,
+            minex: true,
+            maxex: false,
+        };
+        assert_eq!(z.score_range(&r), 2..4);
+        assert_eq!(z.remove_ranks(0..2), 2);
+        assert_eq!(z.len(), 3);
+        assert_eq!(z.remove(b"c"), Some(2.0));
+        assert_eq!(z.score(b"d"), Some(3.0));
+        let small = ZSet::from_entries(
+            vec![(Blob::from_slice(b"x"), 2.0), (Blob::from_slice(b"y"), 1.0)],
+            &limits,
+        );
+        assert_eq!(small.encoding(), "listpack");
+        assert_eq!(small.entry(0).map(|e| e.0), Some(&b"y"[..]));
+    }
+
+    #[test]
+    fn slot_scan_sees_stable_elements_once() {
+        let limits = Limits {
+            zset_max_listpack_entries: 0,
+            ..Limits::default()
+        };
+        let mut z = ZSet::for_new_key(&limits, 1);
+        for i in 0..100 {
+            z.insert(format!("s{i}").as_bytes(), f64::from(i), &limits);
+        }
+        let mut seen = std::collections::HashMap::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let (items, next) = z.scan(cursor, 7);
+            for (m, _) in items {
+                *seen.entry(m.to_vec()).or_insert(0) += 1;
+            }
+            // Churn: add and remove transient members, move a stable one.
+            z.insert(format!("t{round}").as_bytes(), -1.0, &limits);
+            if round > 2 {
+                z.remove(format!("t{}", round - 2).as_bytes());
+            }
+            z.update(b"s50", f64::from(round));
+            round += 1;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..100 {
+            assert_eq!(seen.get(format!("s{i}").as_bytes()), Some(&1), "s{i}");
+        }
+    }
+
+    #[test]
+    fn lex_ranges_walk_like_listpack() {
+        let limits = Limits::default();
+        let mut z = ZSet::default();
+        for m in ["a", "b", "c", "d"] {
+            z.insert(m.as_bytes(), 0.0, &limits);
+        }
+        let r = LexRange {
+            min: LexBound::Excl(b"a".to_vec()),
+            max: LexBound::Incl(b"c".to_vec()),
+        };
+        assert_eq!(z.lex_range(&r, false), 1..3);
+        assert_eq!(z.lex_range(&r, true), 1..3);
+        let empty = LexRange {
+            min: LexBound::Max,
+            max: LexBound::Min,
+        };
+        assert_eq!(z.lex_range(&empty, false), 0..0);
+        z.convert_to_skiplist();
+        assert_eq!(z.lex_range(&r, false), 1..3);
     }
 }
