@@ -21,12 +21,12 @@ pub fn int_msg(arg: &[u8], msg: &'static str) -> Result<i64, Error> {
 }
 
 /// A non-negative integer (getPositiveLongFromObjectOrReply with Redis's message).
+/// Not a number and negative get the same message, as in Redis.
 pub fn positive(arg: &[u8]) -> Result<i64, Error> {
-    let v = int(arg)?;
-    if v < 0 {
-        return Err(Error::new("ERR value is out of range, must be positive"));
+    match amber_store::value::parse_i64(arg) {
+        Some(v) if v >= 0 => Ok(v),
+        _ => Err(Error::new("ERR value is out of range, must be positive")),
     }
-    Ok(v)
 }
 
 /// Parses a double as C's strtod would for Redis's string2d: the whole argument must be a

@@ -48,16 +48,27 @@ pub fn parse(args: &[Vec<u8>], cursor_at: usize, allow_type: bool) -> Result<Sca
     Ok(opts)
 }
 
-/// A cursor is an unsigned 64-bit decimal number (Redis's parseScanCursorOrReply).
+/// A cursor is read as C's strtoul does in Redis's parseScanCursorOrReply: an optional sign
+/// ("-1" wraps around to 2^64-1), decimal digits, nothing after them, no leading space, no
+/// overflow. An empty argument is cursor 0.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
     let invalid = || Error::new("ERR invalid cursor");
-    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if !digits.iter().all(u8::is_ascii_digit) || (digits.is_empty() && !arg.is_empty()) {
         return Err(invalid());
     }
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(invalid)
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 impl ScanOpts {
@@ -66,5 +77,23 @@ impl ScanOpts {
             None => true,
             Some(p) => crate::glob::matches(p, s, false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_like_strtoul() {
+        assert_eq!(parse_cursor(b"0").unwrap(), 0);
+        assert_eq!(parse_cursor(b"").unwrap(), 0);
+        assert_eq!(parse_cursor(b"-1").unwrap(), u64::MAX);
+        assert_eq!(parse_cursor(b"+7").unwrap(), 7);
+        assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
+        assert!(parse_cursor(b"18446744073709551616").is_err());
+        assert!(parse_cursor(b" 1").is_err());
+        assert!(parse_cursor(b"1x").is_err());
+        assert!(parse_cursor(b"-").is_err());
     }
 }
