@@ -10,6 +10,7 @@ pub mod hash;
 pub mod key;
 pub mod list;
 pub mod set;
+pub mod snapshot;
 pub mod value;
 pub mod zset;
 
