@@ -324,3 +324,14 @@ def test_config_set_port_rebinds(new_amber, amber_server):
         moved.config_set("port", str(amber_server.port))
     assert moved.config_get("port") == {"port": str(new_port)}
     s.port = new_port  # so the fixture stops it by PID as usual
+
+
+def test_instantaneous_ops_per_sec_reflects_load(new_amber):
+    s = new_amber("--hz", "50")
+    c = s.client()
+    assert c.info("stats")["instantaneous_ops_per_sec"] == 0
+    deadline = time.time() + 1.0
+    while time.time() < deadline:
+        c.ping()
+    ops = c.info("stats")["instantaneous_ops_per_sec"]
+    assert ops > 100, ops

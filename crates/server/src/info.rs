@@ -239,13 +239,21 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
             st.total_connections_received
         );
         field!(out, "total_commands_processed", st.total_commands_processed);
-        field!(out, "instantaneous_ops_per_sec", 0);
+        field!(out, "instantaneous_ops_per_sec", st.inst_ops.value() as u64);
         field!(out, "total_net_input_bytes", st.total_net_input_bytes);
         field!(out, "total_net_output_bytes", st.total_net_output_bytes);
         field!(out, "total_net_repl_input_bytes", 0);
         field!(out, "total_net_repl_output_bytes", 0);
-        field!(out, "instantaneous_input_kbps", "0.00");
-        field!(out, "instantaneous_output_kbps", "0.00");
+        field!(
+            out,
+            "instantaneous_input_kbps",
+            format!("{:.2}", st.inst_input.value() / 1024.0)
+        );
+        field!(
+            out,
+            "instantaneous_output_kbps",
+            format!("{:.2}", st.inst_output.value() / 1024.0)
+        );
         field!(out, "instantaneous_input_repl_kbps", "0.00");
         field!(out, "instantaneous_output_repl_kbps", "0.00");
         field!(out, "rejected_connections", st.rejected_connections);

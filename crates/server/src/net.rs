@@ -393,6 +393,16 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         let period = Duration::from_millis(1000 / u64::from(hz));
         tokio::time::sleep(period).await;
         let mut s = srv.borrow_mut();
+        let now = crate::server::unix_ms();
+        let (ops, input, output) = (
+            s.stats.total_commands_processed,
+            s.stats.total_net_input_bytes,
+            s.stats.total_net_output_bytes,
+        );
+        s.stats.inst_ops.sample(now, ops);
+        s.stats.inst_input.sample(now, input);
+        s.stats.inst_output.sample(now, output);
+        crate::alloc::peak_memory();
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             s.active_expire_cycle(period / 4);

@@ -58,6 +58,36 @@ pub struct Stats {
     pub error_codes: BTreeMap<String, u64>,
     pub commands: HashMap<&'static str, CmdStat>,
     pub pubsub_messages: u64,
+    pub inst_ops: InstMetric,
+    pub inst_input: InstMetric,
+    pub inst_output: InstMetric,
+}
+
+/// Redis's instantaneous metrics: a value sampled every cron run, averaged over the last 16.
+#[derive(Default)]
+pub struct InstMetric {
+    last_time_ms: i64,
+    last_value: u64,
+    samples: [f64; 16],
+    idx: usize,
+}
+
+impl InstMetric {
+    /// Records the counter's current value; the sample is its rate per second since the last.
+    pub fn sample(&mut self, now_ms: i64, value: u64) {
+        if self.last_time_ms > 0 && now_ms > self.last_time_ms {
+            let rate = (value.saturating_sub(self.last_value)) as f64 * 1000.0
+                / (now_ms - self.last_time_ms) as f64;
+            self.samples[self.idx] = rate;
+            self.idx = (self.idx + 1) % self.samples.len();
+        }
+        self.last_time_ms = now_ms;
+        self.last_value = value;
+    }
+
+    pub fn value(&self) -> f64 {
+        self.samples.iter().sum::<f64>() / self.samples.len() as f64
+    }
 }
 
 /// Clients blocked on keys, per (db, key), in arrival order.
