@@ -392,7 +392,8 @@ class Runner:
             if m and int(m.group(1)) >= 1:
                 return
             time.sleep(0.001)
-        self.fail(op, f"{side.name}: the blocking command neither blocked nor replied within 5s")
+        self.fail(op, f"{side.name}: the blocking command neither replied nor showed up in "
+                      f"INFO clients blocked_clients within 5s")
 
     def run_block(self, op):
         for s in self.sides:
