@@ -241,6 +241,8 @@ class Runner:
     def fail(self, op, why, fa=None, fb=None):
         lines = [f"DIFFERENTIAL MISMATCH: seed={self.seed} op #{self.index}: {why}",
                  f"  command : {op!r}"]
+        if op.extra.get("for") is not None:
+            lines.append(f"  issued by the harness for: {op.extra['for']!r}")
         if fa is not None:
             lines.append(f"  {self.sides[0].name:8}: {show(fa)}")
             lines.append(f"  {self.sides[1].name:8}: {show(fb)}")
@@ -304,7 +306,7 @@ class Runner:
         if mode in UNORDERED:
             mode = UNORDERED[mode]
             if not op.in_multi and self.gen.full and op.key is not None:
-                enc = self.exchange(G.Op(["OBJECT", "ENCODING", op.key]))[0]
+                enc = self.exchange(G.Op(["OBJECT", "ENCODING", op.key], extra={"for": op}))[0]
                 if enc.val in (b"listpack", b"intset", b"ziplist"):
                     mode = "exact"
         elif op.in_multi and op.cmp != "exact":
@@ -316,7 +318,7 @@ class Runner:
         fetch = {"set": ["SMEMBERS", op.key], "hash": ["HGETALL", op.key],
                  "zset": ["ZRANGE", op.key, "0", "-1", "WITHSCORES"], "keys": ["KEYS", "*"]}[kind]
         mode = {"set": "set", "keys": "set", "hash": "pairs", "zset": "exact"}[kind]
-        ctx = context_of(kind, self.exchange(G.Op(fetch), mode)[0])
+        ctx = context_of(kind, self.exchange(G.Op(fetch, extra={"for": op}), mode)[0])
         for s in self.sides:
             s.main.send(op.args)
         self.commands += 1
@@ -337,6 +339,7 @@ class Runner:
         if why:
             self.fail(op, why + " (random reply checked by properties)", fa, fb)
         for r in op.extra.get("resync", []):
+            r.extra["for"] = op
             self.exchange(r)
         return fa
 
