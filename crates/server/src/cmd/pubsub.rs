@@ -1,11 +1,343 @@
-//! pubsub commands.
+//! Pub/sub commands: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB.
+//!
+//! The server keeps, per channel, its subscribers in subscription order, and one list of
+//! (pattern, client) pairs in subscription order; a client keeps the sets of its channels and
+//! patterns. Confirmations and messages are pushes (`>` in RESP3, arrays in RESP2). A message for
+//! another client goes straight into its output buffer, followed by a `notify` so that its
+//! connection task writes it out.
+//!
+//! Redis 7.0 answers UNSUBSCRIBE without arguments in its hash order and PUNSUBSCRIBE without
+//! arguments in subscription order; Amber does the same (the former in its own hash order).
 
-use super::Command;
+use amber_resp::ReplyBuf;
+use amber_store::Blob;
 
-pub static COMMANDS: &[Command] = &[];
+use super::{Command, Ctx, Reply, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, PUBSUB, SENTINEL, STALE};
+use crate::client::Client;
+use crate::glob;
+use crate::server::Server;
 
-/// Drops every subscription of a client that goes away.
-pub fn unsubscribe_all(srv: &mut crate::server::Server, cl: &mut crate::client::Client) {
+const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL;
+
+pub static COMMANDS: &[Command] = &[
+    Command::new("subscribe", -2, SUB_FLAGS, (0, 0, 0), &[], subscribe),
+    Command::new("unsubscribe", -1, SUB_FLAGS, (0, 0, 0), &[], unsubscribe),
+    Command::new("psubscribe", -2, SUB_FLAGS, (0, 0, 0), &[], psubscribe),
+    Command::new("punsubscribe", -1, SUB_FLAGS, (0, 0, 0), &[], punsubscribe),
+    Command::new(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL,
+        (0, 0, 0),
+        &[],
+        publish,
+    ),
+    Command::container("pubsub", -2, &[], PUBSUB_SUBCOMMANDS),
+];
+
+const INTROSPECT: u32 = PUBSUB | LOADING | STALE;
+
+static PUBSUB_SUBCOMMANDS: &[Command] = &[
+    Command::new("channels", -2, INTROSPECT, (0, 0, 0), &[], pubsub_channels),
+    Command::new("numsub", -2, INTROSPECT, (0, 0, 0), &[], pubsub_numsub),
+    Command::new("numpat", 2, INTROSPECT, (0, 0, 0), &[], pubsub_numpat),
+    Command::new(
+        "shardchannels",
+        -2,
+        INTROSPECT,
+        (0, 0, 0),
+        &[],
+        pubsub_shardchannels,
+    ),
+    Command::new(
+        "shardnumsub",
+        -2,
+        INTROSPECT,
+        (0, 0, 0),
+        &[],
+        pubsub_numsub_shard,
+    ),
+    Command::new("help", 2, LOADING | STALE, (0, 0, 0), &[], pubsub_help),
+];
+
+/// `[kind, name, count]`: the confirmation of one (un)subscription. `name` is None for a mass
+/// unsubscribe of nothing (a null in its place).
+fn confirm(out: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
+    out.push(3);
+    out.bulk(kind);
+    match name {
+        Some(n) => out.bulk(n),
+        None => out.null(),
+    }
+    out.int(count as i64);
+}
+
+fn subscribe(ctx: &mut Ctx<'_>) -> Reply {
+    for ch in &ctx.args[1..] {
+        let blob = Blob::from_slice(ch);
+        if ctx.cl.channels.insert(blob.clone()) {
+            ctx.srv
+                .pubsub
+                .channels
+                .entry(blob)
+                .or_default()
+                .push(ctx.cl.id);
+        }
+        let n = ctx.cl.subscriptions();
+        confirm(&mut ctx.cl.out, b"subscribe", Some(ch), n);
+    }
+    Ok(())
+}
+
+/// Removes `ch` from the client and from the server's registry; false if not subscribed.
+fn drop_channel(srv: &mut Server, cl: &mut Client, ch: &[u8]) -> bool {
+    if !cl.channels.remove(ch) {
+        return false;
+    }
+    if let Some(ids) = srv.pubsub.channels.get_mut(ch) {
+        ids.retain(|id| *id != cl.id);
+        if ids.is_empty() {
+            srv.pubsub.channels.remove(ch);
+        }
+    }
+    true
+}
+
+/// Removes `pat` from the client and from the server's registry; false if not subscribed.
+fn drop_pattern(srv: &mut Server, cl: &mut Client, pat: &[u8]) -> bool {
+    if !cl.patterns.remove(pat) {
+        return false;
+    }
+    let id = cl.id;
+    srv.pubsub
+        .patterns
+        .retain(|(p, owner)| !(*owner == id && p.as_slice() == pat));
+    true
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>) -> Reply {
+    if ctx.args.len() == 1 {
+        let all: Vec<Blob> = ctx.cl.channels.iter().cloned().collect();
+        if all.is_empty() {
+            let n = ctx.cl.subscriptions();
+            confirm(&mut ctx.cl.out, b"unsubscribe", None, n);
+        }
+        for ch in all {
+            drop_channel(ctx.srv, ctx.cl, &ch);
+            let n = ctx.cl.subscriptions();
+            confirm(&mut ctx.cl.out, b"unsubscribe", Some(&ch), n);
+        }
+    } else {
+        for ch in &ctx.args[1..] {
+            drop_channel(ctx.srv, ctx.cl, ch);
+            let n = ctx.cl.subscriptions();
+            confirm(&mut ctx.cl.out, b"unsubscribe", Some(ch), n);
+        }
+    }
+    Ok(())
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>) -> Reply {
+    for pat in &ctx.args[1..] {
+        let blob = Blob::from_slice(pat);
+        if ctx.cl.patterns.insert(blob.clone()) {
+            ctx.srv.pubsub.patterns.push((blob, ctx.cl.id));
+        }
+        let n = ctx.cl.subscriptions();
+        confirm(&mut ctx.cl.out, b"psubscribe", Some(pat), n);
+    }
+    Ok(())
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>) -> Reply {
+    if ctx.args.len() == 1 {
+        // Subscription order, as Redis 7.0's per-client pattern list.
+        let id = ctx.cl.id;
+        let all: Vec<Blob> = ctx
+            .srv
+            .pubsub
+            .patterns
+            .iter()
+            .filter(|(_, owner)| *owner == id)
+            .map(|(p, _)| p.clone())
+            .collect();
+        if all.is_empty() {
+            let n = ctx.cl.subscriptions();
+            confirm(&mut ctx.cl.out, b"punsubscribe", None, n);
+        }
+        for pat in all {
+            drop_pattern(ctx.srv, ctx.cl, &pat);
+            let n = ctx.cl.subscriptions();
+            confirm(&mut ctx.cl.out, b"punsubscribe", Some(&pat), n);
+        }
+    } else {
+        for pat in &ctx.args[1..] {
+            drop_pattern(ctx.srv, ctx.cl, pat);
+            let n = ctx.cl.subscriptions();
+            confirm(&mut ctx.cl.out, b"punsubscribe", Some(pat), n);
+        }
+    }
+    Ok(())
+}
+
+/// Queues one message for client `id`: into `current`'s own buffer when it is the publisher,
+/// otherwise into the other client's buffer with a wake-up. `write` renders the push.
+fn deliver(srv: &Server, current: &mut Client, id: u64, write: impl FnOnce(&mut ReplyBuf)) {
+    if id == current.id {
+        write(&mut current.out);
+        return;
+    }
+    let Some(rc) = srv.clients.get(&id) else {
+        return;
+    };
+    // A client already borrowed is one being served right now further up the stack; it
+    // cannot be a subscriber that waits for output, so nothing is lost by skipping it.
+    let Ok(mut other) = rc.try_borrow_mut() else {
+        return;
+    };
+    write(&mut other.out);
+    other.notify.notify_one();
+}
+
+/// Sends `msg` on `channel` to its subscribers and to the matching patterns' subscribers;
+/// returns how many messages were queued.
+pub fn publish_message(srv: &mut Server, current: &mut Client, channel: &[u8], msg: &[u8]) -> i64 {
+    let mut receivers = 0i64;
+    if let Some(ids) = srv.pubsub.channels.get(channel) {
+        for &id in ids {
+            deliver(srv, current, id, |out| {
+                out.push(3);
+                out.bulk(b"message");
+                out.bulk(channel);
+                out.bulk(msg);
+            });
+            receivers += 1;
+        }
+    }
+    for (pat, id) in &srv.pubsub.patterns {
+        if !glob::matches(pat, channel, false) {
+            continue;
+        }
+        deliver(srv, current, *id, |out| {
+            out.push(4);
+            out.bulk(b"pmessage");
+            out.bulk(pat);
+            out.bulk(channel);
+            out.bulk(msg);
+        });
+        receivers += 1;
+    }
+    srv.stats.pubsub_messages += receivers as u64;
+    receivers
+}
+
+fn publish(ctx: &mut Ctx<'_>) -> Reply {
+    let n = publish_message(ctx.srv, ctx.cl, &ctx.args[1], &ctx.args[2]);
+    ctx.cl.out.int(n);
+    Ok(())
+}
+
+fn pubsub_channels(ctx: &mut Ctx<'_>) -> Reply {
+    if ctx.args.len() > 3 {
+        return Err(subcommand_syntax(&ctx.args[1]));
+    }
+    let pat = ctx.args.get(2);
+    let names: Vec<&Blob> = ctx
+        .srv
+        .pubsub
+        .channels
+        .keys()
+        .filter(|ch| pat.is_none_or(|p| glob::matches(p, ch, false)))
+        .collect();
+    let out = &mut ctx.cl.out;
+    out.array(names.len());
+    for ch in names {
+        out.bulk(ch);
+    }
+    Ok(())
+}
+
+fn pubsub_numsub(ctx: &mut Ctx<'_>) -> Reply {
+    let out = &mut ctx.cl.out;
+    // A flat array in both protocols, as Redis 7.0 replies.
+    out.array((ctx.args.len() - 2) * 2);
+    for ch in &ctx.args[2..] {
+        out.bulk(ch);
+        let n = ctx
+            .srv
+            .pubsub
+            .channels
+            .get(ch.as_slice())
+            .map_or(0, Vec::len);
+        out.int(n as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_numpat(ctx: &mut Ctx<'_>) -> Reply {
+    // Distinct patterns, whoever subscribed to them.
+    let mut seen: hashbrown::HashSet<&[u8]> = hashbrown::HashSet::new();
+    for (p, _) in &ctx.srv.pubsub.patterns {
+        seen.insert(p.as_slice());
+    }
+    ctx.cl.out.int(seen.len() as i64);
+    Ok(())
+}
+
+// Amber has no sharded pub/sub (SSUBSCRIBE): there are never shard channels.
+fn pubsub_shardchannels(ctx: &mut Ctx<'_>) -> Reply {
+    if ctx.args.len() > 3 {
+        return Err(subcommand_syntax(&ctx.args[1]));
+    }
+    ctx.cl.out.array(0);
+    Ok(())
+}
+
+fn pubsub_numsub_shard(ctx: &mut Ctx<'_>) -> Reply {
+    let out = &mut ctx.cl.out;
+    out.array((ctx.args.len() - 2) * 2);
+    for ch in &ctx.args[2..] {
+        out.bulk(ch);
+        out.int(0);
+    }
+    Ok(())
+}
+
+fn subcommand_syntax(sub: &[u8]) -> super::Error {
+    super::Error::new(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}
+
+const HELP: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn pubsub_help(ctx: &mut Ctx<'_>) -> Reply {
+    let out = &mut ctx.cl.out;
+    out.array(HELP.len());
+    for line in HELP {
+        out.simple(line);
+    }
+    Ok(())
+}
+
+/// Drops every subscription of a client that goes away (or RESETs), without notifying it.
+pub fn unsubscribe_all(srv: &mut Server, cl: &mut Client) {
     for ch in cl.channels.drain() {
         if let Some(ids) = srv.pubsub.channels.get_mut(&ch) {
             ids.retain(|id| *id != cl.id);
