@@ -413,6 +413,33 @@ pub static DIRECTIVES: &[Directive] = &[
             }
         },
     },
+    // No eviction yet: report the truth and refuse a limit rather than ignore it.
+    Directive {
+        name: "maxmemory",
+        alias: None,
+        flags: 0,
+        get: |_| "0".into(),
+        set: |_, a| match parse_memory(one(a)) {
+            Some(0) => Ok(()),
+            Some(_) => {
+                Err("a memory limit (eviction) is not available in this version of Amber".into())
+            }
+            None => Err("argument must be a memory value".into()),
+        },
+    },
+    Directive {
+        name: "maxmemory-policy",
+        alias: None,
+        flags: 0,
+        get: |_| "noeviction".into(),
+        set: |_, a| {
+            if one(a).eq_ignore_ascii_case("noeviction") {
+                Ok(())
+            } else {
+                Err("eviction policies are not available in this version of Amber".into())
+            }
+        },
+    },
     Directive {
         name: "appendonly",
         alias: None,

@@ -275,7 +275,13 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
         field!(out, "keyspace_hits", st.keyspace_hits);
         field!(out, "keyspace_misses", st.keyspace_misses);
         field!(out, "pubsub_channels", srv.pubsub.channels.len());
-        field!(out, "pubsub_patterns", srv.pubsub.patterns.len());
+        let distinct: hashbrown::HashSet<&[u8]> = srv
+            .pubsub
+            .patterns
+            .iter()
+            .map(|(p, _)| p.as_slice())
+            .collect();
+        field!(out, "pubsub_patterns", distinct.len());
         field!(out, "pubsubshard_channels", 0);
         field!(out, "latest_fork_usec", 0);
         field!(out, "total_forks", 0);
