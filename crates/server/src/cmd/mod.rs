@@ -18,6 +18,7 @@ use crate::server::Server;
 
 pub mod args;
 pub mod connection;
+pub mod docs;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

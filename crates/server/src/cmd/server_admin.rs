@@ -296,31 +296,6 @@ fn group_of(c: &Command) -> &'static str {
     }
 }
 
-fn write_docs(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Option<&Command>) {
-    out.bulk(super::full_name(parent, c).as_bytes());
-    let n = if c.subcommands.is_empty() { 3 } else { 4 };
-    out.map(n);
-    out.bulk(b"summary");
-    out.bulk(
-        format!(
-            "The {} command",
-            super::full_name(parent, c).to_ascii_uppercase()
-        )
-        .as_bytes(),
-    );
-    out.bulk(b"since");
-    out.bulk(b"1.0.0");
-    out.bulk(b"group");
-    out.bulk(group_of(parent.unwrap_or(c)).as_bytes());
-    if !c.subcommands.is_empty() {
-        out.bulk(b"subcommands");
-        out.map(c.subcommands.len());
-        for s in c.subcommands {
-            write_docs(out, s, Some(c));
-        }
-    }
-}
-
 fn command_docs(ctx: &mut Ctx<'_>) -> Reply {
     let list: Vec<(&'static Command, Option<&'static Command>)> = if ctx.args.len() == 2 {
         all_commands().into_iter().map(|c| (c, None)).collect()
@@ -330,11 +305,7 @@ fn command_docs(ctx: &mut Ctx<'_>) -> Reply {
             .filter_map(|n| lookup_full(&ctx.srv.commands, n))
             .collect()
     };
-    let out = &mut ctx.cl.out;
-    out.map(list.len());
-    for (c, p) in list {
-        write_docs(out, c, p);
-    }
+    super::docs::reply(&mut ctx.cl.out, &list, group_of);
     Ok(())
 }
 
