@@ -238,15 +238,13 @@ fn randomkey(ctx: &mut Ctx<'_>) -> Reply {
     }
 }
 
-/// A database index argument: an int (getIntFromObjectOrReply with `msg`) within range.
-fn db_index(ctx: &Ctx<'_>, arg: &[u8], msg: Option<&'static str>) -> Result<usize, Error> {
-    let bad = || match msg {
-        Some(m) => Error::new(format!("ERR {m}")),
-        None => Error::not_int(),
-    };
-    let id = amber_store::value::parse_i64(arg).ok_or_else(bad)?;
+/// A database index argument: an int (getIntFromObjectOrReply) within range.
+fn db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize, Error> {
+    let id = args::int(arg)?;
     if id < i64::from(i32::MIN) || id > i64::from(i32::MAX) {
-        return Err(bad());
+        return Err(Error::new(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
     }
     if id < 0 || id as usize >= ctx.srv.dbs.len() {
         return Err(Error::new("ERR DB index is out of range"));
@@ -260,7 +258,7 @@ fn same_object() -> Error {
 
 fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
     let src = ctx.cl.db;
-    let dst = db_index(ctx, &ctx.args[2], None)?;
+    let dst = db_index(ctx, &ctx.args[2])?;
     if src == dst {
         return Err(same_object());
     }
@@ -297,7 +295,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
         if is(&ctx.args[j], "REPLACE") {
             replace = true;
         } else if is(&ctx.args[j], "DB") && j + 1 < ctx.args.len() {
-            dst = db_index(ctx, &ctx.args[j + 1], None)?;
+            dst = db_index(ctx, &ctx.args[j + 1])?;
             j += 1;
         } else {
             return Err(Error::syntax());
