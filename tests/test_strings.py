@@ -292,6 +292,8 @@ def test_lcs_matches_redis(r, redis_server):
         "lcs a b idx minmatchlen -3", "lcs a none", "lcs none none2 idx",
         "set x ABCBDAB", "set y BDCABA", "lcs x y", "lcs x y idx withmatchlen",
         "set i 12345", "set j 2345", "lcs i j idx", "lcs", "lcs a",
+        # The DP table would exceed proto-max-bulk-len.
+        ["set", "la", "a" * 12000], ["set", "lb", "b" * 12000], "lcs la lb len",
     ])
 
 

@@ -271,14 +271,12 @@ fn getex(ctx: &mut Ctx<'_>) -> Reply {
         }
         Some(ms) => {
             ctx.srv.db_mut(db).set_expire(key, ms);
-            if flags & PXAT == 0 {
-                let argv = vec![
-                    b"PEXPIREAT".to_vec(),
-                    key.clone(),
-                    ms.to_string().into_bytes(),
-                ];
-                ctx.propagate(argv);
-            }
+            let argv = vec![
+                b"PEXPIREAT".to_vec(),
+                key.clone(),
+                ms.to_string().into_bytes(),
+            ];
+            ctx.propagate(argv);
             ctx.modified(db, key);
             ctx.dirty(1);
         }
@@ -653,17 +651,22 @@ fn lcs(ctx: &mut Ctx<'_>) -> Reply {
         ));
     }
     let (alen, blen) = (a.len(), b.len());
-    let cells = (alen + 1)
-        .checked_mul(blen + 1)
-        .filter(|c| *c <= (1 << 28))
-        .ok_or_else(|| {
-            Error::new("ERR Insufficient memory, failed allocating transient memory for LCS")
-        })?;
+    if alen >= u32::MAX as usize - 1 || blen >= u32::MAX as usize - 1 {
+        return Err(Error::new("ERR String too long for LCS"));
+    }
+    // The table holds (alen+1)*(blen+1) u32 cells; Redis refuses a table larger than
+    // proto-max-bulk-len.
+    let oom = || Error::new("ERR Insufficient memory, failed allocating transient memory for LCS");
+    let cells = (alen + 1).checked_mul(blen + 1).ok_or_else(oom)?;
+    let bytes = cells.checked_mul(4).ok_or_else(oom)?;
+    if bytes as u64 > u64::try_from(ctx.srv.config.proto_max_bulk_len).unwrap_or(u64::MAX) {
+        return Err(Error::new(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
     let mut dp: Vec<u32> = Vec::new();
     if dp.try_reserve_exact(cells).is_err() {
-        return Err(Error::new(
-            "ERR Insufficient memory, failed allocating transient memory for LCS",
-        ));
+        return Err(oom());
     }
     dp.resize(cells, 0);
     let w = blen + 1;
