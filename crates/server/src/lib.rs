@@ -12,6 +12,7 @@ pub mod conn;
 pub mod glob;
 pub mod info;
 pub mod keyspace;
+pub mod ldouble;
 pub mod log;
 pub mod net;
 pub mod server;
