@@ -72,7 +72,10 @@ impl<V> Table<V> {
         let h = self.hasher.hash_one(key);
         let slots = &self.slots;
         self.index
-            .find(h, |&i| matches!(&slots[i], Some((k, _)) if k.as_slice() == key))
+            .find(
+                h,
+                |&i| matches!(&slots[i], Some((k, _)) if k.as_slice() == key),
+            )
             .copied()
     }
 
@@ -207,7 +210,12 @@ impl<V> Table<V> {
     /// An entry present for the whole scan is visited at least once: entries never move
     /// except when the slots are compacted, and a cursor issued before a compaction (its epoch
     /// differs) gets every entry in this call, so nothing is missed and the scan ends.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Blob, &V)) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a Blob, &'a V),
+    ) -> u64 {
         let count = count.max(1);
         let pos = (cursor & POS_MASK) as usize;
         let epoch = (cursor >> POS_BITS) as u32;
@@ -376,7 +384,12 @@ impl Hash {
     }
 
     /// One HSCAN step: a listpack is returned whole (cursor 0), as Redis does.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
         match self {
             Hash::Pack(v) => {
                 for (k, val) in v {
@@ -415,7 +428,11 @@ mod tests {
         let pairs: Vec<_> = h.iter().collect();
         assert_eq!(
             pairs,
-            vec![(&b"b"[..], &b"3"[..]), (&b"a"[..], &b"2"[..]), (&b"c"[..], &b"4"[..])]
+            vec![
+                (&b"b"[..], &b"3"[..]),
+                (&b"a"[..], &b"2"[..]),
+                (&b"c"[..], &b"4"[..])
+            ]
         );
         assert!(h.set(b"d", b"5", &l));
         assert_eq!(h.encoding(), "hashtable");
@@ -456,7 +473,7 @@ mod tests {
         }
         let mut rng = SmallRng::seed_from_u64(1);
         for _ in 0..100 {
-            let (k, v) = t.random(&mut rng).unwrap();
+            let (k, v) = t.random(&mut rng).expect("non-empty");
             assert_eq!(k.as_slice(), v.to_string().as_bytes());
         }
         let mut popped = std::collections::HashSet::new();

@@ -24,7 +24,7 @@ impl Default for Set {
 }
 
 /// A member as stored: an integer of an intset or the bytes of a table entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Member<'a> {
     Int(i64),
     Str(&'a [u8]),
@@ -206,7 +206,7 @@ impl Set {
     }
 
     /// One SSCAN step: an intset is returned whole (cursor 0), as Redis does.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Member<'_>)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Member<'a>)) -> u64 {
         match self {
             Set::Ints(v) => {
                 for n in v {
@@ -245,7 +245,10 @@ mod tests {
         assert!(!s.add(b"10", &l));
         assert!(s.add(b"3", &l));
         assert_eq!(s.encoding(), "intset");
-        assert_eq!(members(&s), vec![b"-2".to_vec(), b"3".to_vec(), b"10".to_vec()]);
+        assert_eq!(
+            members(&s),
+            vec![b"-2".to_vec(), b"3".to_vec(), b"10".to_vec()]
+        );
         assert!(s.add(b"4", &l));
         assert_eq!(s.encoding(), "hashtable");
         assert!(s.contains(b"-2") && s.contains(b"4") && !s.contains(b"5"));
