@@ -12,27 +12,20 @@ use crate::server::Server;
 
 /// HINCRBYFLOAT's arithmetic: `cur + incr`, formatted as Redis's ld2string(LD_STR_HUMAN).
 /// Validates `incr` first (call it with `cur = b"0"` to check an increment alone).
-// TODO(ldouble): Redis computes in C long double; swap in the shared implementation from
-// crates/server/src/ldouble.rs. f64 agrees with it on short decimal values such as 10.5 + 0.25.
+/// HINCRBYFLOAT's computation in x87 long double, as Redis: the increment is checked first,
+/// then the current value, then the result.
 fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<Vec<u8>, Error> {
-    let incr = args::parse_f64(incr).ok_or_else(Error::not_float)?;
+    use crate::ldouble::LongDouble;
+    let incr = LongDouble::parse(incr).ok_or_else(Error::not_float)?;
     if !incr.is_finite() {
         return Err(Error::new("ERR value is NaN or Infinity"));
     }
-    let cur = args::parse_f64(cur).ok_or_else(|| Error::new("ERR hash value is not a float"))?;
-    let v = cur + incr;
+    let cur = LongDouble::parse(cur).ok_or_else(|| Error::new("ERR hash value is not a float"))?;
+    let v = cur.plus(incr);
     if !v.is_finite() {
         return Err(Error::new("ERR increment would produce NaN or Infinity"));
     }
-    let mut s = format!("{v:.17}");
-    if s.contains('.') {
-        let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
-        s.truncate(trimmed);
-    }
-    if s == "-0" {
-        s = "0".to_string();
-    }
-    Ok(s.into_bytes())
+    Ok(v.format_human())
 }
 
 const HASH: &[&str] = &["@hash"];

@@ -4,7 +4,7 @@
 
 use amber_store::db::NO_EXPIRE;
 use amber_store::value::Kind;
-use amber_store::{Blob, Entry, Value};
+use amber_store::{Entry, Key, Value};
 
 use super::args::{self, is};
 use super::{Command, Ctx, Error, Reply, DENYOOM, FAST, LOADING, READONLY, STALE, WRITE};
@@ -141,7 +141,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
     let clock = ctx.srv.lru_clock();
     ctx.srv
         .db_mut(db)
-        .insert(Blob::from_slice(dst), old.value, old.expire, clock);
+        .insert(Key::from_slice(dst), old.value, old.expire, clock);
     if wake {
         ctx.srv.signal_ready(db, dst);
     }
@@ -189,7 +189,7 @@ fn scan(ctx: &mut Ctx<'_>) -> Reply {
     let opts = super::scan::parse(ctx.args, 1, true)?;
     let db = ctx.cl.db;
     let now = ctx.now();
-    let mut found: Vec<(Blob, Kind, bool)> = Vec::new();
+    let mut found: Vec<(Key, Kind, bool)> = Vec::new();
     let next = ctx.srv.dbs[db].scan(opts.cursor, opts.count, |e| {
         if opts.matches(&e.key) {
             found.push((e.key.clone(), e.value.kind(), e.is_expired(now)));
@@ -322,7 +322,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
     let clock = ctx.srv.lru_clock();
     ctx.srv
         .db_mut(dst)
-        .insert(Blob::from_slice(newkey), value, expire, clock);
+        .insert(Key::from_slice(newkey), value, expire, clock);
     if wake {
         ctx.srv.signal_ready(dst, newkey);
     }

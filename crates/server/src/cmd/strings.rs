@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
 use amber_store::db::NO_EXPIRE;
-use amber_store::{Blob, Value};
+use amber_store::{Key, Value};
 
 use super::{Command, Ctx, Error, Reply, DENYOOM, FAST, READONLY, WRITE};
 use crate::ldouble::{self, Current};
@@ -408,7 +408,7 @@ fn append(ctx: &mut Ctx<'_>) -> Reply {
     let total = match ctx.srv.lookup_write(db, key) {
         None => {
             let v = Value::string(add);
-            ctx.srv.add_key(db, Blob::from_slice(key), v);
+            ctx.srv.add_key(db, Key::from_slice(key), v);
             add.len()
         }
         Some(e) => {
@@ -460,7 +460,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, by: i64) -> Reply {
         .ok_or_else(|| Error::new("ERR increment or decrement would overflow"))?;
     match ctx.srv.db_mut(db).get_mut(key) {
         Some(e) if current.is_some() => e.value = Value::Int(new),
-        _ => ctx.srv.add_key(db, Blob::from_slice(key), Value::Int(new)),
+        _ => ctx.srv.add_key(db, Key::from_slice(key), Value::Int(new)),
     }
     ctx.modified(db, key);
     ctx.dirty(1);
@@ -510,7 +510,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> Reply {
     let value = Value::string_no_int(&new);
     match ctx.srv.db_mut(db).get_mut(key) {
         Some(e) if exists => e.value = value,
-        _ => ctx.srv.add_key(db, Blob::from_slice(key), value),
+        _ => ctx.srv.add_key(db, Key::from_slice(key), value),
     }
     ctx.modified(db, key);
     ctx.dirty(1);
@@ -591,7 +591,7 @@ fn setrange(ctx: &mut Ctx<'_>) -> Reply {
     if !exists {
         let mut buf = vec![0u8; end];
         buf[offset..].copy_from_slice(value);
-        ctx.srv.add_key(db, Blob::from_slice(key), Value::raw(buf));
+        ctx.srv.add_key(db, Key::from_slice(key), Value::raw(buf));
     } else if let Some(e) = ctx.srv.db_mut(db).get_mut(key) {
         let buf = unshare(&mut e.value);
         if buf.len() < end {

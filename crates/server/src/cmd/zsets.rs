@@ -1094,7 +1094,7 @@ impl Src {
                     }
                 }
                 Set::Table(t) => {
-                    for m in t {
+                    for (m, _) in t.iter() {
                         if !f(m, 1.0) {
                             return;
                         }
