@@ -86,7 +86,7 @@ def test_config_get_set_semantics(r):
     b"CONFIG GET\r\nCONFIG FOO\r\nCONFIG\r\nCONFIG GET nosuchthing\r\nCONFIG GET hz\r\n",
     b"FLUSHDB FOO\r\nFLUSHALL ASYNC x\r\nFLUSHDB SYNC\r\nFLUSHALL async\r\nDBSIZE\r\nDBSIZE x\r\n",
     b"SHUTDOWN FOO\r\nSHUTDOWN ABORT\r\nMULTI\r\nSHUTDOWN\r\nEXEC\r\n",
-    b"DEBUG\r\nDEBUG NOSUCH\r\nDEBUG SLEEP x\r\nDEBUG SLEEP 0\r\nDEBUG POPULATE -1\r\nDEBUG POPULATE 3 pfx\r\nKEYS pfx*\r\nDEBUG OBJECT nosuch\r\n",
+    b"DEBUG\r\nDEBUG NOSUCH\r\nDEBUG SLEEP x\r\nDEBUG SLEEP 0\r\nDEBUG POPULATE -1\r\nDEBUG POPULATE 3 pfx\r\nEXISTS pfx:0 pfx:2 pfx:3\r\nDEBUG OBJECT nosuch\r\n",
     b"COMMAND COUNT x\r\nCOMMAND INFO nosuchcmd\r\nCOMMAND FOO\r\n",
 ])
 def test_server_command_errors_same_as_redis(amber_server, redis_server, payload):
