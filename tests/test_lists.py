@@ -532,3 +532,45 @@ def test_command_stats_count_blocking_call_once(r, amber_server):
     a.close()
     stats = r.info("commandstats")
     assert stats["cmdstat_blpop"]["calls"] == 2
+
+
+def random_command(rng):
+    keys = ["k1", "k2", "k3", "s"]
+    vals = ["a", "b", "c", "1", "-2", "", "x" * 20]
+    k = lambda: rng.choice(keys)
+    v = lambda: rng.choice(vals)
+    i = lambda: str(rng.choice([0, 1, 2, -1, -2, -3, 5, -10, 100]))
+    side = lambda: rng.choice(["LEFT", "right", "Left", "up"])
+    choices = [
+        lambda: ["LPUSH", k()] + [v() for _ in range(rng.randint(1, 4))],
+        lambda: ["RPUSH", k()] + [v() for _ in range(rng.randint(1, 4))],
+        lambda: [rng.choice(["LPUSHX", "RPUSHX"]), k(), v()],
+        lambda: [rng.choice(["LPOP", "RPOP"]), k()] + ([i()] if rng.random() < 0.5 else []),
+        lambda: ["LLEN", k()],
+        lambda: ["LINDEX", k(), i()],
+        lambda: ["LSET", k(), i(), v()],
+        lambda: ["LRANGE", k(), i(), i()],
+        lambda: ["LTRIM", k(), i(), i()],
+        lambda: ["LINSERT", k(), rng.choice(["BEFORE", "after", "x"]), v(), v()],
+        lambda: ["LREM", k(), i(), v()],
+        lambda: ["LPOS", k(), v()] + rng.choice([[], ["RANK", i()], ["COUNT", i()], ["MAXLEN", i()],
+                                                   ["RANK", i(), "COUNT", "0"]]),
+        lambda: ["LMOVE", k(), k(), side(), side()],
+        lambda: ["RPOPLPUSH", k(), k()],
+        lambda: ["LMPOP", str(rng.randint(1, 3)), k(), k(), k(), side()][: rng.randint(4, 6)]
+        + (["COUNT", i()] if rng.random() < 0.5 else []),
+        lambda: ["BLPOP", k(), k(), "0.01"],
+        lambda: ["BRPOP", k(), "0.01"],
+        lambda: ["BLMOVE", k(), k(), side(), side(), "0.01"],
+        lambda: ["BLMPOP", "0.01", "2", k(), k(), side(), "COUNT", "2"],
+        lambda: ["SET", "s", v()],
+        lambda: ["DEL", k()],
+    ]
+    return rng.choice(choices)()
+
+
+def test_random_stream_matches_redis(pair):
+    import random
+
+    rng = random.Random(7015)
+    same(pair, *[random_command(rng) for _ in range(600)])

@@ -719,3 +719,85 @@ fn blocking_move(ctx: &mut Ctx<'_>, from: End, to: End, timeout: i64) -> Reply {
     block_on(ctx, &args[1..2], timeout);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! What the list commands propagate (for the AOF), checked against what Redis 7.0.15
+    //! writes to its AOF for the same commands.
+
+    use super::*;
+    use crate::client::Client;
+    use crate::config::{Config, LogLevel};
+    use crate::log::Logger;
+
+    fn server() -> Option<(Server, Client)> {
+        let log = Logger::open(LogLevel::Nothing, "").ok()?;
+        let srv = Server::new(Config::default(), log);
+        let cl = Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), -1, true);
+        Some((srv, cl))
+    }
+
+    /// Runs one command straight through its handler, as served (`reprocessing`) or not, and
+    /// returns what it propagated.
+    fn run(srv: &mut Server, cl: &mut Client, line: &str, reprocessing: bool) -> Vec<String> {
+        let args: Vec<Vec<u8>> = line.split(' ').map(|s| s.as_bytes().to_vec()).collect();
+        let Some(cmd) = srv.commands.lookup(&args[0]) else {
+            return vec!["unknown".into()];
+        };
+        srv.propagated.clear();
+        let mut ctx = Ctx {
+            srv,
+            cl,
+            args: &args,
+            cmd,
+            reprocessing,
+        };
+        if (cmd.handler)(&mut ctx).is_err() {
+            return vec!["error".into()];
+        }
+        srv.propagated
+            .iter()
+            .map(|(_, a)| {
+                a.iter()
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn propagation_matches_redis_aof() {
+        let Some((mut srv, mut cl)) = server() else {
+            panic!("no server");
+        };
+        let s = &mut srv;
+        let c = &mut cl;
+        assert!(run(s, c, "RPUSH k a b c d e f", false).is_empty());
+        assert_eq!(run(s, c, "LMPOP 1 k LEFT COUNT 2", false), ["LPOP k 2"]);
+        assert_eq!(
+            run(s, c, "BLMPOP 0 1 k right COUNT 10", false),
+            ["RPOP k 4"]
+        );
+        assert!(run(s, c, "RPUSH k x y z w", false).is_empty());
+        assert_eq!(run(s, c, "BLPOP k 0", false), ["LPOP k"]);
+        assert_eq!(run(s, c, "BRPOP k 0", false), ["RPOP k"]);
+        assert_eq!(
+            run(s, c, "BLMOVE k d Left rIght 0", false),
+            ["LMOVE k d Left rIght"]
+        );
+        assert_eq!(
+            run(s, c, "BLMOVE d k Left rIght 0", true),
+            ["LMOVE d k left right"]
+        );
+        assert_eq!(run(s, c, "BRPOPLPUSH k d 0", true), ["RPOPLPUSH k d"]);
+        // Commands Redis propagates as received record nothing here.
+        assert!(run(s, c, "LMOVE d k LEFT LEFT", false).is_empty());
+        assert!(run(s, c, "LPOP k 1", false).is_empty());
+        // Nothing popped, nothing propagated.
+        assert!(run(s, c, "LMPOP 1 nokey LEFT", false).is_empty());
+        cl.multi = Some(Default::default());
+        assert!(run(&mut srv, &mut cl, "BLPOP nokey 0", false).is_empty());
+        assert!(cl.blocked.is_none());
+    }
+}
