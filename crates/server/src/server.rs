@@ -98,6 +98,9 @@ pub struct Blocking {
     pub ready: Vec<(usize, Key)>,
     pub ready_set: HashSet<(usize, Key)>,
     pub count: usize,
+    /// While a blocked command runs again: the ready key that woke it. Redis 7.0 serves a
+    /// client from the key that became ready, not from the first of its keys holding data.
+    pub serving: Option<Key>,
 }
 
 /// Pub/sub subscriptions.

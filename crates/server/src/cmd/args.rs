@@ -113,17 +113,69 @@ pub fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
-/// A blocking command's timeout in seconds (may be fractional), as absolute ms from now:
-/// 0 means forever. Redis's getTimeoutFromObjectOrReply.
+/// A blocking command's timeout in seconds (may be fractional), as ms from now: 0 means
+/// forever. Redis 7.0.15's getTimeoutFromObjectOrReply parses a long double and takes
+/// `(long long) ceill(secs * 1000)`: a tiny positive timeout is 1 ms, a tiny negative one is 0
+/// (forever), and infinities or values beyond the range of a long long convert to LLONG_MIN on
+/// x86, hence "timeout is negative".
 pub fn timeout_secs(arg: &[u8]) -> Result<i64, Error> {
     let v = parse_f64(arg)
-        .filter(|v| v.is_finite())
+        .or_else(|| long_double_only(arg))
         .ok_or_else(|| Error::new("ERR timeout is not a float or out of range"))?;
-    let ms = (v * 1000.0) as i64;
+    let ms = (v * 1000.0).ceil();
+    // 2^63: the first value a long long cannot hold.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let ms = if ms.is_finite() && (-LIMIT..LIMIT).contains(&ms) {
+        ms as i64
+    } else {
+        i64::MIN
+    };
     if ms < 0 {
         return Err(Error::new("ERR timeout is negative"));
     }
     Ok(ms)
+}
+
+/// A decimal number outside the range of a double but inside that of an x86 long double
+/// (about 1e-4951 to 1.19e4932), which strtold accepts: returned as an infinity or as the
+/// smallest double of the same sign.
+fn long_double_only(arg: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(arg).ok()?;
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mant, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // Decimal exponent of the first significant digit.
+    let magnitude = match int_part.trim_start_matches('0') {
+        t if !t.is_empty() => exp.checked_add(t.len() as i64 - 1)?,
+        _ => {
+            let zeros = frac_part.bytes().take_while(|b| *b == b'0').count();
+            if zeros == frac_part.len() {
+                return None;
+            }
+            exp.checked_sub(zeros as i64 + 1)?
+        }
+    };
+    let v = if magnitude > 300 && magnitude <= 4932 {
+        f64::INFINITY
+    } else if (-4951..-300).contains(&magnitude) {
+        f64::MIN_POSITIVE
+    } else {
+        return None;
+    };
+    Some(if neg { -v } else { v })
 }
 
 #[cfg(test)]
@@ -145,5 +197,23 @@ mod tests {
         assert_eq!(parse_f64(b"1e-400"), None);
         assert_eq!(parse_f64(b"abc"), None);
         assert_eq!(parse_f64(b""), None);
+    }
+
+    #[test]
+    fn timeouts_like_redis_7_0() {
+        assert_eq!(timeout_secs(b"0"), Ok(0));
+        assert_eq!(timeout_secs(b"1.5"), Ok(1500));
+        assert_eq!(timeout_secs(b"0.0001"), Ok(1));
+        assert_eq!(timeout_secs(b"1e-400"), Ok(1));
+        assert_eq!(timeout_secs(b"-0.0001"), Ok(0));
+        assert_eq!(timeout_secs(b"9e15"), Ok(9_000_000_000_000_000_000));
+        let neg = Err(Error::new("ERR timeout is negative"));
+        let bad = Err(Error::new("ERR timeout is not a float or out of range"));
+        for v in ["-1", "inf", "-inf", "1e20", "9.3e15", "1e400", "-1e400"] {
+            assert_eq!(timeout_secs(v.as_bytes()), neg, "{v}");
+        }
+        for v in ["nan", "x", " 1", "1e5000", "1e-5000", ""] {
+            assert_eq!(timeout_secs(v.as_bytes()), bad, "{v}");
+        }
     }
 }

@@ -514,15 +514,21 @@ pub fn call(
         count_error(srv, &e.0);
         cl.out.error(&e.0);
     }
-    srv.stats.total_commands_processed += 1;
+    // As Redis 7.0, a blocking command counts once: as processed when first run, and in its
+    // command's calls when it completes (served here, or timed out in the connection).
+    if !reprocessing {
+        srv.stats.total_commands_processed += 1;
+    }
     let key = if std::ptr::eq(stat_cmd, cmd) {
         cmd.name
     } else {
         stat_name
     };
     let st = srv.stats.commands.entry(key).or_default();
-    st.calls += 1;
-    st.usec += usec;
+    if cl.blocked.as_ref().is_none_or(|b| b.keys.is_empty()) {
+        st.calls += 1;
+        st.usec += usec;
+    }
     if res.is_err() {
         st.failed_calls += 1;
     }
@@ -583,6 +589,15 @@ pub fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
                 else {
                     continue;
                 };
+                // As Redis 7.0: a client is served only while the key holds a value of the type
+                // it waits for. Otherwise it keeps waiting, in its place in the queue (a key
+                // pushed then emptied or overwritten in a transaction wakes nobody).
+                let kind = srv.lookup_quiet(key.0, &key.1).map(|e| e.value.kind());
+                match (kind, blocked_kind(cmd)) {
+                    (None, _) => break,
+                    (Some(k), Some(want)) if k != want => continue,
+                    _ => {}
+                }
                 unregister_blocked(srv, &mut other);
                 let saved_db = other.db;
                 other.db = db;
@@ -596,7 +611,9 @@ pub fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
                     on_timeout: |_| {},
                 });
                 srv.cmd_time_ms = crate::server::unix_ms();
+                srv.blocking.serving = Some(key.1.clone());
                 call(srv, &mut other, cmd, &args, true);
+                srv.blocking.serving = None;
                 if other.blocked.as_ref().is_some_and(|b| b.keys.is_empty()) {
                     other.blocked = None;
                 }
@@ -608,6 +625,16 @@ pub fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
                 }
             }
         }
+    }
+}
+
+/// The type of value a blocking command waits for, when it waits for one type only.
+fn blocked_kind(cmd: &Command) -> Option<amber_store::value::Kind> {
+    use amber_store::value::Kind;
+    match cmd.name {
+        "blpop" | "brpop" | "brpoplpush" | "blmove" | "blmpop" => Some(Kind::List),
+        "bzpopmin" | "bzpopmax" | "bzmpop" => Some(Kind::ZSet),
+        _ => None,
     }
 }
 
