@@ -67,9 +67,16 @@ pub struct Snapshot {
 impl Snapshot {
     /// Serializes every segment the main thread has not already serialized. Run it on the
     /// background thread; when it returns, every segment has been handed to the sink once.
+    /// (The main thread never blocks on the writer, so this cannot deadlock: a segment it took
+    /// is serialized within its current command.)
     pub fn drain(&self) {
         for i in 0..self.shared.slots.len() {
             self.shared.take(i);
+        }
+        // A segment the main thread took may still be on its way into the sink: wait for it,
+        // so that when this returns the sink has received every segment.
+        while !self.is_complete() {
+            std::thread::yield_now();
         }
     }
 

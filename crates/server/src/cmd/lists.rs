@@ -574,7 +574,7 @@ fn mpop_args(args: &[Vec<u8>], numkeys_idx: usize) -> Result<(&[Vec<u8>], End, u
 /// when every key is missing; a key of another type is an error.
 fn mpop_from(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], end: End, count: usize) -> Result<bool, Error> {
     let db = ctx.cl.db;
-    for key in serving_first(ctx, keys) {
+    for key in ctx.serving_first(keys) {
         if !exists_for_write(ctx.srv, db, key)? {
             continue;
         }
@@ -602,21 +602,6 @@ fn mpop_from(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], end: End, count: usize) -> Res
         return Ok(true);
     }
     Ok(false)
-}
-
-/// The keys to try, the key that woke a blocked client first (Redis 7.0 serves a woken client
-/// from the key that became ready).
-fn serving_first<'k>(ctx: &Ctx<'_>, keys: &'k [Vec<u8>]) -> Vec<&'k Vec<u8>> {
-    let mut order: Vec<&Vec<u8>> = keys.iter().collect();
-    if ctx.reprocessing {
-        if let Some(ready) = &ctx.srv.blocking.serving {
-            if let Some(i) = order.iter().position(|k| k.as_slice() == ready.as_slice()) {
-                let k = order.remove(i);
-                order.insert(0, k);
-            }
-        }
-    }
-    order
 }
 
 fn lmpop(ctx: &mut Ctx<'_>) -> Reply {
@@ -654,7 +639,7 @@ fn blocking_pop(ctx: &mut Ctx<'_>, end: End) -> Reply {
     let timeout = args::timeout_secs(&args[last])?;
     let keys = &args[1..last];
     let db = ctx.cl.db;
-    for key in serving_first(ctx, keys) {
+    for key in ctx.serving_first(keys) {
         if !exists_for_write(ctx.srv, db, key)? {
             continue;
         }

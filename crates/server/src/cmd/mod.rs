@@ -273,6 +273,21 @@ impl Ctx<'_> {
         self.srv.propagate(db, args);
     }
 
+    /// The keys a blocking command should try, in order: when a woken client runs again, the
+    /// key that became ready comes first (Redis 7.0 serves a woken client from that key).
+    pub fn serving_first<'k>(&self, keys: &'k [Vec<u8>]) -> Vec<&'k Vec<u8>> {
+        let mut order: Vec<&Vec<u8>> = keys.iter().collect();
+        if self.reprocessing {
+            if let Some(ready) = &self.srv.blocking.serving {
+                if let Some(i) = order.iter().position(|k| k.as_slice() == ready.as_slice()) {
+                    let k = order.remove(i);
+                    order.insert(0, k);
+                }
+            }
+        }
+        order
+    }
+
     /// Whether a blocking command may wait (not inside MULTI).
     pub fn can_block(&self) -> bool {
         !self.cl.in_multi()

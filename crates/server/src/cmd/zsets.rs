@@ -868,7 +868,7 @@ fn blocking_pop(
     nested: bool,
 ) -> Reply {
     let db = ctx.cl.db;
-    for k in keys {
+    for k in ctx.serving_first(keys) {
         match ctx.srv.lookup_write(db, k) {
             None => continue,
             Some(e) => match &e.value {
