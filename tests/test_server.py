@@ -142,6 +142,16 @@ def test_config_rewrite_without_file(r):
         r.config_rewrite()
 
 
+def raw(client, *args):
+    """Sends a command and returns the parsed reply, bypassing redis-py's reply callbacks."""
+    conn = client.connection_pool.get_connection()
+    try:
+        conn.send_command(*args)
+        return conn.read_response()
+    finally:
+        client.connection_pool.release(conn)
+
+
 def test_info_sections_and_fields(r):
     r.set("a", "1")
     r.set("b", "2", px=100000)
@@ -152,13 +162,13 @@ def test_info_sections_and_fields(r):
         assert field in info, field
     assert info["db0"]["keys"] == 2 and info["db0"]["expires"] == 1
     assert info["redis_version"] == "7.0.15"
-    text = r.execute_command("INFO", "server")
+    text = raw(r, "INFO", "server")
     assert "# Server" in text and "# Clients" not in text
-    assert r.info("keyspace") == {"db0": info["db0"]} or "db0" in r.info("keyspace")
-    every = r.execute_command("INFO", "everything")
+    assert "db0" in r.info("keyspace")
+    every = raw(r, "INFO", "everything")
     assert "# Commandstats" in every and "cmdstat_set:calls=" in every
-    assert r.execute_command("INFO", "nosuchsection") in ("", b"")
-    multi = r.execute_command("INFO", "server", "clients")
+    assert raw(r, "INFO", "nosuchsection") in ("", b"")
+    multi = raw(r, "INFO", "server", "clients")
     assert "# Server" in multi and "# Clients" in multi and "# Memory" not in multi
 
 
@@ -176,16 +186,6 @@ def test_info_counts_errors_and_commands(r):
     assert err["errorstat_ERR"]["count"] >= 1
     cmds = r.info("commandstats")
     assert cmds["cmdstat_set"]["calls"] >= 1
-
-
-def raw(client, *args):
-    """Sends a command and returns the parsed reply, bypassing redis-py's reply callbacks."""
-    conn = client.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        client.connection_pool.release(conn)
 
 
 def test_command_introspection(r):

@@ -13,13 +13,13 @@ const CONN: &[&str] = &["@connection"];
 
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, FAST | SENTINEL, (0, 0, 0), CONN, ping),
-    Command::new("echo", 2, FAST, (0, 0, 0), CONN, echo),
+    Command::new("echo", 2, LOADING | STALE | FAST, (0, 0, 0), CONN, echo),
     Command::new("select", 2, LOADING | STALE | FAST, (0, 0, 0), CONN, select),
     Command::new("quit", -1, ALLOW_BUSY_NOAUTH, (0, 0, 0), CONN, quit),
     Command::new(
         "auth",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | super::ALLOW_BUSY,
         (0, 0, 0),
         CONN,
         auth,
@@ -27,7 +27,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new(
         "hello",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | super::ALLOW_BUSY,
         (0, 0, 0),
         CONN,
         hello,
@@ -35,12 +35,12 @@ pub static COMMANDS: &[Command] = &[
     Command::new(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | super::ALLOW_BUSY,
         (0, 0, 0),
         CONN,
         reset,
     ),
-    Command::container("client", -2, CONN, CLIENT_SUBCOMMANDS),
+    Command::container("client", -2, 0, CLIENT_SUBCOMMANDS),
 ];
 
 const ALLOW_BUSY_NOAUTH: u32 = super::ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH;

@@ -27,7 +27,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("swapdb", 3, WRITE | FAST, (0, 0, 0), KS_DANGEROUS, swapdb),
     Command::new("copy", -3, WRITE | DENYOOM, (1, 2, 1), KS, copy),
     Command::new("touch", -2, READONLY | FAST, (1, -1, 1), KS, touch),
-    Command::container("object", -2, KS, OBJECT_SUBCOMMANDS),
+    Command::container("object", -2, 0, OBJECT_SUBCOMMANDS),
     Command::new("expire", -3, WRITE | FAST, (1, 1, 1), KS, expire),
     Command::new("pexpire", -3, WRITE | FAST, (1, 1, 1), KS, pexpire),
     Command::new("expireat", -3, WRITE | FAST, (1, 1, 1), KS, expireat),

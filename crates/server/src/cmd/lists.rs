@@ -51,7 +51,14 @@ pub static COMMANDS: &[Command] = &[
     Command::new("lrem", 4, WRITE, (1, 1, 1), LIST, lrem),
     Command::new("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), LIST, rpoplpush),
     Command::new("lmove", 5, WRITE | DENYOOM, (1, 2, 1), LIST, lmove),
-    Command::new("lmpop", -4, WRITE, (0, 0, 0), LIST, lmpop),
+    Command::new(
+        "lmpop",
+        -4,
+        WRITE | super::MOVABLEKEYS,
+        (0, 0, 0),
+        LIST,
+        lmpop,
+    ),
     Command::new(
         "blpop",
         -3,
@@ -84,7 +91,14 @@ pub static COMMANDS: &[Command] = &[
         LIST,
         blmove,
     ),
-    Command::new("blmpop", -5, WRITE | BLOCKING, (0, 0, 0), LIST, blmpop),
+    Command::new(
+        "blmpop",
+        -5,
+        WRITE | BLOCKING | super::MOVABLEKEYS,
+        (0, 0, 0),
+        LIST,
+        blmpop,
+    ),
 ];
 
 // ---- helpers ----

@@ -49,6 +49,8 @@ pub const NO_MULTI: u32 = 1 << 14;
 pub const ALLOW_BUSY: u32 = 1 << 15;
 pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
 pub const SENTINEL: u32 = 1 << 17;
+/// Key positions depend on arguments (numkeys): COMMAND INFO's `movablekeys`.
+pub const MOVABLEKEYS: u32 = 1 << 18;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -68,6 +70,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (NO_MULTI, "no_multi"),
     (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    (MOVABLEKEYS, "movablekeys"),
 ];
 
 /// An error reply. The text carries its code: "ERR ...", "WRONGTYPE ...", "NOAUTH ...".
@@ -139,21 +142,36 @@ impl Command {
         }
     }
 
+    /// A command with subcommands (CLIENT, CONFIG, ...). Like Redis, the container has no ACL
+    /// categories of its own: its subcommands carry them.
     pub const fn container(
         name: &'static str,
         arity: i32,
+        flags: u32,
+        subcommands: &'static [Command],
+    ) -> Self {
+        Self::container_with_handler(name, arity, flags, &[], |_| Ok(()), subcommands)
+    }
+
+    /// A container that also runs on its own, with no subcommand (COMMAND), and so has ACL
+    /// categories of its own.
+    pub const fn container_with_handler(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
         acl: &'static [&'static str],
+        handler: Handler,
         subcommands: &'static [Command],
     ) -> Self {
         Command {
             name,
             arity,
-            flags: 0,
+            flags,
             first_key: 0,
             last_key: 0,
             step: 0,
             acl,
-            handler: |_| Ok(()),
+            handler,
             subcommands,
         }
     }
@@ -352,7 +370,8 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         );
         return After::Continue;
     };
-    let (parent, cmd) = if cmd.subcommands.is_empty() {
+    // A container with arity -1 (COMMAND) also runs on its own, without a subcommand.
+    let (parent, cmd) = if cmd.subcommands.is_empty() || (args.len() == 1 && cmd.arity == -1) {
         (None, cmd)
     } else if args.len() == 1 {
         reject(

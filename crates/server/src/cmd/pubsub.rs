@@ -12,7 +12,7 @@
 use amber_resp::ReplyBuf;
 use amber_store::Blob;
 
-use super::{Command, Ctx, Reply, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, PUBSUB, SENTINEL, STALE};
+use super::{Command, Ctx, Reply, FAST, LOADING, NOSCRIPT, PUBSUB, SENTINEL, STALE};
 use crate::client::Client;
 use crate::glob;
 use crate::server::Server;
@@ -27,12 +27,12 @@ pub static COMMANDS: &[Command] = &[
     Command::new(
         "publish",
         3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL,
+        PUBSUB | LOADING | STALE | FAST | SENTINEL,
         (0, 0, 0),
         &[],
         publish,
     ),
-    Command::container("pubsub", -2, &[], PUBSUB_SUBCOMMANDS),
+    Command::container("pubsub", -2, 0, PUBSUB_SUBCOMMANDS),
 ];
 
 const INTROSPECT: u32 = PUBSUB | LOADING | STALE;

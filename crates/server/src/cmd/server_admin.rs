@@ -15,8 +15,15 @@ const SRV: &[&str] = &["@server"];
 const KS: &[&str] = &["@keyspace"];
 
 pub static COMMANDS: &[Command] = &[
-    Command::container("command", -1, &["@connection"], COMMAND_SUBCOMMANDS),
-    Command::container("config", -2, SRV, CONFIG_SUBCOMMANDS),
+    Command::container_with_handler(
+        "command",
+        -1,
+        LOADING | STALE,
+        &["@connection"],
+        command_all,
+        COMMAND_SUBCOMMANDS,
+    ),
+    Command::container("config", -2, 0, CONFIG_SUBCOMMANDS),
     Command::new(
         "debug",
         -2,
@@ -30,12 +37,26 @@ pub static COMMANDS: &[Command] = &[
         -1,
         LOADING | STALE,
         (0, 0, 0),
-        SRV,
+        &["@dangerous"],
         crate::info::info_command,
     ),
     Command::new("dbsize", 1, READONLY | FAST, (0, 0, 0), KS, dbsize),
-    Command::new("flushdb", -1, WRITE, (0, 0, 0), KS, flushdb),
-    Command::new("flushall", -1, WRITE, (0, 0, 0), KS, flushall),
+    Command::new(
+        "flushdb",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        &["@keyspace", "@dangerous"],
+        flushdb,
+    ),
+    Command::new(
+        "flushall",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        &["@keyspace", "@dangerous"],
+        flushall,
+    ),
     Command::new(
         "time",
         1,
@@ -109,7 +130,7 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
     Command::new(
         "set",
         -4,
-        ADMIN | NOSCRIPT | LOADING | STALE | super::MAY_REPLICATE,
+        ADMIN | NOSCRIPT | LOADING | STALE,
         (0, 0, 0),
         SRV,
         config_set,
@@ -146,6 +167,17 @@ fn all_commands() -> Vec<&'static Command> {
     let mut v: Vec<&'static Command> = super::families().iter().flat_map(|f| f.iter()).collect();
     v.sort_by_key(|c| c.name);
     v
+}
+
+/// COMMAND: every command's COMMAND INFO.
+fn command_all(ctx: &mut Ctx<'_>) -> Reply {
+    let all = all_commands();
+    let out = &mut ctx.cl.out;
+    out.array(all.len());
+    for c in all {
+        write_command_info(out, c, None);
+    }
+    Ok(())
 }
 
 fn command_count(ctx: &mut Ctx<'_>) -> Reply {

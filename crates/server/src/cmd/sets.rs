@@ -39,7 +39,14 @@ pub static COMMANDS: &[Command] = &[
         SET,
         sinterstore,
     ),
-    Command::new("sintercard", -3, READONLY, (0, 0, 0), SET, sintercard),
+    Command::new(
+        "sintercard",
+        -3,
+        READONLY | super::MOVABLEKEYS,
+        (0, 0, 0),
+        SET,
+        sintercard,
+    ),
     Command::new("sunion", -2, READONLY, (1, -1, 1), SET, sunion),
     Command::new(
         "sunionstore",
