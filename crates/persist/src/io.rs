@@ -1,0 +1,415 @@
+//! I/O adapters shared by every persistence driver: a CRC-64-tracking buffered writer and
+//! reader (they also count bytes, for progress and error offsets), and `AtomicFile`, the
+//! temp → fsync → rename → fsync-directory path every snapshot takes.
+//!
+//! Both adapters buffer themselves and checksum whole buffers at a time, so callers can write
+//! and read a few bytes at a time without paying a per-call CRC cost.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::crc64::crc64;
+
+const WRITE_BUF: usize = 256 * 1024;
+const READ_BUF: usize = 1024 * 1024;
+
+/// A buffered writer that keeps Redis's CRC-64 of everything written and the byte count.
+pub struct CrcWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+    /// CRC of the bytes already handed to `inner`.
+    crc: u64,
+    /// Bytes already handed to `inner`.
+    flushed: u64,
+}
+
+impl<W: Write> CrcWriter<W> {
+    pub fn new(inner: W) -> Self {
+        CrcWriter {
+            inner,
+            buf: Vec::with_capacity(WRITE_BUF),
+            crc: 0,
+            flushed: 0,
+        }
+    }
+
+    /// The CRC of every byte written so far.
+    pub fn crc(&self) -> u64 {
+        crc64(self.crc, &self.buf)
+    }
+
+    /// Every byte written so far, buffered or not.
+    pub fn bytes_written(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.crc = crc64(self.crc, &self.buf);
+        self.flushed += self.buf.len() as u64;
+        let r = self.inner.write_all(&self.buf);
+        self.buf.clear();
+        r
+    }
+
+    /// Hands everything to the inner writer and returns it (not flushed itself).
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.drain()?;
+        Ok(self.inner)
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() > WRITE_BUF {
+            self.drain()?;
+            if data.len() >= WRITE_BUF {
+                self.crc = crc64(self.crc, data);
+                self.flushed += data.len() as u64;
+                return self.inner.write_all(data);
+            }
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()?;
+        self.inner.flush()
+    }
+}
+
+/// A buffered reader that keeps Redis's CRC-64 of every byte consumed and the offset.
+///
+/// Decoders ask for bytes with `take` (borrowed from the buffer) or `read_into` (for lengths
+/// of any size, grown as bytes arrive, so a huge length read from a corrupt file cannot make
+/// it allocate more than the bytes that actually exist).
+pub struct CrcReader<R: Read> {
+    inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    /// Start of the consumed bytes not yet in `crc`.
+    crc_pos: usize,
+    crc: u64,
+    /// Offset of `buf[0]` in the stream.
+    base: u64,
+    eof: bool,
+}
+
+impl<R: Read> CrcReader<R> {
+    pub fn new(inner: R) -> Self {
+        CrcReader {
+            inner,
+            buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            crc_pos: 0,
+            crc: 0,
+            base: 0,
+            eof: false,
+        }
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// CRC of the bytes consumed so far.
+    pub fn crc(&self) -> u64 {
+        crc64(self.crc, &self.buf[self.crc_pos..self.pos])
+    }
+
+    /// Makes at least `n` (≤ the buffer size) bytes available; false at end of input.
+    fn fill(&mut self, n: usize) -> io::Result<bool> {
+        debug_assert!(n <= self.buf.len());
+        if self.end - self.pos >= n {
+            return Ok(true);
+        }
+        // Checksum what was consumed, then slide the unconsumed tail to the front.
+        self.crc = crc64(self.crc, &self.buf[self.crc_pos..self.pos]);
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.base += self.pos as u64;
+        self.end -= self.pos;
+        self.pos = 0;
+        self.crc_pos = 0;
+        while self.end < n && !self.eof {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.end >= n)
+    }
+
+    /// The next byte, `None` at end of input.
+    #[inline]
+    pub fn byte(&mut self) -> io::Result<Option<u8>> {
+        if self.pos < self.end {
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            return Ok(Some(b));
+        }
+        if !self.fill(1)? {
+            return Ok(None);
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(Some(b))
+    }
+
+    /// The next `n` bytes (n ≤ 64 KB), `None` when the input ends first.
+    #[inline]
+    pub fn take(&mut self, n: usize) -> io::Result<Option<&[u8]>> {
+        if n > 64 * 1024 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "take too large"));
+        }
+        if self.end - self.pos < n && !self.fill(n)? {
+            return Ok(None);
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(Some(s))
+    }
+
+    /// Appends the next `n` bytes to `out`; false (with what was there appended) when the
+    /// input ends first. Memory grows with the bytes that arrive, not with `n`.
+    pub fn read_into(&mut self, mut n: u64, out: &mut Vec<u8>) -> io::Result<bool> {
+        while n > 0 {
+            if self.pos == self.end && !self.fill(1)? {
+                return Ok(false);
+            }
+            let avail = (self.end - self.pos) as u64;
+            let k = avail.min(n) as usize;
+            out.extend_from_slice(&self.buf[self.pos..self.pos + k]);
+            self.pos += k;
+            n -= k as u64;
+        }
+        Ok(true)
+    }
+
+    /// Whether the input has no more bytes.
+    pub fn at_end(&mut self) -> io::Result<bool> {
+        Ok(!self.fill(1)?)
+    }
+}
+
+/// Creates, fills and atomically installs a file: a temp file in the target's directory
+/// (`temp-<pid>-<n>.rdb`, O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), optional fsync every 4 MB
+/// while writing (Redis's rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over
+/// the target, fsync the directory. Dropped without `commit`, the temp file is removed.
+///
+/// Errors are plain `io::Error`s with their OS error kept (ENOSPC stays recognisable).
+pub struct AtomicFile {
+    file: Option<File>,
+    buf: Vec<u8>,
+    temp: PathBuf,
+    target: PathBuf,
+    incremental_fsync: bool,
+    since_sync: u64,
+}
+
+/// Bytes between two fsyncs with incremental fsync on.
+pub const INCREMENTAL_FSYNC_BYTES: u64 = 4 * 1024 * 1024;
+const FILE_BUF: usize = 64 * 1024;
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path, incremental_fsync: bool) -> io::Result<AtomicFile> {
+        let dir = parent_dir(target);
+        let pid = std::process::id();
+        let mut last_err = None;
+        for _ in 0..100 {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let temp = dir.join(format!("temp-{pid}-{n}.rdb"));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&temp)
+            {
+                Ok(file) => {
+                    return Ok(AtomicFile {
+                        file: Some(file),
+                        buf: Vec::with_capacity(FILE_BUF),
+                        temp,
+                        target: target.to_path_buf(),
+                        incremental_fsync,
+                        since_sync: 0,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("no temp file name available")))
+    }
+
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    pub fn target_path(&self) -> &Path {
+        &self.target
+    }
+
+    fn file(&mut self) -> io::Result<&mut File> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("atomic file already closed"))
+    }
+
+    fn write_through(&mut self, data: &[u8]) -> io::Result<()> {
+        let incremental = self.incremental_fsync;
+        self.file()?.write_all(data)?;
+        self.since_sync += data.len() as u64;
+        if incremental && self.since_sync >= INCREMENTAL_FSYNC_BYTES {
+            self.file()?.sync_data()?;
+            self.since_sync = 0;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.write_through(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        r
+    }
+
+    /// Flushes, fsyncs, renames over the target and fsyncs the directory.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.drain()?;
+        let file = self.file.take().ok_or_else(|| io::Error::other("closed"))?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.target)?;
+        // The temp name no longer exists: nothing for Drop to remove.
+        self.temp = PathBuf::new();
+        File::open(parent_dir(&self.target))?.sync_all()
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() > FILE_BUF {
+            self.drain()?;
+            if data.len() >= FILE_BUF {
+                return self.write_through(data);
+            }
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        self.file = None;
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn crc_writer_and_reader_agree() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut w = CrcWriter::new(Vec::new());
+        for chunk in data.chunks(777) {
+            w.write_all(chunk).unwrap();
+        }
+        w.write_all(&data[..300_000]).unwrap();
+        let crc = w.crc();
+        assert_eq!(w.bytes_written(), 3_300_000);
+        let out = w.into_inner().unwrap();
+        assert_eq!(crc, crc64(0, &out));
+
+        let mut r = CrcReader::new(&out[..]);
+        let mut got = Vec::new();
+        assert_eq!(r.byte().unwrap(), Some(out[0]));
+        got.push(out[0]);
+        got.extend_from_slice(r.take(1000).unwrap().unwrap());
+        assert!(r.read_into(2_000_000, &mut got).unwrap());
+        assert_eq!(r.offset(), 2_001_001);
+        assert_eq!(r.crc(), crc64(0, &out[..2_001_001]));
+        assert!(r.read_into(u64::MAX, &mut got).is_ok_and(|ok| !ok));
+        assert_eq!(got, out);
+        assert!(r.at_end().unwrap());
+        assert_eq!(r.crc(), crc);
+    }
+
+    #[test]
+    fn atomic_file_commits_or_cleans_up() {
+        let dir = std::env::temp_dir().join(format!("amber-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("dump.rdb");
+        let mut f = AtomicFile::create(&target, true).unwrap();
+        let temp = f.temp_path().to_path_buf();
+        assert!(temp.file_name().unwrap().to_string_lossy().starts_with("temp-"));
+        f.write_all(b"hello").unwrap();
+        f.write_all(&vec![1u8; 5 * 1024 * 1024]).unwrap();
+        f.commit().unwrap();
+        assert!(!temp.exists());
+        assert_eq!(std::fs::metadata(&target).unwrap().len(), 5 + 5 * 1024 * 1024);
+
+        let mut f = AtomicFile::create(&target, false).unwrap();
+        let temp = f.temp_path().to_path_buf();
+        f.write_all(b"partial").unwrap();
+        f.flush().unwrap();
+        assert!(temp.exists());
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&temp).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        drop(f);
+        assert!(!temp.exists());
+        assert_eq!(std::fs::metadata(&target).unwrap().len(), 5 + 5 * 1024 * 1024);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

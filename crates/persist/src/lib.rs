@@ -1,0 +1,9 @@
+//! Amber's persistence formats, usable without the server: the RDB codec (encoder, streaming
+//! decoder, DUMP payloads), the packed encodings it embeds (listpack, ziplist, intset, zipmap),
+//! LZF, Redis's CRC-64, and the I/O adapters every persistence driver shares (CRC-tracking
+//! reader/writer, atomic file replace).
+
+pub mod crc64;
+pub mod io;
+pub mod lzf;
+pub mod rdb;

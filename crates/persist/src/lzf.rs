@@ -1,0 +1,305 @@
+//! LZF, the compressor Redis uses for RDB strings, format-compatible with liblzf.
+//!
+//! The compressed stream is a sequence of chunks, each starting with a control byte:
+//!
+//! ```text
+//! 000LLLLL <L+1 literal bytes>                      literal run, 1..=32 bytes
+//! LLLooooo oooooooo                                 back reference, L in 1..=6: copy L+2 bytes
+//! 111ooooo LLLLLLLL oooooooo                        back reference, copy L+9 bytes
+//! ```
+//!
+//! where the 13-bit `o` is the distance back from the output position minus one. A reference
+//! copies at most 264 bytes, so one compressed byte never expands to more than 88.
+
+use std::cell::RefCell;
+
+const HLOG: u32 = 16;
+const HSIZE: usize = 1 << HLOG;
+const MAX_LIT: usize = 32;
+const MAX_OFF: usize = 1 << 13;
+const MAX_REF: usize = (1 << 8) + (1 << 3) + 1;
+
+/// The most output one input byte can produce (a 3-byte reference copying 264 bytes).
+pub const MAX_EXPANSION: usize = 88;
+
+/// The hash table of recent positions, kept per thread. Entries are `base + position + 1`
+/// where `base` grows with every call, so a stale entry from an earlier input is recognisable
+/// without clearing 256 KB per call (0 means empty).
+struct State {
+    table: Box<[u32]>,
+    base: u32,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State { table: vec![0u32; HSIZE].into_boxed_slice(), base: 0 });
+}
+
+#[inline(always)]
+fn hash3(a: u8, b: u8, c: u8) -> usize {
+    let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+    (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
+}
+
+/// Compresses `input`, appending to `out`. Returns the compressed length, or `None` (and
+/// leaves `out` as it was) when the result would be longer than `limit` bytes — Redis asks for
+/// a saving of at least 4 bytes by passing `len - 4`.
+pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> {
+    let start = out.len();
+    if input.is_empty() {
+        return None;
+    }
+    let n = input.len();
+    let ok = STATE.with(|st| {
+        let mut st = st.borrow_mut();
+        let Ok(n32) = u32::try_from(n) else {
+            return false;
+        };
+        if st.base.checked_add(n32).and_then(|v| v.checked_add(2)).is_none() {
+            st.table.fill(0);
+            st.base = 0;
+        }
+        let base = st.base;
+        st.base = base + n32 + 1;
+        let table = &mut st.table;
+        out.reserve(n.min(limit) + 2);
+        let mut lit = 0usize;
+        let mut ctrl = out.len();
+        out.push(0);
+        let mut ip = 0usize;
+        while ip + 2 < n {
+            if out.len() - start > limit {
+                return false;
+            }
+            let h = hash3(input[ip], input[ip + 1], input[ip + 2]);
+            let entry = table[h];
+            table[h] = base + ip as u32 + 1;
+            if entry > base {
+                let cand = (entry - base - 1) as usize;
+                let off = ip - cand - 1;
+                if off < MAX_OFF
+                    && input[cand] == input[ip]
+                    && input[cand + 1] == input[ip + 1]
+                    && input[cand + 2] == input[ip + 2]
+                {
+                    let maxlen = (n - ip).min(MAX_REF - 1);
+                    let mut m = 3;
+                    while m < maxlen && input[cand + m] == input[ip + m] {
+                        m += 1;
+                    }
+                    // Close the literal run (or drop its unused control byte).
+                    if lit > 0 {
+                        out[ctrl] = (lit - 1) as u8;
+                    } else {
+                        out.pop();
+                    }
+                    let l = m - 2;
+                    if l < 7 {
+                        out.push(((l << 5) | (off >> 8)) as u8);
+                    } else {
+                        out.push(((7 << 5) | (off >> 8)) as u8);
+                        out.push((l - 7) as u8);
+                    }
+                    out.push((off & 0xff) as u8);
+                    ip += m;
+                    lit = 0;
+                    ctrl = out.len();
+                    out.push(0);
+                    // Remember the last two positions of the match, as liblzf does.
+                    if ip + 2 < n {
+                        for p in [ip - 2, ip - 1] {
+                            let h = hash3(input[p], input[p + 1], input[p + 2]);
+                            table[h] = base + p as u32 + 1;
+                        }
+                    }
+                    continue;
+                }
+            }
+            out.push(input[ip]);
+            ip += 1;
+            lit += 1;
+            if lit == MAX_LIT {
+                out[ctrl] = (MAX_LIT - 1) as u8;
+                lit = 0;
+                ctrl = out.len();
+                out.push(0);
+            }
+        }
+        while ip < n {
+            out.push(input[ip]);
+            ip += 1;
+            lit += 1;
+            if lit == MAX_LIT {
+                out[ctrl] = (MAX_LIT - 1) as u8;
+                lit = 0;
+                ctrl = out.len();
+                out.push(0);
+            }
+        }
+        if lit > 0 {
+            out[ctrl] = (lit - 1) as u8;
+        } else {
+            out.pop();
+        }
+        out.len() - start <= limit
+    });
+    if ok {
+        Some(out.len() - start)
+    } else {
+        out.truncate(start);
+        None
+    }
+}
+
+/// Why a compressed stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LzfError {
+    /// The stream ends inside a chunk.
+    Truncated,
+    /// A back reference points before the start of the output.
+    BadReference,
+    /// The stream produces more or fewer bytes than expected.
+    WrongLength,
+}
+
+/// Decompresses `input`, which must produce exactly `expected` bytes, appending to `out`.
+/// Never reads or writes out of bounds, whatever the input; the caller bounds `expected`
+/// (at most `MAX_EXPANSION` times the input length can be valid).
+pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
+    if expected > input.len().saturating_mul(MAX_EXPANSION) {
+        return Err(LzfError::WrongLength);
+    }
+    let start = out.len();
+    out.reserve(expected);
+    let end = start + expected;
+    let mut ip = 0usize;
+    while ip < input.len() {
+        let ctrl = usize::from(input[ip]);
+        ip += 1;
+        if ctrl < 32 {
+            let run = ctrl + 1;
+            let lit = input.get(ip..ip + run).ok_or(LzfError::Truncated)?;
+            if out.len() + run > end {
+                return Err(LzfError::WrongLength);
+            }
+            out.extend_from_slice(lit);
+            ip += run;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+                ip += 1;
+            }
+            let lo = usize::from(*input.get(ip).ok_or(LzfError::Truncated)?);
+            ip += 1;
+            let back = ((ctrl & 0x1f) << 8) + lo + 1;
+            let len = len + 2;
+            let pos = out.len() - start;
+            if back > pos {
+                return Err(LzfError::BadReference);
+            }
+            if out.len() + len > end {
+                return Err(LzfError::WrongLength);
+            }
+            let from = out.len() - back;
+            if back >= len {
+                out.extend_from_within(from..from + len);
+            } else {
+                // Overlapping copy: a run that repeats its own output.
+                for i in 0..len {
+                    let b = out[from + i];
+                    out.push(b);
+                }
+            }
+        }
+    }
+    if out.len() != end {
+        out.truncate(start);
+        return Err(LzfError::WrongLength);
+    }
+    Ok(())
+}
+
+/// Decompresses into a new vector of exactly `expected` bytes.
+pub fn decompress(input: &[u8], expected: usize) -> Result<Vec<u8>, LzfError> {
+    let mut out = Vec::new();
+    decompress_into(input, expected, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn roundtrip(data: &[u8]) -> Option<usize> {
+        let mut c = Vec::new();
+        let n = compress(data, &mut c, data.len() + data.len() / 16 + 8)?;
+        assert_eq!(n, c.len());
+        assert_eq!(decompress(&c, data.len()).unwrap(), data);
+        Some(n)
+    }
+
+    #[test]
+    fn roundtrips() {
+        roundtrip(b"a").unwrap();
+        roundtrip(b"ab").unwrap();
+        roundtrip(b"abc").unwrap();
+        assert!(roundtrip(&[b'x'; 10_000]).unwrap() < 200);
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("key:{i} value:{} ", i % 97).into_bytes())
+            .collect();
+        let n = roundtrip(&text).unwrap();
+        assert!(n < text.len() / 2);
+        let mut x = 12345u64;
+        let noise: Vec<u8> = (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        roundtrip(&noise).unwrap();
+        // Repeated calls reuse the table; stale entries must not leak between inputs.
+        for _ in 0..3 {
+            roundtrip(&text[..1000]).unwrap();
+            roundtrip(&noise[..1000]).unwrap();
+        }
+    }
+
+    #[test]
+    fn limit_is_honoured() {
+        let mut out = vec![7u8];
+        assert_eq!(compress(b"abcdefghijklmnopqrstuvwxyz", &mut out, 22), None);
+        assert_eq!(out, [7u8]);
+        assert!(compress(&[b'a'; 100], &mut out, 96).is_some());
+    }
+
+    #[test]
+    fn decodes_liblzf_output() {
+        // "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" (30 x 'a') as liblzf compresses it.
+        let c = [0x00, b'a', 0xe0, 0x14, 0x00];
+        assert_eq!(decompress(&c, 30).unwrap(), vec![b'a'; 30]);
+    }
+
+    #[test]
+    fn corrupt_inputs_are_errors() {
+        assert_eq!(decompress(&[0x05, b'a'], 6), Err(LzfError::Truncated));
+        assert_eq!(decompress(&[0x20, 0x00], 3), Err(LzfError::BadReference));
+        assert_eq!(decompress(&[0x00, b'a'], 2), Err(LzfError::WrongLength));
+        assert_eq!(decompress(&[0x00, b'a', 0x20], 4), Err(LzfError::Truncated));
+        assert_eq!(decompress(&[0x00, b'a'], 1_000_000), Err(LzfError::WrongLength));
+        // Every truncation and every byte value at every position: no panic.
+        let mut c = Vec::new();
+        let data: Vec<u8> = (0..300).map(|i| (i % 7) as u8).collect();
+        compress(&data, &mut c, 300).unwrap();
+        for i in 0..c.len() {
+            let _ = decompress(&c[..i], data.len());
+            for v in [0u8, 0x1f, 0x20, 0xe0, 0xff] {
+                let mut m = c.clone();
+                m[i] = v;
+                let _ = decompress(&m, data.len());
+            }
+        }
+    }
+}
