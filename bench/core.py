@@ -50,7 +50,7 @@ def rss_kib(pid):
 
 
 def populate_rss(kind, tmp):
-    s = ServerProc(kind, tmp / f"mem-{kind}").start()
+    s = ServerProc(kind, tmp / f"mem-{kind}", ["--save", ""]).start()
     try:
         c = s.client()
         base = rss_kib(s.pid)
@@ -69,7 +69,7 @@ def main():
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-bench-{os.getpid()}"
-    servers = {k: ServerProc(k, tmp / k).start() for k in ("redis", "amber")}
+    servers = {k: ServerProc(k, tmp / k, ["--save", ""]).start() for k in ("redis", "amber")}
     results = {(k, p): [] for k in servers for p in (1, 16)}
     try:
         for rnd in range(args.rounds):

@@ -154,3 +154,21 @@ def rb(request, amber_server):
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seed_template_server(request, tmp_path_factory):
+    """The user's own test template (test_redis_persistence.py, kept unchanged) talks to the
+    default address, localhost:6379: for that module only, Amber serves there. A port already
+    in use fails the module loudly."""
+    if request.module.__name__ != "test_redis_persistence":
+        yield None
+        return
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 6379))
+        except OSError as e:
+            raise RuntimeError(f"port 6379 is in use, the seed template needs it for Amber: {e}")
+    s = ServerProc("amber", tmp_path_factory.mktemp("seed-template"), port=6379).start()
+    yield s
+    s.stop()

@@ -51,7 +51,24 @@ pub struct Config {
     pub limits: Limits,
     /// The config file given at start, for CONFIG REWRITE.
     pub file: Option<PathBuf>,
+    /// `save` points: (seconds, changes). A BGSAVE starts when at least `changes` writes
+    /// happened and `seconds` passed since the last successful save.
+    pub save_params: Vec<(u64, u64)>,
+    /// While reading the config at start: whether a `save` line already replaced the
+    /// defaults (later lines append, as in Redis).
+    pub save_seen_in_file: bool,
+    pub reading_file: bool,
+    pub dbfilename: String,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdb_save_incremental_fsync: bool,
+    /// Microseconds to sleep per key while saving (a test aid, as in Redis; negative = nanosleep).
+    pub rdb_key_save_delay: i64,
 }
+
+/// Redis 7.0's compiled-in save points.
+pub const DEFAULT_SAVE_PARAMS: &[(u64, u64)] = &[(3600, 1), (300, 100), (60, 10000)];
 
 impl Default for Config {
     fn default() -> Self {
@@ -77,6 +94,15 @@ impl Default for Config {
             dir: String::new(),
             limits: Limits::default(),
             file: None,
+            save_params: DEFAULT_SAVE_PARAMS.to_vec(),
+            save_seen_in_file: false,
+            reading_file: false,
+            dbfilename: "dump.rdb".into(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
+            rdb_save_incremental_fsync: true,
+            rdb_key_save_delay: 0,
         }
     }
 }
@@ -398,21 +424,50 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
-    // Persistence is not built yet: these report the truth (nothing is saved) and refuse the
-    // values that would need it, rather than accepting and ignoring them.
     Directive {
         name: "save",
         alias: None,
         flags: MULTI_ARG,
-        get: |_| String::new(),
-        set: |_, a| {
-            if a.iter().all(|v| v.is_empty()) {
-                Ok(())
-            } else {
-                Err("RDB snapshots are not available in this version of Amber; only save \"\" is accepted".into())
+        get: |c| {
+            c.save_params
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        set: set_save,
+    },
+    Directive {
+        name: "dbfilename",
+        alias: None,
+        flags: PROTECTED,
+        get: |c| c.dbfilename.clone(),
+        set: |c, a| {
+            let v = one(a);
+            if v.contains('/') || v == "." || v == ".." {
+                return Err("dbfilename can't be a path, just a filename".into());
             }
+            c.dbfilename = v.to_string();
+            Ok(())
         },
     },
+    bool_directive!("rdbcompression", 0, rdbcompression),
+    bool_directive!("rdbchecksum", 0, rdbchecksum),
+    bool_directive!(
+        "stop-writes-on-bgsave-error",
+        0,
+        stop_writes_on_bgsave_error
+    ),
+    bool_directive!("rdb-save-incremental-fsync", 0, rdb_save_incremental_fsync),
+    int_directive!(
+        "rdb-key-save-delay",
+        None,
+        0,
+        rdb_key_save_delay,
+        i64,
+        i64::from(i32::MIN),
+        i64::from(i32::MAX)
+    ),
     // No eviction yet: report the truth and refuse a limit rather than ignore it.
     Directive {
         name: "maxmemory",
@@ -515,6 +570,37 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
 ];
 
+/// `save <seconds> <changes> [...]`, `save ""` to disable. Checked whole before it applies.
+/// In the config file the first `save` line replaces the defaults and later ones append; at
+/// runtime (CONFIG SET) the value replaces the points.
+fn set_save(c: &mut Config, a: &[String]) -> Result<(), String> {
+    // One argument holding several words ("3600 1 300 100") is split, as Redis does for
+    // multi-argument directives.
+    let args: Vec<&str> = if a.len() == 1 {
+        a[0].split_whitespace().collect()
+    } else {
+        a.iter().map(String::as_str).collect()
+    };
+    if args.len() % 2 == 1 {
+        return Err("Invalid save parameters".into());
+    }
+    let mut points = Vec::new();
+    for pair in args.chunks(2) {
+        let seconds = pair[0].parse::<i64>().ok().filter(|v| *v >= 1);
+        let changes = pair[1].parse::<i64>().ok().filter(|v| *v >= 0);
+        match (seconds, changes) {
+            (Some(s), Some(n)) => points.push((s as u64, n as u64)),
+            _ => return Err("Invalid save parameters".into()),
+        }
+    }
+    if !c.reading_file || !c.save_seen_in_file {
+        c.save_params.clear();
+        c.save_seen_in_file = c.reading_file;
+    }
+    c.save_params.extend(points);
+    Ok(())
+}
+
 pub fn find(name: &str) -> Option<&'static Directive> {
     let lower = name.to_ascii_lowercase();
     DIRECTIVES
@@ -615,6 +701,14 @@ impl Config {
     /// Builds the configuration from `amber-server [file] [--name value ...]`.
     pub fn from_args(args: &[String]) -> Result<Config, String> {
         let mut cfg = Config::default();
+        cfg.reading_file = true;
+        let r = cfg.load_args(args);
+        cfg.reading_file = false;
+        r.map(|()| cfg)
+    }
+
+    fn load_args(&mut self, args: &[String]) -> Result<(), String> {
+        let cfg = self;
         let mut rest = args;
         if let Some(first) = args.first() {
             if !first.starts_with("--") {
@@ -651,7 +745,7 @@ impl Config {
             }
         }
         cfg.load_str(&text, None, 0).map_err(|e| e.to_string())?;
-        Ok(cfg)
+        Ok(())
     }
 
     /// Values of every directive whose name (or alias) matches `pattern`.

@@ -415,24 +415,63 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
     let f = |out: &mut String, k: &str, v: &dyn std::fmt::Display| {
         let _ = write!(out, "{k}:{v}\r\n");
     };
-    f(out, "loading", &0);
+    // Amber never forks: the copy-on-write fields are 0, and current_fork_perc reports the
+    // share of keys the snapshot in progress has written.
+    let rdb = &srv.rdb;
+    let (done, total) = rdb
+        .bgsave
+        .as_ref()
+        .map(|b| {
+            (
+                b.progress
+                    .keys_done
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                b.progress
+                    .keys_total
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+        .unwrap_or((0, 0));
+    let perc = if total > 0 {
+        done as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    f(out, "loading", &u8::from(srv.loading.is_some()));
     f(out, "async_loading", &0);
     f(out, "current_cow_peak", &0);
     f(out, "current_cow_size", &0);
     f(out, "current_cow_size_age", &0);
-    f(out, "current_fork_perc", &"0.00");
-    f(out, "current_save_keys_processed", &0);
-    f(out, "current_save_keys_total", &0);
+    f(out, "current_fork_perc", &format!("{perc:.2}"));
+    f(out, "current_save_keys_processed", &done);
+    f(out, "current_save_keys_total", &total);
     f(out, "rdb_changes_since_last_save", &srv.dirty);
-    f(out, "rdb_bgsave_in_progress", &0);
-    f(out, "rdb_last_save_time", &srv.started_unix);
-    f(out, "rdb_last_bgsave_status", &"ok");
-    f(out, "rdb_last_bgsave_time_sec", &-1);
-    f(out, "rdb_current_bgsave_time_sec", &-1);
-    f(out, "rdb_saves", &0);
+    f(
+        out,
+        "rdb_bgsave_in_progress",
+        &u8::from(rdb.bgsave.is_some()),
+    );
+    f(out, "rdb_last_save_time", &rdb.lastsave);
+    f(
+        out,
+        "rdb_last_bgsave_status",
+        &if rdb.last_bgsave_ok { "ok" } else { "err" },
+    );
+    f(out, "rdb_last_bgsave_time_sec", &rdb.last_bgsave_time_sec);
+    let current = rdb
+        .bgsave
+        .as_ref()
+        .map(|b| b.started.elapsed().as_secs() as i64)
+        .unwrap_or(-1);
+    f(out, "rdb_current_bgsave_time_sec", &current);
+    f(out, "rdb_saves", &rdb.saves);
     f(out, "rdb_last_cow_size", &0);
-    f(out, "rdb_last_load_keys_expired", &0);
-    f(out, "rdb_last_load_keys_loaded", &0);
+    f(
+        out,
+        "rdb_last_load_keys_expired",
+        &rdb.last_load_keys_expired,
+    );
+    f(out, "rdb_last_load_keys_loaded", &rdb.last_load_keys_loaded);
     f(out, "aof_enabled", &0);
     f(out, "aof_rewrite_in_progress", &0);
     f(out, "aof_rewrite_scheduled", &0);
@@ -445,4 +484,32 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
     f(out, "aof_last_cow_size", &0);
     f(out, "module_fork_in_progress", &0);
     f(out, "module_fork_last_cow_size", &0);
+    if let Some(l) = &srv.loading {
+        let loaded = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        let elapsed = l.started.elapsed().as_secs_f64();
+        let perc = if l.total_bytes > 0 {
+            loaded as f64 * 100.0 / l.total_bytes as f64
+        } else {
+            0.0
+        };
+        let eta = if loaded > 0 && elapsed > 0.0 {
+            let rate = loaded as f64 / elapsed;
+            (l.total_bytes.saturating_sub(loaded) as f64 / rate) as u64
+        } else {
+            1
+        };
+        f(out, "loading_start_time", &l.started_unix);
+        f(out, "loading_total_bytes", &l.total_bytes);
+        f(out, "loading_rdb_used_mem", &0);
+        f(out, "loading_loaded_bytes", &loaded);
+        f(out, "loading_loaded_perc", &format!("{perc:.2}"));
+        f(out, "loading_eta_seconds", &eta);
+    }
+    // Amber's own: why the last save failed, with the code users look up (P004/P005).
+    let last_error = rdb
+        .last_failure
+        .as_ref()
+        .map(|e| format!("{} {}", e.code, e.name))
+        .unwrap_or_else(|| "none".into());
+    f(out, "amber_rdb_last_error", &last_error);
 }

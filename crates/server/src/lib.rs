@@ -13,6 +13,8 @@ pub mod glob;
 pub mod info;
 pub mod keyspace;
 pub mod ldouble;
+pub mod load;
 pub mod log;
 pub mod net;
+pub mod save;
 pub mod server;

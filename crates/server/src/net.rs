@@ -188,7 +188,8 @@ async fn serve(config: Config, log: Logger) -> i32 {
             "The server is now ready to accept connections at {unixsocket}"
         ));
     }
-    log.notice("Ready to accept connections tcp");
+    // "Ready to accept connections" is logged once the dataset is loaded.
+    crate::load::load_at_start(&srv);
     tokio::task::spawn_local(cron(srv.clone()));
 
     let code = wait_for_shutdown(srv.clone()).await;
@@ -212,14 +213,26 @@ async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
         return 1;
     };
     let shutdown_notify = crate::cmd::server_admin::shutdown_notify();
-    tokio::select! {
-        _ = term.recv() => {
-            srv.borrow().log.warning("Received SIGTERM scheduling shutdown...");
+    loop {
+        let signal_name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            // SHUTDOWN already saved (or was told not to).
+            _ = shutdown_notify.notified() => break,
+        };
+        let mut s = srv.borrow_mut();
+        s.log
+            .warning(&format!("Received {signal_name} scheduling shutdown..."));
+        if s.loading.is_some() {
+            // Nothing of ours to save yet: the file being loaded is the data.
+            break;
         }
-        _ = int.recv() => {
-            srv.borrow().log.warning("Received SIGINT scheduling shutdown...");
+        if crate::save::prepare_for_shutdown(&mut s, crate::save::ShutdownFlags::default()).is_ok()
+        {
+            break;
         }
-        _ = shutdown_notify.notified() => {}
+        s.log
+            .warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
     }
     let s = srv.borrow();
     s.log.warning("User requested shutdown...");
@@ -403,6 +416,10 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
         crate::alloc::peak_memory();
+        if s.loading.is_some() {
+            continue;
+        }
+        crate::save::cron(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             s.active_expire_cycle(period / 4);

@@ -153,6 +153,10 @@ pub struct Server {
     pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// DEBUG SET-ACTIVE-EXPIRE switches the active expire cycle.
     pub active_expire_enabled: bool,
+    /// RDB snapshots: the BGSAVE in progress and the status of the last saves.
+    pub rdb: crate::save::RdbState,
+    /// Loading the dataset at start: commands without the LOADING flag are refused.
+    pub loading: Option<crate::load::LoadProgress>,
 }
 
 impl Server {
@@ -191,6 +195,8 @@ impl Server {
             self_ref: std::rc::Weak::new(),
             propagated: Vec::new(),
             active_expire_enabled: true,
+            rdb: crate::save::RdbState::new(unix_ms() / 1000),
+            loading: None,
             config,
         }
     }

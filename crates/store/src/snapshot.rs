@@ -80,6 +80,19 @@ impl Snapshot {
         }
     }
 
+    /// How many segment slots the snapshot has (the unit `take` works on).
+    pub fn segments(&self) -> usize {
+        self.shared.slots.len()
+    }
+
+    /// Serializes slot `i` unless the main thread already did. A writer that interleaves
+    /// `take` with flushing its sink keeps at most one segment's encoding buffered; after the
+    /// last slot it must wait for `is_complete` (a segment taken by the main thread may still
+    /// be on its way into the sink).
+    pub fn take(&self, i: usize) -> bool {
+        self.shared.take(i)
+    }
+
     pub fn db(&self) -> usize {
         self.shared.db
     }

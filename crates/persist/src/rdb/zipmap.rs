@@ -64,7 +64,10 @@ mod tests {
         // {"foo": "bar", "k": "hello"} with 2 free bytes after "hello".
         let z = b"\x02\x03foo\x03\x00bar\x01k\x05\x02helloXX\xff";
         let pairs = decode(z).unwrap();
-        assert_eq!(pairs, vec![(&b"foo"[..], &b"bar"[..]), (&b"k"[..], &b"hello"[..])]);
+        assert_eq!(
+            pairs,
+            vec![(&b"foo"[..], &b"bar"[..]), (&b"k"[..], &b"hello"[..])]
+        );
         for i in 0..z.len() {
             assert!(decode(&z[..i]).is_err());
         }

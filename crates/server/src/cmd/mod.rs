@@ -19,9 +19,11 @@ use crate::server::Server;
 pub mod args;
 pub mod connection;
 pub mod docs;
+pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod scan;
 pub mod server_admin;
@@ -51,6 +53,7 @@ pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
 pub const SENTINEL: u32 = 1 << 17;
 /// Key positions depend on arguments (numkeys): COMMAND INFO's `movablekeys`.
 pub const MOVABLEKEYS: u32 = 1 << 18;
+pub const NO_ASYNC_LOADING: u32 = 1 << 19;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -71,6 +74,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
     (MOVABLEKEYS, "movablekeys"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
 ];
 
 /// An error reply. The text carries its code: "ERR ...", "WRONGTYPE ...", "NOAUTH ...".
@@ -186,7 +190,7 @@ pub struct CommandTable {
     pub by_name: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 10] {
+pub fn families() -> [&'static [Command]; 12] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -198,6 +202,8 @@ pub fn families() -> [&'static [Command]; 10] {
         tx::COMMANDS,
         pubsub::COMMANDS,
         server_admin::COMMANDS,
+        persistence::COMMANDS,
+        dump::COMMANDS,
     ]
 }
 
@@ -440,6 +446,17 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         return After::Continue;
     }
     let name = parent.map(|p| p.name).unwrap_or(cmd.name);
+    // A failed background save refuses writes (and PING, as Redis does) until a save succeeds.
+    let is_write = cmd.flags & WRITE != 0
+        || (name == "exec"
+            && cl
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queue.iter().any(|q| q.cmd.is_write())));
+    if (is_write || name == "ping") && crate::save::writes_denied(srv) {
+        reject_cmd(srv, cl, Some(cmd), crate::save::MISCONF.to_string());
+        return After::Continue;
+    }
     if cl.subscriptions() > 0
         && cl.resp() == 2
         && !matches!(
@@ -456,6 +473,15 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         )
     {
         reject_cmd(srv, cl, Some(cmd), format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full_name(parent, cmd)));
+        return After::Continue;
+    }
+    if srv.loading.is_some() && cmd.flags & LOADING == 0 {
+        reject_cmd(
+            srv,
+            cl,
+            Some(cmd),
+            "LOADING Redis is loading the dataset in memory".to_string(),
+        );
         return After::Continue;
     }
     if cl.in_multi()

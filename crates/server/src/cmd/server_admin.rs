@@ -582,6 +582,14 @@ fn flushall(ctx: &mut Ctx<'_>) -> Reply {
         n += ctx.srv.dbs[db].len() as u64;
         ctx.srv.dbs[db].clear();
     }
+    // As Redis: a save in progress is abandoned, and with save points the empty dataset is
+    // saved at once (the dirty counter is kept, so the FLUSHALL still counts as changes).
+    crate::save::bgsave_cancel(ctx.srv);
+    if !ctx.srv.config.save_params.is_empty() {
+        let dirty = ctx.srv.dirty;
+        let _ = crate::save::save_now(ctx.srv);
+        ctx.srv.dirty = dirty;
+    }
     ctx.dirty(n + 1);
     ctx.cl.out.ok();
     Ok(())
@@ -597,13 +605,31 @@ fn time(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>) -> Reply {
+    let mut flags = crate::save::ShutdownFlags::default();
+    let mut abort = false;
     for a in &ctx.args[1..] {
-        if !(is(a, "NOSAVE") || is(a, "SAVE") || is(a, "NOW") || is(a, "FORCE") || is(a, "ABORT")) {
+        if is(a, "NOSAVE") {
+            flags.nosave = true;
+        } else if is(a, "SAVE") {
+            flags.save = true;
+        } else if is(a, "NOW") {
+            flags.now = true;
+        } else if is(a, "FORCE") {
+            flags.force = true;
+        } else if is(a, "ABORT") {
+            abort = true;
+        } else {
             return Err(Error::syntax());
         }
     }
-    if ctx.args[1..].iter().any(|a| is(a, "ABORT")) {
+    if (abort && ctx.args.len() > 2) || (flags.nosave && flags.save) {
+        return Err(Error::syntax());
+    }
+    if abort {
         return Err(Error::new("ERR No shutdown in progress."));
+    }
+    if crate::save::prepare_for_shutdown(ctx.srv, flags).is_err() {
+        return Err(Error::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.srv.shutdown_asap = true;
     shutdown_notify().notify_one();

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""RDB benchmark: Amber against Redis 7.0.15 on this machine, side by side, alternating rounds,
+medians. Writes the "RDB snapshots" section of bench/RESULTS.md.
+
+- SAVE time and file size after DEBUG POPULATE 1M and 5M keys;
+- load time of a Redis-written dump of 5M keys (process start until PING answers);
+- BGSAVE under a heavy write load (redis-benchmark SET on random keys, -P 16, 50 clients):
+  extra memory during the save (sum of Pss_Anon over the process tree, sampled every 20 ms,
+  peak minus the level just before), the longest reply time of a probe client sending SET
+  once a millisecond around the save's start, and the probe's p99 while the save runs.
+
+    python3 bench/rdb.py [--rounds 3] [--keys 1000000,5000000] [--load-keys 5000000] [--no-write]
+"""
+
+import argparse
+import datetime
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+from conftest import ServerProc  # noqa: E402
+from core import write_section  # noqa: E402
+
+import redis  # noqa: E402
+
+ARGS = ["--save", "", "--appendonly", "no"]
+
+
+def server(kind, d, extra=()):
+    s = ServerProc(kind, d, ARGS + list(extra))
+    s.start(timeout=600)
+    return s
+
+
+def wait_bgsave(c, timeout=600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not c.info("persistence")["rdb_bgsave_in_progress"]:
+            return
+        time.sleep(0.005)
+    raise RuntimeError("BGSAVE did not finish")
+
+
+def save_time(kind, d, keys):
+    s = server(kind, d)
+    try:
+        c = s.client(socket_timeout=600)
+        c.execute_command("DEBUG", "POPULATE", str(keys))
+        t = time.perf_counter()
+        c.execute_command("SAVE")
+        dt = time.perf_counter() - t
+        size = (d / "dump.rdb").stat().st_size
+        return dt, size
+    finally:
+        s.stop(timeout=600)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def load_time(kind, d, dump):
+    d.mkdir(parents=True, exist_ok=True)
+    shutil.copy(dump, d / "dump.rdb")
+    subprocess.run(["sync"], check=True)
+    t = time.perf_counter()
+    s = server(kind, d)
+    dt = time.perf_counter() - t
+    try:
+        n = s.client().dbsize()
+        return dt, n
+    finally:
+        s.stop(timeout=600)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pss_anon_kib(pid):
+    """Pss_Anon of a process and its children (a forked saver counts)."""
+    pids = [pid]
+    try:
+        kids = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(k) for k in kids]
+    except OSError:
+        pass
+    total = 0
+    for p in pids:
+        try:
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss_Anon:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def bgsave_under_load(kind, d, keys):
+    s = server(kind, d)
+    try:
+        c = s.client(socket_timeout=600)
+        c.execute_command("DEBUG", "POPULATE", str(keys))
+        load = subprocess.Popen(
+            ["redis-benchmark", "-h", "127.0.0.1", "-p", str(s.port), "-c", "50", "-P", "16",
+             "-n", "200000000", "-r", str(keys), "-t", "set", "-q"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe_lat = []
+        marks = {}
+        stop = threading.Event()
+
+        def probe():
+            p = s.client(socket_timeout=60)
+            while not stop.is_set():
+                t = time.perf_counter()
+                p.set("probe", "x")
+                probe_lat.append((t, time.perf_counter() - t))
+                time.sleep(0.001)
+
+        samples = []
+
+        def sampler():
+            while not stop.is_set():
+                samples.append((time.perf_counter(), pss_anon_kib(s.pid)))
+                time.sleep(0.02)
+
+        threads = [threading.Thread(target=probe), threading.Thread(target=sampler)]
+        time.sleep(2)  # let the load settle
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        marks["start"] = time.perf_counter()
+        c.execute_command("BGSAVE")
+        wait_bgsave(c)
+        marks["end"] = time.perf_counter()
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        load.terminate()
+        load.wait()
+        before = [v for t, v in samples if t < marks["start"]]
+        during = [v for t, v in samples if marks["start"] <= t <= marks["end"]]
+        base = before[-1] if before else samples[0][1]
+        extra = max(during + [base]) - base
+        window = [lat for t, lat in probe_lat if marks["start"] - 0.01 <= t <= marks["start"] + 0.5]
+        in_save = sorted(lat for t, lat in probe_lat if marks["start"] <= t <= marks["end"])
+        p99 = in_save[int(len(in_save) * 0.99)] if in_save else 0.0
+        return {"extra_kib": extra, "base_kib": base, "start_pause_ms": max(window) * 1000 if window else 0.0,
+                "p99_ms": p99 * 1000, "save_s": marks["end"] - marks["start"]}
+    finally:
+        stop.set()
+        s.stop(timeout=600)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--keys", default="1000000,5000000")
+    ap.add_argument("--load-keys", type=int, default=5000000)
+    ap.add_argument("--bgsave-keys", type=int, default=5000000)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-rdb-bench-{os.getpid()}"
+    tmp.mkdir(parents=True)
+    lines = [f"Measured {datetime.date.today().isoformat()} on this machine ({os.cpu_count()} cores), "
+             f"{args.rounds} alternating rounds, medians.", ""]
+
+    # SAVE
+    lines += ["| SAVE | Redis 7.0.15 | Amber | Amber/Redis |", "|---|---|---|---|"]
+    for keys in [int(k) for k in args.keys.split(",")]:
+        res = {"redis": [], "amber": []}
+        for rnd in range(args.rounds):
+            for kind in (["redis", "amber"] if rnd % 2 == 0 else ["amber", "redis"]):
+                res[kind].append(save_time(kind, tmp / f"save-{kind}", keys))
+                print(f"SAVE {keys} {kind}: {res[kind][-1]}", flush=True)
+        rt, at = med(x[0] for x in res["redis"]), med(x[0] for x in res["amber"])
+        rs, as_ = res["redis"][0][1], res["amber"][0][1]
+        lines.append(f"| time, {keys:,} keys | {rt:.2f} s | {at:.2f} s | {at / rt:.2f} |")
+        lines.append(f"| file size, {keys:,} keys | {rs / 1e6:.1f} MB | {as_ / 1e6:.1f} MB | {as_ / rs:.3f} |")
+
+    # load of a Redis-written dump
+    src = server("redis", tmp / "src")
+    try:
+        c = src.client(socket_timeout=600)
+        c.execute_command("DEBUG", "POPULATE", str(args.load_keys))
+        c.execute_command("SAVE")
+    finally:
+        src.stop(timeout=600)
+    dump = tmp / "src" / "dump.rdb"
+    res = {"redis": [], "amber": []}
+    for rnd in range(args.rounds):
+        for kind in (["redis", "amber"] if rnd % 2 == 0 else ["amber", "redis"]):
+            dt, n = load_time(kind, tmp / f"load-{kind}", dump)
+            assert n == args.load_keys, (kind, n)
+            res[kind].append(dt)
+            print(f"load {kind}: {dt:.2f}s", flush=True)
+    rt, at = med(res["redis"]), med(res["amber"])
+    lines.append(f"| load a Redis dump of {args.load_keys:,} keys (start until PING) | {rt:.2f} s | {at:.2f} s | {at / rt:.2f} |")
+    shutil.rmtree(tmp / "src", ignore_errors=True)
+
+    # BGSAVE under load
+    res = {"redis": [], "amber": []}
+    for rnd in range(args.rounds):
+        for kind in (["redis", "amber"] if rnd % 2 == 0 else ["amber", "redis"]):
+            res[kind].append(bgsave_under_load(kind, tmp / f"bg-{kind}", args.bgsave_keys))
+            print(f"BGSAVE under load {kind}: {res[kind][-1]}", flush=True)
+    lines += ["", f"BGSAVE of {args.bgsave_keys:,} keys under redis-benchmark SET -P 16 -c 50 -r {args.bgsave_keys:,}:", "",
+              "| BGSAVE under writes | Redis 7.0.15 | Amber | Amber/Redis |", "|---|---|---|---|"]
+    for key, label, unit in (("extra_kib", "extra memory during the save (Pss_Anon, process tree)", "MiB"),
+                             ("start_pause_ms", "longest probe reply around the save's start", "ms"),
+                             ("p99_ms", "probe p99 reply time during the save", "ms"),
+                             ("save_s", "save duration", "s")):
+        rv, av = med(x[key] for x in res["redis"]), med(x[key] for x in res["amber"])
+        if unit == "MiB":
+            rv, av = rv / 1024, av / 1024
+        ratio = f"{av / rv:.3f}" if rv else "n/a"
+        lines.append(f"| {label} | {rv:.2f} {unit} | {av:.2f} {unit} | {ratio} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        write_section("RDB snapshots", table)
+
+
+if __name__ == "__main__":
+    main()

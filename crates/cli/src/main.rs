@@ -1,0 +1,58 @@
+//! `amber`: the persistence and disaster-recovery tool. Each subcommand is a thin driver over
+//! amber-persist; `main` maps outcomes to exit codes that mean something:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | everything checked is fine |
+//! | 1 | a problem was found (corrupt or unsupported file) |
+//! | 2 | the tool could not do its job (usage, unreadable file) |
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check_rdb;
+mod human;
+mod progress;
+
+#[derive(Parser)]
+#[command(
+    name = "amber",
+    version,
+    about = "Amber persistence and disaster-recovery tool"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify an RDB file: structure, CRC64, and what it holds (keys per type and database).
+    CheckRdb(check_rdb::Args),
+}
+
+/// How a subcommand ended.
+pub enum Outcome {
+    Ok,
+    /// A problem in the data the user asked about (exit 1).
+    Problem,
+}
+
+/// The tool could not do its job (exit 2).
+pub struct Failure(pub String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::CheckRdb(a) => check_rdb::run(a),
+    };
+    match r {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Problem) => ExitCode::from(1),
+        Err(Failure(msg)) => {
+            eprintln!("amber: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Loading an RDB file into databases: at start (on a thread, while clients get -LOADING and
+//! INFO shows the progress) and for DEBUG RELOAD.
+//!
+//! Parsing is amber-persist's `Decoder`; this module only applies what it yields. A file that
+//! is corrupt, truncated or holds something Amber cannot represent is refused whole: the server
+//! never starts on a partial dataset.
+
+use std::cell::RefCell;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use amber_persist::rdb::{self, Decoder, Item, RdbError};
+use amber_store::db::NO_EXPIRE;
+use amber_store::{Db, Key, Limits};
+
+use crate::server::Server;
+
+/// What INFO shows while loading (loading_* fields).
+pub struct LoadProgress {
+    pub started: Instant,
+    pub started_unix: i64,
+    pub total_bytes: u64,
+    pub loaded_bytes: Arc<AtomicU64>,
+}
+
+impl LoadProgress {
+    pub fn new(total_bytes: u64) -> LoadProgress {
+        LoadProgress {
+            started: Instant::now(),
+            started_unix: crate::server::unix_ms() / 1000,
+            total_bytes,
+            loaded_bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+/// The result of a successful load.
+pub struct Loaded {
+    pub dbs: Vec<Db>,
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+    pub empty_keys_skipped: u64,
+    pub rdb_version: u32,
+    /// The `used-mem` aux field (loading_rdb_used_mem).
+    pub used_mem: u64,
+    pub aof_base: bool,
+}
+
+/// Why a load failed. `P002` for a corrupt or unreadable file.
+#[derive(Debug)]
+pub struct LoadFailure {
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "P002 RDB_CORRUPT: {}", self.message)
+    }
+}
+
+/// Counts bytes read, for the progress INFO shows.
+struct Counting<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// Reads a whole RDB stream into `databases` fresh databases. Keys whose expiry is before
+/// `now_ms` are skipped and counted, as a Redis master does when loading.
+pub fn load_stream<R: Read>(
+    r: R,
+    databases: usize,
+    limits: &Limits,
+    now_ms: i64,
+    lru: u32,
+    loaded_bytes: Arc<AtomicU64>,
+) -> Result<Loaded, LoadFailure> {
+    let reader = Counting {
+        inner: BufReader::with_capacity(1 << 20, r),
+        n: loaded_bytes,
+    };
+    let fail = |e: RdbError| LoadFailure {
+        message: e.to_string(),
+    };
+    let mut dec = Decoder::new(reader).map_err(fail)?;
+    let mut out = Loaded {
+        dbs: (0..databases).map(|_| Db::new()).collect(),
+        keys_loaded: 0,
+        keys_expired: 0,
+        empty_keys_skipped: 0,
+        rdb_version: dec.version(),
+        used_mem: 0,
+        aof_base: false,
+    };
+    let mut db = 0usize;
+    loop {
+        let item = dec.next().map_err(fail)?;
+        match item {
+            None => {
+                return Err(LoadFailure {
+                    message: format!(
+                        "unexpected end of file at offset {} (no EOF marker)",
+                        dec.offset()
+                    ),
+                })
+            }
+            Some(Item::Eof { .. }) => {
+                out.empty_keys_skipped = dec.empty_keys_skipped();
+                return Ok(out);
+            }
+            Some(Item::SelectDb(n)) => {
+                if n >= databases as u64 {
+                    return Err(LoadFailure {
+                        message: format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting (offset {})",
+                            dec.offset()
+                        ),
+                    });
+                }
+                db = n as usize;
+            }
+            Some(Item::ResizeDb { .. }) => {}
+            Some(Item::Aux { key, value }) => match key.as_slice() {
+                b"used-mem" => {
+                    out.used_mem = std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0)
+                }
+                b"aof-base" => out.aof_base = value == b"1",
+                _ => {}
+            },
+            Some(Item::Entry(e)) => {
+                if let Some(t) = e.expire_ms {
+                    if t < now_ms {
+                        out.keys_expired += 1;
+                        continue;
+                    }
+                }
+                let value = rdb::to_value(e.value, limits);
+                let expire = e.expire_ms.unwrap_or(NO_EXPIRE);
+                let key = Key::from_slice(&e.key);
+                if out.dbs[db].get(&key).is_some() {
+                    return Err(LoadFailure {
+                        message: format!(
+                            "duplicate key '{}' in DB {db} (offset {})",
+                            String::from_utf8_lossy(&e.key),
+                            e.offset
+                        ),
+                    });
+                }
+                out.dbs[db].insert(key, value, expire, lru);
+                out.keys_loaded += 1;
+            }
+        }
+    }
+}
+
+/// Loads `path`. `Ok(None)` when the file does not exist (start empty).
+pub fn load_file(
+    path: &Path,
+    databases: usize,
+    limits: &Limits,
+    lru: u32,
+    loaded_bytes: Arc<AtomicU64>,
+) -> Result<Option<Loaded>, LoadFailure> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(LoadFailure {
+                message: format!("can't open {}: {e}", path.display()),
+            })
+        }
+    };
+    load_stream(
+        f,
+        databases,
+        limits,
+        crate::server::unix_ms(),
+        lru,
+        loaded_bytes,
+    )
+    .map(Some)
+}
+
+/// Start-up: loads `dir/dbfilename` on a thread while clients are answered -LOADING, then
+/// swaps the databases in. A file that cannot be loaded stops the server (P002): starting
+/// empty would make the next save overwrite the user's data.
+pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
+    let (path, databases, limits, lru) = {
+        let s = srv.borrow();
+        (
+            PathBuf::from(&s.config.dbfilename),
+            s.config.databases,
+            s.config.limits,
+            s.lru_clock(),
+        )
+    };
+    let size = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            srv.borrow().log.notice("Ready to accept connections tcp");
+            return;
+        }
+        Err(e) => fatal(
+            &srv.borrow(),
+            &format!("can't open {}: {e}", path.display()),
+        ),
+    };
+    let progress = LoadProgress::new(size);
+    let counter = progress.loaded_bytes.clone();
+    srv.borrow_mut().loading = Some(progress);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("amber-load".into())
+        .spawn(move || {
+            let _ = tx.send(load_file(&path, databases, &limits, lru, counter));
+        });
+    if let Err(e) = spawned {
+        fatal(
+            &srv.borrow(),
+            &format!("can't start the loading thread: {e}"),
+        );
+    }
+    let srv = srv.clone();
+    tokio::task::spawn_local(async move {
+        let r = rx.await.unwrap_or_else(|_| {
+            Err(LoadFailure {
+                message: "the loading thread stopped".into(),
+            })
+        });
+        let mut s = srv.borrow_mut();
+        match r {
+            Ok(Some(l)) => {
+                let secs = s
+                    .loading
+                    .as_ref()
+                    .map(|p| p.started.elapsed().as_secs_f64())
+                    .unwrap_or(0.0);
+                install(&mut s, l);
+                s.log
+                    .notice(&format!("DB loaded from disk: {secs:.3} seconds"));
+            }
+            Ok(None) => {}
+            Err(f) => fatal(&s, &f.to_string()),
+        }
+        s.loading = None;
+        s.log.notice("Ready to accept connections tcp");
+    });
+}
+
+/// Puts loaded databases in place and records what INFO reports about the load.
+pub fn install(s: &mut Server, l: Loaded) {
+    if l.empty_keys_skipped > 0 {
+        s.log.warning(&format!(
+            "Done loading RDB, skipped {} empty keys",
+            l.empty_keys_skipped
+        ));
+    }
+    s.log.notice(&format!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        l.keys_loaded, l.keys_expired
+    ));
+    s.dbs = l.dbs;
+    s.rdb.last_load_keys_loaded = l.keys_loaded;
+    s.rdb.last_load_keys_expired = l.keys_expired;
+}
+
+fn fatal(s: &Server, why: &str) -> ! {
+    s.log.warning(&format!("{why}"));
+    s.log
+        .warning("Fatal error loading the DB, check server logs. Exiting.");
+    std::process::exit(1);
+}

@@ -1,0 +1,491 @@
+//! Writing the dataset as an RDB file: SAVE, BGSAVE, save points, and the status INFO reports.
+//!
+//! Both SAVE and BGSAVE take the same fork-less point-in-time snapshot (`Db::begin_snapshot`,
+//! see amber-store's `snapshot.rs`) and feed it to the same writer:
+//!
+//! ```text
+//!   main thread            begin_snapshot per db (an Arc clone per segment, microseconds)
+//!     │                    a write to a segment not yet saved serializes it first (DbSink)
+//!     ▼
+//!   writer (BGSAVE: a thread; SAVE: the main thread itself)
+//!     header, aux ─▶ per db: SELECTDB, RESIZEDB, take segment i ─▶ encode ─▶ file ─▶ ... EOF+CRC
+//!     temp file (O_EXCL, 0600) ─▶ fsync ─▶ rename over dbfilename ─▶ fsync dir
+//! ```
+//!
+//! The writer knows nothing of the server: `SnapshotJob::write_to` takes any `Write`, so the AOF
+//! rewrite, replication and backup can reuse it with another sink.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use amber_persist::rdb::{self, EncodeOptions, Encoder};
+use amber_store::db::{Segment, NO_EXPIRE};
+use amber_store::snapshot::{SegmentSink, Snapshot};
+
+use crate::server::Server;
+
+/// Why a save failed, with the code users look up (P004 DISK_FULL, P005 WRITE_ERR).
+#[derive(Clone, Debug)]
+pub struct SaveFailure {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// What failed and why, in Redis's words ("Write error saving DB on disk(write): ...").
+    pub message: String,
+}
+
+impl SaveFailure {
+    pub fn from_io(op: &str, e: &io::Error) -> SaveFailure {
+        let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
+        let (code, name) = if full {
+            ("P004", "DISK_FULL")
+        } else {
+            ("P005", "WRITE_ERR")
+        };
+        SaveFailure {
+            code,
+            name,
+            message: format!("Write error saving DB on disk({op}): {e}"),
+        }
+    }
+
+    pub fn cancelled() -> SaveFailure {
+        SaveFailure {
+            code: "P005",
+            name: "WRITE_ERR",
+            message: "Background saving cancelled".into(),
+        }
+    }
+
+    /// The log line: the code first, so that it can be grepped and looked up.
+    pub fn log_line(&self) -> String {
+        format!("{} {}: {}", self.code, self.name, self.message)
+    }
+}
+
+/// Progress of the snapshot being written, shared with INFO.
+#[derive(Default)]
+pub struct Progress {
+    pub keys_done: AtomicU64,
+    pub keys_total: AtomicU64,
+    pub bytes: AtomicU64,
+    pub cancel: AtomicBool,
+}
+
+/// Collects the encoded segments of one database. Segments arrive from the writer and, just
+/// before a write touches them, from the main thread; the writer appends them to the file in
+/// the order they arrive, after this database's SELECTDB.
+struct DbSink {
+    opts: EncodeOptions,
+    pending: Mutex<Vec<(Vec<u8>, u64)>>,
+}
+
+impl SegmentSink for DbSink {
+    fn segment(&self, _db: usize, segment: &Segment) {
+        let mut buf = Vec::with_capacity(segment.len() * 32);
+        let mut n = 0u64;
+        for e in segment.iter() {
+            let expire = (e.expire != NO_EXPIRE).then_some(e.expire);
+            rdb::write_entry(&mut buf, &e.key, &e.value, expire, &self.opts);
+            n += 1;
+        }
+        match self.pending.lock() {
+            Ok(mut p) => p.push((buf, n)),
+            Err(poisoned) => poisoned.into_inner().push((buf, n)),
+        }
+    }
+}
+
+impl DbSink {
+    fn take_pending(&self) -> Vec<(Vec<u8>, u64)> {
+        match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+struct DbJob {
+    index: usize,
+    keys: u64,
+    expires: u64,
+    snapshot: Snapshot,
+    sink: Arc<DbSink>,
+}
+
+/// A point-in-time snapshot of every database, ready to be written by any thread.
+pub struct SnapshotJob {
+    opts: EncodeOptions,
+    aux: Vec<(&'static str, Vec<u8>)>,
+    dbs: Vec<DbJob>,
+    key_save_delay_us: i64,
+    pub progress: Arc<Progress>,
+}
+
+impl SnapshotJob {
+    /// Starts the snapshot: from now on the databases can change freely, the job still writes
+    /// them as they are at this moment. `aof_base` marks an AOF base (the RDB preamble).
+    pub fn begin(srv: &mut Server, aof_base: bool) -> SnapshotJob {
+        let opts = EncodeOptions {
+            compression: srv.config.rdbcompression,
+            checksum: srv.config.rdbchecksum,
+        };
+        let aux: Vec<(&'static str, Vec<u8>)> = vec![
+            ("redis-ver", b"7.0.15".to_vec()),
+            ("redis-bits", b"64".to_vec()),
+            (
+                "ctime",
+                (crate::server::unix_ms() / 1000).to_string().into_bytes(),
+            ),
+            (
+                "used-mem",
+                crate::alloc::used_memory().to_string().into_bytes(),
+            ),
+            (
+                "aof-base",
+                if aof_base {
+                    b"1".to_vec()
+                } else {
+                    b"0".to_vec()
+                },
+            ),
+        ];
+        let progress = Arc::new(Progress::default());
+        let mut dbs = Vec::new();
+        let mut total = 0u64;
+        for (index, db) in srv.dbs.iter_mut().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            let sink = Arc::new(DbSink {
+                opts,
+                pending: Mutex::new(Vec::new()),
+            });
+            let keys = db.len() as u64;
+            let expires = db.volatile_len() as u64;
+            total += keys;
+            let snapshot = db.begin_snapshot(index, sink.clone());
+            dbs.push(DbJob {
+                index,
+                keys,
+                expires,
+                snapshot,
+                sink,
+            });
+        }
+        progress.keys_total.store(total, Ordering::Relaxed);
+        SnapshotJob {
+            opts,
+            aux,
+            dbs,
+            key_save_delay_us: srv.config.rdb_key_save_delay,
+            progress,
+        }
+    }
+
+    /// Writes the whole RDB stream (header to checksum) to `w`. Returns the keys written.
+    pub fn write_to<W: Write>(&self, w: W) -> io::Result<u64> {
+        let mut enc = Encoder::new(w, self.opts)?;
+        for (k, v) in &self.aux {
+            enc.aux(k, v)?;
+        }
+        let mut keys = 0u64;
+        for db in &self.dbs {
+            enc.select_db(db.index as u64)?;
+            enc.resize_db(db.keys, db.expires)?;
+            let mut flush = |enc: &mut Encoder<W>| -> io::Result<()> {
+                for (buf, n) in db.sink.take_pending() {
+                    if self.progress.cancel.load(Ordering::Relaxed) {
+                        return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+                    }
+                    self.delay(n);
+                    enc.raw(&buf)?;
+                    keys += n;
+                    self.progress.keys_done.fetch_add(n, Ordering::Relaxed);
+                    self.progress
+                        .bytes
+                        .store(enc.bytes_written(), Ordering::Relaxed);
+                }
+                Ok(())
+            };
+            for i in 0..db.snapshot.segments() {
+                db.snapshot.take(i);
+                flush(&mut enc)?;
+            }
+            // A segment the main thread took may still be on its way into the sink.
+            while !db.snapshot.is_complete() {
+                std::thread::yield_now();
+            }
+            flush(&mut enc)?;
+        }
+        enc.finish()?;
+        Ok(keys)
+    }
+
+    /// rdb-key-save-delay: a test aid that slows the save down, as in Redis.
+    fn delay(&self, keys: u64) {
+        let d = self.key_save_delay_us;
+        if d > 0 {
+            std::thread::sleep(Duration::from_micros((d as u64).saturating_mul(keys)));
+        } else if d < 0 {
+            std::thread::sleep(Duration::from_nanos(d.unsigned_abs().saturating_mul(keys)));
+        }
+    }
+
+    /// Writes the snapshot to `dir/name` safely: a temp file created O_EXCL with mode 0600,
+    /// fsync, rename over the target, fsync the directory. On failure the old file is intact
+    /// and the temp file is gone.
+    pub fn save_file(
+        &self,
+        dir: &Path,
+        name: &str,
+        incremental_fsync: bool,
+    ) -> Result<u64, SaveFailure> {
+        let mut file = amber_persist::io::AtomicFile::create(&dir.join(name), incremental_fsync)
+            .map_err(|e| SaveFailure::from_io("open", &e))?;
+        let keys = match self.write_to(&mut file) {
+            Ok(k) => k,
+            Err(e) if self.progress.cancel.load(Ordering::Relaxed) => {
+                let _ = e;
+                return Err(SaveFailure::cancelled());
+            }
+            Err(e) => return Err(SaveFailure::from_io("write", &e)),
+        };
+        file.commit()
+            .map_err(|e| SaveFailure::from_io("fsync/rename", &e))?;
+        Ok(keys)
+    }
+}
+
+/// What a finished save reports back to the main thread.
+pub type SaveResult = Result<u64, SaveFailure>;
+
+/// A BGSAVE in progress.
+pub struct BgSave {
+    pub started: Instant,
+    pub progress: Arc<Progress>,
+    /// `rdb_changes_since_last_save` when it started: what a success subtracts.
+    pub dirty_before: u64,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// RDB persistence state (INFO persistence's rdb_* fields).
+pub struct RdbState {
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub lastsave: i64,
+    pub last_bgsave_ok: bool,
+    pub last_failure: Option<SaveFailure>,
+    /// Unix seconds of the last BGSAVE attempt: failed save points retry after 5 s.
+    pub lastbgsave_try: i64,
+    pub last_bgsave_time_sec: i64,
+    pub saves: u64,
+    pub scheduled: bool,
+    pub bgsave: Option<BgSave>,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+}
+
+impl RdbState {
+    pub fn new(now_unix: i64) -> RdbState {
+        RdbState {
+            lastsave: now_unix,
+            last_bgsave_ok: true,
+            last_failure: None,
+            lastbgsave_try: 0,
+            last_bgsave_time_sec: -1,
+            saves: 0,
+            scheduled: false,
+            bgsave: None,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+        }
+    }
+}
+
+/// Seconds Redis waits before a save point retries a failed BGSAVE.
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+fn target_dir(srv: &Server) -> PathBuf {
+    // The process runs in `dir` (chdir at start and on CONFIG SET dir), as Redis does.
+    let _ = srv;
+    PathBuf::from(".")
+}
+
+/// SAVE: writes the snapshot on the calling (main) thread.
+pub fn save_now(srv: &mut Server) -> SaveResult {
+    srv.rdb.saves += 1;
+    let job = SnapshotJob::begin(srv, false);
+    let dir = target_dir(srv);
+    let name = srv.config.dbfilename.clone();
+    let r = job.save_file(&dir, &name, srv.config.rdb_save_incremental_fsync);
+    match &r {
+        Ok(_) => {
+            srv.log.notice("DB saved on disk");
+            srv.dirty = 0;
+            srv.rdb.lastsave = crate::server::unix_ms() / 1000;
+            srv.rdb.last_bgsave_ok = true;
+            srv.rdb.last_failure = None;
+        }
+        Err(f) => srv.log.warning(&f.log_line()),
+    }
+    r
+}
+
+/// BGSAVE: starts the snapshot and hands it to a writer thread. Returns at once.
+pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
+    let now = crate::server::unix_ms() / 1000;
+    srv.rdb.lastbgsave_try = now;
+    srv.rdb.saves += 1;
+    let job = SnapshotJob::begin(srv, false);
+    let progress = job.progress.clone();
+    let dir = target_dir(srv);
+    let name = srv.config.dbfilename.clone();
+    let fsync = srv.config.rdb_save_incremental_fsync;
+    let (tx, rx) = tokio::sync::oneshot::channel::<SaveResult>();
+    let thread = std::thread::Builder::new()
+        .name("amber-bgsave".into())
+        .spawn(move || {
+            let r = job.save_file(&dir, &name, fsync);
+            drop(job);
+            let _ = tx.send(r);
+        })
+        .map_err(|e| {
+            srv.rdb.last_bgsave_ok = false;
+            SaveFailure {
+                code: "P001",
+                name: "FORK_FAIL",
+                message: format!("Can't save in background: can't start the snapshot thread: {e}"),
+            }
+        })?;
+    srv.rdb.bgsave = Some(BgSave {
+        started: Instant::now(),
+        progress,
+        dirty_before: srv.dirty,
+        thread: Some(thread),
+    });
+    srv.log.notice(&format!(
+        "Background saving started by pid {} (fork-less snapshot)",
+        std::process::id()
+    ));
+    if let Some(rc) = srv.self_ref.upgrade() {
+        tokio::task::spawn_local(async move {
+            let r = rx.await.unwrap_or_else(|_| Err(SaveFailure::cancelled()));
+            let mut s = rc.borrow_mut();
+            bgsave_done(&mut s, r);
+        });
+    }
+    Ok(())
+}
+
+/// Records the end of a BGSAVE, as Redis's backgroundSaveDoneHandler does.
+pub fn bgsave_done(srv: &mut Server, r: SaveResult) {
+    let Some(mut bg) = srv.rdb.bgsave.take() else {
+        return;
+    };
+    if let Some(t) = bg.thread.take() {
+        let _ = t.join();
+    }
+    srv.rdb.last_bgsave_time_sec = bg.started.elapsed().as_secs() as i64;
+    match r {
+        Ok(_) => {
+            srv.log.notice("DB saved on disk");
+            srv.log.notice("Background saving terminated with success");
+            srv.dirty = srv.dirty.saturating_sub(bg.dirty_before);
+            srv.rdb.lastsave = crate::server::unix_ms() / 1000;
+            srv.rdb.last_bgsave_ok = true;
+            srv.rdb.last_failure = None;
+        }
+        Err(f) => {
+            srv.log.warning(&f.log_line());
+            srv.log.warning("Background saving error");
+            srv.rdb.last_bgsave_ok = false;
+            srv.rdb.last_failure = Some(f);
+        }
+    }
+}
+
+/// Stops a BGSAVE in progress and waits for its thread (SHUTDOWN, FLUSHALL). Its temp file
+/// is removed; the previous dump stays.
+pub fn bgsave_cancel(srv: &mut Server) {
+    if let Some(mut bg) = srv.rdb.bgsave.take() {
+        bg.progress.cancel.store(true, Ordering::Relaxed);
+        if let Some(t) = bg.thread.take() {
+            let _ = t.join();
+        }
+        srv.log.notice("Background saving cancelled");
+    }
+}
+
+/// serverCron's part: start a BGSAVE when a save point is reached, or a scheduled one.
+pub fn cron(srv: &mut Server) {
+    if srv.rdb.bgsave.is_some() {
+        return;
+    }
+    let now = crate::server::unix_ms() / 1000;
+    if srv.rdb.scheduled {
+        srv.rdb.scheduled = false;
+        if let Err(f) = bgsave_start(srv) {
+            srv.log.warning(&f.log_line());
+        }
+        return;
+    }
+    let elapsed = now - srv.rdb.lastsave;
+    let retry_ok = now - srv.rdb.lastbgsave_try > BGSAVE_RETRY_DELAY || srv.rdb.last_bgsave_ok;
+    let point = srv
+        .config
+        .save_params
+        .iter()
+        .find(|(secs, changes)| srv.dirty >= *changes && elapsed > *secs as i64 && retry_ok)
+        .copied();
+    if let Some((secs, changes)) = point {
+        srv.log
+            .notice(&format!("{changes} changes in {secs} seconds. Saving..."));
+        if let Err(f) = bgsave_start(srv) {
+            srv.log.warning(&f.log_line());
+        }
+    }
+}
+
+/// Whether writes are refused because the last background save failed (Redis's MISCONF).
+pub fn writes_denied(srv: &Server) -> bool {
+    srv.config.stop_writes_on_bgsave_error
+        && !srv.config.save_params.is_empty()
+        && !srv.rdb.last_bgsave_ok
+}
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// SHUTDOWN's options (a signal shuts down with none).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownFlags {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
+/// Redis's prepareForShutdown, for the RDB: abandons a BGSAVE in progress, then saves the
+/// final snapshot when save points exist (or SAVE was given) unless NOSAVE. A failed save
+/// cancels the shutdown unless FORCE: the server keeps running with its data.
+pub fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> Result<(), ()> {
+    if srv.rdb.bgsave.is_some() {
+        srv.log
+            .warning("There is a snapshot thread saving an .rdb. Stopping it!");
+        bgsave_cancel(srv);
+    }
+    if (!srv.config.save_params.is_empty() && !flags.nosave) || flags.save {
+        srv.log
+            .notice("Saving the final RDB snapshot before exiting.");
+        if save_now(srv).is_err() {
+            if flags.force {
+                srv.log.warning("Error trying to save the DB. Exit anyway.");
+            } else {
+                srv.log.warning("Error trying to save the DB, can't exit.");
+                return Err(());
+            }
+        }
+    }
+    Ok(())
+}
