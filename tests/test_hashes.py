@@ -237,7 +237,7 @@ def test_encodings_and_conversions(new_amber, redis_server):
             conn.cmd("HSET", "zero", "a", "1")
         assert encoding(a, "zero") == encoding(b, "zero") == "hashtable"
     finally:
-        b.cmd("CONFIG", "SET", "hash-max-listpack-entries", "128")
+        b.cmd("CONFIG", "SET", "hash-max-listpack-entries", "512")
         b.cmd("CONFIG", "SET", "hash-max-listpack-value", "64")
         a.close()
         b.close()
@@ -246,7 +246,7 @@ def test_encodings_and_conversions(new_amber, redis_server):
 def test_default_thresholds(pair):
     a, b = pair
     fields = []
-    for i in range(128):
+    for i in range(512):
         fields += [f"f{i}", str(i)]
     same(pair, "HSET", "h", *fields)
     assert encoding(a, "h") == encoding(b, "h") == "listpack"

@@ -227,6 +227,7 @@ class Runner:
         self.index = 0
         self.commands = 0
         self.checks = 0
+        self.digests = 0
         self.current = G.Op(["(setup)"])
 
     # -- reporting --
@@ -475,6 +476,52 @@ class Runner:
                     dual(["SMEMBERS", k], "exact" if ordered else "set", f"db {db} SMEMBERS {k!r}")
                 elif t == b"zset":
                     dual(["ZRANGE", k, "0", "-1", "WITHSCORES"], "exact", f"db {db} ZRANGE {k!r}")
+        self.compare_digests(op)
+
+    def compare_digests(self, op):
+        """DEBUG DIGEST of the two servers: covers every database, and what the commands above
+        do not show (exact scores such as -0 in a skiplist, TTL presence, databases past NDB).
+        On a difference, DEBUG DIGEST-VALUE per key says which keys differ."""
+        ia, ib = self.sides[0].insp, self.sides[1].insp
+        self.commands += 1
+        self.digests += 1
+        a, b = ia.call("DEBUG", "DIGEST"), ib.call("DEBUG", "DIGEST")
+        if a.kind != "+" or b.kind != "+":
+            self.fail(op, "DEBUG DIGEST did not give a status reply", [a], [b])
+        if a.raw != b.raw:
+            self.fail(op, "datasets differ: DEBUG DIGEST: " + self.digest_differences(), [a], [b])
+
+    def digest_differences(self, limit=10):
+        """The keys whose DEBUG DIGEST-VALUE differs between the servers, database by database."""
+        ia, ib = self.sides[0].insp, self.sides[1].insp
+        dbs = ia.call("CONFIG", "GET", "databases").items()
+        ndb = int(dbs[1].val) if len(dbs) == 2 else 16
+        found = []
+        for db in range(ndb):
+            ia.call("SELECT", db)
+            ib.call("SELECT", db)
+            ka = {f.val for f in ia.call("KEYS", "*").items()}
+            kb = {f.val for f in ib.call("KEYS", "*").items()}
+            keys = sorted(ka | kb)
+            if not keys:
+                continue
+            va = [f.val for f in ia.call("DEBUG", "DIGEST-VALUE", *keys).items()]
+            vb = [f.val for f in ib.call("DEBUG", "DIGEST-VALUE", *keys).items()]
+            for k, x, y in zip(keys, va, vb):
+                if x == y:
+                    continue
+                what = []
+                for side, c in (("reference", ia), ("other", ib)):
+                    t = c.call("TYPE", k).val
+                    e = c.call("OBJECT", "ENCODING", k)
+                    ttl = c.call("PTTL", k).val
+                    what.append(f"{side} {t.decode()}/{e.val.decode() if e.kind == '$' and e.val else '-'}"
+                                f" pttl={ttl}")
+                found.append(f"db {db} key {k!r} ({', '.join(what)})")
+        if not found:
+            return "no key's DEBUG DIGEST-VALUE differs (keys present on one side only, or expired ones?)"
+        more = f" and {len(found) - limit} more" if len(found) > limit else ""
+        return "; ".join(found[:limit]) + more
 
     # -- main loop --
     def run(self, count):
@@ -508,4 +555,5 @@ class Runner:
         finally:
             for s in self.sides:
                 s.close()
-        return {"ops": self.index, "commands": self.commands, "checks": self.checks}
+        return {"ops": self.index, "commands": self.commands, "checks": self.checks,
+                "digests": self.digests}

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod conn;
+pub mod digest;
 pub mod glob;
 pub mod info;
 pub mod keyspace;

@@ -30,10 +30,12 @@ pub struct Limits {
     pub list_compress_depth: i64,
 }
 
+/// Redis 7.0.15's compiled-in defaults (server.h), which a server started without a config file
+/// reports; the sample redis.conf sets hash-max-listpack-entries to 128, the binary uses 512.
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,

@@ -10,6 +10,7 @@ use super::{
     Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
 };
 use crate::config::{self, Config};
+use crate::digest;
 
 const SRV: &[&str] = &["@server"];
 const KS: &[&str] = &["@keyspace"];
@@ -682,6 +683,20 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             }
             ctx.cl.out.ok();
         }
+        "digest" if a.len() == 2 => {
+            ctx.cl
+                .out
+                .simple(&digest::hex(&digest::dataset_digest(&ctx.srv.dbs)));
+        }
+        "digest-value" => {
+            // Like Redis, a raw lookup: a logically expired key that is still stored counts.
+            let db = &ctx.srv.dbs[ctx.cl.db];
+            ctx.cl.out.array(a.len() - 2);
+            for k in &a[2..] {
+                let d = db.get(k).map(digest::value_digest).unwrap_or_default();
+                ctx.cl.out.simple(&digest::hex(&d));
+            }
+        }
         "set-active-expire" if a.len() == 3 => {
             let v = args::int(&a[2])?;
             ctx.srv.active_expire_enabled = v != 0;
@@ -719,6 +734,10 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 ctx,
                 &[
                     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "DIGEST",
+                    "    Output a hex signature representing the current DB content.",
+                    "DIGEST-VALUE <key> [<key> ...]",
+                    "    Output a hex signature of the values of all the specified keys.",
                     "OBJECT <key>",
                     "    Show low level info about `key` and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",
