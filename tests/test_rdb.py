@@ -20,8 +20,18 @@ SMALL = ["--hash-max-listpack-entries", "4", "--zset-max-listpack-entries", "4",
          "--set-max-intset-entries", "4", "--list-max-listpack-size", "4"]
 
 
+def cmd(c, *args):
+    """Sends a command and returns the reply as sent, without redis-py's reply callbacks."""
+    conn = c.connection_pool.get_connection()
+    try:
+        conn.send_command(*args)
+        return conn.read_response()
+    finally:
+        c.connection_pool.release(conn)
+
+
 def digest(c):
-    return c.execute_command("DEBUG", "DIGEST")
+    return cmd(c, "DEBUG", "DIGEST")
 
 
 def wait_bgsave(c, timeout=60):
@@ -53,20 +63,20 @@ def test_save_bgsave_lastsave_replies_match_redis(tmp_path):
             c = s.client()
             c.set("a", "1")
             before = c.lastsave()
-            assert c.execute_command("SAVE") == b"OK"
+            assert cmd(c, "SAVE") == b"OK"
             assert (s.dir / "dump.rdb").exists()
             assert c.lastsave() >= before
             with pytest.raises(redis.ResponseError, match="syntax error"):
-                c.execute_command("BGSAVE", "now")
+                cmd(c, "BGSAVE", "now")
             for i in range(200):
                 c.set(f"k{i}", i)
-            assert c.execute_command("BGSAVE") == b"Background saving started"
+            assert cmd(c, "BGSAVE") == b"Background saving started"
             with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
-                c.execute_command("BGSAVE")
+                cmd(c, "BGSAVE")
             with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
-                c.execute_command("BGSAVE", "SCHEDULE")
+                cmd(c, "BGSAVE", "SCHEDULE")
             with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
-                c.execute_command("SAVE")
+                cmd(c, "SAVE")
             info = c.info("persistence")
             assert info["rdb_bgsave_in_progress"] == 1
             c.config_set("rdb-key-save-delay", "0")
@@ -75,10 +85,14 @@ def test_save_bgsave_lastsave_replies_match_redis(tmp_path):
             assert info["rdb_changes_since_last_save"] == 0
             assert info["rdb_saves"] == 2
             # Inside MULTI, BGSAVE is scheduled for after the transaction.
-            p = c.pipeline(transaction=True)
-            p.set("x", "y")
-            p.execute_command("BGSAVE")
-            assert p.execute() == [True, b"Background saving scheduled"]
+            conn = c.connection_pool.get_connection()
+            try:
+                for command in (("MULTI",), ("SET", "x", "y"), ("BGSAVE",), ("EXEC",)):
+                    conn.send_command(*command)
+                replies = [conn.read_response() for _ in range(4)]
+            finally:
+                c.connection_pool.release(conn)
+            assert replies[3] == [b"OK", b"Background saving scheduled"]
             deadline = time.time() + 10
             while c.info("persistence")["rdb_saves"] < 3 and time.time() < deadline:
                 time.sleep(0.05)
@@ -150,8 +164,7 @@ def test_data_survives_shutdown_and_restart(tmp_path):
     fill(c)
     before = dump_all(c)
     dig = digest(c)
-    with pytest.raises(redis.ConnectionError):
-        c.shutdown()  # default save points: SHUTDOWN saves
+    c.shutdown()  # default save points: SHUTDOWN saves (redis-py swallows the disconnect)
     s.proc.wait(10)
     assert s.proc.returncode == 0
     s2 = start("amber", d)
@@ -264,7 +277,7 @@ def test_debug_reload_keeps_the_dataset(new_amber):
     c = s.client()
     fill(c)
     before, dig = dump_all(c), digest(c)
-    assert c.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert cmd(c, "DEBUG", "RELOAD") == b"OK"
     assert digest(c) == dig
     assert dump_all(c) == before
 
@@ -283,7 +296,7 @@ def test_bgsave_writes_the_dataset_as_it_was_when_it_started(tmp_path):
     p.rpush("list", *[f"o{i}" for i in range(100)])
     p.execute()
     before = digest(c)
-    assert c.execute_command("BGSAVE") == b"Background saving started"
+    assert cmd(c, "BGSAVE") == b"Background saving started"
     stop = threading.Event()
     written = [0]
 
@@ -389,6 +402,7 @@ def small_fs(tmp_path):
 
 
 def test_full_disk_fails_cleanly_sets_misconf_and_recovers(small_fs):
+    replies = {}
     for kind in ("redis", "amber"):
         d = small_fs / kind
         d.mkdir()
@@ -407,9 +421,9 @@ def test_full_disk_fails_cleanly_sets_misconf_and_recovers(small_fs):
                 except OSError:
                     pass
             with pytest.raises(redis.ResponseError) as e:
-                c.save()
-            assert str(e.value) == "ERR"
-            assert c.execute_command("BGSAVE") == b"Background saving started"
+                cmd(c, "SAVE")
+            replies[(kind, "save")] = str(e.value)
+            assert cmd(c, "BGSAVE") == b"Background saving started"
             info = wait_bgsave(c)
             assert info["rdb_last_bgsave_status"] == "err"
             assert (d / "dump.rdb").read_bytes() == good
@@ -417,18 +431,17 @@ def test_full_disk_fails_cleanly_sets_misconf_and_recovers(small_fs):
             with pytest.raises(redis.ResponseError) as e:
                 c.set("k", "v")
             assert str(e.value).startswith("MISCONF Redis is configured to save RDB snapshots")
+            replies[(kind, "misconf")] = str(e.value)
             if kind == "amber":
-                misconf = str(e.value)
                 assert info["amber_rdb_last_error"] == "P004 DISK_FULL"
                 assert "P004 DISK_FULL" in s.log_path.read_text()
-                assert misconf == redis_misconf
-            else:
-                redis_misconf = str(e.value)
+                assert replies[("amber", "misconf")] == replies[("redis", "misconf")]
+                assert replies[("amber", "save")] == replies[("redis", "save")]
             with pytest.raises(redis.ResponseError, match="^MISCONF"):
                 c.ping()
             assert c.get("small") == b"v"  # reads still work
             filler.unlink()
-            assert c.execute_command("BGSAVE") == b"Background saving started"
+            assert cmd(c, "BGSAVE") == b"Background saving started"
             assert wait_bgsave(c)["rdb_last_bgsave_status"] == "ok"
             assert c.set("k", "v")
         finally:
@@ -437,26 +450,38 @@ def test_full_disk_fails_cleanly_sets_misconf_and_recovers(small_fs):
                 p.unlink()
 
 
-def test_read_only_dir_fails_with_write_error(small_fs):
-    d = small_fs / "ro"
-    d.mkdir()
-    s = start("amber", d, "--save", "3600 1")
+def test_read_only_dir_fails_with_write_error(tmp_path):
+    """The save directory becomes read-only (a read-only bind mount of it): P005 WRITE_ERR,
+    MISCONF, the old dump kept; back to a writable dir, saves and writes work again."""
+    rw = tmp_path / "rw"
+    ro = tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    subprocess.run(["mount", "--bind", str(rw), str(ro)], check=True)
     try:
-        c = s.client()
-        c.set("a", "1")
-        c.save()
-        subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
-        c.set("b", "2")
-        c.execute_command("BGSAVE")
-        info = wait_bgsave(c)
-        assert info["rdb_last_bgsave_status"] == "err"
-        assert info["amber_rdb_last_error"] == "P005 WRITE_ERR"
-        with pytest.raises(redis.ResponseError, match="^MISCONF"):
-            c.set("c", "3")
-        subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
-        c.execute_command("BGSAVE")
-        assert wait_bgsave(c)["rdb_last_bgsave_status"] == "ok"
-        c.set("c", "3")
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        s = start("amber", tmp_path / "srv", "--save", "3600 1", "--enable-protected-configs", "yes")
+        try:
+            c = s.client()
+            c.config_set("dir", str(rw))
+            c.set("a", "1")
+            cmd(c, "SAVE")
+            good = (rw / "dump.rdb").read_bytes()
+            c.config_set("dir", str(ro))
+            c.set("b", "2")
+            assert cmd(c, "BGSAVE") == b"Background saving started"
+            info = wait_bgsave(c)
+            assert info["rdb_last_bgsave_status"] == "err"
+            assert info["amber_rdb_last_error"] == "P005 WRITE_ERR"
+            assert "P005 WRITE_ERR" in s.log_path.read_text()
+            with pytest.raises(redis.ResponseError, match="^MISCONF"):
+                c.set("c", "3")
+            assert (rw / "dump.rdb").read_bytes() == good
+            c.config_set("dir", str(rw))
+            assert cmd(c, "BGSAVE") == b"Background saving started"
+            assert wait_bgsave(c)["rdb_last_bgsave_status"] == "ok"
+            assert c.set("c", "3")
+        finally:
+            s.stop()
     finally:
-        subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=False)
-        s.stop()
+        subprocess.run(["umount", str(ro)], check=False)

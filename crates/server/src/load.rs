@@ -284,3 +284,50 @@ fn fatal(s: &Server, why: &str) -> ! {
         .warning("Fatal error loading the DB, check server logs. Exiting.");
     std::process::exit(1);
 }
+
+/// DEBUG RELOAD: loads `dbfilename` on the main thread. With `flush` the loaded data replaces
+/// the dataset; without, it is added, and a key present in both is an error unless `merge`
+/// (then the file's value wins). Nothing changes when the load fails.
+pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), ()> {
+    let path = PathBuf::from(&s.config.dbfilename);
+    let lru = s.lru_clock();
+    let r = load_file(
+        &path,
+        s.config.databases,
+        &s.config.limits,
+        lru,
+        Arc::new(AtomicU64::new(0)),
+    );
+    let loaded = match r {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            s.log.warning(&format!("{} does not exist", path.display()));
+            return Err(());
+        }
+        Err(f) => {
+            s.log.warning(&f.to_string());
+            return Err(());
+        }
+    };
+    if flush {
+        install(s, loaded);
+        return Ok(());
+    }
+    if !merge {
+        for (i, db) in loaded.dbs.iter().enumerate() {
+            if let Some(e) = db.iter().find(|e| s.dbs[i].get(&e.key).is_some()) {
+                s.log.warning(&format!(
+                    "RDB has duplicated key '{}' in DB {i}",
+                    String::from_utf8_lossy(&e.key)
+                ));
+                return Err(());
+            }
+        }
+    }
+    for (i, db) in loaded.dbs.into_iter().enumerate() {
+        for e in db.iter() {
+            s.dbs[i].insert(e.key.clone(), e.value.clone(), e.expire, e.lru());
+        }
+    }
+    Ok(())
+}

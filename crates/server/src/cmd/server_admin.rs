@@ -706,6 +706,10 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             let db = ctx.cl.db;
             let clock = ctx.srv.lru_clock();
             let ql_max = ctx.srv.config.limits.list_max_listpack_size;
+            let opts = amber_persist::rdb::EncodeOptions {
+                compression: ctx.srv.config.rdbcompression,
+                checksum: true,
+            };
             let Some(e) = ctx.srv.lookup_quiet(db, &a[2]) else {
                 return Err(Error::no_such_key());
             };
@@ -722,12 +726,42 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 ),
                 _ => String::new(),
             };
-            let len = serialized_length_estimate(&e.value);
+            let mut buf = Vec::new();
+            amber_persist::rdb::write_value(&mut buf, &e.value, &opts);
+            // rdbSavedObjectLen: the value without its type byte.
+            let len = buf.len().saturating_sub(1);
             let line = format!(
                 "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{}",
                 e as *const _ as usize, enc, len, lru, idle, extra
             );
             ctx.cl.out.simple(&line);
+        }
+        "reload" => {
+            let (mut flush, mut save, mut merge) = (true, true, false);
+            for opt in &a[2..] {
+                if is(opt, "MERGE") {
+                    merge = true;
+                } else if is(opt, "NOFLUSH") {
+                    flush = false;
+                } else if is(opt, "NOSAVE") {
+                    save = false;
+                } else {
+                    return Err(Error::new(
+                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                    ));
+                }
+            }
+            crate::save::bgsave_cancel(ctx.srv);
+            if save && crate::save::save_now(ctx.srv).is_err() {
+                return Err(Error::new("ERR"));
+            }
+            if crate::load::reload(ctx.srv, flush, merge).is_err() {
+                return Err(Error::new(
+                    "ERR Error trying to load the RDB dump, check server logs.",
+                ));
+            }
+            ctx.srv.log.warning("DB reloaded by DEBUG RELOAD");
+            ctx.cl.out.ok();
         }
         "help" => {
             return help(
@@ -745,6 +779,19 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                     "    it is used instead of the 'key' prefix. These are not propagated to",
                     "    replicas. Cluster slots are not respected so keys not belonging to the",
                     "    current node can be created in cluster mode.",
+                    "RELOAD [option ...]",
+                    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                    "    * MERGE: conflicting keys will be loaded from RDB.",
+                    "    * NOFLUSH: the existing database will not be removed before load, but",
+                    "      conflicting keys will generate an exception and kill the server.",
+                    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                    "    Examples:",
+                    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                    "      the database.",
+                    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                    "      existing RDB file.",
+                    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                    "      file to the database.",
                     "SET-ACTIVE-EXPIRE <0|1>",
                     "    Setting it to 0 disables expiring keys in background when they are not",
                     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -766,25 +813,3 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-/// DEBUG OBJECT's serializedlength until the RDB encoder can measure it exactly.
-fn serialized_length_estimate(v: &Value) -> usize {
-    match v {
-        Value::Int(n) => {
-            if i8::try_from(*n).is_ok() {
-                2
-            } else if i16::try_from(*n).is_ok() {
-                3
-            } else if i32::try_from(*n).is_ok() {
-                5
-            } else {
-                n.to_string().len() + 1
-            }
-        }
-        Value::Emb(b) => b.len() + 1,
-        Value::Raw(b) => b.len() + 5,
-        Value::List(l) => l.items.iter().map(|i| i.len() + 2).sum::<usize>() + 11,
-        Value::Hash(h) => h.len() * 16 + 11,
-        Value::Set(s) => s.len() * 8 + 11,
-        Value::ZSet(z) => z.len() * 16 + 11,
-    }
-}
