@@ -179,7 +179,10 @@ impl<R: Read> CrcReader<R> {
     #[inline]
     pub fn take(&mut self, n: usize) -> io::Result<Option<&[u8]>> {
         if n > 64 * 1024 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "take too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "take too large",
+            ));
         }
         if self.end - self.pos < n && !self.fill(n)? {
             return Ok(None);
@@ -390,12 +393,19 @@ mod tests {
         let target = dir.join("dump.rdb");
         let mut f = AtomicFile::create(&target, true).unwrap();
         let temp = f.temp_path().to_path_buf();
-        assert!(temp.file_name().unwrap().to_string_lossy().starts_with("temp-"));
+        assert!(temp
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("temp-"));
         f.write_all(b"hello").unwrap();
         f.write_all(&vec![1u8; 5 * 1024 * 1024]).unwrap();
         f.commit().unwrap();
         assert!(!temp.exists());
-        assert_eq!(std::fs::metadata(&target).unwrap().len(), 5 + 5 * 1024 * 1024);
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().len(),
+            5 + 5 * 1024 * 1024
+        );
 
         let mut f = AtomicFile::create(&target, false).unwrap();
         let temp = f.temp_path().to_path_buf();
@@ -409,7 +419,10 @@ mod tests {
         }
         drop(f);
         assert!(!temp.exists());
-        assert_eq!(std::fs::metadata(&target).unwrap().len(), 5 + 5 * 1024 * 1024);
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().len(),
+            5 + 5 * 1024 * 1024
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

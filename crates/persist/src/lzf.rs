@@ -54,7 +54,12 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
         let Ok(n32) = u32::try_from(n) else {
             return false;
         };
-        if st.base.checked_add(n32).and_then(|v| v.checked_add(2)).is_none() {
+        if st
+            .base
+            .checked_add(n32)
+            .and_then(|v| v.checked_add(2))
+            .is_none()
+        {
             st.table.fill(0);
             st.base = 0;
         }
@@ -288,7 +293,10 @@ mod tests {
         assert_eq!(decompress(&[0x20, 0x00], 3), Err(LzfError::BadReference));
         assert_eq!(decompress(&[0x00, b'a'], 2), Err(LzfError::WrongLength));
         assert_eq!(decompress(&[0x00, b'a', 0x20], 4), Err(LzfError::Truncated));
-        assert_eq!(decompress(&[0x00, b'a'], 1_000_000), Err(LzfError::WrongLength));
+        assert_eq!(
+            decompress(&[0x00, b'a'], 1_000_000),
+            Err(LzfError::WrongLength)
+        );
         // Every truncation and every byte value at every position: no panic.
         let mut c = Vec::new();
         let data: Vec<u8> = (0..300).map(|i| (i % 7) as u8).collect();

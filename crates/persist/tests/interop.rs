@@ -12,8 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amber_persist::rdb::{
-    create_dump, to_value, verify_and_decode_dump, Decoder, EncodeOptions, Encoder, Item,
-    RdbValue,
+    create_dump, to_value, verify_and_decode_dump, Decoder, EncodeOptions, Encoder, Item, RdbValue,
 };
 use amber_store::Limits;
 
@@ -116,7 +115,12 @@ impl Client {
     fn ok(&mut self, args: &[&[u8]]) -> Reply {
         let r = self.cmd(args);
         if let Reply::Error(e) = &r {
-            panic!("{:?} failed: {e}", args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+            panic!(
+                "{:?} failed: {e}",
+                args.iter()
+                    .map(|a| String::from_utf8_lossy(a))
+                    .collect::<Vec<_>>()
+            );
         }
         r
     }
@@ -225,9 +229,7 @@ fn v(parts: &[&[u8]]) -> Vec<Vec<u8>> {
 }
 
 fn compressible(n: usize, seed: usize) -> Vec<u8> {
-    (0..n)
-        .map(|i| b"abcdefghij"[(i / 7 + seed) % 10])
-        .collect()
+    (0..n).map(|i| b"abcdefghij"[(i / 7 + seed) % 10]).collect()
 }
 
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -256,36 +258,112 @@ fn populate(c: &mut Client, scale: usize) {
     cmds.push(v(&[b"SET", b"float", b"3.14"]));
     cmds.push(v(&[b"SET", b"empty", e]));
     cmds.push(v(&[b"SET", b"bin\x00key\xff", b"\x00\x01\x02\xff\xfe"]));
-    cmds.push(vec![b"SET".to_vec(), b"rawlong".to_vec(), compressible(1000, 0)]);
+    cmds.push(vec![
+        b"SET".to_vec(),
+        b"rawlong".to_vec(),
+        compressible(1000, 0),
+    ]);
     cmds.push(vec![b"SET".to_vec(), b"noise".to_vec(), noise(300, 7)]);
-    cmds.push(vec![b"SET".to_vec(), compressible(100, 3), b"long key".to_vec()]);
+    cmds.push(vec![
+        b"SET".to_vec(),
+        compressible(100, 3),
+        b"long key".to_vec(),
+    ]);
     cmds.push(v(&[b"SET", b"12", b"numeric key"]));
     cmds.push(v(&[b"APPEND", b"appended", b"abc"]));
     cmds.push(v(&[b"SET", b"exp", b"v", b"PX", b"100000000"]));
-    cmds.push(v(&[b"RPUSH", b"l1", b"a", b"b", b"1", b"2", b"300000", b"-5", b""]));
+    cmds.push(v(&[
+        b"RPUSH", b"l1", b"a", b"b", b"1", b"2", b"300000", b"-5", b"",
+    ]));
     for i in 0..(50 * scale) {
-        cmds.push(vec![b"RPUSH".to_vec(), b"lbig".to_vec(), format!("item-{i}").into_bytes(), i.to_string().into_bytes()]);
-        cmds.push(vec![b"LPUSH".to_vec(), b"lbig".to_vec(), compressible(30 + i % 50, i)]);
+        cmds.push(vec![
+            b"RPUSH".to_vec(),
+            b"lbig".to_vec(),
+            format!("item-{i}").into_bytes(),
+            i.to_string().into_bytes(),
+        ]);
+        cmds.push(vec![
+            b"LPUSH".to_vec(),
+            b"lbig".to_vec(),
+            compressible(30 + i % 50, i),
+        ]);
     }
     for i in 0..5 {
-        cmds.push(vec![b"RPUSH".to_vec(), b"lhuge".to_vec(), compressible(10_000 + i, i)]);
-        cmds.push(vec![b"RPUSH".to_vec(), b"lhuge".to_vec(), noise(9000, i as u64 + 1)]);
+        cmds.push(vec![
+            b"RPUSH".to_vec(),
+            b"lhuge".to_vec(),
+            compressible(10_000 + i, i),
+        ]);
+        cmds.push(vec![
+            b"RPUSH".to_vec(),
+            b"lhuge".to_vec(),
+            noise(9000, i as u64 + 1),
+        ]);
     }
-    cmds.push(v(&[b"SADD", b"si", b"1", b"2", b"3", b"-100", b"100000", b"-9223372036854775808"]));
+    cmds.push(v(&[
+        b"SADD",
+        b"si",
+        b"1",
+        b"2",
+        b"3",
+        b"-100",
+        b"100000",
+        b"-9223372036854775808",
+    ]));
     cmds.push(v(&[b"SADD", b"ss", b"a", b"b", b"c", b"1"]));
     for i in 0..(20 * scale) {
-        cmds.push(vec![b"SADD".to_vec(), b"sibig".to_vec(), (i * 3).to_string().into_bytes()]);
-        cmds.push(vec![b"SADD".to_vec(), b"ssbig".to_vec(), format!("member:{i}").into_bytes()]);
+        cmds.push(vec![
+            b"SADD".to_vec(),
+            b"sibig".to_vec(),
+            (i * 3).to_string().into_bytes(),
+        ]);
+        cmds.push(vec![
+            b"SADD".to_vec(),
+            b"ssbig".to_vec(),
+            format!("member:{i}").into_bytes(),
+        ]);
     }
-    cmds.push(v(&[b"HSET", b"h1", b"f1", b"v1", b"f2", b"2", b"n", b"-12345678901"]));
-    cmds.push(vec![b"HSET".to_vec(), b"hlong".to_vec(), b"f".to_vec(), compressible(100, 1)]);
+    cmds.push(v(&[
+        b"HSET",
+        b"h1",
+        b"f1",
+        b"v1",
+        b"f2",
+        b"2",
+        b"n",
+        b"-12345678901",
+    ]));
+    cmds.push(vec![
+        b"HSET".to_vec(),
+        b"hlong".to_vec(),
+        b"f".to_vec(),
+        compressible(100, 1),
+    ]);
     for i in 0..(15 * scale) {
-        cmds.push(vec![b"HSET".to_vec(), b"hbig".to_vec(), format!("field:{i}").into_bytes(), format!("value:{}", i * 7).into_bytes()]);
+        cmds.push(vec![
+            b"HSET".to_vec(),
+            b"hbig".to_vec(),
+            format!("field:{i}").into_bytes(),
+            format!("value:{}", i * 7).into_bytes(),
+        ]);
     }
-    cmds.push(v(&[b"ZADD", b"z1", b"1", b"a", b"2.5", b"b", b"-0", b"c", b"1e300", b"d", b"inf", b"e", b"-inf", b"f", b"1.1", b"g", b"-3", b"h"]));
-    cmds.push(vec![b"ZADD".to_vec(), b"zlong".to_vec(), b"1".to_vec(), compressible(100, 2)]);
+    cmds.push(v(&[
+        b"ZADD", b"z1", b"1", b"a", b"2.5", b"b", b"-0", b"c", b"1e300", b"d", b"inf", b"e",
+        b"-inf", b"f", b"1.1", b"g", b"-3", b"h",
+    ]));
+    cmds.push(vec![
+        b"ZADD".to_vec(),
+        b"zlong".to_vec(),
+        b"1".to_vec(),
+        compressible(100, 2),
+    ]);
     for i in 0..(15 * scale) {
-        cmds.push(vec![b"ZADD".to_vec(), b"zbig".to_vec(), format!("{}", (i as f64) * 0.37 - 20.0).into_bytes(), format!("m{i}").into_bytes()]);
+        cmds.push(vec![
+            b"ZADD".to_vec(),
+            b"zbig".to_vec(),
+            format!("{}", (i as f64) * 0.37 - 20.0).into_bytes(),
+            format!("m{i}").into_bytes(),
+        ]);
     }
     cmds.push(v(&[b"HSET", b"hexp", b"a", b"b"]));
     cmds.push(v(&[b"PEXPIREAT", b"hexp", b"4102444800000"]));
@@ -304,24 +382,50 @@ fn populate_bulk(c: &mut Client) {
     for k in 0..20 {
         let key = format!("list:{k}").into_bytes();
         for i in 0..2000 {
-            cmds.push(vec![b"RPUSH".to_vec(), key.clone(), format!("element-{}-{}", k, i * 13 % 1000).into_bytes()]);
+            cmds.push(vec![
+                b"RPUSH".to_vec(),
+                key.clone(),
+                format!("element-{}-{}", k, i * 13 % 1000).into_bytes(),
+            ]);
         }
         let key = format!("hash:{k}").into_bytes();
         for i in 0..(if k % 2 == 0 { 100 } else { 1000 }) {
-            cmds.push(vec![b"HSET".to_vec(), key.clone(), format!("f{i}").into_bytes(), format!("value {}", i * 31).into_bytes()]);
+            cmds.push(vec![
+                b"HSET".to_vec(),
+                key.clone(),
+                format!("f{i}").into_bytes(),
+                format!("value {}", i * 31).into_bytes(),
+            ]);
         }
         let key = format!("zset:{k}").into_bytes();
         for i in 0..(if k % 2 == 0 { 100 } else { 1000 }) {
-            cmds.push(vec![b"ZADD".to_vec(), key.clone(), format!("{}", i as f64 / 3.0).into_bytes(), format!("member{i}").into_bytes()]);
+            cmds.push(vec![
+                b"ZADD".to_vec(),
+                key.clone(),
+                format!("{}", i as f64 / 3.0).into_bytes(),
+                format!("member{i}").into_bytes(),
+            ]);
         }
         let key = format!("set:{k}").into_bytes();
         for i in 0..(if k % 2 == 0 { 400 } else { 1000 }) {
-            let m = if k % 4 == 0 { (i * 7).to_string() } else { format!("s{i}") };
+            let m = if k % 4 == 0 {
+                (i * 7).to_string()
+            } else {
+                format!("s{i}")
+            };
             cmds.push(vec![b"SADD".to_vec(), key.clone(), m.into_bytes()]);
         }
     }
     for i in 0..5000 {
-        cmds.push(vec![b"SET".to_vec(), format!("str:{i}").into_bytes(), if i % 3 == 0 { compressible(200, i) } else { format!("v{i}").into_bytes() }]);
+        cmds.push(vec![
+            b"SET".to_vec(),
+            format!("str:{i}").into_bytes(),
+            if i % 3 == 0 {
+                compressible(200, i)
+            } else {
+                format!("v{i}").into_bytes()
+            },
+        ]);
     }
     c.pipeline(&cmds);
 }
@@ -377,21 +481,36 @@ fn canon_redis(c: &mut Client, key: &[u8]) -> Canon {
     match t {
         Reply::Status(t) => match t.as_str() {
             "string" => Canon::Str(c.ok(&[b"GET", key]).bytes()),
-            "list" => Canon::List(c.ok(&[b"LRANGE", key, b"0", b"-1"]).array().iter().map(Reply::bytes).collect()),
+            "list" => Canon::List(
+                c.ok(&[b"LRANGE", key, b"0", b"-1"])
+                    .array()
+                    .iter()
+                    .map(Reply::bytes)
+                    .collect(),
+            ),
             "set" => {
-                let mut s: Vec<Vec<u8>> = c.ok(&[b"SMEMBERS", key]).array().iter().map(Reply::bytes).collect();
+                let mut s: Vec<Vec<u8>> = c
+                    .ok(&[b"SMEMBERS", key])
+                    .array()
+                    .iter()
+                    .map(Reply::bytes)
+                    .collect();
                 s.sort();
                 Canon::Set(s)
             }
             "hash" => {
                 let a = c.ok(&[b"HGETALL", key]).array();
-                let mut h: Vec<(Vec<u8>, Vec<u8>)> = a.chunks(2).map(|p| (p[0].bytes(), p[1].bytes())).collect();
+                let mut h: Vec<(Vec<u8>, Vec<u8>)> =
+                    a.chunks(2).map(|p| (p[0].bytes(), p[1].bytes())).collect();
                 h.sort();
                 Canon::Hash(h)
             }
             "zset" => {
                 let a = c.ok(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]).array();
-                let mut z: Vec<(Vec<u8>, f64)> = a.chunks(2).map(|p| (p[0].bytes(), parse_f64(&p[1].text()))).collect();
+                let mut z: Vec<(Vec<u8>, f64)> = a
+                    .chunks(2)
+                    .map(|p| (p[0].bytes(), parse_f64(&p[1].text())))
+                    .collect();
                 z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
                 Canon::ZSet(z)
             }
@@ -403,7 +522,9 @@ fn canon_redis(c: &mut Client, key: &[u8]) -> Canon {
 
 type DbContents = BTreeMap<u64, BTreeMap<Vec<u8>, (RdbValue, Option<i64>)>>;
 
-fn decode_file(path: &Path) -> (DbContents, Vec<(Vec<u8>, Vec<u8>)>) {
+type AuxFields = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn decode_file(path: &Path) -> (DbContents, AuxFields) {
     let f = std::fs::File::open(path).unwrap();
     let mut d = Decoder::new(f).unwrap();
     assert_eq!(d.version(), 10);
@@ -416,10 +537,16 @@ fn decode_file(path: &Path) -> (DbContents, Vec<(Vec<u8>, Vec<u8>)>) {
             Some(Item::SelectDb(n)) => db = n,
             Some(Item::ResizeDb { .. }) => {}
             Some(Item::Entry(e)) => {
-                let prev = out.entry(db).or_default().insert(e.key, (e.value, e.expire_ms));
+                let prev = out
+                    .entry(db)
+                    .or_default()
+                    .insert(e.key, (e.value, e.expire_ms));
                 assert!(prev.is_none(), "duplicate key");
             }
-            Some(Item::Eof { stored_crc, computed_crc }) => {
+            Some(Item::Eof {
+                stored_crc,
+                computed_crc,
+            }) => {
                 assert_eq!(stored_crc, Some(computed_crc));
                 break;
             }
@@ -474,13 +601,25 @@ fn encode_file(contents: &DbContents, limits: &Limits, path: &Path, opts: Encode
 }
 
 fn check_rdb(path: &Path) {
-    let out = Command::new("redis-check-rdb").arg(path).output().expect("redis-check-rdb must be installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("RDB looks OK"), "redis-check-rdb failed:\n{text}");
+    let out = Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb must be installed");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "redis-check-rdb failed:\n{text}"
+    );
 }
 
 fn keys_of(c: &mut Client) -> Vec<Vec<u8>> {
-    let mut k: Vec<Vec<u8>> = c.ok(&[b"KEYS", b"*"]).array().iter().map(Reply::bytes).collect();
+    let mut k: Vec<Vec<u8>> = c
+        .ok(&[b"KEYS", b"*"])
+        .array()
+        .iter()
+        .map(Reply::bytes)
+        .collect();
     k.sort();
     k
 }
@@ -498,11 +637,25 @@ fn roundtrip_against_redis(extra: &[&str], scale: usize) {
     let mut total = 0;
     for (db, keys) in &contents {
         ca.ok(&[b"SELECT", db.to_string().as_bytes()]);
-        assert_eq!(keys.keys().cloned().collect::<Vec<_>>(), keys_of(&mut ca), "db {db} keys");
+        assert_eq!(
+            keys.keys().cloned().collect::<Vec<_>>(),
+            keys_of(&mut ca),
+            "db {db} keys"
+        );
         for (k, (val, exp)) in keys {
-            assert_eq!(canon_rdb(val), canon_redis(&mut ca, k), "db {db} key {:?}", String::from_utf8_lossy(k));
+            assert_eq!(
+                canon_rdb(val),
+                canon_redis(&mut ca, k),
+                "db {db} key {:?}",
+                String::from_utf8_lossy(k)
+            );
             let pexp = ca.ok(&[b"PEXPIRETIME", k]).int();
-            assert_eq!(exp.unwrap_or(-1), pexp, "expire of {:?}", String::from_utf8_lossy(k));
+            assert_eq!(
+                exp.unwrap_or(-1),
+                pexp,
+                "expire of {:?}",
+                String::from_utf8_lossy(k)
+            );
             total += 1;
         }
     }
@@ -525,9 +678,21 @@ fn roundtrip_against_redis(extra: &[&str], scale: usize) {
         for k in &keys {
             let name = String::from_utf8_lossy(k).into_owned();
             assert_eq!(canon_redis(&mut ca, k), canon_redis(&mut cb, k), "{name}");
-            assert_eq!(ca.ok(&[b"OBJECT", b"ENCODING", k]), cb.ok(&[b"OBJECT", b"ENCODING", k]), "encoding of {name}");
-            assert_eq!(ca.ok(&[b"PEXPIRETIME", k]), cb.ok(&[b"PEXPIRETIME", k]), "expire of {name}");
-            assert_eq!(ca.ok(&[b"DEBUG", b"DIGEST-VALUE", k]), cb.ok(&[b"DEBUG", b"DIGEST-VALUE", k]), "digest of {name}");
+            assert_eq!(
+                ca.ok(&[b"OBJECT", b"ENCODING", k]),
+                cb.ok(&[b"OBJECT", b"ENCODING", k]),
+                "encoding of {name}"
+            );
+            assert_eq!(
+                ca.ok(&[b"PEXPIRETIME", k]),
+                cb.ok(&[b"PEXPIRETIME", k]),
+                "expire of {name}"
+            );
+            assert_eq!(
+                ca.ok(&[b"DEBUG", b"DIGEST-VALUE", k]),
+                cb.ok(&[b"DEBUG", b"DIGEST-VALUE", k]),
+                "digest of {name}"
+            );
         }
     }
     assert_eq!(ca.ok(&[b"DEBUG", b"DIGEST"]), cb.ok(&[b"DEBUG", b"DIGEST"]));
@@ -538,14 +703,31 @@ fn roundtrip_against_redis(extra: &[&str], scale: usize) {
     for k in keys_of(&mut ca) {
         let name = String::from_utf8_lossy(&k).into_owned();
         let payload = ca.ok(&[b"DUMP", &k]).bytes();
-        let decoded = verify_and_decode_dump(&payload).unwrap_or_else(|e| panic!("DUMP of {name}: {e}"));
-        assert_eq!(canon_rdb(&decoded), canon_redis(&mut ca, &k), "DUMP of {name}");
+        let decoded =
+            verify_and_decode_dump(&payload).unwrap_or_else(|e| panic!("DUMP of {name}: {e}"));
+        assert_eq!(
+            canon_rdb(&decoded),
+            canon_redis(&mut ca, &k),
+            "DUMP of {name}"
+        );
         let ours = create_dump(&to_value(decoded, &limits), &EncodeOptions::default());
         let mut newkey = b"restored:".to_vec();
         newkey.extend_from_slice(&k);
-        assert_eq!(cb.ok(&[b"RESTORE", &newkey, b"0", &ours]), Reply::Status("OK".into()), "RESTORE of {name}");
-        assert_eq!(canon_redis(&mut cb, &newkey), canon_redis(&mut ca, &k), "RESTORE of {name}");
-        assert_eq!(cb.ok(&[b"OBJECT", b"ENCODING", &newkey]), ca.ok(&[b"OBJECT", b"ENCODING", &k]), "RESTORE encoding of {name}");
+        assert_eq!(
+            cb.ok(&[b"RESTORE", &newkey, b"0", &ours]),
+            Reply::Status("OK".into()),
+            "RESTORE of {name}"
+        );
+        assert_eq!(
+            canon_redis(&mut cb, &newkey),
+            canon_redis(&mut ca, &k),
+            "RESTORE of {name}"
+        );
+        assert_eq!(
+            cb.ok(&[b"OBJECT", b"ENCODING", &newkey]),
+            ca.ok(&[b"OBJECT", b"ENCODING", &k]),
+            "RESTORE encoding of {name}"
+        );
         cb.ok(&[b"DEL", &newkey]);
     }
     drop(a);
@@ -563,12 +745,18 @@ fn roundtrip_with_default_thresholds() {
 fn roundtrip_with_small_thresholds() {
     roundtrip_against_redis(
         &[
-            "--hash-max-listpack-entries", "4",
-            "--hash-max-listpack-value", "8",
-            "--zset-max-listpack-entries", "4",
-            "--zset-max-listpack-value", "8",
-            "--set-max-intset-entries", "4",
-            "--list-max-listpack-size", "-2",
+            "--hash-max-listpack-entries",
+            "4",
+            "--hash-max-listpack-value",
+            "8",
+            "--zset-max-listpack-entries",
+            "4",
+            "--zset-max-listpack-value",
+            "8",
+            "--set-max-intset-entries",
+            "4",
+            "--list-max-listpack-size",
+            "-2",
         ],
         2,
     );
@@ -582,7 +770,11 @@ fn roundtrip_without_compression() {
 #[test]
 fn file_size_is_close_to_redis() {
     for compression in [true, false] {
-        let extra: &[&str] = if compression { &[] } else { &["--rdbcompression", "no"] };
+        let extra: &[&str] = if compression {
+            &[]
+        } else {
+            &["--rdbcompression", "no"]
+        };
         let dir_a = tempdir("size");
         let a = Redis::start(&dir_a, extra);
         populate_bulk(&mut a.client());
@@ -590,7 +782,10 @@ fn file_size_is_close_to_redis() {
         let redis_size = std::fs::metadata(&file_a).unwrap().len();
         let (contents, _) = decode_file(&file_a);
         let file_b = dir_a.join("ours.rdb");
-        let opts = EncodeOptions { compression, checksum: true };
+        let opts = EncodeOptions {
+            compression,
+            checksum: true,
+        };
         let n = encode_file(&contents, &Limits::default(), &file_b, opts);
         let ours = std::fs::metadata(&file_b).unwrap().len();
         assert_eq!(n, ours);
@@ -627,7 +822,10 @@ fn truncations_and_flips_never_panic() {
     assert!(decode_all(&bytes).is_ok());
     // Every truncation is an error.
     for i in 0..bytes.len() - 1 {
-        assert!(decode_all(&bytes[..i]).is_err(), "truncation at {i} accepted");
+        assert!(
+            decode_all(&bytes[..i]).is_err(),
+            "truncation at {i} accepted"
+        );
     }
     // Flips with the CRC on: errors. With the CRC zeroed (not verified): errors or success,
     // never a panic; this exercises the deep validation.
@@ -644,7 +842,10 @@ fn truncations_and_flips_never_panic() {
         let bit = 1u8 << ((x >> 32) % 8);
         let mut m = bytes.clone();
         m[pos] ^= bit;
-        assert!(decode_all(&m).is_err(), "flip at {pos} accepted despite the CRC");
+        assert!(
+            decode_all(&m).is_err(),
+            "flip at {pos} accepted despite the CRC"
+        );
         let mut m = unchecked.clone();
         m[pos] ^= bit;
         let _ = decode_all(&m);

@@ -15,14 +15,22 @@ use crate::rdb::error::show_key;
 use crate::rdb::listpack::{self, LpEntry};
 use crate::rdb::num::{parse_i64, parse_score};
 use crate::rdb::{intset, ziplist, zipmap, Opcode, RdbError, RdbType, MAX_READ_VERSION};
-use crate::rdb::{ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN};
+use crate::rdb::{
+    ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN,
+};
 
 /// One thing read from the stream.
 #[derive(Debug)]
 pub enum Item {
-    Aux { key: Vec<u8>, value: Vec<u8> },
+    Aux {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
     SelectDb(u64),
-    ResizeDb { keys: u64, expires: u64 },
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
     Entry(RdbEntry),
     /// The end. `stored_crc` is `None` for versions without a checksum (< 5); a stored zero
     /// means the writer had checksums off and nothing was verified.
@@ -124,7 +132,7 @@ impl<R: Read> Decoder<R> {
         let v = digits
             .iter()
             .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
-        if v < 1 || v > MAX_READ_VERSION {
+        if !(1..=MAX_READ_VERSION).contains(&v) {
             return Err(RdbError::Unsupported {
                 what: format!("RDB format version {v}"),
                 key: None,
@@ -208,7 +216,9 @@ impl<R: Read> Decoder<R> {
     pub(crate) fn read_len(&mut self, what: &str) -> VResult<u64> {
         match self.len_or_enc(what)? {
             (n, false) => Ok(n),
-            (_, true) => Err(self.corrupt(format!("string encoding where a length was expected ({what})"))),
+            (_, true) => Err(self.corrupt(format!(
+                "string encoding where a length was expected ({what})"
+            ))),
         }
     }
 
@@ -224,12 +234,20 @@ impl<R: Read> Decoder<R> {
         }
         match n as u8 {
             ENC_INT8 => Ok((self.byte(what)? as i8).to_string().into_bytes()),
-            ENC_INT16 => Ok(i16::from_le_bytes(self.fixed::<2>(what)?).to_string().into_bytes()),
-            ENC_INT32 => Ok(i32::from_le_bytes(self.fixed::<4>(what)?).to_string().into_bytes()),
+            ENC_INT16 => Ok(i16::from_le_bytes(self.fixed::<2>(what)?)
+                .to_string()
+                .into_bytes()),
+            ENC_INT32 => Ok(i32::from_le_bytes(self.fixed::<4>(what)?)
+                .to_string()
+                .into_bytes()),
             ENC_LZF => {
                 let clen = self.read_len(what)?;
                 let ulen = self.read_len(what)?;
-                if clen == 0 || ulen.checked_div(clen).is_none_or(|r| r > lzf::MAX_EXPANSION as u64) {
+                if clen == 0
+                    || ulen
+                        .checked_div(clen)
+                        .is_none_or(|r| r > lzf::MAX_EXPANSION as u64)
+                {
                     return Err(self.corrupt(format!("LZF lengths are impossible ({what})")));
                 }
                 let mut c = Vec::with_capacity(clen.min(1 << 20) as usize);
@@ -237,8 +255,11 @@ impl<R: Read> Decoder<R> {
                     return Err(self.corrupt(format!("unexpected end of file reading {what}")));
                 }
                 let mut out = Vec::new();
-                lzf::decompress_into(&c, ulen as usize, &mut out)
-                    .map_err(|e| self.corrupt(format!("LZF data does not decompress ({e:?}) reading {what}")))?;
+                lzf::decompress_into(&c, ulen as usize, &mut out).map_err(|e| {
+                    self.corrupt(format!(
+                        "LZF data does not decompress ({e:?}) reading {what}"
+                    ))
+                })?;
                 Ok(out)
             }
             other => Err(self.corrupt(format!("unknown string encoding {other} reading {what}"))),
@@ -289,9 +310,9 @@ impl<R: Read> Decoder<R> {
                 }
                 x if x == Opcode::Aux as u8 => {
                     let key = self.read_string("an AUX field name")?;
-                    let value = self.read_string("an AUX field value").map_err(|e| {
-                        with_context(e, &format!("AUX field '{}'", show_key(&key)))
-                    })?;
+                    let value = self
+                        .read_string("an AUX field value")
+                        .map_err(|e| with_context(e, &format!("AUX field '{}'", show_key(&key))))?;
                     return Ok(Some(Item::Aux { key, value }));
                 }
                 x if x == Opcode::SlotInfo as u8 => {
@@ -337,13 +358,15 @@ impl<R: Read> Decoder<R> {
                 _ => {
                     let offset = *start.get_or_insert(at);
                     let Some(ty) = RdbType::from_u8(t) else {
-                        return Err(RdbError::corrupt(at, format!("unknown opcode or value type {t}")));
+                        return Err(RdbError::corrupt(
+                            at,
+                            format!("unknown opcode or value type {t}"),
+                        ));
                     };
-                    let key = self.read_string("a key").map_err(|e| with_context(e, "reading a key"))?;
-                    let value = match self.read_value(ty, Some(&key)) {
-                        Ok(v) => v,
-                        Err(e) => return Err(e),
-                    };
+                    let key = self
+                        .read_string("a key")
+                        .map_err(|e| with_context(e, "reading a key"))?;
+                    let value = self.read_value(ty, Some(&key))?;
                     match value {
                         Some(value) => {
                             return Ok(Some(Item::Entry(RdbEntry {
@@ -372,7 +395,11 @@ impl<R: Read> Decoder<R> {
 
     /// Reads a value of type `ty`; `None` for an empty collection. Errors name the key and
     /// the type.
-    pub(crate) fn read_value(&mut self, ty: RdbType, key: Option<&[u8]>) -> VResult<Option<RdbValue>> {
+    pub(crate) fn read_value(
+        &mut self,
+        ty: RdbType,
+        key: Option<&[u8]>,
+    ) -> VResult<Option<RdbValue>> {
         let at = self.r.offset();
         if let Some(what) = unsupported(ty) {
             return Err(RdbError::Unsupported {
@@ -455,7 +482,9 @@ impl<R: Read> Decoder<R> {
                         QUICKLIST_NODE_PACKED
                     };
                     if container != QUICKLIST_NODE_PACKED && container != QUICKLIST_NODE_PLAIN {
-                        return Err(self.corrupt(format!("quicklist node with unknown container {container}")));
+                        return Err(self.corrupt(format!(
+                            "quicklist node with unknown container {container}"
+                        )));
                     }
                     let blob = self.read_string("a quicklist node")?;
                     if blob.is_empty() {
@@ -496,7 +525,12 @@ impl<R: Read> Decoder<R> {
                 if has_dups(pairs.iter().map(|p| p.0)) {
                     return Err(err("duplicate hash fields"));
                 }
-                RdbValue::Hash(pairs.into_iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
+                RdbValue::Hash(
+                    pairs
+                        .into_iter()
+                        .map(|(f, v)| (f.to_vec(), v.to_vec()))
+                        .collect(),
+                )
             }
             RdbType::ListZiplist => {
                 let mut v = Vec::new();
@@ -650,7 +684,7 @@ fn has_dups<'a>(it: impl ExactSizeIterator<Item = &'a [u8]>) -> bool {
 }
 
 fn pairs(flat: Vec<Vec<u8>>) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(flat.len() / 2);

@@ -46,21 +46,33 @@ pub fn verify_and_decode_dump_typed(payload: &[u8]) -> Result<(u8, RdbValue), Rd
     let mut crc = [0u8; 8];
     crc.copy_from_slice(&payload[n - 8..]);
     if crc64(0, &payload[..n - 8]) != u64::from_le_bytes(crc) {
-        return Err(RdbError::corrupt((n - 8) as u64, "DUMP payload checksum is wrong"));
+        return Err(RdbError::corrupt(
+            (n - 8) as u64,
+            "DUMP payload checksum is wrong",
+        ));
     }
     let Some((&t, _)) = body.split_first() else {
         return Err(RdbError::corrupt(0, "DUMP payload without a value"));
     };
     let Some(ty) = RdbType::from_u8(t) else {
-        return Err(RdbError::corrupt(0, format!("DUMP payload with unknown type {t}")));
+        return Err(RdbError::corrupt(
+            0,
+            format!("DUMP payload with unknown type {t}"),
+        ));
     };
     let mut d = Decoder::headless(&body[1..], version.max(1));
     let value = d.read_value(ty, None)?;
     let rest_empty = d.reader().at_end()?;
     let end = d.offset() + 1;
     match value {
-        None => Err(RdbError::corrupt(end, "DUMP payload holds an empty collection")),
-        Some(_) if !rest_empty => Err(RdbError::corrupt(end, "DUMP payload has bytes after its value")),
+        None => Err(RdbError::corrupt(
+            end,
+            "DUMP payload holds an empty collection",
+        )),
+        Some(_) if !rest_empty => Err(RdbError::corrupt(
+            end,
+            "DUMP payload has bytes after its value",
+        )),
         Some(v) => Ok((t, v)),
     }
 }
@@ -74,7 +86,10 @@ mod tests {
     fn decodes_redis_payloads() {
         // DUMP of SET s 123 and of RPUSH l a b 1 2 300000 -5, from Redis 7.0.15.
         let s = b"\x00\xc0{\n\x00H\xe2S\xe1\x00zg\xb9";
-        assert_eq!(verify_and_decode_dump(s).unwrap(), RdbValue::String(b"123".to_vec()));
+        assert_eq!(
+            verify_and_decode_dump(s).unwrap(),
+            RdbValue::String(b"123".to_vec())
+        );
         let l = b"\x12\x01\x02\x19\x19\x00\x00\x00\x06\x00\x81a\x02\x81b\x02\x01\x01\x02\x01\xf2\xe0\x93\x04\x04\xdf\xfb\x02\xff\n\x00\xf8\xad\x19\x8dy#\x9e>";
         let want: Vec<Vec<u8>> = ["a", "b", "1", "2", "300000", "-5"]
             .iter()

@@ -257,17 +257,18 @@ fn write_list(buf: &mut Vec<u8>, list: &List, opts: &EncodeOptions) {
         let mut open = false;
         let mut lp_size = 0usize;
         let mut count = 0usize;
-        let flush = |node: &mut Vec<u8>, count: usize, scratch: &mut Vec<u8>, nodes: &mut Vec<_>| {
-            // `node` holds the entries; add header and terminator.
-            let start = scratch.len();
-            let total = (node.len() + 7) as u32;
-            scratch.extend_from_slice(&total.to_le_bytes());
-            scratch.extend_from_slice(&u16::try_from(count).unwrap_or(u16::MAX).to_le_bytes());
-            scratch.extend_from_slice(node);
-            scratch.push(0xff);
-            nodes.push((start, scratch.len(), false));
-            node.clear();
-        };
+        let flush =
+            |node: &mut Vec<u8>, count: usize, scratch: &mut Vec<u8>, nodes: &mut Vec<_>| {
+                // `node` holds the entries; add header and terminator.
+                let start = scratch.len();
+                let total = (node.len() + 7) as u32;
+                scratch.extend_from_slice(&total.to_le_bytes());
+                scratch.extend_from_slice(&u16::try_from(count).unwrap_or(u16::MAX).to_le_bytes());
+                scratch.extend_from_slice(node);
+                scratch.push(0xff);
+                nodes.push((start, scratch.len(), false));
+                node.clear();
+            };
         for item in &list.items {
             let sz = item.len();
             if sz >= PACKED_THRESHOLD {
@@ -423,7 +424,15 @@ mod tests {
     #[test]
     fn lengths_and_strings_as_redis() {
         let mut b = Vec::new();
-        for n in [0u64, 63, 64, 16383, 16384, u32::MAX as u64, u32::MAX as u64 + 1] {
+        for n in [
+            0u64,
+            63,
+            64,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u32::MAX as u64 + 1,
+        ] {
             write_len(&mut b, n);
         }
         assert_eq!(
@@ -437,7 +446,10 @@ mod tests {
         assert_eq!(s(b"123"), [0xc0, 123]);
         assert_eq!(s(b"-129"), [0xc1, 0x7f, 0xff]);
         assert_eq!(s(b"100000"), [0xc2, 0xa0, 0x86, 0x01, 0x00]);
-        assert_eq!(s(b"12345678901"), [11, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1']);
+        assert_eq!(
+            s(b"12345678901"),
+            [11, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1']
+        );
         assert_eq!(s(b"007"), [3, b'0', b'0', b'7']);
         let long = vec![b'a'; 100];
         assert_eq!(s(&long)[0], 0xc3);

@@ -8,7 +8,10 @@ use std::io;
 pub enum RdbError {
     /// The bytes are not a valid RDB stream. `offset` is where the problem was noticed,
     /// `context` says what was being read, in words.
-    Corrupt { offset: u64, context: String },
+    Corrupt {
+        offset: u64,
+        context: String,
+    },
     /// Valid RDB that Amber cannot represent (streams, modules, functions, ...): refused,
     /// never dropped silently.
     Unsupported {

@@ -259,7 +259,9 @@ pub fn for_each<'a>(
             (1, LpEntry::Int(i64::from(b0)))
         } else if b0 & 0xc0 == 0x80 {
             let len = usize::from(b0 & 0x3f);
-            let s = lp.get(p + 1..p + 1 + len).ok_or("listpack string overflows")?;
+            let s = lp
+                .get(p + 1..p + 1 + len)
+                .ok_or("listpack string overflows")?;
             (1 + len, LpEntry::Str(s))
         } else if b0 & 0xe0 == 0xc0 {
             let b1 = *lp.get(p + 1).ok_or("listpack int overflows")?;
@@ -269,14 +271,18 @@ pub fn for_each<'a>(
         } else if b0 & 0xf0 == 0xe0 {
             let b1 = *lp.get(p + 1).ok_or("listpack string overflows")?;
             let len = (usize::from(b0 & 0x0f) << 8) | usize::from(b1);
-            let s = lp.get(p + 2..p + 2 + len).ok_or("listpack string overflows")?;
+            let s = lp
+                .get(p + 2..p + 2 + len)
+                .ok_or("listpack string overflows")?;
             (2 + len, LpEntry::Str(s))
         } else {
             match b0 {
                 0xf0 => {
                     let h = lp.get(p + 1..p + 5).ok_or("listpack string overflows")?;
                     let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                    let end = (p + 5).checked_add(len).ok_or("listpack string overflows")?;
+                    let end = (p + 5)
+                        .checked_add(len)
+                        .ok_or("listpack string overflows")?;
                     let s = lp.get(p + 5..end).ok_or("listpack string overflows")?;
                     (5 + len, LpEntry::Str(s))
                 }
@@ -291,7 +297,10 @@ pub fn for_each<'a>(
                 }
                 0xf3 => {
                     let d = lp.get(p + 1..p + 5).ok_or("listpack int overflows")?;
-                    (5, LpEntry::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))))
+                    (
+                        5,
+                        LpEntry::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))),
+                    )
                 }
                 0xf4 => {
                     let d = lp.get(p + 1..p + 9).ok_or("listpack int overflows")?;
@@ -372,8 +381,24 @@ mod tests {
         let long = vec![b'x'; 5000];
         let mid = vec![b'y'; 300];
         let nums: Vec<String> = [
-            0i64, 127, 128, -1, -4096, 4095, 4096, -4097, 32767, -32768, 32768, 8_388_607,
-            -8_388_608, 8_388_608, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN,
+            0i64,
+            127,
+            128,
+            -1,
+            -4096,
+            4095,
+            4096,
+            -4097,
+            32767,
+            -32768,
+            32768,
+            8_388_607,
+            -8_388_608,
+            8_388_608,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
         ]
         .iter()
         .map(|v| v.to_string())

@@ -171,21 +171,58 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(to_value(RdbValue::String(b("12")), &l).encoding(), "int");
-        assert_eq!(to_value(RdbValue::String(b("012")), &l).encoding(), "embstr");
-        assert_eq!(to_value(RdbValue::String(vec![b'x'; 45]), &l).encoding(), "raw");
-        assert_eq!(to_value(RdbValue::Set(vec![b("2"), b("1")]), &l).encoding(), "intset");
-        assert_eq!(to_value(RdbValue::Set(vec![b("2"), b("x")]), &l).encoding(), "hashtable");
-        assert_eq!(to_value(RdbValue::Set(vec![b("1"), b("2"), b("3")]), &l).encoding(), "hashtable");
-        assert_eq!(to_value(RdbValue::IntSet(vec![1, 2, 3]), &l).encoding(), "hashtable");
-        assert_eq!(to_value(RdbValue::IntSet(vec![1, 2]), &l).encoding(), "intset");
+        assert_eq!(
+            to_value(RdbValue::String(b("012")), &l).encoding(),
+            "embstr"
+        );
+        assert_eq!(
+            to_value(RdbValue::String(vec![b'x'; 45]), &l).encoding(),
+            "raw"
+        );
+        assert_eq!(
+            to_value(RdbValue::Set(vec![b("2"), b("1")]), &l).encoding(),
+            "intset"
+        );
+        assert_eq!(
+            to_value(RdbValue::Set(vec![b("2"), b("x")]), &l).encoding(),
+            "hashtable"
+        );
+        assert_eq!(
+            to_value(RdbValue::Set(vec![b("1"), b("2"), b("3")]), &l).encoding(),
+            "hashtable"
+        );
+        assert_eq!(
+            to_value(RdbValue::IntSet(vec![1, 2, 3]), &l).encoding(),
+            "hashtable"
+        );
+        assert_eq!(
+            to_value(RdbValue::IntSet(vec![1, 2]), &l).encoding(),
+            "intset"
+        );
         let long = (b("f"), b("longvalue"));
-        assert_eq!(to_value(RdbValue::Hash(vec![long.clone()]), &l).encoding(), "hashtable");
-        assert_eq!(to_value(RdbValue::HashListpack(vec![long]), &l).encoding(), "listpack");
+        assert_eq!(
+            to_value(RdbValue::Hash(vec![long.clone()]), &l).encoding(),
+            "hashtable"
+        );
+        assert_eq!(
+            to_value(RdbValue::HashListpack(vec![long]), &l).encoding(),
+            "listpack"
+        );
         let three = vec![(b("a"), b("1")), (b("b"), b("2")), (b("c"), b("3"))];
-        assert_eq!(to_value(RdbValue::HashListpack(three), &l).encoding(), "hashtable");
-        assert_eq!(to_value(RdbValue::ZSet(vec![(b("longmember"), 1.0)]), &l).encoding(), "skiplist");
-        assert_eq!(to_value(RdbValue::ZSetListpack(vec![(b("longmember"), 1.0)]), &l).encoding(), "listpack");
-        let Value::ZSet(z) = to_value(RdbValue::ZSet(vec![(b("b"), 2.0), (b("a"), -0.0)]), &l) else {
+        assert_eq!(
+            to_value(RdbValue::HashListpack(three), &l).encoding(),
+            "hashtable"
+        );
+        assert_eq!(
+            to_value(RdbValue::ZSet(vec![(b("longmember"), 1.0)]), &l).encoding(),
+            "skiplist"
+        );
+        assert_eq!(
+            to_value(RdbValue::ZSetListpack(vec![(b("longmember"), 1.0)]), &l).encoding(),
+            "listpack"
+        );
+        let Value::ZSet(z) = to_value(RdbValue::ZSet(vec![(b("b"), 2.0), (b("a"), -0.0)]), &l)
+        else {
             panic!("not a zset");
         };
         let got: Vec<(&[u8], f64)> = z.iter().collect();

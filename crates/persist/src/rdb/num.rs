@@ -11,7 +11,8 @@ pub fn d2string(v: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(b"nan");
     } else if v.is_infinite() {
         out.extend_from_slice(if v < 0.0 { b"-inf" } else { b"inf" });
-    } else if v > -4_503_599_627_370_495.0 && v < 4_503_599_627_370_496.0 && v == (v as i64) as f64 {
+    } else if v > -4_503_599_627_370_495.0 && v < 4_503_599_627_370_496.0 && v == (v as i64) as f64
+    {
         out.extend_from_slice((v as i64).to_string().as_bytes());
     } else {
         fmt_g17(v, out);
@@ -39,7 +40,7 @@ pub fn fmt_g17(v: f64, out: &mut Vec<u8>) {
     if neg {
         out.push(b'-');
     }
-    if exp < -4 || exp >= P {
+    if !(-4..P).contains(&exp) {
         out.push(digits[0]);
         let mut frac = &digits[1..];
         while let [rest @ .., b'0'] = frac {

@@ -58,14 +58,18 @@ pub fn for_each<'a>(
         let entry = match e >> 6 {
             0 => {
                 let len = usize::from(e & 0x3f);
-                let s = zl.get(p + 1..p + 1 + len).ok_or("ziplist string overflows")?;
+                let s = zl
+                    .get(p + 1..p + 1 + len)
+                    .ok_or("ziplist string overflows")?;
                 p += 1 + len;
                 LpEntry::Str(s)
             }
             1 => {
                 let b1 = *zl.get(p + 1).ok_or("ziplist entry overflows")?;
                 let len = (usize::from(e & 0x3f) << 8) | usize::from(b1);
-                let s = zl.get(p + 2..p + 2 + len).ok_or("ziplist string overflows")?;
+                let s = zl
+                    .get(p + 2..p + 2 + len)
+                    .ok_or("ziplist string overflows")?;
                 p += 2 + len;
                 LpEntry::Str(s)
             }

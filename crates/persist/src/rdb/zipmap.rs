@@ -19,8 +19,11 @@ fn read_len(z: &[u8], p: &mut usize) -> Result<usize, &'static str> {
     Err("zipmap length with an invalid encoding")
 }
 
+/// (field, value) pairs borrowed from the zipmap.
+pub type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// Decodes and validates a zipmap into its (field, value) pairs in order.
-pub fn decode(z: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn decode(z: &[u8]) -> Result<Pairs<'_>, &'static str> {
     let declared = *z.first().ok_or("empty zipmap")?;
     let mut p = 1usize;
     let mut out = Vec::new();
@@ -64,7 +67,10 @@ mod tests {
         // {"foo": "bar", "k": "hello"} with 2 free bytes after "hello".
         let z = b"\x02\x03foo\x03\x00bar\x01k\x05\x02helloXX\xff";
         let pairs = decode(z).unwrap();
-        assert_eq!(pairs, vec![(&b"foo"[..], &b"bar"[..]), (&b"k"[..], &b"hello"[..])]);
+        assert_eq!(
+            pairs,
+            vec![(&b"foo"[..], &b"bar"[..]), (&b"k"[..], &b"hello"[..])]
+        );
         for i in 0..z.len() {
             assert!(decode(&z[..i]).is_err());
         }
