@@ -863,3 +863,237 @@ fn truncations_and_flips_never_panic() {
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------- legacy encodings
+
+use amber_persist::rdb::encode::{write_len, write_string};
+
+enum Zl<'a> {
+    S(&'a [u8]),
+    I(i64),
+}
+
+/// A ziplist as Redis 6 builds it (short strings, int16 and immediate ints suffice here).
+fn ziplist(items: &[Zl<'_>]) -> Vec<u8> {
+    let mut zl = vec![0u8; 10];
+    let mut prev = 0usize;
+    let mut tail = 10;
+    for it in items {
+        let start = zl.len();
+        tail = start;
+        zl.push(prev as u8);
+        match it {
+            Zl::S(s) => {
+                zl.push(s.len() as u8);
+                zl.extend_from_slice(s);
+            }
+            Zl::I(v) if (0..=12).contains(v) => zl.push(0xf1 + *v as u8),
+            Zl::I(v) => {
+                zl.push(0xc0);
+                zl.extend_from_slice(&(*v as i16).to_le_bytes());
+            }
+        }
+        prev = zl.len() - start;
+    }
+    zl.push(0xff);
+    let n = zl.len() as u32;
+    zl[0..4].copy_from_slice(&n.to_le_bytes());
+    zl[4..8].copy_from_slice(&(tail as u32).to_le_bytes());
+    zl[8..10].copy_from_slice(&(items.len() as u16).to_le_bytes());
+    zl
+}
+
+fn legacy_file(version: u32) -> Vec<u8> {
+    let o = EncodeOptions::default();
+    let mut b = format!("REDIS{version:04}").into_bytes();
+    b.extend_from_slice(&[254, 0]); // SELECTDB 0
+    let key = |b: &mut Vec<u8>, t: u8, k: &[u8]| {
+        b.push(t);
+        write_string(b, k, &o);
+    };
+    // Linked list (type 1) with an LZF string.
+    key(&mut b, 1, b"ll");
+    write_len(&mut b, 3);
+    for s in [&b"a"[..], b"17", &compressible(200, 1)] {
+        write_string(&mut b, s, &o);
+    }
+    // Ziplist list (type 10).
+    key(&mut b, 10, b"lz");
+    write_string(
+        &mut b,
+        &ziplist(&[Zl::S(b"x"), Zl::I(5), Zl::I(-300), Zl::S(b"")]),
+        &o,
+    );
+    // Set (type 2) of integers, and an intset (11).
+    key(&mut b, 2, b"sint");
+    write_len(&mut b, 3);
+    for s in ["3", "-1", "20"] {
+        write_string(&mut b, s.as_bytes(), &o);
+    }
+    key(&mut b, 11, b"sis");
+    let mut is = Vec::new();
+    is.extend_from_slice(&4u32.to_le_bytes());
+    is.extend_from_slice(&2u32.to_le_bytes());
+    is.extend_from_slice(&(-70000i32).to_le_bytes());
+    is.extend_from_slice(&70000i32.to_le_bytes());
+    write_string(&mut b, &is, &o);
+    // Old zset with text scores (type 3): 2.5, inf, -inf.
+    key(&mut b, 3, b"z3");
+    write_len(&mut b, 3);
+    write_string(&mut b, b"m1", &o);
+    b.extend_from_slice(&[3, b'2', b'.', b'5']);
+    write_string(&mut b, b"m2", &o);
+    b.push(254);
+    write_string(&mut b, b"m3", &o);
+    b.push(255);
+    // Hash (type 4) and zipmap hash (type 9), with an expire in seconds on the zipmap.
+    key(&mut b, 4, b"h4");
+    write_len(&mut b, 2);
+    for s in ["f", "v", "g", "12"] {
+        write_string(&mut b, s.as_bytes(), &o);
+    }
+    b.push(253);
+    b.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+    key(&mut b, 9, b"hzm");
+    write_string(
+        &mut b,
+        b"\x02\x03foo\x03\x00bar\x01k\x05\x02helloXX\xff",
+        &o,
+    );
+    if version >= 4 {
+        // Ziplist hash (13) and zset (12).
+        key(&mut b, 13, b"hz");
+        write_string(
+            &mut b,
+            &ziplist(&[Zl::S(b"a"), Zl::I(1), Zl::S(b"b"), Zl::S(b"two")]),
+            &o,
+        );
+        key(&mut b, 12, b"zz");
+        write_string(
+            &mut b,
+            &ziplist(&[Zl::S(b"p"), Zl::S(b"1.5"), Zl::S(b"q"), Zl::I(3)]),
+            &o,
+        );
+    }
+    if version >= 7 {
+        // Quicklist v1 (14): two ziplist nodes and an empty one Redis skips.
+        key(&mut b, 14, b"lq");
+        write_len(&mut b, 3);
+        write_string(&mut b, &ziplist(&[Zl::S(b"n1"), Zl::I(1000)]), &o);
+        write_string(&mut b, &ziplist(&[]), &o);
+        write_string(&mut b, &ziplist(&[Zl::S(b"n2")]), &o);
+        // An empty SET: Redis 7.0 skips the key.
+        key(&mut b, 2, b"emptyset");
+        write_len(&mut b, 0);
+    }
+    b.push(255);
+    if version >= 5 {
+        let crc = amber_persist::crc64::crc64(0, &b);
+        b.extend_from_slice(&crc.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn legacy_encodings_load_as_redis_loads_them() {
+    for version in [3u32, 6, 9] {
+        let bytes = legacy_file(version);
+        let dir = tempdir("legacy");
+        let path = dir.join("dump.rdb");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut d = Decoder::new(&bytes[..]).unwrap();
+        let mut ours = BTreeMap::new();
+        while let Some(item) = d.next().unwrap() {
+            if let Item::Entry(e) = item {
+                ours.insert(e.key, (e.value, e.expire_ms));
+            }
+        }
+        assert_eq!(d.empty_keys_skipped(), u64::from(version >= 7));
+        assert!(ours.len() >= 7, "v{version}: only {} keys", ours.len());
+        let r = Redis::start(&dir, &[]);
+        let mut c = r.client();
+        assert_eq!(
+            keys_of(&mut c),
+            ours.keys().cloned().collect::<Vec<_>>(),
+            "v{version}"
+        );
+        for (k, (val, exp)) in &ours {
+            let name = String::from_utf8_lossy(k).into_owned();
+            assert_eq!(canon_rdb(val), canon_redis(&mut c, k), "v{version} {name}");
+            let enc = c.ok(&[b"OBJECT", b"ENCODING", k]).text();
+            assert_eq!(
+                to_value(val.clone(), &Limits::default()).encoding(),
+                enc,
+                "v{version} {name}"
+            );
+            assert_eq!(
+                exp.unwrap_or(-1),
+                c.ok(&[b"PEXPIRETIME", k]).int(),
+                "v{version} {name}"
+            );
+        }
+        drop(r);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn unsupported_types_are_refused_with_key_and_offset() {
+    let dir = tempdir("stream");
+    let r = Redis::start(&dir, &[]);
+    let mut c = r.client();
+    c.ok(&[b"SET", b"a", b"1"]);
+    c.ok(&[b"XADD", b"mystream", b"*", b"f", b"v"]);
+    let bytes = std::fs::read(r.save()).unwrap();
+    let mut d = Decoder::new(&bytes[..]).unwrap();
+    let err = loop {
+        match d.next() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("stream accepted"),
+            Err(e) => break e,
+        }
+    };
+    match err {
+        amber_persist::rdb::RdbError::Unsupported { what, key, offset } => {
+            assert!(what.contains("stream"));
+            assert_eq!(key.as_deref(), Some(&b"mystream"[..]));
+            assert!(offset > 9 && offset < bytes.len() as u64);
+        }
+        other => panic!("expected Unsupported, got {other}"),
+    }
+    let payload = c.ok(&[b"DUMP", b"mystream"]).bytes();
+    assert!(matches!(
+        verify_and_decode_dump(&payload),
+        Err(amber_persist::rdb::RdbError::Unsupported { .. })
+    ));
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_values_name_the_key() {
+    // A hash listpack with a duplicate field, checksum off (zero trailer).
+    let mut b = b"REDIS0010".to_vec();
+    b.push(16);
+    write_string(&mut b, b"foo", &EncodeOptions::default());
+    let lp = {
+        let mut v = Vec::new();
+        let mut w = amber_persist::rdb::listpack::LpWriter::new(&mut v);
+        for s in ["f", "1", "f", "2"] {
+            w.push(s.as_bytes());
+        }
+        w.finish();
+        v
+    };
+    write_string(&mut b, &lp, &EncodeOptions::default());
+    b.push(255);
+    b.extend_from_slice(&[0; 8]);
+    let mut d = Decoder::new(&b[..]).unwrap();
+    match d.next() {
+        Err(amber_persist::rdb::RdbError::Corrupt { context, .. }) => {
+            assert!(context.contains("key 'foo' (hash listpack)"), "{context}");
+            assert!(context.contains("duplicate"), "{context}");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
