@@ -1097,3 +1097,41 @@ fn corrupt_values_name_the_key() {
         other => panic!("expected corruption, got {other:?}"),
     }
 }
+
+#[test]
+fn newer_versions_with_known_types_decode() {
+    // Version 12 (Redis 7.4): SLOT_INFO is skipped, SET_LISTPACK (7.2) becomes a set.
+    let o = EncodeOptions::default();
+    let mut b = b"REDIS0012".to_vec();
+    b.extend_from_slice(&[244, 5, 1, 0]); // SLOT_INFO slot 5, size 1, expires 0
+    b.push(20);
+    write_string(&mut b, b"s", &o);
+    let mut lp = Vec::new();
+    let mut w = amber_persist::rdb::listpack::LpWriter::new(&mut lp);
+    for m in ["1", "2", "x"] {
+        w.push(m.as_bytes());
+    }
+    w.finish();
+    write_string(&mut b, &lp, &o);
+    b.push(255);
+    let crc = amber_persist::crc64::crc64(0, &b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    let mut d = Decoder::new(&b[..]).unwrap();
+    assert_eq!(d.version(), 12);
+    let Some(Item::Entry(e)) = d.next().unwrap() else {
+        panic!("no entry");
+    };
+    assert_eq!(e.rdb_type, 20);
+    assert_eq!(canon_rdb(&e.value), Canon::Set(v(&[b"1", b"2", b"x"])));
+    assert_eq!(
+        to_value(e.value, &Limits::default()).encoding(),
+        "hashtable"
+    );
+    assert!(matches!(d.next().unwrap(), Some(Item::Eof { .. })));
+    // Version 13 is refused.
+    b[8] = b'3';
+    assert!(matches!(
+        Decoder::new(&b[..]),
+        Err(amber_persist::rdb::RdbError::Unsupported { .. })
+    ));
+}
