@@ -132,7 +132,7 @@ impl<R: Read> Decoder<R> {
         let v = digits
             .iter()
             .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
-        if v < 1 || v > MAX_READ_VERSION {
+        if !(1..=MAX_READ_VERSION).contains(&v) {
             return Err(RdbError::Unsupported {
                 what: format!("RDB format version {v}"),
                 key: None,
@@ -366,10 +366,7 @@ impl<R: Read> Decoder<R> {
                     let key = self
                         .read_string("a key")
                         .map_err(|e| with_context(e, "reading a key"))?;
-                    let value = match self.read_value(ty, Some(&key)) {
-                        Ok(v) => v,
-                        Err(e) => return Err(e),
-                    };
+                    let value = self.read_value(ty, Some(&key))?;
                     match value {
                         Some(value) => {
                             return Ok(Some(Item::Entry(RdbEntry {
@@ -687,7 +684,7 @@ fn has_dups<'a>(it: impl ExactSizeIterator<Item = &'a [u8]>) -> bool {
 }
 
 fn pairs(flat: Vec<Vec<u8>>) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(flat.len() / 2);

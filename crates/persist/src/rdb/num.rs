@@ -40,7 +40,7 @@ pub fn fmt_g17(v: f64, out: &mut Vec<u8>) {
     if neg {
         out.push(b'-');
     }
-    if exp < -4 || exp >= P {
+    if !(-4..P).contains(&exp) {
         out.push(digits[0]);
         let mut frac = &digits[1..];
         while let [rest @ .., b'0'] = frac {

@@ -19,8 +19,11 @@ fn read_len(z: &[u8], p: &mut usize) -> Result<usize, &'static str> {
     Err("zipmap length with an invalid encoding")
 }
 
+/// (field, value) pairs borrowed from the zipmap.
+pub type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// Decodes and validates a zipmap into its (field, value) pairs in order.
-pub fn decode(z: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn decode(z: &[u8]) -> Result<Pairs<'_>, &'static str> {
     let declared = *z.first().ok_or("empty zipmap")?;
     let mut p = 1usize;
     let mut out = Vec::new();

@@ -812,4 +812,3 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
     }
     Ok(())
 }
-

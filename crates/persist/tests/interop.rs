@@ -1,0 +1,1137 @@
+//! Interop with the installed Redis 7.0.15 (the oracle): Redis's files decode to what Redis
+//! serves; our files pass redis-check-rdb and load into Redis with the same contents,
+//! encodings and digests; file sizes stay within 5% of Redis's; DUMP payloads go both ways;
+//! corrupt inputs are errors, never panics. Without redis-server these tests fail.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use amber_persist::rdb::{
+    create_dump, to_value, verify_and_decode_dump, Decoder, EncodeOptions, Encoder, Item, RdbValue,
+};
+use amber_store::Limits;
+
+// ---------------------------------------------------------------- a tiny RESP client
+
+#[derive(Debug, Clone, PartialEq)]
+enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Reply::Bulk(Some(b)) => b.clone(),
+            Reply::Status(s) => s.as_bytes().to_vec(),
+            other => panic!("expected a bulk reply, got {other:?}"),
+        }
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
+    fn int(&self) -> i64 {
+        match self {
+            Reply::Int(n) => *n,
+            other => panic!("expected an integer reply, got {other:?}"),
+        }
+    }
+    fn array(&self) -> Vec<Reply> {
+        match self {
+            Reply::Array(Some(v)) => v.clone(),
+            other => panic!("expected an array reply, got {other:?}"),
+        }
+    }
+}
+
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Client {
+    fn connect(port: u16) -> std::io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        Ok(Client {
+            r: BufReader::new(s.try_clone()?),
+            w: s,
+        })
+    }
+
+    fn send(&mut self, args: &[&[u8]]) {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.w.write_all(&out).unwrap();
+    }
+
+    fn read(&mut self) -> Reply {
+        let mut line = Vec::new();
+        self.r.read_until(b'\n', &mut line).unwrap();
+        assert!(line.len() >= 3, "connection closed");
+        let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
+        match line[0] {
+            b'+' => Reply::Status(body),
+            b'-' => Reply::Error(body),
+            b':' => Reply::Int(body.parse().unwrap()),
+            b'$' => {
+                let n: i64 = body.parse().unwrap();
+                if n < 0 {
+                    return Reply::Bulk(None);
+                }
+                let mut b = vec![0u8; n as usize + 2];
+                self.r.read_exact(&mut b).unwrap();
+                b.truncate(n as usize);
+                Reply::Bulk(Some(b))
+            }
+            b'*' => {
+                let n: i64 = body.parse().unwrap();
+                if n < 0 {
+                    return Reply::Array(None);
+                }
+                Reply::Array(Some((0..n).map(|_| self.read()).collect()))
+            }
+            c => panic!("bad reply type {c}"),
+        }
+    }
+
+    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
+        self.send(args);
+        self.read()
+    }
+
+    fn ok(&mut self, args: &[&[u8]]) -> Reply {
+        let r = self.cmd(args);
+        if let Reply::Error(e) = &r {
+            panic!(
+                "{:?} failed: {e}",
+                args.iter()
+                    .map(|a| String::from_utf8_lossy(a))
+                    .collect::<Vec<_>>()
+            );
+        }
+        r
+    }
+
+    /// Many commands pipelined; errors fail the test.
+    fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) {
+        for chunk in cmds.chunks(1000) {
+            for c in chunk {
+                let a: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
+                self.send(&a);
+            }
+            for _ in chunk {
+                if let Reply::Error(e) = self.read() {
+                    panic!("pipelined command failed: {e}");
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- redis-server processes
+
+struct Redis {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("amber-persist-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+impl Redis {
+    fn start(dir: &Path, extra: &[&str]) -> Redis {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new("redis-server");
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir)
+                .args(["--dbfilename", "dump.rdb", "--enable-debug-command", "yes"])
+                .args(["--daemonize", "no", "--logfile", ""])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let child = cmd
+                .spawn()
+                .expect("redis-server (7.0.15) must be installed for the interop tests");
+            let mut r = Redis {
+                child,
+                port,
+                dir: dir.to_path_buf(),
+            };
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(20) {
+                if let Ok(Some(_)) = r.child.try_wait() {
+                    break;
+                }
+                if let Ok(mut c) = Client::connect(port) {
+                    // Wait until any RDB is loaded.
+                    if c.cmd(&[b"PING"]) == Reply::Status("PONG".into()) {
+                        return r;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(self.port).unwrap()
+    }
+
+    fn save(&self) -> PathBuf {
+        let mut c = self.client();
+        assert_eq!(c.ok(&[b"SAVE"]), Reply::Status("OK".into()));
+        self.dir.join("dump.rdb")
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- datasets
+
+fn v(parts: &[&[u8]]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.to_vec()).collect()
+}
+
+fn compressible(n: usize, seed: usize) -> Vec<u8> {
+    (0..n).map(|i| b"abcdefghij"[(i / 7 + seed) % 10]).collect()
+}
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Every type and encoding, small and large, binary keys, expiries, several databases.
+fn populate(c: &mut Client, scale: usize) {
+    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+    let e: &[u8] = b"";
+    cmds.push(v(&[b"SET", b"int", b"12345"]));
+    cmds.push(v(&[b"SET", b"neg", b"-7"]));
+    cmds.push(v(&[b"SET", b"i16", b"-30000"]));
+    cmds.push(v(&[b"SET", b"i32", b"2000000000"]));
+    cmds.push(v(&[b"SET", b"bigint", b"9223372036854775807"]));
+    cmds.push(v(&[b"SET", b"emb", b"hello world"]));
+    cmds.push(v(&[b"SET", b"leading0", b"007"]));
+    cmds.push(v(&[b"SET", b"float", b"3.14"]));
+    cmds.push(v(&[b"SET", b"empty", e]));
+    cmds.push(v(&[b"SET", b"bin\x00key\xff", b"\x00\x01\x02\xff\xfe"]));
+    cmds.push(vec![
+        b"SET".to_vec(),
+        b"rawlong".to_vec(),
+        compressible(1000, 0),
+    ]);
+    cmds.push(vec![b"SET".to_vec(), b"noise".to_vec(), noise(300, 7)]);
+    cmds.push(vec![
+        b"SET".to_vec(),
+        compressible(100, 3),
+        b"long key".to_vec(),
+    ]);
+    cmds.push(v(&[b"SET", b"12", b"numeric key"]));
+    cmds.push(v(&[b"APPEND", b"appended", b"abc"]));
+    cmds.push(v(&[b"SET", b"exp", b"v", b"PX", b"100000000"]));
+    cmds.push(v(&[
+        b"RPUSH", b"l1", b"a", b"b", b"1", b"2", b"300000", b"-5", b"",
+    ]));
+    for i in 0..(50 * scale) {
+        cmds.push(vec![
+            b"RPUSH".to_vec(),
+            b"lbig".to_vec(),
+            format!("item-{i}").into_bytes(),
+            i.to_string().into_bytes(),
+        ]);
+        cmds.push(vec![
+            b"LPUSH".to_vec(),
+            b"lbig".to_vec(),
+            compressible(30 + i % 50, i),
+        ]);
+    }
+    for i in 0..5 {
+        cmds.push(vec![
+            b"RPUSH".to_vec(),
+            b"lhuge".to_vec(),
+            compressible(10_000 + i, i),
+        ]);
+        cmds.push(vec![
+            b"RPUSH".to_vec(),
+            b"lhuge".to_vec(),
+            noise(9000, i as u64 + 1),
+        ]);
+    }
+    cmds.push(v(&[
+        b"SADD",
+        b"si",
+        b"1",
+        b"2",
+        b"3",
+        b"-100",
+        b"100000",
+        b"-9223372036854775808",
+    ]));
+    cmds.push(v(&[b"SADD", b"ss", b"a", b"b", b"c", b"1"]));
+    for i in 0..(20 * scale) {
+        cmds.push(vec![
+            b"SADD".to_vec(),
+            b"sibig".to_vec(),
+            (i * 3).to_string().into_bytes(),
+        ]);
+        cmds.push(vec![
+            b"SADD".to_vec(),
+            b"ssbig".to_vec(),
+            format!("member:{i}").into_bytes(),
+        ]);
+    }
+    cmds.push(v(&[
+        b"HSET",
+        b"h1",
+        b"f1",
+        b"v1",
+        b"f2",
+        b"2",
+        b"n",
+        b"-12345678901",
+    ]));
+    cmds.push(vec![
+        b"HSET".to_vec(),
+        b"hlong".to_vec(),
+        b"f".to_vec(),
+        compressible(100, 1),
+    ]);
+    for i in 0..(15 * scale) {
+        cmds.push(vec![
+            b"HSET".to_vec(),
+            b"hbig".to_vec(),
+            format!("field:{i}").into_bytes(),
+            format!("value:{}", i * 7).into_bytes(),
+        ]);
+    }
+    cmds.push(v(&[
+        b"ZADD", b"z1", b"1", b"a", b"2.5", b"b", b"-0", b"c", b"1e300", b"d", b"inf", b"e",
+        b"-inf", b"f", b"1.1", b"g", b"-3", b"h",
+    ]));
+    cmds.push(vec![
+        b"ZADD".to_vec(),
+        b"zlong".to_vec(),
+        b"1".to_vec(),
+        compressible(100, 2),
+    ]);
+    for i in 0..(15 * scale) {
+        cmds.push(vec![
+            b"ZADD".to_vec(),
+            b"zbig".to_vec(),
+            format!("{}", (i as f64) * 0.37 - 20.0).into_bytes(),
+            format!("m{i}").into_bytes(),
+        ]);
+    }
+    cmds.push(v(&[b"HSET", b"hexp", b"a", b"b"]));
+    cmds.push(v(&[b"PEXPIREAT", b"hexp", b"4102444800000"]));
+    cmds.push(v(&[b"SELECT", b"1"]));
+    cmds.push(v(&[b"SET", b"db1key", b"in db 1"]));
+    cmds.push(v(&[b"RPUSH", b"db1list", b"x", b"y"]));
+    cmds.push(v(&[b"SELECT", b"5"]));
+    cmds.push(v(&[b"SADD", b"db5set", b"only"]));
+    cmds.push(v(&[b"SELECT", b"0"]));
+    c.pipeline(&cmds);
+}
+
+/// A dataset of long collections and strings, for the file size comparison.
+fn populate_bulk(c: &mut Client) {
+    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+    for k in 0..20 {
+        let key = format!("list:{k}").into_bytes();
+        for i in 0..2000 {
+            cmds.push(vec![
+                b"RPUSH".to_vec(),
+                key.clone(),
+                format!("element-{}-{}", k, i * 13 % 1000).into_bytes(),
+            ]);
+        }
+        let key = format!("hash:{k}").into_bytes();
+        for i in 0..(if k % 2 == 0 { 100 } else { 1000 }) {
+            cmds.push(vec![
+                b"HSET".to_vec(),
+                key.clone(),
+                format!("f{i}").into_bytes(),
+                format!("value {}", i * 31).into_bytes(),
+            ]);
+        }
+        let key = format!("zset:{k}").into_bytes();
+        for i in 0..(if k % 2 == 0 { 100 } else { 1000 }) {
+            cmds.push(vec![
+                b"ZADD".to_vec(),
+                key.clone(),
+                format!("{}", i as f64 / 3.0).into_bytes(),
+                format!("member{i}").into_bytes(),
+            ]);
+        }
+        let key = format!("set:{k}").into_bytes();
+        for i in 0..(if k % 2 == 0 { 400 } else { 1000 }) {
+            let m = if k % 4 == 0 {
+                (i * 7).to_string()
+            } else {
+                format!("s{i}")
+            };
+            cmds.push(vec![b"SADD".to_vec(), key.clone(), m.into_bytes()]);
+        }
+    }
+    for i in 0..5000 {
+        cmds.push(vec![
+            b"SET".to_vec(),
+            format!("str:{i}").into_bytes(),
+            if i % 3 == 0 {
+                compressible(200, i)
+            } else {
+                format!("v{i}").into_bytes()
+            },
+        ]);
+    }
+    c.pipeline(&cmds);
+}
+
+// ---------------------------------------------------------------- canonical contents
+
+#[derive(Debug, Clone, PartialEq)]
+enum Canon {
+    Str(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Set(Vec<Vec<u8>>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    ZSet(Vec<(Vec<u8>, f64)>),
+}
+
+fn canon_rdb(v: &RdbValue) -> Canon {
+    match v {
+        RdbValue::String(s) => Canon::Str(s.clone()),
+        RdbValue::List(l) => Canon::List(l.clone()),
+        RdbValue::Set(s) => {
+            let mut s = s.clone();
+            s.sort();
+            Canon::Set(s)
+        }
+        RdbValue::IntSet(s) => {
+            let mut s: Vec<Vec<u8>> = s.iter().map(|i| i.to_string().into_bytes()).collect();
+            s.sort();
+            Canon::Set(s)
+        }
+        RdbValue::Hash(h) | RdbValue::HashListpack(h) => {
+            let mut h = h.clone();
+            h.sort();
+            Canon::Hash(h)
+        }
+        RdbValue::ZSet(z) | RdbValue::ZSetListpack(z) => {
+            let mut z: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.clone(), s + 0.0)).collect();
+            z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
+            Canon::ZSet(z)
+        }
+    }
+}
+
+fn parse_f64(s: &str) -> f64 {
+    match s {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ => s.parse().unwrap(),
+    }
+}
+
+fn canon_redis(c: &mut Client, key: &[u8]) -> Canon {
+    let t = c.ok(&[b"TYPE", key]);
+    match t {
+        Reply::Status(t) => match t.as_str() {
+            "string" => Canon::Str(c.ok(&[b"GET", key]).bytes()),
+            "list" => Canon::List(
+                c.ok(&[b"LRANGE", key, b"0", b"-1"])
+                    .array()
+                    .iter()
+                    .map(Reply::bytes)
+                    .collect(),
+            ),
+            "set" => {
+                let mut s: Vec<Vec<u8>> = c
+                    .ok(&[b"SMEMBERS", key])
+                    .array()
+                    .iter()
+                    .map(Reply::bytes)
+                    .collect();
+                s.sort();
+                Canon::Set(s)
+            }
+            "hash" => {
+                let a = c.ok(&[b"HGETALL", key]).array();
+                let mut h: Vec<(Vec<u8>, Vec<u8>)> =
+                    a.chunks(2).map(|p| (p[0].bytes(), p[1].bytes())).collect();
+                h.sort();
+                Canon::Hash(h)
+            }
+            "zset" => {
+                let a = c.ok(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]).array();
+                let mut z: Vec<(Vec<u8>, f64)> = a
+                    .chunks(2)
+                    .map(|p| (p[0].bytes(), parse_f64(&p[1].text())))
+                    .collect();
+                z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
+                Canon::ZSet(z)
+            }
+            other => panic!("unexpected type {other}"),
+        },
+        other => panic!("TYPE failed: {other:?}"),
+    }
+}
+
+type DbContents = BTreeMap<u64, BTreeMap<Vec<u8>, (RdbValue, Option<i64>)>>;
+
+type AuxFields = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn decode_file(path: &Path) -> (DbContents, AuxFields) {
+    let f = std::fs::File::open(path).unwrap();
+    let mut d = Decoder::new(f).unwrap();
+    assert_eq!(d.version(), 10);
+    let mut db = 0;
+    let mut out: DbContents = BTreeMap::new();
+    let mut aux = Vec::new();
+    loop {
+        match d.next().unwrap() {
+            Some(Item::Aux { key, value }) => aux.push((key, value)),
+            Some(Item::SelectDb(n)) => db = n,
+            Some(Item::ResizeDb { .. }) => {}
+            Some(Item::Entry(e)) => {
+                let prev = out
+                    .entry(db)
+                    .or_default()
+                    .insert(e.key, (e.value, e.expire_ms));
+                assert!(prev.is_none(), "duplicate key");
+            }
+            Some(Item::Eof {
+                stored_crc,
+                computed_crc,
+            }) => {
+                assert_eq!(stored_crc, Some(computed_crc));
+                break;
+            }
+            None => panic!("no EOF"),
+        }
+    }
+    assert!(d.next().unwrap().is_none());
+    (out, aux)
+}
+
+fn limits_for(extra: &[&str]) -> Limits {
+    let mut l = Limits::default();
+    for w in extra.windows(2) {
+        let n: i64 = match w[1].parse() {
+            Ok(n) => n,
+            Err(_) => continue,
+        };
+        match w[0] {
+            "--hash-max-listpack-entries" => l.hash_max_listpack_entries = n as usize,
+            "--hash-max-listpack-value" => l.hash_max_listpack_value = n as usize,
+            "--set-max-intset-entries" => l.set_max_intset_entries = n as usize,
+            "--zset-max-listpack-entries" => l.zset_max_listpack_entries = n as usize,
+            "--zset-max-listpack-value" => l.zset_max_listpack_value = n as usize,
+            _ => {}
+        }
+    }
+    l
+}
+
+/// Encodes decoded contents with our encoder, as a server's SAVE would.
+fn encode_file(contents: &DbContents, limits: &Limits, path: &Path, opts: EncodeOptions) -> u64 {
+    let f = std::fs::File::create(path).unwrap();
+    let mut e = Encoder::new(std::io::BufWriter::new(f), opts).unwrap();
+    e.aux("redis-ver", b"7.0.15").unwrap();
+    e.aux("redis-bits", b"64").unwrap();
+    e.aux("ctime", b"1700000000").unwrap();
+    e.aux("used-mem", b"1000000").unwrap();
+    e.aux("aof-base", b"0").unwrap();
+    for (db, keys) in contents {
+        e.select_db(*db).unwrap();
+        let expires = keys.values().filter(|k| k.1.is_some()).count() as u64;
+        e.resize_db(keys.len() as u64, expires).unwrap();
+        for (k, (val, exp)) in keys {
+            let value = to_value(val.clone(), limits);
+            e.entry(k, &value, *exp).unwrap();
+        }
+    }
+    let n = e.bytes_written();
+    e.finish().unwrap().flush().unwrap();
+    // EOF opcode and CRC trailer.
+    n + 9
+}
+
+fn check_rdb(path: &Path) {
+    let out = Command::new("redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb must be installed");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "redis-check-rdb failed:\n{text}"
+    );
+}
+
+fn keys_of(c: &mut Client) -> Vec<Vec<u8>> {
+    let mut k: Vec<Vec<u8>> = c
+        .ok(&[b"KEYS", b"*"])
+        .array()
+        .iter()
+        .map(Reply::bytes)
+        .collect();
+    k.sort();
+    k
+}
+
+fn roundtrip_against_redis(extra: &[&str], scale: usize) {
+    let dir_a = tempdir("a");
+    let a = Redis::start(&dir_a, extra);
+    let mut ca = a.client();
+    populate(&mut ca, scale);
+    let file_a = a.save();
+
+    // (a) Redis's file decodes to what Redis serves.
+    let (contents, aux) = decode_file(&file_a);
+    assert!(aux.iter().any(|(k, v)| k == b"redis-ver" && v == b"7.0.15"));
+    let mut total = 0;
+    for (db, keys) in &contents {
+        ca.ok(&[b"SELECT", db.to_string().as_bytes()]);
+        assert_eq!(
+            keys.keys().cloned().collect::<Vec<_>>(),
+            keys_of(&mut ca),
+            "db {db} keys"
+        );
+        for (k, (val, exp)) in keys {
+            assert_eq!(
+                canon_rdb(val),
+                canon_redis(&mut ca, k),
+                "db {db} key {:?}",
+                String::from_utf8_lossy(k)
+            );
+            let pexp = ca.ok(&[b"PEXPIRETIME", k]).int();
+            assert_eq!(
+                exp.unwrap_or(-1),
+                pexp,
+                "expire of {:?}",
+                String::from_utf8_lossy(k)
+            );
+            total += 1;
+        }
+    }
+    assert!(total > 30);
+
+    // (b) Our encoding passes redis-check-rdb and loads into Redis identically.
+    let limits = limits_for(extra);
+    let dir_b = tempdir("b");
+    let file_b = dir_b.join("dump.rdb");
+    encode_file(&contents, &limits, &file_b, EncodeOptions::default());
+    check_rdb(&file_b);
+    let b = Redis::start(&dir_b, extra);
+    let mut cb = b.client();
+    for db in [0u64, 1, 5, 2] {
+        let d = db.to_string();
+        ca.ok(&[b"SELECT", d.as_bytes()]);
+        cb.ok(&[b"SELECT", d.as_bytes()]);
+        let keys = keys_of(&mut ca);
+        assert_eq!(keys, keys_of(&mut cb), "db {db}");
+        for k in &keys {
+            let name = String::from_utf8_lossy(k).into_owned();
+            assert_eq!(canon_redis(&mut ca, k), canon_redis(&mut cb, k), "{name}");
+            assert_eq!(
+                ca.ok(&[b"OBJECT", b"ENCODING", k]),
+                cb.ok(&[b"OBJECT", b"ENCODING", k]),
+                "encoding of {name}"
+            );
+            assert_eq!(
+                ca.ok(&[b"PEXPIRETIME", k]),
+                cb.ok(&[b"PEXPIRETIME", k]),
+                "expire of {name}"
+            );
+            assert_eq!(
+                ca.ok(&[b"DEBUG", b"DIGEST-VALUE", k]),
+                cb.ok(&[b"DEBUG", b"DIGEST-VALUE", k]),
+                "digest of {name}"
+            );
+        }
+    }
+    assert_eq!(ca.ok(&[b"DEBUG", b"DIGEST"]), cb.ok(&[b"DEBUG", b"DIGEST"]));
+
+    // (d) DUMP payloads both ways.
+    ca.ok(&[b"SELECT", b"0"]);
+    cb.ok(&[b"SELECT", b"0"]);
+    for k in keys_of(&mut ca) {
+        let name = String::from_utf8_lossy(&k).into_owned();
+        let payload = ca.ok(&[b"DUMP", &k]).bytes();
+        let decoded =
+            verify_and_decode_dump(&payload).unwrap_or_else(|e| panic!("DUMP of {name}: {e}"));
+        assert_eq!(
+            canon_rdb(&decoded),
+            canon_redis(&mut ca, &k),
+            "DUMP of {name}"
+        );
+        let ours = create_dump(&to_value(decoded, &limits), &EncodeOptions::default());
+        let mut newkey = b"restored:".to_vec();
+        newkey.extend_from_slice(&k);
+        assert_eq!(
+            cb.ok(&[b"RESTORE", &newkey, b"0", &ours]),
+            Reply::Status("OK".into()),
+            "RESTORE of {name}"
+        );
+        assert_eq!(
+            canon_redis(&mut cb, &newkey),
+            canon_redis(&mut ca, &k),
+            "RESTORE of {name}"
+        );
+        assert_eq!(
+            cb.ok(&[b"OBJECT", b"ENCODING", &newkey]),
+            ca.ok(&[b"OBJECT", b"ENCODING", &k]),
+            "RESTORE encoding of {name}"
+        );
+        cb.ok(&[b"DEL", &newkey]);
+    }
+    drop(a);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir_a);
+    let _ = std::fs::remove_dir_all(&dir_b);
+}
+
+#[test]
+fn roundtrip_with_default_thresholds() {
+    roundtrip_against_redis(&[], 20);
+}
+
+#[test]
+fn roundtrip_with_small_thresholds() {
+    roundtrip_against_redis(
+        &[
+            "--hash-max-listpack-entries",
+            "4",
+            "--hash-max-listpack-value",
+            "8",
+            "--zset-max-listpack-entries",
+            "4",
+            "--zset-max-listpack-value",
+            "8",
+            "--set-max-intset-entries",
+            "4",
+            "--list-max-listpack-size",
+            "-2",
+        ],
+        2,
+    );
+}
+
+#[test]
+fn roundtrip_without_compression() {
+    roundtrip_against_redis(&["--rdbcompression", "no"], 2);
+}
+
+#[test]
+fn file_size_is_close_to_redis() {
+    for compression in [true, false] {
+        let extra: &[&str] = if compression {
+            &[]
+        } else {
+            &["--rdbcompression", "no"]
+        };
+        let dir_a = tempdir("size");
+        let a = Redis::start(&dir_a, extra);
+        populate_bulk(&mut a.client());
+        let file_a = a.save();
+        let redis_size = std::fs::metadata(&file_a).unwrap().len();
+        let (contents, _) = decode_file(&file_a);
+        let file_b = dir_a.join("ours.rdb");
+        let opts = EncodeOptions {
+            compression,
+            checksum: true,
+        };
+        let n = encode_file(&contents, &Limits::default(), &file_b, opts);
+        let ours = std::fs::metadata(&file_b).unwrap().len();
+        assert_eq!(n, ours);
+        check_rdb(&file_b);
+        let ratio = ours as f64 / redis_size as f64;
+        eprintln!("compression={compression}: redis {redis_size} bytes, ours {ours} bytes, ratio {ratio:.4}");
+        assert!((0.95..=1.05).contains(&ratio), "size ratio {ratio}");
+        drop(a);
+        let _ = std::fs::remove_dir_all(&dir_a);
+    }
+}
+
+fn decode_all(bytes: &[u8]) -> Result<usize, amber_persist::rdb::RdbError> {
+    let mut d = Decoder::new(bytes)?;
+    let mut n = 0;
+    while let Some(item) = d.next()? {
+        n += 1;
+        assert!(n < 1_000_000, "decoder does not end");
+        if let Item::Entry(e) = item {
+            let _ = to_value(e.value, &Limits::default());
+        }
+    }
+    Ok(n)
+}
+
+#[test]
+fn truncations_and_flips_never_panic() {
+    let dir = tempdir("trunc");
+    let a = Redis::start(&dir, &["--hash-max-listpack-entries", "4"]);
+    let mut c = a.client();
+    populate(&mut c, 1);
+    let file = a.save();
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(decode_all(&bytes).is_ok());
+    // Every truncation is an error.
+    for i in 0..bytes.len() - 1 {
+        assert!(
+            decode_all(&bytes[..i]).is_err(),
+            "truncation at {i} accepted"
+        );
+    }
+    // Flips with the CRC on: errors. With the CRC zeroed (not verified): errors or success,
+    // never a panic; this exercises the deep validation.
+    let mut unchecked = bytes.clone();
+    let n = unchecked.len();
+    unchecked[n - 8..].fill(0);
+    assert!(decode_all(&unchecked).is_ok());
+    let mut x = 0x1234_5678_9abc_def0u64;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let pos = (x % (n as u64 - 8)) as usize;
+        let bit = 1u8 << ((x >> 32) % 8);
+        let mut m = bytes.clone();
+        m[pos] ^= bit;
+        assert!(
+            decode_all(&m).is_err(),
+            "flip at {pos} accepted despite the CRC"
+        );
+        let mut m = unchecked.clone();
+        m[pos] ^= bit;
+        let _ = decode_all(&m);
+    }
+    // DUMP payloads: every truncation and flip of every key's payload is an error.
+    for k in keys_of(&mut c) {
+        let payload = c.ok(&[b"DUMP", &k]).bytes();
+        for i in 0..payload.len() {
+            assert!(verify_and_decode_dump(&payload[..i]).is_err());
+            let mut m = payload.clone();
+            m[i] ^= 0x01;
+            assert!(verify_and_decode_dump(&m).is_err());
+        }
+    }
+    drop(a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------- legacy encodings
+
+use amber_persist::rdb::encode::{write_len, write_string};
+
+enum Zl<'a> {
+    S(&'a [u8]),
+    I(i64),
+}
+
+/// A ziplist as Redis 6 builds it (short strings, int16 and immediate ints suffice here).
+fn ziplist(items: &[Zl<'_>]) -> Vec<u8> {
+    let mut zl = vec![0u8; 10];
+    let mut prev = 0usize;
+    let mut tail = 10;
+    for it in items {
+        let start = zl.len();
+        tail = start;
+        zl.push(prev as u8);
+        match it {
+            Zl::S(s) => {
+                zl.push(s.len() as u8);
+                zl.extend_from_slice(s);
+            }
+            Zl::I(v) if (0..=12).contains(v) => zl.push(0xf1 + *v as u8),
+            Zl::I(v) => {
+                zl.push(0xc0);
+                zl.extend_from_slice(&(*v as i16).to_le_bytes());
+            }
+        }
+        prev = zl.len() - start;
+    }
+    zl.push(0xff);
+    let n = zl.len() as u32;
+    zl[0..4].copy_from_slice(&n.to_le_bytes());
+    zl[4..8].copy_from_slice(&(tail as u32).to_le_bytes());
+    zl[8..10].copy_from_slice(&(items.len() as u16).to_le_bytes());
+    zl
+}
+
+fn legacy_file(version: u32) -> Vec<u8> {
+    let o = EncodeOptions::default();
+    let mut b = format!("REDIS{version:04}").into_bytes();
+    b.extend_from_slice(&[254, 0]); // SELECTDB 0
+    let key = |b: &mut Vec<u8>, t: u8, k: &[u8]| {
+        b.push(t);
+        write_string(b, k, &o);
+    };
+    // Linked list (type 1) with an LZF string.
+    key(&mut b, 1, b"ll");
+    write_len(&mut b, 3);
+    for s in [&b"a"[..], b"17", &compressible(200, 1)] {
+        write_string(&mut b, s, &o);
+    }
+    // Ziplist list (type 10).
+    key(&mut b, 10, b"lz");
+    write_string(
+        &mut b,
+        &ziplist(&[Zl::S(b"x"), Zl::I(5), Zl::I(-300), Zl::S(b"")]),
+        &o,
+    );
+    // Set (type 2) of integers, and an intset (11).
+    key(&mut b, 2, b"sint");
+    write_len(&mut b, 3);
+    for s in ["3", "-1", "20"] {
+        write_string(&mut b, s.as_bytes(), &o);
+    }
+    key(&mut b, 11, b"sis");
+    let mut is = Vec::new();
+    is.extend_from_slice(&4u32.to_le_bytes());
+    is.extend_from_slice(&2u32.to_le_bytes());
+    is.extend_from_slice(&(-70000i32).to_le_bytes());
+    is.extend_from_slice(&70000i32.to_le_bytes());
+    write_string(&mut b, &is, &o);
+    // Old zset with text scores (type 3): 2.5, inf, -inf.
+    key(&mut b, 3, b"z3");
+    write_len(&mut b, 3);
+    write_string(&mut b, b"m1", &o);
+    b.extend_from_slice(&[3, b'2', b'.', b'5']);
+    write_string(&mut b, b"m2", &o);
+    b.push(254);
+    write_string(&mut b, b"m3", &o);
+    b.push(255);
+    // Hash (type 4) and zipmap hash (type 9), with an expire in seconds on the zipmap.
+    key(&mut b, 4, b"h4");
+    write_len(&mut b, 2);
+    for s in ["f", "v", "g", "12"] {
+        write_string(&mut b, s.as_bytes(), &o);
+    }
+    b.push(253);
+    b.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+    key(&mut b, 9, b"hzm");
+    write_string(
+        &mut b,
+        b"\x02\x03foo\x03\x00bar\x01k\x05\x02helloXX\xff",
+        &o,
+    );
+    if version >= 4 {
+        // Ziplist hash (13) and zset (12).
+        key(&mut b, 13, b"hz");
+        write_string(
+            &mut b,
+            &ziplist(&[Zl::S(b"a"), Zl::I(1), Zl::S(b"b"), Zl::S(b"two")]),
+            &o,
+        );
+        key(&mut b, 12, b"zz");
+        write_string(
+            &mut b,
+            &ziplist(&[Zl::S(b"p"), Zl::S(b"1.5"), Zl::S(b"q"), Zl::I(3)]),
+            &o,
+        );
+    }
+    if version >= 7 {
+        // Quicklist v1 (14): two ziplist nodes and an empty one Redis skips.
+        key(&mut b, 14, b"lq");
+        write_len(&mut b, 3);
+        write_string(&mut b, &ziplist(&[Zl::S(b"n1"), Zl::I(1000)]), &o);
+        write_string(&mut b, &ziplist(&[]), &o);
+        write_string(&mut b, &ziplist(&[Zl::S(b"n2")]), &o);
+        // An empty SET: Redis 7.0 skips the key.
+        key(&mut b, 2, b"emptyset");
+        write_len(&mut b, 0);
+    }
+    b.push(255);
+    if version >= 5 {
+        let crc = amber_persist::crc64::crc64(0, &b);
+        b.extend_from_slice(&crc.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn legacy_encodings_load_as_redis_loads_them() {
+    for version in [3u32, 6, 9] {
+        let bytes = legacy_file(version);
+        let dir = tempdir("legacy");
+        let path = dir.join("dump.rdb");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut d = Decoder::new(&bytes[..]).unwrap();
+        let mut ours = BTreeMap::new();
+        while let Some(item) = d.next().unwrap() {
+            if let Item::Entry(e) = item {
+                ours.insert(e.key, (e.value, e.expire_ms));
+            }
+        }
+        assert_eq!(d.empty_keys_skipped(), u64::from(version >= 7));
+        assert!(ours.len() >= 7, "v{version}: only {} keys", ours.len());
+        let r = Redis::start(&dir, &[]);
+        let mut c = r.client();
+        assert_eq!(
+            keys_of(&mut c),
+            ours.keys().cloned().collect::<Vec<_>>(),
+            "v{version}"
+        );
+        for (k, (val, exp)) in &ours {
+            let name = String::from_utf8_lossy(k).into_owned();
+            assert_eq!(canon_rdb(val), canon_redis(&mut c, k), "v{version} {name}");
+            let enc = c.ok(&[b"OBJECT", b"ENCODING", k]).text();
+            assert_eq!(
+                to_value(val.clone(), &Limits::default()).encoding(),
+                enc,
+                "v{version} {name}"
+            );
+            assert_eq!(
+                exp.unwrap_or(-1),
+                c.ok(&[b"PEXPIRETIME", k]).int(),
+                "v{version} {name}"
+            );
+        }
+        drop(r);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn unsupported_types_are_refused_with_key_and_offset() {
+    let dir = tempdir("stream");
+    let r = Redis::start(&dir, &[]);
+    let mut c = r.client();
+    c.ok(&[b"SET", b"a", b"1"]);
+    c.ok(&[b"XADD", b"mystream", b"*", b"f", b"v"]);
+    let bytes = std::fs::read(r.save()).unwrap();
+    let mut d = Decoder::new(&bytes[..]).unwrap();
+    let err = loop {
+        match d.next() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("stream accepted"),
+            Err(e) => break e,
+        }
+    };
+    match err {
+        amber_persist::rdb::RdbError::Unsupported { what, key, offset } => {
+            assert!(what.contains("stream"));
+            assert_eq!(key.as_deref(), Some(&b"mystream"[..]));
+            assert!(offset > 9 && offset < bytes.len() as u64);
+        }
+        other => panic!("expected Unsupported, got {other}"),
+    }
+    let payload = c.ok(&[b"DUMP", b"mystream"]).bytes();
+    assert!(matches!(
+        verify_and_decode_dump(&payload),
+        Err(amber_persist::rdb::RdbError::Unsupported { .. })
+    ));
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_values_name_the_key() {
+    // A hash listpack with a duplicate field, checksum off (zero trailer).
+    let mut b = b"REDIS0010".to_vec();
+    b.push(16);
+    write_string(&mut b, b"foo", &EncodeOptions::default());
+    let lp = {
+        let mut v = Vec::new();
+        let mut w = amber_persist::rdb::listpack::LpWriter::new(&mut v);
+        for s in ["f", "1", "f", "2"] {
+            w.push(s.as_bytes());
+        }
+        w.finish();
+        v
+    };
+    write_string(&mut b, &lp, &EncodeOptions::default());
+    b.push(255);
+    b.extend_from_slice(&[0; 8]);
+    let mut d = Decoder::new(&b[..]).unwrap();
+    match d.next() {
+        Err(amber_persist::rdb::RdbError::Corrupt { context, .. }) => {
+            assert!(context.contains("key 'foo' (hash listpack)"), "{context}");
+            assert!(context.contains("duplicate"), "{context}");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
+#[test]
+fn newer_versions_with_known_types_decode() {
+    // Version 12 (Redis 7.4): SLOT_INFO is skipped, SET_LISTPACK (7.2) becomes a set.
+    let o = EncodeOptions::default();
+    let mut b = b"REDIS0012".to_vec();
+    b.extend_from_slice(&[244, 5, 1, 0]); // SLOT_INFO slot 5, size 1, expires 0
+    b.push(20);
+    write_string(&mut b, b"s", &o);
+    let mut lp = Vec::new();
+    let mut w = amber_persist::rdb::listpack::LpWriter::new(&mut lp);
+    for m in ["1", "2", "x"] {
+        w.push(m.as_bytes());
+    }
+    w.finish();
+    write_string(&mut b, &lp, &o);
+    b.push(255);
+    let crc = amber_persist::crc64::crc64(0, &b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    let mut d = Decoder::new(&b[..]).unwrap();
+    assert_eq!(d.version(), 12);
+    let Some(Item::Entry(e)) = d.next().unwrap() else {
+        panic!("no entry");
+    };
+    assert_eq!(e.rdb_type, 20);
+    assert_eq!(canon_rdb(&e.value), Canon::Set(v(&[b"1", b"2", b"x"])));
+    assert_eq!(
+        to_value(e.value, &Limits::default()).encoding(),
+        "hashtable"
+    );
+    assert!(matches!(d.next().unwrap(), Some(Item::Eof { .. })));
+    // Version 13 is refused.
+    b[8] = b'3';
+    assert!(matches!(
+        Decoder::new(&b[..]),
+        Err(amber_persist::rdb::RdbError::Unsupported { .. })
+    ));
+}
