@@ -700,8 +700,10 @@ impl Config {
 
     /// Builds the configuration from `amber-server [file] [--name value ...]`.
     pub fn from_args(args: &[String]) -> Result<Config, String> {
-        let mut cfg = Config::default();
-        cfg.reading_file = true;
+        let mut cfg = Config {
+            reading_file: true,
+            ..Config::default()
+        };
         let r = cfg.load_args(args);
         cfg.reading_file = false;
         r.map(|()| cfg)

@@ -279,7 +279,7 @@ pub fn install(s: &mut Server, l: Loaded) {
 }
 
 fn fatal(s: &Server, why: &str) -> ! {
-    s.log.warning(&format!("{why}"));
+    s.log.warning(why);
     s.log
         .warning("Fatal error loading the DB, check server logs. Exiting.");
     std::process::exit(1);
@@ -288,7 +288,7 @@ fn fatal(s: &Server, why: &str) -> ! {
 /// DEBUG RELOAD: loads `dbfilename` on the main thread. With `flush` the loaded data replaces
 /// the dataset; without, it is added, and a key present in both is an error unless `merge`
 /// (then the file's value wins). Nothing changes when the load fails.
-pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), ()> {
+pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), String> {
     let path = PathBuf::from(&s.config.dbfilename);
     let lru = s.lru_clock();
     let r = load_file(
@@ -300,14 +300,8 @@ pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), ()> {
     );
     let loaded = match r {
         Ok(Some(l)) => l,
-        Ok(None) => {
-            s.log.warning(&format!("{} does not exist", path.display()));
-            return Err(());
-        }
-        Err(f) => {
-            s.log.warning(&f.to_string());
-            return Err(());
-        }
+        Ok(None) => return Err(format!("{} does not exist", path.display())),
+        Err(f) => return Err(f.to_string()),
     };
     if flush {
         install(s, loaded);
@@ -316,11 +310,10 @@ pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), ()> {
     if !merge {
         for (i, db) in loaded.dbs.iter().enumerate() {
             if let Some(e) = db.iter().find(|e| s.dbs[i].get(&e.key).is_some()) {
-                s.log.warning(&format!(
+                return Err(format!(
                     "RDB has duplicated key '{}' in DB {i}",
                     String::from_utf8_lossy(&e.key)
                 ));
-                return Err(());
             }
         }
     }

@@ -227,8 +227,7 @@ async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
             // Nothing of ours to save yet: the file being loaded is the data.
             break;
         }
-        if crate::save::prepare_for_shutdown(&mut s, crate::save::ShutdownFlags::default()).is_ok()
-        {
+        if crate::save::prepare_for_shutdown(&mut s, crate::save::ShutdownFlags::default()) {
             break;
         }
         s.log

@@ -468,8 +468,9 @@ pub struct ShutdownFlags {
 
 /// Redis's prepareForShutdown, for the RDB: abandons a BGSAVE in progress, then saves the
 /// final snapshot when save points exist (or SAVE was given) unless NOSAVE. A failed save
-/// cancels the shutdown unless FORCE: the server keeps running with its data.
-pub fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> Result<(), ()> {
+/// cancels the shutdown unless FORCE: the server keeps running with its data. Returns whether
+/// the server may exit.
+pub fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> bool {
     if srv.rdb.bgsave.is_some() {
         srv.log
             .warning("There is a snapshot thread saving an .rdb. Stopping it!");
@@ -483,9 +484,9 @@ pub fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> Result<()
                 srv.log.warning("Error trying to save the DB. Exit anyway.");
             } else {
                 srv.log.warning("Error trying to save the DB, can't exit.");
-                return Err(());
+                return false;
             }
         }
     }
-    Ok(())
+    true
 }

@@ -629,7 +629,7 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Reply {
     if abort {
         return Err(Error::new("ERR No shutdown in progress."));
     }
-    if crate::save::prepare_for_shutdown(ctx.srv, flags).is_err() {
+    if !crate::save::prepare_for_shutdown(ctx.srv, flags) {
         return Err(Error::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.srv.shutdown_asap = true;
@@ -755,7 +755,8 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             if save && crate::save::save_now(ctx.srv).is_err() {
                 return Err(Error::new("ERR"));
             }
-            if crate::load::reload(ctx.srv, flush, merge).is_err() {
+            if let Err(why) = crate::load::reload(ctx.srv, flush, merge) {
+                ctx.srv.log.warning(&why);
                 return Err(Error::new(
                     "ERR Error trying to load the RDB dump, check server logs.",
                 ));
