@@ -40,6 +40,9 @@ pub struct BlockState {
 
 pub struct Client {
     pub id: ClientId,
+    /// The AOF offset this client's commands reached: its replies go out only once the AOF
+    /// is durable up to here (by the appendfsync policy).
+    pub aof_need: u64,
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
@@ -76,6 +79,7 @@ impl Client {
             addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("/");
         Client {
             id,
+            aof_need: 0,
             addr,
             laddr,
             fd,

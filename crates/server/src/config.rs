@@ -65,6 +65,39 @@ pub struct Config {
     pub rdb_save_incremental_fsync: bool,
     /// Microseconds to sleep per key while saving (a test aid, as in Redis; negative = nanosleep).
     pub rdb_key_save_delay: i64,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub appendfsync: AppendFsync,
+    pub no_appendfsync_on_rewrite: bool,
+    pub auto_aof_rewrite_percentage: i64,
+    pub auto_aof_rewrite_min_size: i64,
+    pub aof_load_truncated: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: bool,
+    pub aof_rewrite_incremental_fsync: bool,
+    pub aof_disable_auto_gc: bool,
+}
+
+/// appendfsync: when the AOF is fsynced, and so when a write is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    /// After every write, before the reply (group commit).
+    Always,
+    /// Once a second, off the main thread.
+    Everysec,
+    /// When the kernel decides.
+    No,
+}
+
+impl AppendFsync {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::Everysec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
 }
 
 /// Redis 7.0's compiled-in save points.
@@ -103,6 +136,18 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             rdb_save_incremental_fsync: true,
             rdb_key_save_delay: 0,
+            appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: AppendFsync::Everysec,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
+            aof_timestamp_enabled: false,
+            aof_rewrite_incremental_fsync: true,
+            aof_disable_auto_gc: false,
         }
     }
 }
@@ -495,16 +540,83 @@ pub static DIRECTIVES: &[Directive] = &[
             }
         },
     },
+    bool_directive!("appendonly", 0, appendonly),
     Directive {
-        name: "appendonly",
+        name: "appendfilename",
         alias: None,
-        flags: 0,
-        get: |_| "no".into(),
-        set: |_, a| match parse_bool(one(a))? {
-            false => Ok(()),
-            true => Err("the append-only file is not available in this version of Amber".into()),
+        flags: IMMUTABLE,
+        get: |c| c.appendfilename.clone(),
+        set: |c, a| {
+            let v = one(a);
+            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
+                return Err("appendfilename can't be a path, just a filename".into());
+            }
+            c.appendfilename = v.to_string();
+            Ok(())
         },
     },
+    Directive {
+        name: "appenddirname",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| c.appenddirname.clone(),
+        set: |c, a| {
+            let v = one(a);
+            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendfsync",
+        alias: None,
+        flags: 0,
+        get: |c| c.appendfsync.name().into(),
+        set: |c, a| {
+            c.appendfsync = match one(a).to_ascii_lowercase().as_str() {
+                "always" => AppendFsync::Always,
+                "everysec" => AppendFsync::Everysec,
+                "no" => AppendFsync::No,
+                _ => {
+                    return Err(
+                        "argument(s) must be one of the following: always, everysec, no".into(),
+                    )
+                }
+            };
+            Ok(())
+        },
+    },
+    bool_directive!("no-appendfsync-on-rewrite", 0, no_appendfsync_on_rewrite),
+    int_directive!(
+        "auto-aof-rewrite-percentage",
+        None,
+        0,
+        auto_aof_rewrite_percentage,
+        i64,
+        0,
+        i64::from(i32::MAX)
+    ),
+    Directive {
+        name: "auto-aof-rewrite-min-size",
+        alias: None,
+        flags: 0,
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+        set: |c, a| {
+            c.auto_aof_rewrite_min_size = parse_mem_range(one(a), 0, i64::MAX)?;
+            Ok(())
+        },
+    },
+    bool_directive!("aof-load-truncated", 0, aof_load_truncated),
+    bool_directive!("aof-use-rdb-preamble", 0, aof_use_rdb_preamble),
+    bool_directive!("aof-timestamp-enabled", 0, aof_timestamp_enabled),
+    bool_directive!(
+        "aof-rewrite-incremental-fsync",
+        0,
+        aof_rewrite_incremental_fsync
+    ),
+    bool_directive!("aof-disable-auto-gc", 0, aof_disable_auto_gc),
     int_directive!(
         "hash-max-listpack-entries",
         Some("hash-max-ziplist-entries"),

@@ -37,14 +37,24 @@ where
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let notify = client.borrow().notify.clone();
     loop {
-        let next = {
+        let (next, durable) = {
             let mut s = srv.borrow_mut();
             let mut c = client.borrow_mut();
             let next = process_input(&mut s, &mut c, &mut rbuf);
             std::mem::swap(&mut c.out.buf, &mut wbuf);
             s.stats.total_net_output_bytes += wbuf.len() as u64;
-            next
+            let need = c.aof_need;
+            (next, crate::aof::wait_point(&s, need).map(|w| (w, need)))
         };
+        // No reply leaves before the AOF holds what it acknowledges (appendfsync policy).
+        if let Some(((mut rx, flush), need)) = durable {
+            flush.notify_one();
+            while *rx.borrow_and_update() < need {
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
         if !wbuf.is_empty() {
             if wr.write_all(&wbuf).await.is_err() {
                 break;

@@ -472,18 +472,57 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
         &rdb.last_load_keys_expired,
     );
     f(out, "rdb_last_load_keys_loaded", &rdb.last_load_keys_loaded);
-    f(out, "aof_enabled", &0);
-    f(out, "aof_rewrite_in_progress", &0);
-    f(out, "aof_rewrite_scheduled", &0);
-    f(out, "aof_last_rewrite_time_sec", &-1);
-    f(out, "aof_current_rewrite_time_sec", &-1);
-    f(out, "aof_last_bgrewrite_status", &"ok");
-    f(out, "aof_rewrites", &0);
-    f(out, "aof_rewrites_consecutive_failures", &0);
-    f(out, "aof_last_write_status", &"ok");
+    let st = &srv.aof_status;
+    let aof = srv.aof.as_ref();
+    f(out, "aof_enabled", &u8::from(aof.is_some()));
+    f(
+        out,
+        "aof_rewrite_in_progress",
+        &u8::from(aof.is_some_and(|a| a.rewrite.is_some())),
+    );
+    f(
+        out,
+        "aof_rewrite_scheduled",
+        &u8::from(aof.is_some_and(|a| a.rewrite_scheduled)),
+    );
+    f(out, "aof_last_rewrite_time_sec", &st.last_rewrite_time_sec);
+    let current_rw = aof
+        .and_then(|a| a.rewrite.as_ref())
+        .map(|r| r.started.elapsed().as_secs() as i64)
+        .unwrap_or(-1);
+    f(out, "aof_current_rewrite_time_sec", &current_rw);
+    f(
+        out,
+        "aof_last_bgrewrite_status",
+        &if st.last_bgrewrite_ok { "ok" } else { "err" },
+    );
+    f(out, "aof_rewrites", &st.rewrites);
+    f(
+        out,
+        "aof_rewrites_consecutive_failures",
+        &st.rewrites_consecutive_failures,
+    );
+    let write_ok = aof.is_none_or(|a| a.refusal().is_none());
+    f(
+        out,
+        "aof_last_write_status",
+        &if write_ok { "ok" } else { "err" },
+    );
     f(out, "aof_last_cow_size", &0);
     f(out, "module_fork_in_progress", &0);
     f(out, "module_fork_last_cow_size", &0);
+    if let Some(a) = aof {
+        f(out, "aof_current_size", &a.current_size);
+        f(out, "aof_base_size", &a.base_size);
+        f(out, "aof_pending_rewrite", &u8::from(a.rewrite_scheduled));
+        f(out, "aof_buffer_length", &a.buf.len());
+        f(
+            out,
+            "aof_pending_bio_fsync",
+            &u8::from(a.fsync_in_progress()),
+        );
+        f(out, "aof_delayed_fsync", &a.delayed_fsync);
+    }
     if let Some(l) = &srv.loading {
         let loaded = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
         let elapsed = l.started.elapsed().as_secs_f64();
@@ -512,4 +551,9 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
         .map(|e| format!("{} {}", e.code, e.name))
         .unwrap_or_else(|| "none".into());
     f(out, "amber_rdb_last_error", &last_error);
+    let aof_error = aof
+        .and_then(|a| a.refusal())
+        .map(|e| format!("{} {}", e.code, e.name))
+        .unwrap_or_else(|| "none".into());
+    f(out, "amber_aof_last_error", &aof_error);
 }

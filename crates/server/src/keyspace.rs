@@ -29,7 +29,7 @@ impl Server {
         self.dbs[db].remove(key);
         self.stats.expired_keys += 1;
         self.touch_watched(db, key);
-        self.propagate(db, vec![b"DEL".to_vec(), key.to_vec()]);
+        self.propagate_deletion(db, key);
     }
 
     /// The live entry of `key` for a read command; counts keyspace hits and misses and
@@ -114,7 +114,7 @@ impl Server {
                 for k in &gone {
                     self.stats.expired_keys += 1;
                     self.touch_watched(db, k);
-                    self.propagate(db, vec![b"DEL".to_vec(), k.to_vec()]);
+                    self.propagate_deletion(db, k);
                 }
                 total += expired;
                 // Like Redis: keep going while more than 10% of what was checked had expired.
@@ -126,7 +126,7 @@ impl Server {
                 break;
             }
         }
-        self.propagated.clear();
+        crate::aof::feed_propagated(self);
         total
     }
 }

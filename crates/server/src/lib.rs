@@ -4,6 +4,9 @@
 //! one thread (`conn.rs`), commands are dispatched by `cmd/` against the `Server` state.
 
 pub mod alloc;
+pub mod aof;
+pub mod aof_load;
+pub mod aof_rewrite;
 pub mod client;
 pub mod clock;
 pub mod cmd;

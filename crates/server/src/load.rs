@@ -76,8 +76,91 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Reads a whole RDB stream into `databases` fresh databases. Keys whose expiry is before
-/// `now_ms` are skipped and counted, as a Redis master does when loading.
+/// Applies decoded RDB items to fresh databases: the part of loading that is not parsing,
+/// shared by dump.rdb and the RDB preamble of an AOF base.
+pub struct Applier<'a> {
+    pub out: Loaded,
+    db: usize,
+    limits: &'a Limits,
+    now_ms: i64,
+    lru: u32,
+}
+
+impl<'a> Applier<'a> {
+    /// Keys whose expiry is before `now_ms` are skipped and counted, as a Redis master does.
+    pub fn new(databases: usize, limits: &'a Limits, now_ms: i64, lru: u32) -> Self {
+        Applier {
+            out: Loaded {
+                dbs: (0..databases).map(|_| Db::new()).collect(),
+                keys_loaded: 0,
+                keys_expired: 0,
+                empty_keys_skipped: 0,
+                rdb_version: 0,
+                used_mem: 0,
+                aof_base: false,
+            },
+            db: 0,
+            limits,
+            now_ms,
+            lru,
+        }
+    }
+
+    /// Applies one item. Returns true at the end of the stream.
+    pub fn apply(&mut self, item: Item) -> Result<bool, LoadFailure> {
+        let out = &mut self.out;
+        match item {
+            Item::Eof { .. } => return Ok(true),
+            Item::SelectDb(n) => {
+                let databases = out.dbs.len();
+                if n >= databases as u64 {
+                    return Err(LoadFailure {
+                        message: format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases"
+                        ),
+                    });
+                }
+                self.db = n as usize;
+            }
+            Item::ResizeDb { .. } => {}
+            Item::Aux { key, value } => match key.as_slice() {
+                b"used-mem" => {
+                    out.used_mem = std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0)
+                }
+                b"aof-base" => out.aof_base = value == b"1",
+                _ => {}
+            },
+            Item::Entry(e) => {
+                if let Some(t) = e.expire_ms {
+                    if t < self.now_ms {
+                        out.keys_expired += 1;
+                        return Ok(false);
+                    }
+                }
+                let db = self.db;
+                let value = rdb::to_value(e.value, self.limits);
+                let expire = e.expire_ms.unwrap_or(NO_EXPIRE);
+                let key = Key::from_slice(&e.key);
+                if out.dbs[db].insert(key, value, expire, self.lru).is_some() {
+                    return Err(LoadFailure {
+                        message: format!(
+                            "RDB has duplicated key '{}' in DB {db} (offset {})",
+                            amber_persist::rdb::error::show_key(&e.key),
+                            e.offset
+                        ),
+                    });
+                }
+                out.keys_loaded += 1;
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Reads a whole RDB stream into `databases` fresh databases.
 pub fn load_stream<R: Read>(
     r: R,
     databases: usize,
@@ -94,74 +177,23 @@ pub fn load_stream<R: Read>(
         message: e.to_string(),
     };
     let mut dec = Decoder::new(reader).map_err(fail)?;
-    let mut out = Loaded {
-        dbs: (0..databases).map(|_| Db::new()).collect(),
-        keys_loaded: 0,
-        keys_expired: 0,
-        empty_keys_skipped: 0,
-        rdb_version: dec.version(),
-        used_mem: 0,
-        aof_base: false,
-    };
-    let mut db = 0usize;
+    let mut ap = Applier::new(databases, limits, now_ms, lru);
+    ap.out.rdb_version = dec.version();
     loop {
-        let item = dec.next().map_err(fail)?;
-        match item {
+        match dec.next().map_err(fail)? {
             None => {
                 return Err(LoadFailure {
                     message: format!(
-                        "unexpected end of file at offset {} (no EOF marker)",
+                        "corrupt RDB at offset {}: the file ends without the EOF marker",
                         dec.offset()
                     ),
                 })
             }
-            Some(Item::Eof { .. }) => {
-                out.empty_keys_skipped = dec.empty_keys_skipped();
-                return Ok(out);
-            }
-            Some(Item::SelectDb(n)) => {
-                if n >= databases as u64 {
-                    return Err(LoadFailure {
-                        message: format!(
-                            "FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting (offset {})",
-                            dec.offset()
-                        ),
-                    });
+            Some(item) => {
+                if ap.apply(item)? {
+                    ap.out.empty_keys_skipped = dec.empty_keys_skipped();
+                    return Ok(ap.out);
                 }
-                db = n as usize;
-            }
-            Some(Item::ResizeDb { .. }) => {}
-            Some(Item::Aux { key, value }) => match key.as_slice() {
-                b"used-mem" => {
-                    out.used_mem = std::str::from_utf8(&value)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0)
-                }
-                b"aof-base" => out.aof_base = value == b"1",
-                _ => {}
-            },
-            Some(Item::Entry(e)) => {
-                if let Some(t) = e.expire_ms {
-                    if t < now_ms {
-                        out.keys_expired += 1;
-                        continue;
-                    }
-                }
-                let value = rdb::to_value(e.value, limits);
-                let expire = e.expire_ms.unwrap_or(NO_EXPIRE);
-                let key = Key::from_slice(&e.key);
-                if out.dbs[db].get(&key).is_some() {
-                    return Err(LoadFailure {
-                        message: format!(
-                            "duplicate key '{}' in DB {db} (offset {})",
-                            String::from_utf8_lossy(&e.key),
-                            e.offset
-                        ),
-                    });
-                }
-                out.dbs[db].insert(key, value, expire, lru);
-                out.keys_loaded += 1;
             }
         }
     }

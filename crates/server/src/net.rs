@@ -189,7 +189,12 @@ async fn serve(config: Config, log: Logger) -> i32 {
         ));
     }
     // "Ready to accept connections" is logged once the dataset is loaded.
-    crate::load::load_at_start(&srv);
+    if srv.borrow().config.appendonly {
+        crate::aof_load::load_at_start(&srv);
+        srv.borrow().log.notice("Ready to accept connections tcp");
+    } else {
+        crate::load::load_at_start(&srv);
+    }
     tokio::task::spawn_local(cron(srv.clone()));
 
     let code = wait_for_shutdown(srv.clone()).await;
@@ -419,6 +424,7 @@ async fn cron(srv: Rc<RefCell<Server>>) {
             continue;
         }
         crate::save::cron(&mut s);
+        crate::aof::cron(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             s.active_expire_cycle(period / 4);

@@ -74,11 +74,22 @@ pub struct Progress {
     pub cancel: AtomicBool,
 }
 
+/// What a snapshot is written as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// An RDB file (dump.rdb, or an AOF base with the RDB preamble: `aof_base` set).
+    Rdb { aof_base: bool },
+    /// An AOF base of commands (aof-use-rdb-preamble no), with a leading #TS annotation
+    /// when `timestamp`.
+    Commands { timestamp: bool },
+}
+
 /// Collects the encoded segments of one database. Segments arrive from the writer and, just
 /// before a write touches them, from the main thread; the writer appends them to the file in
 /// the order they arrive, after this database's SELECTDB.
 struct DbSink {
     opts: EncodeOptions,
+    format: Format,
     pending: Mutex<Vec<(Vec<u8>, u64)>>,
 }
 
@@ -88,7 +99,14 @@ impl SegmentSink for DbSink {
         let mut n = 0u64;
         for e in segment.iter() {
             let expire = (e.expire != NO_EXPIRE).then_some(e.expire);
-            rdb::write_entry(&mut buf, &e.key, &e.value, expire, &self.opts);
+            match self.format {
+                Format::Rdb { .. } => {
+                    rdb::write_entry(&mut buf, &e.key, &e.value, expire, &self.opts)
+                }
+                Format::Commands { .. } => amber_persist::aof::rewrite::write_key_commands(
+                    &mut buf, &e.key, &e.value, expire,
+                ),
+            }
             n += 1;
         }
         match self.pending.lock() {
@@ -118,6 +136,7 @@ struct DbJob {
 /// A point-in-time snapshot of every database, ready to be written by any thread.
 pub struct SnapshotJob {
     opts: EncodeOptions,
+    format: Format,
     aux: Vec<(&'static str, Vec<u8>)>,
     dbs: Vec<DbJob>,
     key_save_delay_us: i64,
@@ -126,8 +145,9 @@ pub struct SnapshotJob {
 
 impl SnapshotJob {
     /// Starts the snapshot: from now on the databases can change freely, the job still writes
-    /// them as they are at this moment. `aof_base` marks an AOF base (the RDB preamble).
-    pub fn begin(srv: &mut Server, aof_base: bool) -> SnapshotJob {
+    /// them as they are at this moment.
+    pub fn begin(srv: &mut Server, format: Format) -> SnapshotJob {
+        let aof_base = matches!(format, Format::Rdb { aof_base: true });
         let opts = EncodeOptions {
             compression: srv.config.rdbcompression,
             checksum: srv.config.rdbchecksum,
@@ -161,6 +181,7 @@ impl SnapshotJob {
             }
             let sink = Arc::new(DbSink {
                 opts,
+                format,
                 pending: Mutex::new(Vec::new()),
             });
             let keys = db.len() as u64;
@@ -178,6 +199,7 @@ impl SnapshotJob {
         progress.keys_total.store(total, Ordering::Relaxed);
         SnapshotJob {
             opts,
+            format,
             aux,
             dbs,
             key_save_delay_us: srv.config.rdb_key_save_delay,
@@ -185,17 +207,50 @@ impl SnapshotJob {
         }
     }
 
-    /// Writes the whole RDB stream (header to checksum) to `w`. Returns the keys written.
+    /// Writes the whole snapshot to `w`: an RDB stream (header to checksum), or commands.
+    /// Returns the keys written.
     pub fn write_to<W: Write>(&self, w: W) -> io::Result<u64> {
-        let mut enc = Encoder::new(w, self.opts)?;
-        for (k, v) in &self.aux {
-            enc.aux(k, v)?;
+        match self.format {
+            Format::Rdb { .. } => {
+                let mut enc = Encoder::new(w, self.opts)?;
+                for (k, v) in &self.aux {
+                    enc.aux(k, v)?;
+                }
+                let keys = self.write_dbs(&mut enc, |enc, db| {
+                    enc.select_db(db.index as u64)?;
+                    enc.resize_db(db.keys, db.expires)
+                })?;
+                enc.finish()?;
+                Ok(keys)
+            }
+            Format::Commands { timestamp } => {
+                let mut out = CommandOut(w);
+                if timestamp {
+                    let mut b = Vec::new();
+                    amber_persist::aof::encode_timestamp(&mut b, crate::server::unix_ms() / 1000);
+                    out.raw(&b)?;
+                }
+                let keys = self.write_dbs(&mut out, |out, db| {
+                    let mut b = Vec::new();
+                    amber_persist::aof::encode_select(&mut b, db.index as u32);
+                    out.raw(&b)
+                })?;
+                out.0.flush()?;
+                Ok(keys)
+            }
         }
+    }
+
+    /// Writes every database: `start` opens it, then its segments follow in arrival order.
+    fn write_dbs<O: RawOut>(
+        &self,
+        out: &mut O,
+        start: impl Fn(&mut O, &DbJob) -> io::Result<()>,
+    ) -> io::Result<u64> {
         let mut keys = 0u64;
         for db in &self.dbs {
-            enc.select_db(db.index as u64)?;
-            enc.resize_db(db.keys, db.expires)?;
-            let mut flush = |enc: &mut Encoder<W>| -> io::Result<()> {
+            start(out, db)?;
+            let mut flush = |enc: &mut O| -> io::Result<()> {
                 for (buf, n) in db.sink.take_pending() {
                     if self.progress.cancel.load(Ordering::Relaxed) {
                         return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
@@ -206,21 +261,20 @@ impl SnapshotJob {
                     self.progress.keys_done.fetch_add(n, Ordering::Relaxed);
                     self.progress
                         .bytes
-                        .store(enc.bytes_written(), Ordering::Relaxed);
+                        .fetch_add(buf.len() as u64, Ordering::Relaxed);
                 }
                 Ok(())
             };
             for i in 0..db.snapshot.segments() {
                 db.snapshot.take(i);
-                flush(&mut enc)?;
+                flush(out)?;
             }
             // A segment the main thread took may still be on its way into the sink.
             while !db.snapshot.is_complete() {
                 std::thread::yield_now();
             }
-            flush(&mut enc)?;
+            flush(out)?;
         }
-        enc.finish()?;
         Ok(keys)
     }
 
@@ -256,6 +310,25 @@ impl SnapshotJob {
         file.commit()
             .map_err(|e| SaveFailure::from_io("fsync/rename", &e))?;
         Ok(keys)
+    }
+}
+
+/// Where encoded segments go: the RDB encoder (which keeps the CRC) or a plain writer.
+trait RawOut {
+    fn raw(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+impl<W: Write> RawOut for Encoder<W> {
+    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        Encoder::raw(self, bytes)
+    }
+}
+
+struct CommandOut<W>(W);
+
+impl<W: Write> RawOut for CommandOut<W> {
+    fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
     }
 }
 
@@ -316,7 +389,7 @@ fn target_dir(srv: &Server) -> PathBuf {
 /// SAVE: writes the snapshot on the calling (main) thread.
 pub fn save_now(srv: &mut Server) -> SaveResult {
     srv.rdb.saves += 1;
-    let job = SnapshotJob::begin(srv, false);
+    let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let dir = target_dir(srv);
     let name = srv.config.dbfilename.clone();
     let r = job.save_file(&dir, &name, srv.config.rdb_save_incremental_fsync);
@@ -338,7 +411,7 @@ pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
     let now = crate::server::unix_ms() / 1000;
     srv.rdb.lastbgsave_try = now;
     srv.rdb.saves += 1;
-    let job = SnapshotJob::begin(srv, false);
+    let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let progress = job.progress.clone();
     let dir = target_dir(srv);
     let name = srv.config.dbfilename.clone();
@@ -420,7 +493,7 @@ pub fn bgsave_cancel(srv: &mut Server) {
 
 /// serverCron's part: start a BGSAVE when a save point is reached, or a scheduled one.
 pub fn cron(srv: &mut Server) {
-    if srv.rdb.bgsave.is_some() {
+    if srv.rdb.bgsave.is_some() || srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) {
         return;
     }
     let now = crate::server::unix_ms() / 1000;
@@ -471,6 +544,7 @@ pub struct ShutdownFlags {
 /// cancels the shutdown unless FORCE: the server keeps running with its data. Returns whether
 /// the server may exit.
 pub fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> bool {
+    crate::aof::on_shutdown(srv);
     if srv.rdb.bgsave.is_some() {
         srv.log
             .warning("There is a snapshot thread saving an .rdb. Stopping it!");

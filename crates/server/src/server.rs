@@ -151,6 +151,17 @@ pub struct Server {
     pub self_ref: std::rc::Weak<RefCell<Server>>,
     /// Commands propagated (effects, for the AOF) by the command being executed.
     pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    /// The running command replaced its own propagation (`propagate`), so `call` must not
+    /// also propagate it as received.
+    pub propagation_replaced: bool,
+    /// Nesting of `cmd::call` (EXEC runs its commands inside its own call).
+    pub call_depth: u32,
+    /// The append-only file, when appendonly is on.
+    pub aof: Option<crate::aof::Aof>,
+    /// AOF state that outlives turning it off (INFO's aof_* status fields).
+    pub aof_status: crate::aof::AofStatus,
+    /// The logical AOF offset reached when it was last turned off.
+    pub aof_offset: u64,
     /// DEBUG SET-ACTIVE-EXPIRE switches the active expire cycle.
     pub active_expire_enabled: bool,
     /// RDB snapshots: the BGSAVE in progress and the status of the last saves.
@@ -194,6 +205,11 @@ impl Server {
             listeners: Vec::new(),
             self_ref: std::rc::Weak::new(),
             propagated: Vec::new(),
+            propagation_replaced: false,
+            call_depth: 0,
+            aof: None,
+            aof_status: crate::aof::AofStatus::default(),
+            aof_offset: 0,
             active_expire_enabled: true,
             rdb: crate::save::RdbState::new(unix_ms() / 1000),
             loading: None,
@@ -264,9 +280,18 @@ impl Server {
         }
     }
 
-    /// Records a write command as it must be replayed (for the AOF).
+    /// Records what the running command did, as it must be replayed (for the AOF), in place
+    /// of the command as received (SPOP → SREM, EXPIRE → PEXPIREAT, ...).
     pub fn propagate(&mut self, db: usize, args: Vec<Vec<u8>>) {
+        self.propagation_replaced = true;
         self.propagated.push((db, args));
+    }
+
+    /// Records a deletion the server decided on its own (an expired key) as a DEL, in
+    /// addition to whatever the running command propagates.
+    pub fn propagate_deletion(&mut self, db: usize, key: &[u8]) {
+        self.propagated
+            .push((db, vec![b"DEL".to_vec(), key.to_vec()]));
     }
 
     pub fn watch_saw_live(&self, id: ClientId, db: usize, key: &[u8]) -> bool {

@@ -453,9 +453,15 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queue.iter().any(|q| q.cmd.is_write())));
-    if (is_write || name == "ping") && crate::save::writes_denied(srv) {
-        reject_cmd(srv, cl, Some(cmd), crate::save::MISCONF.to_string());
-        return After::Continue;
+    if (is_write || name == "ping") && cl.id != crate::aof_load::AOF_CLIENT_ID {
+        if crate::save::writes_denied(srv) {
+            reject_cmd(srv, cl, Some(cmd), crate::save::MISCONF.to_string());
+            return After::Continue;
+        }
+        if let Some(msg) = crate::aof::writes_denied(srv) {
+            reject_cmd(srv, cl, Some(cmd), msg);
+            return After::Continue;
+        }
     }
     if cl.subscriptions() > 0
         && cl.resp() == 2
@@ -561,6 +567,10 @@ pub fn call(
         _ => (cmd, cmd.name),
     };
     let start = crate::clock::monotonic_us();
+    let dirty_before = srv.dirty;
+    let db_before = cl.db;
+    let outer_replaced = std::mem::replace(&mut srv.propagation_replaced, false);
+    srv.call_depth += 1;
     let mut ctx = Ctx {
         srv,
         cl,
@@ -570,6 +580,12 @@ pub fn call(
     };
     let res = (stat_cmd.handler)(&mut ctx);
     let usec = crate::clock::monotonic_us().saturating_sub(start);
+    srv.call_depth -= 1;
+    let replaced = std::mem::replace(&mut srv.propagation_replaced, outer_replaced);
+    // A write that changed something is replayed as received, unless it said otherwise.
+    if !replaced && srv.dirty > dirty_before && (cmd.is_write() || stat_cmd.is_write()) {
+        srv.propagated.push((db_before, args.to_vec()));
+    }
     if let Err(e) = &res {
         count_error(srv, &e.0);
         cl.out.error(&e.0);
@@ -593,8 +609,11 @@ pub fn call(
         st.failed_calls += 1;
     }
     cl.last_cmd = cmd.name;
-    // Until the AOF consumes them, propagated effects are dropped after each command.
-    srv.propagated.clear();
+    if srv.call_depth == 0 {
+        crate::aof::feed_propagated(srv);
+        // Its replies wait until what it (or anything before it) fed is durable.
+        cl.aof_need = crate::aof::appended(srv);
+    }
 }
 
 /// Adds a client that just blocked to the per-key wait lists.

@@ -1,4 +1,5 @@
-//! SAVE, BGSAVE and LASTSAVE, with Redis 7.0's replies. The work is in `crate::save`.
+//! SAVE, BGSAVE, LASTSAVE and BGREWRITEAOF, with Redis 7.0's replies. The work is in
+//! `crate::save` and `crate::aof_rewrite`.
 
 use super::args::is;
 use super::{
@@ -21,6 +22,14 @@ pub static COMMANDS: &[Command] = &[
         (0, 0, 0),
         &[],
         bgsave,
+    ),
+    Command::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        (0, 0, 0),
+        &[],
+        bgrewriteaof,
     ),
     Command::new(
         "lastsave",
@@ -58,12 +67,15 @@ fn bgsave(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::new("ERR Background save already in progress"));
     }
     let in_exec = ctx.cl.multi.is_some();
-    if in_exec {
+    let aof_rewriting = ctx.srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some());
+    if in_exec || aof_rewriting {
+        if !(schedule || in_exec) {
+            return Err(Error::new("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+        }
         ctx.srv.rdb.scheduled = true;
         ctx.cl.out.simple("Background saving scheduled");
         return Ok(());
     }
-    let _ = schedule;
     match crate::save::bgsave_start(ctx.srv) {
         Ok(()) => {
             ctx.cl.out.simple("Background saving started");
@@ -80,4 +92,37 @@ fn lastsave(ctx: &mut Ctx<'_>) -> Reply {
     let t = ctx.srv.rdb.lastsave;
     ctx.out().int(t);
     Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Reply {
+    if ctx.srv.aof.is_none() {
+        return Err(Error::new("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."));
+    }
+    if ctx.srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) {
+        return Err(Error::new(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    if ctx.cl.multi.is_some() || ctx.srv.rdb.bgsave.is_some() {
+        if let Some(a) = ctx.srv.aof.as_mut() {
+            a.rewrite_scheduled = true;
+        }
+        ctx.srv.aof_status.rewrites_consecutive_failures = 0;
+        ctx.cl
+            .out
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match crate::aof_rewrite::start(ctx.srv) {
+        Ok(()) => {
+            ctx.cl
+                .out
+                .simple("Background append only file rewriting started");
+            Ok(())
+        }
+        Err(e) => {
+            ctx.srv.log.warning(&e);
+            Err(Error::new("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."))
+        }
+    }
 }

@@ -504,7 +504,19 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
     if next.loglevel != ctx.srv.config.loglevel {
         ctx.srv.log.set_level(next.loglevel);
     }
-    ctx.srv.config = next;
+    let aof_change = next.appendonly != ctx.srv.config.appendonly;
+    let old = std::mem::replace(&mut ctx.srv.config, next);
+    if aof_change {
+        if ctx.srv.config.appendonly {
+            if let Err(e) = crate::aof::start_at_runtime(ctx.srv) {
+                ctx.srv.log.warning(&e);
+                ctx.srv.config = old;
+                return Err(Error::new("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs."));
+            }
+        } else {
+            crate::aof::stop_at_runtime(ctx.srv);
+        }
+    }
     ctx.cl.out.ok();
     Ok(())
 }
@@ -736,6 +748,16 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             );
             ctx.cl.out.simple(&line);
         }
+        "loadaof" if a.len() == 2 => {
+            if let Err(why) = crate::aof_load::reload(ctx.srv) {
+                ctx.srv.log.warning(&why);
+                std::process::exit(1);
+            }
+            ctx.srv
+                .log
+                .warning("Append Only File loaded by DEBUG LOADAOF");
+            ctx.cl.out.ok();
+        }
         "reload" => {
             let (mut flush, mut save, mut merge) = (true, true, false);
             for opt in &a[2..] {
@@ -773,6 +795,8 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                     "    Output a hex signature representing the current DB content.",
                     "DIGEST-VALUE <key> [<key> ...]",
                     "    Output a hex signature of the values of all the specified keys.",
+                    "LOADAOF",
+                    "    Flush the AOF buffers on disk and reload the AOF in memory.",
                     "OBJECT <key>",
                     "    Show low level info about `key` and associated value.",
                     "POPULATE <count> [<prefix>] [<size>]",

@@ -1,0 +1,747 @@
+//! The append-only file, server side: feeding effects, writing and fsyncing them by policy,
+//! and when a client may see its reply. Files, manifest and parsing are amber-persist's
+//! (`aof`); the rewrite and loading drivers are in `aof_rewrite.rs` and `aof_load.rs`.
+//!
+//! ```text
+//!   call() ─▶ propagated effects ─▶ feed: SELECT when the db changes, #TS annotations,
+//!             RESP commands into `buf`          (aof.appended grows)
+//!   conn: after a batch that appended, ask for a flush and wait until `durable` >= its end
+//!   flush task (after the ready clients ran: one write for many):
+//!     everysec / no: write(buf) on the main thread   ─▶ durable = written
+//!                    fsync thread: fdatasync once a second
+//!     always:        hand buf to the writer thread: write + fdatasync ─▶ durable = synced
+//!                    (group commit: what arrives meanwhile goes in the next fsync)
+//! ```
+//!
+//! A failed write is truncated back and retried (ENOSPC: P004, the rest: P005); writes are
+//! refused with MISCONF meanwhile. A failed fsync is never retried and trusted: under
+//! `always` the server exits before acknowledging anything it may have lost (as Redis does);
+//! under `everysec` writes are refused until a rewrite has produced fresh files from memory.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use amber_persist::aof::command::encode_command;
+use tokio::sync::{watch, Notify};
+
+use crate::config::AppendFsync;
+use crate::server::Server;
+
+/// Status that outlives the AOF being on (INFO's aof_last_* fields).
+#[derive(Debug)]
+pub struct AofStatus {
+    pub rewrites: u64,
+    pub rewrites_consecutive_failures: u64,
+    pub last_rewrite_time_sec: i64,
+    pub last_bgrewrite_ok: bool,
+    pub last_write_ok: bool,
+}
+
+impl Default for AofStatus {
+    fn default() -> Self {
+        AofStatus {
+            rewrites: 0,
+            rewrites_consecutive_failures: 0,
+            last_rewrite_time_sec: -1,
+            last_bgrewrite_ok: true,
+            last_write_ok: true,
+        }
+    }
+}
+
+/// Why writes are refused, with the code users look up.
+#[derive(Clone, Debug)]
+pub struct AofFailure {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// strerror text, as Redis puts it in its MISCONF reply.
+    pub reason: String,
+}
+
+impl AofFailure {
+    pub fn from_io(e: &std::io::Error) -> AofFailure {
+        let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
+        let reason = match e.raw_os_error() {
+            Some(n) => strerror(n),
+            None => e.to_string(),
+        };
+        if full {
+            AofFailure {
+                code: "P004",
+                name: "DISK_FULL",
+                reason,
+            }
+        } else {
+            AofFailure {
+                code: "P005",
+                name: "WRITE_ERR",
+                reason,
+            }
+        }
+    }
+}
+
+/// The C library's text for an errno (what Redis prints), without Rust's " (os error N)".
+pub fn strerror(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// What the writer thread (appendfsync always) and the fsync thread share with the main one.
+struct Shared {
+    /// Bytes waiting for the writer thread (always), with the file they go to.
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    /// Set when a write or fsync failed off the main thread.
+    failed: Mutex<Option<AofFailure>>,
+    stop: AtomicBool,
+    /// Logical offset written to the file.
+    written: AtomicU64,
+    /// Logical offset known to be on disk.
+    synced: AtomicU64,
+    /// When the fsync in progress started (0: none), for aof_delayed_fsync.
+    fsync_started_ms: AtomicU64,
+    /// Publishes the offset up to which replies may go out.
+    durable: watch::Sender<u64>,
+    policy: Mutex<AppendFsync>,
+    log: crate::log::Logger,
+}
+
+#[derive(Default)]
+struct Pending {
+    data: Vec<u8>,
+    /// Logical offset at the end of `data`.
+    end: u64,
+    file: Option<Arc<File>>,
+}
+
+pub struct Aof {
+    /// `dir/appenddirname`.
+    pub dir: PathBuf,
+    pub manifest: amber_persist::aof::manifest::Manifest,
+    /// The incr file appended to.
+    file: Arc<File>,
+    /// Size of the incr file being appended to, as far as writes succeeded.
+    file_len: u64,
+    /// Effects fed and not yet handed to the file.
+    pub buf: Vec<u8>,
+    selected_db: Option<usize>,
+    last_ts_secs: i64,
+    /// Logical offset of the end of what was fed (handed out to waiting clients).
+    pub appended: u64,
+    /// Logical offset written by the main thread (everysec / no).
+    written: u64,
+    shared: Arc<Shared>,
+    pub durable: watch::Receiver<u64>,
+    flush_notify: Arc<Notify>,
+    /// Size of the base plus incr files (aof_current_size) and the base size at the last
+    /// rewrite (aof_base_size), for automatic rewrites.
+    pub current_size: u64,
+    pub base_size: u64,
+    /// A write failed: writes are refused with MISCONF until one succeeds.
+    pub write_failure: Option<AofFailure>,
+    /// An fsync failed: writes are refused until a rewrite writes fresh files.
+    pub fsync_poisoned: Option<AofFailure>,
+    pub delayed_fsync: u64,
+    pub rewrite: Option<crate::aof_rewrite::Rewrite>,
+    pub rewrite_scheduled: bool,
+    pub last_rewrite_failure_at: Option<Instant>,
+    /// Feeding is off while the AOF itself is being replayed.
+    pub replaying: bool,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    log: crate::log::Logger,
+}
+
+/// Where the AOF starts appending, and the sizes that drive automatic rewrites.
+pub struct OpenArgs {
+    pub dir: PathBuf,
+    pub manifest: amber_persist::aof::manifest::Manifest,
+    /// The incr file to append to, and its length.
+    pub file: File,
+    pub file_len: u64,
+    pub current_size: u64,
+    pub base_size: u64,
+    /// Logical offset to continue from (offsets never go back, even across appendonly
+    /// no/yes, so that a client waiting on an old offset is never stuck).
+    pub start: u64,
+}
+
+impl Aof {
+    /// Starts appending to `a.file` (an incr file of `a.manifest`).
+    pub fn open(policy: AppendFsync, a: OpenArgs, log: crate::log::Logger) -> Aof {
+        let OpenArgs {
+            dir,
+            manifest,
+            file,
+            file_len,
+            current_size,
+            base_size,
+            start,
+        } = a;
+        let (tx, rx) = watch::channel(start);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            failed: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            written: AtomicU64::new(start),
+            synced: AtomicU64::new(start),
+            fsync_started_ms: AtomicU64::new(0),
+            durable: tx,
+            policy: Mutex::new(policy),
+            log: log.clone(),
+        });
+        let file = Arc::new(file);
+        let mut threads = Vec::new();
+        let sh = shared.clone();
+        let f = file.clone();
+        if let Ok(t) = std::thread::Builder::new()
+            .name("amber-aof".into())
+            .spawn(move || background(sh, f))
+        {
+            threads.push(t);
+        }
+        Aof {
+            dir,
+            manifest,
+            file,
+            file_len,
+            buf: Vec::with_capacity(64 * 1024),
+            selected_db: None,
+            last_ts_secs: 0,
+            appended: start,
+            written: start,
+            shared,
+            durable: rx,
+            flush_notify: Arc::new(Notify::new()),
+            current_size,
+            base_size,
+            write_failure: None,
+            fsync_poisoned: None,
+            delayed_fsync: 0,
+            rewrite: None,
+            rewrite_scheduled: false,
+            last_rewrite_failure_at: None,
+            replaying: false,
+            threads,
+            log,
+        }
+    }
+
+    /// Appends one effect (Redis's feedAppendOnlyFile).
+    pub fn feed(&mut self, db: usize, args: &[Vec<u8>], timestamps: bool) {
+        if self.replaying {
+            return;
+        }
+        if timestamps {
+            let now = crate::server::unix_ms() / 1000;
+            if now != self.last_ts_secs {
+                self.last_ts_secs = now;
+                let line = format!("#TS:{now}\r\n");
+                self.buf.extend_from_slice(line.as_bytes());
+            }
+        }
+        if self.selected_db != Some(db) {
+            let n = db.to_string();
+            encode_command(&mut self.buf, &[b"SELECT", n.as_bytes()]);
+            self.selected_db = Some(db);
+        }
+        let parts: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        encode_command(&mut self.buf, &parts);
+        self.appended = self.written_base() + self.buf.len() as u64;
+    }
+
+    /// The logical offset at the start of `buf`.
+    fn written_base(&self) -> u64 {
+        self.written
+    }
+
+    /// The next command goes after a SELECT (a new incr file starts without a selected db).
+    pub fn forget_selected_db(&mut self) {
+        self.selected_db = None;
+    }
+
+    pub fn flush_notify(&self) -> Arc<Notify> {
+        self.flush_notify.clone()
+    }
+
+    /// Hands what was fed to the file, by policy. Called by the flush task (after the ready
+    /// clients ran, so one write covers many), by the cron, and before switching files.
+    pub fn flush(&mut self, policy: AppendFsync) {
+        if let Ok(mut p) = self.shared.policy.lock() {
+            *p = policy;
+        }
+        if self.buf.is_empty() {
+            return;
+        }
+        if policy != AppendFsync::Always {
+            // After a switch from `always`, the writer thread finishes its queue first.
+            self.wait_writer_idle();
+        }
+        match policy {
+            AppendFsync::Always => {
+                let end = self.written + self.buf.len() as u64;
+                let mut p = match self.shared.pending.lock() {
+                    Ok(p) => p,
+                    Err(e) => e.into_inner(),
+                };
+                if p.file.as_ref().is_some_and(|f| !Arc::ptr_eq(f, &self.file))
+                    && !p.data.is_empty()
+                {
+                    // Bytes for the previous file are still queued: let them go first.
+                    drop(p);
+                    self.wait_writer_idle();
+                    p = match self.shared.pending.lock() {
+                        Ok(p) => p,
+                        Err(e) => e.into_inner(),
+                    };
+                }
+                p.data.extend_from_slice(&self.buf);
+                p.end = end;
+                p.file = Some(self.file.clone());
+                drop(p);
+                self.shared.wake.notify_one();
+                self.file_len += self.buf.len() as u64;
+                self.current_size += self.buf.len() as u64;
+                self.written = end;
+                self.buf.clear();
+            }
+            AppendFsync::Everysec | AppendFsync::No => {
+                if policy == AppendFsync::Everysec {
+                    let started = self.shared.fsync_started_ms.load(Ordering::Relaxed);
+                    if started != 0
+                        && (crate::server::unix_ms() as u64).saturating_sub(started) > 2000
+                    {
+                        self.delayed_fsync += 1;
+                    }
+                }
+                match write_all_at_end(&self.file, &self.buf, self.file_len) {
+                    Ok(()) => {
+                        let n = self.buf.len() as u64;
+                        self.file_len += n;
+                        self.current_size += n;
+                        self.written += n;
+                        self.buf.clear();
+                        self.shared.written.store(self.written, Ordering::Release);
+                        if self.write_failure.take().is_some() {
+                            self.log
+                                .notice("AOF write error looks solved, Redis can write again.");
+                        }
+                        let _ = self.shared.durable.send(self.written);
+                        if policy == AppendFsync::Everysec {
+                            self.shared.wake.notify_one();
+                        }
+                    }
+                    Err(e) => {
+                        let f = AofFailure::from_io(&e);
+                        if self.write_failure.is_none() {
+                            self.log.warning(&format!(
+                                "{} {}: Error writing to the AOF file: {}",
+                                f.code, f.name, f.reason
+                            ));
+                        }
+                        self.write_failure = Some(f);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits (on the main thread) until the writer thread has no queued bytes.
+    fn wait_writer_idle(&self) {
+        let mut p = match self.shared.pending.lock() {
+            Ok(p) => p,
+            Err(e) => e.into_inner(),
+        };
+        while !p.data.is_empty() && !self.shared.stop.load(Ordering::Relaxed) {
+            p = match self.shared.wake.wait_timeout(p, Duration::from_millis(10)) {
+                Ok((p, _)) => p,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Flushes and fsyncs everything now (switching files, shutdown, appendonly no).
+    pub fn flush_and_sync(&mut self, policy: AppendFsync) -> std::io::Result<()> {
+        self.flush(policy);
+        if policy == AppendFsync::Always {
+            self.wait_writer_idle();
+        }
+        if let Some(f) = &self.write_failure {
+            return Err(std::io::Error::other(f.reason.clone()));
+        }
+        self.file.sync_data()?;
+        self.shared.synced.store(self.written, Ordering::Release);
+        Ok(())
+    }
+
+    /// Starts appending to a new incr file (a rewrite began). Flushes the old one first.
+    pub fn switch_file(&mut self, file: File, policy: AppendFsync) -> std::io::Result<()> {
+        self.flush_and_sync(policy)?;
+        self.file = Arc::new(file);
+        self.file_len = 0;
+        self.selected_db = None;
+        if let Ok(mut p) = self.shared.pending.lock() {
+            p.file = Some(self.file.clone());
+        }
+        Ok(())
+    }
+
+    /// A failure reported by the background thread (always: write or fsync; everysec: fsync).
+    pub fn take_background_failure(&self) -> Option<AofFailure> {
+        match self.shared.failed.lock() {
+            Ok(mut f) => f.take(),
+            Err(e) => e.into_inner().take(),
+        }
+    }
+
+    /// aof_pending_bio_fsync: an fsync is running.
+    pub fn fsync_in_progress(&self) -> bool {
+        self.shared.fsync_started_ms.load(Ordering::Relaxed) != 0
+    }
+
+    /// Why writes are refused, if they are.
+    pub fn refusal(&self) -> Option<&AofFailure> {
+        self.fsync_poisoned.as_ref().or(self.write_failure.as_ref())
+    }
+
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Aof {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Writes `data` at `offset` of `file` whole. A short or failed write is cut back to
+/// `offset`, so the file never ends in half a command.
+fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let r = file.write_all_at(data, offset);
+    if r.is_err() {
+        let _ = file.set_len(offset);
+    }
+    r
+}
+
+/// The background thread: under `always` it writes and fdatasyncs what the main thread
+/// queued (one fsync for everything queued meanwhile); under `everysec` it fdatasyncs once a
+/// second what the main thread wrote.
+fn background(sh: Arc<Shared>, mut file: Arc<File>) {
+    let mut last_sync = Instant::now();
+    let mut offset_in_file: Option<(usize, u64)> = None;
+    loop {
+        if sh.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let policy = match sh.policy.lock() {
+            Ok(p) => *p,
+            Err(e) => *e.into_inner(),
+        };
+        if policy == AppendFsync::Always {
+            let (data, end, f) = {
+                let mut p = match sh.pending.lock() {
+                    Ok(p) => p,
+                    Err(e) => e.into_inner(),
+                };
+                while p.data.is_empty() && !sh.stop.load(Ordering::Relaxed) {
+                    p = match sh.wake.wait_timeout(p, Duration::from_millis(100)) {
+                        Ok((p, _)) => p,
+                        Err(e) => e.into_inner().0,
+                    };
+                    let pol = match sh.policy.lock() {
+                        Ok(p) => *p,
+                        Err(e) => *e.into_inner(),
+                    };
+                    if pol != AppendFsync::Always {
+                        break;
+                    }
+                }
+                if p.data.is_empty() {
+                    continue;
+                }
+                (std::mem::take(&mut p.data), p.end, p.file.clone())
+            };
+            if let Some(f) = f {
+                if !Arc::ptr_eq(&f, &file) {
+                    file = f;
+                    offset_in_file = None;
+                }
+            }
+            // Append at the file's end as the main thread accounts it.
+            let r = (|| -> std::io::Result<()> {
+                let key = Arc::as_ptr(&file) as usize;
+                let at = match offset_in_file {
+                    Some((k, off)) if k == key => off,
+                    _ => file.metadata()?.len(),
+                };
+                write_all_at_end(&file, &data, at)?;
+                offset_in_file = Some((key, at + data.len() as u64));
+                sh.fsync_started_ms
+                    .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
+                let r = fdatasync(&file);
+                sh.fsync_started_ms.store(0, Ordering::Relaxed);
+                r
+            })();
+            match r {
+                Ok(()) => {
+                    sh.written.store(end, Ordering::Release);
+                    sh.synced.store(end, Ordering::Release);
+                    let _ = sh.durable.send(end);
+                }
+                Err(e) => {
+                    // Nothing of this batch is acknowledged; the main thread exits.
+                    if let Ok(mut f) = sh.failed.lock() {
+                        *f = Some(AofFailure::from_io(&e));
+                    }
+                    sh.stop.store(true, Ordering::Relaxed);
+                    fail_always(&sh.log, &e);
+                }
+            }
+            sh.wake.notify_all();
+        } else {
+            {
+                let p = match sh.pending.lock() {
+                    Ok(p) => p,
+                    Err(e) => e.into_inner(),
+                };
+                let _ = sh.wake.wait_timeout(p, Duration::from_millis(100));
+            }
+            if let Ok(p) = sh.pending.lock() {
+                if let Some(f) = &p.file {
+                    if !Arc::ptr_eq(f, &file) {
+                        file = f.clone();
+                    }
+                }
+            }
+            if policy == AppendFsync::Everysec && last_sync.elapsed() >= Duration::from_secs(1) {
+                let w = sh.written.load(Ordering::Acquire);
+                if w > sh.synced.load(Ordering::Acquire) {
+                    sh.fsync_started_ms
+                        .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
+                    let r = fdatasync(&file);
+                    sh.fsync_started_ms.store(0, Ordering::Relaxed);
+                    match r {
+                        Ok(()) => sh.synced.store(w, Ordering::Release),
+                        Err(e) => {
+                            if let Ok(mut f) = sh.failed.lock() {
+                                *f = Some(AofFailure::from_io(&e));
+                            }
+                        }
+                    }
+                }
+                last_sync = Instant::now();
+            }
+        }
+    }
+}
+
+fn fdatasync(f: &File) -> std::io::Result<()> {
+    // SAFETY: fdatasync on a descriptor this File owns.
+    let r = unsafe { libc::fdatasync(f.as_raw_fd()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Feeds the effects of the command that just finished (or of the expire cycle) to the AOF,
+/// and drops them.
+pub fn feed_propagated(srv: &mut Server) {
+    if srv.propagated.is_empty() {
+        return;
+    }
+    let props = std::mem::take(&mut srv.propagated);
+    let ts = srv.config.aof_timestamp_enabled;
+    if let Some(aof) = srv.aof.as_mut() {
+        for (db, args) in &props {
+            aof.feed(*db, args, ts);
+        }
+        if let Some(rw) = aof.rewrite.as_mut() {
+            rw.note_fed();
+        }
+    }
+    let mut props = props;
+    props.clear();
+    srv.propagated = props;
+}
+
+/// MISCONF for AOF errors: writes are refused while the AOF cannot be written.
+pub fn writes_denied(srv: &Server) -> Option<String> {
+    let f = srv.aof.as_ref()?.refusal()?;
+    Some(format!(
+        "MISCONF Errors writing to the AOF file: {}",
+        f.reason
+    ))
+}
+
+/// What a connection must wait for before its replies may go out: the AOF offset its
+/// commands reached (`Client::aof_need`), unless that is already durable.
+pub fn wait_point(srv: &Server, need: u64) -> Option<(watch::Receiver<u64>, Arc<Notify>)> {
+    let aof = srv.aof.as_ref()?;
+    if *aof.durable.borrow() >= need {
+        return None;
+    }
+    Some((aof.durable.clone(), aof.flush_notify()))
+}
+
+/// The AOF end offset now: what a client that just ran a command must wait for.
+pub fn appended(srv: &Server) -> u64 {
+    srv.aof.as_ref().map(|a| a.appended).unwrap_or(0)
+}
+
+/// The flush task: writes what was fed once the clients that are ready have run.
+pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Arc<Notify>) {
+    loop {
+        notify.notified().await;
+        // Let every client that is ready run its batch first: one write for all of them.
+        tokio::task::yield_now().await;
+        let mut s = srv.borrow_mut();
+        let policy = s.config.appendfsync;
+        match s.aof.as_mut() {
+            Some(aof) => aof.flush(policy),
+            None => return,
+        }
+    }
+}
+
+/// Called when a background write or fsync failed under `always`: the writes of that batch
+/// were not acknowledged, and none may be from now on. Redis exits; so does Amber.
+pub fn fail_always(log: &crate::log::Logger, e: &std::io::Error) -> ! {
+    let f = AofFailure::from_io(e);
+    log.warning(&format!(
+        "{} {}: Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({})",
+        f.code, f.name, f.reason
+    ));
+    std::process::exit(1);
+}
+
+/// serverCron's part: pick up failures of the background thread, retry a failed write,
+/// recover from a failed fsync by rewriting, and automatic rewrites.
+pub fn cron(srv: &mut Server) {
+    let policy = srv.config.appendfsync;
+    let Some(aof) = srv.aof.as_mut() else {
+        return;
+    };
+    if let Some(f) = aof.take_background_failure() {
+        // An fsync failed: the kernel may have dropped those pages, and a retried fsync would
+        // say nothing about them. Refuse writes until a rewrite has written fresh files.
+        srv.log.warning(&format!(
+            "{} {}: Error syncing the AOF file: {}. Writes are refused until a rewrite has written the AOF again from memory.",
+            f.code, f.name, f.reason
+        ));
+        aof.fsync_poisoned = Some(f);
+    }
+    if !aof.buf.is_empty() {
+        aof.flush(policy);
+    }
+    let poisoned = aof.fsync_poisoned.is_some() && aof.rewrite.is_none();
+    if poisoned {
+        aof.rewrite_scheduled = true;
+    }
+    srv.aof_status.last_write_ok = srv.aof.as_ref().is_none_or(|a| a.refusal().is_none());
+    crate::aof_rewrite::cron(srv);
+}
+
+/// CONFIG SET appendonly yes (startAppendOnly): appends to a new incr file at once and
+/// writes the base with a rewrite; the manifest names them once the base is done.
+pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
+    if srv.aof.is_some() {
+        return Ok(());
+    }
+    let name = srv.config.appendfilename.clone();
+    let dir = PathBuf::from(&srv.config.appenddirname);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory: {e}"))?;
+    let mut manifest = crate::aof_load::read_manifest(&dir, &name)?.unwrap_or_default();
+    let incr = manifest.next_incr(&name).clone();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(incr.path_in(&dir))
+        .map_err(|e| format!("Can't open the append-only file: {e}"))?;
+    // Base and incrs of an earlier AOF in the directory become history once this one's base
+    // is written; until then they stay where they are.
+    if let Some(mut b) = manifest.base.take() {
+        b.kind = amber_persist::aof::AofFileType::History;
+        manifest.history.insert(0, b);
+    }
+    let start = srv.aof_status_offset();
+    let log = srv.log.clone();
+    srv.aof = Some(Aof::open(
+        srv.config.appendfsync,
+        OpenArgs {
+            dir,
+            manifest,
+            file,
+            file_len: 0,
+            current_size: 0,
+            base_size: 0,
+            start,
+        },
+        log,
+    ));
+    if let Some(rc) = srv.self_ref.upgrade() {
+        let notify = srv.aof.as_ref().map(|a| a.flush_notify());
+        if let Some(n) = notify {
+            tokio::task::spawn_local(flush_task(rc, n));
+        }
+    }
+    if let Err(e) = crate::aof_rewrite::start_with(srv, false) {
+        srv.aof = None;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// CONFIG SET appendonly no (stopAppendOnly): flushes and fsyncs, stops a rewrite, closes.
+pub fn stop_at_runtime(srv: &mut Server) {
+    crate::aof_rewrite::cancel(srv);
+    let policy = srv.config.appendfsync;
+    if let Some(mut aof) = srv.aof.take() {
+        if let Err(e) = aof.flush_and_sync(policy) {
+            srv.log.warning(&format!("Fail to fsync the AOF file: {e}"));
+        }
+        srv.aof_offset = aof.appended;
+        aof.stop();
+    }
+}
+
+/// On shutdown: the last writes reach the disk before the process exits.
+pub fn on_shutdown(srv: &mut Server) {
+    if srv.aof.is_none() {
+        return;
+    }
+    crate::aof_rewrite::cancel(srv);
+    let policy = srv.config.appendfsync;
+    if let Some(aof) = srv.aof.as_mut() {
+        srv.log.notice("Calling fsync() on the AOF file.");
+        if let Err(e) = aof.flush_and_sync(policy) {
+            srv.log.warning(&format!("Fail to fsync the AOF file: {e}"));
+        }
+    }
+}
+
+impl Server {
+    /// Where a newly opened AOF continues its logical offsets.
+    pub fn aof_status_offset(&self) -> u64 {
+        self.aof
+            .as_ref()
+            .map(|a| a.appended)
+            .unwrap_or(self.aof_offset)
+    }
+}

@@ -1,0 +1,411 @@
+//! Start-up with appendonly yes: the AOF is the source of truth (dump.rdb is not read), as in
+//! Redis. Loads the manifest's base (RDB preamble or commands) and incr files in order, then
+//! opens the last incr for appending. Also the first start (no AOF yet: an empty base and an
+//! incr are created) and the upgrade of an old single-file appendonly.aof.
+//!
+//! Only the last file may end early: with aof-load-truncated yes its complete prefix is
+//! loaded (an unfinished MULTI is dropped) and the file is cut there; anything else refuses
+//! the start with P003, the file, the offset and the `amber check-aof` command to run.
+
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::BufReader;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use amber_persist::aof::manifest::{manifest_file_name, AofFileType, AofInfo, Manifest};
+use amber_persist::aof::{AofEntry, AofReader, Tail};
+
+use crate::aof::{Aof, OpenArgs};
+use crate::client::Client;
+use crate::load::Applier;
+use crate::save::{Format, SnapshotJob};
+use crate::server::Server;
+
+/// The client id AOF commands run as (Redis's CLIENT_ID_AOF).
+pub const AOF_CLIENT_ID: u64 = u64::MAX;
+
+/// A reason the AOF cannot be loaded (P003 AOF_CORRUPT).
+pub struct AofLoadError(pub String);
+
+fn fatal(s: &Server, why: &str) -> ! {
+    s.log.warning(&format!("P003 AOF_CORRUPT: {why}"));
+    s.log
+        .warning("Fatal error loading the DB, check server logs. Exiting.");
+    std::process::exit(1);
+}
+
+/// Reads the manifest of `dir`, if there is one.
+pub fn read_manifest(dir: &Path, appendfilename: &str) -> Result<Option<Manifest>, String> {
+    let path = dir.join(manifest_file_name(appendfilename));
+    match std::fs::read(&path) {
+        Ok(data) => Manifest::parse_bytes(&data)
+            .map(Some)
+            .map_err(|e| format!("{} ({})", e, path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!(
+            "Can't open the AOF manifest {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending.
+pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
+    let mut s = srv.borrow_mut();
+    let name = s.config.appendfilename.clone();
+    let dir = PathBuf::from(&s.config.appenddirname);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        fatal(
+            &s,
+            &format!("Can't create the AOF directory {}: {e}", dir.display()),
+        );
+    }
+    if std::path::Path::new(&s.config.dbfilename).exists() {
+        s.log.notice(&format!(
+            "appendonly is yes: the AOF is loaded, {} is not read",
+            s.config.dbfilename
+        ));
+    }
+    let manifest = match read_manifest(&dir, &name) {
+        Ok(m) => m,
+        Err(e) => fatal(&s, &e),
+    };
+    let manifest = match manifest {
+        Some(m) => m,
+        None if Path::new(&name).is_file() => upgrade_old_aof(&s, &dir, &name),
+        None => create_first(&mut s, &dir, &name),
+    };
+    let started = std::time::Instant::now();
+    let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
+    let mut total_keys = 0u64;
+    let mut loaded_any = false;
+    for (i, info) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        let path = info.path_in(&dir);
+        match load_file(&mut s, &path, info.kind == AofFileType::Base, last) {
+            Ok(n) => {
+                total_keys += n;
+                loaded_any = true;
+            }
+            Err(AofLoadError(why)) => fatal(&s, &why),
+        }
+    }
+    let _ = total_keys;
+    if loaded_any {
+        s.log.notice(&format!(
+            "DB loaded from append only file: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    if let Err(e) = open(&mut s, &dir, manifest, 0) {
+        fatal(&s, &e);
+    }
+    drop(s);
+    spawn_flush(srv);
+}
+
+/// Starts the task that writes what was fed (see `aof::flush_task`).
+pub fn spawn_flush(srv: &Rc<RefCell<Server>>) {
+    let notify = match srv.borrow().aof.as_ref() {
+        Some(a) => a.flush_notify(),
+        None => return,
+    };
+    tokio::task::spawn_local(crate::aof::flush_task(srv.clone(), notify));
+}
+
+/// Opens the last incr file of `manifest` for appending (creating one if it has none).
+fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Result<(), String> {
+    let name = srv.config.appendfilename.clone();
+    let had_incr = !manifest.incrs.is_empty();
+    let incr = manifest.last_incr_or_new(&name).clone();
+    let path = incr.path_in(dir);
+    let file = open_append(&path)
+        .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
+    if !had_incr {
+        manifest
+            .write_atomic(dir, &name)
+            .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
+    }
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let base_size = manifest
+        .base
+        .as_ref()
+        .and_then(|b| std::fs::metadata(b.path_in(dir)).ok())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let incr_size: u64 = manifest
+        .incrs
+        .iter()
+        .map(|i| {
+            std::fs::metadata(i.path_in(dir))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .sum();
+    let policy = srv.config.appendfsync;
+    let log = srv.log.clone();
+    srv.aof = Some(Aof::open(
+        policy,
+        OpenArgs {
+            dir: dir.to_path_buf(),
+            manifest,
+            file,
+            file_len,
+            current_size: base_size + incr_size,
+            base_size: base_size + incr_size,
+            start,
+        },
+        log,
+    ));
+    Ok(())
+}
+
+/// No AOF yet: writes a base of the current (empty) dataset, then the manifest, as Redis
+/// does on its first start with appendonly yes.
+fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
+    let mut m = Manifest::new();
+    let preamble = srv.config.aof_use_rdb_preamble;
+    let base = m.next_base(name, preamble).clone();
+    let format = if preamble {
+        Format::Rdb { aof_base: true }
+    } else {
+        Format::Commands {
+            timestamp: srv.config.aof_timestamp_enabled,
+        }
+    };
+    let job = SnapshotJob::begin(srv, format);
+    if let Err(f) = job.save_file(dir, &base.name_lossy(), true) {
+        fatal(srv, &f.log_line());
+    }
+    let incr = m.next_incr(name).clone();
+    if let Err(e) = open_append(&incr.path_in(dir)) {
+        fatal(srv, &format!("Can't create the append-only file: {e}"));
+    }
+    if let Err(e) = m.write_atomic(dir, name) {
+        fatal(srv, &format!("Can't write the AOF manifest: {e}"));
+    }
+    srv.log.notice(&format!(
+        "Creating AOF base file {} on server start",
+        base.name_lossy()
+    ));
+    m
+}
+
+/// An appendonly.aof of Redis before 7.0 in `dir`'s parent: moved into the AOF directory as
+/// its base, as Redis 7.0's upgrade does.
+fn upgrade_old_aof(srv: &Server, dir: &Path, name: &str) -> Manifest {
+    let target = dir.join(name);
+    if let Err(e) = std::fs::rename(name, &target) {
+        fatal(
+            srv,
+            &format!(
+                "Error moving the old AOF {name} into {}: {e}",
+                dir.display()
+            ),
+        );
+    }
+    let mut m = Manifest::new();
+    m.base = Some(AofInfo::new(name.as_bytes().to_vec(), 1, AofFileType::Base));
+    m.curr_base_seq = 1;
+    if let Err(e) = m.write_atomic(dir, name) {
+        fatal(srv, &format!("Can't write the AOF manifest: {e}"));
+    }
+    if let Ok(d) = File::open(".") {
+        let _ = d.sync_all();
+    }
+    srv.log.notice(&format!(
+        "Successfully migrated an old-style AOF into the AOF directory: {}",
+        dir.display()
+    ));
+    m
+}
+
+/// Loads one AOF file into the server. A base may be an RDB (preamble) followed by
+/// commands. Returns the keys loaded from an RDB part.
+pub fn load_file(
+    srv: &mut Server,
+    path: &Path,
+    is_base: bool,
+    last: bool,
+) -> Result<u64, AofLoadError> {
+    let shown = path.display().to_string();
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base => {
+            return Err(AofLoadError(format!("The AOF file {shown} doesn't exist")))
+        }
+        Err(e) => {
+            return Err(AofLoadError(format!(
+                "Can't open the AOF file {shown}: {e}"
+            )))
+        }
+    };
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if size == 0 {
+        return Ok(0);
+    }
+    let mut rd = AofReader::new(BufReader::with_capacity(1 << 20, f))
+        .map_err(|e| AofLoadError(format!("{shown}: {e}")))?;
+    let fix = format!("amber check-aof --fix {}", manifest_hint(srv, path));
+    let mut cl = Client::new(AOF_CLIENT_ID, "aof".into(), String::new(), -1, true);
+    let limits = srv.config.limits;
+    let now = crate::server::unix_ms();
+    let lru = srv.lru_clock();
+    let mut applier: Option<Applier> = if rd.has_preamble() {
+        Some(Applier::new(srv.config.databases, &limits, now, lru))
+    } else {
+        None
+    };
+    let mut keys = 0u64;
+    if let Some(a) = srv.aof.as_mut() {
+        a.replaying = true;
+    }
+    loop {
+        let entry = rd
+            .next()
+            .map_err(|e| AofLoadError(format!("Bad file format reading the append only file {shown}: {e}. Make a backup of your AOF file, then use {fix}")))?;
+        match entry {
+            None => break,
+            Some(AofEntry::Rdb(item)) => {
+                if let Some(ap) = applier.as_mut() {
+                    let end = ap.apply(item).map_err(|e| {
+                        AofLoadError(format!(
+                            "{shown}: the RDB preamble is corrupt: {}",
+                            e.message
+                        ))
+                    })?;
+                    if end {
+                        if let Some(ap) = applier.take() {
+                            keys += ap.out.keys_loaded;
+                            crate::load::install(srv, ap.out);
+                        }
+                    }
+                }
+            }
+            Some(AofEntry::Annotation(_)) => {}
+            Some(AofEntry::Command { args, start, .. }) => {
+                if args.is_empty() {
+                    continue;
+                }
+                if let Err(why) = replay(srv, &mut cl, args) {
+                    return Err(AofLoadError(format!(
+                        "Error executing a command from the append only file {shown} at offset {start}: {why}"
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(a) = srv.aof.as_mut() {
+        a.replaying = false;
+    }
+    srv.propagated.clear();
+    match rd.tail().cloned().unwrap_or(Tail::Clean { len: size }) {
+        Tail::Clean { .. } => {}
+        Tail::UnfinishedMulti { valid_len, .. } | Tail::Truncated { valid_len, .. } if last => {
+            if !srv.config.aof_load_truncated {
+                return Err(AofLoadError(format!(
+                    "Unexpected end of file reading the append only file {shown}. You can: 1) Make a backup of your AOF file, then use {fix}. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+                )));
+            }
+            // The commands after valid_len were replayed only if complete; an unfinished
+            // MULTI was never executed (its EXEC never came), so memory matches the prefix.
+            srv.log.warning(&format!(
+                "!!! Warning: short read while loading the AOF file {shown}!!! AOF loaded anyway because aof-load-truncated is enabled; the file is cut at offset {valid_len} ({} bytes dropped)",
+                size.saturating_sub(valid_len)
+            ));
+            if let Err(e) = OpenOptions::new().write(true).open(path).and_then(|f| {
+                f.set_len(valid_len)?;
+                f.sync_all()
+            }) {
+                return Err(AofLoadError(format!("Error truncating the AOF file {shown}: {e}")));
+            }
+        }
+        Tail::UnfinishedMulti { .. } | Tail::Truncated { .. } => {
+            return Err(AofLoadError(format!(
+                "Unexpected end of file reading the append only file {shown}, which is not the last file of the manifest. Make a backup of your AOF directory, then use {fix}"
+            )))
+        }
+        Tail::Corrupt { offset, reason, .. } => {
+            return Err(AofLoadError(format!(
+                "Bad file format reading the append only file {shown} at offset {offset}: {reason}. Make a backup of your AOF file, then use {fix}"
+            )))
+        }
+    }
+    if applier.is_some() {
+        return Err(AofLoadError(format!(
+            "{shown}: the RDB preamble ends early"
+        )));
+    }
+    Ok(keys)
+}
+
+/// The manifest path for the check-aof hint.
+fn manifest_hint(srv: &Server, path: &Path) -> String {
+    let m =
+        Path::new(&srv.config.appenddirname).join(manifest_file_name(&srv.config.appendfilename));
+    if m.exists() {
+        m.display().to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Runs one command from the AOF as Redis's fake AOF client does: no reply, no checks that
+/// concern network clients, MULTI/EXEC honoured.
+fn replay(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Result<(), String> {
+    let Some(cmd) = srv.commands.lookup(&args[0]) else {
+        return Err(format!(
+            "Unknown command '{}' reading the append only file",
+            String::from_utf8_lossy(&args[0])
+        ));
+    };
+    let _ = cmd;
+    srv.cmd_time_ms = crate::server::unix_ms();
+    crate::cmd::process(srv, cl, args);
+    cl.out.buf.clear();
+    srv.propagated.clear();
+    if cl.blocked.is_some() {
+        return Err("a blocking command in the append only file".into());
+    }
+    Ok(())
+}
+
+/// DEBUG LOADAOF: flushes the AOF, empties the dataset and loads the AOF files again.
+pub fn reload(srv: &mut Server) -> Result<(), String> {
+    let policy = srv.config.appendfsync;
+    let name = srv.config.appendfilename.clone();
+    let Some(aof) = srv.aof.as_mut() else {
+        return Err("AOF is not enabled".into());
+    };
+    aof.flush_and_sync(policy)
+        .map_err(|e| format!("Can't flush the AOF: {e}"))?;
+    let dir = aof.dir.clone();
+    let manifest = read_manifest(&dir, &name)?.unwrap_or_default();
+    for db in srv.dbs.iter_mut() {
+        db.clear();
+    }
+    let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
+    for (i, info) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        load_file(
+            srv,
+            &info.path_in(&dir),
+            info.kind == AofFileType::Base,
+            last,
+        )
+        .map_err(|AofLoadError(e)| format!("P003 AOF_CORRUPT: {e}"))?;
+    }
+    srv.dirty = 0;
+    Ok(())
+}
