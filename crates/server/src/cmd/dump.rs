@@ -91,7 +91,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Reply {
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(ctx.now());
     }
-    if ttl != 0 && ttl <= ctx.now() {
+    if ttl != 0 && ctx.already_expired(ttl) {
         // Already expired: the key is gone, as if deleted.
         if deleted {
             ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);

@@ -548,7 +548,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, seconds: bool) -> Reply {
         ctx.cl.out.int(0);
         return Ok(());
     }
-    if when <= ctx.now() {
+    if ctx.already_expired(when) {
         ctx.srv.db_mut(db).remove(key);
         ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
     } else {

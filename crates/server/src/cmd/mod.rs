@@ -286,6 +286,13 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether an absolute expiry (Unix ms) means the key is gone at once (checkAlreadyExpired).
+    /// Never while replaying the AOF: as Redis, the key is loaded with its expiry and
+    /// expires like any other, so replay ends in exactly the dataset that was logged.
+    pub fn already_expired(&self, when_ms: i64) -> bool {
+        when_ms <= self.now() && self.cl.id != crate::aof_load::AOF_CLIENT_ID
+    }
+
     /// Adds `n` changes to the counter behind save points and INFO.
     pub fn dirty(&mut self, n: u64) {
         self.srv.dirty += n;

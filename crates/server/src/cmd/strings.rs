@@ -262,7 +262,7 @@ fn getex(ctx: &mut Ctx<'_>) -> Reply {
         reply_value(&mut ctx.cl.out, &e.value)?;
     }
     match when {
-        Some(ms) if flags & (EXAT | PXAT) != 0 && ms <= ctx.now() => {
+        Some(ms) if flags & (EXAT | PXAT) != 0 && ctx.already_expired(ms) => {
             // An absolute time already past: the key goes now.
             ctx.srv.db_mut(db).remove(key);
             ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
