@@ -784,3 +784,52 @@ def test_wrong_arity(r):
                 ["BZPOPMIN", "z"], ["ZMPOP", "1", "z"], ["ZINTERCARD", "1"], ["ZSCAN", "z"]):
         with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
             r.execute_command(*cmd)
+
+
+# ---- regressions found by comparing DEBUG DIGEST with Redis -----------------------------------
+
+def test_regression_zinter_nan_product_goes_into_the_aggregate(pair):
+    """inf x 0 is NaN: Redis fixes it to 0 only for the first set's score; for the others it
+    reaches the aggregate as NaN (SUM makes the total 0, MIN and MAX ignore it)."""
+    run_same(pair, """
+    zadd a 0 d 1 x 2 y
+    sadd s d x
+    zadd b inf d 3 x
+    zinter 2 a s weights inf 0.5 withscores
+    zinter 2 a s weights inf 0.5 aggregate min withscores
+    zinter 2 a s weights inf 0.5 aggregate max withscores
+    zinter 3 a b a weights 1 0 -1 withscores
+    zinter 3 b a b weights 0 inf 1 aggregate max withscores
+    zinterstore dst 2 a s weights inf 0.5
+    zrange dst 0 -1 withscores
+    zunion 2 a s weights inf 0.5 withscores
+    """)
+
+
+def test_regression_zrangestore_listpack_before_conversion(pair):
+    """ZRANGESTORE starts a listpack when the rank range's length fits (always for BYSCORE and
+    BYLEX) and adds the elements in reply order: those added before the conversion lost their
+    -0 in the listpack; a skiplist from the start keeps it. ZUNIONSTORE keeps it too."""
+    amber, real = pair
+    long = "L" * 70
+    script = f"""
+    config set zset-max-listpack-entries 0
+    zadd src -0 a 1 b 3 {long}
+    zadd src3 -0 a 1 b 2 c
+    config set zset-max-listpack-entries 16
+    zrangestore d1 src 0 -1
+    zrangestore d2 src 0 -1 rev
+    config set zset-max-listpack-entries 2
+    zrangestore d3 src3 0 -1
+    zrangestore d4 src3 -inf +inf byscore
+    zrangestore d5 src3 - + bylex
+    zrangestore d6 src3 0 1
+    zunionstore d7 1 src
+    config set zset-max-listpack-entries 128
+    """
+    run_same(pair, script)
+    for k in ["d1", "d2", "d3", "d4", "d5", "d6", "d7"]:
+        for cmd in (["object", "encoding", k], ["zscore", k, "a"], ["debug", "digest-value", k]):
+            assert amber.call(*cmd) == real.call(*cmd), cmd
+    assert real.call("zscore", "d1", "a") in (b"$1\r\n0\r\n", b",0\r\n")
+    assert real.call("zscore", "d2", "a") in (b"$2\r\n-0\r\n", b",-0\r\n")

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use amber_resp::ReplyBuf;
 use amber_store::set::Set;
 use amber_store::zset::{LexBound, LexRange, ScoreRange, ZSet};
-use amber_store::{Blob, Key, Value};
+use amber_store::{Blob, Key, Limits, Value};
 use rand::Rng;
 
 use super::args::{self, is};
@@ -653,12 +653,43 @@ fn zrange_generic(
         return Ok(());
     }
     let dst = &a[1];
-    store_result(ctx, db, dst, items);
+    // The length Redis knows before emitting: a rank range's; none (0) for score and lex ranges.
+    let hint = match bounds {
+        Bounds::Rank(..) => items.len(),
+        _ => 0,
+    };
+    store_result(ctx, db, dst, items, |items, limits| {
+        range_store_set(items, hint, limits)
+    });
     Ok(())
 }
 
-/// Replaces `dst` with the entries (or deletes it when there are none) and replies the count.
-fn store_result(ctx: &mut Ctx<'_>, db: usize, dst: &[u8], items: Vec<(Blob, f64)>) {
+/// ZRANGESTORE's destination, built as Redis 7.0 builds it: it starts as a listpack when the
+/// length known in advance fits `zset-max-listpack-entries` (a skiplist otherwise), then takes
+/// the elements one by one in reply order, converting when one does not fit. The difference
+/// with `ZSet::from_entries` shows in the scores: the elements that went in before a conversion
+/// passed through the listpack, which turns -0 into 0; a skiplist keeps -0.
+fn range_store_set(items: Vec<(Blob, f64)>, hint: usize, limits: &Limits) -> ZSet {
+    let mut z = if hint <= limits.zset_max_listpack_entries {
+        ZSet::Pack(Vec::new())
+    } else {
+        ZSet::Skip(Box::default())
+    };
+    for (m, s) in items {
+        z.insert(&m, s, limits);
+    }
+    z
+}
+
+/// Replaces `dst` with the zset `build` makes of the entries (or deletes it when there are
+/// none) and replies the count.
+fn store_result(
+    ctx: &mut Ctx<'_>,
+    db: usize,
+    dst: &[u8],
+    items: Vec<(Blob, f64)>,
+    build: impl FnOnce(Vec<(Blob, f64)>, &Limits) -> ZSet,
+) {
     let n = items.len();
     if n == 0 {
         if ctx.srv.delete_key(db, dst) {
@@ -669,7 +700,7 @@ fn store_result(ctx: &mut Ctx<'_>, db: usize, dst: &[u8], items: Vec<(Blob, f64)
         return;
     }
     let limits = ctx.srv.config.limits;
-    let z = ZSet::from_entries(items, &limits);
+    let z = build(items, &limits);
     ctx.srv.set_key(db, dst, Value::ZSet(Arc::new(z)), false);
     ctx.modified(db, dst);
     ctx.dirty(1);
@@ -1310,13 +1341,10 @@ fn setop_generic(
                     }
                     for (src, w) in &srcs[1..] {
                         match src.find(m) {
-                            Some(v) => {
-                                let mut v = v * w;
-                                if v.is_nan() {
-                                    v = 0.0;
-                                }
-                                aggregate(&mut score, v, how);
-                            }
+                            // Unlike the first set's score, a NaN product (inf x 0) goes into
+                            // the aggregate as it is, as in Redis: SUM turns it into 0, MIN and
+                            // MAX ignore it.
+                            Some(v) => aggregate(&mut score, v * w, how),
                             None => return true,
                         }
                     }
@@ -1364,7 +1392,7 @@ fn setop_generic(
         return Ok(());
     }
     if let Some(dst) = dst {
-        store_result(ctx, db, &dst, result);
+        store_result(ctx, db, &dst, result, ZSet::from_entries);
         return Ok(());
     }
     result.sort_by(|x, y| amber_store::zset::cmp_entry(x.1, &x.0, y.1, &y.0));
