@@ -72,9 +72,11 @@ def fill(c, seed=7, scale=1):
     return n
 
 
-def dump_all(c, dbs=range(16)):
+def dump_all(c, dbs=range(16), string_encodings=True):
     """Every key of every database with its type, value, encoding and whether it has an
-    expiry: {(db, key): (type, value, encoding, has_ttl)}. Order-insensitive values."""
+    expiry: {(db, key): (type, value, encoding, has_ttl)}. Order-insensitive values.
+    Without `string_encodings`, a string's encoding is left out: a reload re-encodes strings
+    (a raw string of a few bytes comes back embstr, in Redis too)."""
     out = {}
     for db in dbs:
         c.select(db)
@@ -93,6 +95,8 @@ def dump_all(c, dbs=range(16)):
             else:
                 v = t
             enc = c.object("encoding", key)
+            if t == "string" and not string_encodings:
+                enc = None
             out[(db, key)] = (t, v, enc, c.pttl(key) > 0)
     c.select(0)
     return out

@@ -149,6 +149,7 @@ pub struct Aof {
     pub write_failure: Option<AofFailure>,
     /// An fsync failed: writes are refused until a rewrite writes fresh files.
     pub fsync_poisoned: Option<AofFailure>,
+    poisoned_at: Option<Instant>,
     pub delayed_fsync: u64,
     pub rewrite: Option<crate::aof_rewrite::Rewrite>,
     pub rewrite_scheduled: bool,
@@ -225,6 +226,7 @@ impl Aof {
             base_size,
             write_failure: None,
             fsync_poisoned: None,
+            poisoned_at: None,
             delayed_fsync: 0,
             rewrite: None,
             rewrite_scheduled: false,
@@ -405,6 +407,11 @@ impl Aof {
     /// aof_pending_bio_fsync: an fsync is running.
     pub fn fsync_in_progress(&self) -> bool {
         self.shared.fsync_started_ms.load(Ordering::Relaxed) != 0
+    }
+
+    /// When the fsync failure that refuses writes happened.
+    pub fn poisoned_since(&self) -> Option<Instant> {
+        self.fsync_poisoned.as_ref().and(self.poisoned_at)
     }
 
     /// Why writes are refused, if they are.
@@ -646,11 +653,17 @@ pub fn cron(srv: &mut Server) {
             f.code, f.name, f.reason
         ));
         aof.fsync_poisoned = Some(f);
+        aof.poisoned_at = Some(Instant::now());
     }
     if !aof.buf.is_empty() {
         aof.flush(policy);
     }
-    let poisoned = aof.fsync_poisoned.is_some() && aof.rewrite.is_none();
+    // The rewrite that recovers waits a second, so a failing disk is not hammered.
+    let poisoned = aof.fsync_poisoned.is_some()
+        && aof.rewrite.is_none()
+        && aof
+            .poisoned_at
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(1));
     if poisoned {
         aof.rewrite_scheduled = true;
     }

@@ -271,6 +271,29 @@ pub fn load_file(
     if let Some(a) = srv.aof.as_mut() {
         a.replaying = true;
     }
+    srv.replaying_aof = true;
+    let r = replay_entries(srv, &mut rd, &mut applier, &mut cl, &shown, &fix);
+    srv.replaying_aof = false;
+    if let Some(a) = srv.aof.as_mut() {
+        a.replaying = false;
+    }
+    srv.propagated.clear();
+    keys += r?;
+    finish_file(srv, &rd, applier, path, size, last, &shown, &fix)?;
+    Ok(keys)
+}
+
+/// Replays every entry of `rd`: the RDB preamble through `applier`, commands as the AOF
+/// client. Returns the keys loaded from the preamble.
+fn replay_entries<R: std::io::Read>(
+    srv: &mut Server,
+    rd: &mut AofReader<R>,
+    applier: &mut Option<Applier>,
+    cl: &mut Client,
+    shown: &str,
+    fix: &str,
+) -> Result<u64, AofLoadError> {
+    let mut keys = 0u64;
     loop {
         let entry = rd
             .next()
@@ -298,7 +321,7 @@ pub fn load_file(
                 if args.is_empty() {
                     continue;
                 }
-                if let Err(why) = replay(srv, &mut cl, args) {
+                if let Err(why) = replay(srv, cl, args) {
                     return Err(AofLoadError(format!(
                         "Error executing a command from the append only file {shown} at offset {start}: {why}"
                     )));
@@ -306,10 +329,20 @@ pub fn load_file(
             }
         }
     }
-    if let Some(a) = srv.aof.as_mut() {
-        a.replaying = false;
-    }
-    srv.propagated.clear();
+    Ok(keys)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_file<R: std::io::Read>(
+    srv: &mut Server,
+    rd: &AofReader<R>,
+    applier: Option<Applier>,
+    path: &Path,
+    size: u64,
+    last: bool,
+    shown: &str,
+    fix: &str,
+) -> Result<(), AofLoadError> {
     match rd.tail().cloned().unwrap_or(Tail::Clean { len: size }) {
         Tail::Clean { .. } => {}
         Tail::UnfinishedMulti { valid_len, .. } | Tail::Truncated { valid_len, .. } if last => {
@@ -347,7 +380,7 @@ pub fn load_file(
             "{shown}: the RDB preamble ends early"
         )));
     }
-    Ok(keys)
+    Ok(())
 }
 
 /// The manifest path for the check-aof hint.

@@ -202,8 +202,11 @@ fn done(srv: &mut Server, r: crate::save::SaveResult) {
             aof.manifest = m;
             aof.base_size = base_size + incr_size;
             aof.current_size = base_size + incr_size;
-            // A rewrite writes fresh files from memory: an earlier fsync failure is behind us.
-            aof.fsync_poisoned = None;
+            // A rewrite that started after an fsync failure wrote fresh files from memory:
+            // the failure is behind us.
+            if aof.poisoned_since().is_some_and(|t| rw.started >= t) {
+                aof.fsync_poisoned = None;
+            }
             srv.aof_status.rewrites += 1;
             srv.aof_status.last_bgrewrite_ok = true;
             srv.aof_status.rewrites_consecutive_failures = 0;

@@ -17,6 +17,11 @@ impl Server {
     /// Deletes `key` if it has expired at the command's time, and records the deletion as a DEL
     /// to replay. Returns whether it was deleted.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        // Nothing expires while the AOF is replayed (as Redis's keyIsExpired while loading):
+        // a logged command that found its key alive must find it alive again.
+        if self.replaying_aof {
+            return false;
+        }
         let now = self.cmd_time_ms;
         let expired = self.dbs[db].get(key).is_some_and(|e| e.is_expired(now));
         if expired {

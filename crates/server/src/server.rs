@@ -162,6 +162,8 @@ pub struct Server {
     pub aof_status: crate::aof::AofStatus,
     /// The logical AOF offset reached when it was last turned off.
     pub aof_offset: u64,
+    /// The AOF is being replayed: keys do not expire meanwhile.
+    pub replaying_aof: bool,
     /// DEBUG SET-ACTIVE-EXPIRE switches the active expire cycle.
     pub active_expire_enabled: bool,
     /// RDB snapshots: the BGSAVE in progress and the status of the last saves.
@@ -210,6 +212,7 @@ impl Server {
             aof: None,
             aof_status: crate::aof::AofStatus::default(),
             aof_offset: 0,
+            replaying_aof: false,
             active_expire_enabled: true,
             rdb: crate::save::RdbState::new(unix_ms() / 1000),
             loading: None,
