@@ -3,6 +3,7 @@
 //! LZF, Redis's CRC-64, and the I/O adapters every persistence driver shares (CRC-tracking
 //! reader/writer, atomic file replace).
 
+pub mod aof;
 pub mod crc64;
 pub mod io;
 pub mod lzf;
