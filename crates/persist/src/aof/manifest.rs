@@ -608,7 +608,10 @@ mod tests {
         // A backslash is written (escaped) but refused when read back, as in Redis.
         m.base.as_mut().unwrap().name = b"a\\b".to_vec();
         assert_eq!(m.to_text(), "file \"a\\\\b\" seq 1 type b\n");
-        assert_eq!(kind_of(m.to_text().as_bytes()), ManifestErrorKind::NotABaseName);
+        assert_eq!(
+            kind_of(m.to_text().as_bytes()),
+            ManifestErrorKind::NotABaseName
+        );
         assert_eq!(
             Manifest::parse("file 'it\\'s' seq 1 type i\n")
                 .unwrap()
