@@ -203,7 +203,14 @@ type Db = BTreeMap<(u64, Vec<u8>), Vec<u8>>;
 /// Commands sent (all write string keys), and the data they leave.
 fn workload(c: &mut Client, part: u32, sent: &mut Vec<Vec<String>>, expect: &mut Db) {
     let mut run = |c: &mut Client, args: &[&str]| {
-        c.cmd(args);
+        let reply = c.cmd(args);
+        match (args[0], &reply) {
+            ("SET" | "MULTI", Reply::Line(s)) => assert_eq!(s, "OK"),
+            (_, Reply::Line(s)) if s == "QUEUED" => {}
+            ("EXEC", Reply::Array(v)) => assert_eq!(v.len(), 2),
+            ("INCR" | "DEL", Reply::Line(_)) => {}
+            _ => panic!("{args:?} -> {reply:?}"),
+        }
         sent.push(args.iter().map(|s| s.to_string()).collect());
     };
     let p = part.to_string();

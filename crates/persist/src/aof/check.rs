@@ -510,7 +510,7 @@ fn check_file(
     let mut k = 0u32;
     loop {
         k = k.wrapping_add(1);
-        if k % 4096 == 0 {
+        if k & 4095 == 0 {
             progress(rd.offset());
         }
         match rd.next() {
