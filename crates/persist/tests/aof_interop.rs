@@ -205,8 +205,8 @@ fn workload(c: &mut Client, part: u32, sent: &mut Vec<Vec<String>>, expect: &mut
     let mut run = |c: &mut Client, args: &[&str]| {
         let reply = c.cmd(args);
         match (args[0], &reply) {
-            ("SET" | "MULTI", Reply::Line(s)) => assert_eq!(s, "OK"),
             (_, Reply::Line(s)) if s == "QUEUED" => {}
+            ("SET" | "MULTI", Reply::Line(s)) => assert_eq!(s, "OK"),
             ("EXEC", Reply::Array(v)) => assert_eq!(v.len(), 2),
             ("INCR" | "DEL", Reply::Line(_)) => {}
             _ => panic!("{args:?} -> {reply:?}"),
