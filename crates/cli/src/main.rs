@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check_aof;
 mod check_rdb;
 mod human;
 mod progress;
@@ -30,6 +31,9 @@ struct Cli {
 enum Command {
     /// Verify an RDB file: structure, CRC64, and what it holds (keys per type and database).
     CheckRdb(check_rdb::Args),
+    /// Verify an AOF (manifest, RDB-preamble or plain): where it stops being valid and why;
+    /// --fix truncates the last file to its valid prefix, as redis-check-aof does.
+    CheckAof(check_aof::Args),
 }
 
 /// How a subcommand ended.
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::CheckRdb(a) => check_rdb::run(a),
+        Command::CheckAof(a) => check_aof::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -27,6 +27,10 @@ impl Progress {
         }
     }
 
+    pub fn set_total(&mut self, total: u64) {
+        self.total = total;
+    }
+
     pub fn update(&mut self, done: u64) {
         if !self.enabled {
             return;

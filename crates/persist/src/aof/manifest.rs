@@ -594,7 +594,7 @@ mod tests {
         // Quoted names round trip through sdscatrepr.
         let mut m = Manifest::new();
         m.base = Some(AofInfo::new(
-            b"we ird\"\\\n\t\x01\xff.aof".to_vec(),
+            b"we ird\"\n\t\x01\xff.aof".to_vec(),
             1,
             AofFileType::Base,
         ));
@@ -602,9 +602,16 @@ mod tests {
         let text = m.to_text();
         assert_eq!(
             text,
-            "file \"we ird\\\"\\\\\\n\\t\\x01\\xff.aof\" seq 1 type b\n"
+            "file \"we ird\\\"\\n\\t\\x01\\xff.aof\" seq 1 type b\n"
         );
         assert_eq!(Manifest::parse(&text).unwrap(), m);
+        // A backslash is written (escaped) but refused when read back, as in Redis.
+        m.base.as_mut().unwrap().name = b"a\\b".to_vec();
+        assert_eq!(m.to_text(), "file \"a\\\\b\" seq 1 type b\n");
+        assert_eq!(
+            kind_of(m.to_text().as_bytes()),
+            ManifestErrorKind::NotABaseName
+        );
         assert_eq!(
             Manifest::parse("file 'it\\'s' seq 1 type i\n")
                 .unwrap()
@@ -635,7 +642,7 @@ mod tests {
         assert_eq!(kind_of(b"file a seq 1 type b"), TooLongLine);
         let long = format!("file {} seq 1 type b\n", "a".repeat(1010));
         assert_eq!(kind_of(long.as_bytes()), TooLongLine);
-        let fits = format!("file {} seq 1 type b\n", "a".repeat(1024 - 21));
+        let fits = format!("file {} seq 1 type b\n", "a".repeat(1024 - 19));
         assert_eq!(fits.len(), 1024);
         assert!(Manifest::parse(&fits).is_ok());
         assert_eq!(kind_of(b"file a seq 1 type b\0junk\n"), TooLongLine);
@@ -687,8 +694,8 @@ mod tests {
         assert_eq!(
             m.to_text(),
             "file appendonly.aof.2.base.aof seq 2 type b\n\
-             file appendonly.aof.1.base.rdb seq 1 type h\n\
              file appendonly.aof.1.incr.aof seq 1 type h\n\
+             file appendonly.aof.1.base.rdb seq 1 type h\n\
              file appendonly.aof.2.incr.aof seq 2 type i\n"
         );
         assert_eq!(m.take_history().len(), 2);

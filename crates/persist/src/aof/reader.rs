@@ -565,3 +565,250 @@ fn show_byte(b: u8) -> String {
         format!("0x{b:02x}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::aof::command::{encode_command, encode_timestamp};
+
+    fn read_all(data: &[u8]) -> (Vec<Vec<Vec<u8>>>, Tail, u64) {
+        let mut r = AofReader::new(data).unwrap();
+        let mut cmds = Vec::new();
+        while let Some(e) = r.next().unwrap() {
+            if let AofEntry::Command { args, start, end } = e {
+                assert!(start < end && end <= data.len() as u64);
+                cmds.push(args);
+            }
+        }
+        let t = r.tail().cloned().unwrap();
+        (cmds, t, r.valid_commands())
+    }
+
+    fn sample() -> (Vec<u8>, Vec<usize>) {
+        let mut b = Vec::new();
+        let mut ends = Vec::new();
+        encode_timestamp(&mut b, 1_700_000_000);
+        encode_command(&mut b, &[b"SET", b"a", b"1"]);
+        ends.push(b.len());
+        encode_command(&mut b, &[b"MULTI"]);
+        ends.push(b.len());
+        encode_command(&mut b, &[b"INCR", b"a"]);
+        ends.push(b.len());
+        encode_command(&mut b, &[b"EXEC"]);
+        ends.push(b.len());
+        encode_command(&mut b, &[b"DEL", b"a\r\nb"]);
+        ends.push(b.len());
+        (b, ends)
+    }
+
+    #[test]
+    fn clean_file() {
+        let (b, _) = sample();
+        let (cmds, tail, kept) = read_all(&b);
+        assert_eq!(cmds.len(), 5);
+        assert_eq!(cmds[4], vec![b"DEL".to_vec(), b"a\r\nb".to_vec()]);
+        assert_eq!(
+            tail,
+            Tail::Clean {
+                len: b.len() as u64
+            }
+        );
+        assert_eq!(kept, 5);
+        let (cmds, tail, _) = read_all(b"");
+        assert!(cmds.is_empty());
+        assert_eq!(tail, Tail::Clean { len: 0 });
+    }
+
+    #[test]
+    fn every_truncation_is_truncated_or_an_unfinished_multi() {
+        let (b, ends) = sample();
+        let multi_start = ends[0] as u64;
+        for cut in 0..b.len() {
+            let (_, tail, _) = read_all(&b[..cut]);
+            // The last entry boundary at or before the cut, MULTI..EXEC counted as one.
+            let boundaries = [0usize, 16, ends[0], ends[3], ends[4]];
+            let expect = *boundaries.iter().filter(|&&e| e <= cut).max().unwrap() as u64;
+            let inside_multi = cut > ends[0] && cut < ends[3];
+            match tail {
+                Tail::Clean { len } => {
+                    // Boundaries, and inside the annotation (a cut annotation still reads
+                    // as one, as in Redis).
+                    assert!(boundaries.contains(&cut) || cut < 16, "cut {cut}");
+                    assert_eq!(len, cut as u64);
+                }
+                Tail::Truncated {
+                    valid_len,
+                    loader_len,
+                    ..
+                } => {
+                    assert!(!boundaries.contains(&cut), "cut {cut}");
+                    if inside_multi {
+                        assert_eq!(valid_len, multi_start, "cut {cut}");
+                        assert!(loader_len >= multi_start);
+                    } else {
+                        assert_eq!(valid_len, expect, "cut {cut}");
+                    }
+                }
+                Tail::UnfinishedMulti {
+                    valid_len,
+                    multi_at,
+                } => {
+                    assert!(
+                        inside_multi && (cut == ends[1] || cut == ends[2]),
+                        "cut {cut}"
+                    );
+                    assert_eq!((valid_len, multi_at), (multi_start, multi_start));
+                }
+                Tail::Corrupt { .. } => panic!("cut {cut}: {tail:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn corruption_in_the_middle() {
+        let cases: &[(&[u8], u64, u64)] = &[
+            (b"*1\r\n$4\r\nPING\r\nX", 14, 14),
+            (b"*1\r\n$4\r\nPING\r\n*1\r\n%4\r\nPING\r\n", 14, 18),
+            (b"*1\r\n$4\r\nPINGxx*1\r\n", 0, 12),
+            (b"*1x\r\n$4\r\nPING\r\n", 0, 0),
+            (b"*1\r\n$-1\r\n\r\n", 0, 4),
+            (b"*1\r\n$4\r\nEXEC\r\n", 0, 0),
+            (b"*1\r\n$5\r\nMULTI\r\n*1\r\n$5\r\nmulti\r\n", 0, 15),
+            (b"*1\r\n$5\r\nMULTI\r\n*1\r\n$3\r\nSET\r\n$1\r\n", 0, 28),
+        ];
+        for (data, valid, at) in cases {
+            let (_, tail, _) = read_all(data);
+            match tail {
+                Tail::Corrupt {
+                    valid_len, offset, ..
+                } => assert_eq!((valid_len, offset), (*valid, *at), "{data:?}"),
+                other => panic!("{data:?}: {other:?}"),
+            }
+        }
+        // A header line longer than redis-check-aof's buffer.
+        let mut long = b"*".to_vec();
+        long.extend(std::iter::repeat_n(b'0', 200));
+        long.extend_from_slice(b"1\r\n$4\r\nPING\r\n");
+        assert!(matches!(read_all(&long).1, Tail::Corrupt { offset: 0, .. }));
+        // Leniencies redis-check-aof has: blanks and a sign before the number, *0 and *-1.
+        let (cmds, tail, _) = read_all(b"* 1\r\n$+4\r\nPING\r\n*0\r\n*-3\r\n");
+        assert_eq!(tail, Tail::Clean { len: 25 });
+        assert_eq!(cmds.len(), 3);
+        assert!(cmds[1].is_empty() && cmds[2].is_empty());
+    }
+
+    #[test]
+    fn annotations_and_timestamps() {
+        let data = b"#TS:17\r\n#TS:x\r\n#TS:99999999999999999999\r\n#other\n*1\r\n$4\r\nPING\r\n";
+        let mut r = AofReader::new(&data[..]).unwrap();
+        let mut kinds = Vec::new();
+        while let Some(e) = r.next().unwrap() {
+            if let AofEntry::Annotation(a) = e {
+                kinds.push((a.start, a.kind));
+            }
+        }
+        assert_eq!(
+            kinds,
+            vec![
+                (0, AnnotationKind::Timestamp(17)),
+                (8, AnnotationKind::InvalidTimestamp),
+                (15, AnnotationKind::InvalidTimestamp),
+                (41, AnnotationKind::Other)
+            ]
+        );
+        // A 2000-byte annotation is read in pieces of 1023; the rest is not an entry.
+        let mut long = b"#".to_vec();
+        long.extend(std::iter::repeat_n(b'a', 2000));
+        long.extend_from_slice(b"\r\n");
+        assert!(matches!(
+            read_all(&long).1,
+            Tail::Corrupt {
+                valid_len: 1023,
+                offset: 1023,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn untrusted_lengths_do_not_allocate() {
+        // A huge count and a huge length with few bytes behind them: truncated, quickly.
+        let (_, t, _) = read_all(b"*2147483647\r\n$9223372036854775805\r\nabc");
+        assert!(matches!(t, Tail::Truncated { valid_len: 0, .. }), "{t:?}");
+        let (_, t, _) = read_all(b"*1\r\n$9223372036854775806\r\nabc");
+        assert!(matches!(t, Tail::Corrupt { .. }), "{t:?}");
+        let (_, t, _) = read_all(b"*99999999999\r\n");
+        assert!(matches!(t, Tail::Corrupt { .. }), "{t:?}");
+        // Random bytes never panic and always end.
+        let mut seed = 0x1234_5678_u64;
+        for _ in 0..2000 {
+            let mut v = Vec::new();
+            for _ in 0..(seed % 64) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let pick = (seed >> 33) % 10;
+                v.extend_from_slice(match pick {
+                    0 => b"*".as_slice(),
+                    1 => b"$",
+                    2 => b"\r\n",
+                    3 => b"1",
+                    4 => b"3",
+                    5 => b"#TS:",
+                    6 => b"MULTI",
+                    7 => b"EXEC",
+                    8 => b"-",
+                    _ => b"x",
+                });
+            }
+            let _ = read_all(&v);
+        }
+    }
+
+    #[test]
+    fn rdb_preamble_then_commands() {
+        use crate::rdb::{EncodeOptions, Encoder};
+        use amber_store::Value;
+        let mut file = Vec::new();
+        {
+            let mut enc = Encoder::new(&mut file, EncodeOptions::default()).unwrap();
+            enc.select_db(0).unwrap();
+            enc.entry(b"k", &Value::string(b"v"), None).unwrap();
+            enc.finish().unwrap();
+        }
+        let rdb_len = file.len() as u64;
+        encode_command(&mut file, &[b"SET", b"x", b"y"]);
+        let mut r = AofReader::new(&file[..]).unwrap();
+        assert!(r.has_preamble());
+        let mut keys = 0;
+        let mut cmds = 0;
+        while let Some(e) = r.next().unwrap() {
+            match e {
+                AofEntry::Rdb(Item::Entry(_)) => keys += 1,
+                AofEntry::Command { start, .. } => {
+                    assert_eq!(start, rdb_len);
+                    cmds += 1
+                }
+                _ => {}
+            }
+        }
+        assert_eq!((keys, cmds), (1, 1));
+        assert_eq!(
+            r.tail(),
+            Some(&Tail::Clean {
+                len: file.len() as u64
+            })
+        );
+        // A cut inside the preamble is an RDB error, not a truncated tail.
+        let mut r = AofReader::new(&file[..20]).unwrap();
+        let err = loop {
+            match r.next() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("no error"),
+                Err(e) => break e,
+            }
+        };
+        assert!(err.is_corrupt());
+    }
+}
