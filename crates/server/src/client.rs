@@ -52,6 +52,10 @@ pub struct Client {
     pub authenticated: bool,
     /// Send what is buffered, then close (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// REPLCONF rdb-only 1: SYNC/PSYNC sends just the RDB (redis-cli --rdb, backups).
+    pub rdb_only: bool,
+    /// The RDB stream of a SYNC: the connection sends it and then closes.
+    pub rdb_stream: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
     /// Close without sending more (CLIENT KILL).
     pub close_asap: bool,
     pub multi: Option<MultiState>,
@@ -88,6 +92,8 @@ impl Client {
             out: ReplyBuf::new(Proto::Resp2),
             authenticated,
             close_after_reply: false,
+            rdb_only: false,
+            rdb_stream: None,
             close_asap: false,
             multi: None,
             watched: Vec::new(),

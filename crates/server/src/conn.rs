@@ -64,6 +64,29 @@ where
                 wbuf.shrink_to(READ_CHUNK);
             }
         }
+        let stream = client.borrow_mut().rdb_stream.take();
+        if let Some(mut rx) = stream {
+            // SYNC: the snapshot goes out as it is encoded, then the connection closes.
+            let mut ok = true;
+            while let Some(chunk) = rx.recv().await {
+                if wr.write_all(&chunk).await.is_err() {
+                    ok = false;
+                    break;
+                }
+            }
+            let _ = wr.flush().await;
+            let s = srv.borrow();
+            let addr = client.borrow().addr.clone();
+            if ok {
+                s.log
+                    .notice(&format!("Synchronization with replica {addr} succeeded"));
+            } else {
+                s.log.warning(&format!(
+                    "Synchronization with replica {addr} failed: connection lost"
+                ));
+            }
+            break;
+        }
         let deadline = match next {
             Next::Close => break,
             Next::Wait { deadline } => deadline,
@@ -152,7 +175,7 @@ fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next
             deadline = b.deadline;
             break;
         }
-        if cl.close_after_reply {
+        if cl.close_after_reply || cl.rdb_stream.is_some() {
             break;
         }
         if let Some(until) = paused_until(srv, cl, &rbuf[pos..]) {

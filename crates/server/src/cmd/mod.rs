@@ -25,6 +25,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scan;
 pub mod server_admin;
 pub mod sets;
@@ -190,7 +191,7 @@ pub struct CommandTable {
     pub by_name: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 12] {
+pub fn families() -> [&'static [Command]; 13] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -204,6 +205,7 @@ pub fn families() -> [&'static [Command]; 12] {
         server_admin::COMMANDS,
         persistence::COMMANDS,
         dump::COMMANDS,
+        replication::COMMANDS,
     ]
 }
 
