@@ -47,7 +47,7 @@ pub static COMMANDS: &[Command] = &[
 /// accepts them from a replica.
 fn replconf(ctx: &mut Ctx<'_>) -> Reply {
     let a = ctx.args;
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(Error::syntax());
     }
     for pair in a[1..].chunks(2) {
