@@ -349,12 +349,34 @@ def test_kill_9_under_always_loses_no_acknowledged_write(tmp_path):
         s.stop()
 
 
+class StracedServer(ServerProc):
+    """amber-server under strace with an injected fault. `pid` is the server's own (strace
+    detaches when stopped, so the server is stopped by its PID first)."""
+
+    def __init__(self, d, extra, inject):
+        super().__init__("amber", d, AOF + list(extra))
+        self.inject = inject
+        self.server_pid = None
+
+    def argv(self):
+        return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", self.inject] + super().argv()
+
+    def start(self, timeout=15):
+        super().start(timeout)
+        self.server_pid = int(self.client().info("server")["process_id"])
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.server_pid is not None:
+            try:
+                os.kill(self.server_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        super().stop(sig, timeout)
+
+
 def strace_server(d, *extra, inject):
-    """amber-server under strace with an injected fault; returns the ServerProc."""
-    s = ServerProc("amber", d, AOF + list(extra))
-    base = s.argv()
-    s.argv = lambda: ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fdatasync", "-e", inject] + base
-    return s.start()
+    return StracedServer(d, extra, inject).start()
 
 
 def test_fdatasync_eio_under_always_exits_without_acknowledging(tmp_path):
@@ -364,12 +386,15 @@ def test_fdatasync_eio_under_always_exits_without_acknowledging(tmp_path):
     s = strace_server(d, "--appendfsync", "always", inject="inject=fdatasync:error=EIO:when=20+")
     c = s.client(socket_timeout=5)
     acked = 0
-    with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
-        for i in range(1000):
-            c.set(f"k{i}", i)
-            acked = i + 1
-    s.proc.wait(10)
-    assert s.proc.returncode != 0
+    try:
+        with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
+            for i in range(1000):
+                c.set(f"k{i}", i)
+                acked = i + 1
+        s.proc.wait(10)
+        assert s.proc.returncode != 0
+    finally:
+        s.stop()
     assert "Can't recover from AOF write error" in s.log_path.read_text()
     assert 0 < acked < 1000
     s = start("amber", d)

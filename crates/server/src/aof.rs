@@ -111,6 +111,8 @@ struct Shared {
     /// Publishes the offset up to which replies may go out.
     durable: watch::Sender<u64>,
     policy: Mutex<AppendFsync>,
+    /// no-appendfsync-on-rewrite yes and a rewrite is running: everysec skips its fsyncs.
+    skip_fsync: AtomicBool,
     log: crate::log::Logger,
 }
 
@@ -197,6 +199,7 @@ impl Aof {
             fsync_started_ms: AtomicU64::new(0),
             durable: tx,
             policy: Mutex::new(policy),
+            skip_fsync: AtomicBool::new(false),
             log: log.clone(),
         });
         let file = Arc::new(file);
@@ -535,7 +538,10 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                     }
                 }
             }
-            if policy == AppendFsync::Everysec && last_sync.elapsed() >= Duration::from_secs(1) {
+            if policy == AppendFsync::Everysec
+                && last_sync.elapsed() >= Duration::from_secs(1)
+                && !sh.skip_fsync.load(Ordering::Relaxed)
+            {
                 let w = sh.written.load(Ordering::Acquire);
                 if w > sh.synced.load(Ordering::Acquire) {
                     sh.fsync_started_ms
@@ -658,6 +664,10 @@ pub fn cron(srv: &mut Server) {
     if !aof.buf.is_empty() {
         aof.flush(policy);
     }
+    // no-appendfsync-on-rewrite: under everysec, no fsync while a rewrite runs (Redis skips
+    // them under always too; Amber keeps `always` durable whatever this says).
+    let skip = srv.config.no_appendfsync_on_rewrite && aof.rewrite.is_some();
+    aof.shared.skip_fsync.store(skip, Ordering::Relaxed);
     // The rewrite that recovers waits a second, so a failing disk is not hammered.
     let poisoned = aof.fsync_poisoned.is_some()
         && aof.rewrite.is_none()
