@@ -11,9 +11,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backup;
 mod check_rdb;
+mod client;
 mod human;
 mod progress;
+mod redis_conf;
+mod restore;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +34,11 @@ struct Cli {
 enum Command {
     /// Verify an RDB file: structure, CRC64, and what it holds (keys per type and database).
     CheckRdb(check_rdb::Args),
+    /// Backups of a running server: create, list, show, verify, prune.
+    #[command(subcommand)]
+    Backup(backup::Cmd),
+    /// Put a backup back: offline into a data directory, or online into a running server.
+    Restore(restore::Args),
 }
 
 /// How a subcommand ended.
@@ -46,6 +55,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::CheckRdb(a) => check_rdb::run(a),
+        Command::Backup(c) => backup::run(c),
+        Command::Restore(a) => restore::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
