@@ -86,9 +86,8 @@ fn parse_header(l: &[u8]) -> Result<Transfer, SyncError> {
 /// Runs the handshake up to the start of the payload. `wait` bounds the silence between
 /// keepalives (the server sends one a second while it prepares the snapshot).
 pub fn start(c: &mut Client, disk_sync: bool, wait: Duration) -> Result<Handshake, SyncError> {
-    match c.call(&[b"PING"])? {
-        Reply::Error(e) => return Err(SyncError::Refused(e)),
-        _ => {}
+    if let Reply::Error(e) = c.call(&[b"PING"])? {
+        return Err(SyncError::Refused(e));
     }
     let info = match c.info("server")? {
         Ok(i) => i,
