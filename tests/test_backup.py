@@ -340,3 +340,52 @@ def test_local_save_failure_is_reported(tmp_path, servers):
         src.stop()
     finally:
         subprocess.run(["umount", str(d)])
+
+
+def test_network_backup_of_amber(tmp_path, servers):
+    """Amber answers SYNC once replication lands (same protocol as Redis); until then the tool
+    says so and points to --local, exit 2, and leaves nothing in the repository."""
+    src = start(servers, ServerProc("amber", tmp_path / "src").start())
+    c = src.client()
+    fill(c)
+    want = digest(src)
+    repo = tmp_path / "repo"
+    p = amber("backup", "create", "--from", addr(src), "--repo", repo, "--json")
+    if p.returncode == 2:
+        assert "unknown command" in p.stderr and "--local" in p.stderr
+        assert amber_json("backup", "list", "--repo", repo)["backups"] == []
+        return
+    assert p.returncode == 0, p.stderr
+    e = json.loads(p.stdout)["entry"]
+    assert e["verified"] and e["source"]["amber_version"]
+    d = tmp_path / "restored"
+    amber_json("restore", e["id"], "--repo", repo, "--data-dir", d)
+    s = start(servers, ServerProc("redis", d).start())
+    assert digest(s) == want
+
+
+def test_restored_files_belong_to_the_directory_owner(tmp_path, servers):
+    src = start(servers, redis(tmp_path / "src"))
+    src.client().set(b"a", b"1")
+    repo = tmp_path / "repo"
+    bid = amber_json("backup", "create", "--from", addr(src), "--repo", repo)["entry"]["id"]
+    d = tmp_path / "owned"
+    d.mkdir()
+    os.chown(d, 65534, 65534)
+    conf = tmp_path / "aof.conf"
+    conf.write_text("appendonly yes\n")
+    out = amber_json("restore", bid, "--repo", repo, "--data-dir", d, "--config", conf)
+    assert out["ok"] and len(out["written"]) == 4
+    for f in [d / "dump.rdb", d / "appendonlydir", *(d / "appendonlydir").iterdir()]:
+        st = f.stat()
+        assert (st.st_uid, st.st_gid) == (65534, 65534), f
+
+
+def test_usage_errors_exit_2(tmp_path):
+    amber("backup", "list", "--repo", tmp_path / "nothing", check=2)
+    amber("backup", "create", "--repo", tmp_path / "r", check=2)
+    assert not (tmp_path / "r").exists()
+    amber("backup", "show", "../../etc/passwd", "--repo", tmp_path / "r", check=2)
+    amber("backup", "verify", "--repo", tmp_path / "r", check=2)
+    amber("backup", "prune", "--repo", tmp_path / "r", "--max-age", "3x", check=2)
+    amber("restore", "latest", "--repo", tmp_path / "r", "--data-dir", tmp_path / "d", check=2)

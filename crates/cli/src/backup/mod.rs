@@ -208,16 +208,16 @@ struct CreateReport<'a> {
 }
 
 fn create(a: CreateArgs) -> Result<Outcome, Failure> {
-    let repo = Repo::open(&a.repo.repo, true)?;
-    let addr = a
-        .from
-        .clone()
-        .unwrap_or_else(|| "127.0.0.1:6379".to_string());
     if !a.local && a.from.is_none() {
         return Err(Failure(
             "give --from HOST:PORT (or --local --dir DATA_DIR)".into(),
         ));
     }
+    let repo = Repo::open(&a.repo.repo, true)?;
+    let addr = a
+        .from
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:6379".to_string());
     let started_ms = catalog::now_ms();
     let started = Instant::now();
     let id = catalog::new_id(started_ms);
@@ -307,7 +307,12 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
         let hs = match sync::start(&mut c, a.disk_sync, timeout) {
             Ok(h) => h,
             Err(sync::SyncError::Refused(e)) => {
-                return Err(Failure(format!("{addr} refused the snapshot: {e}")))
+                let hint = if e.contains("unknown command") {
+                    " (this server has no replication; for a server on this machine use --local --dir DATA_DIR)"
+                } else {
+                    ""
+                };
+                return Err(Failure(format!("{addr} refused the snapshot: {e}{hint}")));
             }
             Err(sync::SyncError::Io(e)) => {
                 return Err(Failure(format!("{addr}: handshake failed: {e}")))

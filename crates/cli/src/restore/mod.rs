@@ -330,6 +330,11 @@ fn offline(a: &Args, repo: &Repo, entry: &Entry) -> Result<Outcome, Failure> {
             report.written.push(aof_dir.join(n).display().to_string());
         }
     }
+    // Root restoring for a server that runs as another user: the files must be the
+    // server's, like the directory (the guide's `chown -R redis:redis` step).
+    if let Some(n) = give_to_dir_owner(&dir, &report.written) {
+        report.notes.push(n);
+    }
     drop(lock);
     report.ok = true;
     report.start_with = Some(match &a.config {
@@ -341,6 +346,40 @@ fn offline(a: &Args, repo: &Repo, entry: &Entry) -> Result<Outcome, Failure> {
         ),
     });
     finish_offline(a, report)
+}
+
+/// Chowns `files` (and the AOF directory) to the owner of `dir` when they differ.
+fn give_to_dir_owner(dir: &Path, files: &[String]) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let d = std::fs::metadata(dir).ok()?;
+    let mut paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+    if let Some(parent) = paths.iter().find_map(|p| p.parent().filter(|q| *q != dir)) {
+        paths.push(parent.to_path_buf());
+    }
+    let mut changed = 0;
+    for p in &paths {
+        let Ok(m) = std::fs::metadata(p) else {
+            continue;
+        };
+        if m.uid() != d.uid() || m.gid() != d.gid() {
+            if std::os::unix::fs::chown(p, Some(d.uid()), Some(d.gid())).is_err() {
+                return Some(format!(
+                    "could not give {} to the directory's owner (uid {}): the server may not be able to read it",
+                    p.display(),
+                    d.uid()
+                ));
+            }
+            changed += 1;
+        }
+    }
+    (changed > 0).then(|| {
+        format!(
+            "files given to uid {} gid {}, the owner of {}",
+            d.uid(),
+            d.gid(),
+            dir.display()
+        )
+    })
 }
 
 fn finish_offline(a: &Args, r: OfflineReport) -> Result<Outcome, Failure> {
