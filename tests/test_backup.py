@@ -389,3 +389,25 @@ def test_usage_errors_exit_2(tmp_path):
     amber("backup", "verify", "--repo", tmp_path / "r", check=2)
     amber("backup", "prune", "--repo", tmp_path / "r", "--max-age", "3x", check=2)
     amber("restore", "latest", "--repo", tmp_path / "r", "--data-dir", tmp_path / "d", check=2)
+
+
+def test_content_amber_cannot_decode_is_stored_checksummed_and_restorable_offline(tmp_path, servers):
+    src = start(servers, redis(tmp_path / "src"))
+    c = src.client()
+    fill(c)
+    c.function_load("#!lua name=mylib\nredis.register_function('f1', function() return 1 end)")
+    want = digest(src)
+    repo = tmp_path / "repo"
+    out = amber_json("backup", "create", "--from", addr(src), "--repo", repo, check=1)
+    e = out["entry"]
+    assert not e["verified"] and "FUNCTION" in e["unsupported"] and e["verify_error"] is None
+    v = amber_json("backup", "verify", e["id"], "--repo", repo, check=1)
+    assert "checksums match" in v["results"][0]["problems"][0]
+    d = tmp_path / "restored"
+    assert amber_json("restore", e["id"], "--repo", repo, "--data-dir", d)["ok"]
+    s = start(servers, ServerProc("redis", d).start())
+    assert digest(s) == want
+    assert s.client().fcall("f1", 0) == 1
+    dst = start(servers, redis(tmp_path / "dst"))
+    p = amber("restore", e["id"], "--repo", repo, "--into", addr(dst), check=2)
+    assert "offline" in p.stderr

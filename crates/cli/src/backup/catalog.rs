@@ -65,8 +65,12 @@ pub struct Entry {
     pub verified_at: Option<String>,
     /// How: "decoded while taking" or "read back by verify".
     pub verified_how: Option<String>,
-    /// Why the last verification failed (or why the backup could not be verified).
+    /// Why the last verification failed.
     pub verify_error: Option<String>,
+    /// Content amber cannot decode (functions, streams, modules): the bytes are kept and
+    /// checksummed, offline restore works, but the keys were not counted or verified.
+    #[serde(default)]
+    pub unsupported: Option<String>,
     /// Seconds the backup took, start of the transfer to the catalog write.
     pub duration_s: f64,
 }

@@ -342,13 +342,7 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
 
     let (summary, problem, keep_data) = match &taken.summary {
         Ok(s) => (Some(s.clone()), None, true),
-        Err(e @ RdbError::Unsupported { .. }) => (
-            None,
-            Some(format!(
-                "the snapshot holds what amber cannot decode ({e}); stored unverified"
-            )),
-            true,
-        ),
+        Err(e @ RdbError::Unsupported { .. }) => (None, Some(e.to_string()), true),
         Err(e) => (
             None,
             Some(format!("the snapshot is not a valid RDB: {e}")),
@@ -392,7 +386,8 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
         verified: summary.is_some(),
         verified_at: summary.as_ref().map(|_| catalog::rfc3339(now)),
         verified_how: summary.as_ref().map(|_| "decoded while taken".to_string()),
-        verify_error: problem.clone(),
+        verify_error: None,
+        unsupported: problem.clone(),
         duration_s: started.elapsed().as_secs_f64(),
     };
     // Last: only now does the backup exist.
@@ -413,7 +408,7 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
             human::size((entry.raw_size as f64 / secs) as u64)
         );
         if let Some(p) = &problem {
-            println!("PROBLEM: {p}");
+            println!("NOT VERIFIED: the snapshot holds what amber cannot decode ({p}); stored and checksummed, restorable offline");
         }
     }
     Ok(if problem.is_none() {
@@ -482,13 +477,10 @@ fn print_entry(e: &Entry) {
             "  verified:  FAILED {t}: {}",
             e.verify_error.as_deref().unwrap_or("")
         ),
-        _ => println!(
-            "  verified:  no{}",
-            e.verify_error
-                .as_deref()
-                .map(|x| format!(" ({x})"))
-                .unwrap_or_default()
-        ),
+        _ => println!("  verified:  no"),
+    }
+    if let Some(u) = &e.unsupported {
+        println!("  content amber cannot decode: {u}");
     }
 }
 
@@ -631,12 +623,22 @@ struct VerifyResult {
 
 /// Reads a backup back whole and compares it with its entry. Problems found are returned;
 /// `Err` only when the repository could not be read at all.
-pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Vec<String>, Failure> {
+pub struct Checked {
+    pub problems: Vec<String>,
+    /// The RDB holds content amber cannot decode; checksums were still compared.
+    pub unsupported: Option<String>,
+}
+
+pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Checked, Failure> {
+    let mut unsupported = None;
     let mut problems = Vec::new();
     let r = match repo.reader(&e.object) {
         Ok(r) => r,
         Err(err) if repo::is_not_found(&err) => {
-            return Ok(vec![format!("the data object {} is missing", e.object)])
+            return Ok(Checked {
+                problems: vec![format!("the data object {} is missing", e.object)],
+                unsupported,
+            })
         }
         Err(err) => return Err(Failure(format!("can't read {}: {err}", e.object))),
     };
@@ -649,7 +651,12 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Vec<String>, 
     }
     let mut unpack = match stream::Unpack::new(r) {
         Ok(u) => u,
-        Err(err) => return Ok(vec![format!("can't start decompressing: {err}")]),
+        Err(err) => {
+            return Ok(Checked {
+                problems: vec![format!("can't start decompressing: {err}")],
+                unsupported,
+            })
+        }
     };
     let mut bar = Progress::new("verifying", e.raw_size, quiet);
     let summary = stream::summarize(&mut unpack, |o| bar.update(o));
@@ -671,9 +678,11 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Vec<String>, 
         Err(RdbError::Io(err)) => {
             problems.push(format!("the stored object does not decompress: {err}"))
         }
+        Err(err @ RdbError::Unsupported { .. }) => unsupported = Some(err.to_string()),
         Err(err) => problems.push(format!("the RDB does not decode: {err}")),
     }
     let rdb_len = summary.as_ref().map(|s| s.rdb_len).ok();
+    let decoded_whole = summary.is_ok() || unsupported.is_some();
     match unpack.finish() {
         Ok((raw_n, raw_sha, stored_n, stored_sha)) => {
             if stored_sha != e.stored_sha256 || stored_n != e.stored_size {
@@ -692,12 +701,15 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Vec<String>, 
             }
         }
         Err(err) => {
-            if summary.is_ok() {
+            if decoded_whole {
                 problems.push(format!("the stored object does not decompress: {err}"));
             }
         }
     }
-    Ok(problems)
+    Ok(Checked {
+        problems,
+        unsupported,
+    })
 }
 
 fn verify(a: VerifyArgs) -> Result<Outcome, Failure> {
@@ -714,12 +726,26 @@ fn verify(a: VerifyArgs) -> Result<Outcome, Failure> {
     let mut results = Vec::new();
     for mut e in targets {
         let t = Instant::now();
-        let problems = check_backup(&repo, &e, a.quiet || a.json)?;
-        let ok = problems.is_empty();
+        let Checked {
+            mut problems,
+            unsupported,
+        } = check_backup(&repo, &e, a.quiet || a.json)?;
+        let intact = problems.is_empty();
+        let ok = intact && unsupported.is_none();
+        if let (true, Some(u)) = (intact, &unsupported) {
+            problems.push(format!(
+                "checksums match, but the RDB holds what amber cannot decode: {u}"
+            ));
+        }
+        e.unsupported = unsupported;
         e.verified = ok;
         e.verified_at = Some(catalog::rfc3339(catalog::now_ms()));
         e.verified_how = Some("read back by verify".into());
-        e.verify_error = if ok { None } else { Some(problems.join("; ")) };
+        e.verify_error = if intact {
+            None
+        } else {
+            Some(problems.join("; "))
+        };
         repo.put(&Entry::key(&e.id), e.to_json(), false)
             .map_err(|err| Failure(format!("can't update the catalog entry {}: {err}", e.id)))?;
         let r = VerifyResult {

@@ -77,6 +77,12 @@ pub fn run(a: Args) -> Result<Outcome, Failure> {
             entry.verify_error.as_deref().unwrap_or("")
         )));
     }
+    if let (Some(_), Some(u)) = (&a.into, &entry.unsupported) {
+        return Err(Failure(format!(
+            "backup {} holds what amber cannot restore key by key ({u}); restore it offline with --data-dir",
+            entry.id
+        )));
+    }
     match &a.into {
         Some(addr) => online(&a, &repo, &entry, addr),
         None => offline(&a, &repo, &entry),
