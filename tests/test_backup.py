@@ -140,7 +140,11 @@ def test_end_to_end_against_redis(tmp_path, servers, mode):
     dst = start(servers, redis(tmp_path / "dst"))
     r = amber_json("restore", e["id"], "--repo", repo, "--into", addr(dst))
     assert r["ok"] and r["tally"]["restored"] == nkeys
+    assert r["payloads_cut"] == nkeys and r["payloads_reencoded"] == 0
     assert digest(dst) == want
+    # OBJECT ENCODING too: the payloads are the source's own bytes.
+    for k in (b"list:large", b"hash:small", b"set:ints", b"zset:large", b"str:raw"):
+        assert dst.client().object("encoding", k) == c.object("encoding", k)
     # Again: every key exists now, refused without --replace, nothing touched.
     dst.client().set(b"k:1", b"changed")
     changed = digest(dst)

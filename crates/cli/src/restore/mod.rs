@@ -10,13 +10,16 @@
 //!   pipelined, with absolute TTLs; without --replace, refuses if any key already exists.
 
 pub mod aof_base;
+pub mod cut;
 pub mod inuse;
 
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -555,17 +558,24 @@ fn show(k: &[u8]) -> String {
     amber_persist::rdb::error::show_key(k)
 }
 
-/// Streams the backup's entries (db, entry) to `f`, then checks both hashes.
+/// Streams the backup's entries to `f` (db, the decoded entry, its bytes in the RDB, the
+/// RDB version), then checks both hashes.
 fn for_each_entry(
     repo: &Repo,
     e: &Entry,
     bar: &mut Progress,
-    mut f: impl FnMut(u64, RdbEntry) -> io::Result<()>,
+    mut f: impl FnMut(u64, RdbEntry, Option<&[u8]>, u32) -> io::Result<()>,
 ) -> Result<(), String> {
     let r = repo.reader(&e.object).map_err(|x| x.to_string())?;
     let mut unpack = Unpack::new(r).map_err(|x| x.to_string())?;
     {
-        let mut dec = Decoder::new(&mut unpack).map_err(|x| x.to_string())?;
+        let rec = Rc::new(RefCell::new(cut::Recorded::default()));
+        let tap = cut::Tap {
+            inner: &mut unpack,
+            rec: rec.clone(),
+        };
+        let mut dec = Decoder::new(tap).map_err(|x| x.to_string())?;
+        let version = dec.version();
         let mut db = 0u64;
         let mut n = 0u64;
         loop {
@@ -578,7 +588,15 @@ fn for_each_entry(
             }
             match item {
                 Some(Item::SelectDb(d)) => db = d,
-                Some(Item::Entry(ent)) => f(db, ent).map_err(|x| x.to_string())?,
+                Some(Item::Entry(ent)) => {
+                    let end = dec.offset();
+                    {
+                        let held = rec.borrow();
+                        let raw = held.slice(ent.offset, end);
+                        f(db, ent, raw, version).map_err(|x| x.to_string())?;
+                    }
+                    rec.borrow_mut().release(end);
+                }
                 Some(Item::Eof { .. }) | None => break,
                 Some(_) => {}
             }
@@ -600,6 +618,10 @@ struct OnlineReport {
     refused: bool,
     tally: Tally,
     expired_skipped: u64,
+    /// RESTORE payloads cut from the RDB bytes as they are, and re-encoded ones (an RDB
+    /// newer than Redis 7.0's version 10).
+    payloads_cut: u64,
+    payloads_reencoded: u64,
     seconds: f64,
     problem: Option<String>,
 }
@@ -615,6 +637,8 @@ fn online(a: &Args, repo: &Repo, entry: &Entry, addr: &str) -> Result<Outcome, F
         refused: false,
         tally: Tally::default(),
         expired_skipped: 0,
+        payloads_cut: 0,
+        payloads_reencoded: 0,
         seconds: 0.0,
         problem: None,
     };
@@ -640,7 +664,7 @@ fn online(a: &Args, repo: &Repo, entry: &Entry, addr: &str) -> Result<Outcome, F
             let mut pipe = Pipe::new(stream).map_err(|e| Failure(e.to_string()))?;
             let mut cur = u64::MAX;
             let mut bar = Progress::new("checking", entry.raw_size, a.quiet || a.json);
-            for_each_entry(repo, entry, &mut bar, |db, e| {
+            for_each_entry(repo, entry, &mut bar, |db, e, _, _| {
                 if !busy.contains(&db) {
                     return Ok(());
                 }
@@ -677,7 +701,9 @@ fn online(a: &Args, repo: &Repo, entry: &Entry, addr: &str) -> Result<Outcome, F
     let opts = EncodeOptions::default();
     let limits = amber_store::Limits::default();
     let mut bar = Progress::new("restoring", entry.raw_size, a.quiet || a.json);
-    let streamed = for_each_entry(repo, entry, &mut bar, |db, e| {
+    let mut cut_n = 0u64;
+    let mut reencoded = 0u64;
+    let streamed = for_each_entry(repo, entry, &mut bar, |db, e, raw, version| {
         let ttl = match e.expire_ms {
             Some(t) if t <= now => {
                 expired += 1;
@@ -690,7 +716,16 @@ fn online(a: &Args, repo: &Repo, entry: &Entry, addr: &str) -> Result<Outcome, F
             pipe.cmd(&[b"SELECT", db.to_string().as_bytes()], Expect::Select(db))?;
             cur = db;
         }
-        let payload = create_dump(&to_value(e.value, &limits), &opts);
+        let payload = match raw.and_then(|b| cut::payload(b, version)) {
+            Some(p) => {
+                cut_n += 1;
+                p
+            }
+            None => {
+                reencoded += 1;
+                create_dump(&to_value(e.value, &limits), &opts)
+            }
+        };
         let ttl = ttl.to_string();
         let mut args: Vec<&[u8]> = vec![b"RESTORE", &e.key, ttl.as_bytes(), &payload];
         if a.replace {
@@ -703,6 +738,8 @@ fn online(a: &Args, repo: &Repo, entry: &Entry, addr: &str) -> Result<Outcome, F
     bar.finish();
     let tally = pipe.finish();
     report.expired_skipped = expired;
+    report.payloads_cut = cut_n;
+    report.payloads_reencoded = reencoded;
     report.seconds = t0.elapsed().as_secs_f64();
     match tally {
         Ok(t) => report.tally = t,
