@@ -32,7 +32,8 @@ impl Recorded {
         self.bytes.get(a..b)
     }
 
-    /// Forgets everything before `offset`.
+    /// Forgets everything before `offset`. The bytes move only once the released part is
+    /// large: an entry is often a few bytes, the read-ahead a megabyte.
     pub fn release(&mut self, offset: u64) {
         let Some(k) = offset
             .checked_sub(self.base)
@@ -41,8 +42,10 @@ impl Recorded {
             return;
         };
         let k = k.min(self.bytes.len());
-        self.bytes.drain(..k);
-        self.base += k as u64;
+        if k >= 4 << 20 || k * 2 >= self.bytes.len() {
+            self.bytes.drain(..k);
+            self.base += k as u64;
+        }
     }
 }
 
