@@ -322,14 +322,16 @@ def test_local_against_amber(tmp_path, servers):
     local_backup_roundtrip(tmp_path, servers, src)
 
 
-def test_local_save_failure_is_reported(tmp_path, servers):
-    """A BGSAVE that fails for lack of space is P004, not a backup of a stale dump.rdb."""
+@pytest.mark.parametrize("kind", ["redis", "amber"])
+def test_local_save_failure_is_reported(tmp_path, servers, kind):
+    """A BGSAVE that fails for lack of space is P004 (from amber_rdb_last_error on Amber, from
+    the free space on Redis), not a backup of the stale dump.rdb that is still there."""
     d = tmp_path / "small"
     d.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)], capture_output=True, text=True)
     assert r.returncode == 0, f"this test needs to mount a small tmpfs (root): {r.stderr}"
     try:
-        src = start(servers, redis(d, "--rdbcompression", "no"))
+        src = start(servers, redis(d) if kind == "redis" else ServerProc("amber", d).start())
         c = src.client()
         c.set(b"small", b"1")
         c.save()  # a good, older dump.rdb is there
@@ -339,9 +341,11 @@ def test_local_save_failure_is_reported(tmp_path, servers):
         p.execute()
         out = amber_json("backup", "create", "--local", "--dir", d, "--from", addr(src),
                          "--repo", tmp_path / "repo", check=1)
-        assert not out["ok"] and out["problem"].startswith("P004")
+        assert not out["ok"] and out["problem"].startswith("P004"), out
+        if kind == "amber":
+            assert c.info("persistence")["amber_rdb_last_error"].startswith("P004")
         assert amber_json("backup", "list", "--repo", tmp_path / "repo")["backups"] == []
-        src.stop()
+        src.kill9()  # Amber would try (and fail) to save at shutdown on the full disk
     finally:
         subprocess.run(["umount", str(d)])
 
