@@ -225,6 +225,11 @@ def test_restore_refuses_a_directory_in_use(tmp_path, servers):
     assert out["ok"]
     aside = list((tmp_path / "busy").glob("amber-restore-*/dump.rdb"))
     assert len(aside) == 1 and aside[0].read_bytes() == before
+    # Twice in the same second: the second restore keeps the first one's dump aside too.
+    first = (tmp_path / "busy" / "dump.rdb").read_bytes()
+    assert amber_json("restore", bid, "--repo", repo, "--data-dir", tmp_path / "busy")["ok"]
+    kept = sorted(p.read_bytes() for p in (tmp_path / "busy").glob("amber-restore-*/dump.rdb"))
+    assert kept == sorted([before, first])
     s = start(servers, ServerProc("redis", tmp_path / "busy").start())
     assert digest(s) == digest(src)
 

@@ -294,7 +294,15 @@ fn offline(a: &Args, repo: &Repo, entry: &Entry) -> Result<Outcome, Failure> {
     }
 
     // 2. Move what is there aside.
-    let aside = dir.join(format!("amber-restore-{stamp}"));
+    // A fresh directory: two restores within a second must not overwrite what the first
+    // moved aside.
+    let aside = (0..)
+        .map(|n| match n {
+            0 => dir.join(format!("amber-restore-{stamp}")),
+            n => dir.join(format!("amber-restore-{stamp}-{n}")),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| dir.join(format!("amber-restore-{stamp}-x")));
     let mut to_move = vec![dbfilename.clone()];
     if dir.join(&appenddirname).exists() {
         to_move.push(appenddirname.clone());
@@ -304,8 +312,13 @@ fn offline(a: &Args, repo: &Repo, entry: &Entry) -> Result<Outcome, Failure> {
         if std::fs::symlink_metadata(&from).is_err() {
             continue;
         }
-        let moved = std::fs::create_dir_all(&aside)
-            .and_then(|()| std::fs::rename(&from, aside.join(&name)));
+        let moved = std::fs::create_dir_all(&aside).and_then(|()| {
+            let to = aside.join(&name);
+            if std::fs::symlink_metadata(&to).is_ok() {
+                return Err(io::Error::other(format!("{} exists", to.display())));
+            }
+            std::fs::rename(&from, to)
+        });
         if let Err(e) = moved {
             drop(rdb);
             cleanup(&aof_tmp);
