@@ -424,3 +424,32 @@ def test_content_amber_cannot_decode_is_stored_checksummed_and_restorable_offlin
     dst = start(servers, redis(tmp_path / "dst"))
     p = amber("restore", e["id"], "--repo", repo, "--into", addr(dst), check=2)
     assert "offline" in p.stderr
+
+
+def test_writes_during_the_backup_are_not_in_it(tmp_path, servers):
+    """The snapshot is the dataset at the moment the server forked for it: writes made while
+    the transfer runs (slowed down to ~1 s) are not in the backup."""
+    src = start(servers, redis(tmp_path / "src", "--rdb-key-save-delay", "4000"))
+    c = src.client()
+    fill(c)
+    want = digest(src)
+    repo = tmp_path / "repo"
+    proc = subprocess.Popen([tool(), "backup", "create", "--from", addr(src), "--repo", str(repo), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while c.info("persistence")["rdb_bgsave_in_progress"] != 1:
+        assert time.time() < deadline and proc.poll() is None, "the snapshot never started"
+        time.sleep(0.01)
+    writes = 0
+    while proc.poll() is None:
+        c.set(f"during:{writes}".encode(), b"x")
+        c.incr(b"int:small")
+        writes += 1
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert writes > 10
+    assert digest(src) != want
+    e = json.loads(out)["entry"]
+    dst = start(servers, redis(tmp_path / "dst"))
+    amber_json("restore", e["id"], "--repo", repo, "--into", addr(dst))
+    assert digest(dst) == want
