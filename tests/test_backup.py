@@ -453,3 +453,23 @@ def test_writes_during_the_backup_are_not_in_it(tmp_path, servers):
     dst = start(servers, redis(tmp_path / "dst"))
     amber_json("restore", e["id"], "--repo", repo, "--into", addr(dst))
     assert digest(dst) == want
+
+
+def test_restore_without_config_into_an_aof_server_directory(tmp_path, servers):
+    """The guide's trap: dump.rdb copied into the directory of a server running with
+    appendonly yes restores nothing (the AOF wins). Without --config, an existing
+    appendonlydir is taken as that sign: the AOF base is written too, the old AOF set aside."""
+    src = start(servers, redis(tmp_path / "src"))
+    fill(src.client())
+    want = digest(src)
+    bid = amber_json("backup", "create", "--from", addr(src), "--repo", tmp_path / "repo")["entry"]["id"]
+    d = tmp_path / "aofserver"
+    old = start(servers, ServerProc("redis", d, ["--appendonly", "yes"]).start())
+    old.client().set(b"stale", b"data")
+    old.stop()
+    assert (d / "appendonlydir").is_dir()
+    out = amber_json("restore", bid, "--repo", tmp_path / "repo", "--data-dir", d)
+    assert out["ok"] and out["appendonly"] and any("appendonly yes" in n for n in out["notes"])
+    assert any(to.endswith("appendonlydir") for _, to in out["moved_aside"])
+    s = start(servers, ServerProc("redis", d, ["--appendonly", "yes"]).start())
+    assert digest(s) == want and s.client().get(b"stale") is None
