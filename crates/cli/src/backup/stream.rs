@@ -332,3 +332,80 @@ impl<R: Read> Read for Unpack<R> {
         Ok(k)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amber_persist::rdb::{EncodeOptions, Encoder};
+    use amber_store::Value;
+
+    fn rdb(n: i64) -> Vec<u8> {
+        let mut e = Encoder::new(Vec::new(), EncodeOptions::default()).unwrap();
+        e.aux("redis-ver", b"7.0.15").unwrap();
+        e.select_db(0).unwrap();
+        for i in 0..n {
+            let exp = (i % 10 == 0).then_some(4_102_444_800_000);
+            e.entry(format!("key:{i}").as_bytes(), &Value::Int(i), exp)
+                .unwrap();
+        }
+        e.select_db(3).unwrap();
+        e.entry(b"other", &Value::Int(1), None).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn take_then_unpack_round_trip() {
+        let raw = rdb(100_000);
+        let mut bar = Progress::new("t", 0, true);
+        let (t, stored) = take(&mut &raw[..], Vec::new(), 3, &mut bar).unwrap();
+        let s = t.summary.unwrap();
+        assert_eq!(s.keys, 100_001);
+        assert_eq!(s.expires, 10_000);
+        assert_eq!(
+            s.databases,
+            vec![
+                DbCount {
+                    db: 0,
+                    keys: 100_000,
+                    expires: 10_000
+                },
+                DbCount {
+                    db: 3,
+                    keys: 1,
+                    expires: 0
+                }
+            ]
+        );
+        assert_eq!(s.aux.get("redis-ver").map(String::as_str), Some("7.0.15"));
+        assert_eq!(t.raw_size, raw.len() as u64);
+        assert_eq!(t.raw_sha256, hex(&Sha256::digest(&raw)));
+        assert_eq!(t.stored_size, stored.len() as u64);
+        assert_eq!(t.stored_sha256, hex(&Sha256::digest(&stored)));
+        assert!(stored.len() < raw.len());
+
+        let mut u = Unpack::new(&stored[..]).unwrap();
+        let s2 = summarize(&mut u, |_| {}).unwrap();
+        assert_eq!(s2.databases, s.databases);
+        let (rn, rsha, sn, ssha) = u.finish().unwrap();
+        assert_eq!(
+            (rn, rsha, sn, ssha),
+            (t.raw_size, t.raw_sha256, t.stored_size, t.stored_sha256)
+        );
+    }
+
+    #[test]
+    fn take_refuses_what_is_not_one_whole_rdb() {
+        let mut bar = Progress::new("t", 0, true);
+        let mut raw = rdb(1000);
+        raw.extend_from_slice(b"junk");
+        let (t, _) = take(&mut &raw[..], Vec::new(), 1, &mut bar).unwrap();
+        assert!(t.summary.unwrap_err().to_string().contains("4 bytes after"));
+        let raw = rdb(1000);
+        let (t, _) = take(&mut &raw[..raw.len() - 9], Vec::new(), 1, &mut bar).unwrap();
+        assert!(t.summary.is_err());
+        let mut flipped = raw.clone();
+        flipped[raw.len() / 2] ^= 1;
+        let (t, _) = take(&mut &flipped[..], Vec::new(), 1, &mut bar).unwrap();
+        assert!(t.summary.is_err());
+    }
+}
