@@ -81,8 +81,9 @@ pub struct CreateArgs {
     /// dump.rdb).
     #[arg(long)]
     dbfilename: Option<String>,
-    /// Don't announce the EOF capability: the server saves to its own disk first and sends a
-    /// sized payload (Redis's disk-based replication).
+    /// Don't announce the EOF capability: the server saves to its own disk first (its
+    /// dbfilename, as BGSAVE would) and sends a sized payload. Redis's disk-based replication;
+    /// it also skips the repl-diskless-sync-delay wait (5 s by default).
     #[arg(long)]
     disk_sync: bool,
     /// zstd level (1 fastest .. 19 smallest).
