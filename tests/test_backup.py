@@ -473,3 +473,12 @@ def test_restore_without_config_into_an_aof_server_directory(tmp_path, servers):
     assert any(to.endswith("appendonlydir") for _, to in out["moved_aside"])
     s = start(servers, ServerProc("redis", d, ["--appendonly", "yes"]).start())
     assert digest(s) == want and s.client().get(b"stale") is None
+
+
+def test_local_save_that_cannot_start_is_p001(tmp_path, servers):
+    src = start(servers, redis(tmp_path / "src"))
+    c = src.client()
+    c.execute_command("ACL", "SETUSER", "nosave", "on", ">pw", "~*", "+@all", "-bgsave")
+    out = amber_json("backup", "create", "--local", "--dir", src.dir, "--from", addr(src), "--user", "nosave",
+                     "--pass", "pw", "--repo", tmp_path / "repo", check=1)
+    assert out["problem"].startswith("P001") and "NOPERM" in out["problem"]
