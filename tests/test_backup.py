@@ -63,6 +63,13 @@ def digest(s):
     return s.client().execute_command("DEBUG", "DIGEST")
 
 
+def expiretimes(s):
+    """Absolute expiry (ms) of the dataset's keys with a TTL: DEBUG DIGEST only records that a
+    key has one, not when."""
+    c = s.client()
+    return {k: c.execute_command("PEXPIRETIME", k) for k in (b"ttl:str", b"ttl:list", b"ttl:hash")}
+
+
 def addr(s):
     return f"127.0.0.1:{s.port}"
 
@@ -90,6 +97,8 @@ def test_end_to_end_against_redis(tmp_path, servers, mode):
     c = src.client()
     fill(c)
     want = digest(src)
+    want_ttl = expiretimes(src)
+    assert all(t > 0 for t in want_ttl.values())
     nkeys = total_keys(c)
     repo = tmp_path / "repo"
     extra = ["--disk-sync"] if mode == "disk" else []
@@ -117,7 +126,7 @@ def test_end_to_end_against_redis(tmp_path, servers, mode):
     assert r["ok"] and not r["appendonly"]
     assert (d1 / "dump.rdb").exists()
     s1 = start(servers, ServerProc("redis", d1).start())
-    assert digest(s1) == want
+    assert digest(s1) == want and expiretimes(s1) == want_ttl
     assert total_keys(s1.client()) == nkeys
 
     # Offline, appendonly yes: the AOF wins at start, so the data must be its base.
@@ -133,7 +142,7 @@ def test_end_to_end_against_redis(tmp_path, servers, mode):
     (d2 / "dump.rdb").unlink()
     s2 = start(servers, ConfServer(d2, conf).start())
     assert s2.client().config_get("appendonly")["appendonly"] == "yes"
-    assert digest(s2) == want
+    assert digest(s2) == want and expiretimes(s2) == want_ttl
     assert "DB loaded from base file data.aof.1.base.rdb" in s2.log_path.read_text()
 
     # Online, into a second running Redis.
@@ -141,7 +150,7 @@ def test_end_to_end_against_redis(tmp_path, servers, mode):
     r = amber_json("restore", e["id"], "--repo", repo, "--into", addr(dst))
     assert r["ok"] and r["tally"]["restored"] == nkeys
     assert r["payloads_cut"] == nkeys and r["payloads_reencoded"] == 0
-    assert digest(dst) == want
+    assert digest(dst) == want and expiretimes(dst) == want_ttl
     # OBJECT ENCODING too: the payloads are the source's own bytes.
     for k in (b"list:large", b"hash:small", b"set:ints", b"zset:large", b"str:raw"):
         assert dst.client().object("encoding", k) == c.object("encoding", k)
@@ -152,7 +161,7 @@ def test_end_to_end_against_redis(tmp_path, servers, mode):
     assert r["refused"] and r["tally"]["existing"] == nkeys
     assert digest(dst) == changed
     r = amber_json("restore", e["id"], "--repo", repo, "--into", addr(dst), "--replace")
-    assert r["ok"] and digest(dst) == want
+    assert r["ok"] and digest(dst) == want and expiretimes(dst) == want_ttl
 
 
 def test_auth_and_text_output(tmp_path, servers):
