@@ -11,10 +11,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backup;
 mod check_aof;
 mod check_rdb;
+mod client;
 mod human;
 mod progress;
+mod redis_conf;
+mod restore;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +38,11 @@ enum Command {
     /// Verify an AOF (manifest, RDB-preamble or plain): where it stops being valid and why;
     /// --fix truncates the last file to its valid prefix, as redis-check-aof does.
     CheckAof(check_aof::Args),
+    /// Backups of a running server: create, list, show, verify, prune.
+    #[command(subcommand)]
+    Backup(backup::Cmd),
+    /// Put a backup back: offline into a data directory, or online into a running server.
+    Restore(restore::Args),
 }
 
 /// How a subcommand ended.
@@ -51,6 +60,8 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::CheckRdb(a) => check_rdb::run(a),
         Command::CheckAof(a) => check_aof::run(a),
+        Command::Backup(c) => backup::run(c),
+        Command::Restore(a) => restore::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -43,6 +43,20 @@ impl Progress {
             return;
         }
         self.last = Some(now);
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        if self.total == 0 {
+            // Size unknown (a diskless transfer): bytes and rate only.
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r{} {} ({}/s)  ",
+                self.label,
+                human::size(done),
+                human::size(rate as u64)
+            );
+            let _ = err.flush();
+            return;
+        }
         let frac = if self.total > 0 {
             (done as f64 / self.total as f64).min(1.0)
         } else {
@@ -50,7 +64,6 @@ impl Progress {
         };
         let width = 30;
         let filled = (frac * width as f64) as usize;
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
