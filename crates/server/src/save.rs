@@ -380,9 +380,9 @@ impl RdbState {
 /// Seconds Redis waits before a save point retries a failed BGSAVE.
 const BGSAVE_RETRY_DELAY: i64 = 5;
 
-fn target_dir(srv: &Server) -> PathBuf {
-    // The process runs in `dir` (chdir at start and on CONFIG SET dir), as Redis does.
-    let _ = srv;
+/// Saves go to the working directory: the process runs in `dir` (chdir at start and on
+/// CONFIG SET dir), as Redis does.
+fn target_dir() -> PathBuf {
     PathBuf::from(".")
 }
 
@@ -390,7 +390,7 @@ fn target_dir(srv: &Server) -> PathBuf {
 pub fn save_now(srv: &mut Server) -> SaveResult {
     srv.rdb.saves += 1;
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
-    let dir = target_dir(srv);
+    let dir = target_dir();
     let name = srv.config.dbfilename.clone();
     let r = job.save_file(&dir, &name, srv.config.rdb_save_incremental_fsync);
     match &r {
@@ -413,7 +413,7 @@ pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
     srv.rdb.saves += 1;
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let progress = job.progress.clone();
-    let dir = target_dir(srv);
+    let dir = target_dir();
     let name = srv.config.dbfilename.clone();
     let fsync = srv.config.rdb_save_incremental_fsync;
     let (tx, rx) = tokio::sync::oneshot::channel::<SaveResult>();

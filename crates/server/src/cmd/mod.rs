@@ -592,7 +592,12 @@ pub fn call(
     srv.call_depth -= 1;
     let replaced = std::mem::replace(&mut srv.propagation_replaced, outer_replaced);
     // A write that changed something is replayed as received, unless it said otherwise.
-    if !replaced && srv.dirty > dirty_before && (cmd.is_write() || stat_cmd.is_write()) {
+    // (Only recorded when something consumes it: the AOF.)
+    if !replaced
+        && srv.aof.is_some()
+        && srv.dirty > dirty_before
+        && (cmd.is_write() || stat_cmd.is_write())
+    {
         srv.propagated.push((db_before, args.to_vec()));
     }
     if let Err(e) = &res {
