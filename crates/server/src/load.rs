@@ -76,11 +76,22 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Keys inserted together, in directory order.
+const BATCH: usize = 1 << 20;
+
 /// Applies decoded RDB items to fresh databases: the part of loading that is not parsing,
 /// shared by dump.rdb and the RDB preamble of an AOF base.
 pub struct Applier<'a> {
     pub out: Loaded,
     db: usize,
+    /// Keys decoded and not yet inserted (into `db`), inserted in batches in directory order.
+    batch: Vec<(Key, amber_store::Value, i64)>,
+    /// When set, batches go to the inserter thread (see `Inserter`), which owns the databases
+    /// meanwhile: decoding and inserting overlap.
+    sink: Option<std::sync::mpsc::SyncSender<InsertMsg>>,
+    /// The databases' hashers, to prepare batches on this thread when a sink takes them.
+    hashers: Vec<amber_store::db::BatchHasher>,
+    databases: usize,
     limits: &'a Limits,
     now_ms: i64,
     lru: u32,
@@ -100,19 +111,55 @@ impl<'a> Applier<'a> {
                 aof_base: false,
             },
             db: 0,
+            batch: Vec::with_capacity(BATCH),
+            sink: None,
+            hashers: Vec::new(),
+            databases,
             limits,
             now_ms,
             lru,
         }
     }
 
+    /// Inserts the pending batch. A key present twice is corruption, as Redis says.
+    fn flush(&mut self) -> Result<(), LoadFailure> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let db = self.db;
+        let n = self.batch.len() as u64;
+        self.out.keys_loaded += n;
+        if let Some(tx) = &self.sink {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            let prepared = self.hashers[db].prepare(batch);
+            return tx
+                .send(InsertMsg::Batch(db, prepared))
+                .map_err(|_| LoadFailure {
+                    message: "the inserting thread stopped".into(),
+                });
+        }
+        if let Some(k) = self.out.dbs[db].insert_batch(&mut self.batch, self.lru) {
+            return Err(LoadFailure {
+                message: format!(
+                    "RDB has duplicated key '{}' in DB {db}",
+                    amber_persist::rdb::error::show_key(&k)
+                ),
+            });
+        }
+        self.out.keys_loaded += n;
+        Ok(())
+    }
+
     /// Applies one item. Returns true at the end of the stream.
     pub fn apply(&mut self, item: Item) -> Result<bool, LoadFailure> {
+        if !matches!(item, Item::Entry(_)) {
+            self.flush()?;
+        }
         let out = &mut self.out;
         match item {
             Item::Eof { .. } => return Ok(true),
             Item::SelectDb(n) => {
-                let databases = out.dbs.len();
+                let databases = self.databases;
                 if n >= databases as u64 {
                     return Err(LoadFailure {
                         message: format!(
@@ -122,7 +169,16 @@ impl<'a> Applier<'a> {
                 }
                 self.db = n as usize;
             }
-            Item::ResizeDb { .. } => {}
+            // The key count up front: lay the database out at once instead of growing it.
+            Item::ResizeDb { keys, .. } => {
+                let n = usize::try_from(keys).unwrap_or(0).min(1 << 32);
+                match &self.sink {
+                    Some(tx) => {
+                        let _ = tx.send(InsertMsg::Reserve(self.db, n));
+                    }
+                    None => out.dbs[self.db].reserve(n),
+                }
+            }
             Item::Aux { key, value } => match key.as_slice() {
                 b"used-mem" => {
                     out.used_mem = std::str::from_utf8(&value)
@@ -140,20 +196,12 @@ impl<'a> Applier<'a> {
                         return Ok(false);
                     }
                 }
-                let db = self.db;
                 let value = rdb::to_value(e.value, self.limits);
                 let expire = e.expire_ms.unwrap_or(NO_EXPIRE);
-                let key = Key::from_slice(&e.key);
-                if out.dbs[db].insert(key, value, expire, self.lru).is_some() {
-                    return Err(LoadFailure {
-                        message: format!(
-                            "RDB has duplicated key '{}' in DB {db} (offset {})",
-                            amber_persist::rdb::error::show_key(&e.key),
-                            e.offset
-                        ),
-                    });
+                self.batch.push((Key::from_slice(&e.key), value, expire));
+                if self.batch.len() >= BATCH {
+                    self.flush()?;
                 }
-                out.keys_loaded += 1;
             }
         }
         Ok(false)
@@ -179,7 +227,10 @@ pub fn load_stream<R: Read>(
     let mut dec = Decoder::new(reader).map_err(fail)?;
     let mut ap = Applier::new(databases, limits, now_ms, lru);
     ap.out.rdb_version = dec.version();
-    loop {
+    ap.hashers = ap.out.dbs.iter().map(Db::batch_hasher).collect();
+    let inserter = Inserter::start(std::mem::take(&mut ap.out.dbs), lru)?;
+    ap.sink = Some(inserter.tx.clone());
+    let decoded = (|| loop {
         match dec.next().map_err(fail)? {
             None => {
                 return Err(LoadFailure {
@@ -191,11 +242,75 @@ pub fn load_stream<R: Read>(
             }
             Some(item) => {
                 if ap.apply(item)? {
-                    ap.out.empty_keys_skipped = dec.empty_keys_skipped();
-                    return Ok(ap.out);
+                    return Ok(());
                 }
             }
         }
+    })();
+    ap.sink = None;
+    let dbs = inserter.finish()?;
+    decoded?;
+    ap.out.dbs = dbs;
+    ap.out.empty_keys_skipped = dec.empty_keys_skipped();
+    Ok(ap.out)
+}
+
+/// What the decoding thread hands the inserting one.
+pub enum InsertMsg {
+    Reserve(usize, usize),
+    Batch(usize, amber_store::db::PreparedBatch),
+}
+
+/// What the inserting thread hands back: the databases, and the first key seen twice.
+type Inserted = (Vec<Db>, Option<(usize, Key)>);
+
+/// The thread that inserts decoded keys while the next ones are decoded (loading a dump
+/// uses both cores). It owns the databases until `finish`.
+struct Inserter {
+    tx: std::sync::mpsc::SyncSender<InsertMsg>,
+    thread: std::thread::JoinHandle<Inserted>,
+}
+
+impl Inserter {
+    fn start(mut dbs: Vec<Db>, lru: u32) -> Result<Inserter, LoadFailure> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<InsertMsg>(2);
+        let thread = std::thread::Builder::new()
+            .name("amber-load-insert".into())
+            .spawn(move || {
+                let mut dup = None;
+                for msg in rx {
+                    match msg {
+                        InsertMsg::Reserve(db, n) => dbs[db].reserve(n),
+                        InsertMsg::Batch(db, batch) => {
+                            if let Some(k) = dbs[db].insert_prepared(batch, lru) {
+                                dup.get_or_insert((db, k));
+                            }
+                        }
+                    }
+                }
+                (dbs, dup)
+            })
+            .map_err(|e| LoadFailure {
+                message: format!("can't start the loading thread: {e}"),
+            })?;
+        Ok(Inserter { tx, thread })
+    }
+
+    /// Waits for every batch to be in; a key seen twice is corruption.
+    fn finish(self) -> Result<Vec<Db>, LoadFailure> {
+        drop(self.tx);
+        let (dbs, dup) = self.thread.join().map_err(|_| LoadFailure {
+            message: "the inserting thread failed".into(),
+        })?;
+        if let Some((db, k)) = dup {
+            return Err(LoadFailure {
+                message: format!(
+                    "RDB has duplicated key '{}' in DB {db}",
+                    amber_persist::rdb::error::show_key(&k)
+                ),
+            });
+        }
+        Ok(dbs)
     }
 }
 

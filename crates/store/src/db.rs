@@ -156,6 +156,28 @@ impl Segment {
     }
 }
 
+/// Hashes keys the way one database does, so that a loader can hash and order a batch on
+/// its own thread (`prepare`) while the database inserts the previous one.
+#[derive(Clone, Copy)]
+pub struct BatchHasher(DefaultHashBuilder);
+
+/// Keys with their hashes, in directory order (see `Db::insert_prepared`).
+pub struct PreparedBatch(Vec<(u32, u64, (Key, Value, i64))>);
+
+impl BatchHasher {
+    pub fn prepare(&self, batch: Vec<(Key, Value, i64)>) -> PreparedBatch {
+        let mut hashed: Vec<(u32, u64, (Key, Value, i64))> = batch
+            .into_iter()
+            .map(|item| {
+                let h = self.0.hash_one(item.0.as_slice());
+                (prefix(h), h, item)
+            })
+            .collect();
+        hashed.sort_unstable_by_key(|&(p, _, _)| p);
+        PreparedBatch(hashed)
+    }
+}
+
 /// A database: the directory, its segments, the hasher that places keys, and counters.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -366,9 +388,45 @@ impl Db {
         }
     }
 
+    /// What `prepare_batch` needs to hash keys as this database does, on another thread.
+    pub fn batch_hasher(&self) -> BatchHasher {
+        BatchHasher(self.hasher)
+    }
+
+    /// Inserts many keys at once (loading a snapshot), in directory order rather than arrival
+    /// order: keys that land in the same segment go in one after the other, so each table is
+    /// in cache while it fills, instead of one random table per key. Returns the first key
+    /// that was already present (the caller decides: a snapshot never holds one twice).
+    pub fn insert_batch(&mut self, batch: &mut Vec<(Key, Value, i64)>, lru: u32) -> Option<Key> {
+        let prepared = self.batch_hasher().prepare(std::mem::take(batch));
+        self.insert_prepared(prepared, lru)
+    }
+
+    /// Inserts a batch hashed and ordered by `BatchHasher::prepare` (of this database).
+    pub fn insert_prepared(&mut self, batch: PreparedBatch, lru: u32) -> Option<Key> {
+        let mut dup = None;
+        for (_, h, (key, value, expire)) in batch.0 {
+            if let Some(old) = self.insert_hashed(h, key, value, expire, lru) {
+                dup.get_or_insert(old.key);
+            }
+        }
+        dup
+    }
+
     /// Inserts or replaces `key`, returning the previous entry.
     pub fn insert(&mut self, key: Key, value: Value, expire: i64, lru: u32) -> Option<Entry> {
         let h = self.hash(&key);
+        self.insert_hashed(h, key, value, expire, lru)
+    }
+
+    fn insert_hashed(
+        &mut self,
+        h: u64,
+        key: Key,
+        value: Value,
+        expire: i64,
+        lru: u32,
+    ) -> Option<Entry> {
         let mut si = self.seg_of(h);
         if self.segs[si].table.len() >= SPLIT_AT
             && self.segs[si].table.find(h, |e| e.key == key).is_none()
@@ -475,9 +533,38 @@ impl Db {
         true
     }
 
-    /// A hint that `additional` keys are coming (DEBUG POPULATE, loading a snapshot). Segments
-    /// split as they fill, which keeps tables fuller than pre-sizing would, so nothing to do.
-    pub fn reserve(&mut self, _additional: usize) {}
+    /// A hint that `additional` keys are coming (DEBUG POPULATE, loading a snapshot). On an
+    /// empty database, lays out the directory those keys will need at once, so they are not
+    /// rehashed split after split as the database grows (each key would move about once per
+    /// doubling). Each segment's table is sized for the share of keys its prefix range gets
+    /// (the prefix map is not uniform, see `prefix`), at about two-thirds full, which is also
+    /// the average fill that splitting reaches. A database that is not empty grows as usual.
+    pub fn reserve(&mut self, additional: usize) {
+        if self.len != 0 || additional < 4 * SPLIT_AT {
+            return;
+        }
+        // Segments of about two-thirds of SPLIT_AT keys on average.
+        let target = (SPLIT_AT * 2 / 3) as f64;
+        let want = (additional as f64 / target).log2().floor();
+        let depth = want.clamp(1.0, 16.0) as u8;
+        let n = 1usize << depth;
+        let mut segs = Vec::with_capacity(n);
+        for i in 0..n {
+            // Share of keys whose prefix falls in [i, i+1) / n: the inverse of the log map.
+            let share = (2f64).powf((i + 1) as f64 / n as f64) - (2f64).powf(i as f64 / n as f64);
+            let expected = additional as f64 * share;
+            let cap = ((expected * 1.15) as usize).clamp(16, SPLIT_AT);
+            segs.push(Arc::new(Segment {
+                table: HashTable::with_capacity(cap),
+                volatile: 0,
+                version: 0,
+                depth,
+            }));
+        }
+        self.dir = (0..n as u32).collect();
+        self.depth = depth;
+        self.segs = segs;
+    }
 
     /// Removes every key.
     pub fn clear(&mut self) {
@@ -670,6 +757,43 @@ mod tests {
         assert!(db.remove(b"a").is_some());
         assert!(db.remove(b"a").is_none());
         assert_eq!((db.len(), db.volatile_len()), (1, 0));
+    }
+
+    #[test]
+    fn reserve_and_batches_keep_every_key_and_report_duplicates() {
+        let mut db = Db::new();
+        let n = 100_000;
+        db.reserve(n);
+        let depth_after_reserve = db.segments().len();
+        assert!(depth_after_reserve >= n / SPLIT_AT, "{depth_after_reserve}");
+        let mut batch: Vec<(Key, Value, i64)> = (0..n)
+            .map(|i| {
+                (
+                    k(&format!("key:{i}")),
+                    Value::Int(i as i64),
+                    if i % 5 == 0 { 99 } else { NO_EXPIRE },
+                )
+            })
+            .collect();
+        assert!(db.insert_batch(&mut batch, 0).is_none());
+        assert_eq!(db.len(), n);
+        assert_eq!(db.volatile_len(), n / 5);
+        for i in (0..n).step_by(997) {
+            assert!(
+                matches!(db.get(format!("key:{i}").as_bytes()).map(|e| &e.value), Some(Value::Int(v)) if *v == i as i64)
+            );
+        }
+        // Pre-sized well: few segments had to split while loading.
+        assert!(db.segments().len() < depth_after_reserve * 2);
+        let mut again = vec![(k("key:7"), Value::Int(0), NO_EXPIRE)];
+        assert_eq!(
+            db.insert_batch(&mut again, 0).as_deref(),
+            Some(&b"key:7"[..])
+        );
+        // reserve does nothing on a database that has keys
+        let segs = db.segments().len();
+        db.reserve(10 * n);
+        assert_eq!(db.segments().len(), segs);
     }
 
     #[test]
