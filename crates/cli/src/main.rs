@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod check_aof;
 mod check_rdb;
+mod doctor;
 mod human;
 mod progress;
 
@@ -34,6 +35,8 @@ enum Command {
     /// Verify an AOF (manifest, RDB-preamble or plain): where it stops being valid and why;
     /// --fix truncates the last file to its valid prefix, as redis-check-aof does.
     CheckAof(check_aof::Args),
+    /// Run the persistence checklist against a live server: findings with P-codes and fixes.
+    Doctor(doctor::Args),
 }
 
 /// How a subcommand ended.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::CheckRdb(a) => check_rdb::run(a),
         Command::CheckAof(a) => check_aof::run(a),
+        Command::Doctor(a) => doctor::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
