@@ -169,14 +169,16 @@ fn server(c: &Ctx) -> Finding {
         None => format!("Redis {version}"),
     };
     let role = s.info("role").unwrap_or("?");
+    let keys: u64 = s
+        .info
+        .iter()
+        .filter(|(k, _)| k.starts_with("db") && k[2..].parse::<u32>().is_ok())
+        .filter_map(|(_, v)| v.split(',').next()?.strip_prefix("keys=")?.parse::<u64>().ok())
+        .sum();
     let mut f = Finding::ok(
         "server",
         format!(
-            "{what}, role {role}, {} keys' worth of memory: {}",
-            s.info("db0")
-                .and_then(|d| d.split(',').next())
-                .and_then(|k| k.strip_prefix("keys="))
-                .unwrap_or("0"),
+            "{what}, role {role}, {keys} keys, used_memory {}",
             size(s.info_u64("used_memory").unwrap_or(0))
         ),
     );
@@ -192,6 +194,7 @@ fn server(c: &Ctx) -> Finding {
         .detail("kind", if s.is_amber() { "amber" } else { "redis" })
         .detail("redis_version", version)
         .detail("role", role)
+        .detail("keys", keys)
         .detail("used_memory", s.info_u64("used_memory").unwrap_or(0));
     if let Some(v) = s.info("amber_version") {
         f = f.detail("amber_version", v);
@@ -553,8 +556,8 @@ fn fork(c: &Ctx) -> Finding {
                 .map(|w| w.trim_matches(['[', ']']).to_string())
         });
     let fix = "sysctl vm.overcommit_memory=1, and make it permanent with \
-               echo 'vm.overcommit_memory = 1' > /etc/sysctl.d/60-redis.conf (the seed's \
-               echo 1 > /proc/sys/vm/overcommit_memory is lost at reboot); keep free RAM for \
+               echo 'vm.overcommit_memory = 1' > /etc/sysctl.d/60-redis.conf (writing 1 to \
+               /proc/sys/vm/overcommit_memory alone is lost at reboot); keep free RAM for \
                copy-on-write (up to used_memory under heavy writes): cap the dataset with \
                maxmemory, add RAM or swap — or run Amber, which never forks.";
     let numbers = format!(
