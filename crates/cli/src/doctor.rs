@@ -156,7 +156,8 @@ fn password(a: &Args) -> Option<String> {
 fn query(a: &Args) -> Result<Server, String> {
     let timeout = Duration::from_secs(a.timeout.max(1));
     let addr = &a.server;
-    let mut c = Conn::connect(addr, timeout).map_err(|e| format!("can't connect to {addr}: {e}"))?;
+    let mut c =
+        Conn::connect(addr, timeout).map_err(|e| format!("can't connect to {addr}: {e}"))?;
     let io = |e: std::io::Error| format!("{addr}: {e}");
     if let Some(p) = password(a) {
         let r = match &a.user {

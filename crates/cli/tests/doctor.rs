@@ -50,6 +50,7 @@ fn servers() -> Vec<(&'static str, PathBuf)> {
     if amber.exists() {
         v.push(("amber", amber));
     }
+    eprintln!("servers under test: {v:?}");
     v
 }
 
@@ -72,7 +73,8 @@ impl Server {
         let s = Server { child, port };
         let t0 = Instant::now();
         loop {
-            if s.cli(&["PING"]).trim() == "PONG" {
+            let pong = s.cli(&["PING"]);
+            if pong.trim() == "PONG" || pong.contains("NOAUTH") {
                 break;
             }
             assert!(
@@ -100,9 +102,10 @@ impl Server {
     }
 
     fn info_field(&self, k: &str) -> Option<String> {
-        self.cli(&["INFO", "persistence"])
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}:")).map(|v| v.trim().to_string()))
+        self.cli(&["INFO", "persistence"]).lines().find_map(|l| {
+            l.strip_prefix(&format!("{k}:"))
+                .map(|v| v.trim().to_string())
+        })
     }
 
     /// BGSAVE, then waits until no save runs; returns rdb_last_bgsave_status.
@@ -232,7 +235,12 @@ fn healthy_server_exits_0_with_every_check() {
             assert_eq!(finding(&v, c)["status"], "ok", "{kind} {c}: {v:#}");
         }
         assert_eq!(finding(&v, "rdb_file")["details"]["keys"], 202);
-        assert!(finding(&v, "disk_space")["details"]["free_bytes"].as_u64().unwrap() > 0);
+        assert!(
+            finding(&v, "disk_space")["details"]["free_bytes"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
         let fork = finding(&v, "fork");
         if kind == "amber" {
             assert_eq!(fork["status"], "ok");
@@ -269,7 +277,10 @@ fn persistence_off_is_a_warning() {
             .as_str()
             .unwrap()
             .contains("a restart loses everything"));
-        assert!(p["fix"].as_str().unwrap().contains("CONFIG SET appendonly yes"));
+        assert!(p["fix"]
+            .as_str()
+            .unwrap()
+            .contains("CONFIG SET appendonly yes"));
         assert_eq!(finding(&v, "last_save")["code"], "UNSAVED");
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
@@ -294,10 +305,16 @@ fn corrupt_dump_in_data_dir_is_p002() {
         let f = finding(&v, "rdb_file");
         assert_eq!(f["status"], "error", "{f}");
         assert_eq!(f["code"], "P002");
-        assert!(f["message"].as_str().unwrap().contains("RDB_CORRUPT"), "{f}");
+        assert!(
+            f["message"].as_str().unwrap().contains("RDB_CORRUPT"),
+            "{f}"
+        );
         assert!(f["details"]["offset"].as_u64().unwrap() > 0, "{f}");
         let fix = f["fix"].as_str().unwrap();
-        assert!(fix.contains("amber check-rdb") && fix.contains("amber restore"), "{fix}");
+        assert!(
+            fix.contains("amber check-rdb") && fix.contains("amber restore"),
+            "{fix}"
+        );
         // A copy, not the server's own file: no "BGSAVE replaces it" advice.
         assert!(!fix.contains("BGSAVE"), "{fix}");
         // The server's own dump is fine.
@@ -334,7 +351,11 @@ fn corrupt_aof_incr_is_p003_with_the_fix_command() {
     for (kind, bin) in servers() {
         let dir = tmpdir(&format!("aof-{kind}"));
         let copy = tmpdir(&format!("aof-copy-{kind}"));
-        let s = Server::start(&bin, &dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+        let s = Server::start(
+            &bin,
+            &dir,
+            &["--appendonly", "yes", "--appendfsync", "always"],
+        );
         s.fill(50);
         copy_dir(&dir.join("appendonlydir"), &copy.join("appendonlydir"));
         let incr = std::fs::read_dir(copy.join("appendonlydir"))
@@ -361,7 +382,10 @@ fn corrupt_aof_incr_is_p003_with_the_fix_command() {
         let manifest = copy.join("appendonlydir/appendonly.aof.manifest");
         let cmd = format!("amber check-aof --fix {}", manifest.display());
         assert!(f["fix"].as_str().unwrap().contains(&cmd), "{f}");
-        assert!(f["message"].as_str().unwrap().contains(&format!("offset {good_len}")));
+        assert!(f["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("offset {good_len}")));
         // The fix it names works: afterwards the AOF files are valid.
         let o = Command::new(env!("CARGO_BIN_EXE_amber"))
             .args(["check-aof", "--fix", "--yes", "-q"])
@@ -427,10 +451,19 @@ fn failed_bgsave_on_a_full_disk_is_p004_and_misconf() {
         let d = finding(&v, "disk_space");
         assert_eq!(d["code"], "P004", "{d}");
         assert_eq!(d["details"]["free_bytes"], 0);
-        assert!(d["message"].as_str().unwrap().contains("0 B free of 1.0 MiB"), "{d}");
+        assert!(
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("0 B free of 1.0 MiB"),
+            "{d}"
+        );
         assert_eq!(finding(&v, "dir_writable")["code"], "P004");
         if kind == "amber" {
-            assert!(save["message"].as_str().unwrap().contains("the server reports"));
+            assert!(save["message"]
+                .as_str()
+                .unwrap()
+                .contains("the server reports"));
         }
         // Room again: a save succeeds and the doctor is satisfied.
         std::fs::remove_file(fs.0.join("filler")).unwrap();
@@ -459,7 +492,11 @@ fn unreachable_server_exits_2() {
 #[test]
 fn wrong_password_exits_2() {
     let dir = tmpdir("auth");
-    let s = Server::start(Path::new("redis-server"), &dir, &["--requirepass", "secret"]);
+    let s = Server::start(
+        Path::new("redis-server"),
+        &dir,
+        &["--requirepass", "secret"],
+    );
     let (code, o) = doctor(&["--server", &s.addr()]);
     assert_eq!(code, Some(2), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(String::from_utf8_lossy(&o.stderr).contains("password"));

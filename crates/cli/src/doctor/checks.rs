@@ -119,6 +119,7 @@ pub fn run_all(srv: &Server, data_dir: Option<&Path>) -> Vec<Finding> {
         aof_files(&ctx),
         rdb_vs_aof(&ctx),
     ];
+    debug_assert!(out.iter().map(|f| f.check).eq(CHECKS.iter().copied()));
     if let Some(l) = &ctx.local {
         for f in &mut out {
             f.details
@@ -173,7 +174,13 @@ fn server(c: &Ctx) -> Finding {
         .info
         .iter()
         .filter(|(k, _)| k.starts_with("db") && k[2..].parse::<u32>().is_ok())
-        .filter_map(|(_, v)| v.split(',').next()?.strip_prefix("keys=")?.parse::<u64>().ok())
+        .filter_map(|(_, v)| {
+            v.split(',')
+                .next()?
+                .strip_prefix("keys=")?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
     let mut f = Finding::ok(
         "server",
@@ -353,7 +360,9 @@ fn space_needed(c: &Ctx) -> (u64, u64) {
     let dump = c
         .local
         .as_ref()
-        .and_then(|l| std::fs::metadata(l.dir.join(s.config("dbfilename").unwrap_or("dump.rdb"))).ok())
+        .and_then(|l| {
+            std::fs::metadata(l.dir.join(s.config("dbfilename").unwrap_or("dump.rdb"))).ok()
+        })
         .map(|m| m.len())
         .unwrap_or(0);
     let snapshot = if dump > 0 {
@@ -372,9 +381,7 @@ fn disk_space(c: &Ctx) -> Finding {
     let d = l.dir.display();
     let fs = match &l.fs {
         Ok(fs) => fs,
-        Err(e) => {
-            return Finding::warn("disk_space", "STATFS", format!("can't statvfs {d}: {e}"))
-        }
+        Err(e) => return Finding::warn("disk_space", "STATFS", format!("can't statvfs {d}: {e}")),
     };
     let (need, snapshot) = space_needed(c);
     let aof = c.srv.info_u64("aof_current_size").unwrap_or(0);
@@ -429,7 +436,11 @@ fn local_cause(c: &Ctx) -> Option<(String, String)> {
     let l = c.local.as_ref()?;
     if let Err(e) = &l.probe {
         let code = local::io_code(e);
-        let name = if code == "P004" { "DISK_FULL" } else { "WRITE_ERR" };
+        let name = if code == "P004" {
+            "DISK_FULL"
+        } else {
+            "WRITE_ERR"
+        };
         return Some((code.into(), name.into()));
     }
     match &l.fs {
@@ -471,8 +482,12 @@ fn last_save(c: &Ctx) -> Finding {
         };
         let fix = match code.as_str() {
             "P004" => "Free disk space in dir (see disk_space), then BGSAVE.".to_string(),
-            "P001" => "See the fork finding (vm.overcommit_memory=1) and the server log; then BGSAVE.".to_string(),
-            _ => "Make dir writable by the server's user (see dir_writable), then BGSAVE.".to_string(),
+            "P001" => {
+                "See the fork finding (vm.overcommit_memory=1) and the server log; then BGSAVE."
+                    .to_string()
+            }
+            _ => "Make dir writable by the server's user (see dir_writable), then BGSAVE."
+                .to_string(),
         };
         Finding::error(
             "last_save",
@@ -495,9 +510,7 @@ fn last_save(c: &Ctx) -> Finding {
             Some((secs, n)) if !in_progress => Finding::warn(
                 "last_save",
                 "SAVE_OVERDUE",
-                format!(
-                    "{base}: the save point \"{secs} {n}\" should have saved by now"
-                ),
+                format!("{base}: the save point \"{secs} {n}\" should have saved by now"),
             )
             .fix(format!(
                 "Look at the server log for save errors, and {} BGSAVE; if saves keep \
@@ -509,12 +522,19 @@ fn last_save(c: &Ctx) -> Finding {
                 "UNSAVED",
                 format!("{base}, and nothing saves them (no save points, no AOF)"),
             )
-            .fix(format!("{} BGSAVE now, and see the persistence finding.", c.cli)),
+            .fix(format!(
+                "{} BGSAVE now, and see the persistence finding.",
+                c.cli
+            )),
             _ => Finding::ok(
                 "last_save",
                 format!(
                     "{base}{}",
-                    if in_progress { "; a save is running" } else { "" }
+                    if in_progress {
+                        "; a save is running"
+                    } else {
+                        ""
+                    }
                 ),
             ),
         }
@@ -811,7 +831,9 @@ fn aof_files(c: &Ctx) -> Finding {
         .detail("manifest", md.to_string());
     }
     let mut report = aof::check(&m, &CheckOptions::default());
-    if matches!(report, Err(CheckError::Io(..))) && c.srv.info("aof_rewrite_in_progress") == Some("1") {
+    if matches!(report, Err(CheckError::Io(..)))
+        && c.srv.info("aof_rewrite_in_progress") == Some("1")
+    {
         // A rewrite may have swapped the files under us: once more.
         std::thread::sleep(std::time::Duration::from_millis(500));
         report = aof::check(&m, &CheckOptions::default());
@@ -844,7 +866,10 @@ fn aof_files(c: &Ctx) -> Finding {
             "aof_files",
             sev(true),
             Some("P003"),
-            format!("AOF_CORRUPT: can't read {} (named by the manifest): {e}", p.display()),
+            format!(
+                "AOF_CORRUPT: can't read {} (named by the manifest): {e}",
+                p.display()
+            ),
         )
         .fix(format!("{live_fix}Otherwise {}.", restore_fix(c))),
         Ok(r) => {
@@ -873,7 +898,11 @@ fn aof_files(c: &Ctx) -> Finding {
                     format!("{} files, {}: every file valid", r.files.len(), size(total)),
                 ),
                 (v, Some(bf)) => {
-                    let p = bf.problem.as_ref().map(|p| (p.offset, p.reason.clone(), p.kind)).unwrap_or((0, String::new(), ""));
+                    let p = bf
+                        .problem
+                        .as_ref()
+                        .map(|p| (p.offset, p.reason.clone(), p.kind))
+                        .unwrap_or((0, String::new(), ""));
                     let truncated = matches!(bf.judgment, Some(Judgment::Truncated { .. }));
                     let loads = truncated && c.srv.config("aof-load-truncated") != Some("no");
                     let check_fix = match v {
@@ -885,7 +914,11 @@ fn aof_files(c: &Ctx) -> Finding {
                         ),
                         _ => format!("amber check-aof {md} cannot fix this by truncating ({}): {}", bf.name, restore_fix(c)),
                     };
-                    let status = if loads { super::Status::Warn } else { sev(true) };
+                    let status = if loads {
+                        super::Status::Warn
+                    } else {
+                        sev(true)
+                    };
                     Finding::new(
                         "aof_files",
                         status,
@@ -896,7 +929,11 @@ fn aof_files(c: &Ctx) -> Finding {
                             p.2,
                             p.0,
                             p.1,
-                            if loads { " (the loader takes the valid prefix: aof-load-truncated yes)" } else { "" }
+                            if loads {
+                                " (the loader takes the valid prefix: aof-load-truncated yes)"
+                            } else {
+                                ""
+                            }
                         ),
                     )
                     .fix(format!("{live_fix}{check_fix}; or {}.", restore_fix(c)))
@@ -997,7 +1034,9 @@ mod tests {
     fn every_check_is_present_in_order_even_when_remote() {
         let srv = Server {
             addr: "10.0.0.5:6379".into(),
-            info: super::super::parse_info("# Server\r\nredis_version:7.0.15\r\nrdb_last_bgsave_status:ok\r\n"),
+            info: super::super::parse_info(
+                "# Server\r\nredis_version:7.0.15\r\nrdb_last_bgsave_status:ok\r\n",
+            ),
             config: [("save", ""), ("appendonly", "no"), ("dir", "/nonexistent")]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

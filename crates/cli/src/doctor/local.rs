@@ -103,7 +103,11 @@ pub fn server_proc(pid: u32) -> Option<Proc> {
         if let Some(r) = line.strip_prefix("Uid:") {
             uid = r.split_whitespace().nth(1).and_then(|s| s.parse().ok());
         } else if let Some(r) = line.strip_prefix("Gid:") {
-            gids.extend(r.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()));
+            gids.extend(
+                r.split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse::<u32>().ok()),
+            );
         } else if let Some(r) = line.strip_prefix("Groups:") {
             gids.extend(r.split_whitespace().filter_map(|s| s.parse::<u32>().ok()));
         }
