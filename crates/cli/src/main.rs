@@ -15,6 +15,7 @@ mod backup;
 mod check_aof;
 mod check_rdb;
 mod client;
+mod doctor;
 mod human;
 mod progress;
 mod redis_conf;
@@ -43,6 +44,8 @@ enum Command {
     Backup(backup::Cmd),
     /// Put a backup back: offline into a data directory, or online into a running server.
     Restore(restore::Args),
+    /// Run the persistence checklist against a live server: findings with P-codes and fixes.
+    Doctor(doctor::Args),
 }
 
 /// How a subcommand ended.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::CheckAof(a) => check_aof::run(a),
         Command::Backup(c) => backup::run(c),
         Command::Restore(a) => restore::run(a),
+        Command::Doctor(a) => doctor::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
