@@ -400,7 +400,7 @@ impl<R: Read> AofReader<R> {
         first: u8,
         prefix: u8,
         at: u64,
-        what: &str,
+        what: &dyn Fn() -> String,
     ) -> io::Result<Result<i64, Stop>> {
         let eof = self.read_piece(first, HEADER_LINE_MAX)?;
         let piece = &self.piece;
@@ -415,20 +415,22 @@ impl<R: Read> AofReader<R> {
         if eof && is_header_prefix(piece, prefix) {
             return Ok(Err(Stop::Truncated {
                 at: at + piece.len() as u64,
-                reason: format!("the file ends inside {what}"),
+                reason: format!("the file ends inside {}", what()),
             }));
         }
         let reason = if s.first() != Some(&prefix) {
             format!(
-                "expected '{}' starting {what}, got {}",
+                "expected '{}' starting {}, got {}",
                 char::from(prefix),
+                what(),
                 show_byte(piece[0])
             )
         } else if piece.len() >= HEADER_LINE_MAX - 1 && !piece.ends_with(b"\n") {
-            format!("{what} is longer than {} bytes", HEADER_LINE_MAX - 1)
+            format!("{} is longer than {} bytes", what(), HEADER_LINE_MAX - 1)
         } else {
             format!(
-                "{what} is not a number followed by \\r\\n: '{}'",
+                "{} is not a number followed by \\r\\n: '{}'",
+                what(),
                 String::from_utf8_lossy(piece).escape_debug()
             )
         };
@@ -436,7 +438,7 @@ impl<R: Read> AofReader<R> {
     }
 
     fn command(&mut self, start: u64) -> Result<Result<Vec<Vec<u8>>, Stop>, RdbError> {
-        let argc = match self.header(b'*', b'*', start, "the argument count line")? {
+        let argc = match self.header(b'*', b'*', start, &|| "the argument count line".into())? {
             Ok(n) => n,
             Err(s) => return Ok(Err(s)),
         };
@@ -462,7 +464,7 @@ impl<R: Read> AofReader<R> {
                     }))
                 }
             };
-            let what = format!("the length line of argument {} of {argc}", i + 1);
+            let what = || format!("the length line of argument {} of {argc}", i + 1);
             let len = match self.header(first, b'$', at, &what)? {
                 Ok(n) => n,
                 Err(s) => return Ok(Err(s)),
