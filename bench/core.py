@@ -117,7 +117,7 @@ def write_section(title, body):
     path = ROOT / "bench" / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n\nAmber against Redis 7.0.15, side by side on the same machine.\n"
     head = f"## {title}\n"
-    section = head + "\n" + body + "\n"
+    section = head + "\n" + body + "\n\n"
     if head in text:
         start = text.index(head)
         nxt = text.find("\n## ", start + len(head))

@@ -38,6 +38,16 @@ def redis_bin():
     return b
 
 
+def raw_command(client, *args):
+    """Sends a command and returns the parsed reply, bypassing redis-py's reply callbacks."""
+    conn = client.connection_pool.get_connection()
+    try:
+        conn.send_command(*args)
+        return conn.read_response()
+    finally:
+        client.connection_pool.release(conn)
+
+
 class ServerProc:
     """A server process on 127.0.0.1:<port> in directory `dir`."""
 

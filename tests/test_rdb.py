@@ -13,21 +13,14 @@ import time
 import pytest
 import redis
 
-from conftest import ServerProc, amber_bin
+from conftest import ServerProc, amber_bin, raw_command
 from datasets import dump_all, fill
 
 SMALL = ["--hash-max-listpack-entries", "4", "--zset-max-listpack-entries", "4",
          "--set-max-intset-entries", "4", "--list-max-listpack-size", "4"]
 
 
-def cmd(c, *args):
-    """Sends a command and returns the reply as sent, without redis-py's reply callbacks."""
-    conn = c.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        c.connection_pool.release(conn)
+cmd = raw_command
 
 
 def digest(c):

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from conftest import ServerProc, amber_bin, free_port
+from conftest import raw_command as raw
 from test_connection import same_as_redis
 
 
@@ -140,16 +141,6 @@ def test_config_rewrite_keeps_comments_and_updates(tmp_path):
 def test_config_rewrite_without_file(r):
     with pytest.raises(redis.ResponseError, match="without a config file"):
         r.config_rewrite()
-
-
-def raw(client, *args):
-    """Sends a command and returns the parsed reply, bypassing redis-py's reply callbacks."""
-    conn = client.connection_pool.get_connection()
-    try:
-        conn.send_command(*args)
-        return conn.read_response()
-    finally:
-        client.connection_pool.release(conn)
 
 
 def test_info_sections_and_fields(r):
@@ -329,6 +320,10 @@ def test_config_set_port_rebinds(new_amber, amber_server):
 def test_instantaneous_ops_per_sec_reflects_load(new_amber):
     s = new_amber("--hz", "50")
     c = s.client()
+    # Idle, the metric falls to 0 (the start-up PINGs age out of its 16 samples).
+    deadline = time.time() + 5.0
+    while c.info("stats")["instantaneous_ops_per_sec"] != 0 and time.time() < deadline:
+        time.sleep(0.4)  # longer than the 16 samples of 20 ms, so INFO itself ages out
     assert c.info("stats")["instantaneous_ops_per_sec"] == 0
     deadline = time.time() + 1.0
     while time.time() < deadline:
