@@ -365,25 +365,30 @@ def test_local_save_failure_is_reported(tmp_path, servers, kind):
 
 
 def test_network_backup_of_amber(tmp_path, servers):
-    """Amber answers SYNC once replication lands (same protocol as Redis); until then the tool
-    says so and points to --local, exit 2, and leaves nothing in the repository."""
+    """End to end with Amber as the source: backup over SYNC (REPLCONF rdb-only), writes go on,
+    verify, restore with appendonly no (into Redis) and yes (into Amber, from the AOF base):
+    both hold the dataset of backup time."""
     src = start(servers, ServerProc("amber", tmp_path / "src").start())
     c = src.client()
     fill(c)
     want = digest(src)
     repo = tmp_path / "repo"
-    p = amber("backup", "create", "--from", addr(src), "--repo", repo, "--json")
-    if p.returncode == 2:
-        assert "unknown command" in p.stderr and "--local" in p.stderr
-        assert amber_json("backup", "list", "--repo", repo)["backups"] == []
-        return
-    assert p.returncode == 0, p.stderr
-    e = json.loads(p.stdout)["entry"]
+    e = amber_json("backup", "create", "--from", addr(src), "--repo", repo)["entry"]
     assert e["verified"] and e["source"]["amber_version"]
+    c.set("written-after-the-backup", "x")
+    assert amber_json("backup", "verify", e["id"], "--repo", repo)["ok"]
     d = tmp_path / "restored"
     amber_json("restore", e["id"], "--repo", repo, "--data-dir", d)
     s = start(servers, ServerProc("redis", d).start())
     assert digest(s) == want
+    d2 = tmp_path / "restored-aof"
+    conf = tmp_path / "aof.conf"
+    conf.write_text("appendonly yes\n")
+    r = amber_json("restore", e["id"], "--repo", repo, "--data-dir", d2, "--config", conf)
+    assert r["ok"] and r["appendonly"]
+    (d2 / "dump.rdb").unlink()
+    s2 = start(servers, ServerProc("amber", d2, ["--appendonly", "yes"]).start())
+    assert digest(s2) == want
 
 
 def test_restored_files_belong_to_the_directory_owner(tmp_path, servers):
