@@ -478,3 +478,39 @@ def test_read_only_dir_fails_with_write_error(tmp_path):
             s.stop()
     finally:
         subprocess.run(["umount", str(ro)], check=False)
+
+
+# ---- amber check-rdb -------------------------------------------------------------------------
+
+def amber_tool():
+    t = os.environ.get("AMBER_TOOL") or str(pathlib.Path(__file__).resolve().parent.parent / "target" / "release" / "amber")
+    if not os.path.exists(t):
+        raise RuntimeError(f"{t} is missing: build it with `cargo build --release` (scripts/test does)")
+    return t
+
+
+def test_amber_check_rdb_reports_contents_and_problems(tmp_path):
+    import json
+    data = make_dump(tmp_path)
+    good = tmp_path / "good.rdb"
+    good.write_bytes(data)
+    p = subprocess.run([amber_tool(), "check-rdb", "--json", str(good)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    r = json.loads(p.stdout)
+    assert r["ok"] and r["checksum"] == "ok" and r["rdb_version"] == 10
+    assert r["aux"]["redis-ver"] == "7.0.15"
+    by_db = {d["db"]: d for d in r["databases"]}
+    assert set(by_db) == {0, 1, 9}
+    assert by_db[1]["keys"] == 2 and by_db[1]["types"] == {"set": 1, "string": 1}
+    assert by_db[0]["expires"] == 3 and r["keys"] == sum(d["keys"] for d in r["databases"])
+    text = subprocess.run([amber_tool(), "check-rdb", str(good)], capture_output=True, text=True, timeout=60).stdout
+    assert "RDB looks OK" in text and "Checksum OK" in text
+    cut = tmp_path / "cut.rdb"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    p = subprocess.run([amber_tool(), "check-rdb", "--json", str(cut)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    r = json.loads(p.stdout)
+    assert not r["ok"] and r["problem"]["code"] == "P002 RDB_CORRUPT" and r["problem"]["offset"] > 0
+    assert r["problem"]["after_key"]
+    p = subprocess.run([amber_tool(), "check-rdb", str(tmp_path / "missing.rdb")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "can't open" in p.stderr
