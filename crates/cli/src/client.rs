@@ -260,6 +260,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parses_doctors_replies() {
+        let mut r: &[u8] =
+            b"+PONG\r\n-MISCONF no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n$1\r\na\r\n:1\r\n";
+        assert_eq!(read_reply(&mut r).unwrap(), Reply::Status("PONG".into()));
+        assert_eq!(
+            read_reply(&mut r).unwrap(),
+            Reply::Error("MISCONF no".into())
+        );
+        assert_eq!(read_reply(&mut r).unwrap(), Reply::Int(42));
+        assert_eq!(read_reply(&mut r).unwrap().text(), "abc");
+        assert_eq!(read_reply(&mut r).unwrap(), Reply::Bulk(None));
+        assert_eq!(
+            read_reply(&mut r).unwrap(),
+            Reply::Array(Some(vec![Reply::Bulk(Some(b"a".to_vec())), Reply::Int(1)]))
+        );
+        assert!(read_reply(&mut r).is_err());
+    }
+
+    #[test]
     fn parses_replies() {
         let mut r: &[u8] =
             b"+OK\r\n-ERR no\r\n:42\r\n$3\r\na\r\n\r\n$-1\r\n*2\r\n$1\r\nx\r\n:1\r\n";

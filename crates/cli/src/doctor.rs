@@ -9,7 +9,6 @@
 
 mod checks;
 mod local;
-mod resp;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,8 +17,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::client::{Client, Reply};
 use crate::{Failure, Outcome};
-use resp::{Conn, Reply};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -157,12 +156,12 @@ fn query(a: &Args) -> Result<Server, String> {
     let timeout = Duration::from_secs(a.timeout.max(1));
     let addr = &a.server;
     let mut c =
-        Conn::connect(addr, timeout).map_err(|e| format!("can't connect to {addr}: {e}"))?;
+        Client::connect(addr, timeout).map_err(|e| format!("can't connect to {addr}: {e}"))?;
     let io = |e: std::io::Error| format!("{addr}: {e}");
     if let Some(p) = password(a) {
         let r = match &a.user {
-            Some(u) => c.call(&["AUTH", u, &p]),
-            None => c.call(&["AUTH", &p]),
+            Some(u) => c.call(&[b"AUTH", u.as_bytes(), p.as_bytes()]),
+            None => c.call(&[b"AUTH", p.as_bytes()]),
         }
         .map_err(io)?;
         if let Reply::Error(e) = r {
@@ -171,7 +170,7 @@ fn query(a: &Args) -> Result<Server, String> {
     } else if a.user.is_some() {
         return Err("--user needs a password (--pass, AMBER_PASSWORD or REDISCLI_AUTH)".into());
     }
-    let ping = c.call(&["PING"]).map_err(io)?;
+    let ping = c.call(&[b"PING"]).map_err(io)?;
     if let Reply::Error(e) = &ping {
         if e.starts_with("NOAUTH") || e.starts_with("WRONGPASS") {
             return Err(format!(
@@ -179,14 +178,14 @@ fn query(a: &Args) -> Result<Server, String> {
             ));
         }
     }
-    let info = match c.call(&["INFO"]).map_err(io)? {
+    let info = match c.call(&[b"INFO"]).map_err(io)? {
         Reply::Bulk(Some(b)) => parse_info(&String::from_utf8_lossy(&b)),
         other => return Err(format!("{addr}: INFO failed: {}", other.text())),
     };
     let mut config = HashMap::new();
     let mut config_error = None;
-    let mut args = vec!["CONFIG", "GET"];
-    args.extend_from_slice(CONFIG_KEYS);
+    let mut args: Vec<&[u8]> = vec![b"CONFIG", b"GET"];
+    args.extend(CONFIG_KEYS.iter().map(|k| k.as_bytes()));
     match c.call(&args).map_err(io)? {
         Reply::Array(Some(v)) => {
             for kv in v.chunks(2) {

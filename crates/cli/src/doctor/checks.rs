@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use amber_persist::aof::{self, CheckError, CheckOptions, Judgment, Verdict};
 
 use super::local::{self, FsStat};
-use super::resp::Reply;
 use super::{Finding, Server};
+use crate::client::Reply;
 use crate::human::size;
 
 pub const CHECKS: &[&str] = &[
