@@ -24,25 +24,39 @@ fn tmpdir(tag: &str) -> PathBuf {
 /// An appendonlydir written by redis-server: a MULTI/EXEC, timestamps, a SELECT.
 fn redis_dir(tag: &str) -> PathBuf {
     let dir = tmpdir(tag);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let mut child = Command::new("redis-server")
-        .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "yes", "--appendfsync", "always"])
-        .args(["--aof-timestamp-enabled", "yes", "--dir"])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (7.0.15) must be installed");
-    let t0 = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // A port picked free may be taken again before redis-server binds it (tests run in
+    // parallel): then that redis-server exits, and another attempt picks another port.
+    let (mut child, port) = (0..5)
+        .find_map(|_| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+                .to_string();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+                .args(["--appendonly", "yes", "--appendfsync", "always"])
+                .args(["--aof-timestamp-enabled", "yes", "--dir"])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server (7.0.15) must be installed");
+            let t0 = Instant::now();
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    return None;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+                    && dir.join("appendonlydir/appendonly.aof.manifest").exists()
+                {
+                    return Some((child, port));
+                }
+                assert!(t0.elapsed() < Duration::from_secs(10));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+        .expect("redis-server did not start");
     let mut cli = Command::new("redis-cli")
         .args(["-p", &port])
         .stdin(Stdio::piped())

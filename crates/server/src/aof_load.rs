@@ -185,7 +185,10 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         }
     };
     let job = SnapshotJob::begin(srv, format);
-    if let Err(f) = job.save_file(dir, &base.name_lossy(), true) {
+    let file = base.name_lossy();
+    let r = crate::save::run_foreground(srv, &job, |job| job.save_file(dir, &file, true));
+    drop(job);
+    if let Err(f) = r.and_then(|r| r) {
         fatal(srv, &f.log_line());
     }
     let incr = m.next_incr(name).clone();

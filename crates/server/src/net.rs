@@ -196,6 +196,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
         crate::load::load_at_start(&srv);
     }
     tokio::task::spawn_local(cron(srv.clone()));
+    tokio::task::spawn_local(snapshot_pump(srv.clone()));
 
     let code = wait_for_shutdown(srv.clone()).await;
     if !pidfile.is_empty() {
@@ -401,6 +402,24 @@ async fn admit<S>(
         c
     };
     tokio::task::spawn_local(crate::conn::serve(srv, client, stream));
+}
+
+/// Walks running snapshots between client batches (the main thread's half of a fork-less
+/// snapshot): one bounded step, then every other ready task runs before the next one. Sleeps
+/// while the writers' queues are full, and while no snapshot runs.
+async fn snapshot_pump(srv: Rc<RefCell<Server>>) {
+    let wake = srv.borrow().snapshot_wake.clone();
+    loop {
+        let (active, produced) =
+            crate::save::snapshot_step(&mut srv.borrow_mut(), crate::save::STEP_BUDGET);
+        if !active {
+            wake.notified().await;
+        } else if produced > 0 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    }
 }
 
 /// The periodic tasks (Redis's serverCron): active expiry and whatever later features add.

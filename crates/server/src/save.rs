@@ -18,12 +18,12 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amber_persist::rdb::{self, EncodeOptions, Encoder};
-use amber_store::db::{Segment, NO_EXPIRE};
-use amber_store::snapshot::{SegmentSink, Snapshot};
+use amber_store::db::NO_EXPIRE;
+use amber_store::snapshot::Snapshot;
 
 use crate::server::Server;
 
@@ -84,53 +84,11 @@ pub enum Format {
     Commands { timestamp: bool },
 }
 
-/// Collects the encoded segments of one database. Segments arrive from the writer and, just
-/// before a write touches them, from the main thread; the writer appends them to the file in
-/// the order they arrive, after this database's SELECTDB.
-struct DbSink {
-    opts: EncodeOptions,
-    format: Format,
-    pending: Mutex<Vec<(Vec<u8>, u64)>>,
-}
-
-impl SegmentSink for DbSink {
-    fn segment(&self, _db: usize, segment: &Segment) {
-        let mut buf = Vec::with_capacity(segment.len() * 32);
-        let mut n = 0u64;
-        for e in segment.iter() {
-            let expire = (e.expire != NO_EXPIRE).then_some(e.expire);
-            match self.format {
-                Format::Rdb { .. } => {
-                    rdb::write_entry(&mut buf, &e.key, &e.value, expire, &self.opts)
-                }
-                Format::Commands { .. } => amber_persist::aof::rewrite::write_key_commands(
-                    &mut buf, &e.key, &e.value, expire,
-                ),
-            }
-            n += 1;
-        }
-        match self.pending.lock() {
-            Ok(mut p) => p.push((buf, n)),
-            Err(poisoned) => poisoned.into_inner().push((buf, n)),
-        }
-    }
-}
-
-impl DbSink {
-    fn take_pending(&self) -> Vec<(Vec<u8>, u64)> {
-        match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
-}
-
 struct DbJob {
     index: usize,
     keys: u64,
     expires: u64,
     snapshot: Snapshot,
-    sink: Arc<DbSink>,
 }
 
 /// A point-in-time snapshot of every database, ready to be written by any thread.
@@ -179,23 +137,18 @@ impl SnapshotJob {
             if db.is_empty() {
                 continue;
             }
-            let sink = Arc::new(DbSink {
-                opts,
-                format,
-                pending: Mutex::new(Vec::new()),
-            });
             let keys = db.len() as u64;
             let expires = db.volatile_len() as u64;
             total += keys;
-            let snapshot = db.begin_snapshot(index, sink.clone());
+            let snapshot = db.begin_snapshot(index);
             dbs.push(DbJob {
                 index,
                 keys,
                 expires,
                 snapshot,
-                sink,
             });
         }
+        srv.snapshot_wake.notify_one();
         progress.keys_total.store(total, Ordering::Relaxed);
         SnapshotJob {
             opts,
@@ -241,39 +194,46 @@ impl SnapshotJob {
         }
     }
 
-    /// Writes every database: `start` opens it, then its segments follow in arrival order.
+    /// Writes every database: `start` opens it, then its entries follow in the order the
+    /// main thread hands them over.
     fn write_dbs<O: RawOut>(
         &self,
         out: &mut O,
         start: impl Fn(&mut O, &DbJob) -> io::Result<()>,
     ) -> io::Result<u64> {
         let mut keys = 0u64;
+        let mut buf = Vec::new();
         for db in &self.dbs {
             start(out, db)?;
-            let mut flush = |enc: &mut O| -> io::Result<()> {
-                for (buf, n) in db.sink.take_pending() {
-                    if self.progress.cancel.load(Ordering::Relaxed) {
-                        return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
-                    }
-                    self.delay(n);
-                    enc.raw(&buf)?;
-                    keys += n;
-                    self.progress.keys_done.fetch_add(n, Ordering::Relaxed);
-                    self.progress
-                        .bytes
-                        .fetch_add(buf.len() as u64, Ordering::Relaxed);
+            while let Some(batch) = db.snapshot.next_batch() {
+                if self.progress.cancel.load(Ordering::Relaxed) {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
                 }
-                Ok(())
-            };
-            for i in 0..db.snapshot.segments() {
-                db.snapshot.take(i);
-                flush(out)?;
+                let n = batch.len() as u64;
+                self.delay(n);
+                buf.clear();
+                for e in &batch {
+                    let expire = (e.expire != NO_EXPIRE).then_some(e.expire);
+                    match self.format {
+                        Format::Rdb { .. } => {
+                            rdb::write_entry(&mut buf, &e.key, &e.value, expire, &self.opts)
+                        }
+                        Format::Commands { .. } => amber_persist::aof::rewrite::write_key_commands(
+                            &mut buf, &e.key, &e.value, expire,
+                        ),
+                    }
+                }
+                drop(batch);
+                out.raw(&buf)?;
+                keys += n;
+                self.progress.keys_done.fetch_add(n, Ordering::Relaxed);
+                self.progress
+                    .bytes
+                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
+                if buf.capacity() > 4 << 20 {
+                    buf = Vec::new();
+                }
             }
-            // A segment the main thread took may still be on its way into the sink.
-            while !db.snapshot.is_complete() {
-                std::thread::yield_now();
-            }
-            flush(out)?;
         }
         Ok(keys)
     }
@@ -330,6 +290,52 @@ impl<W: Write> RawOut for CommandOut<W> {
     fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.0.write_all(bytes)
     }
+}
+
+/// Entries a snapshot step clones per database between client batches: about 50 µs.
+pub const STEP_BUDGET: usize = 4096;
+
+/// Advances every running snapshot (the main thread's half of a fork-less snapshot, see
+/// amber-store's `snapshot.rs`). Returns (whether any snapshot runs, entries handed over).
+pub fn snapshot_step(srv: &mut Server, budget: usize) -> (bool, usize) {
+    let mut active = false;
+    let mut produced = 0;
+    for db in srv.dbs.iter_mut() {
+        if db.snapshot_in_progress() {
+            produced += db.snapshot_step(budget);
+            active |= db.snapshot_in_progress();
+        }
+    }
+    (active, produced)
+}
+
+/// Runs `write` (the writer's half of `job`) on a helper thread while this thread walks the
+/// snapshot, for the saves that block the server (SAVE, SHUTDOWN, DEBUG RELOAD, the first
+/// AOF base). Fails only if the thread cannot start.
+pub fn run_foreground<R: Send>(
+    srv: &mut Server,
+    job: &SnapshotJob,
+    write: impl FnOnce(&SnapshotJob) -> R + Send,
+) -> Result<R, SaveFailure> {
+    std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("amber-save".into())
+            .spawn_scoped(scope, || write(job))
+            .map_err(|e| SaveFailure {
+                code: "P001",
+                name: "FORK_FAIL",
+                message: format!("Can't save: can't start the snapshot thread: {e}"),
+            })?;
+        while !writer.is_finished() {
+            if snapshot_step(srv, 64 * STEP_BUDGET).1 == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        match writer.join() {
+            Ok(r) => Ok(r),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// What a finished save reports back to the main thread.
@@ -392,7 +398,9 @@ pub fn save_now(srv: &mut Server) -> SaveResult {
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let dir = target_dir();
     let name = srv.config.dbfilename.clone();
-    let r = job.save_file(&dir, &name, srv.config.rdb_save_incremental_fsync);
+    let fsync = srv.config.rdb_save_incremental_fsync;
+    let r = run_foreground(srv, &job, |job| job.save_file(&dir, &name, fsync)).and_then(|r| r);
+    drop(job);
     match &r {
         Ok(_) => {
             srv.log.notice("DB saved on disk");

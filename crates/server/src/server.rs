@@ -170,6 +170,8 @@ pub struct Server {
     pub rdb: crate::save::RdbState,
     /// Loading the dataset at start: commands without the LOADING flag are refused.
     pub loading: Option<crate::load::LoadProgress>,
+    /// Wakes the task that walks running snapshots (`net::snapshot_pump`).
+    pub snapshot_wake: Rc<tokio::sync::Notify>,
 }
 
 impl Server {
@@ -216,6 +218,7 @@ impl Server {
             active_expire_enabled: true,
             rdb: crate::save::RdbState::new(unix_ms() / 1000),
             loading: None,
+            snapshot_wake: Rc::new(tokio::sync::Notify::new()),
             config,
         }
     }

@@ -1,96 +1,110 @@
-//! Point-in-time snapshots without fork and without copying the dataset.
+//! Point-in-time snapshots without fork, without copying the dataset, and without a pause.
 //!
-//! `Db::begin_snapshot` records every segment (an `Arc` clone each: microseconds even at
-//! millions of keys) in a slot. From then on two parties serialize segments, each exactly once:
+//! The main thread owns the keyspace, so the main thread walks it; a writer thread only ever
+//! sees entries handed to it (cheap clones: inline keys and small strings are copied,
+//! collections and long strings are `Arc`s). Serialize-before-write at entry granularity:
 //!
 //! ```text
-//!   writer thread:  Snapshot::drain  ── takes slot i ──> sink.segment(db, &old segment)
-//!   main thread:    write to segment i ── Db::before_write ── takes slot i first (if still
-//!                   there) ──> sink.segment(db, &old segment), then mutates in place
+//!   begin_snapshot     gen += 1; every segment "not yet walked" for this snapshot (O(1))
+//!   main thread, between client batches (Db::snapshot_step):
+//!       next segment not yet walked ─▶ clone its entries with mark < gen ─▶ queue
+//!   main thread, before any write to an entry in a segment not yet walked:
+//!       entry.mark < gen ─▶ clone the entry as it is (the before-image) ─▶ queue
+//!       then entry.mark = gen (the walk skips it), and the write happens in place
+//!   writer thread:     Snapshot::next_batch ─▶ encode ─▶ file, socket, ...
 //! ```
 //!
-//! Whoever takes a slot serializes the segment as it was when the snapshot began; the main
-//! thread does it just before its first write to that segment (Dragonfly's serialize-before-
-//! write), so the segment is no longer shared and the write copies nothing. Only when the writer
-//! thread holds a segment at the very moment the main thread writes to it does `Arc::make_mut`
-//! copy that one segment (at most `SPLIT_AT` entries). Extra memory is therefore bounded by what
-//! the sink buffers, not by the write rate.
+//! Entries created while a snapshot runs carry the newest `gen`, so no walk emits them. A
+//! write costs one clone of the one entry it touches, the first time only; a walk step costs
+//! one clone per entry and is bounded (`budget`) so clients are served between steps. The
+//! queue is bounded for walking (`HIGH_WATER`), not for before-images, which never wait.
+//!
+//! Several snapshots may run at once (BGSAVE and a replica's SYNC): each has its own `gen`,
+//! and an entry counts as handled by snapshot k when its mark is at least k's gen, because a
+//! write stamps the newest gen after handing a before-image to every older snapshot that
+//! still needs one.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
-use crate::db::Segment;
+use crate::db::{Entry, Segment};
 
-/// Receives each segment of a snapshot exactly once, as it was when the snapshot began.
-/// Called on the writer thread and on the main thread (before a write), so implementations
-/// must be cheap to share: typically encode into a buffer and hand it to the writer.
-pub trait SegmentSink: Send + Sync {
-    fn segment(&self, db: usize, segment: &Segment);
+/// Entries queued for the writer above which the walk pauses (before-images still go in).
+pub const HIGH_WATER: usize = 32 * 1024;
+
+#[derive(Default)]
+struct Queue {
+    batches: VecDeque<Vec<Entry>>,
+    entries: usize,
+    /// Every entry of the snapshot is in `batches` (or was taken from it).
+    done: bool,
 }
 
+/// What the main thread and the writer share.
 pub(crate) struct Shared {
-    pub(crate) db: usize,
-    pub(crate) slots: Vec<Mutex<Option<Arc<Segment>>>>,
-    pub(crate) sink: Arc<dyn SegmentSink>,
-    pub(crate) remaining: AtomicUsize,
-    pub(crate) keys_done: AtomicUsize,
-    pub(crate) keys_total: usize,
+    db: usize,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    keys_total: usize,
+    keys_done: AtomicUsize,
+    /// The writer gave up (error, cancel) or was dropped: the walk stops.
+    cancelled: AtomicBool,
 }
 
 impl Shared {
-    /// Serializes slot `i` if nobody has yet. Returns whether this call did it.
-    pub(crate) fn take(&self, i: usize) -> bool {
-        let seg = match self.slots.get(i) {
-            Some(slot) => match slot.lock() {
-                Ok(mut s) => s.take(),
-                Err(poisoned) => poisoned.into_inner().take(),
-            },
-            None => None,
-        };
-        match seg {
-            Some(seg) => {
-                self.sink.segment(self.db, &seg);
-                self.keys_done.fetch_add(seg.len(), Ordering::Relaxed);
-                self.remaining.fetch_sub(1, Ordering::AcqRel);
-                true
-            }
-            None => false,
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        match self.queue.lock() {
+            Ok(q) => q,
+            Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    fn push(&self, batch: Vec<Entry>, done: bool) {
+        if batch.is_empty() && !done {
+            return;
+        }
+        let mut q = self.lock();
+        if !batch.is_empty() {
+            q.entries += batch.len();
+            q.batches.push_back(batch);
+        }
+        q.done |= done;
+        drop(q);
+        self.ready.notify_one();
+    }
+
+    fn queued(&self) -> usize {
+        self.lock().entries
     }
 }
 
-/// The writer thread's handle on one database's snapshot.
+/// The writer's handle on one database's snapshot. Dropping it abandons the snapshot.
 pub struct Snapshot {
-    pub(crate) shared: Arc<Shared>,
+    shared: Arc<Shared>,
 }
 
 impl Snapshot {
-    /// Serializes every segment the main thread has not already serialized. Run it on the
-    /// background thread; when it returns, every segment has been handed to the sink once.
-    /// (The main thread never blocks on the writer, so this cannot deadlock: a segment it took
-    /// is serialized within its current command.)
-    pub fn drain(&self) {
-        for i in 0..self.shared.slots.len() {
-            self.shared.take(i);
+    /// The next entries of the snapshot, each exactly once across calls, as they were when the
+    /// snapshot began; `None` when there are no more. Blocks while the main thread has not
+    /// produced more (it must be running `Db::snapshot_step`).
+    pub fn next_batch(&self) -> Option<Vec<Entry>> {
+        let mut q = self.shared.lock();
+        loop {
+            if let Some(b) = q.batches.pop_front() {
+                q.entries -= b.len();
+                self.shared.keys_done.fetch_add(b.len(), Ordering::Relaxed);
+                return Some(b);
+            }
+            if q.done {
+                return None;
+            }
+            q = match self.shared.ready.wait_timeout(q, Duration::from_millis(50)) {
+                Ok((q, _)) => q,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
-        // A segment the main thread took may still be on its way into the sink: wait for it,
-        // so that when this returns the sink has received every segment.
-        while !self.is_complete() {
-            std::thread::yield_now();
-        }
-    }
-
-    /// How many segment slots the snapshot has (the unit `take` works on).
-    pub fn segments(&self) -> usize {
-        self.shared.slots.len()
-    }
-
-    /// Serializes slot `i` unless the main thread already did. A writer that interleaves
-    /// `take` with flushing its sink keeps at most one segment's encoding buffered; after the
-    /// last slot it must wait for `is_complete` (a segment taken by the main thread may still
-    /// be on its way into the sink).
-    pub fn take(&self, i: usize) -> bool {
-        self.shared.take(i)
     }
 
     pub fn db(&self) -> usize {
@@ -102,12 +116,114 @@ impl Snapshot {
         self.shared.keys_total
     }
 
-    /// Keys serialized so far, by either party.
+    /// Keys handed to the writer so far.
     pub fn keys_done(&self) -> usize {
         self.shared.keys_done.load(Ordering::Relaxed)
     }
+}
 
-    pub fn is_complete(&self) -> bool {
-        self.shared.remaining.load(Ordering::Acquire) == 0
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.shared.cancelled.store(true, Ordering::Release);
+    }
+}
+
+/// The main thread's side of one running snapshot of one database.
+pub(crate) struct Walk {
+    pub(crate) shared: Arc<Shared>,
+    /// Entries with a mark below this belong to the snapshot.
+    pub(crate) gen: u32,
+    /// Per segment index (same length as the database's segments): already walked.
+    pub(crate) walked: Vec<bool>,
+    /// The next segment index the walk looks at.
+    cursor: usize,
+    /// Segments dropped from the database (FLUSHDB) before the walk reached them.
+    orphans: Vec<Arc<Segment>>,
+    /// Before-images not yet handed over (handed at the next step).
+    pre: Vec<Entry>,
+}
+
+impl Walk {
+    pub(crate) fn begin(db: usize, gen: u32, segments: usize, keys: usize) -> (Walk, Snapshot) {
+        let shared = Arc::new(Shared {
+            db,
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            keys_total: keys,
+            keys_done: AtomicUsize::new(0),
+            cancelled: AtomicBool::new(false),
+        });
+        let walk = Walk {
+            shared: shared.clone(),
+            gen,
+            walked: vec![false; segments],
+            cursor: 0,
+            orphans: Vec::new(),
+            pre: Vec::new(),
+        };
+        (walk, Snapshot { shared })
+    }
+
+    /// Before `e` (in segment `si`) changes: hands its before-image over if this snapshot
+    /// still needs it.
+    #[inline]
+    pub(crate) fn before_write(&mut self, si: usize, e: &Entry) {
+        if e.mark < self.gen && !self.walked[si] {
+            self.pre.push(e.clone());
+        }
+    }
+
+    /// The database drops every segment (FLUSHDB): the walk keeps those it has not walked.
+    pub(crate) fn orphan(&mut self, segs: &[Arc<Segment>], new_len: usize) {
+        for (i, s) in segs.iter().enumerate() {
+            if !self.walked[i] && !s.is_empty() {
+                self.orphans.push(s.clone());
+            }
+        }
+        self.walked = vec![true; new_len];
+        self.cursor = 0;
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.shared.cancelled.load(Ordering::Acquire)
+    }
+
+    /// One step: hands over the before-images, then walks whole segments until `budget`
+    /// entries were cloned or the queue is full. Returns (entries cloned, finished).
+    pub(crate) fn step(&mut self, segs: &[Arc<Segment>], budget: usize) -> (usize, bool) {
+        let pre = std::mem::take(&mut self.pre);
+        let mut produced = pre.len();
+        self.shared.push(pre, false);
+        if self.shared.queued() >= HIGH_WATER {
+            return (produced, false);
+        }
+        let gen = self.gen;
+        let mut batch = Vec::new();
+        let mut walked = 0usize;
+        let mut finished = false;
+        loop {
+            if walked >= budget {
+                break;
+            }
+            let seg = if let Some(o) = self.orphans.pop() {
+                o
+            } else if self.cursor < segs.len() {
+                let i = self.cursor;
+                self.cursor += 1;
+                if self.walked[i] {
+                    continue;
+                }
+                self.walked[i] = true;
+                segs[i].clone()
+            } else {
+                finished = true;
+                break;
+            };
+            walked += seg.len();
+            batch.extend(seg.iter().filter(|e| e.mark < gen).cloned());
+        }
+        produced += batch.len();
+        self.shared.push(batch, finished);
+        (produced, finished)
     }
 }
