@@ -593,7 +593,7 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        let old = std::mem::replace(self, Db::new());
+        let old = std::mem::take(self);
         self.hasher = old.hasher;
         self.gen = old.gen;
         self.walks = old.walks;
