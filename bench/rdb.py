@@ -4,7 +4,7 @@ medians. Writes the "RDB snapshots" section of bench/RESULTS.md.
 
 - SAVE time and file size after DEBUG POPULATE 1M and 5M keys;
 - load time of a Redis-written dump of 5M keys (process start until PING answers);
-- BGSAVE under a heavy write load (redis-benchmark SET on random keys, -P 16, 50 clients):
+- BGSAVE under a heavy write load (redis-benchmark SET on random existing keys, -P 16, 50 clients):
   extra memory during the save (sum of Pss_Anon over the process tree, sampled every 20 ms,
   peak minus the level just before), the longest reply time of a probe client sending SET
   once a millisecond around the save's start, and the probe's p99 while the save runs.
@@ -98,11 +98,29 @@ def pss_anon_kib(pid):
     return total
 
 
+def benchmark_keys_file(keys, path):
+    """SET commands for exactly the keys redis-benchmark -r KEYS writes (key:%012d, value xxx),
+    so that the write load overwrites existing keys: the dataset does not grow during the save,
+    and every write is one a snapshot has to preserve the old value of."""
+    if path.exists():
+        return path
+    with open(path, "wb") as f:
+        step = 100000
+        for lo in range(0, keys, step):
+            f.write(b"".join(b"*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$3\r\nxxx\r\n" % i
+                             for i in range(lo, min(keys, lo + step))))
+    return path
+
+
 def bgsave_under_load(kind, d, keys):
     s = server(kind, d)
     try:
         c = s.client(socket_timeout=600)
-        c.execute_command("DEBUG", "POPULATE", str(keys))
+        cmds = benchmark_keys_file(keys, d.parent / f"bench-keys-{keys}.resp")
+        with open(cmds, "rb") as f:
+            subprocess.run(["redis-cli", "-p", str(s.port), "--pipe"], stdin=f, check=True,
+                           stdout=subprocess.DEVNULL)
+        assert c.dbsize() == keys, c.dbsize()
         load = subprocess.Popen(
             ["redis-benchmark", "-h", "127.0.0.1", "-p", str(s.port), "-c", "50", "-P", "16",
              "-n", "200000000", "-r", str(keys), "-t", "set", "-q"],
@@ -135,6 +153,7 @@ def bgsave_under_load(kind, d, keys):
         c.execute_command("BGSAVE")
         wait_bgsave(c)
         marks["end"] = time.perf_counter()
+        fork_usec = int(c.info("stats")["latest_fork_usec"])
         time.sleep(0.5)
         stop.set()
         for t in threads:
@@ -146,9 +165,15 @@ def bgsave_under_load(kind, d, keys):
         base = before[-1] if before else samples[0][1]
         extra = max(during + [base]) - base
         window = [lat for t, lat in probe_lat if marks["start"] - 0.01 <= t <= marks["start"] + 0.5]
+        # The same probe in the half second before the save: the noise floor of this load.
+        quiet = [lat for t, lat in probe_lat if marks["start"] - 0.51 <= t < marks["start"] - 0.01]
         in_save = sorted(lat for t, lat in probe_lat if marks["start"] <= t <= marks["end"])
         p99 = in_save[int(len(in_save) * 0.99)] if in_save else 0.0
+        if os.environ.get("BENCH_DEBUG"):
+            top = sorted(((lat, t - marks["start"]) for t, lat in probe_lat), reverse=True)[:8]
+            print(kind, "slowest probes (ms, offset s):", [(round(a * 1000, 1), round(b, 3)) for a, b in top])
         return {"extra_kib": extra, "base_kib": base, "start_pause_ms": max(window) * 1000 if window else 0.0,
+                "quiet_max_ms": max(quiet) * 1000 if quiet else 0.0, "fork_ms": fork_usec / 1000,
                 "p99_ms": p99 * 1000, "save_s": marks["end"] - marks["start"]}
     finally:
         stop.set()
@@ -212,10 +237,12 @@ def main():
         for kind in (["redis", "amber"] if rnd % 2 == 0 else ["amber", "redis"]):
             res[kind].append(bgsave_under_load(kind, tmp / f"bg-{kind}", args.bgsave_keys))
             print(f"BGSAVE under load {kind}: {res[kind][-1]}", flush=True)
-    lines += ["", f"BGSAVE of {args.bgsave_keys:,} keys under redis-benchmark SET -P 16 -c 50 -r {args.bgsave_keys:,}:", "",
+    lines += ["", f"BGSAVE of {args.bgsave_keys:,} keys under redis-benchmark SET -P 16 -c 50 -r {args.bgsave_keys:,} (overwriting those same keys: the dataset does not grow):", "",
               "| BGSAVE under writes | Redis 7.0.15 | Amber | Amber/Redis |", "|---|---|---|---|"]
     for key, label, unit in (("extra_kib", "extra memory during the save (Pss_Anon, process tree)", "MiB"),
-                             ("start_pause_ms", "longest probe reply around the save's start", "ms"),
+                             ("fork_ms", "pause of the main thread to start the save (INFO latest_fork_usec)", "ms"),
+                             ("start_pause_ms", "longest probe reply in the 0.5 s after the save's start", "ms"),
+                             ("quiet_max_ms", "longest probe reply in the 0.5 s before the save (noise floor)", "ms"),
                              ("p99_ms", "probe p99 reply time during the save", "ms"),
                              ("save_s", "save duration", "s")):
         rv, av = med(x[key] for x in res["redis"]), med(x[key] for x in res["amber"])

@@ -109,6 +109,7 @@ pub fn start_with(srv: &mut Server, switch_incr: bool) -> Result<(), String> {
     let thread = std::thread::Builder::new()
         .name("amber-aofrw".into())
         .spawn(move || {
+            crate::save::background_priority();
             let dir = target
                 .parent()
                 .map(Path::to_path_buf)

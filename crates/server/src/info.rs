@@ -283,7 +283,7 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
             .collect();
         field!(out, "pubsub_patterns", distinct.len());
         field!(out, "pubsubshard_channels", 0);
-        field!(out, "latest_fork_usec", 0);
+        field!(out, "latest_fork_usec", st.latest_snapshot_start_usec);
         field!(out, "total_forks", 0);
         field!(out, "migrate_cached_sockets", 0);
         field!(out, "slave_expires_tracked_keys", 0);

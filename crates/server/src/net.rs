@@ -410,8 +410,10 @@ async fn admit<S>(
 async fn snapshot_pump(srv: Rc<RefCell<Server>>) {
     let wake = srv.borrow().snapshot_wake.clone();
     loop {
-        let (active, produced) =
-            crate::save::snapshot_step(&mut srv.borrow_mut(), crate::save::STEP_BUDGET);
+        let (active, produced) = crate::save::snapshot_step(
+            &mut srv.borrow_mut(),
+            Some(std::time::Instant::now() + crate::save::STEP_TIME),
+        );
         if !active {
             wake.notified().await;
         } else if produced > 0 {

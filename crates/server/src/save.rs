@@ -105,6 +105,7 @@ impl SnapshotJob {
     /// Starts the snapshot: from now on the databases can change freely, the job still writes
     /// them as they are at this moment.
     pub fn begin(srv: &mut Server, format: Format) -> SnapshotJob {
+        let t0 = Instant::now();
         let aof_base = matches!(format, Format::Rdb { aof_base: true });
         let opts = EncodeOptions {
             compression: srv.config.rdbcompression,
@@ -149,6 +150,7 @@ impl SnapshotJob {
             });
         }
         srv.snapshot_wake.notify_one();
+        srv.stats.latest_snapshot_start_usec = t0.elapsed().as_micros() as u64;
         progress.keys_total.store(total, Ordering::Relaxed);
         SnapshotJob {
             opts,
@@ -292,17 +294,24 @@ impl<W: Write> RawOut for CommandOut<W> {
     }
 }
 
-/// Entries a snapshot step clones per database between client batches: about 50 µs.
-pub const STEP_BUDGET: usize = 4096;
+/// How long one snapshot step may take between client batches: short enough that no client
+/// notices, long enough that a walk of millions of keys finishes in seconds under load.
+pub const STEP_TIME: Duration = Duration::from_micros(200);
 
 /// Advances every running snapshot (the main thread's half of a fork-less snapshot, see
-/// amber-store's `snapshot.rs`). Returns (whether any snapshot runs, entries handed over).
-pub fn snapshot_step(srv: &mut Server, budget: usize) -> (bool, usize) {
+/// amber-store's `snapshot.rs`) by whole segments until `deadline` (at least one segment per
+/// call). Returns (whether any snapshot runs, entries handed over).
+pub fn snapshot_step(srv: &mut Server, deadline: Option<Instant>) -> (bool, usize) {
     let mut active = false;
     let mut produced = 0;
+    let budget = if deadline.is_some() {
+        usize::MAX
+    } else {
+        1 << 16
+    };
     for db in srv.dbs.iter_mut() {
         if db.snapshot_in_progress() {
-            produced += db.snapshot_step(budget);
+            produced += db.snapshot_step(budget, deadline);
             active |= db.snapshot_in_progress();
         }
     }
@@ -327,7 +336,7 @@ pub fn run_foreground<R: Send>(
                 message: format!("Can't save: can't start the snapshot thread: {e}"),
             })?;
         while !writer.is_finished() {
-            if snapshot_step(srv, 64 * STEP_BUDGET).1 == 0 {
+            if snapshot_step(srv, None).1 == 0 {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
@@ -336,6 +345,17 @@ pub fn run_foreground<R: Send>(
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
+}
+
+/// Lowers the calling thread's CPU priority (nice 10). Snapshot writers call it: on a busy
+/// machine the scheduler then runs the main thread first, so encoding a snapshot never
+/// delays a client's reply; the writer uses the CPU time the main thread leaves.
+pub fn background_priority() {
+    // SAFETY: plain syscalls on the calling thread; failure only leaves the priority as is.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
 
 /// What a finished save reports back to the main thread.
@@ -428,6 +448,7 @@ pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
     let thread = std::thread::Builder::new()
         .name("amber-bgsave".into())
         .spawn(move || {
+            background_priority();
             let r = job.save_file(&dir, &name, fsync);
             drop(job);
             let _ = tx.send(r);

@@ -44,6 +44,9 @@ pub struct CmdStat {
 
 #[derive(Default)]
 pub struct Stats {
+    /// Microseconds the main thread spent starting the latest snapshot (INFO's
+    /// latest_fork_usec: the pause Redis's fork causes, which is what tools watch it for).
+    pub latest_snapshot_start_usec: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,

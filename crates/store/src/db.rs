@@ -281,16 +281,17 @@ impl Db {
         snap
     }
 
-    /// Advances every snapshot of this database by about `budget` entries (see `Walk::step`).
-    /// Returns how many entries were handed over.
-    pub fn snapshot_step(&mut self, budget: usize) -> usize {
+    /// Advances every snapshot of this database by whole segments, up to about `budget`
+    /// entries and until `deadline` (see `Walk::step`). Returns how many entries were handed
+    /// over.
+    pub fn snapshot_step(&mut self, budget: usize, deadline: Option<std::time::Instant>) -> usize {
         let mut produced = 0;
         let segs = &self.segs;
         self.walks.0.retain_mut(|w| {
             if w.is_cancelled() {
                 return false;
             }
-            let (n, finished) = w.step(segs, budget);
+            let (n, finished) = w.step(segs, budget, deadline);
             produced += n;
             !finished
         });
@@ -997,7 +998,7 @@ mod tests {
             writes(db, round);
             round += 1;
             if round % 64 == 0 {
-                db.snapshot_step(256);
+                db.snapshot_step(256, None);
             }
         }
         // Writes after the walk finished must not reach the snapshot either.
@@ -1086,7 +1087,7 @@ mod tests {
             db.get_mut(format!("k{i}").as_bytes()).unwrap().value = Value::Int(-1);
         }
         while db.snapshot_in_progress() {
-            db.snapshot_step(100);
+            db.snapshot_step(100, None);
         }
         let collect = |s: Snapshot| {
             let mut v: Vec<i64> = std::iter::from_fn(|| s.next_batch())
@@ -1117,10 +1118,10 @@ mod tests {
         let after: Vec<*const Segment> = db.segments().iter().map(Arc::as_ptr).collect();
         assert_eq!(before, after);
         // Every entry was written once before the walk: all of them are before-images.
-        db.snapshot_step(0);
+        db.snapshot_step(0, None);
         let mut n = 0;
         while db.snapshot_in_progress() {
-            db.snapshot_step(1000);
+            db.snapshot_step(1000, None);
         }
         while let Some(b) = snap.next_batch() {
             assert!(b.iter().all(|e| !matches!(e.value, Value::Int(-7))));
@@ -1129,7 +1130,7 @@ mod tests {
         assert_eq!(n, 20_000);
         let snap = db.begin_snapshot(0);
         drop(snap);
-        db.snapshot_step(10);
+        db.snapshot_step(10, None);
         assert!(!db.snapshot_in_progress());
     }
 

@@ -1,13 +1,18 @@
 //! `Key`: a keyspace key in 16 bytes, inline up to 15 bytes.
 //!
 //! The inline length is an enum of 16 values, so the other 240 values of that first byte are a
-//! niche holding the variant tag; a longer key lives behind one thin pointer. Together with a
-//! 24-byte `Value`, a keyspace entry is 56 bytes.
+//! niche holding the variant tag; a longer key lives behind one thin pointer to a shared,
+//! reference-counted allocation (`HeapKey`): cloning a key, as snapshots do for every entry
+//! they hand to a writer, never allocates. Together with a 24-byte `Value` and the entry's
+//! expiry, clock and snapshot mark, a keyspace entry is 56 bytes.
 
+use std::alloc::{self, Layout};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
 const INLINE: usize = 15;
 
@@ -56,11 +61,94 @@ impl Len {
 #[derive(Clone)]
 pub enum Key {
     #[allow(private_interfaces)]
-    Inline {
-        len: Len,
-        buf: [u8; INLINE],
-    },
-    Heap(Box<Box<[u8]>>),
+    Inline { len: Len, buf: [u8; INLINE] },
+    #[allow(private_interfaces)]
+    Heap(HeapKey),
+}
+
+/// The bytes of a key longer than `INLINE`, after a header, in one allocation shared by
+/// every clone (an `Arc<[u8]>` behind a thin pointer).
+///
+/// ```text
+///   ptr ─▶ [ refs: AtomicUsize | len: usize | bytes ... ]
+/// ```
+struct HeapKey(NonNull<Header>);
+
+#[repr(C)]
+struct Header {
+    refs: AtomicUsize,
+    len: usize,
+}
+
+// SAFETY: the bytes are immutable after creation and the count is atomic, as in `Arc<[u8]>`.
+unsafe impl Send for HeapKey {}
+// SAFETY: as above; `&HeapKey` only reads the bytes.
+unsafe impl Sync for HeapKey {}
+
+impl HeapKey {
+    fn layout(len: usize) -> Layout {
+        // A slice that exists is at most isize::MAX bytes, so this cannot overflow in practice.
+        Layout::from_size_align(
+            std::mem::size_of::<Header>() + len,
+            std::mem::align_of::<Header>(),
+        )
+        .expect("key length fits a layout")
+    }
+
+    fn new(s: &[u8]) -> HeapKey {
+        let layout = Self::layout(s.len());
+        // SAFETY: the layout has a non-zero size (the header); the header is written before
+        // use and the bytes are copied right after it, inside the allocation.
+        unsafe {
+            let p = alloc::alloc(layout) as *mut Header;
+            let Some(p) = NonNull::new(p) else {
+                alloc::handle_alloc_error(layout);
+            };
+            p.as_ptr().write(Header {
+                refs: AtomicUsize::new(1),
+                len: s.len(),
+            });
+            std::ptr::copy_nonoverlapping(s.as_ptr(), p.as_ptr().add(1) as *mut u8, s.len());
+            HeapKey(p)
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        // SAFETY: the allocation lives while any clone does, and holds `len` bytes after the
+        // header, written once in `new`.
+        unsafe {
+            let h = self.0.as_ptr();
+            std::slice::from_raw_parts(h.add(1) as *const u8, (*h).len)
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: see `as_slice`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Clone for HeapKey {
+    fn clone(&self) -> Self {
+        // As Arc: Relaxed suffices to take a new reference from an existing one; abort rather
+        // than wrap the count.
+        if self.header().refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
+        HeapKey(self.0)
+    }
+}
+
+impl Drop for HeapKey {
+    fn drop(&mut self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        let layout = Self::layout(self.header().len);
+        // SAFETY: this was the last reference; the allocation was made with this layout.
+        unsafe { alloc::dealloc(self.0.as_ptr() as *mut u8, layout) }
+    }
 }
 
 impl Key {
@@ -71,14 +159,14 @@ impl Key {
                 buf[..s.len()].copy_from_slice(s);
                 Key::Inline { len, buf }
             }
-            None => Key::Heap(Box::new(s.into())),
+            None => Key::Heap(HeapKey::new(s)),
         }
     }
 
     pub fn as_slice(&self) -> &[u8] {
         match self {
             Key::Inline { len, buf } => &buf[..*len as usize],
-            Key::Heap(b) => b,
+            Key::Heap(b) => b.as_slice(),
         }
     }
 
@@ -200,5 +288,17 @@ mod tests {
             assert_eq!(k.spilled(), n > INLINE);
             assert_eq!(k.clone(), k);
         }
+    }
+
+    #[test]
+    fn heap_keys_share_one_allocation_across_threads() {
+        let k = Key::from_slice(&[7u8; 100]);
+        let clones: Vec<Key> = (0..64).map(|_| k.clone()).collect();
+        let Key::Heap(h) = &k else { panic!("spilled") };
+        assert_eq!(h.header().refs.load(Ordering::Relaxed), 65);
+        let t = std::thread::spawn(move || clones.iter().all(|c| c.as_slice() == [7u8; 100]));
+        assert!(t.join().unwrap());
+        assert_eq!(h.header().refs.load(Ordering::Relaxed), 1);
+        assert_eq!(Key::from_slice(&[1u8; 16]).as_slice(), &[1u8; 16]);
     }
 }

@@ -27,7 +27,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::db::{Entry, Segment};
 
@@ -189,8 +189,14 @@ impl Walk {
     }
 
     /// One step: hands over the before-images, then walks whole segments until `budget`
-    /// entries were cloned or the queue is full. Returns (entries cloned, finished).
-    pub(crate) fn step(&mut self, segs: &[Arc<Segment>], budget: usize) -> (usize, bool) {
+    /// entries were looked at, `deadline` passed, or the queue is full. Returns (entries
+    /// handed over, finished).
+    pub(crate) fn step(
+        &mut self,
+        segs: &[Arc<Segment>],
+        budget: usize,
+        deadline: Option<Instant>,
+    ) -> (usize, bool) {
         let pre = std::mem::take(&mut self.pre);
         let mut produced = pre.len();
         self.shared.push(pre, false);
@@ -202,7 +208,7 @@ impl Walk {
         let mut walked = 0usize;
         let mut finished = false;
         loop {
-            if walked >= budget {
+            if walked >= budget || (walked > 0 && deadline.is_some_and(|d| Instant::now() >= d)) {
                 break;
             }
             let seg = if let Some(o) = self.orphans.pop() {

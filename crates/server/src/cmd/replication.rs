@@ -138,6 +138,7 @@ fn full_sync(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
     let spawned = std::thread::Builder::new()
         .name("amber-sync".into())
         .spawn(move || {
+            crate::save::background_priority();
             let mut w = ChannelWriter {
                 tx,
                 buf: Vec::with_capacity(CHUNK),
