@@ -275,59 +275,122 @@ pub fn load_file(
         a.replaying = true;
     }
     srv.replaying_aof = true;
-    let r = replay_entries(srv, &mut rd, &mut applier, &mut cl, &shown, &fix);
+    // The file is read and parsed on a helper thread, batches of entries at a time, while
+    // this thread executes the previous batch.
+    let out = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<AofEntry>, String>>(4);
+        let reader = std::thread::Builder::new()
+            .name("amber-aofread".into())
+            .spawn_scoped(scope, move || {
+                read_batches(&mut rd, &tx);
+                rd
+            });
+        match reader {
+            Ok(reader) => {
+                let r = replay_batches(srv, rx, &mut applier, &mut cl, &shown, &fix);
+                // On an early error the reader stops at its next send (the channel is gone).
+                match reader.join() {
+                    Ok(rd) => Ok((r, rd)),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            Err(e) => Err(AofLoadError(format!(
+                "Can't start the AOF reader thread: {e}"
+            ))),
+        }
+    });
     srv.replaying_aof = false;
     if let Some(a) = srv.aof.as_mut() {
         a.replaying = false;
     }
     srv.propagated.clear();
+    let (r, rd) = out?;
     keys += r?;
     finish_file(srv, &rd, applier, path, size, last, &shown, &fix)?;
     Ok(keys)
 }
 
-/// Replays every entry of `rd`: the RDB preamble through `applier`, commands as the AOF
-/// client. Returns the keys loaded from the preamble.
-fn replay_entries<R: std::io::Read>(
-    srv: &mut Server,
+/// Entries per batch handed from the reader thread to the replay.
+const REPLAY_BATCH: usize = 1024;
+
+/// The reader thread: sends the file's entries in batches; a read error ends the stream.
+fn read_batches<R: std::io::Read>(
     rd: &mut AofReader<R>,
+    tx: &std::sync::mpsc::SyncSender<Result<Vec<AofEntry>, String>>,
+) {
+    let mut batch = Vec::with_capacity(REPLAY_BATCH);
+    loop {
+        match rd.next() {
+            Ok(Some(e)) => {
+                batch.push(e);
+                if batch.len() >= REPLAY_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
+                    if tx.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(None) => {
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+                return;
+            }
+            Err(e) => {
+                if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
+                    return;
+                }
+                let _ = tx.send(Err(e.to_string()));
+                return;
+            }
+        }
+    }
+}
+
+/// Replays every entry the reader sends: the RDB preamble through `applier`, commands as the
+/// AOF client. Returns the keys loaded from the preamble.
+fn replay_batches(
+    srv: &mut Server,
+    rx: std::sync::mpsc::Receiver<Result<Vec<AofEntry>, String>>,
     applier: &mut Option<Applier>,
     cl: &mut Client,
     shown: &str,
     fix: &str,
 ) -> Result<u64, AofLoadError> {
     let mut keys = 0u64;
-    loop {
-        let entry = rd
-            .next()
+    for batch in rx {
+        let batch = batch
             .map_err(|e| AofLoadError(format!("Bad file format reading the append only file {shown}: {e}. Make a backup of your AOF file, then use {fix}")))?;
-        match entry {
-            None => break,
-            Some(AofEntry::Rdb(item)) => {
-                if let Some(ap) = applier.as_mut() {
-                    let end = ap.apply(item).map_err(|e| {
-                        AofLoadError(format!(
-                            "{shown}: the RDB preamble is corrupt: {}",
-                            e.message
-                        ))
-                    })?;
-                    if end {
-                        if let Some(ap) = applier.take() {
-                            keys += ap.out.keys_loaded;
-                            crate::load::install(srv, ap.out);
+        // One clock reading per batch: nothing expires while replaying anyway.
+        srv.cmd_time_ms = crate::server::unix_ms();
+        for entry in batch {
+            match entry {
+                AofEntry::Rdb(item) => {
+                    if let Some(ap) = applier.as_mut() {
+                        let end = ap.apply(item).map_err(|e| {
+                            AofLoadError(format!(
+                                "{shown}: the RDB preamble is corrupt: {}",
+                                e.message
+                            ))
+                        })?;
+                        if end {
+                            if let Some(ap) = applier.take() {
+                                keys += ap.out.keys_loaded;
+                                crate::load::install(srv, ap.out);
+                            }
                         }
                     }
                 }
-            }
-            Some(AofEntry::Annotation(_)) => {}
-            Some(AofEntry::Command { args, start, .. }) => {
-                if args.is_empty() {
-                    continue;
-                }
-                if let Err(why) = replay(srv, cl, args) {
-                    return Err(AofLoadError(format!(
+                AofEntry::Annotation(_) => {}
+                AofEntry::Command { args, start, .. } => {
+                    if args.is_empty() {
+                        continue;
+                    }
+                    if let Err(why) = replay(srv, cl, args) {
+                        return Err(AofLoadError(format!(
                         "Error executing a command from the append only file {shown} at offset {start}: {why}"
                     )));
+                    }
                 }
             }
         }
@@ -407,7 +470,6 @@ fn replay(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Result<(), S
         ));
     };
     let _ = cmd;
-    srv.cmd_time_ms = crate::server::unix_ms();
     crate::cmd::process(srv, cl, args);
     cl.out.buf.clear();
     srv.propagated.clear();

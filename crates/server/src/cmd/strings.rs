@@ -177,7 +177,15 @@ fn set_generic(
         get_generic(ctx)?;
     }
     let key = &ctx.args[1];
-    let found = ctx.srv.lookup_write(db, key).is_some();
+    // As Redis's lookupKeyWrite: an expired key is deleted (and the DEL propagated) first.
+    // Without NX/XX whether the key exists does not matter, so the entry is looked up once
+    // more only when it does (each lookup is a cache miss on a large keyspace).
+    let found = if flags & (NX | XX) != 0 {
+        ctx.srv.lookup_write(db, key).is_some()
+    } else {
+        ctx.srv.expire_if_needed(db, key);
+        false
+    };
     if (flags & NX != 0 && found) || (flags & XX != 0 && !found) {
         if flags & GET == 0 {
             match replies {
