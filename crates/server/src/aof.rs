@@ -108,8 +108,12 @@ struct Shared {
     synced: AtomicU64,
     /// When the fsync in progress started (0: none), for aof_delayed_fsync.
     fsync_started_ms: AtomicU64,
-    /// Publishes the offset up to which replies may go out.
+    /// Publishes the offset up to which replies may go out. Sent on the main thread only
+    /// (`durable_relay`), so waking the waiting clients is a local, cheap wake.
     durable: watch::Sender<u64>,
+    /// The writer thread rings this after each fsync under `always` (one cross-thread wake
+    /// per fsync, however many clients wait on it).
+    synced_wake: Notify,
     policy: Mutex<AppendFsync>,
     /// no-appendfsync-on-rewrite yes and a rewrite is running: everysec skips its fsyncs.
     skip_fsync: AtomicBool,
@@ -198,6 +202,7 @@ impl Aof {
             synced: AtomicU64::new(start),
             fsync_started_ms: AtomicU64::new(0),
             durable: tx,
+            synced_wake: Notify::new(),
             policy: Mutex::new(policy),
             skip_fsync: AtomicBool::new(false),
             log: log.clone(),
@@ -425,6 +430,7 @@ impl Aof {
     pub fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.wake.notify_all();
+        self.shared.synced_wake.notify_one();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -454,6 +460,9 @@ fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()
 fn background(sh: Arc<Shared>, mut file: Arc<File>) {
     let mut last_sync = Instant::now();
     let mut offset_in_file: Option<(usize, u64)> = None;
+    // Group commit under `always`: the size of the last batch and how long its fsync took.
+    let mut last_batch = 0usize;
+    let mut last_fsync = Duration::ZERO;
     loop {
         if sh.stop.load(Ordering::Relaxed) {
             return;
@@ -484,6 +493,24 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                 if p.data.is_empty() {
                     continue;
                 }
+                // The clients of the batch just made durable are sending their next commands
+                // now. If much less than that batch is queued, give them up to half an fsync
+                // to arrive so that one fsync covers them all, rather than splitting the
+                // clients into alternating groups. A lone client never waits: what it sent
+                // is all the last batch had.
+                let linger = (last_fsync / 2).min(Duration::from_millis(1));
+                let until = Instant::now() + linger;
+                while p.data.len() < last_batch / 2 && !sh.stop.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if now >= until {
+                        break;
+                    }
+                    p = match sh.wake.wait_timeout(p, until - now) {
+                        Ok((p, _)) => p,
+                        Err(e) => e.into_inner().0,
+                    };
+                }
+                last_batch = p.data.len();
                 (std::mem::take(&mut p.data), p.end, p.file.clone())
             };
             if let Some(f) = f {
@@ -503,7 +530,9 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                 offset_in_file = Some((key, at + data.len() as u64));
                 sh.fsync_started_ms
                     .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
+                let t = Instant::now();
                 let r = fdatasync(&file);
+                last_fsync = t.elapsed();
                 sh.fsync_started_ms.store(0, Ordering::Relaxed);
                 r
             })();
@@ -511,7 +540,7 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                 Ok(()) => {
                     sh.written.store(end, Ordering::Release);
                     sh.synced.store(end, Ordering::Release);
-                    let _ = sh.durable.send(end);
+                    sh.synced_wake.notify_one();
                 }
                 Err(e) => {
                     // Nothing of this batch is acknowledged; the main thread exits.
@@ -618,8 +647,29 @@ pub fn appended(srv: &Server) -> u64 {
     srv.aof.as_ref().map(|a| a.appended).unwrap_or(0)
 }
 
+/// Publishes, on the main thread, what the writer thread made durable under `always`.
+async fn durable_relay(sh: Arc<Shared>) {
+    loop {
+        sh.synced_wake.notified().await;
+        if sh.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let synced = sh.synced.load(Ordering::Acquire);
+        sh.durable.send_if_modified(|d| {
+            let newer = synced > *d;
+            if newer {
+                *d = synced;
+            }
+            newer
+        });
+    }
+}
+
 /// The flush task: writes what was fed once the clients that are ready have run.
 pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Arc<Notify>) {
+    if let Some(sh) = srv.borrow().aof.as_ref().map(|a| a.shared.clone()) {
+        tokio::task::spawn_local(durable_relay(sh));
+    }
     loop {
         notify.notified().await;
         // Let every client that is ready run its batch first: one write for all of them.
