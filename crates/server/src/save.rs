@@ -4,11 +4,12 @@
 //! see amber-store's `snapshot.rs`) and feed it to the same writer:
 //!
 //! ```text
-//!   main thread            begin_snapshot per db (an Arc clone per segment, microseconds)
-//!     │                    a write to a segment not yet saved serializes it first (DbSink)
-//!     ▼
-//!   writer (BGSAVE: a thread; SAVE: the main thread itself)
-//!     header, aux ─▶ per db: SELECTDB, RESIZEDB, take segment i ─▶ encode ─▶ file ─▶ ... EOF+CRC
+//!   main thread            begin_snapshot per db (O(1), microseconds)
+//!     │                    between client batches: snapshot_step walks ~200 µs of segments
+//!     │                    a write to an entry not walked yet hands over its before-image
+//!     ▼                    (cloned entries: keys and small strings copied, the rest shared)
+//!   writer thread (nice 10 for BGSAVE, rewrite, SYNC; SAVE blocks and only walks meanwhile)
+//!     header, aux ─▶ per db: SELECTDB, RESIZEDB, next_batch ─▶ encode ─▶ file ─▶ ... EOF+CRC
 //!     temp file (O_EXCL, 0600) ─▶ fsync ─▶ rename over dbfilename ─▶ fsync dir
 //! ```
 //!
@@ -275,7 +276,7 @@ impl SnapshotJob {
     }
 }
 
-/// Where encoded segments go: the RDB encoder (which keeps the CRC) or a plain writer.
+/// Where encoded entries go: the RDB encoder (which keeps the CRC) or a plain writer.
 trait RawOut {
     fn raw(&mut self, bytes: &[u8]) -> io::Result<()>;
 }

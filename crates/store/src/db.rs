@@ -6,16 +6,18 @@
 //! ```text
 //! Db ─ dir: [seg index; 2^depth] ─┐     (several directory slots may share a segment)
 //!      segs: [Arc<Segment>] <─────┘     Segment { table: HashTable<Entry>, depth, .. }
-//!                                       Entry { key, value, expire, lru }
+//!                                       Entry { key, value, expire, lru, mark }
 //! ```
 //!
 //! A segment that reaches `SPLIT_AT` entries splits in two by one more hash bit instead of
 //! growing, so segments stay small (a bounded unit of work for snapshots) whatever the size of
 //! the database, and each table lives between half and seven-eighths full.
 //!
-//! A point-in-time snapshot clones the segment pointers (`Db::snapshot`); a later write to a
-//! segment still shared with a snapshot copies just that segment (`Arc::make_mut`). Reads never
-//! copy: the access clock (`lru`) is an atomic updated through a shared reference.
+//! Point-in-time snapshots (`begin_snapshot`, see `snapshot.rs`) are walked by this thread
+//! between client batches (`snapshot_step`), segment by segment; every write first hands the
+//! before-image of the one entry it changes to the snapshots that have not walked its
+//! segment yet, and stamps the entry (`mark`) so the walk skips it. Reads never copy: the
+//! access clock (`lru`) is an atomic updated through a shared reference.
 //!
 //! Expiry times are absolute Unix milliseconds, `NO_EXPIRE` when the key has none. The store
 //! never looks at a clock: callers pass `now`.
