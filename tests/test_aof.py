@@ -253,6 +253,42 @@ def test_appendonly_yes_ignores_dump_rdb_and_says_so(tmp_path):
         s.stop()
 
 
+def test_old_single_file_aof_is_upgraded_as_redis_does(tmp_path):
+    """An appendonly.aof of Redis 6 (one file of commands, in dir) is moved into
+    appendonlydir as the base, with a manifest and a new incr file, exactly the files Redis
+    7.0.15 makes of it; both load the same dataset, and the upgraded dir keeps working."""
+    old = b"".join(
+        b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
+        for a in ([b"SELECT", b"0"], [b"SET", b"k", b"v"], [b"RPUSH", b"l", b"a", b"b"],
+                  [b"SELECT", b"3"], [b"HSET", b"h", b"f", b"1"], [b"PEXPIREAT", b"h", b"4102444800000"]))
+    servers = {}
+    for kind in ("redis", "amber"):
+        d = tmp_path / kind
+        d.mkdir()
+        (d / "appendonly.aof").write_bytes(old)
+        servers[kind] = start(kind, d)
+    try:
+        same_digest(servers["redis"].client(), servers["amber"].client())
+        listing = {k: sorted(os.listdir(tmp_path / k / "appendonlydir")) for k in servers}
+        assert listing["amber"] == listing["redis"] == [
+            "appendonly.aof", "appendonly.aof.1.incr.aof", "appendonly.aof.manifest"]
+        manifests = {k: (tmp_path / k / "appendonlydir" / "appendonly.aof.manifest").read_bytes()
+                     for k in servers}
+        assert manifests["amber"] == manifests["redis"]
+        assert not (tmp_path / "amber" / "appendonly.aof").exists()
+        servers["amber"].client().set("after", "upgrade")
+        want = digest(servers["amber"].client())
+    finally:
+        for s in servers.values():
+            s.stop()
+    s = start("amber", tmp_path / "amber")
+    try:
+        assert digest(s.client()) == want
+    finally:
+        s.stop()
+    check_aof(tmp_path / "amber")
+
+
 # ---- truncated and corrupt files -------------------------------------------------------------
 
 def incr_file(d):
