@@ -338,7 +338,7 @@ def test_snapshots_keep_their_moment_across_flushdb_swapdb_and_a_second_snapshot
     are rewritten, and a replica's SYNC (redis-cli --rdb) takes a second snapshot. Each file
     holds exactly the dataset of its own start (checked by loading it into Redis 7.0.15 and
     comparing DEBUG DIGEST)."""
-    s = start("amber", tmp_path / "a", "--save", "", "--rdb-key-save-delay", "50")
+    s = start("amber", tmp_path / "a", "--save", "", "--rdb-key-save-delay", "150")
     c = s.client()
     n = 6000
     for db in range(3):
@@ -367,8 +367,10 @@ def test_snapshots_keep_their_moment_across_flushdb_swapdb_and_a_second_snapshot
         assert time.time() < deadline, "SYNC did not start"
         time.sleep(0.01)
     # Both snapshots are running now: more writes that neither may see.
+    p = w.pipeline(transaction=False)
     for i in range(n):
-        w.set(f"k2:{i}", "later")
+        p.set(f"k2:{i}", "later")
+    p.execute()
     w.execute_command("SELECT", 2)
     w.delete(*[f"k1:{i}" for i in range(n)])
     assert c.info("persistence")["rdb_bgsave_in_progress"] == 1, "the save ended too early"
