@@ -185,10 +185,7 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         }
     };
     let job = SnapshotJob::begin(srv, format);
-    let file = base.name_lossy();
-    let r = crate::save::run_foreground(srv, &job, |job| job.save_file(dir, &file, true));
-    drop(job);
-    if let Err(f) = r.and_then(|r| r) {
+    if let Err(f) = crate::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true) {
         fatal(srv, &f.log_line());
     }
     let incr = m.next_incr(name).clone();

@@ -142,7 +142,7 @@ impl SnapshotJob {
             let keys = db.len() as u64;
             let expires = db.volatile_len() as u64;
             total += keys;
-            let snapshot = db.begin_snapshot(index);
+            let snapshot = db.begin_snapshot();
             dbs.push(DbJob {
                 index,
                 keys,
@@ -319,18 +319,20 @@ pub fn snapshot_step(srv: &mut Server, deadline: Option<Instant>) -> (bool, usiz
     (active, produced)
 }
 
-/// Runs `write` (the writer's half of `job`) on a helper thread while this thread walks the
-/// snapshot, for the saves that block the server (SAVE, SHUTDOWN, DEBUG RELOAD, the first
-/// AOF base). Fails only if the thread cannot start.
-pub fn run_foreground<R: Send>(
+/// `SnapshotJob::save_file` for the saves that block the server (SAVE, SHUTDOWN, DEBUG
+/// RELOAD, the first AOF base): the file is written on a helper thread while this thread
+/// walks the snapshot.
+pub fn save_file_blocking(
     srv: &mut Server,
-    job: &SnapshotJob,
-    write: impl FnOnce(&SnapshotJob) -> R + Send,
-) -> Result<R, SaveFailure> {
+    job: SnapshotJob,
+    dir: &Path,
+    name: &str,
+    incremental_fsync: bool,
+) -> SaveResult {
     std::thread::scope(|scope| {
         let writer = std::thread::Builder::new()
             .name("amber-save".into())
-            .spawn_scoped(scope, || write(job))
+            .spawn_scoped(scope, || job.save_file(dir, name, incremental_fsync))
             .map_err(|e| SaveFailure {
                 code: "P001",
                 name: "FORK_FAIL",
@@ -342,7 +344,7 @@ pub fn run_foreground<R: Send>(
             }
         }
         match writer.join() {
-            Ok(r) => Ok(r),
+            Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
@@ -420,8 +422,7 @@ pub fn save_now(srv: &mut Server) -> SaveResult {
     let dir = target_dir();
     let name = srv.config.dbfilename.clone();
     let fsync = srv.config.rdb_save_incremental_fsync;
-    let r = run_foreground(srv, &job, |job| job.save_file(&dir, &name, fsync)).and_then(|r| r);
-    drop(job);
+    let r = save_file_blocking(srv, job, &dir, &name, fsync);
     match &r {
         Ok(_) => {
             srv.log.notice("DB saved on disk");

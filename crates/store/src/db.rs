@@ -276,9 +276,9 @@ impl Db {
     /// returned handle yields the entries as they are now, while the database keeps changing;
     /// `snapshot_step` must be called on this thread until `snapshot_in_progress` is false
     /// (or the handle is dropped), or the handle's reader waits.
-    pub fn begin_snapshot(&mut self, db: usize) -> Snapshot {
+    pub fn begin_snapshot(&mut self) -> Snapshot {
         self.gen = self.gen.wrapping_add(1).max(1);
-        let (walk, snap) = Walk::begin(db, self.gen, self.segs.len(), self.len);
+        let (walk, snap) = Walk::begin(self.gen, self.segs.len());
         self.walks.0.push(walk);
         snap
     }
@@ -612,7 +612,7 @@ impl Db {
         self.segs.iter().flat_map(|s| s.table.iter())
     }
 
-    /// The segments, for snapshot encoders that walk them one by one.
+    /// The segments (their layout, for tests and diagnostics).
     pub fn segments(&self) -> &[Arc<Segment>] {
         &self.segs
     }
@@ -982,7 +982,7 @@ mod tests {
     /// walk between writes as the server does between client batches. Returns (key, value)
     /// of every integer entry the snapshot yielded.
     fn snapshot_under(db: &mut Db, mut writes: impl FnMut(&mut Db, usize)) -> Vec<(Vec<u8>, i64)> {
-        let snap = db.begin_snapshot(0);
+        let snap = db.begin_snapshot();
         let reader = std::thread::spawn(move || {
             let mut out = Vec::new();
             while let Some(batch) = snap.next_batch() {
@@ -1080,11 +1080,11 @@ mod tests {
         for i in 0..5_000 {
             db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
         }
-        let first = db.begin_snapshot(0);
+        let first = db.begin_snapshot();
         for i in 0..2_500 {
             db.insert(k(&format!("k{i}")), Value::Int(i + 5_000), NO_EXPIRE, 0);
         }
-        let second = db.begin_snapshot(0);
+        let second = db.begin_snapshot();
         for i in 0..5_000 {
             db.get_mut(format!("k{i}").as_bytes()).unwrap().value = Value::Int(-1);
         }
@@ -1113,7 +1113,7 @@ mod tests {
             db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
         }
         let before: Vec<*const Segment> = db.segments().iter().map(Arc::as_ptr).collect();
-        let snap = db.begin_snapshot(0);
+        let snap = db.begin_snapshot();
         for i in 0..20_000 {
             db.insert(k(&format!("k{i}")), Value::Int(-7), NO_EXPIRE, 0);
         }
@@ -1130,7 +1130,7 @@ mod tests {
             n += b.len();
         }
         assert_eq!(n, 20_000);
-        let snap = db.begin_snapshot(0);
+        let snap = db.begin_snapshot();
         drop(snap);
         db.snapshot_step(10, None);
         assert!(!db.snapshot_in_progress());

@@ -44,10 +44,8 @@ struct Queue {
 
 /// What the main thread and the writer share.
 pub(crate) struct Shared {
-    db: usize,
     queue: Mutex<Queue>,
     ready: Condvar,
-    keys_total: usize,
     keys_done: AtomicUsize,
     /// The writer gave up (error, cancel) or was dropped: the walk stops.
     cancelled: AtomicBool,
@@ -107,15 +105,6 @@ impl Snapshot {
         }
     }
 
-    pub fn db(&self) -> usize {
-        self.shared.db
-    }
-
-    /// Keys in the database when the snapshot began.
-    pub fn keys_total(&self) -> usize {
-        self.shared.keys_total
-    }
-
     /// Keys handed to the writer so far.
     pub fn keys_done(&self) -> usize {
         self.shared.keys_done.load(Ordering::Relaxed)
@@ -144,12 +133,10 @@ pub(crate) struct Walk {
 }
 
 impl Walk {
-    pub(crate) fn begin(db: usize, gen: u32, segments: usize, keys: usize) -> (Walk, Snapshot) {
+    pub(crate) fn begin(gen: u32, segments: usize) -> (Walk, Snapshot) {
         let shared = Arc::new(Shared {
-            db,
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
-            keys_total: keys,
             keys_done: AtomicUsize::new(0),
             cancelled: AtomicBool::new(false),
         });
