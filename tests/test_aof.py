@@ -340,7 +340,25 @@ def test_truncated_tail_loads_prefix_or_refuses(tmp_path):
 
 # ---- durability ------------------------------------------------------------------------------
 
-def test_kill_9_under_always_loses_no_acknowledged_write(tmp_path):
+def reader_load(s, stop):
+    """A client that reads while others write: under `always` it keeps the fsyncs on the
+    writer thread (with writes only, they run on the main thread)."""
+
+    def run():
+        r = s.client(socket_timeout=5)
+        while not stop.is_set():
+            try:
+                r.get("w0")
+            except (redis.ConnectionError, redis.TimeoutError):
+                return
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("with_reads", [False, True], ids=["writes-only", "with-reads"])
+def test_kill_9_under_always_loses_no_acknowledged_write(tmp_path, with_reads):
     d = tmp_path / "a"
     rnd = random.Random(5)
     acked = {}
@@ -370,6 +388,8 @@ def test_kill_9_under_always_loses_no_acknowledged_write(tmp_path):
         threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
+        if with_reads:
+            threads.append(reader_load(s, stop))
         time.sleep(0.2 + rnd.random() * 0.6)
         os.kill(s.pid, signal.SIGKILL)
         s.proc.wait(5)
@@ -382,6 +402,56 @@ def test_kill_9_under_always_loses_no_acknowledged_write(tmp_path):
         c = s.client()
         for k, v in acked.items():
             assert int(c.get(k)) >= v
+    finally:
+        s.stop()
+
+
+def test_always_fsyncs_on_either_thread_keep_the_file_whole(tmp_path):
+    """Under `always`, batches are fsynced on the main thread while only writes run and on the
+    writer thread while reads run too: phases of both, with pipelined writers, then restart
+    and compare the digest; redis-check-aof must accept the file."""
+    d = tmp_path / "a"
+    s = start("amber", d, "--appendfsync", "always")
+    try:
+        c = s.client()
+        errors = []
+
+        def writer(wid, until):
+            w = s.client(socket_timeout=10)
+            i = 0
+            try:
+                while time.time() < until:
+                    p = w.pipeline(transaction=False)
+                    for _ in range(8):
+                        p.rpush(f"list{wid}", i)
+                        p.incr(f"n{wid}")
+                        i += 1
+                    p.execute()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        for phase in range(6):
+            until = time.time() + 0.4
+            threads = [threading.Thread(target=writer, args=(w, until)) for w in range(4)]
+            stop = threading.Event()
+            for t in threads:
+                t.start()
+            reader = reader_load(s, stop) if phase % 2 else None
+            for t in threads:
+                t.join()
+            stop.set()
+            if reader is not None:
+                reader.join()
+            # writes only for longer than the 100 ms window: the next phase starts inline
+            time.sleep(0.15)
+        assert not errors, errors
+        for w in range(4):
+            assert c.llen(f"list{w}") == int(c.get(f"n{w}")) > 0
+        before = digest(c)
+        s.stop()
+        check_aof(d)
+        s = start("amber", d)
+        assert digest(s.client()) == before
     finally:
         s.stop()
 
@@ -416,13 +486,16 @@ def strace_server(d, *extra, inject):
     return StracedServer(d, extra, inject).start()
 
 
-def test_fdatasync_eio_under_always_exits_without_acknowledging(tmp_path):
+@pytest.mark.parametrize("with_reads", [False, True], ids=["writes-only", "with-reads"])
+def test_fdatasync_eio_under_always_exits_without_acknowledging(tmp_path, with_reads):
     assert shutil.which("strace"), "strace is needed (apt-get install strace)"
     d = tmp_path / "a"
     # the first fdatasync calls succeed, later ones fail
     s = strace_server(d, "--appendfsync", "always", inject="inject=fdatasync:error=EIO:when=20+")
     c = s.client(socket_timeout=5)
     acked = 0
+    stop = threading.Event()
+    reader = reader_load(s, stop) if with_reads else None
     try:
         with pytest.raises((redis.ConnectionError, redis.TimeoutError)):
             for i in range(1000):
@@ -431,6 +504,9 @@ def test_fdatasync_eio_under_always_exits_without_acknowledging(tmp_path):
         s.proc.wait(10)
         assert s.proc.returncode != 0
     finally:
+        stop.set()
+        if reader is not None:
+            reader.join()
         s.stop()
     assert "Can't recover from AOF write error" in s.log_path.read_text()
     assert 0 < acked < 1000

@@ -11,7 +11,15 @@
 //!                    fsync thread: fdatasync once a second
 //!     always:        hand buf to the writer thread: write + fdatasync ─▶ durable = synced
 //!                    (group commit: what arrives meanwhile goes in the next fsync)
+//!                    or, when nothing could run meanwhile, write + fdatasync right here
 //! ```
+//!
+//! Under `always` the fsync runs on the main thread when the writer thread is idle and no
+//! command was answered without the AOF lately (pure write load): every client of the batch
+//! waits for that fsync anyway, and handing it to another thread only adds two cross-CPU
+//! wake-ups per batch. While the writer thread is busy, or reads (anything that appends
+//! nothing) are being served, batches go to the writer thread, so that those replies never
+//! wait for the disk and the next batch is prepared while the fsync runs.
 //!
 //! A failed write is truncated back and retried (ENOSPC: P004, the rest: P005); writes are
 //! refused with MISCONF meanwhile. A failed fsync is never retried and trusted: under
@@ -125,6 +133,8 @@ struct Pending {
     data: Vec<u8>,
     /// Logical offset at the end of `data`.
     end: u64,
+    /// Where `data` starts in the file.
+    at: u64,
     file: Option<Arc<File>>,
 }
 
@@ -162,6 +172,9 @@ pub struct Aof {
     pub last_rewrite_failure_at: Option<Instant>,
     /// Feeding is off while the AOF itself is being replayed.
     pub replaying: bool,
+    /// When a command last ran that appended nothing (a read, mostly): its reply did not
+    /// wait for the AOF, and an fsync on the main thread would have delayed it.
+    unlogged_at_ms: i64,
     threads: Vec<std::thread::JoinHandle<()>>,
     log: crate::log::Logger,
 }
@@ -240,6 +253,7 @@ impl Aof {
             rewrite_scheduled: false,
             last_rewrite_failure_at: None,
             replaying: false,
+            unlogged_at_ms: i64::MIN,
             threads,
             log,
         }
@@ -273,6 +287,44 @@ impl Aof {
         self.written
     }
 
+    /// A command ran that appended nothing (see `unlogged_at_ms`).
+    pub fn note_unlogged(&mut self, now_ms: i64) {
+        self.unlogged_at_ms = now_ms;
+    }
+
+    /// Under `always`, whether this batch is fsynced on the main thread: the writer thread
+    /// has nothing queued or in flight, and nothing that does not wait for the AOF ran in
+    /// the last 100 ms.
+    fn sync_inline(&self) -> bool {
+        const READS_WINDOW_MS: i64 = 100;
+        self.shared.synced.load(Ordering::Acquire) >= self.written
+            && crate::server::unix_ms().saturating_sub(self.unlogged_at_ms) > READS_WINDOW_MS
+    }
+
+    /// Writes and fdatasyncs `buf` on this thread (`always`, see `sync_inline`). A failure
+    /// exits, as in the writer thread: nothing of the batch was acknowledged.
+    fn write_and_sync_here(&mut self) {
+        let end = self.written + self.buf.len() as u64;
+        self.shared
+            .fsync_started_ms
+            .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
+        let r = write_all_at_end(&self.file, &self.buf, self.file_len)
+            .and_then(|()| fdatasync(&self.file));
+        self.shared.fsync_started_ms.store(0, Ordering::Relaxed);
+        if let Err(e) = r {
+            self.shared.stop.store(true, Ordering::Relaxed);
+            fail_always(&self.log, &e);
+        }
+        let n = self.buf.len() as u64;
+        self.file_len += n;
+        self.current_size += n;
+        self.written = end;
+        self.buf.clear();
+        self.shared.written.store(end, Ordering::Release);
+        self.shared.synced.store(end, Ordering::Release);
+        let _ = self.shared.durable.send(end);
+    }
+
     /// The next command goes after a SELECT (a new incr file starts without a selected db).
     pub fn forget_selected_db(&mut self) {
         self.selected_db = None;
@@ -296,6 +348,7 @@ impl Aof {
             self.wait_writer_idle();
         }
         match policy {
+            AppendFsync::Always if self.sync_inline() => self.write_and_sync_here(),
             AppendFsync::Always => {
                 let end = self.written + self.buf.len() as u64;
                 let mut p = match self.shared.pending.lock() {
@@ -312,6 +365,9 @@ impl Aof {
                         Ok(p) => p,
                         Err(e) => e.into_inner(),
                     };
+                }
+                if p.data.is_empty() {
+                    p.at = self.file_len;
                 }
                 p.data.extend_from_slice(&self.buf);
                 p.end = end;
@@ -459,7 +515,6 @@ fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()
 /// second what the main thread wrote.
 fn background(sh: Arc<Shared>, mut file: Arc<File>) {
     let mut last_sync = Instant::now();
-    let mut offset_in_file: Option<(usize, u64)> = None;
     // Group commit under `always`: the size of the last batch and how long its fsync took.
     let mut last_batch = 0usize;
     let mut last_fsync = Duration::ZERO;
@@ -472,7 +527,7 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
             Err(e) => *e.into_inner(),
         };
         if policy == AppendFsync::Always {
-            let (data, end, f) = {
+            let (data, end, at, f) = {
                 let mut p = match sh.pending.lock() {
                     Ok(p) => p,
                     Err(e) => e.into_inner(),
@@ -511,23 +566,16 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                     };
                 }
                 last_batch = p.data.len();
-                (std::mem::take(&mut p.data), p.end, p.file.clone())
+                (std::mem::take(&mut p.data), p.end, p.at, p.file.clone())
             };
             if let Some(f) = f {
                 if !Arc::ptr_eq(&f, &file) {
                     file = f;
-                    offset_in_file = None;
                 }
             }
             // Append at the file's end as the main thread accounts it.
             let r = (|| -> std::io::Result<()> {
-                let key = Arc::as_ptr(&file) as usize;
-                let at = match offset_in_file {
-                    Some((k, off)) if k == key => off,
-                    _ => file.metadata()?.len(),
-                };
                 write_all_at_end(&file, &data, at)?;
-                offset_in_file = Some((key, at + data.len() as u64));
                 sh.fsync_started_ms
                     .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
                 let t = Instant::now();

@@ -577,6 +577,7 @@ pub fn call(
     };
     let start = crate::clock::monotonic_us();
     let dirty_before = srv.dirty;
+    let appended_before = crate::aof::appended(srv);
     let db_before = cl.db;
     let outer_replaced = std::mem::replace(&mut srv.propagation_replaced, false);
     srv.call_depth += 1;
@@ -627,6 +628,12 @@ pub fn call(
         crate::aof::feed_propagated(srv);
         // Its replies wait until what it (or anything before it) fed is durable.
         cl.aof_need = crate::aof::appended(srv);
+        if cl.aof_need == appended_before {
+            let now = srv.cmd_time_ms;
+            if let Some(aof) = srv.aof.as_mut() {
+                aof.note_unlogged(now);
+            }
+        }
     }
 }
 
