@@ -400,10 +400,9 @@ impl Aof {
                             self.log
                                 .notice("AOF write error looks solved, Redis can write again.");
                         }
+                        // The fsync thread is not woken: it fsyncs on its own clock, once
+                        // a second (a wake-up per write would cost two context switches).
                         let _ = self.shared.durable.send(self.written);
-                        if policy == AppendFsync::Everysec {
-                            self.shared.wake.notify_one();
-                        }
                     }
                     Err(e) => {
                         let f = AofFailure::from_io(&e);
@@ -606,7 +605,15 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                     Ok(p) => p,
                     Err(e) => e.into_inner(),
                 };
-                let _ = sh.wake.wait_timeout(p, Duration::from_millis(100));
+                // Sleep until the next fsync is due; a policy change or stop wakes it.
+                let wait = if policy == AppendFsync::Everysec {
+                    Duration::from_secs(1)
+                        .saturating_sub(last_sync.elapsed())
+                        .max(Duration::from_millis(1))
+                } else {
+                    Duration::from_millis(100)
+                };
+                let _ = sh.wake.wait_timeout(p, wait);
             }
             if let Ok(p) = sh.pending.lock() {
                 if let Some(f) = &p.file {
