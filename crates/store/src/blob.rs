@@ -1,8 +1,8 @@
 //! `Blob`: an immutable byte string kept inline up to 22 bytes, on the heap beyond.
 //!
-//! 24 bytes in all. Its first byte is the variant tag, and the values the tag never takes are a
-//! niche the compiler uses for `Value`'s own tag, so `Value` is 24 bytes too and a keyspace entry
-//! (key, value, expiry, access clock) is 64. Most keys and small values never allocate.
+//! 24 bytes in all: the members, fields and elements of collections that are not packed into a
+//! listpack or an intset. (Keys and embstr values have their own, tighter types, see
+//! `short_bytes.rs`.)
 
 use std::borrow::Borrow;
 use std::fmt;

@@ -8,15 +8,15 @@
 pub mod blob;
 pub mod db;
 pub mod hash;
-pub mod key;
 pub mod list;
 pub mod set;
+pub mod short_bytes;
 pub mod snapshot;
 pub mod value;
 pub mod zset;
 
 pub use db::{Db, Entry, ScanCursor};
-pub use value::{Blob, Key, Value};
+pub use value::{Blob, EmbStr, Key, Value};
 
 /// Thresholds that decide compact versus general encodings (Redis's `*-max-listpack-*`,
 /// `set-max-intset-entries`), passed to every operation that may convert a value.

@@ -8,7 +8,7 @@ use crate::set::Set;
 use crate::zset::ZSet;
 
 pub use crate::blob::Blob;
-pub use crate::key::Key;
+pub use crate::short_bytes::{EmbStr, Key};
 
 /// Redis's largest "embstr" string; longer strings are "raw".
 pub const EMBSTR_MAX: usize = 44;
@@ -20,7 +20,7 @@ pub enum Value {
     /// A string holding a 64-bit integer in canonical form (encoding "int").
     Int(i64),
     /// A string of at most 44 bytes created whole (encoding "embstr").
-    Emb(Blob),
+    Emb(EmbStr),
     /// A string modified in place or longer than 44 bytes (encoding "raw").
     Raw(Arc<Vec<u8>>),
     List(Arc<List>),
@@ -94,7 +94,7 @@ impl Value {
             return Value::Int(n);
         }
         if s.len() <= EMBSTR_MAX {
-            Value::Emb(Blob::from_slice(s))
+            Value::Emb(EmbStr::from_slice(s))
         } else {
             Value::Raw(Arc::new(s.to_vec()))
         }
@@ -104,7 +104,7 @@ impl Value {
     /// (embstr when short, raw otherwise), e.g. the result of INCRBYFLOAT.
     pub fn string_no_int(s: &[u8]) -> Value {
         if s.len() <= EMBSTR_MAX {
-            Value::Emb(Blob::from_slice(s))
+            Value::Emb(EmbStr::from_slice(s))
         } else {
             Value::Raw(Arc::new(s.to_vec()))
         }
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn value_is_compact() {
-        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 16);
     }
 
     #[test]
