@@ -2,11 +2,12 @@
 """Server-core benchmark: Amber against Redis 7.0.15 on this machine, side by side.
 
 Starts both servers with identical settings (no persistence, loopback, free ports), then runs
-redis-benchmark against each in alternation (round 1: Redis then Amber, round 2: Amber then
-Redis, ...), takes the median per test, and measures RSS after DEBUG POPULATE 1000000.
+redis-benchmark against each: every test runs on both back to back, the order alternating by test
+and by round; the ratio is the median of the per-round pairs. Also measures RSS after
+DEBUG POPULATE 1000000.
 Writes the table into bench/RESULTS.md (the "Server core" section) and prints it.
 
-    python3 bench/core.py [--rounds 3] [--requests 200000] [--no-write]
+    python3 bench/core.py [--rounds 5] [--requests 200000] [--no-write]
 """
 
 import argparse
@@ -27,10 +28,10 @@ from conftest import ServerProc  # noqa: E402
 TESTS = ["set", "get", "incr", "lpush", "lpop", "hset", "sadd", "zadd", "mset"]
 
 
-def bench(port, pipeline, requests, clients=50):
+def bench(port, pipeline, requests, tests, clients=50):
     out = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(requests),
-         "-P", str(pipeline), "-r", "100000", "-t", ",".join(TESTS), "--csv"],
+         "-P", str(pipeline), "-r", "100000", "-t", ",".join(tests), "--csv"],
         check=True, capture_output=True, text=True,
     ).stdout
     rows = list(csv.reader(io.StringIO(out)))
@@ -64,22 +65,32 @@ def populate_rss(kind, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-bench-{os.getpid()}"
     servers = {k: ServerProc(k, tmp / k, ["--save", ""]).start() for k in ("redis", "amber")}
-    results = {(k, p): [] for k in servers for p in (1, 16)}
+    # results[(server, pipeline, test)]: one number per round. Each test runs on both servers
+    # back to back (the order alternates by test and by round), so that each pair of numbers
+    # shares the machine's state of the moment; the ratio reported is the median of the
+    # per-round pair ratios.
+    results = {(k, p, t): [] for k in servers for p in (1, 16) for t in TESTS}
     try:
         for rnd in range(args.rounds):
-            order = ["redis", "amber"] if rnd % 2 == 0 else ["amber", "redis"]
             for p in (1, 16):
-                for k in order:
+                n = args.requests * (5 if p == 16 else 1)
+                # Both servers see the same sequence of tests on the same data (LPOP pops
+                # what LPUSH pushed, as in a plain redis-benchmark run).
+                for k in servers:
                     servers[k].client().flushall()
-                    n = args.requests * (5 if p == 16 else 1)
-                    results[(k, p)].append(bench(servers[k].port, p, n))
-                    print(f"round {rnd + 1} -P {p} {k}: " + " ".join(f"{t}={v:.0f}" for t, v in results[(k, p)][-1].items()), flush=True)
+                for i, t in enumerate(TESTS):
+                    order = ["redis", "amber"] if (rnd + i) % 2 == 0 else ["amber", "redis"]
+                    for k in order:
+                        results[(k, p, t)].append(bench(servers[k].port, p, n, [t])[t])
+                print(f"round {rnd + 1} -P {p}: " + " ".join(
+                    f"{t}={results[('amber', p, t)][-1]:.0f}/{results[('redis', p, t)][-1]:.0f}" for t in TESTS),
+                    flush=True)
     finally:
         for s in servers.values():
             s.stop()
@@ -87,16 +98,18 @@ def main():
 
     lines = []
     lines.append(f"Measured {datetime.date.today().isoformat()} on this machine ({os.cpu_count()} cores), "
-                 f"redis-benchmark, 50 clients, {args.rounds} alternating rounds, medians, requests/s.")
+                 f"redis-benchmark, 50 clients, {args.rounds} rounds, requests/s (medians). Each test runs "
+                 "on both servers back to back, in alternating order; the ratio is the median of the "
+                 "per-round Amber/Redis pairs.")
     lines.append("")
     lines.append("| test | pipeline | Redis 7.0.15 | Amber | Amber/Redis |")
     lines.append("|---|---|---|---|---|")
     worst = 10.0
     for p in (1, 16):
         for t in TESTS:
-            rv = statistics.median(r[t] for r in results[("redis", p)])
-            av = statistics.median(r[t] for r in results[("amber", p)])
-            ratio = av / rv
+            rs, as_ = results[("redis", p, t)], results[("amber", p, t)]
+            rv, av = statistics.median(rs), statistics.median(as_)
+            ratio = statistics.median(a / r for a, r in zip(as_, rs))
             worst = min(worst, ratio)
             lines.append(f"| {t.upper()} | {p} | {rv:,.0f} | {av:,.0f} | {ratio:.2f} |")
     lines.append("")
