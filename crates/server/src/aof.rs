@@ -315,14 +315,19 @@ impl Aof {
             self.shared.stop.store(true, Ordering::Relaxed);
             fail_always(&self.log, &e);
         }
-        let n = self.buf.len() as u64;
-        self.file_len += n;
-        self.current_size += n;
-        self.written = end;
-        self.buf.clear();
+        self.buf_handed_over();
         self.shared.written.store(end, Ordering::Release);
         self.shared.synced.store(end, Ordering::Release);
         let _ = self.shared.durable.send(end);
+    }
+
+    /// `buf` went to the file (written, or queued for the writer thread): account for it.
+    fn buf_handed_over(&mut self) {
+        let n = self.buf.len() as u64;
+        self.file_len += n;
+        self.current_size += n;
+        self.written += n;
+        self.buf.clear();
     }
 
     /// The next command goes after a SELECT (a new incr file starts without a selected db).
@@ -374,10 +379,7 @@ impl Aof {
                 p.file = Some(self.file.clone());
                 drop(p);
                 self.shared.wake.notify_one();
-                self.file_len += self.buf.len() as u64;
-                self.current_size += self.buf.len() as u64;
-                self.written = end;
-                self.buf.clear();
+                self.buf_handed_over();
             }
             AppendFsync::Everysec | AppendFsync::No => {
                 if policy == AppendFsync::Everysec {
@@ -390,11 +392,7 @@ impl Aof {
                 }
                 match write_all_at_end(&self.file, &self.buf, self.file_len) {
                     Ok(()) => {
-                        let n = self.buf.len() as u64;
-                        self.file_len += n;
-                        self.current_size += n;
-                        self.written += n;
-                        self.buf.clear();
+                        self.buf_handed_over();
                         self.shared.written.store(self.written, Ordering::Release);
                         if self.write_failure.take().is_some() {
                             self.log
