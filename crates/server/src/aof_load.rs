@@ -460,7 +460,7 @@ fn manifest_hint(srv: &Server, path: &Path) -> String {
 /// Runs one command from the AOF as Redis's fake AOF client does: no reply, no checks that
 /// concern network clients, MULTI/EXEC honoured.
 fn replay(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Result<(), String> {
-    let Some(cmd) = srv.commands.lookup(&args[0]) else {
+    let Some(cmd) = srv.commands.lookup_original(&args[0]) else {
         return Err(format!(
             "Unknown command '{}' reading the append only file",
             String::from_utf8_lossy(&args[0])

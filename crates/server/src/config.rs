@@ -77,7 +77,89 @@ pub struct Config {
     pub aof_timestamp_enabled: bool,
     pub aof_rewrite_incremental_fsync: bool,
     pub aof_disable_auto_gc: bool,
+    pub daemonize: bool,
+    pub supervised: Supervised,
+    pub tcp_backlog: i32,
+    pub syslog_enabled: bool,
+    pub syslog_ident: String,
+    pub syslog_facility: String,
+    /// shutdown-on-sigint / shutdown-on-sigterm: SHUTDOWN's flags for that signal.
+    pub shutdown_on_sigint: SignalShutdown,
+    pub shutdown_on_sigterm: SignalShutdown,
+    /// `rename-command old new` lines, in order (`new` empty: the command is disabled).
+    pub renamed_commands: Vec<(String, String)>,
+    /// Values of the directives accepted without effect (config_accepted), when set.
+    pub accepted: std::collections::BTreeMap<&'static str, String>,
 }
+
+/// supervised: how a supervisor learns that the server is ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Supervised {
+    No,
+    Upstart,
+    Systemd,
+    Auto,
+}
+
+/// What a signal's shutdown does besides the default (save if save points exist).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalShutdown {
+    pub save: bool,
+    pub nosave: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
+impl SignalShutdown {
+    fn name(self) -> String {
+        let mut w = Vec::new();
+        for (on, n) in [
+            (self.save, "save"),
+            (self.nosave, "nosave"),
+            (self.now, "now"),
+            (self.force, "force"),
+        ] {
+            if on {
+                w.push(n);
+            }
+        }
+        if w.is_empty() {
+            "default".into()
+        } else {
+            w.join(" ")
+        }
+    }
+
+    fn parse(args: &[String]) -> Result<SignalShutdown, String> {
+        let mut f = SignalShutdown::default();
+        let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+        for w in &words {
+            match w.to_ascii_lowercase().as_str() {
+                "default" if words.len() == 1 => {}
+                "save" => f.save = true,
+                "nosave" => f.nosave = true,
+                "now" => f.now = true,
+                "force" => f.force = true,
+                _ => return Err(
+                    "argument(s) must be one of the following: default, save, nosave, now, force"
+                        .into(),
+                ),
+            }
+        }
+        if words.is_empty() {
+            return Err("wrong number of arguments".into());
+        }
+        if f.save && f.nosave {
+            return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+        }
+        Ok(f)
+    }
+}
+
+/// The syslog facilities Redis accepts.
+pub const SYSLOG_FACILITIES: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
 
 /// appendfsync: when the AOF is fsynced, and so when a write is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +230,16 @@ impl Default for Config {
             aof_timestamp_enabled: false,
             aof_rewrite_incremental_fsync: true,
             aof_disable_auto_gc: false,
+            daemonize: false,
+            supervised: Supervised::No,
+            tcp_backlog: 511,
+            syslog_enabled: false,
+            syslog_ident: "redis".into(),
+            syslog_facility: "local0".into(),
+            shutdown_on_sigint: SignalShutdown::default(),
+            shutdown_on_sigterm: SignalShutdown::default(),
+            renamed_commands: Vec::new(),
+            accepted: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -157,6 +249,8 @@ pub const IMMUTABLE: u32 = 1;
 pub const PROTECTED: u32 = 2;
 /// Accepts any number of arguments (`save`, `bind`).
 pub const MULTI_ARG: u32 = 4;
+/// Only an exact name shows it in CONFIG GET (test aids, as Redis's HIDDEN_CONFIG).
+pub const HIDDEN: u32 = 8;
 
 type Getter = fn(&Config) -> String;
 type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
@@ -206,6 +300,16 @@ pub fn parse_memory(s: &str) -> Option<i64> {
         return None;
     }
     num.parse::<i64>().ok()?.checked_mul(mul)
+}
+
+fn parse_enum<'a>(s: &str, words: &[&'a str]) -> Result<&'a str, String> {
+    let lower = s.to_ascii_lowercase();
+    words.iter().find(|w| **w == lower).copied().ok_or_else(|| {
+        format!(
+            "argument(s) must be one of the following: {}",
+            words.join(", ")
+        )
+    })
 }
 
 fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
@@ -463,7 +567,12 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "dir",
         alias: None,
         flags: PROTECTED,
-        get: |c| c.dir.clone(),
+        // As Redis: the working directory, absolute (the server runs in it).
+        get: |c| {
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| c.dir.clone())
+        },
         set: |c, a| {
             c.dir = one(a).to_string();
             Ok(())
@@ -497,7 +606,7 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     bool_directive!("rdbcompression", 0, rdbcompression),
-    bool_directive!("rdbchecksum", 0, rdbchecksum),
+    bool_directive!("rdbchecksum", IMMUTABLE, rdbchecksum),
     bool_directive!(
         "stop-writes-on-bgsave-error",
         0,
@@ -507,7 +616,7 @@ pub static DIRECTIVES: &[Directive] = &[
     int_directive!(
         "rdb-key-save-delay",
         None,
-        0,
+        HIDDEN,
         rdb_key_save_delay,
         i64,
         i64::from(i32::MIN),
@@ -680,6 +789,71 @@ pub static DIRECTIVES: &[Directive] = &[
         0,
         i64::from(i32::MAX)
     ),
+    bool_directive!("daemonize", IMMUTABLE, daemonize),
+    Directive {
+        name: "supervised",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| {
+            match c.supervised {
+                Supervised::No => "no",
+                Supervised::Upstart => "upstart",
+                Supervised::Systemd => "systemd",
+                Supervised::Auto => "auto",
+            }
+            .into()
+        },
+        set: |c, a| {
+            c.supervised = match parse_enum(one(a), &["upstart", "systemd", "auto", "no"])? {
+                "upstart" => Supervised::Upstart,
+                "systemd" => Supervised::Systemd,
+                "auto" => Supervised::Auto,
+                _ => Supervised::No,
+            };
+            Ok(())
+        },
+    },
+    int_directive!(
+        "tcp-backlog",
+        None,
+        IMMUTABLE,
+        tcp_backlog,
+        i32,
+        0,
+        i64::from(i32::MAX)
+    ),
+    bool_directive!("syslog-enabled", IMMUTABLE, syslog_enabled),
+    string_directive!("syslog-ident", IMMUTABLE, syslog_ident),
+    Directive {
+        name: "syslog-facility",
+        alias: None,
+        flags: IMMUTABLE,
+        get: |c| c.syslog_facility.clone(),
+        set: |c, a| {
+            c.syslog_facility = parse_enum(one(a), SYSLOG_FACILITIES)?.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "shutdown-on-sigint",
+        alias: None,
+        flags: MULTI_ARG,
+        get: |c| c.shutdown_on_sigint.name(),
+        set: |c, a| {
+            c.shutdown_on_sigint = SignalShutdown::parse(a)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "shutdown-on-sigterm",
+        alias: None,
+        flags: MULTI_ARG,
+        get: |c| c.shutdown_on_sigterm.name(),
+        set: |c, a| {
+            c.shutdown_on_sigterm = SignalShutdown::parse(a)?;
+            Ok(())
+        },
+    },
 ];
 
 /// `save <seconds> <changes> [...]`, `save ""` to disable. Checked whole before it applies.
@@ -713,11 +887,78 @@ fn set_save(c: &mut Config, a: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn find(name: &str) -> Option<&'static Directive> {
+/// A directive of either table: one Amber acts on (`DIRECTIVES`), or one it accepts and
+/// keeps without effect (`config_accepted`).
+#[derive(Clone, Copy)]
+pub enum Dir {
+    Own(&'static Directive),
+    Accepted(&'static crate::config_accepted::Accepted),
+}
+
+impl Dir {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Own(d) => d.name,
+            Dir::Accepted(a) => a.name,
+        }
+    }
+
+    pub fn alias(self) -> Option<&'static str> {
+        match self {
+            Dir::Own(d) => d.alias,
+            Dir::Accepted(a) => a.alias,
+        }
+    }
+
+    pub fn flags(self) -> u32 {
+        match self {
+            Dir::Own(d) => d.flags,
+            Dir::Accepted(a) => a.flags,
+        }
+    }
+
+    pub fn get(self, c: &Config) -> String {
+        match self {
+            Dir::Own(d) => (d.get)(c),
+            Dir::Accepted(a) => c
+                .accepted
+                .get(a.name)
+                .cloned()
+                .unwrap_or_else(|| a.default.to_string()),
+        }
+    }
+
+    pub fn set(self, c: &mut Config, args: &[String]) -> Result<(), String> {
+        match self {
+            Dir::Own(d) => (d.set)(c, args),
+            Dir::Accepted(a) => {
+                let v = a.check(&self.get(c), args)?;
+                if v == a.default {
+                    c.accepted.remove(a.name);
+                } else {
+                    c.accepted.insert(a.name, v);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+pub fn find(name: &str) -> Option<Dir> {
     let lower = name.to_ascii_lowercase();
     DIRECTIVES
         .iter()
         .find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+        .map(Dir::Own)
+        .or_else(|| crate::config_accepted::find(&lower).map(Dir::Accepted))
+}
+
+/// Every directive, Amber's own first.
+pub fn all() -> impl Iterator<Item = Dir> {
+    DIRECTIVES
+        .iter()
+        .map(Dir::Own)
+        .chain(crate::config_accepted::ACCEPTED.iter().map(Dir::Accepted))
 }
 
 /// A configuration error at start: where and why, printed as Redis prints it.
@@ -799,13 +1040,28 @@ impl Config {
                 self.load_str(&text, Some(&path), depth + 1)?;
                 continue;
             }
+            if name == "rename-command" {
+                if values.len() != 2 {
+                    return Err(err("wrong number of arguments".into()));
+                }
+                self.renamed_commands
+                    .push((values[0].to_ascii_lowercase(), values[1].clone()));
+                if let Err(e) = crate::cmd::CommandTable::with_renames(&self.renamed_commands) {
+                    self.renamed_commands.pop();
+                    return Err(err(e));
+                }
+                continue;
+            }
+            if name == "loadmodule" {
+                return Err(err("this version of Amber does not support modules".into()));
+            }
             let Some(d) = find(&name) else {
                 return Err(err("Bad directive or wrong number of arguments".into()));
             };
-            if d.flags & MULTI_ARG == 0 && values.len() != 1 {
+            if d.flags() & MULTI_ARG == 0 && values.len() != 1 {
                 return Err(err("wrong number of arguments".into()));
             }
-            (d.set)(self, &values).map_err(err)?;
+            d.set(self, &values).map_err(err)?;
         }
         Ok(())
     }
@@ -864,12 +1120,15 @@ impl Config {
 
     /// Values of every directive whose name (or alias) matches `pattern`.
     pub fn get_matching(&self, pattern: &[u8], out: &mut Vec<(String, String)>) {
-        for d in DIRECTIVES {
-            for name in std::iter::once(d.name).chain(d.alias) {
-                if crate::glob::matches(pattern, name.as_bytes(), true)
-                    && !out.iter().any(|(n, _)| n == name)
-                {
-                    out.push((name.to_string(), (d.get)(self)));
+        for d in all() {
+            for name in std::iter::once(d.name()).chain(d.alias()) {
+                let hit = if d.flags() & HIDDEN != 0 {
+                    pattern.eq_ignore_ascii_case(name.as_bytes())
+                } else {
+                    crate::glob::matches(pattern, name.as_bytes(), true)
+                };
+                if hit && !out.iter().any(|(n, _)| n == name) {
+                    out.push((name.to_string(), d.get(self)));
                 }
             }
         }
@@ -898,8 +1157,8 @@ impl Config {
                 .and_then(|n| find(&String::from_utf8_lossy(n)));
             match directive {
                 Some(d) => {
-                    if seen.insert(d.name) {
-                        let _ = writeln!(out, "{} {}", d.name, quote(&(d.get)(self)));
+                    if seen.insert(d.name()) {
+                        let _ = writeln!(out, "{} {}", d.name(), rewrite_value(d, self));
                     }
                 }
                 None => {
@@ -912,15 +1171,15 @@ impl Config {
             out.pop();
         }
         let mut header = false;
-        for d in DIRECTIVES {
-            if seen.contains(d.name) || (d.get)(self) == (d.get)(&defaults) || d.name == "dir" {
+        for d in all() {
+            if seen.contains(d.name()) || d.get(self) == d.get(&defaults) || d.name() == "dir" {
                 continue;
             }
             if !header && !old.contains("# Generated by CONFIG REWRITE") {
                 out.push_str("# Generated by CONFIG REWRITE\n");
                 header = true;
             }
-            let _ = writeln!(out, "{} {}", d.name, quote(&(d.get)(self)));
+            let _ = writeln!(out, "{} {}", d.name(), rewrite_value(d, self));
         }
         let tmp = path.with_extension("amber-rewrite.tmp");
         std::fs::write(&tmp, out.as_bytes()).map_err(|e| e.to_string())?;
@@ -928,6 +1187,20 @@ impl Config {
         f.sync_all().map_err(|e| e.to_string())?;
         std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
         Ok(())
+    }
+}
+
+/// The value part of a rewritten line: multi-word values stay words (`save 3600 1`,
+/// `client-output-buffer-limit normal 0 0 0 ...`), others are one quoted argument.
+fn rewrite_value(d: Dir, c: &Config) -> String {
+    let v = d.get(c);
+    if d.flags() & MULTI_ARG != 0 && !v.is_empty() {
+        v.split_whitespace()
+            .map(quote)
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        quote(&v)
     }
 }
 

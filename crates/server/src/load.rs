@@ -358,7 +358,7 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
     let size = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            srv.borrow().log.notice("Ready to accept connections tcp");
+            crate::supervise::ready(&srv.borrow().log);
             return;
         }
         Err(e) => fatal(
@@ -404,7 +404,7 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
             Err(f) => fatal(&s, &f.to_string()),
         }
         s.loading = None;
-        s.log.notice("Ready to accept connections tcp");
+        crate::supervise::ready(&s.log);
     });
 }
 

@@ -11,6 +11,8 @@ use crate::config::LogLevel;
 pub struct Logger {
     level: LogLevel,
     sink: Arc<Mutex<Option<File>>>,
+    /// syslog-enabled: every line also goes to syslog (as the message alone).
+    syslog: bool,
 }
 
 impl Logger {
@@ -24,7 +26,38 @@ impl Logger {
         Ok(Logger {
             level,
             sink: Arc::new(Mutex::new(file)),
+            syslog: false,
         })
+    }
+
+    /// Also logs to syslog with this ident and facility (one of config::SYSLOG_FACILITIES).
+    pub fn enable_syslog(&mut self, ident: &str, facility: &str) {
+        let facility = match facility {
+            "user" => libc::LOG_USER,
+            "local1" => libc::LOG_LOCAL1,
+            "local2" => libc::LOG_LOCAL2,
+            "local3" => libc::LOG_LOCAL3,
+            "local4" => libc::LOG_LOCAL4,
+            "local5" => libc::LOG_LOCAL5,
+            "local6" => libc::LOG_LOCAL6,
+            "local7" => libc::LOG_LOCAL7,
+            _ => libc::LOG_LOCAL0,
+        };
+        let ident: Vec<u8> = ident.bytes().filter(|b| *b != 0).collect();
+        let Ok(ident) = std::ffi::CString::new(ident) else {
+            return;
+        };
+        // openlog keeps the pointer: the ident lives as long as the process.
+        let ident: &'static std::ffi::CStr = Box::leak(ident.into_boxed_c_str());
+        // SAFETY: a NUL-terminated ident that is never freed, and valid option flags.
+        unsafe {
+            libc::openlog(
+                ident.as_ptr(),
+                libc::LOG_PID | libc::LOG_NDELAY | libc::LOG_NOWAIT,
+                facility,
+            );
+        }
+        self.syslog = true;
     }
 
     pub fn set_level(&mut self, level: LogLevel) {
@@ -52,6 +85,21 @@ impl Logger {
             mark,
             msg
         );
+        if self.syslog {
+            let prio = match level {
+                LogLevel::Debug => libc::LOG_DEBUG,
+                LogLevel::Verbose => libc::LOG_INFO,
+                LogLevel::Notice => libc::LOG_NOTICE,
+                LogLevel::Warning | LogLevel::Nothing => libc::LOG_WARNING,
+            };
+            let text: Vec<u8> = msg.bytes().filter(|b| *b != 0).collect();
+            if let Ok(text) = std::ffi::CString::new(text) {
+                // SAFETY: a constant "%s" format with one NUL-terminated argument.
+                unsafe {
+                    libc::syslog(prio, c"%s".as_ptr(), text.as_ptr());
+                }
+            }
+        }
         let mut sink = match self.sink.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),

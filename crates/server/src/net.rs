@@ -15,14 +15,22 @@ use crate::server::Server;
 const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Runs the server until shutdown. Returns the process exit code.
-pub fn run(config: Config) -> i32 {
-    let log = match Logger::open(config.loglevel, &config.logfile) {
+pub fn run(mut config: Config) -> i32 {
+    let mut log = match Logger::open(config.loglevel, &config.logfile) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("Can't open the log file: {e}");
             return 1;
         }
     };
+    if config.syslog_enabled {
+        log.enable_syslog(&config.syslog_ident, &config.syslog_facility);
+    }
+    // Before the runtime and its threads exist: this may fork (daemonize).
+    if let Err(e) = crate::supervise::start(&mut config, &log) {
+        log.warning(&e);
+        return 1;
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -40,7 +48,7 @@ pub fn run(config: Config) -> i32 {
 
 /// Binds every address of `bind` on `port` (none when the port is 0). A `-` prefix marks an
 /// address that may be missing on this machine. Errors carry Redis's log text.
-pub fn bind_all(bind: &[String], port: u16) -> Result<Vec<TcpListener>, String> {
+pub fn bind_all(bind: &[String], port: u16, backlog: i32) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     if port == 0 {
         return Ok(listeners);
@@ -50,7 +58,7 @@ pub fn bind_all(bind: &[String], port: u16) -> Result<Vec<TcpListener>, String> 
             Some(a) => (true, a),
             None => (false, addr.as_str()),
         };
-        match bind_tcp(a, port) {
+        match bind_tcp(a, port, backlog) {
             Ok(l) => listeners.push(l),
             Err(e)
                 if optional
@@ -82,7 +90,7 @@ pub fn start_listeners(srv: &Rc<RefCell<Server>>, listeners: Vec<TcpListener>) {
     }
 }
 
-fn bind_tcp(addr: &str, port: u16) -> std::io::Result<TcpListener> {
+fn bind_tcp(addr: &str, port: u16, backlog: i32) -> std::io::Result<TcpListener> {
     let host = match addr {
         "*" => "0.0.0.0",
         "::*" => "::",
@@ -114,7 +122,8 @@ fn bind_tcp(addr: &str, port: u16) -> std::io::Result<TcpListener> {
         }
     }
     sock.bind(sa)?;
-    sock.listen(511)
+    // tcp-backlog, as Redis: the kernel caps it at net.core.somaxconn.
+    sock.listen(backlog.max(0) as u32)
 }
 
 async fn serve(config: Config, log: Logger) -> i32 {
@@ -134,7 +143,8 @@ async fn serve(config: Config, log: Logger) -> i32 {
             return 1;
         }
     }
-    let listeners = match bind_all(&config.bind, config.port) {
+    crate::supervise::check_backlog(&config, &log);
+    let listeners = match bind_all(&config.bind, config.port, config.tcp_backlog) {
         Ok(l) => l,
         Err(msg) => {
             log.warning(&msg);
@@ -191,7 +201,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     // "Ready to accept connections" is logged once the dataset is loaded.
     if srv.borrow().config.appendonly {
         crate::aof_load::load_at_start(&srv);
-        srv.borrow().log.notice("Ready to accept connections tcp");
+        crate::supervise::ready(&srv.borrow().log);
     } else {
         crate::load::load_at_start(&srv);
     }
@@ -220,9 +230,9 @@ async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
     };
     let shutdown_notify = crate::cmd::server_admin::shutdown_notify();
     loop {
-        let signal_name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
+        let (signal_name, on_signal) = tokio::select! {
+            _ = term.recv() => ("SIGTERM", srv.borrow().config.shutdown_on_sigterm),
+            _ = int.recv() => ("SIGINT", srv.borrow().config.shutdown_on_sigint),
             // SHUTDOWN already saved (or was told not to).
             _ = shutdown_notify.notified() => break,
         };
@@ -233,13 +243,20 @@ async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
             // Nothing of ours to save yet: the file being loaded is the data.
             break;
         }
-        if crate::save::prepare_for_shutdown(&mut s, crate::save::ShutdownFlags::default()) {
+        let flags = crate::save::ShutdownFlags {
+            save: on_signal.save,
+            nosave: on_signal.nosave,
+            now: on_signal.now,
+            force: on_signal.force,
+        };
+        if crate::save::prepare_for_shutdown(&mut s, flags) {
             break;
         }
         s.log
             .warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
     }
     let s = srv.borrow();
+    crate::supervise::stopping(&s.log);
     s.log.warning("User requested shutdown...");
     s.log.warning("Amber is now ready to exit, bye bye...");
     0

@@ -190,7 +190,8 @@ impl Server {
             clients: BTreeMap::new(),
             next_client_id: 1,
             stats: Stats::default(),
-            commands: CommandTable::new(),
+            // The renames were checked when the config was read.
+            commands: CommandTable::with_renames(&config.renamed_commands).unwrap_or_default(),
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,

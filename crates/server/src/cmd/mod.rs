@@ -188,7 +188,10 @@ impl Command {
 
 /// Name → command, for every family.
 pub struct CommandTable {
-    pub by_name: HashMap<&'static str, &'static Command>,
+    /// The names clients call commands by (after rename-command).
+    by_name: HashMap<Box<str>, &'static Command>,
+    /// Redis's own names: what the AOF holds, whatever the renames.
+    original: HashMap<&'static str, &'static Command>,
 }
 
 pub fn families() -> [&'static [Command]; 13] {
@@ -211,16 +214,59 @@ pub fn families() -> [&'static [Command]; 13] {
 
 impl CommandTable {
     pub fn new() -> Self {
-        let mut by_name = HashMap::new();
+        let mut original = HashMap::new();
         for fam in families() {
             for c in fam {
-                by_name.insert(c.name, c);
+                original.insert(c.name, c);
             }
         }
-        CommandTable { by_name }
+        let by_name = original.iter().map(|(n, c)| (Box::from(*n), *c)).collect();
+        CommandTable { by_name, original }
     }
 
+    /// The table with redis.conf's `rename-command` lines applied in order (an empty new
+    /// name disables the command). Errors carry Redis's texts.
+    pub fn with_renames(renames: &[(String, String)]) -> Result<Self, String> {
+        let mut t = CommandTable::new();
+        for (old, new) in renames {
+            t.rename(old, new)?;
+        }
+        Ok(t)
+    }
+
+    fn rename(&mut self, old: &str, new: &str) -> Result<(), String> {
+        let old = old.to_ascii_lowercase();
+        let Some(cmd) = self.by_name.remove(old.as_str()) else {
+            return Err("No such command in rename-command".into());
+        };
+        if !new.is_empty() {
+            let new = new.to_ascii_lowercase();
+            if self.by_name.contains_key(new.as_str()) {
+                self.by_name.insert(old.into(), cmd);
+                return Err("Target command name already exists".into());
+            }
+            self.by_name.insert(new.into(), cmd);
+        }
+        Ok(())
+    }
+
+    /// The command a client calls `name`.
     pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        let mut buf = [0u8; 32];
+        if name.len() <= buf.len() {
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            let s = std::str::from_utf8(lower).ok()?;
+            return self.by_name.get(s).copied();
+        }
+        // Only a renamed command can have a longer name.
+        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+        self.by_name.get(lower.as_str()).copied()
+    }
+
+    /// The command Redis calls `name` (AOF replay, commands the server runs itself).
+    pub fn lookup_original(&self, name: &[u8]) -> Option<&'static Command> {
         if name.len() > 32 {
             return None;
         }
@@ -229,7 +275,7 @@ impl CommandTable {
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
         let s = std::str::from_utf8(lower).ok()?;
-        self.by_name.get(s).copied()
+        self.original.get(s).copied()
     }
 }
 
@@ -363,7 +409,13 @@ pub enum After {
 
 /// Processes one request from a client, as Redis's processCommand.
 pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
-    let Some(cmd) = srv.commands.lookup(&args[0]) else {
+    // The AOF holds Redis's names, whatever rename-command says.
+    let found = if cl.id == crate::aof_load::AOF_CLIENT_ID {
+        srv.commands.lookup_original(&args[0])
+    } else {
+        srv.commands.lookup(&args[0])
+    };
+    let Some(cmd) = found else {
         let mut rest = String::new();
         for a in args.iter().skip(1) {
             if rest.len() >= 128 {
@@ -599,7 +651,12 @@ pub fn call(
         && srv.dirty > dirty_before
         && (cmd.is_write() || stat_cmd.is_write())
     {
-        srv.propagated.push((db_before, args.to_vec()));
+        let mut logged = args.to_vec();
+        if !logged[0].eq_ignore_ascii_case(cmd.name.as_bytes()) {
+            // Called by a rename-command name: the AOF gets Redis's name.
+            logged[0] = cmd.name.as_bytes().to_vec();
+        }
+        srv.propagated.push((db_before, logged));
     }
     if let Err(e) = &res {
         count_error(srv, &e.0);

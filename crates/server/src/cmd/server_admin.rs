@@ -447,14 +447,14 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
             ))
         };
-        if seen.contains(&d.name) {
+        if seen.contains(&d.name()) {
             return Err(fail("duplicate parameter"));
         }
-        seen.push(d.name);
-        if d.flags & config::IMMUTABLE != 0 {
+        seen.push(d.name());
+        if d.flags() & config::IMMUTABLE != 0 {
             return Err(fail("can't set immutable config"));
         }
-        if d.flags & config::PROTECTED != 0 {
+        if d.flags() & config::PROTECTED != 0 {
             let allowed = match ctx.srv.config.enable_protected_configs {
                 config::Protection::Yes => true,
                 config::Protection::Local => ctx.cl.is_local,
@@ -465,13 +465,13 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
             }
         }
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let values: Vec<String> = if d.flags & config::MULTI_ARG != 0 {
+        let values: Vec<String> = if d.flags() & config::MULTI_ARG != 0 {
             value.split_whitespace().map(str::to_string).collect()
         } else {
             vec![value]
         };
-        (d.set)(&mut next, &values).map_err(|e| fail(&e))?;
-        if d.name == "dir" {
+        d.set(&mut next, &values).map_err(|e| fail(&e))?;
+        if d.name() == "dir" {
             if let Err(e) = std::env::set_current_dir(&next.dir) {
                 return Err(fail(&e.to_string()));
             }
@@ -479,7 +479,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
     }
     if next.port != ctx.srv.config.port || next.bind != ctx.srv.config.bind {
         // Bind the new addresses before letting go of the old ones, so a failure changes nothing.
-        match crate::net::bind_all(&next.bind, next.port) {
+        match crate::net::bind_all(&next.bind, next.port, next.tcp_backlog) {
             Ok(listeners) => {
                 if let Some(rc) = ctx.srv.self_ref.upgrade() {
                     // The server is borrowed by this command: swap the listeners once it returns.
