@@ -20,7 +20,7 @@ import time
 import pytest
 
 # Redis groups the documentation table covers completely.
-COVERED_GROUPS = {"string", "generic", "list", "hash", "set", "sorted-set", "transactions", "pubsub",
+COVERED_GROUPS = {"string", "bitmap", "generic", "list", "hash", "set", "sorted-set", "transactions", "pubsub",
                   "connection", "server"}
 
 # Commands Amber has today that must be among those compared, so that the comparison is never

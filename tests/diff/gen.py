@@ -26,11 +26,11 @@ import random
 
 NDB = 4
 
-FAMILIES = ("basic", "strings", "keys", "lists", "hashes", "sets", "zsets", "tx", "blocking",
+FAMILIES = ("basic", "strings", "bitmaps", "keys", "lists", "hashes", "sets", "zsets", "tx", "blocking",
             "connection", "server", "pubsub")
 
 # Relative weights of the families in a stream.
-WEIGHTS = {"basic": 3, "strings": 14, "keys": 12, "lists": 12, "hashes": 10, "sets": 10,
+WEIGHTS = {"basic": 3, "strings": 14, "bitmaps": 6, "keys": 12, "lists": 12, "hashes": 10, "sets": 10,
            "zsets": 14, "tx": 5, "blocking": 4, "connection": 3, "server": 2, "pubsub": 6}
 
 
@@ -291,6 +291,30 @@ class Gen:
                               ["LEN", "IDX"], ["MINMATCHLEN", "x"]])
             return [Op(["LCS", k, self.key(STR_KEYS)] + opts)]
         raise AssertionError(c)
+
+    def fam_bitmaps(self):
+        k = self.key(STR_KEYS)
+        offsets = ["0", "1", "6", "7", "8", "15", "17", "100", "1000", "100000", "-1", "abc",
+                   "4294967296", "1.5"]
+        idx = ["0", "1", "2", "-1", "-2", "-3", "5", "10", "-10", "100", "-100", "abc", "8", "23"]
+        c = self.rng.choices(["setbit", "getbit", "bitcount", "bitpos", "bitop"], [8, 4, 4, 5, 3])[0]
+        if c == "setbit":
+            return [Op(["SETBIT", k, self.pick(offsets), self.pick(["0", "1", "1", "0", "2", "-1", "x"])])]
+        if c == "getbit":
+            return [Op(["GETBIT", k, self.pick(offsets)])]
+        if c == "bitcount":
+            rng = self.pick([[], [self.pick(idx), self.pick(idx)], [self.pick(idx)],
+                             [self.pick(idx), self.pick(idx), self.pick(["BYTE", "BIT", "bit", "FOO"])],
+                             [self.pick(idx), self.pick(idx), "BIT", "x"]])
+            return [Op(["BITCOUNT", k] + rng)]
+        if c == "bitpos":
+            rng = self.pick([[], [self.pick(idx)], [self.pick(idx), self.pick(idx)],
+                             [self.pick(idx), self.pick(idx), self.pick(["BYTE", "BIT", "bit", "FOO"])],
+                             [self.pick(idx), self.pick(idx), "BIT", "x"]])
+            return [Op(["BITPOS", k, self.pick(["0", "1", "1", "0", "2", "x"])] + rng)]
+        op = self.pick(["AND", "OR", "XOR", "NOT", "not", "FOO"])
+        srcs = self.keys(STR_KEYS, 1, 3) if op.upper() != "NOT" or self.chance(0.1) else [self.key(STR_KEYS)]
+        return [Op(["BITOP", op, self.key(STR_KEYS)] + srcs)]
 
     def fam_keys(self):
         k = self.key(ALL_KEYS)
@@ -814,7 +838,7 @@ class Gen:
     # ---- transactions ------------------------------------------------------------------------
     def queued_op(self):
         """A command to queue inside MULTI: any simple command of the enabled families."""
-        fams = [f for f in self.families if f in ("basic", "strings", "keys", "lists", "hashes", "sets",
+        fams = [f for f in self.families if f in ("basic", "strings", "bitmaps", "keys", "lists", "hashes", "sets",
                                                    "zsets", "server", "pubsub", "blocking")]
         if not fams:
             fams = ["connection"]

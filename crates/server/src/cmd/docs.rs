@@ -584,6 +584,16 @@ const ROWS: &[Row] = &[
      "key:k increment:i"),
     ("incrbyfloat", "2.6.0", "string", "O(1)", "Increment the float value of a key by the given amount",
      "key:k increment:d"),
+    ("setbit", "2.2.0", "bitmap", "O(1)", "Sets or clears the bit at offset in the string value stored at key",
+     "key:k offset:i value:i"),
+    ("getbit", "2.2.0", "bitmap", "O(1)", "Returns the bit value at offset in the string value stored at key",
+     "key:k offset:i"),
+    ("bitcount", "2.6.0", "bitmap", "O(N)", "Count set bits in a string",
+     "key:k [start:i end:i [BYTE|BIT]=index_unit@7.0.0]=index"),
+    ("bitpos", "2.8.7", "bitmap", "O(N)", "Find first bit set or clear in a string",
+     "key:k bit:i [start:i [end:i [BYTE|BIT]=index_unit@7.0.0]=end_index]=index"),
+    ("bitop", "2.6.0", "bitmap", "O(N)", "Perform bitwise operations between strings",
+     "operation destkey:k key:k#1*"),
     ("lcs", "7.0.0", "string", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Find longest common substring",
      "key1:k key2:k [LEN] [IDX] [MINMATCHLEN=len:i] [WITHMATCHLEN]"),
     ("mget", "1.0.0", "string", "O(N) where N is the number of keys to retrieve.", "Get the values of all the given keys",
@@ -1173,6 +1183,8 @@ const HISTORY: &[(&str, &str, &str)] = &[
     ("restore-asking", "5.0.0", "Added the `IDLETIME` and `FREQ` options."),
     ("shutdown", "7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
     ("slowlog|get", "4.0.0", "Added client IP address, port and name to the reply."),
+    ("bitcount", "7.0.0", "Added the `BYTE|BIT` option."),
+    ("bitpos", "7.0.0", "Added the `BYTE|BIT` option."),
 ];
 
 /// Deprecated commands: deprecated_since and replaced_by.

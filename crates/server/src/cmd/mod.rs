@@ -17,6 +17,7 @@ use crate::client::{BlockState, Client, MultiState, Queued};
 use crate::server::Server;
 
 pub mod args;
+pub mod bitmaps;
 pub mod connection;
 pub mod docs;
 pub mod dump;
@@ -194,11 +195,12 @@ pub struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 13] {
+pub fn families() -> [&'static [Command]; 14] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
+        bitmaps::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,

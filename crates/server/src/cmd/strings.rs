@@ -388,7 +388,7 @@ fn check_len(ctx: &Ctx<'_>, total: Option<u64>) -> Reply {
 
 /// The bytes of a string value as a mutable raw buffer (dbUnshareStringValue): the value
 /// becomes raw-encoded.
-fn unshare(v: &mut Value) -> &mut Vec<u8> {
+pub(super) fn unshare(v: &mut Value) -> &mut Vec<u8> {
     if !matches!(v, Value::Raw(_)) {
         let bytes = v.as_bytes().map(|b| b.into_owned()).unwrap_or_default();
         *v = Value::raw(bytes);
