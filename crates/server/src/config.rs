@@ -80,6 +80,9 @@ pub struct Config {
     pub daemonize: bool,
     pub supervised: Supervised,
     pub tcp_backlog: i32,
+    /// Microseconds from which a command goes to the slow log (-1: never).
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
     pub syslog_enabled: bool,
     pub syslog_ident: String,
     pub syslog_facility: String,
@@ -233,6 +236,8 @@ impl Default for Config {
             daemonize: false,
             supervised: Supervised::No,
             tcp_backlog: 511,
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
             syslog_enabled: false,
             syslog_ident: "redis".into(),
             syslog_facility: "local0".into(),
@@ -821,6 +826,24 @@ pub static DIRECTIVES: &[Directive] = &[
         i32,
         0,
         i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "slowlog-log-slower-than",
+        None,
+        0,
+        slowlog_log_slower_than,
+        i64,
+        -1,
+        i64::MAX
+    ),
+    int_directive!(
+        "slowlog-max-len",
+        None,
+        0,
+        slowlog_max_len,
+        u64,
+        0,
+        i64::MAX
     ),
     bool_directive!("syslog-enabled", IMMUTABLE, syslog_enabled),
     string_directive!("syslog-ident", IMMUTABLE, syslog_ident),

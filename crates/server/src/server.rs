@@ -128,6 +128,7 @@ pub struct Server {
     pub next_client_id: ClientId,
     pub stats: Stats,
     pub commands: CommandTable,
+    pub slowlog: crate::cmd::slowlog::SlowLog,
     pub run_id: String,
     pub started: Instant,
     pub started_unix: i64,
@@ -192,6 +193,7 @@ impl Server {
             stats: Stats::default(),
             // The renames were checked when the config was read.
             commands: CommandTable::with_renames(&config.renamed_commands).unwrap_or_default(),
+            slowlog: Default::default(),
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,

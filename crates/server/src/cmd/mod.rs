@@ -30,6 +30,7 @@ pub mod replication;
 pub mod scan;
 pub mod server_admin;
 pub mod sets;
+pub mod slowlog;
 pub mod strings;
 pub mod tx;
 pub mod zsets;
@@ -195,7 +196,7 @@ pub struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 14] {
+pub fn families() -> [&'static [Command]; 15] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -211,6 +212,7 @@ pub fn families() -> [&'static [Command]; 14] {
         persistence::COMMANDS,
         dump::COMMANDS,
         replication::COMMANDS,
+        slowlog::COMMANDS,
     ]
 }
 
@@ -678,6 +680,23 @@ pub fn call(
     if cl.blocked.as_ref().is_none_or(|b| b.keys.is_empty()) {
         st.calls += 1;
         st.usec += usec;
+        // The slow log, as Redis: not while the AOF is replayed, not for SKIP_SLOWLOG
+        // commands (EXEC: the commands it ran are logged one by one).
+        if cmd.flags & SKIP_SLOWLOG == 0
+            && stat_cmd.flags & SKIP_SLOWLOG == 0
+            && cl.id != crate::aof_load::AOF_CLIENT_ID
+        {
+            let full = if std::ptr::eq(stat_cmd, cmd) {
+                Cow::Borrowed(cmd.name)
+            } else {
+                Cow::Owned(full_name(Some(cmd), stat_cmd))
+            };
+            let (slower, max) = (
+                srv.config.slowlog_log_slower_than,
+                srv.config.slowlog_max_len,
+            );
+            srv.slowlog.note(slower, max, &full, args, usec, cl);
+        }
     }
     if res.is_err() {
         st.failed_calls += 1;

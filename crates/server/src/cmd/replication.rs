@@ -4,6 +4,7 @@
 //! in Redis's diskless format (`$EOF:<40-byte mark>\r\n` RDB `<mark>`), then the connection
 //! closes. Serving replicas a live stream of writes comes with replication; until then a
 //! client that does not ask for rdb-only gets an error rather than a silent half-replica.
+//! ROLE answers as a master without replicas.
 
 use std::io::{self, Write};
 
@@ -11,8 +12,8 @@ use rand::Rng;
 
 use super::args::is;
 use super::{
-    Command, Ctx, Error, Reply, ADMIN, ALLOW_BUSY, LOADING, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI,
-    STALE,
+    Command, Ctx, Error, Reply, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING,
+    NO_MULTI, STALE,
 };
 use crate::save::{Format, SnapshotJob};
 
@@ -41,7 +42,25 @@ pub static COMMANDS: &[Command] = &[
         &[],
         replconf,
     ),
+    Command::new(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        (0, 0, 0),
+        &["@admin", "@dangerous"],
+        role,
+    ),
 ];
+
+/// ROLE: a master without replicas (replication offset 0), as Redis answers it.
+fn role(ctx: &mut Ctx<'_>) -> Reply {
+    let out = &mut ctx.cl.out;
+    out.array(3);
+    out.bulk(b"master");
+    out.int(0);
+    out.array(0);
+    Ok(())
+}
 
 /// REPLCONF <option> <value> ...: options are remembered (rdb-only) or accepted as Redis
 /// accepts them from a replica.
