@@ -26,11 +26,11 @@ import random
 
 NDB = 4
 
-FAMILIES = ("basic", "strings", "bitmaps", "keys", "lists", "hashes", "sets", "zsets", "tx", "blocking",
+FAMILIES = ("basic", "strings", "bitmaps", "sort", "keys", "lists", "hashes", "sets", "zsets", "tx", "blocking",
             "connection", "server", "pubsub")
 
 # Relative weights of the families in a stream.
-WEIGHTS = {"basic": 3, "strings": 14, "bitmaps": 6, "keys": 12, "lists": 12, "hashes": 10, "sets": 10,
+WEIGHTS = {"basic": 3, "strings": 14, "bitmaps": 6, "sort": 5, "keys": 12, "lists": 12, "hashes": 10, "sets": 10,
            "zsets": 14, "tx": 5, "blocking": 4, "connection": 3, "server": 2, "pubsub": 6}
 
 
@@ -315,6 +315,48 @@ class Gen:
         op = self.pick(["AND", "OR", "XOR", "NOT", "not", "FOO"])
         srcs = self.keys(STR_KEYS, 1, 3) if op.upper() != "NOT" or self.chance(0.1) else [self.key(STR_KEYS)]
         return [Op(["BITOP", op, self.key(STR_KEYS)] + srcs)]
+
+    def fam_sort(self):
+        """SORT / SORT_RO. Where Redis leaves the order open (ties under ALPHA with BY, a set
+        with BY nosort) the reply is compared as a set and nothing is stored or limited."""
+        k = self.key(LIST_KEYS + SET_KEYS + ZSET_KEYS)
+        cmd = self.pick(["SORT", "SORT", "SORT_RO"])
+        mode = self.pick(["num", "num", "alpha", "alpha_by", "nosort"])
+        args = [cmd, k]
+        exact = True
+        if mode == "num":
+            if self.chance(0.5):
+                args += ["BY", self.pick(["s*", "h*->f0", "k*", "s*->f0"])]
+        elif mode == "alpha":
+            # Without STORE Redis compares with strcoll, which stops at a NUL: elements that
+            # differ only after one tie, and their order is left to the sort.
+            args.append("ALPHA")
+            exact = False
+        elif mode == "alpha_by":
+            args += ["BY", self.pick(["s*", "h*->f0", "h*->f1"]), "ALPHA"]
+            exact = False
+        else:
+            args += ["BY", "nosort"]
+            # A set's own order is unspecified (and any key may hold a set): only a stored
+            # result, which Redis sorts, is compared in order.
+            exact = False
+        if self.chance(0.4):
+            args += ["GET", "#"]
+        if self.chance(0.3):
+            for g in self.rng.sample(["#", "s*", "h*->f1", "nokey", "h*->"], self.rng.randint(1, 2)):
+                args += ["GET", g]
+        if self.chance(0.4):
+            args.append(self.pick(["DESC", "ASC", "desc"]))
+        if exact and self.chance(0.4):
+            args += ["LIMIT", self.pick(["0", "1", "2", "-1", "5", "x"]), self.pick(["0", "1", "3", "-1", "10"])]
+        # (Not after a numeric sort: Redis may refuse it, see runner.SORT_SCORE_ERROR.)
+        store = cmd == "SORT" and mode in ("alpha", "nosort") and self.chance(0.3)
+        if store:
+            args += ["STORE", self.key(LIST_KEYS)]
+            exact = True
+        if self.chance(0.05):
+            args.append(self.pick(["FOO", "LIMIT", "BY", "STORE"]))
+        return [Op(args, cmp=("sort_num" if mode == "num" else "exact") if exact else "set")]
 
     def fam_keys(self):
         k = self.key(ALL_KEYS)
@@ -838,7 +880,7 @@ class Gen:
     # ---- transactions ------------------------------------------------------------------------
     def queued_op(self):
         """A command to queue inside MULTI: any simple command of the enabled families."""
-        fams = [f for f in self.families if f in ("basic", "strings", "bitmaps", "keys", "lists", "hashes", "sets",
+        fams = [f for f in self.families if f in ("basic", "strings", "bitmaps", "sort", "keys", "lists", "hashes", "sets",
                                                    "zsets", "server", "pubsub", "blocking")]
         if not fams:
             fams = ["connection"]

@@ -60,9 +60,19 @@ def hello_view(f):
     return out
 
 
+SORT_SCORE_ERROR = b"-ERR One or more scores can't be converted into double\r\n"
+
+
 def differ(mode, a, b, subs=None):
     """None when frames `a` (reference) and `b` agree under `mode`, else a reason."""
+    if mode == "sort_num" and a.raw == SORT_SCORE_ERROR and not b.is_error():
+        # Redis 7.0's SORT tests errno == ERANGE after strtod without clearing errno first:
+        # an ERANGE left by an earlier command (ZADD 1e400) fails a valid numeric SORT.
+        # Amber judges each conversion alone; tests/test_sort.py checks its refusals.
+        return None
     if mode == "exact" or a.is_error() or b.is_error():
+        return None if a.raw == b.raw else "replies differ"
+    if mode == "sort_num":
         return None if a.raw == b.raw else "replies differ"
     if mode == "set":
         if a.is_agg() and b.is_agg():

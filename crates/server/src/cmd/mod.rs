@@ -31,6 +31,7 @@ pub mod scan;
 pub mod server_admin;
 pub mod sets;
 pub mod slowlog;
+pub mod sort;
 pub mod strings;
 pub mod tx;
 pub mod zsets;
@@ -196,7 +197,7 @@ pub struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 15] {
+pub fn families() -> [&'static [Command]; 16] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -213,6 +214,7 @@ pub fn families() -> [&'static [Command]; 15] {
         dump::COMMANDS,
         replication::COMMANDS,
         slowlog::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 
