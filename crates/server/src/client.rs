@@ -74,6 +74,8 @@ pub struct Client {
     pub qbuf_len: usize,
     pub is_unix: bool,
     pub is_local: bool,
+    /// MONITOR was called: every command run is shown to this client.
+    pub monitor: bool,
 }
 
 impl Client {
@@ -108,6 +110,7 @@ impl Client {
             qbuf_len: 0,
             is_unix: false,
             is_local,
+            monitor: false,
         }
     }
 

@@ -259,5 +259,6 @@ pub fn free_client(srv: &mut Server, cl: &mut Client) {
     cmd::unregister_blocked(srv, cl);
     cmd::tx::unwatch_all(srv, cl);
     cmd::pubsub::unsubscribe_all(srv, cl);
+    cmd::monitor::forget(srv, cl);
     srv.clients.remove(&cl.id);
 }

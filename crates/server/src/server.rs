@@ -129,6 +129,8 @@ pub struct Server {
     pub stats: Stats,
     pub commands: CommandTable,
     pub slowlog: crate::cmd::slowlog::SlowLog,
+    /// Clients in MONITOR mode.
+    pub monitors: Vec<ClientId>,
     pub run_id: String,
     pub started: Instant,
     pub started_unix: i64,
@@ -194,6 +196,7 @@ impl Server {
             // The renames were checked when the config was read.
             commands: CommandTable::with_renames(&config.renamed_commands).unwrap_or_default(),
             slowlog: Default::default(),
+            monitors: Vec::new(),
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,

@@ -295,15 +295,19 @@ fn client_getname(ctx: &mut Ctx<'_>) -> Reply {
 
 /// One CLIENT LIST line, in Redis 7.0's field order.
 pub fn client_line(cl: &Client, executing: bool) -> String {
+    // In Redis 7.0's order.
     let mut flags = String::new();
+    if cl.monitor {
+        flags.push('O');
+    }
+    if cl.subscriptions() > 0 {
+        flags.push('P');
+    }
     if cl.in_multi() {
         flags.push('x');
     }
     if cl.blocked.is_some() {
         flags.push('b');
-    }
-    if cl.subscriptions() > 0 {
-        flags.push('P');
     }
     if cl.dirty_cas {
         flags.push('d');

@@ -24,6 +24,7 @@ pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -197,7 +198,7 @@ pub struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 16] {
+pub fn families() -> [&'static [Command]; 17] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -215,6 +216,7 @@ pub fn families() -> [&'static [Command]; 16] {
         replication::COMMANDS,
         slowlog::COMMANDS,
         sort::COMMANDS,
+        monitor::COMMANDS,
     ]
 }
 
@@ -530,6 +532,16 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
             return After::Continue;
         }
     }
+    // A MONITOR client is a replica to Redis: it may not touch the keyspace.
+    if cl.monitor && (cmd.flags & (WRITE | READONLY | MAY_REPLICATE) != 0 || is_write) {
+        reject_cmd(
+            srv,
+            cl,
+            Some(cmd),
+            "ERR Replica can't interact with the keyspace".to_string(),
+        );
+        return After::Continue;
+    }
     if cl.subscriptions() > 0
         && cl.resp() == 2
         && !matches!(
@@ -702,6 +714,14 @@ pub fn call(
     }
     if res.is_err() {
         st.failed_calls += 1;
+    }
+    if !srv.monitors.is_empty()
+        && !reprocessing
+        && cl.id != crate::aof_load::AOF_CLIENT_ID
+        && stat_cmd.flags & (SKIP_MONITOR | ADMIN) == 0
+    {
+        let full = full_name((!std::ptr::eq(stat_cmd, cmd)).then_some(cmd), stat_cmd);
+        monitor::feed(srv, cl, &full, args);
     }
     cl.last_cmd = cmd.name;
     if srv.call_depth == 0 {

@@ -182,7 +182,12 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> Reply {
 
 /// Queues one message for client `id`: into `current`'s own buffer when it is the publisher,
 /// otherwise into the other client's buffer with a wake-up. `write` renders the push.
-fn deliver(srv: &Server, current: &mut Client, id: u64, write: impl FnOnce(&mut ReplyBuf)) {
+pub(crate) fn deliver(
+    srv: &Server,
+    current: &mut Client,
+    id: u64,
+    write: impl FnOnce(&mut ReplyBuf),
+) {
     if id == current.id {
         write(&mut current.out);
         return;

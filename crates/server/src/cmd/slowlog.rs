@@ -92,9 +92,9 @@ impl SlowLog {
     }
 }
 
-/// Arguments Redis 7.0 hides from the slow log: passwords (AUTH, HELLO ... AUTH, and CONFIG
+/// Arguments Redis 7.0 hides from the slow log and MONITOR: passwords (AUTH, HELLO ... AUTH, and CONFIG
 /// SET of requirepass, masterauth, masteruser).
-fn redacted(cmd_name: &str, args: &[Vec<u8>], i: usize) -> bool {
+pub(crate) fn redacted(cmd_name: &str, args: &[Vec<u8>], i: usize) -> bool {
     match cmd_name {
         "auth" => i >= 1,
         "hello" => args
