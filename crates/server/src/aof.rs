@@ -125,6 +125,9 @@ struct Shared {
     policy: Mutex<AppendFsync>,
     /// no-appendfsync-on-rewrite yes and a rewrite is running: everysec skips its fsyncs.
     skip_fsync: AtomicBool,
+    /// The slowest fsync of the writer thread under `always` since the main thread last
+    /// looked, in ms (for the latency monitor's aof-fsync-always).
+    slowest_fsync_ms: AtomicU64,
     log: crate::log::Logger,
 }
 
@@ -175,6 +178,8 @@ pub struct Aof {
     /// When a command last ran that appended nothing (a read, mostly): its reply did not
     /// wait for the AOF, and an fsync on the main thread would have delayed it.
     unlogged_at_ms: i64,
+    /// Durations (ms) of writes and fsyncs on the main thread, for the latency monitor.
+    latency_pending: Vec<(&'static str, u64)>,
     threads: Vec<std::thread::JoinHandle<()>>,
     log: crate::log::Logger,
 }
@@ -218,6 +223,7 @@ impl Aof {
             synced_wake: Notify::new(),
             policy: Mutex::new(policy),
             skip_fsync: AtomicBool::new(false),
+            slowest_fsync_ms: AtomicU64::new(0),
             log: log.clone(),
         });
         let file = Arc::new(file);
@@ -254,6 +260,7 @@ impl Aof {
             last_rewrite_failure_at: None,
             replaying: false,
             unlogged_at_ms: i64::MIN,
+            latency_pending: Vec::new(),
             threads,
             log,
         }
@@ -308,8 +315,16 @@ impl Aof {
         self.shared
             .fsync_started_ms
             .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-        let r = write_all_at_end(&self.file, &self.buf, self.file_len)
-            .and_then(|()| fdatasync(&self.file));
+        let t = Instant::now();
+        let r = write_all_at_end(&self.file, &self.buf, self.file_len).and_then(|()| {
+            let written = Instant::now();
+            self.latency_pending
+                .push(("aof-write", ms_since(t, written)));
+            let r = fdatasync(&self.file);
+            self.latency_pending
+                .push(("aof-fsync-always", ms_since(written, Instant::now())));
+            r
+        });
         self.shared.fsync_started_ms.store(0, Ordering::Relaxed);
         if let Err(e) = r {
             self.shared.stop.store(true, Ordering::Relaxed);
@@ -390,7 +405,11 @@ impl Aof {
                         self.delayed_fsync += 1;
                     }
                 }
-                match write_all_at_end(&self.file, &self.buf, self.file_len) {
+                let t = Instant::now();
+                let r = write_all_at_end(&self.file, &self.buf, self.file_len);
+                self.latency_pending
+                    .push(("aof-write", ms_since(t, Instant::now())));
+                match r {
                     Ok(()) => {
                         self.buf_handed_over();
                         self.shared.written.store(self.written, Ordering::Release);
@@ -578,6 +597,8 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                 let t = Instant::now();
                 let r = fdatasync(&file);
                 last_fsync = t.elapsed();
+                sh.slowest_fsync_ms
+                    .fetch_max(last_fsync.as_millis() as u64, Ordering::Relaxed);
                 sh.fsync_started_ms.store(0, Ordering::Relaxed);
                 r
             })();
@@ -642,6 +663,32 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                 last_sync = Instant::now();
             }
         }
+    }
+}
+
+fn ms_since(from: Instant, to: Instant) -> u64 {
+    to.saturating_duration_since(from).as_millis() as u64
+}
+
+/// Hands the AOF's write and fsync durations to the latency monitor.
+pub fn drain_latency(srv: &mut Server) {
+    let threshold = srv.config.latency_monitor_threshold;
+    let Some(aof) = srv.aof.as_mut() else {
+        return;
+    };
+    let slowest = aof.shared.slowest_fsync_ms.swap(0, Ordering::Relaxed);
+    let mut pending = std::mem::take(&mut aof.latency_pending);
+    if threshold > 0 {
+        if slowest > 0 {
+            srv.latency.note(threshold, "aof-fsync-always", slowest);
+        }
+        for (event, ms) in pending.drain(..) {
+            srv.latency.note(threshold, event, ms);
+        }
+    }
+    pending.clear();
+    if let Some(aof) = srv.aof.as_mut() {
+        aof.latency_pending = pending;
     }
 }
 
@@ -733,6 +780,7 @@ pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Ar
             Some(aof) => aof.flush(policy),
             None => return,
         }
+        drain_latency(&mut s);
     }
 }
 
@@ -750,6 +798,7 @@ pub fn fail_always(log: &crate::log::Logger, e: &std::io::Error) -> ! {
 /// serverCron's part: pick up failures of the background thread, retry a failed write,
 /// recover from a failed fsync by rewriting, and automatic rewrites.
 pub fn cron(srv: &mut Server) {
+    drain_latency(srv);
     let policy = srv.config.appendfsync;
     let Some(aof) = srv.aof.as_mut() else {
         return;

@@ -83,6 +83,8 @@ pub struct Config {
     /// Microseconds from which a command goes to the slow log (-1: never).
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Milliseconds from which events go to the latency monitor (0: off).
+    pub latency_monitor_threshold: i64,
     pub syslog_enabled: bool,
     pub syslog_ident: String,
     pub syslog_facility: String,
@@ -238,6 +240,7 @@ impl Default for Config {
             tcp_backlog: 511,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
             syslog_enabled: false,
             syslog_ident: "redis".into(),
             syslog_facility: "local0".into(),
@@ -842,6 +845,15 @@ pub static DIRECTIVES: &[Directive] = &[
         0,
         slowlog_max_len,
         u64,
+        0,
+        i64::MAX
+    ),
+    int_directive!(
+        "latency-monitor-threshold",
+        None,
+        0,
+        latency_monitor_threshold,
+        i64,
         0,
         i64::MAX
     ),

@@ -175,7 +175,6 @@ pub static ACCEPTED: &[Accepted] = &[
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         )
     },
-    row("latency-monitor-threshold", 0, Int(0, LONG_MAX), "0"),
     row("latency-tracking", 0, Bool, "yes"),
     Accepted {
         flags: MULTI_ARG,

@@ -465,7 +465,11 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         crate::aof::cron(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
+            let t = std::time::Instant::now();
             s.active_expire_cycle(period / 4);
+            let ms = t.elapsed().as_millis() as u64;
+            let threshold = s.config.latency_monitor_threshold;
+            s.latency.note(threshold, "expire-cycle", ms);
         }
     }
 }

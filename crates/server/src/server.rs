@@ -131,6 +131,7 @@ pub struct Server {
     pub slowlog: crate::cmd::slowlog::SlowLog,
     /// Clients in MONITOR mode.
     pub monitors: Vec<ClientId>,
+    pub latency: crate::cmd::latency::LatencyMonitor,
     pub run_id: String,
     pub started: Instant,
     pub started_unix: i64,
@@ -197,6 +198,7 @@ impl Server {
             commands: CommandTable::with_renames(&config.renamed_commands).unwrap_or_default(),
             slowlog: Default::default(),
             monitors: Vec::new(),
+            latency: Default::default(),
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,

@@ -23,6 +23,7 @@ pub mod docs;
 pub mod dump;
 pub mod hashes;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod monitor;
 pub mod persistence;
@@ -198,7 +199,7 @@ pub struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 17] {
+pub fn families() -> [&'static [Command]; 18] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -217,6 +218,7 @@ pub fn families() -> [&'static [Command]; 17] {
         slowlog::COMMANDS,
         sort::COMMANDS,
         monitor::COMMANDS,
+        latency::COMMANDS,
     ]
 }
 
@@ -710,6 +712,15 @@ pub fn call(
                 srv.config.slowlog_max_len,
             );
             srv.slowlog.note(slower, max, &full, args, usec, cl);
+        }
+        if cl.id != crate::aof_load::AOF_CLIENT_ID {
+            let event = if stat_cmd.flags & FAST != 0 {
+                "fast-command"
+            } else {
+                "command"
+            };
+            let threshold = srv.config.latency_monitor_threshold;
+            srv.latency.note(threshold, event, usec / 1000);
         }
     }
     if res.is_err() {
