@@ -148,6 +148,15 @@ def new_amber(tmp_path):
         s.stop()
 
 
+@pytest.fixture
+def amber_and_redis(tmp_path):
+    """A private Amber and a private Redis, started the same way: [amber, redis]."""
+    servers = [ServerProc(kind, tmp_path / kind).start() for kind in ("amber", "redis")]
+    yield servers
+    for s in servers:
+        s.stop()
+
+
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
 def r(request, amber_server):
     """A decoded redis-py client on the shared Amber server, in RESP2 and RESP3, after FLUSHALL."""

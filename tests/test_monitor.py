@@ -5,9 +5,6 @@ import pathlib
 import re
 import sys
 
-import pytest
-
-from conftest import ServerProc
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from tests.diff.resp import Conn, ServerGone  # noqa: E402
@@ -19,14 +16,6 @@ WORK = [
     ["SET", "only-arity"], ["CLIENT", "SETNAME", "w"], ["DEBUG", "SLEEP", "0"], ["MONITOR"],
     ["RPUSH", "l", "1", "2"], ["SORT", "l", "DESC"], ["TYPE", "l"],
 ]
-
-
-@pytest.fixture
-def both(tmp_path):
-    servers = [ServerProc(kind, tmp_path / kind).start() for kind in ("amber", "redis")]
-    yield servers
-    for s in servers:
-        s.stop()
 
 
 def lines_seen(port):
@@ -56,9 +45,9 @@ def lines_seen(port):
     return seen, nxt
 
 
-def test_monitor_lines_as_redis(both):
+def test_monitor_lines_as_redis(amber_and_redis):
     got = {}
-    for s in both:
+    for s in amber_and_redis:
         seen, nxt = lines_seen(s.port)
         assert nxt == b"+PONG\r\n"
         shape = re.compile(r"^\+\d{10}\.\d{6} \[(\d+) 127\.0\.0\.1:\d+\] (.*)\r\n$")

@@ -5,20 +5,9 @@ slowlog-log-slower-than and slowlog-max-len; and ROLE."""
 import pathlib
 import sys
 
-import pytest
-
-from conftest import ServerProc
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from tests.diff.resp import Conn  # noqa: E402
-
-
-@pytest.fixture
-def both(tmp_path):
-    servers = [ServerProc(kind, tmp_path / kind).start() for kind in ("amber", "redis")]
-    yield servers
-    for s in servers:
-        s.stop()
 
 
 def run_all(port, cmds):
@@ -33,7 +22,7 @@ def run_all(port, cmds):
     return out
 
 
-def test_entries_as_redis_keeps_them(both):
+def test_entries_as_redis_keeps_them(amber_and_redis):
     cmds = [
         ["CONFIG", "SET", "slowlog-log-slower-than", "0"],
         ["SLOWLOG", "RESET"],
@@ -54,7 +43,7 @@ def test_entries_as_redis_keeps_them(both):
         ["SLOWLOG", "LEN"],
     ]
     logs, replies = [], []
-    for s in both:
+    for s in amber_and_redis:
         replies.append(run_all(s.port, cmds))
         c = s.client()
         c.config_set("slowlog-log-slower-than", "-1")
@@ -76,8 +65,8 @@ def test_entries_as_redis_keeps_them(both):
     assert [b"EXEC"] not in args and [b"INCR", b"t"] in args
 
 
-def test_limits_and_help(both):
-    for s in both:
+def test_limits_and_help(amber_and_redis):
+    for s in amber_and_redis:
         c = s.client()
         c.config_set("slowlog-log-slower-than", "0")
         c.config_set("slowlog-max-len", "3")
@@ -93,6 +82,6 @@ def test_limits_and_help(both):
         c.set("x", 1)
         assert c.execute_command("SLOWLOG", "LEN") == 0
         c.close()
-    a, r = (s.client() for s in both)
+    a, r = (s.client() for s in amber_and_redis)
     assert a.execute_command("SLOWLOG", "HELP") == r.execute_command("SLOWLOG", "HELP")
     assert a.execute_command("ROLE") == r.execute_command("ROLE") == [b"master", 0, []]

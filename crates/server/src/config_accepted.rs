@@ -56,12 +56,8 @@ const fn alias(
     default: &'static str,
 ) -> Accepted {
     Accepted {
-        name,
         alias: Some(alias),
-        flags,
-        kind,
-        default,
-        only_default: None,
+        ..row(name, flags, kind, default)
     }
 }
 
@@ -73,12 +69,8 @@ const fn only_default(
     feature: &'static str,
 ) -> Accepted {
     Accepted {
-        name,
-        alias: None,
-        flags,
-        kind,
-        default,
         only_default: Some(feature),
+        ..row(name, flags, kind, default)
     }
 }
 

@@ -663,10 +663,5 @@ fn client_help(ctx: &mut Ctx<'_>) -> Reply {
         "HELP",
         "    Print this help.",
     ];
-    let out = ctx.out();
-    out.array(lines.len());
-    for l in lines {
-        out.simple(l);
-    }
-    Ok(())
+    ctx.help_lines(&lines)
 }

@@ -467,12 +467,7 @@ fn object_help(ctx: &mut Ctx<'_>) -> Reply {
         "HELP",
         "    Prints this help.",
     ];
-    let out = &mut ctx.cl.out;
-    out.array(LINES.len());
-    for l in LINES {
-        out.simple(l);
-    }
-    Ok(())
+    ctx.help_lines(LINES)
 }
 
 // EXPIRE's NX XX GT LT flags.

@@ -132,12 +132,7 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
     if ctx.args.len() != 2 {
         return Err(Error::syntax());
     }
-    let out = &mut ctx.cl.out;
-    out.array(LINES.len());
-    for l in LINES {
-        out.simple(l);
-    }
-    Ok(())
+    ctx.help_lines(LINES)
 }
 
 #[cfg(test)]

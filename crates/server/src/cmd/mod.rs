@@ -326,6 +326,16 @@ impl Ctx<'_> {
         &mut self.cl.out
     }
 
+    /// A HELP reply: the lines as status replies, in one array.
+    pub fn help_lines(&mut self, lines: &[&str]) -> Reply {
+        let out = &mut self.cl.out;
+        out.array(lines.len());
+        for l in lines {
+            out.simple(l);
+        }
+        Ok(())
+    }
+
     /// Unix ms at which this command executes.
     pub fn now(&self) -> i64 {
         self.srv.cmd_time_ms

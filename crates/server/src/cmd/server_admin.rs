@@ -376,38 +376,26 @@ fn command_list(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> Reply {
-    let out = ctx.out();
-    out.array(lines.len());
-    for l in lines {
-        out.simple(l);
-    }
-    Ok(())
-}
-
 fn command_help(ctx: &mut Ctx<'_>) -> Reply {
-    help(
-        ctx,
-        &[
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "HELP",
-            "    Print this help.",
-        ],
-    )
+    ctx.help_lines(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "HELP",
+        "    Print this help.",
+    ])
 }
 
 // ---- CONFIG ----
@@ -543,22 +531,19 @@ fn config_rewrite(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn config_help(ctx: &mut Ctx<'_>) -> Reply {
-    help(
-        ctx,
-        &[
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "REWRITE",
-            "    Rewrite the configuration file.",
-            "HELP",
-            "    Print this help.",
-        ],
-    )
+    ctx.help_lines(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ])
 }
 
 // ---- keyspace-wide ----
@@ -787,46 +772,43 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             ctx.cl.out.ok();
         }
         "help" => {
-            return help(
-                ctx,
-                &[
-                    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                    "DIGEST",
-                    "    Output a hex signature representing the current DB content.",
-                    "DIGEST-VALUE <key> [<key> ...]",
-                    "    Output a hex signature of the values of all the specified keys.",
-                    "LOADAOF",
-                    "    Flush the AOF buffers on disk and reload the AOF in memory.",
-                    "OBJECT <key>",
-                    "    Show low level info about `key` and associated value.",
-                    "POPULATE <count> [<prefix>] [<size>]",
-                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                    "    it is used instead of the 'key' prefix. These are not propagated to",
-                    "    replicas. Cluster slots are not respected so keys not belonging to the",
-                    "    current node can be created in cluster mode.",
-                    "RELOAD [option ...]",
-                    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
-                    "    * MERGE: conflicting keys will be loaded from RDB.",
-                    "    * NOFLUSH: the existing database will not be removed before load, but",
-                    "      conflicting keys will generate an exception and kill the server.",
-                    "    * NOSAVE: the database will be loaded from an existing RDB file.",
-                    "    Examples:",
-                    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
-                    "      the database.",
-                    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
-                    "      existing RDB file.",
-                    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
-                    "      file to the database.",
-                    "SET-ACTIVE-EXPIRE <0|1>",
-                    "    Setting it to 0 disables expiring keys in background when they are not",
-                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                    "    default.",
-                    "SLEEP <seconds>",
-                    "    Stop the server for <seconds>. Decimals allowed.",
-                    "HELP",
-                    "    Print this help.",
-                ],
-            );
+            return ctx.help_lines(&[
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "OBJECT <key>",
+                "    Show low level info about `key` and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: conflicting keys will be loaded from RDB.",
+                "    * NOFLUSH: the existing database will not be removed before load, but",
+                "      conflicting keys will generate an exception and kill the server.",
+                "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                "    Examples:",
+                "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                "      the database.",
+                "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                "      existing RDB file.",
+                "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                "      file to the database.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "HELP",
+                "    Print this help.",
+            ]);
         }
         _ => {
             return Err(Error::new(format!(

@@ -175,10 +175,5 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
         "HELP",
         "    Prints this help.",
     ];
-    let out = &mut ctx.cl.out;
-    out.array(LINES.len());
-    for l in LINES {
-        out.simple(l);
-    }
-    Ok(())
+    ctx.help_lines(LINES)
 }
