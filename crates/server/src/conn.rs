@@ -123,7 +123,11 @@ where
                 if let Some(b) = c.blocked.as_ref() {
                     if b.deadline.is_some_and(|d| d <= Instant::now()) {
                         let on_timeout = b.on_timeout;
-                        s.stats.commands.entry(b.cmd.name).or_default().calls += 1;
+                        // A block on keys counts its call when it ends; one on nothing
+                        // (WAIT) was counted when it ran.
+                        if !b.keys.is_empty() {
+                            s.stats.commands.entry(b.cmd.name).or_default().calls += 1;
+                        }
                         cmd::unregister_blocked(&mut s, &mut c);
                         on_timeout(&mut c.out);
                     }

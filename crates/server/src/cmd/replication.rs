@@ -4,7 +4,7 @@
 //! in Redis's diskless format (`$EOF:<40-byte mark>\r\n` RDB `<mark>`), then the connection
 //! closes. Serving replicas a live stream of writes comes with replication; until then a
 //! client that does not ask for rdb-only gets an error rather than a silent half-replica.
-//! ROLE answers as a master without replicas.
+//! ROLE answers as a master without replicas, WAIT as a master whose replicas never ack.
 
 use std::io::{self, Write};
 
@@ -42,6 +42,7 @@ pub static COMMANDS: &[Command] = &[
         &[],
         replconf,
     ),
+    Command::new("wait", 3, NOSCRIPT, (0, 0, 0), &["@connection"], wait),
     Command::new(
         "role",
         1,
@@ -51,6 +52,22 @@ pub static COMMANDS: &[Command] = &[
         role,
     ),
 ];
+
+/// WAIT numreplicas timeout: no replica ever acknowledges, so as Redis with none: 0 at once
+/// when no replica is asked for (or inside MULTI), else 0 once the timeout passes (0: never).
+fn wait(ctx: &mut Ctx<'_>) -> Reply {
+    let wanted = super::args::int(&ctx.args[1])?;
+    let ms = super::args::int_msg(&ctx.args[2], "timeout is not an integer or out of range")?;
+    if ms < 0 {
+        return Err(Error::new("ERR timeout is negative"));
+    }
+    if wanted <= 0 || !ctx.can_block() {
+        ctx.cl.out.int(0);
+        return Ok(());
+    }
+    ctx.block(Vec::new(), ms, |out| out.int(0));
+    Ok(())
+}
 
 /// ROLE: a master without replicas (replication offset 0), as Redis answers it.
 fn role(ctx: &mut Ctx<'_>) -> Reply {
