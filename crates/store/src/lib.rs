@@ -9,6 +9,7 @@ pub mod blob;
 pub mod db;
 pub mod hash;
 pub mod list;
+pub mod memory;
 pub mod set;
 pub mod short_bytes;
 pub mod snapshot;

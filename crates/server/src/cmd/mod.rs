@@ -25,6 +25,7 @@ pub mod hashes;
 pub mod keys;
 pub mod latency;
 pub mod lists;
+pub mod memory;
 pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
@@ -199,7 +200,7 @@ pub struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 18] {
+pub fn families() -> [&'static [Command]; 19] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -219,6 +220,7 @@ pub fn families() -> [&'static [Command]; 18] {
         sort::COMMANDS,
         monitor::COMMANDS,
         latency::COMMANDS,
+        memory::COMMANDS,
     ]
 }
 

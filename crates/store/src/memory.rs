@@ -1,0 +1,123 @@
+//! MEMORY USAGE: an estimate of the bytes a key and its value take in Amber's own layout
+//! (not Redis's: the same data costs different amounts in the two). As Redis, a collection
+//! is estimated from a sample of its elements (the first `samples`), scaled to its length.
+
+use std::mem::size_of;
+
+use crate::blob::Blob;
+use crate::hash::Hash;
+use crate::set::Set;
+use crate::value::Value;
+use crate::zset::ZSet;
+use crate::Key;
+
+/// The keyspace entry and its share of the table's slots.
+const ENTRY: usize = 56 + 8;
+/// An `Arc`'s counts before the value.
+const ARC: usize = 16;
+/// A hash table's per-entry overhead (control byte, spare capacity), roughly.
+const TABLE_SLOT: usize = 16;
+
+/// Heap bytes behind a blob (inline ones have none).
+fn blob_heap(b: &[u8]) -> usize {
+    if b.len() <= 22 {
+        0
+    } else {
+        b.len().next_multiple_of(8)
+    }
+}
+
+fn blob(b: &[u8]) -> usize {
+    size_of::<Blob>() + blob_heap(b)
+}
+
+/// The average of `f` over the first `samples` items, times `len`.
+fn scaled<I: Iterator>(
+    len: usize,
+    samples: usize,
+    items: I,
+    f: impl Fn(I::Item) -> usize,
+) -> usize {
+    let mut n = 0usize;
+    let mut sum = 0usize;
+    for it in items.take(samples.max(1)) {
+        sum = sum.saturating_add(f(it));
+        n += 1;
+    }
+    if n == 0 {
+        return 0;
+    }
+    (sum / n).saturating_mul(len)
+}
+
+/// Bytes for `key` holding `v`, sampling at most `samples` elements of a collection.
+pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
+    let k = key.as_slice();
+    let key_heap = if k.len() <= 23 { 0 } else { ARC + k.len() };
+    let value = match v {
+        Value::Int(_) => 0,
+        Value::Emb(e) => {
+            if e.as_slice().len() <= 15 {
+                0
+            } else {
+                ARC + e.as_slice().len()
+            }
+        }
+        Value::Raw(r) => ARC + size_of::<Vec<u8>>() + r.capacity(),
+        Value::List(l) => {
+            ARC + size_of::<crate::list::List>()
+                + scaled(l.len(), samples, l.items.iter(), |b| blob(b.as_slice()))
+        }
+        Value::Hash(h) => {
+            let slot = match h.as_ref() {
+                Hash::Pack(_) => 0,
+                Hash::Table(_) => TABLE_SLOT,
+            };
+            ARC + size_of::<Hash>()
+                + scaled(h.len(), samples, h.iter(), |(f, x)| {
+                    blob(f) + blob(x) + slot
+                })
+        }
+        Value::Set(s) => {
+            ARC + size_of::<Set>()
+                + match s.as_ref() {
+                    Set::Ints(v) => v.len() * size_of::<i64>(),
+                    Set::Table(_) => scaled(s.len(), samples, s.iter(), |m| {
+                        blob(m.to_blob().as_slice()) + TABLE_SLOT
+                    }),
+                }
+        }
+        Value::ZSet(z) => {
+            let per = match z.as_ref() {
+                ZSet::Pack(_) => size_of::<f64>(),
+                // The member map and the order index each hold the member and score.
+                ZSet::Skip(_) => size_of::<f64>() * 2 + size_of::<Blob>() + TABLE_SLOT * 2,
+            };
+            ARC + size_of::<ZSet>() + scaled(z.len(), samples, z.iter(), |(m, _)| blob(m) + per)
+        }
+    };
+    ENTRY + key_heap + value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::{End, List};
+    use std::sync::Arc;
+
+    #[test]
+    fn bigger_values_cost_more_and_sampling_scales() {
+        let k = Key::from_slice(b"k");
+        let small = usage(&k, &Value::Int(1), 5);
+        let big = usage(&k, &Value::raw(vec![b'x'; 1000]), 5);
+        assert!(small >= ENTRY && big >= small + 1000);
+        let mut l = List::new();
+        for _ in 0..100 {
+            l.push(End::Right, &[b'y'; 100]);
+        }
+        let lv = Value::List(Arc::new(l));
+        let u = usage(&k, &lv, 5);
+        assert!(u > 100 * 100 && u < 100 * 200, "{u}");
+        assert_eq!(usage(&k, &lv, 5), usage(&k, &lv, 1000), "uniform elements");
+    }
+}
