@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{Command, Ctx, Error, Reply, ADMIN, LOADING, STALE};
+use super::{Command, Ctx, Error, Reply, ADMIN, LOADING, NOSCRIPT, STALE};
 
 /// Samples kept per event (LATENCY_TS_LEN).
 const KEEP: usize = 160;
@@ -15,16 +15,30 @@ const KEEP: usize = 160;
 pub static COMMANDS: &[Command] = &[Command::container("latency", -2, 0, SUBCOMMANDS)];
 
 static SUBCOMMANDS: &[Command] = &[
-    Command::new("latest", 2, ADMIN | LOADING | STALE, (0, 0, 0), &[], latest),
+    Command::new(
+        "latest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        &[],
+        latest,
+    ),
     Command::new(
         "history",
         3,
-        ADMIN | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE,
         (0, 0, 0),
         &[],
         history,
     ),
-    Command::new("reset", -2, ADMIN | LOADING | STALE, (0, 0, 0), &[], reset),
+    Command::new(
+        "reset",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        &[],
+        reset,
+    ),
     Command::new("help", 2, LOADING | STALE, (0, 0, 0), &[], help),
 ];
 
