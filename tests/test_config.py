@@ -285,3 +285,44 @@ def test_shutdown_on_sigterm(new_amber, mode, saved):
     s.stop(signal.SIGTERM)
     assert s.proc.returncode == 0
     assert (s.dir / "dump.rdb").exists() == saved
+
+
+def test_syslog_gets_every_line_with_ident_and_facility(tmp_path):
+    """syslog-enabled: lines go to syslog too. The datagrams are read from /dev/log (a socket
+    this test binds there when the machine has none, as in a container without syslogd)."""
+    dev_log = pathlib.Path("/dev/log")
+    sock = None
+    if not dev_log.exists():
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(dev_log))
+        sock.settimeout(10)
+    try:
+        s = ServerProc("amber", tmp_path / "d", ["--syslog-enabled", "yes", "--syslog-ident", "amber-test",
+                                                 "--syslog-facility", "local4"])
+        trace = tmp_path / "sendto.txt"
+        if sock is None:
+            # A syslog daemon owns /dev/log: read what the server sends it from strace instead.
+            assert shutil.which("strace"), "strace is needed (apt-get install strace)"
+            plain = s.argv
+            s.argv = lambda: ["strace", "-f", "-qq", "-e", "trace=sendto", "-s", "400", "-o", str(trace)] + plain()
+        s.start()
+        server_pid = int(s.client().info("server")["process_id"])
+        try:
+            got = []
+            if sock is not None:
+                while not any("Ready to accept connections" in g for g in got):
+                    got.append(sock.recv(4096).decode(errors="replace"))
+        finally:
+            if sock is None:
+                os.kill(server_pid, signal.SIGTERM)  # strace would only detach
+            s.stop()
+        if sock is None:
+            got = [line.split('"', 1)[1] for line in trace.read_text().splitlines() if "amber-test[" in line]
+        # local4 (20) * 8 + notice (5) = 165; the ident and the server's pid prefix each message.
+        ready = next(g for g in got if "Ready to accept connections" in g)
+        assert ready.startswith("<165>") and f"amber-test[{server_pid}]: " in ready, ready
+        assert "Ready to accept connections" in s.log_path.read_text()  # the log file still gets it
+    finally:
+        if sock is not None:
+            sock.close()
+            dev_log.unlink()
