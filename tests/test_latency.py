@@ -1,12 +1,14 @@
 """The latency monitor against Redis 7.0.15 (LATENCY LATEST / HISTORY / RESET, the threshold),
 and Amber's AOF events: a slow fdatasync under appendfsync always shows as aof-fsync-always."""
 
+import json
 import shutil
+import subprocess
 
-import pytest
 import redis
 
 from test_aof import strace_server
+from test_backup import tool
 
 
 def run(c, *args):
@@ -56,5 +58,14 @@ def test_slow_fsync_under_always_is_an_aof_fsync_always_event(tmp_path):
         assert b"aof-fsync-always" in events, events
         assert 60 <= events[b"aof-fsync-always"][3] < 5000
         assert b"aof-write" not in events  # the writes themselves were fast
+        # amber doctor reads it: the disk is named as the cause.
+        p = subprocess.run([tool(), "doctor", "--server", f"127.0.0.1:{s.port}", "--json"],
+                           capture_output=True, text=True, timeout=60)
+        report = json.loads(p.stdout)
+        f = next(x for x in report["findings"] if x["check"] == "aof_fsync")
+        assert (f["status"], f["code"]) == ("warn", "SLOW_DISK"), f
+        assert f["details"]["latency_event"] == "aof-fsync-always"
+        assert f["details"]["latency_max_ms"] >= 60 and "aof-fsync-always of" in f["message"]
+        assert p.returncode == 0, p  # a warning: only errors make doctor exit 1
     finally:
         s.stop()

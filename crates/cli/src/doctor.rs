@@ -110,6 +110,8 @@ pub struct Server {
     /// Why CONFIG GET failed (renamed, ACL), when it did.
     pub config_error: Option<String>,
     pub ping: Reply,
+    /// LATENCY LATEST: (event, latest ms, max ms); empty when the monitor is off or refused.
+    pub latency: Vec<(String, i64, i64)>,
 }
 
 impl Server {
@@ -142,6 +144,7 @@ const CONFIG_KEYS: &[&str] = &[
     "aof-load-truncated",
     "aof-use-rdb-preamble",
     "no-appendfsync-on-rewrite",
+    "latency-monitor-threshold",
 ];
 
 fn password(a: &Args) -> Option<String> {
@@ -196,12 +199,23 @@ fn query(a: &Args) -> Result<Server, String> {
         }
         other => config_error = Some(other.text()),
     }
+    let mut latency = Vec::new();
+    if let Reply::Array(Some(events)) = c.call(&[b"LATENCY", b"LATEST"]).map_err(io)? {
+        for e in events {
+            if let Reply::Array(Some(f)) = e {
+                if let [name, _, Reply::Int(last), Reply::Int(max)] = f.as_slice() {
+                    latency.push((name.text(), *last, *max));
+                }
+            }
+        }
+    }
     Ok(Server {
         addr: addr.clone(),
         info,
         config,
         config_error,
         ping,
+        latency,
     })
 }
 

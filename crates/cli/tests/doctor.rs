@@ -1,6 +1,5 @@
-//! `amber doctor` against live servers: redis-server 7.0.15 always (the test fails without
-//! it), and amber-server too when `AMBER_BIN` or /work/main/target/release/amber-server
-//! exists. Servers bind 127.0.0.1 on free ports and are stopped by their PID. The full-disk
+//! `amber doctor` against live servers: redis-server 7.0.15 and amber-server (`AMBER_BIN`,
+//! else this workspace's release build); a missing one fails the test. Servers bind 127.0.0.1 on free ports and are stopped by their PID. The full-disk
 //! test mounts a 1 MiB tmpfs and needs root.
 #![allow(clippy::unwrap_used)]
 
@@ -41,17 +40,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The servers to run each test against: ("redis", binary) and maybe ("amber", binary).
+/// The servers to run each test against: redis-server and amber-server (`AMBER_BIN`, else
+/// this workspace's release build, which scripts/test makes first). Either missing fails.
 fn servers() -> Vec<(&'static str, PathBuf)> {
-    let mut v = vec![("redis", PathBuf::from("redis-server"))];
     let amber = std::env::var_os("AMBER_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/main/target/release/amber-server"));
-    if amber.exists() {
-        v.push(("amber", amber));
-    }
-    eprintln!("servers under test: {v:?}");
-    v
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+                .join("release/amber-server")
+        });
+    assert!(
+        amber.exists(),
+        "{} is missing: build it with `cargo build --release` (scripts/test does) or set AMBER_BIN",
+        amber.display()
+    );
+    vec![("redis", PathBuf::from("redis-server")), ("amber", amber)]
 }
 
 struct Server {

@@ -725,13 +725,42 @@ fn aof_fsync(c: &Ctx) -> Finding {
         .fix(format!("{} CONFIG SET appendfsync everysec, then CONFIG REWRITE.", c.cli)),
         _ => Finding::ok("aof_fsync", "appendfsync everysec: at most about a second of writes lost on a crash"),
     };
+    // The latency monitor's AOF events (aof-fsync-always, aof-write...): each one recorded
+    // took at least latency-monitor-threshold ms.
+    let slowest = s
+        .latency
+        .iter()
+        .filter(|(e, _, _)| e.starts_with("aof-"))
+        .max_by_key(|(_, _, max)| *max)
+        .cloned();
+    let slow_fix = "Put dir on a faster disk (SSD, no shared I/O with backups), lower the write rate, or consider no-appendfsync-on-rewrite yes (loses more on a crash during rewrites).";
     if delayed > 0 {
         f = Finding::warn(
             "aof_fsync",
             "SLOW_DISK",
             format!("{}; and {delayed} fsyncs were delayed (aof_delayed_fsync): the disk is too slow for the write load", f.message),
         )
-        .fix("Put dir on a faster disk (SSD, no shared I/O with backups), lower the write rate, or consider no-appendfsync-on-rewrite yes (loses more on a crash during rewrites).");
+        .fix(slow_fix);
+    } else if let Some((event, _, max)) = &slowest {
+        f = Finding::warn(
+            "aof_fsync",
+            "SLOW_DISK",
+            format!("{}; and the latency monitor recorded an AOF {event} of {max} ms (LATENCY LATEST): every client waiting on it waited that long", f.message),
+        )
+        .fix(slow_fix);
+    }
+    let threshold = s.config("latency-monitor-threshold").unwrap_or("0");
+    if threshold == "0" && policy == "always" {
+        f = f.detail(
+            "hint",
+            format!("the latency monitor is off: {} CONFIG SET latency-monitor-threshold 100 records fsyncs slower than 100 ms", c.cli),
+        );
+    }
+    if let Some((event, last, max)) = slowest {
+        f = f
+            .detail("latency_event", event)
+            .detail("latency_last_ms", last)
+            .detail("latency_max_ms", max);
     }
     f.detail("appendfsync", policy)
         .detail("instantaneous_ops_per_sec", ops)
@@ -1043,6 +1072,7 @@ mod tests {
                 .collect(),
             config_error: None,
             ping: Reply::Status("PONG".into()),
+            latency: Vec::new(),
         };
         let f = run_all(&srv, None);
         let names: Vec<&str> = f.iter().map(|f| f.check).collect();
