@@ -49,3 +49,21 @@ def test_wait_as_redis(amber_and_redis):
         views.append(view)
     assert views[0] == views[1]
     assert views[0][-3] == 0 and views[0][-4] == 1
+
+
+def test_huge_timeouts_block_like_redis(amber_and_redis):
+    """Timeouts of millions of years block (the deadline arithmetic is checked: one too far to
+    represent means no deadline)."""
+    for s in amber_and_redis:
+        conns = []
+        for cmd in ([b"WAIT", b"1", b"9223372036854775807"], [b"BLPOP", b"nokey", b"92233720368547"],
+                    [b"BZPOPMIN", b"nokey", b"92233720368547"]):
+            c = Conn(s.port)
+            c.send(cmd)
+            conns.append(c)
+        time.sleep(0.2)
+        assert not any(c.ready() for c in conns), s.kind
+        assert s.client().ping()
+        assert s.client().info("clients")["blocked_clients"] == 3
+        for c in conns:
+            c.close()

@@ -405,9 +405,9 @@ impl Ctx<'_> {
         let deadline = match &self.cl.blocked {
             // Keep the original deadline when re-blocking after a wake-up.
             Some(b) if self.reprocessing => b.deadline,
-            _ if timeout_ms > 0 => Some(
-                std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64),
-            ),
+            // A timeout too far to represent is no timeout (Redis blocks as long).
+            _ if timeout_ms > 0 => std::time::Instant::now()
+                .checked_add(std::time::Duration::from_millis(timeout_ms as u64)),
             _ => None,
         };
         self.cl.blocked = Some(BlockState {
