@@ -355,7 +355,8 @@ class Gen:
             args += ["STORE", self.key(LIST_KEYS)]
             exact = True
         if self.chance(0.05):
-            args.append(self.pick(["FOO", "LIMIT", "BY", "STORE"]))
+            # (A trailing STORE could get its key from mutate(): not after a numeric sort.)
+            args.append(self.pick(["FOO", "LIMIT", "BY"] + ([] if mode == "num" else ["STORE"])))
         return [Op(args, cmp=("sort_num" if mode == "num" else "exact") if exact else "set")]
 
     def fam_keys(self):
