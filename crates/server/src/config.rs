@@ -310,7 +310,7 @@ pub fn parse_memory(s: &str) -> Option<i64> {
     num.parse::<i64>().ok()?.checked_mul(mul)
 }
 
-fn parse_enum<'a>(s: &str, words: &[&'a str]) -> Result<&'a str, String> {
+pub(crate) fn parse_enum<'a>(s: &str, words: &[&'a str]) -> Result<&'a str, String> {
     let lower = s.to_ascii_lowercase();
     words.iter().find(|w| **w == lower).copied().ok_or_else(|| {
         format!(
@@ -320,7 +320,7 @@ fn parse_enum<'a>(s: &str, words: &[&'a str]) -> Result<&'a str, String> {
     })
 }
 
-fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
+pub(crate) fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
     let v = amber_resp::parse::string2ll(s.as_bytes())
         .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
     if v < min || v > max {
@@ -331,7 +331,7 @@ fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
     Ok(v)
 }
 
-fn parse_mem_range(s: &str, min: i64, max: i64) -> Result<i64, String> {
+pub(crate) fn parse_mem_range(s: &str, min: i64, max: i64) -> Result<i64, String> {
     let v = parse_memory(s).ok_or_else(|| "argument must be a memory value".to_string())?;
     if v < min || v > max {
         return Err(format!(

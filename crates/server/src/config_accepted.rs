@@ -8,7 +8,9 @@
 //! Amber lacks (replication, cluster, TLS, ACL files, keyspace notifications) accepts only its
 //! default: anything else is refused with the reason, rather than silently doing nothing.
 
-use crate::config::{parse_bool, parse_memory, IMMUTABLE, MULTI_ARG};
+use crate::config::{
+    parse_bool, parse_enum, parse_int, parse_mem_range, parse_memory, IMMUTABLE, MULTI_ARG,
+};
 
 /// How a value is checked, and turned into the text CONFIG GET shows.
 pub enum Kind {
@@ -366,28 +368,9 @@ impl Accepted {
         let one = args.first().map(String::as_str).unwrap_or("");
         let value = match &self.kind {
             Kind::Bool => if parse_bool(one)? { "yes" } else { "no" }.to_string(),
-            Kind::Int(min, max) => {
-                let v = amber_resp::parse::string2ll(one.as_bytes())
-                    .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
-                within(v, *min, *max)?
-            }
-            Kind::Mem(min, max) => {
-                let v = parse_memory(one)
-                    .ok_or_else(|| "argument must be a memory value".to_string())?;
-                within(v, *min, *max)?
-            }
-            Kind::Enum(words) => {
-                let lower = one.to_ascii_lowercase();
-                match words.iter().find(|w| **w == lower) {
-                    Some(w) => w.to_string(),
-                    None => {
-                        return Err(format!(
-                            "argument(s) must be one of the following: {}",
-                            words.join(", ")
-                        ))
-                    }
-                }
-            }
+            Kind::Int(min, max) => parse_int(one, *min, *max)?.to_string(),
+            Kind::Mem(min, max) => parse_mem_range(one, *min, *max)?.to_string(),
+            Kind::Enum(words) => parse_enum(one, words)?.to_string(),
             Kind::Str => one.to_string(),
             Kind::Special(f) => f(previous, args)?,
         };
@@ -401,15 +384,6 @@ impl Accepted {
         }
         Ok(value)
     }
-}
-
-fn within(v: i64, min: i64, max: i64) -> Result<String, String> {
-    if v < min || v > max {
-        return Err(format!(
-            "argument must be between {min} and {max} inclusive"
-        ));
-    }
-    Ok(v.to_string())
 }
 
 /// A multi-word value given as one argument ("0 200 800") counts as its words.
@@ -519,9 +493,11 @@ fn notify_keyspace_events(_: &str, args: &[String]) -> Result<String, String> {
 fn maxmemory_clients(_: &str, args: &[String]) -> Result<String, String> {
     let s = args.first().map(String::as_str).unwrap_or("");
     if let Some(p) = s.strip_suffix('%') {
-        let v = amber_resp::parse::string2ll(p.as_bytes())
-            .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
-        return within(v, 0, 100).map(|v| if v == "0" { v } else { format!("{v}%") });
+        if amber_resp::parse::string2ll(p.as_bytes()).is_none() {
+            return Err("argument must be a memory or percent value".into());
+        }
+        let v = parse_int(p, 0, 100)?;
+        return Ok(if v == 0 { "0".into() } else { format!("{v}%") });
     }
     let v =
         parse_memory(s).ok_or_else(|| "argument must be a memory or percent value".to_string())?;

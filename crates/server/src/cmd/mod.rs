@@ -265,30 +265,30 @@ impl CommandTable {
     /// The command a client calls `name`.
     pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
         let mut buf = [0u8; 32];
-        if name.len() <= buf.len() {
-            let lower = &mut buf[..name.len()];
-            lower.copy_from_slice(name);
-            lower.make_ascii_lowercase();
-            let s = std::str::from_utf8(lower).ok()?;
-            return self.by_name.get(s).copied();
+        match lowercase(name, &mut buf) {
+            Some(s) => self.by_name.get(s).copied(),
+            // Only a renamed command can have a longer name.
+            None => {
+                let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+                self.by_name.get(lower.as_str()).copied()
+            }
         }
-        // Only a renamed command can have a longer name.
-        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-        self.by_name.get(lower.as_str()).copied()
     }
 
     /// The command Redis calls `name` (AOF replay, commands the server runs itself).
     pub fn lookup_original(&self, name: &[u8]) -> Option<&'static Command> {
-        if name.len() > 32 {
-            return None;
-        }
         let mut buf = [0u8; 32];
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        let s = std::str::from_utf8(lower).ok()?;
-        self.original.get(s).copied()
+        self.original.get(lowercase(name, &mut buf)?).copied()
     }
+}
+
+/// `name` lowercased into `buf` without allocating; None when it does not fit (or is not
+/// UTF-8, which no command name is).
+fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok()
 }
 
 impl Default for CommandTable {
@@ -704,6 +704,15 @@ pub fn call(
     } else {
         stat_name
     };
+    // "config|get" for a subcommand: what the slow log and MONITOR redact by; built only for
+    // a command that is logged or shown.
+    let full = || {
+        if std::ptr::eq(stat_cmd, cmd) {
+            Cow::Borrowed(cmd.name)
+        } else {
+            Cow::Owned(full_name(Some(cmd), stat_cmd))
+        }
+    };
     let st = srv.stats.commands.entry(key).or_default();
     if cl.blocked.as_ref().is_none_or(|b| b.keys.is_empty()) {
         st.calls += 1;
@@ -713,17 +722,10 @@ pub fn call(
         if cmd.flags & SKIP_SLOWLOG == 0
             && stat_cmd.flags & SKIP_SLOWLOG == 0
             && cl.id != crate::aof_load::AOF_CLIENT_ID
+            && slowlog::is_slow(srv.config.slowlog_log_slower_than, usec)
         {
-            let full = if std::ptr::eq(stat_cmd, cmd) {
-                Cow::Borrowed(cmd.name)
-            } else {
-                Cow::Owned(full_name(Some(cmd), stat_cmd))
-            };
-            let (slower, max) = (
-                srv.config.slowlog_log_slower_than,
-                srv.config.slowlog_max_len,
-            );
-            srv.slowlog.note(slower, max, &full, args, usec, cl);
+            let max = srv.config.slowlog_max_len;
+            srv.slowlog.push(max, &full(), args, usec, cl);
         }
         if cl.id != crate::aof_load::AOF_CLIENT_ID {
             let event = if stat_cmd.flags & FAST != 0 {
@@ -743,8 +745,7 @@ pub fn call(
         && cl.id != crate::aof_load::AOF_CLIENT_ID
         && stat_cmd.flags & (SKIP_MONITOR | ADMIN) == 0
     {
-        let full = full_name((!std::ptr::eq(stat_cmd, cmd)).then_some(cmd), stat_cmd);
-        monitor::feed(srv, cl, &full, args);
+        monitor::feed(srv, cl, &full(), args);
     }
     cl.last_cmd = cmd.name;
     if srv.call_depth == 0 {

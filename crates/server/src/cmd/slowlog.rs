@@ -36,21 +36,23 @@ pub struct SlowLog {
     next_id: u64,
 }
 
+/// Whether a command that took `duration_us` goes to the slow log (slowlog-log-slower-than;
+/// negative: never).
+pub fn is_slow(slower_than: i64, duration_us: u64) -> bool {
+    slower_than >= 0 && (duration_us as i128) >= i128::from(slower_than)
+}
+
 impl SlowLog {
-    /// Records a command that took `duration_us` if the configuration says it is slow
-    /// (slowlogPushEntryIfNeeded). `cmd_name` is the full name ("config|set") for redaction.
-    pub fn note(
+    /// Records a slow command (slowlogPushEntryIfNeeded, once `is_slow` said so). `cmd_name` is
+    /// the full name ("config|set") for redaction.
+    pub fn push(
         &mut self,
-        slower_than: i64,
         max_len: u64,
         cmd_name: &str,
         args: &[Vec<u8>],
         duration_us: u64,
         cl: &Client,
     ) {
-        if slower_than < 0 || (duration_us as i128) < i128::from(slower_than) {
-            return;
-        }
         let shown = args.len().min(MAX_ARGC);
         let mut kept = Vec::with_capacity(shown);
         for (i, a) in args.iter().take(shown).enumerate() {
@@ -81,11 +83,7 @@ impl SlowLog {
             name: cl.name.clone().unwrap_or_default(),
         });
         self.next_id += 1;
-        self.trim(max_len);
-    }
-
-    /// Drops the oldest entries beyond `max_len` (also when slowlog-max-len shrinks).
-    pub fn trim(&mut self, max_len: u64) {
+        // Beyond slowlog-max-len (also after it shrank) the oldest go.
         while self.entries.len() as u64 > max_len {
             self.entries.pop_back();
         }
