@@ -125,8 +125,8 @@ struct Shared {
     policy: Mutex<AppendFsync>,
     /// no-appendfsync-on-rewrite yes and a rewrite is running: everysec skips its fsyncs.
     skip_fsync: AtomicBool,
-    /// The slowest fsync of the writer thread under `always` since the main thread last
-    /// looked, in ms (for the latency monitor's aof-fsync-always).
+    /// The slowest fsync under `always` (either thread) since the latency monitor last
+    /// looked, in ms (its aof-fsync-always event).
     slowest_fsync_ms: AtomicU64,
     log: crate::log::Logger,
 }
@@ -178,8 +178,8 @@ pub struct Aof {
     /// When a command last ran that appended nothing (a read, mostly): its reply did not
     /// wait for the AOF, and an fsync on the main thread would have delayed it.
     unlogged_at_ms: i64,
-    /// Durations (ms) of writes and fsyncs on the main thread, for the latency monitor.
-    latency_pending: Vec<(&'static str, u64)>,
+    /// The slowest write since the latency monitor last looked, in ms (aof-write).
+    slowest_write_ms: u64,
     threads: Vec<std::thread::JoinHandle<()>>,
     log: crate::log::Logger,
 }
@@ -260,7 +260,7 @@ impl Aof {
             last_rewrite_failure_at: None,
             replaying: false,
             unlogged_at_ms: i64::MIN,
-            latency_pending: Vec::new(),
+            slowest_write_ms: 0,
             threads,
             log,
         }
@@ -318,11 +318,11 @@ impl Aof {
         let t = Instant::now();
         let r = write_all_at_end(&self.file, &self.buf, self.file_len).and_then(|()| {
             let written = Instant::now();
-            self.latency_pending
-                .push(("aof-write", ms_since(t, written)));
+            self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, written));
             let r = fdatasync(&self.file);
-            self.latency_pending
-                .push(("aof-fsync-always", ms_since(written, Instant::now())));
+            self.shared
+                .slowest_fsync_ms
+                .fetch_max(ms_since(written, Instant::now()), Ordering::Relaxed);
             r
         });
         self.shared.fsync_started_ms.store(0, Ordering::Relaxed);
@@ -407,8 +407,7 @@ impl Aof {
                 }
                 let t = Instant::now();
                 let r = write_all_at_end(&self.file, &self.buf, self.file_len);
-                self.latency_pending
-                    .push(("aof-write", ms_since(t, Instant::now())));
+                self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, Instant::now()));
                 match r {
                     Ok(()) => {
                         self.buf_handed_over();
@@ -676,20 +675,10 @@ pub fn drain_latency(srv: &mut Server) {
     let Some(aof) = srv.aof.as_mut() else {
         return;
     };
-    let slowest = aof.shared.slowest_fsync_ms.swap(0, Ordering::Relaxed);
-    let mut pending = std::mem::take(&mut aof.latency_pending);
-    if threshold > 0 {
-        if slowest > 0 {
-            srv.latency.note(threshold, "aof-fsync-always", slowest);
-        }
-        for (event, ms) in pending.drain(..) {
-            srv.latency.note(threshold, event, ms);
-        }
-    }
-    pending.clear();
-    if let Some(aof) = srv.aof.as_mut() {
-        aof.latency_pending = pending;
-    }
+    let fsync = aof.shared.slowest_fsync_ms.swap(0, Ordering::Relaxed);
+    let write = std::mem::take(&mut aof.slowest_write_ms);
+    srv.latency.note(threshold, "aof-write", write);
+    srv.latency.note(threshold, "aof-fsync-always", fsync);
 }
 
 fn fdatasync(f: &File) -> std::io::Result<()> {
