@@ -11,7 +11,9 @@
 //!                    fsync thread: fdatasync once a second
 //!     always:        hand buf to the writer thread: write + fdatasync ─▶ durable = synced
 //!                    (group commit: what arrives meanwhile goes in the next fsync)
-//!                    or, when nothing could run meanwhile, write + fdatasync right here
+//!                    or, when nothing could run meanwhile, write + fdatasync right here,
+//!                    after lingering (up to half an fsync) for the clients the last
+//!                    fsync acknowledged, so that they all share the next one
 //! ```
 //!
 //! Under `always` the fsync runs on the main thread when the writer thread is idle and no
@@ -180,6 +182,18 @@ pub struct Aof {
     unlogged_at_ms: i64,
     /// The slowest write since the latency monitor last looked, in ms (aof-write).
     slowest_write_ms: u64,
+    /// Clients waiting for what is in `buf`, and how many the last batch under `always`
+    /// acknowledged (they are about to send their next commands: see `flush_task`).
+    batch_clients: u32,
+    last_batch_clients: u32,
+    /// Of `batch_clients`, those the last batch acknowledged; and the batch's number.
+    returned_clients: u32,
+    batch_seq: u64,
+    /// Batches to flush without lingering, and the current back-off (see `linger`).
+    linger_skip: u32,
+    linger_backoff: u32,
+    /// How long the last write + fdatasync on the main thread took.
+    last_sync: Duration,
     threads: Vec<std::thread::JoinHandle<()>>,
     log: crate::log::Logger,
 }
@@ -261,6 +275,13 @@ impl Aof {
             replaying: false,
             unlogged_at_ms: i64::MIN,
             slowest_write_ms: 0,
+            batch_clients: 0,
+            last_batch_clients: 0,
+            returned_clients: 0,
+            batch_seq: 1,
+            linger_skip: 0,
+            linger_backoff: 0,
+            last_sync: Duration::ZERO,
             threads,
             log,
         }
@@ -320,9 +341,11 @@ impl Aof {
             let written = Instant::now();
             self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, written));
             let r = fdatasync(&self.file);
+            let done = Instant::now();
+            self.last_sync = done.saturating_duration_since(t);
             self.shared
                 .slowest_fsync_ms
-                .fetch_max(ms_since(written, Instant::now()), Ordering::Relaxed);
+                .fetch_max(ms_since(written, done), Ordering::Relaxed);
             r
         });
         self.shared.fsync_started_ms.store(0, Ordering::Relaxed);
@@ -363,6 +386,9 @@ impl Aof {
         if self.buf.is_empty() {
             return;
         }
+        self.last_batch_clients = std::mem::take(&mut self.batch_clients);
+        self.returned_clients = 0;
+        self.batch_seq += 1;
         if policy != AppendFsync::Always {
             // After a switch from `always`, the writer thread finishes its queue first.
             self.wait_writer_idle();
@@ -518,11 +544,41 @@ impl Drop for Aof {
 /// `offset`, so the file never ends in half a command.
 fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
+    reserve_ahead(file, offset, data.len() as u64);
     let r = file.write_all_at(data, offset);
     if r.is_err() {
         let _ = file.set_len(offset);
     }
     r
+}
+
+/// How far ahead of the end the AOF reserves disk blocks.
+const RESERVE_CHUNK: u64 = 4 << 20;
+
+/// When a write crosses a `RESERVE_CHUNK` boundary (or starts the file), reserves the next
+/// chunk's blocks past the end without changing the file's size (FALLOC_FL_KEEP_SIZE): the
+/// fdatasync after an append then has no blocks to allocate. The file's content and size are
+/// exactly what was written; a filesystem without fallocate, or a full disk, just skips it
+/// (the write itself reports a full disk).
+fn reserve_ahead(file: &File, offset: u64, len: u64) {
+    let end = offset.saturating_add(len);
+    if offset != 0 && offset / RESERVE_CHUNK == end / RESERVE_CHUNK {
+        return;
+    }
+    let from = (end / RESERVE_CHUNK)
+        .saturating_add(1)
+        .saturating_mul(RESERVE_CHUNK);
+    let from = if offset == 0 { 0 } else { from - RESERVE_CHUNK };
+    let (Ok(at), Ok(n)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(RESERVE_CHUNK * 2),
+    ) else {
+        return;
+    };
+    // SAFETY: fallocate on a descriptor this File owns; KEEP_SIZE leaves size and content.
+    unsafe {
+        libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, at, n);
+    }
 }
 
 /// The background thread: under `always` it writes and fdatasyncs what the main thread
@@ -723,10 +779,21 @@ pub fn writes_denied(srv: &Server) -> Option<String> {
 
 /// What a connection must wait for before its replies may go out: the AOF offset its
 /// commands reached (`Client::aof_need`), unless that is already durable.
-pub fn wait_point(srv: &Server, need: u64) -> Option<(watch::Receiver<u64>, Arc<Notify>)> {
-    let aof = srv.aof.as_ref()?;
+pub fn wait_point(
+    srv: &mut Server,
+    need: u64,
+    batch: &mut u64,
+) -> Option<(watch::Receiver<u64>, Arc<Notify>)> {
+    let aof = srv.aof.as_mut()?;
     if *aof.durable.borrow() >= need {
         return None;
+    }
+    if need > aof.written && *batch != aof.batch_seq {
+        aof.batch_clients = aof.batch_clients.saturating_add(1);
+        if *batch + 1 == aof.batch_seq {
+            aof.returned_clients = aof.returned_clients.saturating_add(1);
+        }
+        *batch = aof.batch_seq;
     }
     Some((aof.durable.clone(), aof.flush_notify()))
 }
@@ -759,10 +826,14 @@ pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Ar
     if let Some(sh) = srv.borrow().aof.as_ref().map(|a| a.shared.clone()) {
         tokio::task::spawn_local(durable_relay(sh));
     }
+    let timer = crate::timer::Timer::new().ok();
     loop {
         notify.notified().await;
         // Let every client that is ready run its batch first: one write for all of them.
         tokio::task::yield_now().await;
+        if let Some(t) = &timer {
+            linger(&srv, &notify, t).await;
+        }
         let mut s = srv.borrow_mut();
         let policy = s.config.appendfsync;
         match s.aof.as_mut() {
@@ -770,6 +841,70 @@ pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Ar
             None => return,
         }
         drain_latency(&mut s);
+    }
+}
+
+/// Under `always`, before an fsync on the main thread: the clients the last fsync
+/// acknowledged are sending their next commands. While fewer of them are in this batch, wait
+/// up to half an fsync for the rest, so that one fsync covers them all instead of the clients
+/// splitting into groups that take turns (each group paying a whole fsync). A lone client, or
+/// a batch as large as the last one, never waits; and when waiting brought fewer than half of
+/// the missing clients (clients that think between commands), it is skipped for the next 1,
+/// 2, 4 ... 64 batches.
+async fn linger(
+    srv: &std::rc::Rc<std::cell::RefCell<Server>>,
+    notify: &Notify,
+    timer: &crate::timer::Timer,
+) {
+    const MAX_LINGER: Duration = Duration::from_millis(1);
+    const MAX_SKIP: u32 = 64;
+    let (until, before) = {
+        let mut s = srv.borrow_mut();
+        let policy = s.config.appendfsync;
+        let Some(aof) = s.aof.as_mut() else {
+            return;
+        };
+        if policy != AppendFsync::Always
+            || aof.returned_clients >= aof.last_batch_clients
+            || !aof.sync_inline()
+        {
+            return;
+        }
+        if aof.linger_skip > 0 {
+            aof.linger_skip -= 1;
+            return;
+        }
+        let wait = (aof.last_sync / 2).min(MAX_LINGER);
+        (Instant::now() + wait, aof.returned_clients)
+    };
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        let timed_out = tokio::select! {
+            _ = notify.notified() => false,
+            _ = timer.sleep(until - now) => true,
+        };
+        if !timed_out {
+            tokio::task::yield_now().await;
+        }
+        let s = srv.borrow();
+        match s.aof.as_ref() {
+            Some(aof) if !timed_out && aof.returned_clients < aof.last_batch_clients => {}
+            _ => break,
+        }
+    }
+    let mut s = srv.borrow_mut();
+    if let Some(aof) = s.aof.as_mut() {
+        let missing = aof.last_batch_clients.saturating_sub(before);
+        let came = aof.returned_clients.saturating_sub(before);
+        if came.saturating_mul(2) >= missing {
+            aof.linger_backoff = 0;
+        } else {
+            aof.linger_backoff = aof.linger_backoff.saturating_mul(2).clamp(1, MAX_SKIP);
+            aof.linger_skip = aof.linger_backoff;
+        }
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Client {
     /// The AOF offset this client's commands reached: its replies go out only once the AOF
     /// is durable up to here (by the appendfsync policy).
     pub aof_need: u64,
+    /// The AOF batch this client last waited for (`aof::wait_point`).
+    pub aof_batch: u64,
     pub addr: String,
     pub laddr: String,
     pub fd: i32,
@@ -86,6 +88,7 @@ impl Client {
         Client {
             id,
             aof_need: 0,
+            aof_batch: 0,
             addr,
             laddr,
             fd,

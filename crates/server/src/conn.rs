@@ -44,7 +44,8 @@ where
             std::mem::swap(&mut c.out.buf, &mut wbuf);
             s.stats.total_net_output_bytes += wbuf.len() as u64;
             let need = c.aof_need;
-            (next, crate::aof::wait_point(&s, need).map(|w| (w, need)))
+            let w = crate::aof::wait_point(&mut s, need, &mut c.aof_batch);
+            (next, w.map(|w| (w, need)))
         };
         // No reply leaves before the AOF holds what it acknowledges (appendfsync policy).
         if let Some(((mut rx, flush), need)) = durable {

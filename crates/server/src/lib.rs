@@ -24,3 +24,4 @@ pub mod net;
 pub mod save;
 pub mod server;
 pub mod supervise;
+pub mod timer;
