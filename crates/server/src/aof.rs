@@ -555,8 +555,8 @@ fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()
 /// How far ahead of the end the AOF reserves disk blocks.
 const RESERVE_CHUNK: u64 = 4 << 20;
 
-/// When a write crosses a `RESERVE_CHUNK` boundary (or starts the file), reserves the next
-/// chunk's blocks past the end without changing the file's size (FALLOC_FL_KEEP_SIZE): the
+/// When a write crosses a `RESERVE_CHUNK` boundary (or starts the file), reserves the blocks
+/// of the chunk it ends in and of the next one without changing the file's size (FALLOC_FL_KEEP_SIZE): the
 /// fdatasync after an append then has no blocks to allocate. The file's content and size are
 /// exactly what was written; a filesystem without fallocate, or a full disk, just skips it
 /// (the write itself reports a full disk).
@@ -565,10 +565,7 @@ fn reserve_ahead(file: &File, offset: u64, len: u64) {
     if offset != 0 && offset / RESERVE_CHUNK == end / RESERVE_CHUNK {
         return;
     }
-    let from = (end / RESERVE_CHUNK)
-        .saturating_add(1)
-        .saturating_mul(RESERVE_CHUNK);
-    let from = if offset == 0 { 0 } else { from - RESERVE_CHUNK };
+    let from = end / RESERVE_CHUNK * RESERVE_CHUNK;
     let (Ok(at), Ok(n)) = (
         libc::off_t::try_from(from),
         libc::off_t::try_from(RESERVE_CHUNK * 2),
@@ -882,17 +879,17 @@ async fn linger(
         if now >= until {
             break;
         }
-        let timed_out = tokio::select! {
-            _ = notify.notified() => false,
-            _ = timer.sleep(until - now) => true,
-        };
-        if !timed_out {
-            tokio::task::yield_now().await;
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = timer.sleep(until - now) => break,
         }
+        tokio::task::yield_now().await;
         let s = srv.borrow();
-        match s.aof.as_ref() {
-            Some(aof) if !timed_out && aof.returned_clients < aof.last_batch_clients => {}
-            _ => break,
+        if s.aof
+            .as_ref()
+            .is_none_or(|a| a.returned_clients >= a.last_batch_clients)
+        {
+            break;
         }
     }
     let mut s = srv.borrow_mut();
