@@ -764,9 +764,7 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             }
             if let Err(why) = crate::load::reload(ctx.srv, flush, merge) {
                 ctx.srv.log.warning(&why);
-                return Err(Error::new(
-                    "ERR Error trying to load the RDB dump, check server logs.",
-                ));
+                return Err(Error::new("ERR Error trying to load the RDB dump"));
             }
             ctx.srv.log.warning("DB reloaded by DEBUG RELOAD");
             ctx.cl.out.ok();
