@@ -177,15 +177,10 @@ pub fn run(a: Args) -> Result<Outcome, Failure> {
         inner: BufReader::with_capacity(1 << 20, f),
         n: &read,
     };
-    let walked = salvage::salvage(
-        input,
-        out.as_mut(),
-        &Limits::default(),
-        |item| {
-            count(&mut report, item, now_ms);
-            bar.update(read.get());
-        },
-    );
+    let walked = salvage::salvage(input, out.as_mut(), &Limits::default(), |item| {
+        count(&mut report, item, now_ms);
+        bar.update(read.get());
+    });
     bar.finish();
     let walked = walked.map_err(|e| Failure(format!("reading {}: {e}", a.file.display())))?;
     judge(&mut report, &walked, &a.file)?;
@@ -230,7 +225,9 @@ fn open_output(input: &Path, out: &Path) -> Result<Encoder<AtomicFile>, Failure>
         _ => false,
     };
     if same {
-        return Err(Failure("--salvage needs a file other than the one checked".into()));
+        return Err(Failure(
+            "--salvage needs a file other than the one checked".into(),
+        ));
     }
     let f = AtomicFile::create(out, true)
         .map_err(|e| Failure(format!("can't create {}: {e}", out.display())))?;
@@ -313,9 +310,7 @@ fn judge(report: &mut Report, w: &Salvaged, file: &Path) -> Result<(), Failure> 
     report.problem = Some(Problem {
         code: "P002 RDB_CORRUPT",
         offset: w.eof_offset.map_or(0, |o| o + 1),
-        message: format!(
-            "RDB checksum mismatch: stored {stored:016x}, computed {computed:016x}"
-        ),
+        message: format!("RDB checksum mismatch: stored {stored:016x}, computed {computed:016x}"),
         after_key,
     });
     if let Some(cb) = changed_byte {
@@ -373,10 +368,7 @@ fn write_salvage(
         output: path.display().to_string(),
         kept: w.kept_total(),
         stopped_at: w.stop.as_ref().map(|s| s.offset),
-        bytes_not_read: w
-            .stop
-            .as_ref()
-            .map_or(0, |s| size.saturating_sub(s.offset)),
+        bytes_not_read: w.stop.as_ref().map_or(0, |s| size.saturating_sub(s.offset)),
         announced_not_kept: w.announced_not_kept(),
         duplicates_dropped: w.duplicates_dropped,
         duplicates: w
@@ -455,7 +447,9 @@ fn print_text(r: &Report) {
         None => {
             match r.checksum {
                 Some("ok") => println!("Checksum OK"),
-                Some("absent") => println!("Checksum not verified: RDB versions before 5 have none"),
+                Some("absent") => {
+                    println!("Checksum not verified: RDB versions before 5 have none")
+                }
                 _ => println!("Checksum not verified: the file was written with rdbchecksum no"),
             }
             println!(
@@ -471,15 +465,17 @@ fn print_text(r: &Report) {
                 print_mismatch(r);
             } else {
                 match &p.after_key {
-                Some(k) => println!("  the last key read whole was '{k}'"),
-                None => println!("  no key was read whole before the problem"),
+                    Some(k) => println!("  the last key read whole was '{k}'"),
+                    None => println!("  no key was read whole before the problem"),
                 }
             }
-            println!(
-                "  read before the problem: {} keys in {} databases",
-                human::count(r.keys),
-                r.databases.len()
-            );
+            if r.checksum != Some("mismatch") {
+                println!(
+                    "  read before the problem: {} keys in {} databases",
+                    human::count(r.keys),
+                    r.databases.len()
+                );
+            }
             println!("RDB is NOT OK");
         }
     }

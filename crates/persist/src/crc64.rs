@@ -123,11 +123,20 @@ mod tests {
     fn a_single_changed_byte_is_located() {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
         let good = crc64(0, &data);
-        for (p, e) in [(0usize, 1u8), (1, 0x80), (2500, 0xff), (4991, 0x10), (4999, 0x42)] {
+        for (p, e) in [
+            (0usize, 1u8),
+            (1, 0x80),
+            (2500, 0xff),
+            (4991, 0x10),
+            (4999, 0x42),
+        ] {
             let mut bad = data.clone();
             bad[p] ^= e;
             let syndrome = good ^ crc64(0, &bad);
-            assert_eq!(locate_byte_error(syndrome, data.len() as u64), Some((p as u64, e)));
+            assert_eq!(
+                locate_byte_error(syndrome, data.len() as u64),
+                Some((p as u64, e))
+            );
         }
     }
 

@@ -106,12 +106,7 @@ impl<'a> Applier<'a> {
     /// Redis master does loading dump.rdb. Without (an AOF base), every key is loaded: the
     /// incr files that follow were written against that exact keyspace (Redis's
     /// RDBFLAGS_AOF_PREAMBLE), and nothing expires while they are replayed.
-    pub fn new(
-        databases: usize,
-        limits: &'a Limits,
-        expire_before: Option<i64>,
-        lru: u32,
-    ) -> Self {
+    pub fn new(databases: usize, limits: &'a Limits, expire_before: Option<i64>, lru: u32) -> Self {
         Applier {
             out: Loaded {
                 dbs: (0..databases).map(|_| Db::new()).collect(),
