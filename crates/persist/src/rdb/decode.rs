@@ -33,7 +33,8 @@ pub enum Item {
     },
     Entry(RdbEntry),
     /// The end. `stored_crc` is `None` for versions without a checksum (< 5); a stored zero
-    /// means the writer had checksums off and nothing was verified.
+    /// means the writer had checksums off and nothing was verified. A nonzero stored CRC
+    /// differs from `computed_crc` only when verification was turned off.
     Eof {
         stored_crc: Option<u64>,
         computed_crc: u64,
@@ -107,6 +108,8 @@ pub struct Decoder<R: Read> {
     version: u32,
     done: bool,
     empty_keys_skipped: u64,
+    /// A stored CRC that differs from the computed one is an error (Redis's rdbchecksum yes).
+    verify_crc: bool,
 }
 
 impl<R: Read> Decoder<R> {
@@ -117,6 +120,7 @@ impl<R: Read> Decoder<R> {
             version: 0,
             done: false,
             empty_keys_skipped: 0,
+            verify_crc: true,
         };
         let h = match d.r.take(9)? {
             Some(h) => h,
@@ -150,7 +154,14 @@ impl<R: Read> Decoder<R> {
             version,
             done: false,
             empty_keys_skipped: 0,
+            verify_crc: true,
         }
+    }
+
+    /// Whether a CRC mismatch at the end is an error (the default) or only reported in
+    /// `Item::Eof` (Redis's `rdbchecksum no`: every value is still validated).
+    pub fn verify_checksum(&mut self, on: bool) {
+        self.verify_crc = on;
     }
 
     pub fn version(&self) -> u32 {
@@ -344,7 +355,7 @@ impl<R: Read> Decoder<R> {
                         }));
                     }
                     let stored = u64::from_le_bytes(self.fixed::<8>("the CRC-64 trailer")?);
-                    if stored != 0 && stored != computed {
+                    if self.verify_crc && stored != 0 && stored != computed {
                         return Err(RdbError::corrupt(
                             at + 1,
                             format!("RDB checksum mismatch: stored {stored:016x}, computed {computed:016x}"),
