@@ -343,9 +343,17 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
     }
     if has("commandstats") {
         section(&mut out, "Commandstats");
-        let mut names: Vec<_> = srv.stats.commands.iter().collect();
-        names.sort_by_key(|(n, _)| **n);
+        let mut names: Vec<_> = srv
+            .stats
+            .commands
+            .iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, s) in names {
+            if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
+                continue;
+            }
             let per = if s.calls > 0 {
                 s.usec as f64 / s.calls as f64
             } else {
