@@ -12,6 +12,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod config_accepted;
+pub mod config_load;
 pub mod conn;
 pub mod digest;
 pub mod glob;
