@@ -38,7 +38,7 @@ pub fn info_command(ctx: &mut Ctx<'_>) -> Reply {
             _ => wanted.push(s),
         }
     }
-    let text = render(ctx.srv, ctx.cl, &wanted);
+    let text = render(ctx.srv, &wanted);
     ctx.cl.out.verbatim(text.as_bytes());
     Ok(())
 }
@@ -82,7 +82,7 @@ fn total_system_memory() -> u64 {
 }
 
 /// Renders the requested sections. `wanted` holds lowercase section names.
-pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -> String {
+pub fn render(srv: &mut Server, wanted: &[String]) -> String {
     let mut out = String::new();
     let mut first = true;
     let mut section = |out: &mut String, title: &str| {
@@ -396,8 +396,17 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
             );
         }
     }
-    let _ = cl;
     out
+}
+
+/// `INFO all`, for the crash report's cached copy.
+pub fn render_all(srv: &mut Server) -> String {
+    let wanted: Vec<String> = DEFAULT_SECTIONS
+        .iter()
+        .chain(ALL_EXTRA)
+        .map(|s| s.to_string())
+        .collect();
+    render(srv, &wanted)
 }
 
 /// The average remaining time to live of volatile keys, estimated from a sample.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod config_accepted;
 pub mod config_load;
 pub mod conn;
+pub mod crash;
 pub mod digest;
 pub mod glob;
 pub mod info;

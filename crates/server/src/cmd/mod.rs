@@ -704,7 +704,14 @@ pub fn call(
         cmd: stat_cmd,
         reprocessing,
     };
+    let top = ctx.srv.call_depth == 1;
+    if top {
+        crate::crash::set_current(ctx.cl.id, Some(args));
+    }
     let res = (stat_cmd.handler)(&mut ctx);
+    if top {
+        crate::crash::set_current(0, None);
+    }
     let usec = crate::clock::monotonic_us().saturating_sub(start);
     srv.call_depth -= 1;
     let replaced = std::mem::replace(&mut srv.propagation_replaced, outer_replaced);
