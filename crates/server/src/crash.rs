@@ -17,8 +17,8 @@
 
 use std::ffi::CString;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize};
 use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -396,10 +396,7 @@ fn signal_lines() {
         SI_CODE.load(SeqCst)
     ));
     if sig == libc::SIGSEGV || sig == libc::SIGBUS {
-        log_line(&format!(
-            "Accessing address: {:#x}",
-            SI_ADDR.load(SeqCst)
-        ));
+        log_line(&format!("Accessing address: {:#x}", SI_ADDR.load(SeqCst)));
     }
     if SI_CODE.load(SeqCst) == libc::SI_USER {
         log_line(&format!(

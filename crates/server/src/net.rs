@@ -32,8 +32,8 @@ pub fn run(mut config: Config) -> i32 {
         return 1;
     }
     // After daemonizing (the reporter is a thread) and before anything can crash.
-    let crash_log = crate::config::find("crash-log-enabled")
-        .is_none_or(|d| d.get(&config) == "yes");
+    let crash_log =
+        crate::config::find("crash-log-enabled").is_none_or(|d| d.get(&config) == "yes");
     crate::crash::install(&config.logfile, config.syslog_enabled, crash_log);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
