@@ -83,6 +83,12 @@ fn total_system_memory() -> u64 {
 
 /// Renders the requested sections. `wanted` holds lowercase section names.
 pub fn render(srv: &mut Server, wanted: &[String]) -> String {
+    render_with(srv, wanted, true)
+}
+
+/// `sample_ttl`: whether the keyspace lines carry avg_ttl, which scans keys for volatile
+/// ones (costly in a large keyspace with few expiring keys).
+fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String {
     let mut out = String::new();
     let mut first = true;
     let mut section = |out: &mut String, title: &str| {
@@ -388,25 +394,29 @@ pub fn render(srv: &mut Server, wanted: &[String]) -> String {
             }
             let _ = write!(
                 out,
-                "db{}:keys={},expires={},avg_ttl={}\r\n",
+                "db{}:keys={},expires={}",
                 i,
                 db.len(),
-                db.volatile_len(),
-                avg_ttl(db, now)
+                db.volatile_len()
             );
+            if sample_ttl {
+                let _ = write!(out, ",avg_ttl={}", avg_ttl(db, now));
+            }
+            out.push_str("\r\n");
         }
     }
     out
 }
 
-/// `INFO all`, for the crash report's cached copy.
+/// `INFO all` for the crash report's cached copy, rendered every second: without avg_ttl,
+/// so that it costs the same whatever the keyspace holds.
 pub fn render_all(srv: &mut Server) -> String {
     let wanted: Vec<String> = DEFAULT_SECTIONS
         .iter()
         .chain(ALL_EXTRA)
         .map(|s| s.to_string())
         .collect();
-    render(srv, &wanted)
+    render_with(srv, &wanted, false)
 }
 
 /// The average remaining time to live of volatile keys, estimated from a sample.
