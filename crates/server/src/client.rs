@@ -69,7 +69,8 @@ pub struct Client {
     pub blocked: Option<BlockState>,
     pub created: Instant,
     pub last_interaction: Instant,
-    pub last_cmd: &'static str,
+    /// The last command run (CLIENT LIST's `cmd=`), None before the first.
+    pub last_cmd: Option<crate::cmd::CmdName>,
     /// Wakes the connection task: output was queued by someone else, or it was unblocked/killed.
     pub notify: Rc<Notify>,
     /// Bytes waiting in the query buffer (for CLIENT LIST).
@@ -108,7 +109,7 @@ impl Client {
             blocked: None,
             created: now,
             last_interaction: now,
-            last_cmd: "NULL",
+            last_cmd: None,
             notify: Rc::new(Notify::new()),
             qbuf_len: 0,
             is_unix: false,

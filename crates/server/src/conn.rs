@@ -127,7 +127,7 @@ where
                         // A block on keys counts its call when it ends; one on nothing
                         // (WAIT) was counted when it ran.
                         if !b.keys.is_empty() {
-                            s.stats.commands.entry(b.cmd.name).or_default().calls += 1;
+                            s.stats.commands.entry(cmd::CmdName::of(None, b.cmd)).or_default().calls += 1;
                         }
                         cmd::unregister_blocked(&mut s, &mut c);
                         on_timeout(&mut c.out);

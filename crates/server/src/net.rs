@@ -31,6 +31,10 @@ pub fn run(mut config: Config) -> i32 {
         log.warning(&e);
         return 1;
     }
+    // After daemonizing (the reporter is a thread) and before anything can crash.
+    let crash_log =
+        crate::config::find("crash-log-enabled").is_none_or(|d| d.get(&config) == "yes");
+    crate::crash::install(&config.logfile, config.syslog_enabled, crash_log);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -205,6 +209,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     } else {
         crate::load::load_at_start(&srv);
     }
+    cache_for_crash_report(&mut srv.borrow_mut(), crate::server::unix_ms());
     tokio::task::spawn_local(cron(srv.clone()));
     tokio::task::spawn_local(snapshot_pump(srv.clone()));
 
@@ -458,6 +463,9 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
         crate::alloc::peak_memory();
+        if crate::crash::cache_due(now) {
+            cache_for_crash_report(&mut s, now);
+        }
         if s.loading.is_some() {
             continue;
         }
@@ -472,6 +480,25 @@ async fn cron(srv: Rc<RefCell<Server>>) {
             s.latency.note(threshold, "expire-cycle", ms);
         }
     }
+}
+
+/// INFO and CLIENT LIST for a crash report (which cannot render them at the crash).
+fn cache_for_crash_report(s: &mut Server, now: i64) {
+    let info = crate::info::render_all(s);
+    let mut clients = String::new();
+    for c in s.clients.values().take(crate::crash::MAX_CACHED_CLIENTS) {
+        if let Ok(c) = c.try_borrow() {
+            clients.push_str(&crate::cmd::connection::client_line(&c, false));
+            clients.push('\n');
+        }
+    }
+    if s.clients.len() > crate::crash::MAX_CACHED_CLIENTS {
+        clients.push_str(&format!(
+            "(and {} more clients)\n",
+            s.clients.len() - crate::crash::MAX_CACHED_CLIENTS
+        ));
+    }
+    crate::crash::cache(info, clients, now);
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub struct Stats {
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub error_codes: BTreeMap<String, u64>,
-    pub commands: HashMap<&'static str, CmdStat>,
+    pub commands: HashMap<crate::cmd::CmdName, CmdStat>,
     pub pubsub_messages: u64,
     pub inst_ops: InstMetric,
     pub inst_input: InstMetric,
