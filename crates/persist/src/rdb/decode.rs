@@ -143,15 +143,6 @@ impl<R: Read> Decoder<R> {
         Ok(d)
     }
 
-    /// A decoder of a bare value stream (DUMP payload bodies): no header.
-    pub(crate) fn headless(r: R, version: u32) -> Self {
-        Decoder {
-            r: CrcReader::new(r),
-            version,
-            done: false,
-            empty_keys_skipped: 0,
-        }
-    }
 
     pub fn version(&self) -> u32 {
         self.version
@@ -632,6 +623,19 @@ impl<R: Read> Decoder<R> {
                 }
                 parse_score(&b).ok_or_else(|| self.corrupt("zset score is not a number"))
             }
+        }
+    }
+}
+
+impl<'a> Decoder<&'a [u8]> {
+    /// A decoder of a bare value in memory (a DUMP payload body): no header, and a read
+    /// buffer no larger than the body.
+    pub(crate) fn headless(body: &'a [u8], version: u32) -> Self {
+        Decoder {
+            r: CrcReader::for_slice(body),
+            version,
+            done: false,
+            empty_keys_skipped: 0,
         }
     }
 }
