@@ -143,7 +143,6 @@ impl<R: Read> Decoder<R> {
         Ok(d)
     }
 
-
     pub fn version(&self) -> u32 {
         self.version
     }
