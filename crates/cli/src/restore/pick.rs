@@ -20,7 +20,7 @@ pub struct Skipped {
 }
 
 pub enum Choice {
-    Restore(Entry, Vec<Skipped>),
+    Restore(Box<Entry>, Vec<Skipped>),
     /// Nothing is restored; the message says why and what to do.
     Refuse(String, Vec<Skipped>),
 }
@@ -48,7 +48,7 @@ pub fn choose(repo: &Repo, id: &str, online: bool, force: bool) -> Result<Choice
     if id != "latest" {
         let e = backup::find(repo, id)?;
         let Some((why, fix)) = refusal(&e, online, force) else {
-            return Ok(Choice::Restore(e, Vec::new()));
+            return Ok(Choice::Restore(Box::new(e), Vec::new()));
         };
         let mut msg = format!("backup {} is not restored: {why}; {fix}", e.id);
         if let Some(ok) = newest_restorable(repo, online, force)?.filter(|ok| ok.id != e.id) {
@@ -67,7 +67,7 @@ pub fn choose(repo: &Repo, id: &str, online: bool, force: bool) -> Result<Choice
     let mut fixes: Vec<&str> = Vec::new();
     for e in entries.into_iter().rev() {
         match refusal(&e, online, force) {
-            None => return Ok(Choice::Restore(e, skipped)),
+            None => return Ok(Choice::Restore(Box::new(e), skipped)),
             Some((why, fix)) => {
                 if !fixes.contains(&fix) {
                     fixes.push(fix);
