@@ -109,8 +109,12 @@ struct Shared {
     /// Bytes waiting for the writer thread (always), with the file they go to.
     pending: Mutex<Pending>,
     wake: Condvar,
-    /// Set when a write or fsync failed off the main thread.
+    /// Set when an fsync failed off the main thread.
     failed: Mutex<Option<AofFailure>>,
+    /// Set by the writer thread (`always`) when a write failed: what it could not write is
+    /// back at the front of `pending`, and it touches nothing until the main thread has
+    /// taken those bytes back (`reclaim_pending`) and cleared this.
+    write_failed: Mutex<Option<AofFailure>>,
     stop: AtomicBool,
     /// Logical offset written to the file.
     written: AtomicU64,
@@ -121,6 +125,9 @@ struct Shared {
     /// Publishes the offset up to which replies may go out. Sent on the main thread only
     /// (`durable_relay`), so waking the waiting clients is a local, cheap wake.
     durable: watch::Sender<u64>,
+    /// True while a failed write is waiting to be retried: clients whose own writes are
+    /// durable stop waiting for the rest (see `Wait`). Sent on the main thread only.
+    write_blocked: watch::Sender<bool>,
     /// The writer thread rings this after each fsync under `always` (one cross-thread wake
     /// per fsync, however many clients wait on it).
     synced_wake: Notify,
@@ -166,8 +173,10 @@ pub struct Aof {
     /// rewrite (aof_base_size), for automatic rewrites.
     pub current_size: u64,
     pub base_size: u64,
-    /// A write failed: writes are refused with MISCONF until one succeeds.
-    pub write_failure: Option<AofFailure>,
+    /// A write failed: writes are refused with MISCONF until one succeeds (`set_write_failure`).
+    write_failure: Option<AofFailure>,
+    /// When the failed write was last tried: it is retried once a second (`retry_write`).
+    write_tried_at: Instant,
     /// An fsync failed: writes are refused until a rewrite writes fresh files.
     pub fsync_poisoned: Option<AofFailure>,
     poisoned_at: Option<Instant>,
@@ -229,11 +238,13 @@ impl Aof {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             failed: Mutex::new(None),
+            write_failed: Mutex::new(None),
             stop: AtomicBool::new(false),
             written: AtomicU64::new(start),
             synced: AtomicU64::new(start),
             fsync_started_ms: AtomicU64::new(0),
             durable: tx,
+            write_blocked: watch::channel(false).0,
             synced_wake: Notify::new(),
             policy: Mutex::new(policy),
             skip_fsync: AtomicBool::new(false),
@@ -266,6 +277,7 @@ impl Aof {
             current_size,
             base_size,
             write_failure: None,
+            write_tried_at: Instant::now(),
             fsync_poisoned: None,
             poisoned_at: None,
             delayed_fsync: 0,
@@ -329,30 +341,34 @@ impl Aof {
             && crate::server::unix_ms().saturating_sub(self.unlogged_at_ms) > READS_WINDOW_MS
     }
 
-    /// Writes and fdatasyncs `buf` on this thread (`always`, see `sync_inline`). A failure
-    /// exits, as in the writer thread: nothing of the batch was acknowledged.
+    /// Writes and fdatasyncs `buf` on this thread (`always`, see `sync_inline`). A failed
+    /// write is cut back and `buf` kept for a retry (nothing of it was acknowledged); a
+    /// failed fsync exits, as in the writer thread.
     fn write_and_sync_here(&mut self) {
         let end = self.written + self.buf.len() as u64;
+        let t = Instant::now();
+        self.write_tried_at = t;
+        if let Err(e) = write_all_at_end(&self.file, &self.buf, self.file_len) {
+            self.set_write_failure(Some(AofFailure::from_io(&e)));
+            return;
+        }
+        let written = Instant::now();
+        self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, written));
         self.shared
             .fsync_started_ms
             .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-        let t = Instant::now();
-        let r = write_all_at_end(&self.file, &self.buf, self.file_len).and_then(|()| {
-            let written = Instant::now();
-            self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, written));
-            let r = fdatasync(&self.file);
-            let done = Instant::now();
-            self.last_sync = done.saturating_duration_since(t);
-            self.shared
-                .slowest_fsync_ms
-                .fetch_max(ms_since(written, done), Ordering::Relaxed);
-            r
-        });
+        let r = fdatasync(&self.file);
+        let done = Instant::now();
+        self.last_sync = done.saturating_duration_since(t);
+        self.shared
+            .slowest_fsync_ms
+            .fetch_max(ms_since(written, done), Ordering::Relaxed);
         self.shared.fsync_started_ms.store(0, Ordering::Relaxed);
         if let Err(e) = r {
             self.shared.stop.store(true, Ordering::Relaxed);
             fail_always(&self.log, &e);
         }
+        self.set_write_failure(None);
         self.buf_handed_over();
         self.shared.written.store(end, Ordering::Release);
         self.shared.synced.store(end, Ordering::Release);
@@ -383,9 +399,16 @@ impl Aof {
         if let Ok(mut p) = self.shared.policy.lock() {
             *p = policy;
         }
-        if self.buf.is_empty() {
+        self.take_writer_failure();
+        // A failed write is retried by the cron only (`retry_write`), once a second.
+        if self.buf.is_empty() || self.write_failure.is_some() {
             return;
         }
+        self.flush_now(policy);
+    }
+
+    /// `flush` without the guard: hands `buf` to the file now.
+    fn flush_now(&mut self, policy: AppendFsync) {
         self.last_batch_clients = std::mem::take(&mut self.batch_clients);
         self.returned_clients = 0;
         self.batch_seq += 1;
@@ -432,46 +455,116 @@ impl Aof {
                     }
                 }
                 let t = Instant::now();
+                self.write_tried_at = t;
                 let r = write_all_at_end(&self.file, &self.buf, self.file_len);
                 self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, Instant::now()));
                 match r {
                     Ok(()) => {
                         self.buf_handed_over();
                         self.shared.written.store(self.written, Ordering::Release);
-                        if self.write_failure.take().is_some() {
-                            self.log
-                                .notice("AOF write error looks solved, Redis can write again.");
-                        }
+                        self.set_write_failure(None);
                         // The fsync thread is not woken: it fsyncs on its own clock, once
                         // a second (a wake-up per write would cost two context switches).
                         let _ = self.shared.durable.send(self.written);
                     }
-                    Err(e) => {
-                        let f = AofFailure::from_io(&e);
-                        if self.write_failure.is_none() {
-                            self.log.warning(&format!(
-                                "{} {}: Error writing to the AOF file: {}",
-                                f.code, f.name, f.reason
-                            ));
-                        }
-                        self.write_failure = Some(f);
-                    }
+                    Err(e) => self.set_write_failure(Some(AofFailure::from_io(&e))),
                 }
             }
         }
     }
 
-    /// Waits (on the main thread) until the writer thread has no queued bytes.
-    fn wait_writer_idle(&self) {
-        let mut p = match self.shared.pending.lock() {
-            Ok(p) => p,
-            Err(e) => e.into_inner(),
-        };
-        while !p.data.is_empty() && !self.shared.stop.load(Ordering::Relaxed) {
-            p = match self.shared.wake.wait_timeout(p, Duration::from_millis(10)) {
-                Ok((p, _)) => p,
-                Err(e) => e.into_inner().0,
+    /// Waits (on the main thread) until the writer thread has no queued bytes. When it
+    /// could not write them, they come back to `buf` (`take_writer_failure`).
+    fn wait_writer_idle(&mut self) {
+        {
+            let mut p = match self.shared.pending.lock() {
+                Ok(p) => p,
+                Err(e) => e.into_inner(),
             };
+            while !p.data.is_empty()
+                && !self.shared.stop.load(Ordering::Relaxed)
+                && !writer_failed(&self.shared)
+            {
+                p = match self.shared.wake.wait_timeout(p, Duration::from_millis(10)) {
+                    Ok((p, _)) => p,
+                    Err(e) => e.into_inner().0,
+                };
+            }
+        }
+        self.take_writer_failure();
+    }
+
+    /// The writer thread could not write what was queued: those bytes (and any queued after
+    /// them) come back to the front of `buf`, the accounting goes back to where they
+    /// started, and writes are refused until the cron's retry succeeds on this thread.
+    fn take_writer_failure(&mut self) {
+        let failed = match self.shared.write_failed.lock() {
+            Ok(mut f) => f.take(),
+            Err(e) => e.into_inner().take(),
+        };
+        let Some(f) = failed else {
+            return;
+        };
+        let data = {
+            let mut p = match self.shared.pending.lock() {
+                Ok(p) => p,
+                Err(e) => e.into_inner(),
+            };
+            std::mem::take(&mut p.data)
+        };
+        self.shared.wake.notify_all();
+        let n = data.len() as u64;
+        self.file_len = self.file_len.saturating_sub(n);
+        self.current_size = self.current_size.saturating_sub(n);
+        self.written = self.written.saturating_sub(n);
+        let mut buf = data;
+        buf.extend_from_slice(&self.buf);
+        self.buf = buf;
+        self.write_tried_at = Instant::now();
+        self.set_write_failure(Some(f));
+    }
+
+    /// Enters or leaves the state where a failed write waits for its retry (MISCONF for
+    /// writes meanwhile), logging the change as Redis does.
+    fn set_write_failure(&mut self, f: Option<AofFailure>) {
+        match (&self.write_failure, &f) {
+            (None, Some(f)) => self.log.warning(&format!(
+                "{} {}: Error writing to the AOF file: {}. Writes get MISCONF and the write is \
+                 retried every second; reads are served meanwhile.",
+                f.code, f.name, f.reason
+            )),
+            (Some(_), None) => self
+                .log
+                .notice("AOF write error looks solved, Amber can write again."),
+            _ => {}
+        }
+        let blocked = f.is_some();
+        self.write_failure = f;
+        self.shared.write_blocked.send_if_modified(|b| {
+            let changed = *b != blocked;
+            *b = blocked;
+            changed
+        });
+    }
+
+    /// The cron's retry of a failed write, once a second (Redis's serverCron does the same).
+    pub fn retry_write(&mut self, policy: AppendFsync) {
+        self.take_writer_failure();
+        if self.write_failure.is_none() || self.write_tried_at.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        if self.buf.is_empty() {
+            self.set_write_failure(None);
+            return;
+        }
+        if policy == AppendFsync::Always {
+            // On this thread, so that its success clears the failure at once.
+            self.wait_writer_idle();
+            if self.write_failure.is_some() && !self.buf.is_empty() {
+                self.write_and_sync_here();
+            }
+        } else {
+            self.flush_now(policy);
         }
     }
 
@@ -600,7 +693,8 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                     Ok(p) => p,
                     Err(e) => e.into_inner(),
                 };
-                while p.data.is_empty() && !sh.stop.load(Ordering::Relaxed) {
+                while (p.data.is_empty() || writer_failed(&sh)) && !sh.stop.load(Ordering::Relaxed)
+                {
                     p = match sh.wake.wait_timeout(p, Duration::from_millis(100)) {
                         Ok((p, _)) => p,
                         Err(e) => e.into_inner().0,
@@ -613,7 +707,7 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                         break;
                     }
                 }
-                if p.data.is_empty() {
+                if p.data.is_empty() || writer_failed(&sh) {
                     continue;
                 }
                 // The clients of the batch just made durable are sending their next commands
@@ -641,9 +735,27 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                     file = f;
                 }
             }
-            // Append at the file's end as the main thread accounts it.
+            // Append at the file's end as the main thread accounts it. A failed write is cut
+            // back and handed back to the main thread, which retries it (nothing of it was
+            // acknowledged).
+            if let Err(e) = write_all_at_end(&file, &data, at) {
+                let mut p = match sh.pending.lock() {
+                    Ok(p) => p,
+                    Err(e) => e.into_inner(),
+                };
+                let mut back = data;
+                back.extend_from_slice(&p.data);
+                p.data = back;
+                p.at = at;
+                if let Ok(mut f) = sh.write_failed.lock() {
+                    *f = Some(AofFailure::from_io(&e));
+                }
+                drop(p);
+                sh.synced_wake.notify_one();
+                sh.wake.notify_all();
+                continue;
+            }
             let r = (|| -> std::io::Result<()> {
-                write_all_at_end(&file, &data, at)?;
                 sh.fsync_started_ms
                     .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
                 let t = Instant::now();
@@ -661,7 +773,7 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                     sh.synced_wake.notify_one();
                 }
                 Err(e) => {
-                    // Nothing of this batch is acknowledged; the main thread exits.
+                    // An fsync failed: nothing of this batch is acknowledged; exit.
                     if let Ok(mut f) = sh.failed.lock() {
                         *f = Some(AofFailure::from_io(&e));
                     }
@@ -715,6 +827,14 @@ fn background(sh: Arc<Shared>, mut file: Arc<File>) {
                 last_sync = Instant::now();
             }
         }
+    }
+}
+
+/// The writer thread could not write what is queued and waits for the main thread.
+fn writer_failed(sh: &Shared) -> bool {
+    match sh.write_failed.lock() {
+        Ok(f) => f.is_some(),
+        Err(e) => e.into_inner().is_some(),
     }
 }
 
@@ -774,15 +894,43 @@ pub fn writes_denied(srv: &Server) -> Option<String> {
     ))
 }
 
-/// What a connection must wait for before its replies may go out: the AOF offset its
-/// commands reached (`Client::aof_need`), unless that is already durable.
-pub fn wait_point(
-    srv: &mut Server,
+/// What a connection waits for before its replies may go out (see `wait_point`).
+pub struct Wait {
+    durable: watch::Receiver<u64>,
+    write_blocked: watch::Receiver<bool>,
+    flush: Arc<Notify>,
     need: u64,
-    batch: &mut u64,
-) -> Option<(watch::Receiver<u64>, Arc<Notify>)> {
+    own: u64,
+}
+
+impl Wait {
+    /// Asks for a flush and waits until the replies may go out: once `need` is durable; or,
+    /// while a failed write waits for its retry, once `own` is (the client's own writes).
+    pub async fn done(mut self) {
+        self.flush.notify_one();
+        loop {
+            let durable = *self.durable.borrow_and_update();
+            let blocked = *self.write_blocked.borrow_and_update();
+            if durable >= self.need || (blocked && durable >= self.own) {
+                return;
+            }
+            tokio::select! {
+                r = self.durable.changed() => if r.is_err() { return },
+                r = self.write_blocked.changed() => if r.is_err() { return },
+            }
+        }
+    }
+}
+
+/// What a connection must wait for before its replies may go out: the AOF offset its
+/// commands reached (`Client::aof_need`: what they may have seen), unless that is already
+/// durable. While a failed write (a full disk) waits for its retry, only the client's own
+/// writes are waited for (`own`): reads, INFO and admin commands answer from memory (as in
+/// Redis, which keeps serving them), and may show the writes the failed one holds.
+pub fn wait_point(srv: &mut Server, need: u64, own: u64, batch: &mut u64) -> Option<Wait> {
     let aof = srv.aof.as_mut()?;
-    if *aof.durable.borrow() >= need {
+    let durable = *aof.durable.borrow();
+    if durable >= need || (aof.write_failure.is_some() && durable >= own) {
         return None;
     }
     if need > aof.written && *batch != aof.batch_seq {
@@ -792,7 +940,13 @@ pub fn wait_point(
         }
         *batch = aof.batch_seq;
     }
-    Some((aof.durable.clone(), aof.flush_notify()))
+    Some(Wait {
+        durable: aof.durable.clone(),
+        write_blocked: aof.shared.write_blocked.subscribe(),
+        flush: aof.flush_notify(),
+        need,
+        own,
+    })
 }
 
 /// The AOF end offset now: what a client that just ran a command must wait for.
@@ -800,12 +954,19 @@ pub fn appended(srv: &Server) -> u64 {
     srv.aof.as_ref().map(|a| a.appended).unwrap_or(0)
 }
 
-/// Publishes, on the main thread, what the writer thread made durable under `always`.
-async fn durable_relay(sh: Arc<Shared>) {
+/// Publishes, on the main thread, what the writer thread made durable under `always`, and
+/// takes back what it could not write.
+async fn durable_relay(srv: std::rc::Rc<std::cell::RefCell<Server>>, sh: Arc<Shared>) {
     loop {
         sh.synced_wake.notified().await;
         if sh.stop.load(Ordering::Relaxed) {
             return;
+        }
+        if writer_failed(&sh) {
+            let mut s = srv.borrow_mut();
+            if let Some(aof) = s.aof.as_mut().filter(|a| Arc::ptr_eq(&a.shared, &sh)) {
+                aof.take_writer_failure();
+            }
         }
         let synced = sh.synced.load(Ordering::Acquire);
         sh.durable.send_if_modified(|d| {
@@ -821,7 +982,7 @@ async fn durable_relay(sh: Arc<Shared>) {
 /// The flush task: writes what was fed once the clients that are ready have run.
 pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Arc<Notify>) {
     if let Some(sh) = srv.borrow().aof.as_ref().map(|a| a.shared.clone()) {
-        tokio::task::spawn_local(durable_relay(sh));
+        tokio::task::spawn_local(durable_relay(srv.clone(), sh));
     }
     let timer = crate::timer::Timer::new().ok();
     loop {
@@ -934,6 +1095,7 @@ pub fn cron(srv: &mut Server) {
         aof.fsync_poisoned = Some(f);
         aof.poisoned_at = Some(Instant::now());
     }
+    aof.retry_write(policy);
     if !aof.buf.is_empty() {
         aof.flush(policy);
     }

@@ -257,8 +257,29 @@ fn persistence(c: &Ctx) -> Finding {
         .detail("appendfsync", fsync)
 }
 
+/// What to do while the AOF cannot be written (a full disk, mostly): the server retries by
+/// itself, so the fix is the space, and a restart would lose what waits in memory.
+fn aof_write_fix(c: &Ctx) -> String {
+    let dir = c.srv.config("dir").unwrap_or("the server's dir");
+    format!(
+        "Free space in {dir} (delete what is not the server's, or grow the filesystem; see \
+         disk_space, dir_writable): the server retries the failed AOF write every second and \
+         accepts writes again on its own once it succeeds (after a failed fsync Amber also \
+         rewrites the AOF from memory by itself). Reads keep being served meanwhile. Do not \
+         restart the server first: the writes waiting for the disk are only in its memory."
+    )
+}
+
 fn misconf(c: &Ctx) -> Finding {
+    let aof_err = c.aof_on && c.srv.info("aof_last_write_status") == Some("err");
     match &c.srv.ping {
+        Reply::Error(e) if e.starts_with("MISCONF") && aof_err => Finding::error(
+            "misconf",
+            "MISCONF",
+            format!("the server refuses writes: the AOF cannot be written (PING answers: {e})"),
+        )
+        .fix(aof_write_fix(c))
+        .detail("ping", e.clone()),
         Reply::Error(e) if e.starts_with("MISCONF") => Finding::error(
             "misconf",
             "MISCONF",
@@ -657,13 +678,12 @@ fn aof_status(c: &Ctx) -> Finding {
         Finding::error(
             "aof_status",
             &code,
-            format!("{name}: the last AOF write or fsync failed (aof_last_write_status:{write})"),
+            format!(
+                "{name}: the last AOF write or fsync failed (aof_last_write_status:{write}); \
+                 writes get MISCONF until it succeeds"
+            ),
         )
-        .fix(format!(
-            "Fix the disk (see dir_writable, disk_space), then {} BGREWRITEAOF: the AOF is \
-             written again from memory; writes get MISCONF until then.",
-            c.cli
-        ))
+        .fix(aof_write_fix(c))
     } else if rewrite != "ok" {
         Finding::warn(
             "aof_status",
