@@ -21,6 +21,7 @@ pub mod ldouble;
 pub mod load;
 pub mod log;
 pub mod net;
+pub mod rdb_guard;
 pub mod save;
 pub mod server;
 pub mod supervise;
