@@ -29,7 +29,6 @@
 //! under `everysec` writes are refused until a rewrite has produced fresh files from memory.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -38,6 +37,7 @@ use std::time::{Duration, Instant};
 use amber_persist::aof::command::encode_command;
 use tokio::sync::{watch, Notify};
 
+use crate::aof_writer::{background, fdatasync, write_all_at_end, writer_failed, Pending, Shared};
 use crate::config::AppendFsync;
 use crate::server::Server;
 
@@ -102,52 +102,6 @@ pub fn strerror(errno: i32) -> String {
         Some(i) => s[..i].to_string(),
         None => s,
     }
-}
-
-/// What the writer thread (appendfsync always) and the fsync thread share with the main one.
-struct Shared {
-    /// Bytes waiting for the writer thread (always), with the file they go to.
-    pending: Mutex<Pending>,
-    wake: Condvar,
-    /// Set when an fsync failed off the main thread.
-    failed: Mutex<Option<AofFailure>>,
-    /// Set by the writer thread (`always`) when a write failed: what it could not write is
-    /// back at the front of `pending`, and it touches nothing until the main thread has
-    /// taken those bytes back (`reclaim_pending`) and cleared this.
-    write_failed: Mutex<Option<AofFailure>>,
-    stop: AtomicBool,
-    /// Logical offset written to the file.
-    written: AtomicU64,
-    /// Logical offset known to be on disk.
-    synced: AtomicU64,
-    /// When the fsync in progress started (0: none), for aof_delayed_fsync.
-    fsync_started_ms: AtomicU64,
-    /// Publishes the offset up to which replies may go out. Sent on the main thread only
-    /// (`durable_relay`), so waking the waiting clients is a local, cheap wake.
-    durable: watch::Sender<u64>,
-    /// True while a failed write is waiting to be retried: clients whose own writes are
-    /// durable stop waiting for the rest (see `Wait`). Sent on the main thread only.
-    write_blocked: watch::Sender<bool>,
-    /// The writer thread rings this after each fsync under `always` (one cross-thread wake
-    /// per fsync, however many clients wait on it).
-    synced_wake: Notify,
-    policy: Mutex<AppendFsync>,
-    /// no-appendfsync-on-rewrite yes and a rewrite is running: everysec skips its fsyncs.
-    skip_fsync: AtomicBool,
-    /// The slowest fsync under `always` (either thread) since the latency monitor last
-    /// looked, in ms (its aof-fsync-always event).
-    slowest_fsync_ms: AtomicU64,
-    log: crate::log::Logger,
-}
-
-#[derive(Default)]
-struct Pending {
-    data: Vec<u8>,
-    /// Logical offset at the end of `data`.
-    end: u64,
-    /// Where `data` starts in the file.
-    at: u64,
-    file: Option<Arc<File>>,
 }
 
 pub struct Aof {
@@ -633,211 +587,6 @@ impl Drop for Aof {
     }
 }
 
-/// Writes `data` at `offset` of `file` whole. A short or failed write is cut back to
-/// `offset`, so the file never ends in half a command.
-fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    reserve_ahead(file, offset, data.len() as u64);
-    let r = file.write_all_at(data, offset);
-    if r.is_err() {
-        let _ = file.set_len(offset);
-    }
-    r
-}
-
-/// How far ahead of the end the AOF reserves disk blocks.
-const RESERVE_CHUNK: u64 = 4 << 20;
-
-/// When a write crosses a `RESERVE_CHUNK` boundary (or starts the file), reserves the blocks
-/// of the chunk it ends in and of the next one without changing the file's size (FALLOC_FL_KEEP_SIZE): the
-/// fdatasync after an append then has no blocks to allocate. The file's content and size are
-/// exactly what was written; a filesystem without fallocate, or a full disk, just skips it
-/// (the write itself reports a full disk).
-fn reserve_ahead(file: &File, offset: u64, len: u64) {
-    let end = offset.saturating_add(len);
-    if offset != 0 && offset / RESERVE_CHUNK == end / RESERVE_CHUNK {
-        return;
-    }
-    let from = end / RESERVE_CHUNK * RESERVE_CHUNK;
-    let (Ok(at), Ok(n)) = (
-        libc::off_t::try_from(from),
-        libc::off_t::try_from(RESERVE_CHUNK * 2),
-    ) else {
-        return;
-    };
-    // SAFETY: fallocate on a descriptor this File owns; KEEP_SIZE leaves size and content.
-    unsafe {
-        libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, at, n);
-    }
-}
-
-/// The background thread: under `always` it writes and fdatasyncs what the main thread
-/// queued (one fsync for everything queued meanwhile); under `everysec` it fdatasyncs once a
-/// second what the main thread wrote.
-fn background(sh: Arc<Shared>, mut file: Arc<File>) {
-    let mut last_sync = Instant::now();
-    // Group commit under `always`: the size of the last batch and how long its fsync took.
-    let mut last_batch = 0usize;
-    let mut last_fsync = Duration::ZERO;
-    loop {
-        if sh.stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let policy = match sh.policy.lock() {
-            Ok(p) => *p,
-            Err(e) => *e.into_inner(),
-        };
-        if policy == AppendFsync::Always {
-            let (data, end, at, f) = {
-                let mut p = match sh.pending.lock() {
-                    Ok(p) => p,
-                    Err(e) => e.into_inner(),
-                };
-                while (p.data.is_empty() || writer_failed(&sh)) && !sh.stop.load(Ordering::Relaxed)
-                {
-                    p = match sh.wake.wait_timeout(p, Duration::from_millis(100)) {
-                        Ok((p, _)) => p,
-                        Err(e) => e.into_inner().0,
-                    };
-                    let pol = match sh.policy.lock() {
-                        Ok(p) => *p,
-                        Err(e) => *e.into_inner(),
-                    };
-                    if pol != AppendFsync::Always {
-                        break;
-                    }
-                }
-                if p.data.is_empty() || writer_failed(&sh) {
-                    continue;
-                }
-                // The clients of the batch just made durable are sending their next commands
-                // now. If much less than that batch is queued, give them up to half an fsync
-                // to arrive so that one fsync covers them all, rather than splitting the
-                // clients into alternating groups. A lone client never waits: what it sent
-                // is all the last batch had.
-                let linger = (last_fsync / 2).min(Duration::from_millis(1));
-                let until = Instant::now() + linger;
-                while p.data.len() < last_batch / 2 && !sh.stop.load(Ordering::Relaxed) {
-                    let now = Instant::now();
-                    if now >= until {
-                        break;
-                    }
-                    p = match sh.wake.wait_timeout(p, until - now) {
-                        Ok((p, _)) => p,
-                        Err(e) => e.into_inner().0,
-                    };
-                }
-                last_batch = p.data.len();
-                (std::mem::take(&mut p.data), p.end, p.at, p.file.clone())
-            };
-            if let Some(f) = f {
-                if !Arc::ptr_eq(&f, &file) {
-                    file = f;
-                }
-            }
-            // Append at the file's end as the main thread accounts it. A failed write is cut
-            // back and handed back to the main thread, which retries it (nothing of it was
-            // acknowledged).
-            if let Err(e) = write_all_at_end(&file, &data, at) {
-                let mut p = match sh.pending.lock() {
-                    Ok(p) => p,
-                    Err(e) => e.into_inner(),
-                };
-                let mut back = data;
-                back.extend_from_slice(&p.data);
-                p.data = back;
-                p.at = at;
-                if let Ok(mut f) = sh.write_failed.lock() {
-                    *f = Some(AofFailure::from_io(&e));
-                }
-                drop(p);
-                sh.synced_wake.notify_one();
-                sh.wake.notify_all();
-                continue;
-            }
-            let r = (|| -> std::io::Result<()> {
-                sh.fsync_started_ms
-                    .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-                let t = Instant::now();
-                let r = fdatasync(&file);
-                last_fsync = t.elapsed();
-                sh.slowest_fsync_ms
-                    .fetch_max(last_fsync.as_millis() as u64, Ordering::Relaxed);
-                sh.fsync_started_ms.store(0, Ordering::Relaxed);
-                r
-            })();
-            match r {
-                Ok(()) => {
-                    sh.written.store(end, Ordering::Release);
-                    sh.synced.store(end, Ordering::Release);
-                    sh.synced_wake.notify_one();
-                }
-                Err(e) => {
-                    // An fsync failed: nothing of this batch is acknowledged; exit.
-                    if let Ok(mut f) = sh.failed.lock() {
-                        *f = Some(AofFailure::from_io(&e));
-                    }
-                    sh.stop.store(true, Ordering::Relaxed);
-                    fail_always(&sh.log, &e);
-                }
-            }
-            sh.wake.notify_all();
-        } else {
-            {
-                let p = match sh.pending.lock() {
-                    Ok(p) => p,
-                    Err(e) => e.into_inner(),
-                };
-                // Sleep until the next fsync is due; a policy change or stop wakes it.
-                let wait = if policy == AppendFsync::Everysec {
-                    Duration::from_secs(1)
-                        .saturating_sub(last_sync.elapsed())
-                        .max(Duration::from_millis(1))
-                } else {
-                    Duration::from_millis(100)
-                };
-                let _ = sh.wake.wait_timeout(p, wait);
-            }
-            if let Ok(p) = sh.pending.lock() {
-                if let Some(f) = &p.file {
-                    if !Arc::ptr_eq(f, &file) {
-                        file = f.clone();
-                    }
-                }
-            }
-            if policy == AppendFsync::Everysec
-                && last_sync.elapsed() >= Duration::from_secs(1)
-                && !sh.skip_fsync.load(Ordering::Relaxed)
-            {
-                let w = sh.written.load(Ordering::Acquire);
-                if w > sh.synced.load(Ordering::Acquire) {
-                    sh.fsync_started_ms
-                        .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-                    let r = fdatasync(&file);
-                    sh.fsync_started_ms.store(0, Ordering::Relaxed);
-                    match r {
-                        Ok(()) => sh.synced.store(w, Ordering::Release),
-                        Err(e) => {
-                            if let Ok(mut f) = sh.failed.lock() {
-                                *f = Some(AofFailure::from_io(&e));
-                            }
-                        }
-                    }
-                }
-                last_sync = Instant::now();
-            }
-        }
-    }
-}
-
-/// The writer thread could not write what is queued and waits for the main thread.
-fn writer_failed(sh: &Shared) -> bool {
-    match sh.write_failed.lock() {
-        Ok(f) => f.is_some(),
-        Err(e) => e.into_inner().is_some(),
-    }
-}
-
 fn ms_since(from: Instant, to: Instant) -> u64 {
     to.saturating_duration_since(from).as_millis() as u64
 }
@@ -852,16 +601,6 @@ pub fn drain_latency(srv: &mut Server) {
     let write = std::mem::take(&mut aof.slowest_write_ms);
     srv.latency.note(threshold, "aof-write", write);
     srv.latency.note(threshold, "aof-fsync-always", fsync);
-}
-
-fn fdatasync(f: &File) -> std::io::Result<()> {
-    // SAFETY: fdatasync on a descriptor this File owns.
-    let r = unsafe { libc::fdatasync(f.as_raw_fd()) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 /// Feeds the effects of the command that just finished (or of the expire cycle) to the AOF,

@@ -7,6 +7,7 @@ pub mod alloc;
 pub mod aof;
 pub mod aof_load;
 pub mod aof_rewrite;
+mod aof_writer;
 pub mod client;
 pub mod clock;
 pub mod cmd;
