@@ -23,8 +23,9 @@
 //! nothing) are being served, batches go to the writer thread, so that those replies never
 //! wait for the disk and the next batch is prepared while the fsync runs.
 //!
-//! A failed write is truncated back and retried (ENOSPC: P004, the rest: P005); writes are
-//! refused with MISCONF meanwhile. A failed fsync is never retried and trusted: under
+//! A failed write (under any policy) is truncated back and retried by the cron once a second
+//! (ENOSPC: P004, the rest: P005); writes are refused with MISCONF meanwhile, the clients whose
+//! own writes it holds wait, and every other reply goes out at once (`Wait`). A failed fsync is never retried and trusted: under
 //! `always` the server exits before acknowledging anything it may have lost (as Redis does);
 //! under `everysec` writes are refused until a rewrite has produced fresh files from memory.
 
