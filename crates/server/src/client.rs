@@ -43,6 +43,9 @@ pub struct Client {
     /// The AOF offset this client's commands reached: its replies go out only once the AOF
     /// is durable up to here (by the appendfsync policy).
     pub aof_need: u64,
+    /// The AOF offset at the end of this client's own last write (what its replies wait
+    /// for while a failed write is retried).
+    pub aof_own: u64,
     /// The AOF batch this client last waited for (`aof::wait_point`).
     pub aof_batch: u64,
     pub addr: String,
@@ -89,6 +92,7 @@ impl Client {
         Client {
             id,
             aof_need: 0,
+            aof_own: 0,
             aof_batch: 0,
             addr,
             laddr,

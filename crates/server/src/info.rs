@@ -583,4 +583,8 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
         .map(|e| format!("{} {}", e.code, e.name))
         .unwrap_or_else(|| "none".into());
     f(out, "amber_aof_last_error", &aof_error);
+    // An RDB file present at start that was not loaded (appendonly yes, empty AOF): where it
+    // is now (see rdb_guard).
+    let not_loaded = srv.rdb_not_loaded.as_ref().map(|n| n.path()).unwrap_or("");
+    f(out, "amber_rdb_not_loaded", &not_loaded);
 }

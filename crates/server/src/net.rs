@@ -131,6 +131,11 @@ fn bind_tcp(addr: &str, port: u16, backlog: i32) -> std::io::Result<TcpListener>
 }
 
 async fn serve(config: Config, log: Logger) -> i32 {
+    // The first line an operator sees: a dump.rdb that this start will not load.
+    let rdb_not_loaded = crate::rdb_guard::check_at_start(&config).map(|(nl, warning)| {
+        log.warning(&warning);
+        nl
+    });
     log.notice("oO0OoO0OoO0Oo Amber is starting oO0OoO0OoO0Oo");
     log.notice(&format!(
         "Amber version={}, Redis compatibility=7.0.15, bits=64, pid={}, just started",
@@ -193,6 +198,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     let unixsocket = config.unixsocket.clone();
     log.notice(&format!("Running mode=standalone, port={}.", config.port));
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
+    srv.borrow_mut().rdb_not_loaded = rdb_not_loaded;
     log.notice("Server initialized");
     srv.borrow_mut().self_ref = Rc::downgrade(&srv);
     start_listeners(&srv, listeners);

@@ -783,7 +783,12 @@ pub fn call(
         crate::aof::feed_propagated(srv);
         // Its replies wait until what it (or anything before it) fed is durable.
         cl.aof_need = crate::aof::appended(srv);
-        if cl.aof_need == appended_before {
+        if cl.aof_need != appended_before {
+            // A read that deleted an expired key fed a DEL, but it wrote nothing of its own.
+            if stat_cmd.flags & READONLY == 0 {
+                cl.aof_own = cl.aof_need;
+            }
+        } else {
             let now = srv.cmd_time_ms;
             if let Some(aof) = srv.aof.as_mut() {
                 aof.note_unlogged(now);
