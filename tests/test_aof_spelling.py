@@ -43,7 +43,7 @@ COMMANDS = [
     ("psetex", "g", "100000", "v"),
     ("getex", "a", "px", "5000"),
     ("getex", "a", "persist"),
-    ("expire", "f", "100", "gt"),
+    ("expire", "f", "200", "gt"),
     ("pexpireat", "g", "99999999999999", "nx"),
 ]
 
