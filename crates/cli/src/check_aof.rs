@@ -1,7 +1,9 @@
-//! `amber check-aof [--fix] [--yes] [--truncate-to-timestamp TS] [--json] FILE|MANIFEST`:
-//! redis-check-aof 7.0 over amber-persist's `aof::check`. Takes a manifest (checks every
-//! file it names, base then incrs), an RDB-preamble AOF or a plain AOF; reports per file its
-//! format, size, commands, and where and why it stops being valid; with `--fix` cuts the last
+//! `amber check-aof [--fix] [--yes] [--truncate-to-timestamp TS] [--json] DIR|MANIFEST|FILE`:
+//! redis-check-aof 7.0 over amber-persist's `aof::check`. Takes an AOF directory (its one
+//! `*.manifest`), a manifest (checks every file it names, base then incrs), an RDB-preamble
+//! AOF or a plain AOF; reports per file its format, size, commands, where and why it stops
+//! being valid and how many complete commands a cut drops (counted past the damage, said
+//! before asking); when a cut cannot fix it, what can; with `--fix` cuts the last
 //! file at the end of its valid prefix (asking first unless `--yes`), with
 //! `--truncate-to-timestamp` cuts it before the first `#TS:` annotation later than TS.
 //! Exit 0 when the AOF is (now) fine, 1 when a problem remains, 2 when the check could not

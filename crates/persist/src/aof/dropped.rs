@@ -170,8 +170,9 @@ mod tests {
         sets(&mut b, 0, 100);
         let cut = b.len();
         sets(&mut b, 100, 50);
-        // Damage the first command after `cut` in its key bytes.
-        let at = cut + 20;
+        // Damage the first command after `cut`: its key "key:100" is at cut + 17, so the
+        // write also replaces the \r after it.
+        let at = cut + 21;
         b[at..at + 4].copy_from_slice(b"X#7?");
         let (_d, p) = file(&b);
         let r = commands_after(&p, cut as u64).unwrap();
