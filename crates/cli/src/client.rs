@@ -85,7 +85,25 @@ impl Client {
     pub fn call(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
         self.send(args)?;
         self.writer.flush()?;
-        self.read_reply()
+        self.read_reply().map_err(|e| {
+            // A read timeout surfaces as EAGAIN ("Resource temporarily unavailable"): say what
+            // it means.
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
+                return e;
+            }
+            let t = self.reader.get_ref().read_timeout().ok().flatten();
+            let secs = t.map(|t| t.as_secs_f64()).unwrap_or(0.0);
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the server accepted the connection but sent no reply to {} within {secs} s",
+                    String::from_utf8_lossy(args.first().copied().unwrap_or_default())
+                ),
+            )
+        })
     }
 
     /// Queues a command (flushed by `flush` or when the buffer fills).

@@ -38,7 +38,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify an RDB file: structure, CRC64, and what it holds (keys per type and database).
+    /// Verify an RDB file: structure, CRC64, and what it holds (keys per type and database);
+    /// --salvage OUT copies every key that decodes into a new RDB.
     CheckRdb(check_rdb::Args),
     /// Verify an AOF (manifest, RDB-preamble or plain): where it stops being valid and why;
     /// --fix truncates the last file to its valid prefix, as redis-check-aof does.

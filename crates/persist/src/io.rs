@@ -109,19 +109,27 @@ pub struct CrcReader<R: Read> {
     /// Offset of `buf[0]` in the stream.
     base: u64,
     eof: bool,
+    /// The buffer holds the whole input (`for_slice`): a request longer than the buffer can
+    /// only be a request past the end.
+    whole: bool,
 }
 
 impl<R: Read> CrcReader<R> {
     pub fn new(inner: R) -> Self {
+        Self::with_buffer(inner, READ_BUF, false)
+    }
+
+    fn with_buffer(inner: R, size: usize, whole: bool) -> Self {
         CrcReader {
             inner,
-            buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            buf: vec![0u8; size].into_boxed_slice(),
             pos: 0,
             end: 0,
             crc_pos: 0,
             crc: 0,
             base: 0,
             eof: false,
+            whole,
         }
     }
 
@@ -137,7 +145,7 @@ impl<R: Read> CrcReader<R> {
 
     /// Makes at least `n` (≤ the buffer size) bytes available; false at end of input.
     fn fill(&mut self, n: usize) -> io::Result<bool> {
-        debug_assert!(n <= self.buf.len());
+        debug_assert!(n <= self.buf.len() || self.whole);
         if self.end - self.pos >= n {
             return Ok(true);
         }
@@ -211,6 +219,23 @@ impl<R: Read> CrcReader<R> {
     /// Whether the input has no more bytes.
     pub fn at_end(&mut self) -> io::Result<bool> {
         Ok(!self.fill(1)?)
+    }
+}
+
+impl<'a> CrcReader<&'a [u8]> {
+    /// A reader of bytes already in memory (a DUMP payload): its buffer is the input's size,
+    /// not the 1 MiB a file gets, so a small payload costs a small allocation. (RESTORE once
+    /// zeroed a fresh 1 MiB buffer per call: 0.5 ms each, 20x slower than Redis.)
+    pub fn for_slice(data: &'a [u8]) -> Self {
+        if data.len() > READ_BUF {
+            return Self::new(data);
+        }
+        Self::with_buffer(data, data.len(), true)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn buffer_len(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -384,6 +409,39 @@ mod tests {
         assert_eq!(got, out);
         assert!(r.at_end().unwrap());
         assert_eq!(r.crc(), crc);
+    }
+
+    #[test]
+    fn slice_reader_buffer_fits_the_input() {
+        // A small input gets a small buffer (RESTORE decodes one per call), and requests past
+        // its end read as the end, however the buffer compares with the request.
+        let data: Vec<u8> = (0..100u8).collect();
+        let mut r = CrcReader::for_slice(&data[..]);
+        assert_eq!(r.buffer_len(), 100);
+        assert_eq!(r.take(60).unwrap().unwrap(), &data[..60]);
+        assert!(r.take(41).unwrap().is_none());
+        assert_eq!(r.take(40).unwrap().unwrap(), &data[60..]);
+        assert!(r.at_end().unwrap());
+        assert_eq!(r.crc(), crc64(0, &data));
+
+        let mut r = CrcReader::for_slice(&data[..10]);
+        assert!(r.take(1000).unwrap().is_none());
+        let mut got = Vec::new();
+        assert!(!r.read_into(11, &mut got).unwrap());
+        assert_eq!(got, &data[..10]);
+
+        let mut r = CrcReader::for_slice(&[]);
+        assert!(r.at_end().unwrap());
+        assert_eq!(r.byte().unwrap(), None);
+
+        // A big input streams through the usual buffer.
+        let big = vec![7u8; 3 * READ_BUF];
+        let mut r = CrcReader::for_slice(&big[..]);
+        assert_eq!(r.buffer_len(), READ_BUF);
+        let mut got = Vec::new();
+        assert!(r.read_into(big.len() as u64, &mut got).unwrap());
+        assert!(r.at_end().unwrap());
+        assert_eq!(got, big);
     }
 
     #[test]

@@ -23,13 +23,13 @@
 //! nothing) are being served, batches go to the writer thread, so that those replies never
 //! wait for the disk and the next batch is prepared while the fsync runs.
 //!
-//! A failed write is truncated back and retried (ENOSPC: P004, the rest: P005); writes are
-//! refused with MISCONF meanwhile. A failed fsync is never retried and trusted: under
+//! A failed write (under any policy) is truncated back and retried by the cron once a second
+//! (ENOSPC: P004, the rest: P005); writes are refused with MISCONF meanwhile, the clients whose
+//! own writes it holds wait, and every other reply goes out at once (`Wait`). A failed fsync is never retried and trusted: under
 //! `always` the server exits before acknowledging anything it may have lost (as Redis does);
 //! under `everysec` writes are refused until a rewrite has produced fresh files from memory.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use amber_persist::aof::command::encode_command;
 use tokio::sync::{watch, Notify};
 
+use crate::aof_writer::{background, fdatasync, write_all_at_end, writer_failed, Pending, Shared};
 use crate::config::AppendFsync;
 use crate::server::Server;
 
@@ -104,45 +105,6 @@ pub fn strerror(errno: i32) -> String {
     }
 }
 
-/// What the writer thread (appendfsync always) and the fsync thread share with the main one.
-struct Shared {
-    /// Bytes waiting for the writer thread (always), with the file they go to.
-    pending: Mutex<Pending>,
-    wake: Condvar,
-    /// Set when a write or fsync failed off the main thread.
-    failed: Mutex<Option<AofFailure>>,
-    stop: AtomicBool,
-    /// Logical offset written to the file.
-    written: AtomicU64,
-    /// Logical offset known to be on disk.
-    synced: AtomicU64,
-    /// When the fsync in progress started (0: none), for aof_delayed_fsync.
-    fsync_started_ms: AtomicU64,
-    /// Publishes the offset up to which replies may go out. Sent on the main thread only
-    /// (`durable_relay`), so waking the waiting clients is a local, cheap wake.
-    durable: watch::Sender<u64>,
-    /// The writer thread rings this after each fsync under `always` (one cross-thread wake
-    /// per fsync, however many clients wait on it).
-    synced_wake: Notify,
-    policy: Mutex<AppendFsync>,
-    /// no-appendfsync-on-rewrite yes and a rewrite is running: everysec skips its fsyncs.
-    skip_fsync: AtomicBool,
-    /// The slowest fsync under `always` (either thread) since the latency monitor last
-    /// looked, in ms (its aof-fsync-always event).
-    slowest_fsync_ms: AtomicU64,
-    log: crate::log::Logger,
-}
-
-#[derive(Default)]
-struct Pending {
-    data: Vec<u8>,
-    /// Logical offset at the end of `data`.
-    end: u64,
-    /// Where `data` starts in the file.
-    at: u64,
-    file: Option<Arc<File>>,
-}
-
 pub struct Aof {
     /// `dir/appenddirname`.
     pub dir: PathBuf,
@@ -166,8 +128,10 @@ pub struct Aof {
     /// rewrite (aof_base_size), for automatic rewrites.
     pub current_size: u64,
     pub base_size: u64,
-    /// A write failed: writes are refused with MISCONF until one succeeds.
-    pub write_failure: Option<AofFailure>,
+    /// A write failed: writes are refused with MISCONF until one succeeds (`set_write_failure`).
+    write_failure: Option<AofFailure>,
+    /// When the failed write was last tried: it is retried once a second (`retry_write`).
+    write_tried_at: Instant,
     /// An fsync failed: writes are refused until a rewrite writes fresh files.
     pub fsync_poisoned: Option<AofFailure>,
     poisoned_at: Option<Instant>,
@@ -229,11 +193,13 @@ impl Aof {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             failed: Mutex::new(None),
+            write_failed: Mutex::new(None),
             stop: AtomicBool::new(false),
             written: AtomicU64::new(start),
             synced: AtomicU64::new(start),
             fsync_started_ms: AtomicU64::new(0),
             durable: tx,
+            write_blocked: watch::channel(false).0,
             synced_wake: Notify::new(),
             policy: Mutex::new(policy),
             skip_fsync: AtomicBool::new(false),
@@ -266,6 +232,7 @@ impl Aof {
             current_size,
             base_size,
             write_failure: None,
+            write_tried_at: Instant::now(),
             fsync_poisoned: None,
             poisoned_at: None,
             delayed_fsync: 0,
@@ -329,30 +296,34 @@ impl Aof {
             && crate::server::unix_ms().saturating_sub(self.unlogged_at_ms) > READS_WINDOW_MS
     }
 
-    /// Writes and fdatasyncs `buf` on this thread (`always`, see `sync_inline`). A failure
-    /// exits, as in the writer thread: nothing of the batch was acknowledged.
+    /// Writes and fdatasyncs `buf` on this thread (`always`, see `sync_inline`). A failed
+    /// write is cut back and `buf` kept for a retry (nothing of it was acknowledged); a
+    /// failed fsync exits, as in the writer thread.
     fn write_and_sync_here(&mut self) {
         let end = self.written + self.buf.len() as u64;
+        let t = Instant::now();
+        self.write_tried_at = t;
+        if let Err(e) = write_all_at_end(&self.file, &self.buf, self.file_len) {
+            self.set_write_failure(Some(AofFailure::from_io(&e)));
+            return;
+        }
+        let written = Instant::now();
+        self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, written));
         self.shared
             .fsync_started_ms
             .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-        let t = Instant::now();
-        let r = write_all_at_end(&self.file, &self.buf, self.file_len).and_then(|()| {
-            let written = Instant::now();
-            self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, written));
-            let r = fdatasync(&self.file);
-            let done = Instant::now();
-            self.last_sync = done.saturating_duration_since(t);
-            self.shared
-                .slowest_fsync_ms
-                .fetch_max(ms_since(written, done), Ordering::Relaxed);
-            r
-        });
+        let r = fdatasync(&self.file);
+        let done = Instant::now();
+        self.last_sync = done.saturating_duration_since(t);
+        self.shared
+            .slowest_fsync_ms
+            .fetch_max(ms_since(written, done), Ordering::Relaxed);
         self.shared.fsync_started_ms.store(0, Ordering::Relaxed);
         if let Err(e) = r {
             self.shared.stop.store(true, Ordering::Relaxed);
             fail_always(&self.log, &e);
         }
+        self.set_write_failure(None);
         self.buf_handed_over();
         self.shared.written.store(end, Ordering::Release);
         self.shared.synced.store(end, Ordering::Release);
@@ -383,9 +354,16 @@ impl Aof {
         if let Ok(mut p) = self.shared.policy.lock() {
             *p = policy;
         }
-        if self.buf.is_empty() {
+        self.take_writer_failure();
+        // A failed write is retried by the cron only (`retry_write`), once a second.
+        if self.buf.is_empty() || self.write_failure.is_some() {
             return;
         }
+        self.flush_now(policy);
+    }
+
+    /// `flush` without the guard: hands `buf` to the file now.
+    fn flush_now(&mut self, policy: AppendFsync) {
         self.last_batch_clients = std::mem::take(&mut self.batch_clients);
         self.returned_clients = 0;
         self.batch_seq += 1;
@@ -432,46 +410,116 @@ impl Aof {
                     }
                 }
                 let t = Instant::now();
+                self.write_tried_at = t;
                 let r = write_all_at_end(&self.file, &self.buf, self.file_len);
                 self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, Instant::now()));
                 match r {
                     Ok(()) => {
                         self.buf_handed_over();
                         self.shared.written.store(self.written, Ordering::Release);
-                        if self.write_failure.take().is_some() {
-                            self.log
-                                .notice("AOF write error looks solved, Redis can write again.");
-                        }
+                        self.set_write_failure(None);
                         // The fsync thread is not woken: it fsyncs on its own clock, once
                         // a second (a wake-up per write would cost two context switches).
                         let _ = self.shared.durable.send(self.written);
                     }
-                    Err(e) => {
-                        let f = AofFailure::from_io(&e);
-                        if self.write_failure.is_none() {
-                            self.log.warning(&format!(
-                                "{} {}: Error writing to the AOF file: {}",
-                                f.code, f.name, f.reason
-                            ));
-                        }
-                        self.write_failure = Some(f);
-                    }
+                    Err(e) => self.set_write_failure(Some(AofFailure::from_io(&e))),
                 }
             }
         }
     }
 
-    /// Waits (on the main thread) until the writer thread has no queued bytes.
-    fn wait_writer_idle(&self) {
-        let mut p = match self.shared.pending.lock() {
-            Ok(p) => p,
-            Err(e) => e.into_inner(),
-        };
-        while !p.data.is_empty() && !self.shared.stop.load(Ordering::Relaxed) {
-            p = match self.shared.wake.wait_timeout(p, Duration::from_millis(10)) {
-                Ok((p, _)) => p,
-                Err(e) => e.into_inner().0,
+    /// Waits (on the main thread) until the writer thread has no queued bytes. When it
+    /// could not write them, they come back to `buf` (`take_writer_failure`).
+    fn wait_writer_idle(&mut self) {
+        {
+            let mut p = match self.shared.pending.lock() {
+                Ok(p) => p,
+                Err(e) => e.into_inner(),
             };
+            while !p.data.is_empty()
+                && !self.shared.stop.load(Ordering::Relaxed)
+                && !writer_failed(&self.shared)
+            {
+                p = match self.shared.wake.wait_timeout(p, Duration::from_millis(10)) {
+                    Ok((p, _)) => p,
+                    Err(e) => e.into_inner().0,
+                };
+            }
+        }
+        self.take_writer_failure();
+    }
+
+    /// The writer thread could not write what was queued: those bytes (and any queued after
+    /// them) come back to the front of `buf`, the accounting goes back to where they
+    /// started, and writes are refused until the cron's retry succeeds on this thread.
+    fn take_writer_failure(&mut self) {
+        let failed = match self.shared.write_failed.lock() {
+            Ok(mut f) => f.take(),
+            Err(e) => e.into_inner().take(),
+        };
+        let Some(f) = failed else {
+            return;
+        };
+        let data = {
+            let mut p = match self.shared.pending.lock() {
+                Ok(p) => p,
+                Err(e) => e.into_inner(),
+            };
+            std::mem::take(&mut p.data)
+        };
+        self.shared.wake.notify_all();
+        let n = data.len() as u64;
+        self.file_len = self.file_len.saturating_sub(n);
+        self.current_size = self.current_size.saturating_sub(n);
+        self.written = self.written.saturating_sub(n);
+        let mut buf = data;
+        buf.extend_from_slice(&self.buf);
+        self.buf = buf;
+        self.write_tried_at = Instant::now();
+        self.set_write_failure(Some(f));
+    }
+
+    /// Enters or leaves the state where a failed write waits for its retry (MISCONF for
+    /// writes meanwhile), logging the change as Redis does.
+    fn set_write_failure(&mut self, f: Option<AofFailure>) {
+        match (&self.write_failure, &f) {
+            (None, Some(f)) => self.log.warning(&format!(
+                "{} {}: Error writing to the AOF file: {}. Writes get MISCONF and the write is \
+                 retried every second; reads are served meanwhile.",
+                f.code, f.name, f.reason
+            )),
+            (Some(_), None) => self
+                .log
+                .notice("AOF write error looks solved, Amber can write again."),
+            _ => {}
+        }
+        let blocked = f.is_some();
+        self.write_failure = f;
+        self.shared.write_blocked.send_if_modified(|b| {
+            let changed = *b != blocked;
+            *b = blocked;
+            changed
+        });
+    }
+
+    /// The cron's retry of a failed write, once a second (Redis's serverCron does the same).
+    pub fn retry_write(&mut self, policy: AppendFsync) {
+        self.take_writer_failure();
+        if self.write_failure.is_none() || self.write_tried_at.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        if self.buf.is_empty() {
+            self.set_write_failure(None);
+            return;
+        }
+        if policy == AppendFsync::Always {
+            // On this thread, so that its success clears the failure at once.
+            self.wait_writer_idle();
+            if self.write_failure.is_some() && !self.buf.is_empty() {
+                self.write_and_sync_here();
+            }
+        } else {
+            self.flush_now(policy);
         }
     }
 
@@ -540,184 +588,6 @@ impl Drop for Aof {
     }
 }
 
-/// Writes `data` at `offset` of `file` whole. A short or failed write is cut back to
-/// `offset`, so the file never ends in half a command.
-fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    reserve_ahead(file, offset, data.len() as u64);
-    let r = file.write_all_at(data, offset);
-    if r.is_err() {
-        let _ = file.set_len(offset);
-    }
-    r
-}
-
-/// How far ahead of the end the AOF reserves disk blocks.
-const RESERVE_CHUNK: u64 = 4 << 20;
-
-/// When a write crosses a `RESERVE_CHUNK` boundary (or starts the file), reserves the blocks
-/// of the chunk it ends in and of the next one without changing the file's size (FALLOC_FL_KEEP_SIZE): the
-/// fdatasync after an append then has no blocks to allocate. The file's content and size are
-/// exactly what was written; a filesystem without fallocate, or a full disk, just skips it
-/// (the write itself reports a full disk).
-fn reserve_ahead(file: &File, offset: u64, len: u64) {
-    let end = offset.saturating_add(len);
-    if offset != 0 && offset / RESERVE_CHUNK == end / RESERVE_CHUNK {
-        return;
-    }
-    let from = end / RESERVE_CHUNK * RESERVE_CHUNK;
-    let (Ok(at), Ok(n)) = (
-        libc::off_t::try_from(from),
-        libc::off_t::try_from(RESERVE_CHUNK * 2),
-    ) else {
-        return;
-    };
-    // SAFETY: fallocate on a descriptor this File owns; KEEP_SIZE leaves size and content.
-    unsafe {
-        libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, at, n);
-    }
-}
-
-/// The background thread: under `always` it writes and fdatasyncs what the main thread
-/// queued (one fsync for everything queued meanwhile); under `everysec` it fdatasyncs once a
-/// second what the main thread wrote.
-fn background(sh: Arc<Shared>, mut file: Arc<File>) {
-    let mut last_sync = Instant::now();
-    // Group commit under `always`: the size of the last batch and how long its fsync took.
-    let mut last_batch = 0usize;
-    let mut last_fsync = Duration::ZERO;
-    loop {
-        if sh.stop.load(Ordering::Relaxed) {
-            return;
-        }
-        let policy = match sh.policy.lock() {
-            Ok(p) => *p,
-            Err(e) => *e.into_inner(),
-        };
-        if policy == AppendFsync::Always {
-            let (data, end, at, f) = {
-                let mut p = match sh.pending.lock() {
-                    Ok(p) => p,
-                    Err(e) => e.into_inner(),
-                };
-                while p.data.is_empty() && !sh.stop.load(Ordering::Relaxed) {
-                    p = match sh.wake.wait_timeout(p, Duration::from_millis(100)) {
-                        Ok((p, _)) => p,
-                        Err(e) => e.into_inner().0,
-                    };
-                    let pol = match sh.policy.lock() {
-                        Ok(p) => *p,
-                        Err(e) => *e.into_inner(),
-                    };
-                    if pol != AppendFsync::Always {
-                        break;
-                    }
-                }
-                if p.data.is_empty() {
-                    continue;
-                }
-                // The clients of the batch just made durable are sending their next commands
-                // now. If much less than that batch is queued, give them up to half an fsync
-                // to arrive so that one fsync covers them all, rather than splitting the
-                // clients into alternating groups. A lone client never waits: what it sent
-                // is all the last batch had.
-                let linger = (last_fsync / 2).min(Duration::from_millis(1));
-                let until = Instant::now() + linger;
-                while p.data.len() < last_batch / 2 && !sh.stop.load(Ordering::Relaxed) {
-                    let now = Instant::now();
-                    if now >= until {
-                        break;
-                    }
-                    p = match sh.wake.wait_timeout(p, until - now) {
-                        Ok((p, _)) => p,
-                        Err(e) => e.into_inner().0,
-                    };
-                }
-                last_batch = p.data.len();
-                (std::mem::take(&mut p.data), p.end, p.at, p.file.clone())
-            };
-            if let Some(f) = f {
-                if !Arc::ptr_eq(&f, &file) {
-                    file = f;
-                }
-            }
-            // Append at the file's end as the main thread accounts it.
-            let r = (|| -> std::io::Result<()> {
-                write_all_at_end(&file, &data, at)?;
-                sh.fsync_started_ms
-                    .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-                let t = Instant::now();
-                let r = fdatasync(&file);
-                last_fsync = t.elapsed();
-                sh.slowest_fsync_ms
-                    .fetch_max(last_fsync.as_millis() as u64, Ordering::Relaxed);
-                sh.fsync_started_ms.store(0, Ordering::Relaxed);
-                r
-            })();
-            match r {
-                Ok(()) => {
-                    sh.written.store(end, Ordering::Release);
-                    sh.synced.store(end, Ordering::Release);
-                    sh.synced_wake.notify_one();
-                }
-                Err(e) => {
-                    // Nothing of this batch is acknowledged; the main thread exits.
-                    if let Ok(mut f) = sh.failed.lock() {
-                        *f = Some(AofFailure::from_io(&e));
-                    }
-                    sh.stop.store(true, Ordering::Relaxed);
-                    fail_always(&sh.log, &e);
-                }
-            }
-            sh.wake.notify_all();
-        } else {
-            {
-                let p = match sh.pending.lock() {
-                    Ok(p) => p,
-                    Err(e) => e.into_inner(),
-                };
-                // Sleep until the next fsync is due; a policy change or stop wakes it.
-                let wait = if policy == AppendFsync::Everysec {
-                    Duration::from_secs(1)
-                        .saturating_sub(last_sync.elapsed())
-                        .max(Duration::from_millis(1))
-                } else {
-                    Duration::from_millis(100)
-                };
-                let _ = sh.wake.wait_timeout(p, wait);
-            }
-            if let Ok(p) = sh.pending.lock() {
-                if let Some(f) = &p.file {
-                    if !Arc::ptr_eq(f, &file) {
-                        file = f.clone();
-                    }
-                }
-            }
-            if policy == AppendFsync::Everysec
-                && last_sync.elapsed() >= Duration::from_secs(1)
-                && !sh.skip_fsync.load(Ordering::Relaxed)
-            {
-                let w = sh.written.load(Ordering::Acquire);
-                if w > sh.synced.load(Ordering::Acquire) {
-                    sh.fsync_started_ms
-                        .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-                    let r = fdatasync(&file);
-                    sh.fsync_started_ms.store(0, Ordering::Relaxed);
-                    match r {
-                        Ok(()) => sh.synced.store(w, Ordering::Release),
-                        Err(e) => {
-                            if let Ok(mut f) = sh.failed.lock() {
-                                *f = Some(AofFailure::from_io(&e));
-                            }
-                        }
-                    }
-                }
-                last_sync = Instant::now();
-            }
-        }
-    }
-}
-
 fn ms_since(from: Instant, to: Instant) -> u64 {
     to.saturating_duration_since(from).as_millis() as u64
 }
@@ -732,16 +602,6 @@ pub fn drain_latency(srv: &mut Server) {
     let write = std::mem::take(&mut aof.slowest_write_ms);
     srv.latency.note(threshold, "aof-write", write);
     srv.latency.note(threshold, "aof-fsync-always", fsync);
-}
-
-fn fdatasync(f: &File) -> std::io::Result<()> {
-    // SAFETY: fdatasync on a descriptor this File owns.
-    let r = unsafe { libc::fdatasync(f.as_raw_fd()) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 /// Feeds the effects of the command that just finished (or of the expire cycle) to the AOF,
@@ -774,15 +634,43 @@ pub fn writes_denied(srv: &Server) -> Option<String> {
     ))
 }
 
-/// What a connection must wait for before its replies may go out: the AOF offset its
-/// commands reached (`Client::aof_need`), unless that is already durable.
-pub fn wait_point(
-    srv: &mut Server,
+/// What a connection waits for before its replies may go out (see `wait_point`).
+pub struct Wait {
+    durable: watch::Receiver<u64>,
+    write_blocked: watch::Receiver<bool>,
+    flush: Arc<Notify>,
     need: u64,
-    batch: &mut u64,
-) -> Option<(watch::Receiver<u64>, Arc<Notify>)> {
+    own: u64,
+}
+
+impl Wait {
+    /// Asks for a flush and waits until the replies may go out: once `need` is durable; or,
+    /// while a failed write waits for its retry, once `own` is (the client's own writes).
+    pub async fn done(mut self) {
+        self.flush.notify_one();
+        loop {
+            let durable = *self.durable.borrow_and_update();
+            let blocked = *self.write_blocked.borrow_and_update();
+            if durable >= self.need || (blocked && durable >= self.own) {
+                return;
+            }
+            tokio::select! {
+                r = self.durable.changed() => if r.is_err() { return },
+                r = self.write_blocked.changed() => if r.is_err() { return },
+            }
+        }
+    }
+}
+
+/// What a connection must wait for before its replies may go out: the AOF offset its
+/// commands reached (`Client::aof_need`: what they may have seen), unless that is already
+/// durable. While a failed write (a full disk) waits for its retry, only the client's own
+/// writes are waited for (`own`): reads, INFO and admin commands answer from memory (as in
+/// Redis, which keeps serving them), and may show the writes the failed one holds.
+pub fn wait_point(srv: &mut Server, need: u64, own: u64, batch: &mut u64) -> Option<Wait> {
     let aof = srv.aof.as_mut()?;
-    if *aof.durable.borrow() >= need {
+    let durable = *aof.durable.borrow();
+    if durable >= need || (aof.write_failure.is_some() && durable >= own) {
         return None;
     }
     if need > aof.written && *batch != aof.batch_seq {
@@ -792,7 +680,13 @@ pub fn wait_point(
         }
         *batch = aof.batch_seq;
     }
-    Some((aof.durable.clone(), aof.flush_notify()))
+    Some(Wait {
+        durable: aof.durable.clone(),
+        write_blocked: aof.shared.write_blocked.subscribe(),
+        flush: aof.flush_notify(),
+        need,
+        own,
+    })
 }
 
 /// The AOF end offset now: what a client that just ran a command must wait for.
@@ -800,12 +694,19 @@ pub fn appended(srv: &Server) -> u64 {
     srv.aof.as_ref().map(|a| a.appended).unwrap_or(0)
 }
 
-/// Publishes, on the main thread, what the writer thread made durable under `always`.
-async fn durable_relay(sh: Arc<Shared>) {
+/// Publishes, on the main thread, what the writer thread made durable under `always`, and
+/// takes back what it could not write.
+async fn durable_relay(srv: std::rc::Rc<std::cell::RefCell<Server>>, sh: Arc<Shared>) {
     loop {
         sh.synced_wake.notified().await;
         if sh.stop.load(Ordering::Relaxed) {
             return;
+        }
+        if writer_failed(&sh) {
+            let mut s = srv.borrow_mut();
+            if let Some(aof) = s.aof.as_mut().filter(|a| Arc::ptr_eq(&a.shared, &sh)) {
+                aof.take_writer_failure();
+            }
         }
         let synced = sh.synced.load(Ordering::Acquire);
         sh.durable.send_if_modified(|d| {
@@ -821,7 +722,7 @@ async fn durable_relay(sh: Arc<Shared>) {
 /// The flush task: writes what was fed once the clients that are ready have run.
 pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Arc<Notify>) {
     if let Some(sh) = srv.borrow().aof.as_ref().map(|a| a.shared.clone()) {
-        tokio::task::spawn_local(durable_relay(sh));
+        tokio::task::spawn_local(durable_relay(srv.clone(), sh));
     }
     let timer = crate::timer::Timer::new().ok();
     loop {
@@ -934,6 +835,7 @@ pub fn cron(srv: &mut Server) {
         aof.fsync_poisoned = Some(f);
         aof.poisoned_at = Some(Instant::now());
     }
+    aof.retry_write(policy);
     if !aof.buf.is_empty() {
         aof.flush(policy);
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use amber_persist::aof::manifest::{manifest_file_name, AofFileType, AofInfo, Manifest};
-use amber_persist::aof::{AofEntry, AofReader, Tail};
+use amber_persist::aof::{AofEntry, AofReader, ReaderOptions, Tail};
 
 use crate::aof::{Aof, OpenArgs};
 use crate::client::Client;
@@ -255,18 +255,21 @@ pub fn load_file(
     if size == 0 {
         return Ok(0);
     }
+    let opts = ReaderOptions {
+        verify_rdb_checksum: srv.config.rdbchecksum,
+        ..ReaderOptions::default()
+    };
     let rdb_fix = rdb_repair(&shown);
-    let mut rd = AofReader::new(BufReader::with_capacity(1 << 20, f))
+    let mut rd = AofReader::with_options(BufReader::with_capacity(1 << 20, f), opts)
         .map_err(|e| AofLoadError(format!("{shown}: {e}. {rdb_fix}")))?;
     let fix = repair(srv, path, last);
     // Errors while reading are problems of the RDB part (or I/O errors).
     let read_fix = if rd.has_preamble() { &rdb_fix } else { &fix };
     let mut cl = Client::new(AOF_CLIENT_ID, "aof".into(), String::new(), -1, true);
     let limits = srv.config.limits;
-    let now = crate::server::unix_ms();
     let lru = srv.lru_clock();
     let mut applier: Option<Applier> = if rd.has_preamble() {
-        Some(Applier::new(srv.config.databases, &limits, now, lru))
+        Some(Applier::new(srv.config.databases, &limits, None, lru))
     } else {
         None
     };
@@ -524,6 +527,9 @@ pub fn reload(srv: &mut Server) -> Result<(), String> {
     for db in srv.dbs.iter_mut() {
         db.clear();
     }
+    // As Redis's startLoading: a base of commands reports no RDB keys.
+    srv.rdb.last_load_keys_loaded = 0;
+    srv.rdb.last_load_keys_expired = 0;
     let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();

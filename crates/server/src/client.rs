@@ -43,6 +43,9 @@ pub struct Client {
     /// The AOF offset this client's commands reached: its replies go out only once the AOF
     /// is durable up to here (by the appendfsync policy).
     pub aof_need: u64,
+    /// The AOF offset at the end of this client's own last write (what its replies wait
+    /// for while a failed write is retried).
+    pub aof_own: u64,
     /// The AOF batch this client last waited for (`aof::wait_point`).
     pub aof_batch: u64,
     pub addr: String,
@@ -69,7 +72,8 @@ pub struct Client {
     pub blocked: Option<BlockState>,
     pub created: Instant,
     pub last_interaction: Instant,
-    pub last_cmd: &'static str,
+    /// The last command run (CLIENT LIST's `cmd=`), None before the first.
+    pub last_cmd: Option<crate::cmd::CmdName>,
     /// Wakes the connection task: output was queued by someone else, or it was unblocked/killed.
     pub notify: Rc<Notify>,
     /// Bytes waiting in the query buffer (for CLIENT LIST).
@@ -88,6 +92,7 @@ impl Client {
         Client {
             id,
             aof_need: 0,
+            aof_own: 0,
             aof_batch: 0,
             addr,
             laddr,
@@ -108,7 +113,7 @@ impl Client {
             blocked: None,
             created: now,
             last_interaction: now,
-            last_cmd: "NULL",
+            last_cmd: None,
             notify: Rc::new(Notify::new()),
             qbuf_len: 0,
             is_unix: false,

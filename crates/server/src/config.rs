@@ -1,11 +1,11 @@
 //! Configuration: the directive table, redis.conf parsing (quotes, `include`, units, yes/no),
 //! command-line overrides, and the CONFIG GET / SET / REWRITE machinery.
 //!
-//! Every directive Amber accepts is in `DIRECTIVES` with its behaviour; an unknown directive
-//! stops the start with the file, line and reason, as Redis does. Later features add rows.
+//! Every directive Amber accepts is in `DIRECTIVES` with its behaviour; reading the text
+//! (and reporting every refused line at once) is in `config_load`. Later features add rows.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use amber_store::Limits;
 
@@ -996,111 +996,7 @@ pub fn all() -> impl Iterator<Item = Dir> {
         .chain(crate::config_accepted::ACCEPTED.iter().map(Dir::Accepted))
 }
 
-/// A configuration error at start: where and why, printed as Redis prints it.
-#[derive(Debug)]
-pub struct ConfigError {
-    pub line_no: usize,
-    pub line: String,
-    pub reason: String,
-    pub file: Option<String>,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "\n*** FATAL CONFIG FILE ERROR (Amber {}) ***",
-            crate::AMBER_VERSION
-        )?;
-        match &self.file {
-            Some(file) => writeln!(
-                f,
-                "Reading the configuration file '{}', at line {}",
-                file, self.line_no
-            )?,
-            None => writeln!(
-                f,
-                "Reading the configuration file, at line {}",
-                self.line_no
-            )?,
-        }
-        writeln!(f, ">>> '{}'", self.line)?;
-        write!(f, "{}", self.reason)
-    }
-}
-
 impl Config {
-    /// Applies redis.conf text. `file` names its source for errors and relative includes.
-    pub fn load_str(
-        &mut self,
-        text: &str,
-        file: Option<&Path>,
-        depth: usize,
-    ) -> Result<(), ConfigError> {
-        let fname = file.map(|p| p.display().to_string());
-        for (i, raw) in text.split('\n').enumerate() {
-            let line = raw.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let err = |reason: String| ConfigError {
-                line_no: i + 1,
-                line: line.to_string(),
-                reason,
-                file: fname.clone(),
-            };
-            let Some(args) = amber_resp::parse::split_args(line.as_bytes()) else {
-                return Err(err("Unbalanced quotes in configuration line".into()));
-            };
-            let Some(first) = args.first() else { continue };
-            let name = String::from_utf8_lossy(first).to_ascii_lowercase();
-            let values: Vec<String> = args[1..]
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            if name == "include" {
-                if values.len() != 1 {
-                    return Err(err("Bad directive or wrong number of arguments".into()));
-                }
-                if depth > 16 {
-                    return Err(err("Too many nested includes".into()));
-                }
-                let path = PathBuf::from(&values[0]);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    err(format!(
-                        "Fatal error, can't open config file '{}': {e}",
-                        values[0]
-                    ))
-                })?;
-                self.load_str(&text, Some(&path), depth + 1)?;
-                continue;
-            }
-            if name == "rename-command" {
-                if values.len() != 2 {
-                    return Err(err("wrong number of arguments".into()));
-                }
-                self.renamed_commands
-                    .push((values[0].to_ascii_lowercase(), values[1].clone()));
-                if let Err(e) = crate::cmd::CommandTable::with_renames(&self.renamed_commands) {
-                    self.renamed_commands.pop();
-                    return Err(err(e));
-                }
-                continue;
-            }
-            if name == "loadmodule" {
-                return Err(err("this version of Amber does not support modules".into()));
-            }
-            let Some(d) = find(&name) else {
-                return Err(err("Bad directive or wrong number of arguments".into()));
-            };
-            if d.flags() & MULTI_ARG == 0 && values.len() != 1 {
-                return Err(err("wrong number of arguments".into()));
-            }
-            d.set(self, &values).map_err(err)?;
-        }
-        Ok(())
-    }
-
     /// Builds the configuration from `amber-server [file] [--name value ...]`.
     pub fn from_args(args: &[String]) -> Result<Config, String> {
         let mut cfg = Config {
@@ -1114,6 +1010,8 @@ impl Config {
 
     fn load_args(&mut self, args: &[String]) -> Result<(), String> {
         let cfg = self;
+        // The file's refusals and the options' are reported together.
+        let mut errors = crate::config_load::ConfigErrors::default();
         let mut rest = args;
         if let Some(first) = args.first() {
             if !first.starts_with("--") {
@@ -1128,8 +1026,9 @@ impl Config {
                         format!("Fatal error, can't open config file '{first}': {e}")
                     })?
                 };
-                cfg.load_str(&text, Some(&path), 0)
-                    .map_err(|e| e.to_string())?;
+                if let Err(e) = cfg.load_str(&text, Some(&path)) {
+                    errors.0.extend(e.0);
+                }
                 if first != "-" {
                     cfg.file = Some(std::fs::canonicalize(&path).unwrap_or(path));
                 }
@@ -1149,8 +1048,14 @@ impl Config {
                 text.push_str(&quote(a));
             }
         }
-        cfg.load_str(&text, None, 0).map_err(|e| e.to_string())?;
-        Ok(())
+        if let Err(e) = cfg.load_str(&text, None) {
+            errors.0.extend(e.0);
+        }
+        if errors.0.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.to_string())
+        }
     }
 
     /// Values of every directive whose name (or alias) matches `pattern`.

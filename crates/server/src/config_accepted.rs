@@ -376,9 +376,13 @@ impl Accepted {
         };
         if let Some(feature) = self.only_default {
             if value != self.default {
+                // replicaof's default, no master, is written `replicaof no one`.
+                let accepted = match self.name {
+                    "replicaof" => "no one",
+                    _ => self.default,
+                };
                 return Err(format!(
-                    "this version of Amber does not support {feature} (only '{}' is accepted)",
-                    self.default
+                    "this version of Amber does not support {feature} (only '{accepted}' is accepted)"
                 ));
             }
         }

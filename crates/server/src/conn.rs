@@ -43,18 +43,13 @@ where
             let next = process_input(&mut s, &mut c, &mut rbuf);
             std::mem::swap(&mut c.out.buf, &mut wbuf);
             s.stats.total_net_output_bytes += wbuf.len() as u64;
-            let need = c.aof_need;
-            let w = crate::aof::wait_point(&mut s, need, &mut c.aof_batch);
-            (next, w.map(|w| (w, need)))
+            let (need, own) = (c.aof_need, c.aof_own);
+            let w = crate::aof::wait_point(&mut s, need, own, &mut c.aof_batch);
+            (next, w)
         };
         // No reply leaves before the AOF holds what it acknowledges (appendfsync policy).
-        if let Some(((mut rx, flush), need)) = durable {
-            flush.notify_one();
-            while *rx.borrow_and_update() < need {
-                if rx.changed().await.is_err() {
-                    break;
-                }
-            }
+        if let Some(w) = durable {
+            w.done().await;
         }
         if !wbuf.is_empty() {
             if wr.write_all(&wbuf).await.is_err() {
@@ -127,7 +122,7 @@ where
                         // A block on keys counts its call when it ends; one on nothing
                         // (WAIT) was counted when it ran.
                         if !b.keys.is_empty() {
-                            s.stats.commands.entry(b.cmd.name).or_default().calls += 1;
+                            s.stats.commands.entry(cmd::CmdName::of(None, b.cmd)).or_default().calls += 1;
                         }
                         cmd::unregister_blocked(&mut s, &mut c);
                         on_timeout(&mut c.out);

@@ -38,7 +38,7 @@ pub fn info_command(ctx: &mut Ctx<'_>) -> Reply {
             _ => wanted.push(s),
         }
     }
-    let text = render(ctx.srv, ctx.cl, &wanted);
+    let text = render(ctx.srv, &wanted);
     ctx.cl.out.verbatim(text.as_bytes());
     Ok(())
 }
@@ -82,7 +82,13 @@ fn total_system_memory() -> u64 {
 }
 
 /// Renders the requested sections. `wanted` holds lowercase section names.
-pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -> String {
+pub fn render(srv: &mut Server, wanted: &[String]) -> String {
+    render_with(srv, wanted, true)
+}
+
+/// `sample_ttl`: whether the keyspace lines carry avg_ttl, which scans keys for volatile
+/// ones (costly in a large keyspace with few expiring keys).
+fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String {
     let mut out = String::new();
     let mut first = true;
     let mut section = |out: &mut String, title: &str| {
@@ -343,9 +349,17 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
     }
     if has("commandstats") {
         section(&mut out, "Commandstats");
-        let mut names: Vec<_> = srv.stats.commands.iter().collect();
-        names.sort_by_key(|(n, _)| **n);
+        let mut names: Vec<_> = srv
+            .stats
+            .commands
+            .iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, s) in names {
+            if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
+                continue;
+            }
             let per = if s.calls > 0 {
                 s.usec as f64 / s.calls as f64
             } else {
@@ -380,16 +394,29 @@ pub fn render(srv: &mut Server, cl: &crate::client::Client, wanted: &[String]) -
             }
             let _ = write!(
                 out,
-                "db{}:keys={},expires={},avg_ttl={}\r\n",
+                "db{}:keys={},expires={}",
                 i,
                 db.len(),
-                db.volatile_len(),
-                avg_ttl(db, now)
+                db.volatile_len()
             );
+            if sample_ttl {
+                let _ = write!(out, ",avg_ttl={}", avg_ttl(db, now));
+            }
+            out.push_str("\r\n");
         }
     }
-    let _ = cl;
     out
+}
+
+/// `INFO all` for the crash report's cached copy, rendered every second: without avg_ttl,
+/// so that it costs the same whatever the keyspace holds.
+pub fn render_all(srv: &mut Server) -> String {
+    let wanted: Vec<String> = DEFAULT_SECTIONS
+        .iter()
+        .chain(ALL_EXTRA)
+        .map(|s| s.to_string())
+        .collect();
+    render_with(srv, &wanted, false)
 }
 
 /// The average remaining time to live of volatile keys, estimated from a sample.
@@ -556,4 +583,8 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
         .map(|e| format!("{} {}", e.code, e.name))
         .unwrap_or_else(|| "none".into());
     f(out, "amber_aof_last_error", &aof_error);
+    // An RDB file present at start that was not loaded (appendonly yes, empty AOF): where it
+    // is now (see rdb_guard).
+    let not_loaded = srv.rdb_not_loaded.as_ref().map(|n| n.path()).unwrap_or("");
+    f(out, "amber_rdb_not_loaded", &not_loaded);
 }

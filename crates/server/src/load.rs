@@ -48,6 +48,9 @@ pub struct Loaded {
     /// The `used-mem` aux field (loading_rdb_used_mem).
     pub used_mem: u64,
     pub aof_base: bool,
+    /// The stored and the computed CRC-64 (None before version 5). They differ only when
+    /// loaded with rdbchecksum no; a stored 0 means the file was saved without a checksum.
+    pub crc: Option<(u64, u64)>,
 }
 
 /// Why a load failed. `P002` for a corrupt or unreadable file.
@@ -93,13 +96,17 @@ pub struct Applier<'a> {
     hashers: Vec<amber_store::db::BatchHasher>,
     databases: usize,
     limits: &'a Limits,
-    now_ms: i64,
+    /// Keys whose expiry is before this are skipped and counted as expired.
+    expire_before: Option<i64>,
     lru: u32,
 }
 
 impl<'a> Applier<'a> {
-    /// Keys whose expiry is before `now_ms` are skipped and counted, as a Redis master does.
-    pub fn new(databases: usize, limits: &'a Limits, now_ms: i64, lru: u32) -> Self {
+    /// With `expire_before`, keys whose expiry is before it are skipped and counted, as a
+    /// Redis master does loading dump.rdb. Without (an AOF base), every key is loaded: the
+    /// incr files that follow were written against that exact keyspace (Redis's
+    /// RDBFLAGS_AOF_PREAMBLE), and nothing expires while they are replayed.
+    pub fn new(databases: usize, limits: &'a Limits, expire_before: Option<i64>, lru: u32) -> Self {
         Applier {
             out: Loaded {
                 dbs: (0..databases).map(|_| Db::new()).collect(),
@@ -109,6 +116,7 @@ impl<'a> Applier<'a> {
                 rdb_version: 0,
                 used_mem: 0,
                 aof_base: false,
+                crc: None,
             },
             db: 0,
             batch: Vec::with_capacity(BATCH),
@@ -116,7 +124,7 @@ impl<'a> Applier<'a> {
             hashers: Vec::new(),
             databases,
             limits,
-            now_ms,
+            expire_before,
             lru,
         }
     }
@@ -146,7 +154,6 @@ impl<'a> Applier<'a> {
                 ),
             });
         }
-        self.out.keys_loaded += n;
         Ok(())
     }
 
@@ -157,7 +164,13 @@ impl<'a> Applier<'a> {
         }
         let out = &mut self.out;
         match item {
-            Item::Eof { .. } => return Ok(true),
+            Item::Eof {
+                stored_crc,
+                computed_crc,
+            } => {
+                out.crc = stored_crc.map(|c| (c, computed_crc));
+                return Ok(true);
+            }
             Item::SelectDb(n) => {
                 let databases = self.databases;
                 if n >= databases as u64 {
@@ -190,8 +203,8 @@ impl<'a> Applier<'a> {
                 _ => {}
             },
             Item::Entry(e) => {
-                if let Some(t) = e.expire_ms {
-                    if t < self.now_ms {
+                if let (Some(t), Some(now)) = (e.expire_ms, self.expire_before) {
+                    if t < now {
                         out.keys_expired += 1;
                         return Ok(false);
                     }
@@ -208,15 +221,35 @@ impl<'a> Applier<'a> {
     }
 }
 
+/// How to load a file: the configuration that matters.
+#[derive(Clone, Copy)]
+pub struct LoadOptions {
+    pub databases: usize,
+    pub limits: Limits,
+    pub lru: u32,
+    /// rdbchecksum: a CRC mismatch refuses the file (yes) or is only logged (no).
+    pub verify_crc: bool,
+}
+
+impl LoadOptions {
+    pub fn of(s: &Server) -> LoadOptions {
+        LoadOptions {
+            databases: s.config.databases,
+            limits: s.config.limits,
+            lru: s.lru_clock(),
+            verify_crc: s.config.rdbchecksum,
+        }
+    }
+}
+
 /// Reads a whole RDB stream into `databases` fresh databases.
 pub fn load_stream<R: Read>(
     r: R,
-    databases: usize,
-    limits: &Limits,
+    o: &LoadOptions,
     now_ms: i64,
-    lru: u32,
     loaded_bytes: Arc<AtomicU64>,
 ) -> Result<Loaded, LoadFailure> {
+    let (databases, limits, lru) = (o.databases, &o.limits, o.lru);
     let reader = Counting {
         inner: BufReader::with_capacity(1 << 20, r),
         n: loaded_bytes,
@@ -225,7 +258,8 @@ pub fn load_stream<R: Read>(
         message: e.to_string(),
     };
     let mut dec = Decoder::new(reader).map_err(fail)?;
-    let mut ap = Applier::new(databases, limits, now_ms, lru);
+    dec.verify_checksum(o.verify_crc);
+    let mut ap = Applier::new(databases, limits, Some(now_ms), lru);
     ap.out.rdb_version = dec.version();
     ap.hashers = ap.out.dbs.iter().map(Db::batch_hasher).collect();
     let inserter = Inserter::start(std::mem::take(&mut ap.out.dbs), lru)?;
@@ -317,9 +351,7 @@ impl Inserter {
 /// Loads `path`. `Ok(None)` when the file does not exist (start empty).
 pub fn load_file(
     path: &Path,
-    databases: usize,
-    limits: &Limits,
-    lru: u32,
+    o: &LoadOptions,
     loaded_bytes: Arc<AtomicU64>,
 ) -> Result<Option<Loaded>, LoadFailure> {
     let f = match std::fs::File::open(path) {
@@ -331,29 +363,16 @@ pub fn load_file(
             })
         }
     };
-    load_stream(
-        f,
-        databases,
-        limits,
-        crate::server::unix_ms(),
-        lru,
-        loaded_bytes,
-    )
-    .map(Some)
+    load_stream(f, o, crate::server::unix_ms(), loaded_bytes).map(Some)
 }
 
 /// Start-up: loads `dir/dbfilename` on a thread while clients are answered -LOADING, then
 /// swaps the databases in. A file that cannot be loaded stops the server (P002): starting
 /// empty would make the next save overwrite the user's data.
 pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
-    let (path, databases, limits, lru) = {
+    let (path, opts) = {
         let s = srv.borrow();
-        (
-            PathBuf::from(&s.config.dbfilename),
-            s.config.databases,
-            s.config.limits,
-            s.lru_clock(),
-        )
+        (PathBuf::from(&s.config.dbfilename), LoadOptions::of(&s))
     };
     let size = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
@@ -373,7 +392,7 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
     let spawned = std::thread::Builder::new()
         .name("amber-load".into())
         .spawn(move || {
-            let _ = tx.send(load_file(&path, databases, &limits, lru, counter));
+            let _ = tx.send(load_file(&path, &opts, counter));
         });
     if let Err(e) = spawned {
         fatal(
@@ -416,6 +435,7 @@ pub fn install(s: &mut Server, l: Loaded) {
             l.empty_keys_skipped
         ));
     }
+    log_checksum(s, l.crc);
     s.log.notice(&format!(
         "Done loading RDB, keys loaded: {}, keys expired: {}.",
         l.keys_loaded, l.keys_expired
@@ -423,6 +443,22 @@ pub fn install(s: &mut Server, l: Loaded) {
     s.dbs = l.dbs;
     s.rdb.last_load_keys_loaded = l.keys_loaded;
     s.rdb.last_load_keys_expired = l.keys_expired;
+}
+
+/// What Redis logs about the checksum at the end of a load, and, with rdbchecksum no, the
+/// mismatch it would not have noticed.
+fn log_checksum(s: &Server, crc: Option<(u64, u64)>) {
+    match crc {
+        Some((0, _)) if s.config.rdbchecksum => s
+            .log
+            .warning("RDB file was saved with checksum disabled: no check performed."),
+        Some((stored, computed)) if stored != 0 && stored != computed => {
+            s.log.warning(&format!(
+                "RDB checksum mismatch ignored because rdbchecksum is no: stored {stored:016x}, computed {computed:016x}. Every value decoded, but one may hold altered bytes: `amber check-rdb FILE` says which key if a single byte changed"
+            ))
+        }
+        _ => {}
+    }
 }
 
 fn fatal(s: &Server, why: &str) -> ! {
@@ -437,14 +473,7 @@ fn fatal(s: &Server, why: &str) -> ! {
 /// (then the file's value wins). Nothing changes when the load fails.
 pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), String> {
     let path = PathBuf::from(&s.config.dbfilename);
-    let lru = s.lru_clock();
-    let r = load_file(
-        &path,
-        s.config.databases,
-        &s.config.limits,
-        lru,
-        Arc::new(AtomicU64::new(0)),
-    );
+    let r = load_file(&path, &LoadOptions::of(s), Arc::new(AtomicU64::new(0)));
     let loaded = match r {
         Ok(Some(l)) => l,
         Ok(None) => return Err(format!("{} does not exist", path.display())),

@@ -78,13 +78,7 @@ impl Logger {
             LogLevel::Notice => '*',
             LogLevel::Warning | LogLevel::Nothing => '#',
         };
-        let line = format!(
-            "{}:M {} {} {}\n",
-            std::process::id(),
-            timestamp(),
-            mark,
-            msg
-        );
+        let line = format_line(mark, msg);
         if self.syslog {
             let prio = match level {
                 LogLevel::Debug => libc::LOG_DEBUG,
@@ -127,6 +121,17 @@ impl Logger {
     pub fn verbose(&self, msg: &str) {
         self.log(LogLevel::Verbose, msg);
     }
+}
+
+/// One log line: `pid:M 25 Nov 2026 06:42:49.123 # message` and its newline.
+pub fn format_line(mark: char, msg: &str) -> String {
+    format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        mark,
+        msg
+    )
 }
 
 /// `25 Nov 2026 06:42:49.123` in local time, as Redis prints it.

@@ -31,6 +31,10 @@ pub fn run(mut config: Config) -> i32 {
         log.warning(&e);
         return 1;
     }
+    // After daemonizing (the reporter is a thread) and before anything can crash.
+    let crash_log =
+        crate::config::find("crash-log-enabled").is_none_or(|d| d.get(&config) == "yes");
+    crate::crash::install(&config.logfile, config.syslog_enabled, crash_log);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -127,6 +131,11 @@ fn bind_tcp(addr: &str, port: u16, backlog: i32) -> std::io::Result<TcpListener>
 }
 
 async fn serve(config: Config, log: Logger) -> i32 {
+    // The first line an operator sees: a dump.rdb that this start will not load.
+    let rdb_not_loaded = crate::rdb_guard::check_at_start(&config).map(|(nl, warning)| {
+        log.warning(&warning);
+        nl
+    });
     log.notice("oO0OoO0OoO0Oo Amber is starting oO0OoO0OoO0Oo");
     log.notice(&format!(
         "Amber version={}, Redis compatibility={}, bits=64, pid={}, just started",
@@ -190,6 +199,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     let unixsocket = config.unixsocket.clone();
     log.notice(&format!("Running mode=standalone, port={}.", config.port));
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
+    srv.borrow_mut().rdb_not_loaded = rdb_not_loaded;
     log.notice("Server initialized");
     srv.borrow_mut().self_ref = Rc::downgrade(&srv);
     start_listeners(&srv, listeners);
@@ -206,6 +216,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     } else {
         crate::load::load_at_start(&srv);
     }
+    cache_for_crash_report(&mut srv.borrow_mut(), crate::server::unix_ms());
     tokio::task::spawn_local(cron(srv.clone()));
     tokio::task::spawn_local(snapshot_pump(srv.clone()));
 
@@ -459,6 +470,9 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
         crate::alloc::peak_memory();
+        if crate::crash::cache_due(now) {
+            cache_for_crash_report(&mut s, now);
+        }
         if s.loading.is_some() {
             continue;
         }
@@ -473,6 +487,25 @@ async fn cron(srv: Rc<RefCell<Server>>) {
             s.latency.note(threshold, "expire-cycle", ms);
         }
     }
+}
+
+/// INFO and CLIENT LIST for a crash report (which cannot render them at the crash).
+fn cache_for_crash_report(s: &mut Server, now: i64) {
+    let info = crate::info::render_all(s);
+    let mut clients = String::new();
+    for c in s.clients.values().take(crate::crash::MAX_CACHED_CLIENTS) {
+        if let Ok(c) = c.try_borrow() {
+            clients.push_str(&crate::cmd::connection::client_line(&c, false));
+            clients.push('\n');
+        }
+    }
+    if s.clients.len() > crate::crash::MAX_CACHED_CLIENTS {
+        clients.push_str(&format!(
+            "(and {} more clients)\n",
+            s.clients.len() - crate::crash::MAX_CACHED_CLIENTS
+        ));
+    }
+    crate::crash::cache(info, clients, now);
 }
 
 #[cfg(test)]

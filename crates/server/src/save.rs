@@ -417,6 +417,7 @@ fn target_dir() -> PathBuf {
 
 /// SAVE: writes the snapshot on the calling (main) thread.
 pub fn save_now(srv: &mut Server) -> SaveResult {
+    crate::rdb_guard::keep_aside(srv);
     srv.rdb.saves += 1;
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let dir = target_dir();
@@ -440,6 +441,7 @@ pub fn save_now(srv: &mut Server) -> SaveResult {
 pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
     let now = crate::server::unix_ms() / 1000;
     srv.rdb.lastbgsave_try = now;
+    crate::rdb_guard::keep_aside(srv);
     srv.rdb.saves += 1;
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let progress = job.progress.clone();

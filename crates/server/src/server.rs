@@ -59,7 +59,7 @@ pub struct Stats {
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub error_codes: BTreeMap<String, u64>,
-    pub commands: HashMap<&'static str, CmdStat>,
+    pub commands: HashMap<crate::cmd::CmdName, CmdStat>,
     pub pubsub_messages: u64,
     pub inst_ops: InstMetric,
     pub inst_input: InstMetric,
@@ -179,6 +179,8 @@ pub struct Server {
     pub loading: Option<crate::load::LoadProgress>,
     /// Wakes the task that walks running snapshots (`net::snapshot_pump`).
     pub snapshot_wake: Rc<tokio::sync::Notify>,
+    /// An RDB file present at start and not loaded (appendonly yes, empty AOF).
+    pub rdb_not_loaded: Option<crate::rdb_guard::NotLoaded>,
 }
 
 impl Server {
@@ -230,6 +232,7 @@ impl Server {
             rdb: crate::save::RdbState::new(unix_ms() / 1000),
             loading: None,
             snapshot_wake: Rc::new(tokio::sync::Notify::new()),
+            rdb_not_loaded: None,
             config,
         }
     }

@@ -47,6 +47,27 @@ struct Ctx<'a> {
     now: i64,
     /// `redis-cli -h H -p P`, for fixes.
     cli: String,
+    /// `dump.rdb` decoded once (rdb_file and rdb_vs_aof both need it).
+    rdb: std::cell::OnceCell<RdbChecked>,
+}
+
+type RdbChecked = std::io::Result<Result<local::RdbCheck, (u64, String)>>;
+
+impl Ctx<'_> {
+    fn rdb_check(&self, p: &Path) -> &RdbChecked {
+        self.rdb.get_or_init(|| local::check_rdb(p))
+    }
+
+    /// Keys in the server's databases (INFO keyspace).
+    fn server_keys(&self) -> u64 {
+        self.srv
+            .info
+            .iter()
+            .filter(|(k, _)| k.starts_with("db") && k[2..].parse::<u32>().is_ok())
+            .filter_map(|(_, v)| v.split(',').find_map(|kv| kv.strip_prefix("keys=")))
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum()
+    }
 }
 
 pub fn is_loopback(addr: &str) -> bool {
@@ -97,6 +118,7 @@ pub fn run_all(srv: &Server, data_dir: Option<&Path>) -> Vec<Finding> {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
         cli: format!("redis-cli -h {host} -p {port}"),
+        rdb: std::cell::OnceCell::new(),
     };
     let mut out = vec![
         server(&ctx),
@@ -250,8 +272,29 @@ fn persistence(c: &Ctx) -> Finding {
         .detail("appendfsync", fsync)
 }
 
+/// What to do while the AOF cannot be written (a full disk, mostly): the server retries by
+/// itself, so the fix is the space, and a restart would lose what waits in memory.
+fn aof_write_fix(c: &Ctx) -> String {
+    let dir = c.srv.config("dir").unwrap_or("the server's dir");
+    format!(
+        "Free space in {dir} (delete what is not the server's, or grow the filesystem; see \
+         disk_space, dir_writable): the server retries the failed AOF write every second and \
+         accepts writes again on its own once it succeeds (after a failed fsync Amber also \
+         rewrites the AOF from memory by itself). Reads keep being served meanwhile. Do not \
+         restart the server first: the writes waiting for the disk are only in its memory."
+    )
+}
+
 fn misconf(c: &Ctx) -> Finding {
+    let aof_err = c.aof_on && c.srv.info("aof_last_write_status") == Some("err");
     match &c.srv.ping {
+        Reply::Error(e) if e.starts_with("MISCONF") && aof_err => Finding::error(
+            "misconf",
+            "MISCONF",
+            format!("the server refuses writes: the AOF cannot be written (PING answers: {e})"),
+        )
+        .fix(aof_write_fix(c))
+        .detail("ping", e.clone()),
         Reply::Error(e) if e.starts_with("MISCONF") => Finding::error(
             "misconf",
             "MISCONF",
@@ -650,13 +693,12 @@ fn aof_status(c: &Ctx) -> Finding {
         Finding::error(
             "aof_status",
             &code,
-            format!("{name}: the last AOF write or fsync failed (aof_last_write_status:{write})"),
+            format!(
+                "{name}: the last AOF write or fsync failed (aof_last_write_status:{write}); \
+                 writes get MISCONF until it succeeds"
+            ),
         )
-        .fix(format!(
-            "Fix the disk (see dir_writable, disk_space), then {} BGREWRITEAOF: the AOF is \
-             written again from memory; writes get MISCONF until then.",
-            c.cli
-        ))
+        .fix(aof_write_fix(c))
     } else if rewrite != "ok" {
         Finding::warn(
             "aof_status",
@@ -780,7 +822,7 @@ fn rdb_file(c: &Ctx) -> Finding {
             .detail("file", pd.to_string());
     }
     let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-    let f = match local::check_rdb(&p) {
+    let f = match c.rdb_check(&p) {
         Err(e) => Finding::warn("rdb_file", "UNREADABLE", format!("can't read {pd}: {e}")),
         Ok(Ok(r)) => Finding::ok(
             "rdb_file",
@@ -817,7 +859,7 @@ fn rdb_file(c: &Ctx) -> Finding {
                 format!("RDB_CORRUPT: {pd} at offset {offset}: {msg}"),
             )
             .fix(fix)
-            .detail("offset", offset)
+            .detail("offset", *offset)
         }
     };
     f.detail("file", pd.to_string()).detail("size", len)
@@ -984,6 +1026,9 @@ fn rdb_vs_aof(c: &Ctx) -> Finding {
             "appendonly no: at start the server loads the RDB file",
         );
     }
+    if let Some(f) = rdb_not_loaded(c, &dump) {
+        return f;
+    }
     let Some(dump_t) = mtime(&dump) else {
         return Finding::ok(
             "rdb_vs_aof",
@@ -1028,6 +1073,67 @@ fn rdb_vs_aof(c: &Ctx) -> Finding {
     f.detail("rdb_mtime", dump_t)
         .detail("aof_mtime", aof_t)
         .detail("rdb_last_save_time", last_save)
+}
+
+/// The RDB holds data the server did not load (appendonly yes): Amber says so in INFO
+/// (`amber_rdb_not_loaded`, also once it has renamed the file aside); for any server, an RDB
+/// with keys next to a server holding none is the same mistake seen from outside.
+fn rdb_not_loaded(c: &Ctx, dump: &Path) -> Option<Finding> {
+    let dir = dump.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dbfilename = c.srv.config("dbfilename").unwrap_or("dump.rdb");
+    let rdb_keys = match dump.exists().then(|| c.rdb_check(dump)) {
+        Some(Ok(Ok(r))) => r.keys,
+        _ => 0,
+    };
+    let server_keys = c.server_keys();
+    let (file, message) = match c.srv.info("amber_rdb_not_loaded").filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let file = dir.join(p);
+            let m =
+                format!(
+                "the server started with appendonly yes and an AOF holding no data, so it did not \
+                 load {}{}: it started empty (it holds {server_keys} keys)",
+                dir.join(dbfilename).display(),
+                if p != dbfilename {
+                    format!(" (kept as {} before its first save replaced it)", file.display())
+                } else {
+                    String::new()
+                }
+            );
+            (file, m)
+        }
+        None if rdb_keys > 0 && server_keys == 0 && c.srv.info("loading") != Some("1") => {
+            let m = format!(
+                "{} holds {rdb_keys} keys but the server holds none: with appendonly yes it \
+                 loaded the AOF, not the RDB, and its next save replaces the RDB",
+                dump.display()
+            );
+            (dump.to_path_buf(), m)
+        }
+        None => return None,
+    };
+    let put_back = if file != dump {
+        format!("mv {} {}, ", file.display(), dump.display())
+    } else {
+        String::new()
+    };
+    Some(
+        Finding::warn("rdb_vs_aof", "RDB_IGNORED", message)
+            .fix(format!(
+                "If this RDB is the data to start from: stop the server, {put_back}start it once \
+                 with appendonly no (it loads {}), then {} CONFIG SET appendonly yes and wait for \
+                 aof_rewrite_in_progress:0 in INFO persistence (the AOF is written from the \
+                 loaded data; CONFIG REWRITE if you changed redis.conf to start). Or restore a \
+                 backup with amber restore ID --repo REPO --data-dir {} --config redis.conf, \
+                 which writes the AOF base too.",
+                dump.display(),
+                c.cli,
+                dir.display()
+            ))
+            .detail("rdb_file", file.display().to_string())
+            .detail("rdb_keys", rdb_keys)
+            .detail("server_keys", server_keys),
+    )
 }
 
 #[cfg(test)]

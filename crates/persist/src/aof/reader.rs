@@ -51,6 +51,8 @@ pub struct ReaderOptions {
     /// Longest argument. redis-check-aof refuses lengths above LONG_MAX - 2; the loader has
     /// no limit but memory (proto-max-bulk-len does not apply to the AOF).
     pub max_bulk_len: u64,
+    /// Whether the RDB preamble's CRC must match (Redis's rdbchecksum).
+    pub verify_rdb_checksum: bool,
 }
 
 impl Default for ReaderOptions {
@@ -58,6 +60,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             max_args: i32::MAX as u64,
             max_bulk_len: (i64::MAX - 2) as u64,
+            verify_rdb_checksum: true,
         }
     }
 }
@@ -212,7 +215,9 @@ impl<R: Read> AofReader<R> {
             inner: r,
         };
         let src = if preamble {
-            Src::Rdb(Box::new(Decoder::new(p)?))
+            let mut d = Decoder::new(p)?;
+            d.verify_checksum(opts.verify_rdb_checksum);
+            Src::Rdb(Box::new(d))
         } else {
             Src::Resp(CrcReader::new(p))
         };

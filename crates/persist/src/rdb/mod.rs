@@ -20,6 +20,7 @@ pub mod intset;
 pub mod listpack;
 pub mod load;
 pub mod num;
+pub mod salvage;
 pub mod ziplist;
 pub mod zipmap;
 

@@ -326,10 +326,10 @@ pub fn client_line(cl: &Client, executing: bool) -> String {
         .as_ref()
         .map(|m| m.queue.len() as i64)
         .unwrap_or(-1);
-    let cmd = if executing {
-        "client|list"
-    } else {
-        cl.last_cmd
+    let cmd = match cl.last_cmd {
+        _ if executing => "client|list".to_string(),
+        Some(c) => c.to_string(),
+        None => "NULL".to_string(),
     };
     let omem = cl.out.len();
     format!(

@@ -305,6 +305,35 @@ pub fn subcommand(cmd: &'static Command, args: &[Vec<u8>]) -> Option<&'static Co
         .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
 }
 
+/// A command's full name, as Redis's `fullname`: "get", or "config|get" for a subcommand.
+/// The key of the per-command statistics and what CLIENT LIST shows as `cmd=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CmdName {
+    pub parent: Option<&'static str>,
+    pub name: &'static str,
+}
+
+impl CmdName {
+    pub const fn of(parent: Option<&'static Command>, cmd: &'static Command) -> Self {
+        CmdName {
+            parent: match parent {
+                Some(p) => Some(p.name),
+                None => None,
+            },
+            name: cmd.name,
+        }
+    }
+}
+
+impl std::fmt::Display for CmdName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parent {
+            Some(p) => write!(f, "{p}|{}", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
 /// The name Redis uses in messages and statistics: "get", "config|get".
 pub fn full_name(parent: Option<&Command>, cmd: &Command) -> String {
     match parent {
@@ -463,9 +492,10 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     let (parent, cmd) = if cmd.subcommands.is_empty() || (args.len() == 1 && cmd.arity == -1) {
         (None, cmd)
     } else if args.len() == 1 {
-        reject(
+        reject_cmd(
             srv,
             cl,
+            Some(CmdName::of(None, cmd)),
             format!("ERR wrong number of arguments for '{}' command", cmd.name),
         );
         return After::Continue;
@@ -490,12 +520,13 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
             }
         }
     };
+    let stat = CmdName::of(parent, cmd);
     let argc = args.len() as i32;
     if (cmd.arity > 0 && cmd.arity != argc) || argc < -cmd.arity {
         reject_cmd(
             srv,
             cl,
-            Some(cmd),
+            Some(stat),
             format!(
                 "ERR wrong number of arguments for '{}' command",
                 full_name(parent, cmd)
@@ -507,7 +538,7 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         reject_cmd(
             srv,
             cl,
-            Some(cmd),
+            Some(stat),
             "NOAUTH Authentication required.".to_string(),
         );
         return After::Continue;
@@ -516,14 +547,14 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         && cmd.name == "debug"
         && !protected_allowed(srv.config.enable_debug_command, cl)
     {
-        reject_cmd(srv, cl, Some(cmd), "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
+        reject_cmd(srv, cl, Some(stat), "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
         return After::Continue;
     }
     if cl.in_multi() && cmd.flags & NO_MULTI != 0 {
         reject_cmd(
             srv,
             cl,
-            Some(cmd),
+            Some(stat),
             "ERR Command not allowed inside a transaction".to_string(),
         );
         return After::Continue;
@@ -538,11 +569,11 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
                 .is_some_and(|m| m.queue.iter().any(|q| q.cmd.is_write())));
     if (is_write || name == "ping") && cl.id != crate::aof_load::AOF_CLIENT_ID {
         if crate::save::writes_denied(srv) {
-            reject_cmd(srv, cl, Some(cmd), crate::save::MISCONF.to_string());
+            reject_cmd(srv, cl, Some(stat), crate::save::MISCONF.to_string());
             return After::Continue;
         }
         if let Some(msg) = crate::aof::writes_denied(srv) {
-            reject_cmd(srv, cl, Some(cmd), msg);
+            reject_cmd(srv, cl, Some(stat), msg);
             return After::Continue;
         }
     }
@@ -551,7 +582,7 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
         reject_cmd(
             srv,
             cl,
-            Some(cmd),
+            Some(stat),
             "ERR Replica can't interact with the keyspace".to_string(),
         );
         return After::Continue;
@@ -571,14 +602,14 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
                 | "reset"
         )
     {
-        reject_cmd(srv, cl, Some(cmd), format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full_name(parent, cmd)));
+        reject_cmd(srv, cl, Some(stat), format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", full_name(parent, cmd)));
         return After::Continue;
     }
     if srv.loading.is_some() && cmd.flags & LOADING == 0 {
         reject_cmd(
             srv,
             cl,
-            Some(cmd),
+            Some(stat),
             "LOADING Redis is loading the dataset in memory".to_string(),
         );
         return After::Continue;
@@ -620,14 +651,14 @@ fn reject(srv: &mut Server, cl: &mut Client, msg: String) {
     reject_cmd(srv, cl, None, msg)
 }
 
-fn reject_cmd(srv: &mut Server, cl: &mut Client, cmd: Option<&Command>, msg: String) {
+/// Refuses a command that was found (`stat` names it): counted in its `rejected_calls`.
+fn reject_cmd(srv: &mut Server, cl: &mut Client, stat: Option<CmdName>, msg: String) {
     if let Some(m) = cl.multi.as_mut() {
         m.dirty_exec = true;
     }
-    if let Some(c) = cmd {
-        let st = srv.stats.commands.entry(c.name).or_default();
-        st.rejected_calls += 1;
-        if c.name == "exec" {
+    if let Some(c) = stat {
+        srv.stats.commands.entry(c).or_default().rejected_calls += 1;
+        if c.parent.is_none() && c.name == "exec" {
             cl.multi = None;
             tx::unwatch_all(srv, cl);
             let why = msg.strip_prefix("ERR ").unwrap_or(&msg);
@@ -655,10 +686,11 @@ pub fn call(
     args: &[Vec<u8>],
     reprocessing: bool,
 ) {
-    let (stat_cmd, stat_name) = match subcommand(cmd, args) {
-        Some(sub) if !cmd.subcommands.is_empty() => (sub, sub.name),
-        _ => (cmd, cmd.name),
+    let (parent, stat_cmd) = match subcommand(cmd, args) {
+        Some(sub) if !cmd.subcommands.is_empty() => (Some(cmd), sub),
+        _ => (None, cmd),
     };
+    let stat = CmdName::of(parent, stat_cmd);
     let start = crate::clock::monotonic_us();
     let dirty_before = srv.dirty;
     let appended_before = crate::aof::appended(srv);
@@ -672,7 +704,14 @@ pub fn call(
         cmd: stat_cmd,
         reprocessing,
     };
+    let top = ctx.srv.call_depth == 1;
+    if top {
+        crate::crash::set_current(ctx.cl.id, Some(args));
+    }
     let res = (stat_cmd.handler)(&mut ctx);
+    if top {
+        crate::crash::set_current(0, None);
+    }
     let usec = crate::clock::monotonic_us().saturating_sub(start);
     srv.call_depth -= 1;
     let replaced = std::mem::replace(&mut srv.propagation_replaced, outer_replaced);
@@ -699,21 +738,13 @@ pub fn call(
     if !reprocessing {
         srv.stats.total_commands_processed += 1;
     }
-    let key = if std::ptr::eq(stat_cmd, cmd) {
-        cmd.name
-    } else {
-        stat_name
-    };
     // "config|get" for a subcommand: what the slow log and MONITOR redact by; built only for
     // a command that is logged or shown.
-    let full = || {
-        if std::ptr::eq(stat_cmd, cmd) {
-            Cow::Borrowed(cmd.name)
-        } else {
-            Cow::Owned(full_name(Some(cmd), stat_cmd))
-        }
+    let full = || match parent {
+        None => Cow::Borrowed(cmd.name),
+        Some(_) => Cow::Owned(stat.to_string()),
     };
-    let st = srv.stats.commands.entry(key).or_default();
+    let st = srv.stats.commands.entry(stat).or_default();
     if cl.blocked.as_ref().is_none_or(|b| b.keys.is_empty()) {
         st.calls += 1;
         st.usec += usec;
@@ -747,12 +778,17 @@ pub fn call(
     {
         monitor::feed(srv, cl, &full(), args);
     }
-    cl.last_cmd = cmd.name;
+    cl.last_cmd = Some(stat);
     if srv.call_depth == 0 {
         crate::aof::feed_propagated(srv);
         // Its replies wait until what it (or anything before it) fed is durable.
         cl.aof_need = crate::aof::appended(srv);
-        if cl.aof_need == appended_before {
+        if cl.aof_need != appended_before {
+            // A read that deleted an expired key fed a DEL, but it wrote nothing of its own.
+            if stat_cmd.flags & READONLY == 0 {
+                cl.aof_own = cl.aof_need;
+            }
+        } else {
             let now = srv.cmd_time_ms;
             if let Some(aof) = srv.aof.as_mut() {
                 aof.note_unlogged(now);

@@ -694,6 +694,17 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 ctx.cl.out.simple(&digest::hex(&d));
             }
         }
+        // As Redis: each ends the server with a crash report in the log.
+        "segfault" => crate::crash::segfault(),
+        "panic" => panic!(
+            "DEBUG PANIC called at Unix time {}",
+            crate::server::unix_ms() / 1000
+        ),
+        "assert" => std::panic::panic_any(crate::crash::Assertion {
+            expr: "1 == 2",
+            file: file!(),
+            line: line!(),
+        }),
         "set-active-expire" if a.len() == 3 => {
             let v = args::int(&a[2])?;
             ctx.srv.active_expire_enabled = v != 0;
@@ -764,9 +775,7 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             }
             if let Err(why) = crate::load::reload(ctx.srv, flush, merge) {
                 ctx.srv.log.warning(&why);
-                return Err(Error::new(
-                    "ERR Error trying to load the RDB dump, check server logs.",
-                ));
+                return Err(Error::new("ERR Error trying to load the RDB dump"));
             }
             ctx.srv.log.warning("DB reloaded by DEBUG RELOAD");
             ctx.cl.out.ok();
@@ -780,6 +789,8 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 "    Output a hex signature of the values of all the specified keys.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "ASSERT",
+                "    Crash by assertion failed.",
                 "OBJECT <key>",
                 "    Show low level info about `key` and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
@@ -787,6 +798,8 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 "    it is used instead of the 'key' prefix. These are not propagated to",
                 "    replicas. Cluster slots are not respected so keys not belonging to the",
                 "    current node can be created in cluster mode.",
+                "PANIC",
+                "    Crash the server simulating a panic.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
                 "    * MERGE: conflicting keys will be loaded from RDB.",
@@ -800,6 +813,8 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                 "      existing RDB file.",
                 "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
                 "      file to the database.",
+                "SEGFAULT",
+                "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

@@ -201,16 +201,16 @@ fn set_generic(
     ctx.dirty(1);
     if let Some(ms) = when {
         ctx.srv.db_mut(db).set_expire(key, ms);
-        if flags & PXAT == 0 {
-            let argv = vec![
-                b"SET".to_vec(),
-                key.clone(),
-                ctx.args[value_at].clone(),
-                b"PXAT".to_vec(),
-                ms.to_string().into_bytes(),
-            ];
-            ctx.propagate(argv);
-        }
+        // As Redis, every expiry option is logged in one spelling (a PXAT sent as `pxat`
+        // included), without GET or the client's other options.
+        let argv = vec![
+            b"SET".to_vec(),
+            key.clone(),
+            ctx.args[value_at].clone(),
+            b"PXAT".to_vec(),
+            ms.to_string().into_bytes(),
+        ];
+        ctx.propagate(argv);
     }
     if flags & GET == 0 {
         match replies {
