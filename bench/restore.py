@@ -32,16 +32,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 from backup import amber_tool  # noqa: E402
-from conftest import ServerProc  # noqa: E402
+from conftest import ServerProc, resp  # noqa: E402
 from core import write_section  # noqa: E402
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def payloads(src):

@@ -38,6 +38,15 @@ def redis_bin():
     return b
 
 
+def resp(*args):
+    """One command in RESP, as a client sends it (for pipelining raw bytes)."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
 def raw_command(client, *args):
     """Sends a command and returns the parsed reply, bypassing redis-py's reply callbacks."""
     conn = client.connection_pool.get_connection()

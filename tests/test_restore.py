@@ -5,17 +5,9 @@ import shlex
 import socket
 import time
 
-from conftest import ServerProc, amber_bin, redis_bin
+from conftest import ServerProc, amber_bin, redis_bin, resp
 from datasets import fill
 from test_backup import addr, amber, amber_json, digest, redis, servers, start  # noqa: F401
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def pipelined(port, commands, deadline):

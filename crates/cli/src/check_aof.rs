@@ -1,14 +1,16 @@
-//! `amber check-aof [--fix] [--yes] [--truncate-to-timestamp TS] [--json] FILE|MANIFEST`:
-//! redis-check-aof 7.0 over amber-persist's `aof::check`. Takes a manifest (checks every
-//! file it names, base then incrs), an RDB-preamble AOF or a plain AOF; reports per file its
-//! format, size, commands, and where and why it stops being valid; with `--fix` cuts the last
+//! `amber check-aof [--fix] [--yes] [--truncate-to-timestamp TS] [--json] DIR|MANIFEST|FILE`:
+//! redis-check-aof 7.0 over amber-persist's `aof::check`. Takes an AOF directory (its one
+//! `*.manifest`), a manifest (checks every file it names, base then incrs), an RDB-preamble
+//! AOF or a plain AOF; reports per file its format, size, commands, where and why it stops
+//! being valid and how many complete commands a cut drops (counted past the damage, said
+//! before asking); when a cut cannot fix it, what can; with `--fix` cuts the last
 //! file at the end of its valid prefix (asking first unless `--yes`), with
 //! `--truncate-to-timestamp` cuts it before the first `#TS:` annotation later than TS.
 //! Exit 0 when the AOF is (now) fine, 1 when a problem remains, 2 when the check could not
 //! run.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use amber_persist::aof::check::{FileFormat, FileRole, FileStatus, Verdict};
 use amber_persist::aof::{
@@ -22,7 +24,8 @@ const CODE: &str = "P003 AOF_CORRUPT";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The manifest (appendonlydir/appendonly.aof.manifest) or a single AOF file.
+    /// The AOF directory (appendonlydir: its manifest is used), the manifest
+    /// (appendonlydir/appendonly.aof.manifest) or a single AOF file.
     file: PathBuf,
     /// Truncate the last file to its valid prefix (asks for confirmation unless --yes).
     #[arg(long, conflicts_with = "truncate_to_timestamp")]
@@ -65,6 +68,8 @@ struct JsonFile {
     valid_commands: u64,
     bytes_cut: u64,
     commands_cut: u64,
+    /// False when commands and commands_cut are lower bounds (see `amber_persist::aof::dropped`).
+    commands_exact: bool,
     problem: Option<JsonProblem>,
     /// How Amber's loader would take the file: ok, truncated, corrupt.
     judgment: Option<&'static str>,
@@ -83,7 +88,40 @@ struct JsonReport {
     ok: bool,
 }
 
-pub fn run(a: Args) -> Result<Outcome, Failure> {
+/// The one `*.manifest` file in `dir`.
+fn manifest_in(dir: &Path) -> Result<PathBuf, Failure> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+    let mut found = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+        let p = ent.path();
+        if p.extension().is_some_and(|x| x == "manifest") && p.is_file() {
+            found.push(p);
+        }
+    }
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Failure(format!(
+            "{} has no AOF manifest (*.manifest): give the manifest or an AOF file",
+            dir.display()
+        ))),
+        _ => Err(Failure(format!(
+            "{} has several manifests, give one: {}",
+            dir.display(),
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+pub fn run(mut a: Args) -> Result<Outcome, Failure> {
+    if a.file.is_dir() {
+        a.file = manifest_in(&a.file)?;
+    }
     let opts = CheckOptions {
         truncate_to_timestamp: a.truncate_to_timestamp,
     };
@@ -127,11 +165,20 @@ pub fn run(a: Args) -> Result<Outcome, Failure> {
     let mut message = None;
     let outcome = match &report.verdict {
         Verdict::Valid | Verdict::NothingToTruncate => Outcome::Ok,
-        Verdict::Unfixable { reason, .. } => {
-            message = Some(reason.clone());
+        Verdict::Unfixable { reason, file } => {
+            let what_can = file
+                .and_then(|i| report.files.get(i))
+                .and_then(what_repairs);
+            message = Some(match &what_can {
+                Some(w) => format!("{reason}. {w}"),
+                None => reason.clone(),
+            });
             if !a.json {
                 println!("{CODE}: {reason}");
                 println!("AOF is NOT OK, and truncating cannot fix it");
+                if let Some(w) = &what_can {
+                    println!("{w}");
+                }
             }
             Outcome::Problem
         }
@@ -143,12 +190,12 @@ pub fn run(a: Args) -> Result<Outcome, Failure> {
             let fr = &report.files[*file];
             let ts_mode = matches!(report.verdict, Verdict::TimestampCut { .. });
             let plan = format!(
-                "This will shrink the AOF {} from {} bytes, with {} bytes, to {} bytes ({} complete commands lost)",
+                "This will shrink the AOF {} from {} bytes, with {} bytes, to {} bytes ({} lost)",
                 fr.name,
                 fr.size,
                 fr.bytes_cut(),
                 valid_len,
-                fr.commands_cut()
+                commands_cut(fr)
             );
             if !(a.fix || ts_mode) {
                 message = Some(format!(
@@ -294,6 +341,7 @@ fn json_file(f: &amber_persist::aof::FileReport) -> JsonFile {
             f.bytes_cut()
         },
         commands_cut: f.commands_cut(),
+        commands_exact: f.commands_exact,
         problem: f.problem.as_ref().map(|p| JsonProblem {
             code: CODE,
             kind: p.kind,
@@ -306,6 +354,38 @@ fn json_file(f: &amber_persist::aof::FileReport) -> JsonFile {
             Judgment::Corrupt { .. } => "corrupt",
         }),
     }
+}
+
+/// What repairs a file that a cut cannot: a damaged RDB base, a damaged file that is not the
+/// last, a missing file. `None` for the timestamp refusals, whose reason says what to do.
+fn what_repairs(f: &amber_persist::aof::FileReport) -> Option<String> {
+    const RESTORE: &str = "restore the data directory from a backup (amber restore ID --repo REPO \
+         --data-dir DIR); or, if a server still holds this data in memory, run BGREWRITEAOF \
+         there to write a new AOF";
+    match (&f.status, f.format) {
+        (FileStatus::Unreadable, FileFormat::Rdb) => Some(format!(
+            "A cut only shortens the command part; to repair the RDB base: `amber check-rdb {}` \
+             shows where it breaks, then {RESTORE}",
+            f.path.display()
+        )),
+        (FileStatus::Unreadable, _) => Some(format!("To repair it: {RESTORE}")),
+        (FileStatus::NotValid, _) if !f.last => Some(format!(
+            "Only the last file may be cut; to repair {}: {RESTORE}",
+            f.name
+        )),
+        _ => None,
+    }
+}
+
+/// "N complete commands": what a cut drops, counted to the end of the file past any damage.
+fn commands_cut(f: &amber_persist::aof::FileReport) -> String {
+    let n = f.commands_cut();
+    format!(
+        "{}{} complete command{}",
+        if f.commands_exact { "" } else { "at least " },
+        human::count(n),
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 fn print_text(r: &CheckReport) {
@@ -359,12 +439,12 @@ fn print_text(r: &CheckReport) {
                     FileStatus::NotValid | FileStatus::TimestampCut { .. }
                 ) {
                     println!(
-                        "  valid up to offset {} (line {}, after {} commands); after it {} bytes, {} complete commands",
+                        "  valid up to offset {} (line {}, after {} commands); after it {} bytes, {}",
                         f.valid_len,
                         f.valid_line,
                         human::count(f.valid_commands),
                         human::count(f.bytes_cut()),
-                        human::count(f.commands_cut())
+                        commands_cut(f)
                     );
                 }
                 match &f.judgment {

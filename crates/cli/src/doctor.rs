@@ -8,7 +8,7 @@
 //! (or refuses AUTH, or INFO).
 
 mod checks;
-mod local;
+pub mod local;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

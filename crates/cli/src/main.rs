@@ -6,6 +6,10 @@
 //! | 0 | everything checked is fine |
 //! | 1 | a problem was found (corrupt or unsupported file) |
 //! | 2 | the tool could not do its job (usage, unreadable file) |
+//!
+//! Like any Unix tool, `amber ... | head` ends silently when the reader goes away: SIGPIPE
+//! keeps its default action (the process ends by the signal, status 141 in a shell) instead
+//! of Rust's "ignore it and panic in println!".
 
 use std::process::ExitCode;
 
@@ -60,6 +64,7 @@ pub enum Outcome {
 pub struct Failure(pub String);
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let r = match cli.command {
         Command::CheckRdb(a) => check_rdb::run(a),
@@ -75,5 +80,15 @@ fn main() -> ExitCode {
             eprintln!("amber: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Gives SIGPIPE back its default action (Rust's runtime sets it to SIG_IGN, so a write to a
+/// closed stdout panics). Sockets are unaffected: std sends with MSG_NOSIGNAL, so a server
+/// that hangs up is still an EPIPE error the tool reports.
+fn restore_sigpipe() {
+    // SAFETY: signal(2) with a valid signal number and SIG_DFL, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

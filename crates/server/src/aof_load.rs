@@ -259,9 +259,12 @@ pub fn load_file(
         verify_rdb_checksum: srv.config.rdbchecksum,
         ..ReaderOptions::default()
     };
+    let rdb_fix = rdb_repair(&shown);
     let mut rd = AofReader::with_options(BufReader::with_capacity(1 << 20, f), opts)
-        .map_err(|e| AofLoadError(format!("{shown}: {e}")))?;
-    let fix = format!("amber check-aof --fix {}", manifest_hint(srv, path));
+        .map_err(|e| AofLoadError(format!("{shown}: {e}. {rdb_fix}")))?;
+    let fix = repair(srv, path, last);
+    // Errors while reading are problems of the RDB part (or I/O errors).
+    let read_fix = if rd.has_preamble() { &rdb_fix } else { &fix };
     let mut cl = Client::new(AOF_CLIENT_ID, "aof".into(), String::new(), -1, true);
     let limits = srv.config.limits;
     let lru = srv.lru_clock();
@@ -287,7 +290,7 @@ pub fn load_file(
             });
         match reader {
             Ok(reader) => {
-                let r = replay_batches(srv, rx, &mut applier, &mut cl, &shown, &fix);
+                let r = replay_batches(srv, rx, &mut applier, &mut cl, &shown, read_fix);
                 // On an early error the reader stops at its next send (the channel is gone).
                 match reader.join() {
                     Ok(rd) => Ok((r, rd)),
@@ -359,8 +362,11 @@ fn replay_batches(
 ) -> Result<u64, AofLoadError> {
     let mut keys = 0u64;
     for batch in rx {
-        let batch = batch
-            .map_err(|e| AofLoadError(format!("Bad file format reading the append only file {shown}: {e}. Make a backup of your AOF file, then use {fix}")))?;
+        let batch = batch.map_err(|e| {
+            AofLoadError(format!(
+                "Bad file format reading the append only file {shown}: {e}. {fix}"
+            ))
+        })?;
         // One clock reading per batch: nothing expires while replaying anyway.
         srv.cmd_time_ms = crate::server::unix_ms();
         for entry in batch {
@@ -369,7 +375,7 @@ fn replay_batches(
                     if let Some(ap) = applier.as_mut() {
                         let end = ap.apply(item).map_err(|e| {
                             AofLoadError(format!(
-                                "{shown}: the RDB preamble is corrupt: {}",
+                                "{shown}: the RDB preamble is corrupt: {}. {fix}",
                                 e.message
                             ))
                         })?;
@@ -414,7 +420,7 @@ fn finish_file<R: std::io::Read>(
         Tail::UnfinishedMulti { valid_len, .. } | Tail::Truncated { valid_len, .. } if last => {
             if !srv.config.aof_load_truncated {
                 return Err(AofLoadError(format!(
-                    "Unexpected end of file reading the append only file {shown}. You can: 1) Make a backup of your AOF file, then use {fix}. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+                    "Unexpected end of file reading the append only file {shown}. You can: 1) {fix}. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
                 )));
             }
             // The commands after valid_len were replayed only if complete; an unfinished
@@ -432,21 +438,49 @@ fn finish_file<R: std::io::Read>(
         }
         Tail::UnfinishedMulti { .. } | Tail::Truncated { .. } => {
             return Err(AofLoadError(format!(
-                "Unexpected end of file reading the append only file {shown}, which is not the last file of the manifest. Make a backup of your AOF directory, then use {fix}"
+                "Unexpected end of file reading the append only file {shown}, which is not the last file of the manifest. {fix}"
             )))
         }
         Tail::Corrupt { offset, reason, .. } => {
             return Err(AofLoadError(format!(
-                "Bad file format reading the append only file {shown} at offset {offset}: {reason}. Make a backup of your AOF file, then use {fix}"
+                "Bad file format reading the append only file {shown} at offset {offset}: {reason}. {fix}"
             )))
         }
     }
     if applier.is_some() {
         return Err(AofLoadError(format!(
-            "{shown}: the RDB preamble ends early"
+            "{shown}: the RDB preamble ends early. {}",
+            rdb_repair(shown)
         )));
     }
     Ok(())
+}
+
+/// What repairs a file whose command part is damaged: `amber check-aof --fix` when it is the
+/// last file (the only one a cut may shorten), else a backup.
+fn repair(srv: &Server, path: &Path, last: bool) -> String {
+    if last {
+        format!(
+            "Make a backup of your AOF file, then use amber check-aof --fix {}",
+            manifest_hint(srv, path)
+        )
+    } else {
+        "Only the last file of the manifest can be cut, so amber check-aof --fix cannot repair \
+         this one: restore the data directory from a backup (amber restore ... --data-dir DIR, \
+         docs/disaster-recovery.md section 8)"
+            .into()
+    }
+}
+
+/// What repairs a damaged RDB base (or RDB preamble): not a cut, which only shortens the
+/// command part.
+fn rdb_repair(shown: &str) -> String {
+    format!(
+        "Truncating cannot repair an RDB base, so amber check-aof --fix cannot: `amber check-rdb \
+         {shown}` shows where it breaks; restore the data directory from a backup (amber restore \
+         ... --data-dir DIR, docs/disaster-recovery.md section 8), or, if a server still holds \
+         this data in memory, run BGREWRITEAOF there to write a new base"
+    )
 }
 
 /// The manifest path for the check-aof hint.

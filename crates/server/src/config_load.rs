@@ -25,7 +25,7 @@ impl std::fmt::Display for ConfigError {
         writeln!(
             f,
             "\n*** FATAL CONFIG FILE ERROR (Amber {}) ***",
-            env!("CARGO_PKG_VERSION")
+            crate::AMBER_VERSION
         )?;
         match &self.file {
             Some(file) => writeln!(

@@ -391,7 +391,7 @@ fn signal_lines() {
     let sig = SIGNAL.load(SeqCst);
     log_line(&format!(
         "Amber {} crashed by signal: {}, si_code: {}",
-        env!("CARGO_PKG_VERSION"),
+        crate::AMBER_VERSION,
         sig,
         SI_CODE.load(SeqCst)
     ));

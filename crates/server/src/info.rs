@@ -107,12 +107,12 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     let uptime = srv.started.elapsed().as_secs();
     if has("server") {
         section(&mut out, "Server");
-        field!(out, "redis_version", "7.0.15");
+        field!(out, "redis_version", crate::REDIS_VERSION);
         field!(out, "redis_git_sha1", "00000000");
         field!(out, "redis_git_dirty", 0);
         field!(out, "redis_build_id", "0");
         field!(out, "redis_mode", "standalone");
-        field!(out, "amber_version", env!("CARGO_PKG_VERSION"));
+        field!(out, "amber_version", crate::AMBER_VERSION);
         let uname = {
             // SAFETY: uname fills the struct we own.
             let mut u: libc::utsname = unsafe { std::mem::zeroed() };

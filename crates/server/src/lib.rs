@@ -3,6 +3,12 @@
 //! `main.rs` parses the command line and starts `net::run`; connections are served by tasks on
 //! one thread (`conn.rs`), commands are dispatched by `cmd/` against the `Server` state.
 
+/// Amber's own version (the workspace's `version`): INFO's `amber_version`, the log, `-v`.
+pub const AMBER_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis release Amber is compatible with and reports as its version: INFO's
+/// `redis_version`, HELLO's `version`, the RDB's `redis-ver` aux field.
+pub const REDIS_VERSION: &str = "7.0.15";
+
 pub mod alloc;
 pub mod aof;
 pub mod aof_load;

@@ -16,8 +16,9 @@ fn main() {
         match first.as_str() {
             "-v" | "--version" => {
                 println!(
-                    "Amber server v={} (Redis 7.0.15 compatible) bits=64",
-                    env!("CARGO_PKG_VERSION")
+                    "Amber server v={} (Redis {} compatible) bits=64",
+                    amber_server::AMBER_VERSION,
+                    amber_server::REDIS_VERSION
                 );
                 return;
             }

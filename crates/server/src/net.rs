@@ -138,8 +138,9 @@ async fn serve(config: Config, log: Logger) -> i32 {
     });
     log.notice("oO0OoO0OoO0Oo Amber is starting oO0OoO0OoO0Oo");
     log.notice(&format!(
-        "Amber version={}, Redis compatibility=7.0.15, bits=64, pid={}, just started",
-        env!("CARGO_PKG_VERSION"),
+        "Amber version={}, Redis compatibility={}, bits=64, pid={}, just started",
+        crate::AMBER_VERSION,
+        crate::REDIS_VERSION,
         std::process::id()
     ));
     match &config.file {

@@ -113,7 +113,7 @@ impl SnapshotJob {
             checksum: srv.config.rdbchecksum,
         };
         let aux: Vec<(&'static str, Vec<u8>)> = vec![
-            ("redis-ver", b"7.0.15".to_vec()),
+            ("redis-ver", crate::REDIS_VERSION.as_bytes().to_vec()),
             ("redis-bits", b"64".to_vec()),
             (
                 "ctime",

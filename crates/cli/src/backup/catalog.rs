@@ -36,6 +36,18 @@ pub struct Source {
     pub file: Option<String>,
 }
 
+impl Source {
+    /// What the server was: "amber 0.1.0 (Redis 7.0.15 compatible)" (Amber's own version,
+    /// then the Redis version it reports for compatibility) or "redis 7.0.15".
+    pub fn server_label(&self) -> String {
+        let redis = self.redis_version.as_deref().unwrap_or("?");
+        match &self.amber_version {
+            Some(v) => format!("amber {v} (Redis {redis} compatible)"),
+            None => format!("redis {redis}"),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Entry {
     pub format: u32,

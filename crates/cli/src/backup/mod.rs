@@ -72,10 +72,11 @@ pub struct CreateArgs {
     #[command(flatten)]
     auth: AuthArgs,
     /// A server on this machine: BGSAVE, wait for it, copy DIR/dump.rdb.
-    #[arg(long, requires = "dir")]
+    #[arg(long)]
     local: bool,
-    /// With --local: the server's data directory.
-    #[arg(long, value_name = "DATA_DIR")]
+    /// With --local: the server's data directory (default: the server's CONFIG GET dir, as
+    /// `amber doctor` finds it).
+    #[arg(long, value_name = "DATA_DIR", requires = "local")]
     dir: Option<PathBuf>,
     /// With --local: the RDB file name (default: the server's CONFIG GET dbfilename, else
     /// dump.rdb).
@@ -95,7 +96,8 @@ pub struct CreateArgs {
     /// Print the catalog entry as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// No progress bar.
+    /// Print nothing on success: no progress bar, no summary (for cron). Problems are still
+    /// printed, and the exit code says how it went.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -104,6 +106,7 @@ pub struct CreateArgs {
 pub struct ListArgs {
     #[command(flatten)]
     repo: RepoArg,
+    /// Print the backups (and leftovers of unfinished ones) as JSON on stdout.
     #[arg(long)]
     json: bool,
 }
@@ -114,6 +117,7 @@ pub struct ShowArgs {
     id: String,
     #[command(flatten)]
     repo: RepoArg,
+    /// Print the catalog entry as JSON on stdout.
     #[arg(long)]
     json: bool,
 }
@@ -128,8 +132,10 @@ pub struct VerifyArgs {
     all: bool,
     #[command(flatten)]
     repo: RepoArg,
+    /// Print the results as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Print only problems: nothing when every backup checked is OK (for cron).
     #[arg(long, short)]
     quiet: bool,
 }
@@ -156,8 +162,12 @@ pub struct PruneArgs {
     /// Delete for real (the default is a dry run that prints what would go).
     #[arg(long)]
     apply: bool,
+    /// Print what is kept and removed as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Print nothing unless something fails (for cron).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(cmd: Cmd) -> Result<Outcome, Failure> {
@@ -211,7 +221,7 @@ struct CreateReport<'a> {
 fn create(a: CreateArgs) -> Result<Outcome, Failure> {
     if !a.local && a.from.is_none() {
         return Err(Failure(
-            "give --from HOST:PORT (or --local --dir DATA_DIR)".into(),
+            "give --from HOST:PORT (or --local for a server on this machine)".into(),
         ));
     }
     let repo = Repo::open(&a.repo.repo, true)?;
@@ -227,9 +237,6 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
     let data_key = Entry::data_key(&id);
     let mut bar;
     let (source, taken, sink) = if a.local {
-        let Some(dir) = a.dir.clone() else {
-            return Err(Failure("--local needs --dir DATA_DIR".into()));
-        };
         let info = match c.info("server") {
             Ok(Ok(i)) => i,
             Ok(Err(e)) => return Err(Failure(format!("INFO server: {e}"))),
@@ -239,21 +246,32 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
             Some(n) => n.clone(),
             None => config_get(&mut c, "dbfilename").unwrap_or_else(|| "dump.rdb".into()),
         };
-        if let Some(server_dir) = config_get(&mut c, "dir") {
-            let same = match (
-                std::fs::canonicalize(&server_dir),
-                std::fs::canonicalize(&dir),
-            ) {
-                (Ok(x), Ok(y)) => x == y,
-                _ => false,
-            };
-            if !same {
-                return Err(Failure(format!(
-                    "{addr} saves into {server_dir}, not {}: is --dir right?",
-                    dir.display()
-                )));
+        // --local means the server runs on this machine, whatever address reaches it.
+        let server_dir = config_get(&mut c, "dir").map(PathBuf::from);
+        let dir = match crate::doctor::local::data_dir(true, server_dir.as_deref(), a.dir.as_deref())
+        {
+            Some((dir, own)) => match &server_dir {
+                Some(sd) if !own => {
+                    return Err(Failure(format!(
+                        "{addr} saves into {}, not {}: is --dir right?",
+                        sd.display(),
+                        dir.display()
+                    )))
+                }
+                _ => dir,
+            },
+            None => {
+                return Err(Failure(match &server_dir {
+                    Some(sd) => format!(
+                        "{addr} saves into {}, which is not a directory on this machine: is the server local? (else give --dir DATA_DIR)",
+                        sd.display()
+                    ),
+                    None => format!(
+                        "{addr} did not tell its directory (CONFIG GET dir): give --dir DATA_DIR"
+                    ),
+                }))
             }
-        }
+        };
         let save_took = match local::bgsave_and_wait(&mut c, &dir, timeout) {
             Ok(t) => t,
             Err(e) => {
@@ -309,7 +327,7 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
             Ok(h) => h,
             Err(sync::SyncError::Refused(e)) => {
                 let hint = if e.contains("unknown command") {
-                    " (this server has no replication; for a server on this machine use --local --dir DATA_DIR)"
+                    " (this server has no replication; for a server on this machine use --local)"
                 } else {
                     ""
                 };
@@ -401,14 +419,19 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
             problem: problem.clone(),
         })?;
     } else {
-        print_entry(&entry);
-        let secs = entry.duration_s.max(1e-3);
-        println!(
-            "Took {:.1}s ({}/s raw)",
-            entry.duration_s,
-            human::size((entry.raw_size as f64 / secs) as u64)
-        );
+        if !a.quiet {
+            print_entry(&entry);
+            let secs = entry.duration_s.max(1e-3);
+            println!(
+                "Took {:.1}s ({}/s raw)",
+                entry.duration_s,
+                human::size((entry.raw_size as f64 / secs) as u64)
+            );
+        }
         if let Some(p) = &problem {
+            if a.quiet {
+                println!("Backup {}", entry.id);
+            }
             println!("NOT VERIFIED: the snapshot holds what amber cannot decode ({p}); stored and checksummed, restorable offline");
         }
     }
@@ -430,15 +453,10 @@ fn print_entry(e: &Entry) {
     println!("Backup {}", e.id);
     println!("  time:      {}", e.time);
     println!(
-        "  source:    {} ({}), {} {}, run_id {}",
+        "  source:    {} ({}), {}, run_id {}",
         e.source.address,
         e.source.method,
-        if e.source.amber_version.is_some() {
-            "amber"
-        } else {
-            "redis"
-        },
-        e.source.redis_version.as_deref().unwrap_or("?"),
+        e.source.server_label(),
         e.source.run_id.as_deref().unwrap_or("?")
     );
     if let Some(f) = &e.source.file {
@@ -643,13 +661,13 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Checked, Fail
         }
         Err(err) => return Err(Failure(format!("can't read {}: {err}", e.object))),
     };
-    if r.size() != e.stored_size {
-        problems.push(format!(
+    let size_differs = (r.size() != e.stored_size).then(|| {
+        format!(
             "the stored object is {} bytes, the catalog says {}",
             r.size(),
             e.stored_size
-        ));
-    }
+        )
+    });
     let mut unpack = match stream::Unpack::new(r) {
         Ok(u) => u,
         Err(err) => {
@@ -662,6 +680,29 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Checked, Fail
     let mut bar = Progress::new("verifying", e.raw_size, quiet);
     let summary = stream::summarize(&mut unpack, |o| bar.update(o));
     bar.finish();
+    let (raw, stored) = unpack.finish_each();
+    // The stored object's checksum first: when it differs, the object changed after the
+    // backup was taken, and whatever the decoder says next is only a consequence.
+    match stored {
+        Ok((n, sha)) if sha != e.stored_sha256 => {
+            problems.extend(size_differs);
+            problems.push(format!(
+                "SHA-256 mismatch: the stored object {} ({n} bytes) hashes to {sha}, the catalog recorded {} when the backup was taken: the file was changed or damaged since",
+                e.object, e.stored_sha256
+            ));
+            return Ok(Checked {
+                problems,
+                unsupported,
+            });
+        }
+        Ok(_) => problems.extend(size_differs),
+        Err(err) => {
+            return Ok(Checked {
+                problems: vec![format!("can't read the stored object {}: {err}", e.object)],
+                unsupported,
+            })
+        }
+    }
     match &summary {
         Ok(s) => {
             if s.databases != e.databases || s.keys != e.keys || s.expires != e.expires {
@@ -684,20 +725,20 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Checked, Fail
     }
     let rdb_len = summary.as_ref().map(|s| s.rdb_len).ok();
     let decoded_whole = summary.is_ok() || unsupported.is_some();
-    match unpack.finish() {
-        Ok((raw_n, raw_sha, stored_n, stored_sha)) => {
-            if stored_sha != e.stored_sha256 || stored_n != e.stored_size {
-                problems.push("SHA-256 of the stored object differs from the catalog".into());
-            }
+    match raw {
+        Ok((raw_n, raw_sha)) => {
             if raw_sha != e.raw_sha256 || raw_n != e.raw_size {
                 problems.push(format!(
-                    "SHA-256 of the decompressed RDB differs from the catalog ({raw_n} bytes, catalog {})",
-                    e.raw_size
+                    "SHA-256 mismatch of the decompressed RDB: {raw_sha} ({raw_n} bytes), the catalog recorded {} ({} bytes)",
+                    e.raw_sha256, e.raw_size
                 ));
             }
             if let Some(l) = rdb_len {
                 if l != raw_n {
-                    problems.push(format!("{} bytes after the RDB's end", raw_n - l));
+                    problems.push(format!(
+                        "{} bytes after the RDB's end",
+                        raw_n.saturating_sub(l)
+                    ));
                 }
             }
         }
@@ -759,6 +800,10 @@ fn verify(a: VerifyArgs) -> Result<Outcome, Failure> {
         };
         if !a.json {
             if r.ok {
+                if a.quiet {
+                    results.push(r);
+                    continue;
+                }
                 println!(
                     "{}: OK ({} keys, {} raw, {:.1}s)",
                     r.id,
@@ -786,7 +831,7 @@ fn verify(a: VerifyArgs) -> Result<Outcome, Failure> {
             ok: all_ok,
             results,
         })?;
-    } else if a.all {
+    } else if a.all && !(a.quiet && all_ok) {
         println!(
             "{} of {} backups verified OK",
             results.iter().filter(|r| r.ok).count(),
@@ -920,6 +965,9 @@ fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
     };
     if a.json {
         print_json(&report)?;
+        return Ok(Outcome::Ok);
+    }
+    if a.quiet {
         return Ok(Outcome::Ok);
     }
     let verb = if a.apply { "removed" } else { "would remove" };

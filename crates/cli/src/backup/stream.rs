@@ -310,17 +310,25 @@ impl<R: Read> Unpack<R> {
 
     /// Reads what is left (so both hashes cover everything) and returns
     /// (raw size, raw sha256, stored size, stored sha256).
-    pub fn finish(mut self) -> io::Result<(u64, String, u64, String)> {
-        io::copy(&mut self, &mut io::sink())?;
+    pub fn finish(self) -> io::Result<(u64, String, u64, String)> {
+        let (raw, stored) = self.finish_each();
+        let (raw_n, raw_sha) = raw?;
+        let (stored_n, stored_sha) = stored?;
+        Ok((raw_n, raw_sha, stored_n, stored_sha))
+    }
+
+    /// As `finish`, but the stored object's (size, sha256) is computed even when the rest
+    /// does not decompress: (raw, stored).
+    #[allow(clippy::type_complexity)]
+    pub fn finish_each(mut self) -> (io::Result<(u64, String)>, io::Result<(u64, String)>) {
+        let raw =
+            io::copy(&mut self, &mut io::sink()).map(|_| (self.raw_n, hex(&self.raw.finalize())));
+        // Bytes zstd buffered were hashed when they were read from the object.
         let mut stored = self.z.finish().into_inner();
-        // zstd stops at the end of its frame: anything after it is part of the object too.
-        io::copy(&mut stored, &mut io::sink())?;
-        Ok((
-            self.raw_n,
-            hex(&self.raw.finalize()),
-            stored.n,
-            hex(&stored.hash.finalize()),
-        ))
+        // zstd stops at the end of its frame (or at damage): the rest is part of the object.
+        let stored = io::copy(&mut stored, &mut io::sink())
+            .map(|_| (stored.n, hex(&stored.hash.finalize())));
+        (raw, stored)
     }
 }
 

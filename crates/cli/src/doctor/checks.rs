@@ -96,22 +96,15 @@ pub fn parse_save(s: &str) -> Vec<(u64, u64)> {
 pub fn run_all(srv: &Server, data_dir: Option<&Path>) -> Vec<Finding> {
     let same_host = is_loopback(&srv.addr);
     let server_dir = srv.config("dir").map(PathBuf::from);
-    let local = match (data_dir, &server_dir) {
-        (Some(d), _) => Some((d.to_path_buf(), {
-            match (&server_dir, std::fs::canonicalize(d)) {
-                (Some(s), Ok(c)) => same_host && std::fs::canonicalize(s).is_ok_and(|s| s == c),
-                _ => false,
+    let local =
+        local::data_dir(same_host, server_dir.as_deref(), data_dir).map(|(dir, server_dir)| {
+            Local {
+                fs: local::statvfs(&dir),
+                probe: local::probe_write(&dir),
+                dir,
+                server_dir,
             }
-        })),
-        (None, Some(s)) if same_host && s.is_dir() => Some((s.clone(), true)),
-        _ => None,
-    }
-    .map(|(dir, server_dir)| Local {
-        fs: local::statvfs(&dir),
-        probe: local::probe_write(&dir),
-        dir,
-        server_dir,
-    });
+        });
     let (host, port) = srv.addr.rsplit_once(':').unwrap_or((&srv.addr, "6379"));
     let ctx = Ctx {
         srv,

@@ -8,9 +8,31 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use amber_persist::rdb::{Decoder, Item, RdbError};
+
+/// The server's data directory as this machine sees it: `given` (--data-dir / --dir), else
+/// the server's `dir` (CONFIG GET dir) when the server runs on this machine (`same_host`) and
+/// that directory exists here. The flag says whether it is the server's own directory (same
+/// host and the same directory once canonicalized).
+pub fn data_dir(
+    same_host: bool,
+    server_dir: Option<&Path>,
+    given: Option<&Path>,
+) -> Option<(PathBuf, bool)> {
+    match (given, server_dir) {
+        (Some(d), _) => {
+            let own = match (server_dir, std::fs::canonicalize(d)) {
+                (Some(s), Ok(c)) => same_host && std::fs::canonicalize(s).is_ok_and(|s| s == c),
+                _ => false,
+            };
+            Some((d.to_path_buf(), own))
+        }
+        (None, Some(s)) if same_host && s.is_dir() => Some((s.to_path_buf(), true)),
+        _ => None,
+    }
+}
 
 pub struct FsStat {
     pub free: u64,

@@ -19,7 +19,7 @@ use crate::backup::catalog::{self, Entry};
 use crate::backup::repo::Repo;
 use crate::backup::stream::Unpack;
 use crate::backup::{self, print_json};
-use crate::client::{encode_command, read_reply, Reply};
+use crate::client::{encode_command, read_reply, Client, Reply};
 use crate::progress::Progress;
 use crate::{human, Failure, Outcome};
 
@@ -60,6 +60,16 @@ struct Pipe {
 const IN_FLIGHT: usize = 1000;
 
 impl Pipe {
+    /// A pipeline on the connection of `c` (already authenticated).
+    fn over(c: &Client) -> Result<Pipe, Failure> {
+        let stream = c
+            .writer
+            .get_ref()
+            .try_clone()
+            .map_err(|e| Failure(e.to_string()))?;
+        Pipe::new(stream).map_err(|e| Failure(e.to_string()))
+    }
+
     fn new(stream: TcpStream) -> io::Result<Pipe> {
         stream.set_read_timeout(Some(Duration::from_secs(300)))?;
         let r = stream.try_clone()?;
@@ -255,12 +265,7 @@ pub(super) fn run(
             .filter(|db| ks.get(&format!("db{db}")).is_some())
             .collect();
         if !busy.is_empty() {
-            let stream = c
-                .writer
-                .get_ref()
-                .try_clone()
-                .map_err(|e| Failure(e.to_string()))?;
-            let mut pipe = Pipe::new(stream).map_err(|e| Failure(e.to_string()))?;
+            let mut pipe = Pipe::over(&c)?;
             let mut cur = u64::MAX;
             let mut bar = Progress::new("checking", entry.raw_size, a.quiet || a.json);
             for_each_entry(repo, entry, &mut bar, |db, e, _, _| {
@@ -288,12 +293,7 @@ pub(super) fn run(
             }
         }
     }
-    let stream = c
-        .writer
-        .get_ref()
-        .try_clone()
-        .map_err(|e| Failure(e.to_string()))?;
-    let mut pipe = Pipe::new(stream).map_err(|e| Failure(e.to_string()))?;
+    let mut pipe = Pipe::over(&c)?;
     let now = catalog::now_ms();
     let mut cur = u64::MAX;
     let mut expired = 0u64;

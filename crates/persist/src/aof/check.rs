@@ -23,6 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use super::dropped::commands_after;
 use super::manifest::{Manifest, ManifestError, MANIFEST_MAX_LINE};
 use super::reader::{AnnotationKind, AofEntry, AofReader, ReaderOptions, Tail};
 use crate::rdb::{Item, RdbError};
@@ -242,7 +243,11 @@ pub struct FileReport {
     /// The last file of the set (the only one that may be cut).
     pub last: bool,
     pub rdb_keys: u64,
+    /// Complete commands in the file. With a problem: those before the cut plus those a cut
+    /// drops, counted past the damage (see `dropped`).
     pub commands: u64,
+    /// False when `commands` (and `commands_cut`) is only a lower bound.
+    pub commands_exact: bool,
     pub annotations: u64,
     pub status: FileStatus,
     /// redis-check-aof's ok_up_to.
@@ -265,7 +270,8 @@ impl FileReport {
         self.size.saturating_sub(at)
     }
 
-    /// Complete commands a cut removes (the incomplete one, if any, comes on top).
+    /// Complete commands a cut removes, to the end of the file (the damaged or incomplete
+    /// entry, if any, comes on top).
     pub fn commands_cut(&self) -> u64 {
         self.commands.saturating_sub(self.valid_commands)
     }
@@ -470,6 +476,7 @@ fn check_file(
         last,
         rdb_keys: 0,
         commands: 0,
+        commands_exact: true,
         annotations: 0,
         status: FileStatus::Unreadable,
         valid_len: 0,
@@ -530,6 +537,7 @@ fn check_file(
                         fr.status = FileStatus::TimestampCut { cut: a.start };
                         fr.valid_len = a.start;
                         fr.valid_commands = fr.commands;
+                        count_dropped(&mut fr)?;
                         fr.problem = Some(Problem {
                             kind: "timestamp",
                             offset: a.start,
@@ -591,6 +599,9 @@ fn check_file(
     };
     fr.status = status;
     fr.problem = problem;
+    if fr.status == FileStatus::NotValid {
+        count_dropped(&mut fr)?;
+    }
     fr.judgment = Some(match (&tail, empty_cmd) {
         (Tail::Clean { .. }, Some(offset)) => Judgment::Corrupt {
             offset,
@@ -622,6 +633,14 @@ fn check_file(
         },
     });
     Ok(fr)
+}
+
+/// Counts the commands from the cut (`valid_len`) to the end of the file, past any damage.
+fn count_dropped(fr: &mut FileReport) -> Result<(), (PathBuf, io::Error)> {
+    let d = commands_after(&fr.path, fr.valid_len).map_err(|e| (fr.path.clone(), e))?;
+    fr.commands = fr.valid_commands.saturating_add(d.commands);
+    fr.commands_exact = d.exact;
+    Ok(())
 }
 
 fn rdb_problem(

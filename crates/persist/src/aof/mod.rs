@@ -13,12 +13,14 @@
 //! This module owns the formats only (no server, no async): `manifest` parses and writes the
 //! manifest exactly as Redis does, `command` encodes log entries byte for byte as Redis's
 //! AOF does, `reader` streams one file (RDB preamble items, then commands and annotations)
-//! and tells a clean end from a truncated tail, an unfinished MULTI and corruption, and
-//! `check` is redis-check-aof 7.0 as a library plus `judge`, the verdict the loader uses.
+//! and tells a clean end from a truncated tail, an unfinished MULTI and corruption,
+//! `check` is redis-check-aof 7.0 as a library plus `judge`, the verdict the loader uses, and
+//! `dropped` counts the complete commands a cut removes.
 
 pub mod check;
 pub mod command;
 mod cstr;
+pub mod dropped;
 pub mod manifest;
 pub mod reader;
 pub mod rewrite;

@@ -221,7 +221,23 @@ impl<R: Read> AofReader<R> {
         } else {
             Src::Resp(CrcReader::new(p))
         };
-        Ok(AofReader {
+        Ok(AofReader::from_src(src, preamble, opts))
+    }
+
+    /// A reader of RESP entries only, for input that starts in the middle of an AOF's command
+    /// part (no preamble detection: bytes "REDIS" there are not the format).
+    pub fn resp_only(r: R, opts: ReaderOptions) -> Self {
+        let p = Prefixed {
+            head: [0; 5],
+            head_len: 0,
+            head_pos: 0,
+            inner: r,
+        };
+        AofReader::from_src(Src::Resp(CrcReader::new(p)), false, opts)
+    }
+
+    fn from_src(src: Src<R>, preamble: bool, opts: ReaderOptions) -> Self {
+        AofReader {
             src,
             preamble,
             rdb_done: !preamble,
@@ -236,7 +252,7 @@ impl<R: Read> AofReader<R> {
             last_cmd_end: 0,
             tail: None,
             piece: Vec::with_capacity(ANNOTATION_LINE_MAX),
-        })
+        }
     }
 
     pub fn has_preamble(&self) -> bool {

@@ -233,7 +233,7 @@ fn hello(ctx: &mut Ctx<'_>) -> Reply {
     out.bulk(b"server");
     out.bulk(b"redis");
     out.bulk(b"version");
-    out.bulk(b"7.0.15");
+    out.bulk(crate::REDIS_VERSION.as_bytes());
     out.bulk(b"proto");
     out.int(resp);
     out.bulk(b"id");
