@@ -3,9 +3,12 @@
 //! opens the last incr for appending. Also the first start (no AOF yet: an empty base and an
 //! incr are created) and the upgrade of an old single-file appendonly.aof.
 //!
-//! Only the last file may end early: with aof-load-truncated yes its complete prefix is
-//! loaded (an unfinished MULTI is dropped) and the file is cut there; anything else refuses
-//! the start with P003, the file, the offset and the `amber check-aof` command to run.
+//! Every file the manifest names is stat'ed first (a missing one refuses the start, as in
+//! Redis). What happens to each file is `amber_persist::aof::verdict`'s rule, the one
+//! `amber check-aof` and `amber doctor` apply too: only the last file may end early, and
+//! with aof-load-truncated yes its complete prefix is loaded (an unfinished MULTI is
+//! dropped) and the file is cut there; anything else refuses the start with P003, the file,
+//! the offset and the `amber check-aof` command to run.
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};

@@ -266,6 +266,48 @@ mod tests {
         }
     }
 
+    /// check-aof's report carries the same judgment as `judge`, and its `load_action` is the
+    /// loader's, for every case of the table, as the last file of a manifest.
+    #[test]
+    fn check_reports_the_same_verdict() {
+        let dir = std::env::temp_dir().join(format!("amber-verdict-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.aof.1.base.aof"), b"*1\r\n$4\r\nPING\r\n").unwrap();
+        let manifest = dir.join("a.aof.manifest");
+        std::fs::write(
+            &manifest,
+            b"file a.aof.1.base.aof seq 1 type b\nfile a.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        for (bytes, _, yes, no) in CASES {
+            std::fs::write(dir.join("a.aof.1.incr.aof"), bytes).unwrap();
+            let report =
+                crate::aof::check(&manifest, &crate::aof::CheckOptions::default()).unwrap();
+            let shown = String::from_utf8_lossy(bytes);
+            assert_eq!(
+                report.files[1].judgment,
+                Some(judge(*bytes).unwrap()),
+                "{shown:?}"
+            );
+            assert_eq!(report.load_action(true).unwrap().name(), *yes, "{shown:?}");
+            assert_eq!(report.load_action(false).unwrap().name(), *no, "{shown:?}");
+            // check-aof passes exactly what loads untouched.
+            assert_eq!(
+                report.verdict == crate::aof::Verdict::Valid,
+                *yes == "load",
+                "{shown:?}"
+            );
+        }
+        std::fs::remove_file(dir.join("a.aof.1.incr.aof")).unwrap();
+        let report = crate::aof::check(&manifest, &crate::aof::CheckOptions::default()).unwrap();
+        assert_eq!(report.files[1].judgment, Some(Judgment::Missing));
+        assert_eq!(
+            report.load_action(true),
+            Some(LoadAction::Refuse(Refusal::Missing))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn cuts_and_sets() {
         let j =
