@@ -17,8 +17,12 @@
 //! a file the manifest names is missing    Missing     refuses                  | refuses
 //! ```
 //!
-//! Where redis-check-aof 7.0.15 and the loader disagree, the loader wins: `*0` passes
-//! redis-check-aof but the loader stops with "Bad file format", so it is Corrupt here.
+//! Where redis-check-aof 7.0.15 and the loader disagree, the loader wins when it is the
+//! stricter: `*0` passes redis-check-aof but the loader stops with "Bad file format", so it
+//! is Corrupt here. Where the loader is laxer by accident of its parser (it does not check a
+//! bulk's `\r\n` nor what follows a `$` length, and loads an EXEC without MULTI or a nested
+//! MULTI, whose error replies go nowhere), redis-check-aof's "not valid" is kept: Corrupt.
+//! tests/test_aof_verdict.py pins both lists against redis-server and redis-check-aof.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
