@@ -71,7 +71,7 @@ struct JsonFile {
     /// False when commands and commands_cut are lower bounds (see `amber_persist::aof::dropped`).
     commands_exact: bool,
     problem: Option<JsonProblem>,
-    /// How Amber's loader would take the file: ok, truncated, corrupt.
+    /// How Amber's loader would take the file: ok, truncated, corrupt, missing.
     judgment: Option<&'static str>,
 }
 
@@ -83,6 +83,10 @@ struct JsonReport {
     /// valid, fixable, timestamp-cut, nothing-to-truncate, unfixable, manifest-error
     verdict: &'static str,
     message: Option<String>,
+    /// What amber-server would do with these files (the loader's own rule): load, load-cut
+    /// or refuse, under aof-load-truncated yes and no; absent when the check stopped early.
+    server_yes: Option<&'static str>,
+    server_no: Option<&'static str>,
     /// What was cut, when something was: the file and its old and new sizes.
     fixed: Option<(String, u64, u64)>,
     ok: bool,
@@ -145,6 +149,9 @@ pub fn run(mut a: Args) -> Result<Outcome, Failure> {
                     files: Vec::new(),
                     verdict: "manifest-error",
                     message: Some(e.to_string()),
+                    // Redis's loader refuses a manifest it cannot parse.
+                    server_yes: Some("refuse"),
+                    server_no: Some("refuse"),
                     fixed: None,
                     ok: false,
                 };
@@ -256,6 +263,8 @@ pub fn run(mut a: Args) -> Result<Outcome, Failure> {
                 Verdict::Unfixable { .. } => "unfixable",
             },
             message,
+            server_yes: report.load_action(true).map(|a| a.name()),
+            server_no: report.load_action(false).map(|a| a.name()),
             fixed,
             ok: matches!(outcome, Outcome::Ok),
         };
@@ -348,11 +357,7 @@ fn json_file(f: &amber_persist::aof::FileReport) -> JsonFile {
             offset: p.offset,
             reason: p.reason.clone(),
         }),
-        judgment: f.judgment.as_ref().map(|j| match j {
-            Judgment::Ok => "ok",
-            Judgment::Truncated { .. } => "truncated",
-            Judgment::Corrupt { .. } => "corrupt",
-        }),
+        judgment: f.judgment.as_ref().map(Judgment::name),
     }
 }
 
@@ -452,7 +457,8 @@ fn print_text(r: &CheckReport) {
                         println!("  the loader takes it as a truncated tail (aof-load-truncated)")
                     }
                     Some(Judgment::Corrupt { .. }) => println!("  the loader takes it as corrupt"),
-                    _ => {}
+                    Some(Judgment::Missing) => println!("  the loader refuses to start without it"),
+                    Some(Judgment::Ok) | None => {}
                 }
             }
         }

@@ -268,17 +268,34 @@ fn parent_dir(p: &Path) -> PathBuf {
 }
 
 impl AtomicFile {
+    /// A snapshot's temp file: `temp-<pid>-<n>.rdb`, mode 0600.
     pub fn create(target: &Path, incremental_fsync: bool) -> io::Result<AtomicFile> {
-        let dir = parent_dir(target);
         let pid = std::process::id();
+        AtomicFile::create_as(
+            target,
+            &|n| format!("temp-{pid}-{n}.rdb"),
+            0o600,
+            incremental_fsync,
+        )
+    }
+
+    /// A temp file named `temp_name(n)` (n a process-wide counter, tried until a name is
+    /// free) in the target's directory, created with `mode` (less the umask).
+    pub fn create_as(
+        target: &Path,
+        temp_name: &dyn Fn(u64) -> String,
+        mode: u32,
+        incremental_fsync: bool,
+    ) -> io::Result<AtomicFile> {
+        let dir = parent_dir(target);
         let mut last_err = None;
         for _ in 0..100 {
             let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let temp = dir.join(format!("temp-{pid}-{n}.rdb"));
+            let temp = dir.join(temp_name(n));
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .mode(mode)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 .open(&temp)
             {

@@ -3,9 +3,12 @@
 //! opens the last incr for appending. Also the first start (no AOF yet: an empty base and an
 //! incr are created) and the upgrade of an old single-file appendonly.aof.
 //!
-//! Only the last file may end early: with aof-load-truncated yes its complete prefix is
-//! loaded (an unfinished MULTI is dropped) and the file is cut there; anything else refuses
-//! the start with P003, the file, the offset and the `amber check-aof` command to run.
+//! Every file the manifest names is stat'ed first (a missing one refuses the start, as in
+//! Redis). What happens to each file is `amber_persist::aof::verdict`'s rule, the one
+//! `amber check-aof` and `amber doctor` apply too: only the last file may end early, and
+//! with aof-load-truncated yes its complete prefix is loaded (an unfinished MULTI is
+//! dropped) and the file is cut there; anything else refuses the start with P003, the file,
+//! the offset and the `amber check-aof` command to run.
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
@@ -15,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use amber_persist::aof::manifest::{manifest_file_name, AofFileType, AofInfo, Manifest};
-use amber_persist::aof::{AofEntry, AofReader, ReaderOptions, Tail};
+use amber_persist::aof::{
+    load_action, AofEntry, AofReader, Judgment, LoadAction, ReaderOptions, Refusal,
+};
 
 use crate::aof::{Aof, OpenArgs};
 use crate::client::Client;
@@ -88,6 +93,9 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
     };
     let started = std::time::Instant::now();
     let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
+    if let Err(AofLoadError(why)) = stat_all(&dir, &files) {
+        fatal(&s, &why);
+    }
     let mut total_keys = 0u64;
     let mut loaded_any = false;
     for (i, info) in files.iter().enumerate() {
@@ -231,6 +239,29 @@ fn upgrade_old_aof(srv: &Server, dir: &Path, name: &str) -> Manifest {
     m
 }
 
+/// Checks that every file the manifest names can be stat'ed before loading any, as Redis's
+/// loadAppendOnlyFiles does (a missing file is fatal, whatever aof-load-truncated says), with
+/// Redis's log text: the file's name and the system's error text.
+fn stat_all(dir: &Path, files: &[AofInfo]) -> Result<u64, AofLoadError> {
+    let mut total = 0u64;
+    for info in files {
+        match std::fs::metadata(info.path_in(dir)) {
+            Ok(m) => total = total.saturating_add(m.len()),
+            Err(e) => {
+                let text = e
+                    .raw_os_error()
+                    .map_or_else(|| e.to_string(), crate::aof::strerror);
+                return Err(AofLoadError(format!(
+                    "Unable to obtain the AOF file {} length. stat: {text} (named in the manifest in {})",
+                    info.name_lossy(),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// Loads one AOF file into the server. A base may be an RDB (preamble) followed by
 /// commands. Returns the keys loaded from an RDB part.
 pub fn load_file(
@@ -251,7 +282,10 @@ pub fn load_file(
             )))
         }
     };
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = f
+        .metadata()
+        .map_err(|e| AofLoadError(format!("Can't read the size of the AOF file {shown}: {e}")))?
+        .len();
     if size == 0 {
         return Ok(0);
     }
@@ -389,9 +423,6 @@ fn replay_batches(
                 }
                 AofEntry::Annotation(_) => {}
                 AofEntry::Command { args, start, .. } => {
-                    if args.is_empty() {
-                        continue;
-                    }
                     if let Err(why) = replay(srv, cl, args) {
                         return Err(AofLoadError(format!(
                         "Error executing a command from the append only file {shown} at offset {start}: {why}"
@@ -415,14 +446,11 @@ fn finish_file<R: std::io::Read>(
     shown: &str,
     fix: &str,
 ) -> Result<(), AofLoadError> {
-    match rd.tail().cloned().unwrap_or(Tail::Clean { len: size }) {
-        Tail::Clean { .. } => {}
-        Tail::UnfinishedMulti { valid_len, .. } | Tail::Truncated { valid_len, .. } if last => {
-            if !srv.config.aof_load_truncated {
-                return Err(AofLoadError(format!(
-                    "Unexpected end of file reading the append only file {shown}. You can: 1) {fix}. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
-                )));
-            }
+    // The one verdict check-aof and doctor give too (amber_persist::aof::verdict).
+    let judgment = rd.tail().map_or(Judgment::Ok, Judgment::of_tail);
+    match load_action(&judgment, last, srv.config.aof_load_truncated) {
+        LoadAction::Load => {}
+        LoadAction::LoadCut { valid_len } => {
             // The commands after valid_len were replayed only if complete; an unfinished
             // MULTI was never executed (its EXEC never came), so memory matches the prefix.
             srv.log.warning(&format!(
@@ -436,15 +464,24 @@ fn finish_file<R: std::io::Read>(
                 return Err(AofLoadError(format!("Error truncating the AOF file {shown}: {e}")));
             }
         }
-        Tail::UnfinishedMulti { .. } | Tail::Truncated { .. } => {
+        LoadAction::Refuse(Refusal::Truncated) => {
+            return Err(AofLoadError(format!(
+                "Unexpected end of file reading the append only file {shown}. You can: 1) {fix}. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+            )));
+        }
+        LoadAction::Refuse(Refusal::TruncatedNotLast) => {
             return Err(AofLoadError(format!(
                 "Unexpected end of file reading the append only file {shown}, which is not the last file of the manifest. {fix}"
             )))
         }
-        Tail::Corrupt { offset, reason, .. } => {
+        LoadAction::Refuse(Refusal::Corrupt | Refusal::Missing) => {
+            let (offset, reason) = match &judgment {
+                Judgment::Corrupt { offset, reason } => (*offset, reason.as_str()),
+                _ => (0, "the file is missing"),
+            };
             return Err(AofLoadError(format!(
                 "Bad file format reading the append only file {shown} at offset {offset}: {reason}. {fix}"
-            )))
+            )));
         }
     }
     if applier.is_some() {
@@ -497,10 +534,14 @@ fn manifest_hint(srv: &Server, path: &Path) -> String {
 /// Runs one command from the AOF as Redis's fake AOF client does: no reply, no checks that
 /// concern network clients, MULTI/EXEC honoured.
 fn replay(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Result<(), String> {
-    let Some(cmd) = srv.commands.lookup_original(&args[0]) else {
+    // The reader never yields a command without arguments (`*0` is corrupt).
+    let Some(name) = args.first() else {
+        return Err("a command with no arguments".into());
+    };
+    let Some(cmd) = srv.commands.lookup_original(name) else {
         return Err(format!(
             "Unknown command '{}' reading the append only file",
-            String::from_utf8_lossy(&args[0])
+            String::from_utf8_lossy(name)
         ));
     };
     let _ = cmd;
@@ -531,6 +572,7 @@ pub fn reload(srv: &mut Server) -> Result<(), String> {
     srv.rdb.last_load_keys_loaded = 0;
     srv.rdb.last_load_keys_expired = 0;
     let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
+    stat_all(&dir, &files).map_err(|AofLoadError(e)| format!("P003 AOF_CORRUPT: {e}"))?;
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         load_file(

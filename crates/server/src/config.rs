@@ -1121,12 +1121,18 @@ impl Config {
             }
             let _ = writeln!(out, "{} {}", d.name(), rewrite_value(d, self));
         }
-        let tmp = path.with_extension("amber-rewrite.tmp");
-        std::fs::write(&tmp, out.as_bytes()).map_err(|e| e.to_string())?;
-        let f = std::fs::File::open(&tmp).map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
-        Ok(())
+        // As Redis's rewriteConfigOverwriteFile: a unique temp file beside it
+        // (`<file>.<pid>-<n>`, 0644 less the umask), fsync, rename, fsync of the directory.
+        let base = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "redis.conf".into());
+        let pid = std::process::id();
+        let temp_name = |n: u64| format!("{base}.{pid}-{n}");
+        let mut f = amber_persist::io::AtomicFile::create_as(path, &temp_name, 0o644, false)
+            .map_err(|e| e.to_string())?;
+        std::io::Write::write_all(&mut f, out.as_bytes()).map_err(|e| e.to_string())?;
+        f.commit().map_err(|e| e.to_string())
     }
 }
 

@@ -110,6 +110,27 @@ impl Logger {
         }
     }
 
+    /// Writes `text` as it is, without the `pid:M date mark` prefix (Redis's LL_RAW).
+    pub fn raw(&self, level: LogLevel, text: &str) {
+        if !self.enabled(level) {
+            return;
+        }
+        let mut sink = match self.sink.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        match sink.as_mut() {
+            Some(f) => {
+                let _ = f.write_all(text.as_bytes());
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        }
+    }
+
     pub fn notice(&self, msg: &str) {
         self.log(LogLevel::Notice, msg);
     }
@@ -158,4 +179,89 @@ fn timestamp() -> String {
         tm.tm_sec,
         now.subsec_millis()
     )
+}
+
+/// Redis's start-up logo (asciilogo.h, printed by redisAsciiArt) with Amber's name and
+/// version where Redis names itself; the mode, Port and PID lines are Redis's, exactly.
+pub fn ascii_logo(port: u16, pid: u32) -> String {
+    let title = format!(
+        "Amber {} (Redis {} compatible) 64 bit",
+        crate::AMBER_VERSION,
+        crate::REDIS_VERSION
+    );
+    let lines: [(&str, String); 17] = [
+        (
+            "                _._                                                  ",
+            String::new(),
+        ),
+        (
+            "           _.-``__ ''-._                                             ",
+            String::new(),
+        ),
+        ("      _.-``    `.  `_.  ''-._           ", title),
+        (
+            "  .-`` .-```.  ```\\/    _.,_ ''-._                                  ",
+            String::new(),
+        ),
+        (
+            " (    '      ,       .-`  | `,    )     ",
+            "Running in standalone mode".into(),
+        ),
+        (
+            " |`-._`-...-` __...-.``-._|'` _.-'|     ",
+            format!("Port: {port}"),
+        ),
+        (
+            " |    `-._   `._    /     _.-'    |     ",
+            format!("PID: {pid}"),
+        ),
+        (
+            "  `-._    `-._  `-./  _.-'    _.-'                                   ",
+            String::new(),
+        ),
+        (
+            " |`-._`-._    `-.__.-'    _.-'_.-'|                                  ",
+            String::new(),
+        ),
+        (
+            " |    `-._`-._        _.-'_.-'    |           ",
+            "Amber, Redis-compatible       ".into(),
+        ),
+        (
+            "  `-._    `-._`-.__.-'_.-'    _.-'                                   ",
+            String::new(),
+        ),
+        (
+            " |`-._`-._    `-.__.-'    _.-'_.-'|                                  ",
+            String::new(),
+        ),
+        (
+            " |    `-._`-._        _.-'_.-'    |                                  ",
+            String::new(),
+        ),
+        (
+            "  `-._    `-._`-.__.-'_.-'    _.-'                                   ",
+            String::new(),
+        ),
+        (
+            "      `-._    `-.__.-'    _.-'                                       ",
+            String::new(),
+        ),
+        (
+            "          `-._        _.-'                                           ",
+            String::new(),
+        ),
+        (
+            "              `-.__.-'                                               ",
+            String::new(),
+        ),
+    ];
+    let mut out = String::new();
+    for (art, text) in lines {
+        out.push_str(art);
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out.push('\n');
+    out
 }

@@ -197,7 +197,20 @@ async fn serve(config: Config, log: Logger) -> i32 {
     }
     let pidfile = config.pidfile.clone();
     let unixsocket = config.unixsocket.clone();
-    log.notice(&format!("Running mode=standalone, port={}.", config.port));
+    // redisAsciiArt: the logo when the log is a terminal's stdout without syslog, or when
+    // always-show-logo says so; else one line.
+    let show_logo = (!config.syslog_enabled
+        && config.logfile.is_empty()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        || config.accepted.get("always-show-logo").map(String::as_str) == Some("yes");
+    if show_logo {
+        log.raw(
+            crate::config::LogLevel::Notice,
+            &crate::log::ascii_logo(config.port, std::process::id()),
+        );
+    } else {
+        log.notice(&format!("Running mode=standalone, port={}.", config.port));
+    }
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
     srv.borrow_mut().rdb_not_loaded = rdb_not_loaded;
     log.notice("Server initialized");

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use amber_persist::aof::{self, CheckError, CheckOptions, Judgment, Verdict};
+use amber_persist::aof::{self, CheckError, CheckOptions, Judgment, LoadAction, Verdict};
 
 use super::local::{self, FsStat};
 use super::{Finding, Server};
@@ -945,11 +945,7 @@ fn aof_files(c: &Ctx) -> Finding {
                         "name": f.name,
                         "size": f.size,
                         "valid_len": f.valid_len,
-                        "judgment": match &f.judgment {
-                            Some(Judgment::Ok) | None => "ok",
-                            Some(Judgment::Truncated { .. }) => "truncated",
-                            Some(Judgment::Corrupt { .. }) => "corrupt",
-                        },
+                        "judgment": f.judgment.as_ref().map_or("ok", Judgment::name),
                         "problem": f.problem.as_ref().map(|p| format!("{} at offset {}: {}", p.kind, p.offset, p.reason)),
                     })
                 })
@@ -967,8 +963,12 @@ fn aof_files(c: &Ctx) -> Finding {
                         .as_ref()
                         .map(|p| (p.offset, p.reason.clone(), p.kind))
                         .unwrap_or((0, String::new(), ""));
-                    let truncated = matches!(bf.judgment, Some(Judgment::Truncated { .. }));
-                    let loads = truncated && c.srv.config("aof-load-truncated") != Some("no");
+                    // The server's own rule (amber_persist::aof::load_action).
+                    let load_truncated = c.srv.config("aof-load-truncated") != Some("no");
+                    let loads = matches!(
+                        r.load_action(load_truncated),
+                        Some(LoadAction::Load | LoadAction::LoadCut { .. })
+                    );
                     let check_fix = match v {
                         Verdict::Fixable { valid_len, .. } => format!(
                             "with the server stopped, amber check-aof --fix {md} cuts {} at offset {valid_len} ({} bytes, {} complete commands after it are lost)",

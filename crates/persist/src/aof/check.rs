@@ -1,4 +1,5 @@
-//! redis-check-aof 7.0 as a library, and `judge`, the verdict the server's loader needs.
+//! redis-check-aof 7.0 as a library; each file also carries the server's `Judgment` (see
+//! `verdict`), and `CheckReport::load_action` says what the server would do with the set.
 //!
 //! `check` takes what redis-check-aof takes: a manifest (every file it names is checked in
 //! load order, base then incrs, in the manifest's directory), an RDB-preamble AOF or a plain
@@ -25,91 +26,9 @@ use std::path::{Path, PathBuf};
 
 use super::dropped::commands_after;
 use super::manifest::{Manifest, ManifestError, MANIFEST_MAX_LINE};
-use super::reader::{AnnotationKind, AofEntry, AofReader, ReaderOptions, Tail};
+use super::reader::{AnnotationKind, AofEntry, AofReader, Tail};
+use super::verdict::{load_action_all, Judgment, LoadAction};
 use crate::rdb::{Item, RdbError};
-
-/// The verdict on one file, as Redis's loader (aof-load-truncated yes) would act on it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Judgment {
-    Ok,
-    /// Loadable after cutting at `valid_len`: the bytes ran out inside an entry, or after a
-    /// MULTI without EXEC.
-    Truncated {
-        valid_len: u64,
-        reason: String,
-    },
-    /// Not loadable: the bytes are not the format (or the RDB preamble is broken).
-    Corrupt {
-        offset: u64,
-        reason: String,
-    },
-}
-
-/// Judges one file read from `r` to its end.
-pub fn judge<R: Read>(r: R) -> io::Result<Judgment> {
-    let mut rd = match AofReader::with_options(r, ReaderOptions::default()) {
-        Ok(rd) => rd,
-        Err(e) => return rdb_judgment(e),
-    };
-    let mut empty_cmd: Option<u64> = None;
-    loop {
-        match rd.next() {
-            Ok(Some(AofEntry::Command { args, start, .. })) => {
-                if args.is_empty() && empty_cmd.is_none() {
-                    empty_cmd = Some(start);
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(e) => return rdb_judgment(e),
-        }
-    }
-    if let Some(offset) = empty_cmd {
-        // redis-check-aof lets `*0\r\n` pass; the loader stops with a format error.
-        return Ok(Judgment::Corrupt {
-            offset,
-            reason: "a command with no arguments".into(),
-        });
-    }
-    Ok(match rd.tail() {
-        None | Some(Tail::Clean { .. }) => Judgment::Ok,
-        Some(Tail::Truncated {
-            valid_len, reason, ..
-        }) => Judgment::Truncated {
-            valid_len: *valid_len,
-            reason: reason.clone(),
-        },
-        Some(Tail::UnfinishedMulti {
-            valid_len,
-            multi_at,
-        }) => Judgment::Truncated {
-            valid_len: *valid_len,
-            reason: format!("the file ends inside the MULTI at offset {multi_at} (no EXEC)"),
-        },
-        Some(Tail::Corrupt { offset, reason, .. }) => Judgment::Corrupt {
-            offset: *offset,
-            reason: reason.clone(),
-        },
-    })
-}
-
-fn rdb_judgment(e: RdbError) -> io::Result<Judgment> {
-    match e {
-        RdbError::Io(e) => Err(e),
-        RdbError::Corrupt { offset, context } => Ok(Judgment::Corrupt {
-            offset,
-            reason: format!("RDB preamble: {context}"),
-        }),
-        RdbError::Unsupported { offset, .. } => Ok(Judgment::Corrupt {
-            offset,
-            reason: format!("RDB preamble: {e}"),
-        }),
-    }
-}
-
-pub fn judge_file(path: &Path) -> io::Result<Judgment> {
-    judge(BufReader::with_capacity(1 << 16, File::open(path)?))
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputKind {
@@ -493,6 +412,7 @@ fn check_file(
                 offset: 0,
                 reason: format!("{} is named in the manifest but does not exist", fr.name),
             });
+            fr.judgment = Some(Judgment::Missing);
             return Ok(fr);
         }
         Err(e) => return Err((path, e)),
@@ -513,7 +433,6 @@ fn check_file(
     } else {
         FileFormat::Resp
     };
-    let mut empty_cmd = None;
     let mut k = 0u32;
     loop {
         k = k.wrapping_add(1);
@@ -523,12 +442,7 @@ fn check_file(
         match rd.next() {
             Ok(Some(AofEntry::Rdb(Item::Entry(_)))) => fr.rdb_keys += 1,
             Ok(Some(AofEntry::Rdb(_))) => {}
-            Ok(Some(AofEntry::Command { args, start, .. })) => {
-                fr.commands += 1;
-                if args.is_empty() && empty_cmd.is_none() {
-                    empty_cmd = Some(start);
-                }
-            }
+            Ok(Some(AofEntry::Command { .. })) => fr.commands += 1,
             Ok(Some(AofEntry::Annotation(a))) => {
                 fr.annotations += 1;
                 let Some(limit) = ts else { continue };
@@ -602,36 +516,7 @@ fn check_file(
     if fr.status == FileStatus::NotValid {
         count_dropped(&mut fr)?;
     }
-    fr.judgment = Some(match (&tail, empty_cmd) {
-        (Tail::Clean { .. }, Some(offset)) => Judgment::Corrupt {
-            offset,
-            reason: "a command with no arguments".into(),
-        },
-        (Tail::Clean { .. }, None) => Judgment::Ok,
-        (
-            Tail::Truncated {
-                valid_len, reason, ..
-            },
-            _,
-        ) => Judgment::Truncated {
-            valid_len: *valid_len,
-            reason: reason.clone(),
-        },
-        (
-            Tail::UnfinishedMulti {
-                valid_len,
-                multi_at,
-            },
-            _,
-        ) => Judgment::Truncated {
-            valid_len: *valid_len,
-            reason: format!("the file ends inside the MULTI at offset {multi_at} (no EXEC)"),
-        },
-        (Tail::Corrupt { offset, reason, .. }, _) => Judgment::Corrupt {
-            offset: *offset,
-            reason: reason.clone(),
-        },
-    });
+    fr.judgment = Some(Judgment::of_tail(&tail));
     Ok(fr)
 }
 
@@ -659,17 +544,27 @@ fn rdb_problem(
     };
     fr.format = FileFormat::Rdb;
     fr.status = FileStatus::Unreadable;
-    let reason = format!("RDB preamble is not sane: {e}");
-    fr.judgment = Some(Judgment::Corrupt {
-        offset,
-        reason: reason.clone(),
-    });
-    fr.problem = Some(Problem {
-        kind: "rdb-preamble",
-        offset,
-        reason,
-    });
+    let judgment = Judgment::of_rdb_error(e).map_err(|e| (path, e))?;
+    if let Judgment::Corrupt { reason, .. } = &judgment {
+        fr.problem = Some(Problem {
+            kind: "rdb-preamble",
+            offset,
+            reason: reason.clone(),
+        });
+    }
+    fr.judgment = Some(judgment);
     Ok(fr)
+}
+
+impl CheckReport {
+    /// What the server's loader would do with these files under aof-load-truncated
+    /// `load_truncated` (the same rule it applies: `verdict::load_action`). `None` when a
+    /// file was not read to its end (a truncate-to-timestamp check stops early).
+    pub fn load_action(&self, load_truncated: bool) -> Option<LoadAction> {
+        let judgments: Option<Vec<&Judgment>> =
+            self.files.iter().map(|f| f.judgment.as_ref()).collect();
+        Some(load_action_all(judgments?, load_truncated))
+    }
 }
 
 /// What `fix` did.

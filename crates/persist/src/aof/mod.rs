@@ -14,8 +14,9 @@
 //! manifest exactly as Redis does, `command` encodes log entries byte for byte as Redis's
 //! AOF does, `reader` streams one file (RDB preamble items, then commands and annotations)
 //! and tells a clean end from a truncated tail, an unfinished MULTI and corruption,
-//! `check` is redis-check-aof 7.0 as a library plus `judge`, the verdict the loader uses, and
-//! `dropped` counts the complete commands a cut removes.
+//! `verdict` is the one judgement of a file that the server's loader and check-aof/doctor
+//! share (Redis 7.0.15's loader is its reference), `check` is redis-check-aof 7.0 as a
+//! library, and `dropped` counts the complete commands a cut removes.
 
 pub mod check;
 pub mod command;
@@ -24,14 +25,16 @@ pub mod dropped;
 pub mod manifest;
 pub mod reader;
 pub mod rewrite;
+pub mod verdict;
 
 pub use check::{
-    check, check_with_progress, detect, fix, judge, judge_file, CheckError, CheckOptions,
-    CheckReport, FileReport, FileStatus, InputKind, Judgment, Verdict,
+    check, check_with_progress, detect, fix, CheckError, CheckOptions, CheckReport, FileReport,
+    FileStatus, InputKind, Verdict,
 };
 pub use command::{encode_command, encode_select, encode_timestamp};
 pub use manifest::{AofFileType, AofInfo, Manifest, ManifestError};
 pub use reader::{Annotation, AnnotationKind, AofEntry, AofReader, ReaderOptions, Tail};
+pub use verdict::{judge, judge_file, load_action, load_action_all, Judgment, LoadAction, Refusal};
 
 /// Longest annotation line Redis reads in one piece (AOF_ANNOTATION_LINE_MAX_LEN, the
 /// loader's line buffer): a longer line is read as several.

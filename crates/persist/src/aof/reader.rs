@@ -21,10 +21,13 @@
 //! loader: only running out of bytes inside an entry (or a header line that is a correct
 //! prefix when the bytes stop) is truncation.
 //!
+//! One departure from redis-check-aof, where the loader is the reference: an argument count
+//! below 1 (`*0`, `*-1`) is corruption, as the loader's "Bad file format" (redis-check-aof
+//! lets it pass). `verdict` turns the tail into the one judgement server and tools share.
+//!
 //! Two things the consumer must do itself, as Redis's loader does: buffer the commands
 //! between MULTI and EXEC (they are yielded as they are read; a file may end inside one), and
-//! refuse a command with no arguments (`*0`, which redis-check-aof accepts but the loader
-//! rejects) and unknown commands.
+//! refuse unknown commands.
 //!
 //! Untrusted input: argument counts and lengths are checked against `ReaderOptions` (by
 //! default what Redis accepts), vectors and buffers grow as bytes actually arrive, all
@@ -463,7 +466,14 @@ impl<R: Read> AofReader<R> {
             Ok(n) => n,
             Err(s) => return Ok(Err(s)),
         };
-        if argc > 0 && argc as u64 > self.opts.max_args {
+        if argc < 1 {
+            // Redis's loader: `if (argc < 1) goto fmterr`.
+            return Ok(Err(Stop::Corrupt {
+                offset: start,
+                reason: format!("a command with no arguments (argument count {argc})"),
+            }));
+        }
+        if argc as u64 > self.opts.max_args {
             return Ok(Err(Stop::Corrupt {
                 offset: start,
                 reason: format!(
@@ -472,7 +482,7 @@ impl<R: Read> AofReader<R> {
                 ),
             }));
         }
-        let argc = argc.max(0) as u64;
+        let argc = argc as u64;
         let mut args: Vec<Vec<u8>> = Vec::with_capacity(argc.min(ARGS_PREALLOC as u64) as usize);
         for i in 0..argc {
             let at = self.offset();
@@ -714,11 +724,29 @@ mod tests {
         long.extend(std::iter::repeat_n(b'0', 200));
         long.extend_from_slice(b"1\r\n$4\r\nPING\r\n");
         assert!(matches!(read_all(&long).1, Tail::Corrupt { offset: 0, .. }));
-        // Leniencies redis-check-aof has: blanks and a sign before the number, *0 and *-1.
-        let (cmds, tail, _) = read_all(b"* 1\r\n$+4\r\nPING\r\n*0\r\n*-3\r\n");
-        assert_eq!(tail, Tail::Clean { len: 25 });
-        assert_eq!(cmds.len(), 3);
-        assert!(cmds[1].is_empty() && cmds[2].is_empty());
+        // Leniencies redis-check-aof has: blanks and a sign before the number.
+        let (cmds, tail, _) = read_all(b"* 1\r\n$+4\r\nPING\r\n");
+        assert_eq!(tail, Tail::Clean { len: 16 });
+        assert_eq!(cmds.len(), 1);
+        // Not *0 and *-1, which the loader refuses (redis-check-aof lets them pass).
+        for bad in [
+            &b"*1\r\n$4\r\nPING\r\n*0\r\n"[..],
+            b"*1\r\n$4\r\nPING\r\n*-3\r\n",
+        ] {
+            let (cmds, tail, _) = read_all(bad);
+            assert_eq!(cmds.len(), 1);
+            assert!(
+                matches!(
+                    tail,
+                    Tail::Corrupt {
+                        valid_len: 14,
+                        offset: 14,
+                        ..
+                    }
+                ),
+                "{tail:?}"
+            );
+        }
     }
 
     #[test]

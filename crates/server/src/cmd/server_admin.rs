@@ -580,15 +580,21 @@ fn flushall(ctx: &mut Ctx<'_>) -> Reply {
         n += ctx.srv.dbs[db].len() as u64;
         ctx.srv.dbs[db].clear();
     }
-    // As Redis: a save in progress is abandoned, and with save points the empty dataset is
-    // saved at once (the dirty counter is kept, so the FLUSHALL still counts as changes).
+    // As Redis's flushAllDataAndResetRDB: the keys removed count as changes, a save in
+    // progress is abandoned, and with save points the empty dataset is saved at once, which
+    // (when it succeeds) leaves rdb_changes_since_last_save at 0.
+    ctx.dirty(n);
     crate::save::bgsave_cancel(ctx.srv);
     if !ctx.srv.config.save_params.is_empty() {
-        let dirty = ctx.srv.dirty;
         let _ = crate::save::save_now(ctx.srv);
-        ctx.srv.dirty = dirty;
     }
-    ctx.dirty(n + 1);
+    // forceCommandPropagation: the FLUSHALL reaches the AOF even when nothing was removed or
+    // the save reset the counter (under Redis's name when called by a renamed one).
+    let mut logged = ctx.args.to_vec();
+    if !logged[0].eq_ignore_ascii_case(ctx.cmd.name.as_bytes()) {
+        logged[0] = ctx.cmd.name.as_bytes().to_vec();
+    }
+    ctx.propagate(logged);
     ctx.cl.out.ok();
     Ok(())
 }
