@@ -240,11 +240,13 @@ impl<'a> CrcReader<&'a [u8]> {
 }
 
 /// Creates, fills and atomically installs a file: a temp file in the target's directory
-/// (`temp-<pid>-<n>.rdb`, O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), optional fsync every 4 MB
-/// while writing (Redis's rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over
-/// the target, fsync the directory. Dropped without `commit`, the temp file is removed.
+/// (`temp-<pid>-<n>.rdb`, O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600; or a fixed name and mode,
+/// `create_as`), optional fsync every 4 MB while writing (Redis's
+/// rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over the target, fsync
+/// the directory. Dropped without `commit`, the temp file is removed.
 ///
-/// Errors are plain `io::Error`s with their OS error kept (ENOSPC stays recognisable).
+/// Errors are plain `io::Error`s with their OS error kept (ENOSPC stays recognisable);
+/// `commit_staged` also says which step failed (`ReplaceError`).
 pub struct AtomicFile {
     file: Option<File>,
     buf: Vec<u8>,
@@ -299,6 +301,28 @@ impl AtomicFile {
         Err(last_err.unwrap_or_else(|| io::Error::other("no temp file name available")))
     }
 
+    /// `create` with a fixed temp name (in the target's directory) and mode, for a file
+    /// Redis writes the same way (the AOF manifest: `temp-<name>.manifest`, 0644). A temp
+    /// file of that name left by a crash is truncated and reused.
+    pub fn create_as(target: &Path, temp_name: &str, mode: u32) -> io::Result<AtomicFile> {
+        let temp = parent_dir(target).join(temp_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&temp)?;
+        Ok(AtomicFile {
+            file: Some(file),
+            buf: Vec::with_capacity(FILE_BUF),
+            temp,
+            target: target.to_path_buf(),
+            incremental_fsync: false,
+            since_sync: 0,
+        })
+    }
+
     pub fn temp_path(&self) -> &Path {
         &self.temp
     }
@@ -336,15 +360,73 @@ impl AtomicFile {
     }
 
     /// Flushes, fsyncs, renames over the target and fsyncs the directory.
-    pub fn commit(mut self) -> io::Result<()> {
-        self.drain()?;
-        let file = self.file.take().ok_or_else(|| io::Error::other("closed"))?;
-        file.sync_all()?;
+    pub fn commit(self) -> io::Result<()> {
+        self.commit_staged().map_err(|e| e.error)
+    }
+
+    /// `commit`, saying which step failed. Before the rename the target is untouched (and
+    /// the temp file removed); after it the target is the new file for every reader, but
+    /// its directory entry may not be on disk yet.
+    pub fn commit_staged(mut self) -> Result<(), ReplaceError> {
+        let at = |stage| move |error| ReplaceError { stage, error };
+        self.drain().map_err(at(ReplaceStage::Write))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("closed"))
+            .map_err(at(ReplaceStage::Write))?;
+        file.sync_all().map_err(at(ReplaceStage::Sync))?;
         drop(file);
-        std::fs::rename(&self.temp, &self.target)?;
+        std::fs::rename(&self.temp, &self.target).map_err(at(ReplaceStage::Rename))?;
         // The temp name no longer exists: nothing for Drop to remove.
         self.temp = PathBuf::new();
-        File::open(parent_dir(&self.target))?.sync_all()
+        File::open(parent_dir(&self.target))
+            .and_then(|d| d.sync_all())
+            .map_err(at(ReplaceStage::SyncDir))
+    }
+}
+
+/// The step of an atomic replacement that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplaceStage {
+    /// Creating the temp file.
+    Open,
+    /// Writing it.
+    Write,
+    /// Its fsync.
+    Sync,
+    /// The rename over the target.
+    Rename,
+    /// The directory's fsync, after the rename.
+    SyncDir,
+}
+
+/// A failed atomic replacement: the step and the OS error.
+#[derive(Debug)]
+pub struct ReplaceError {
+    pub stage: ReplaceStage,
+    pub error: io::Error,
+}
+
+impl ReplaceError {
+    /// Whether the rename happened: the target already is the new file (only the
+    /// directory's fsync failed, so after a power loss it may be either).
+    pub fn replaced(&self) -> bool {
+        self.stage == ReplaceStage::SyncDir
+    }
+}
+
+impl std::fmt::Display for ReplaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ReplaceError {}
+
+impl From<ReplaceError> for io::Error {
+    fn from(e: ReplaceError) -> io::Error {
+        e.error
     }
 }
 
