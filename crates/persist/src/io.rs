@@ -527,6 +527,51 @@ mod tests {
     }
 
     #[test]
+    fn atomic_file_says_which_step_failed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("amber-staged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A stale temp file is truncated; the file gets the mode asked for.
+        std::fs::write(dir.join("temp-m"), b"stale content, longer").unwrap();
+        let target = dir.join("m");
+        let mut f = AtomicFile::create_as(&target, "temp-m", 0o644).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit_staged().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644 & !umask());
+        assert!(!dir.join("temp-m").exists());
+
+        // The rename fails (the target is a non-empty directory): the temp file goes, the
+        // target stays, and the error says the rename did not happen.
+        let blocked = dir.join("blocked");
+        std::fs::create_dir_all(blocked.join("x")).unwrap();
+        let mut f = AtomicFile::create_as(&blocked, "temp-b", 0o644).unwrap();
+        f.write_all(b"data").unwrap();
+        let e = f.commit_staged().unwrap_err();
+        assert_eq!(e.stage, ReplaceStage::Rename);
+        assert!(!e.replaced());
+        assert!(!dir.join("temp-b").exists());
+        assert!(blocked.join("x").is_dir());
+
+        // No directory: the temp file cannot be created.
+        let e = AtomicFile::create_as(&dir.join("none/m"), "temp-m", 0o644).err();
+        assert_eq!(
+            e.map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound),
+            "create_as in a missing directory"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The process's umask, as /proc shows it (reading it with umask(2) would change it).
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+    }
+
+    #[test]
     fn atomic_file_commits_or_cleans_up() {
         let dir = std::env::temp_dir().join(format!("amber-atomic-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

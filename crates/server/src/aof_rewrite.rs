@@ -450,3 +450,112 @@ fn limited(srv: &Server) -> bool {
         .unwrap_or(u64::MAX);
     since < wait
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::aof::{Aof, OpenArgs};
+    use crate::config::{AppendFsync, Config, LogLevel};
+    use crate::log::Logger;
+
+    const NAME: &str = "appendonly.aof";
+
+    /// A server appending (everysec) to incr 1 of a manifest in `dir`.
+    fn server(dir: &Path) -> Server {
+        let log = Logger::open(LogLevel::Nothing, "").unwrap();
+        let config = Config {
+            appendfilename: NAME.into(),
+            appendfsync: AppendFsync::Everysec,
+            ..Config::default()
+        };
+        let mut srv = Server::new(config, log.clone());
+        let mut manifest = Manifest::new();
+        let incr = manifest.next_incr(NAME).clone();
+        let file = create_incr(&incr.path_in(dir)).unwrap();
+        manifest.write_atomic(dir, NAME).unwrap();
+        let args = OpenArgs {
+            dir: dir.to_path_buf(),
+            manifest,
+            file,
+            file_len: 0,
+            current_size: 0,
+            base_size: 0,
+            start: 0,
+        };
+        srv.aof = Some(Aof::open(AppendFsync::Everysec, args, log));
+        srv
+    }
+
+    fn set(srv: &mut Server, key: &str) {
+        let aof = srv.aof.as_mut().unwrap();
+        aof.feed(0, &[b"SET".to_vec(), key.into(), b"v".to_vec()], false);
+        aof.flush(AppendFsync::Everysec);
+        assert!(aof.refusal().is_none());
+    }
+
+    fn holds(dir: &Path, seq: u32, key: &str) -> bool {
+        let data = std::fs::read(dir.join(format!("{NAME}.{seq}.incr.aof"))).unwrap();
+        let needle = format!("\r\n{key}\r\n");
+        data.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    fn manifest_text(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join(format!("{NAME}.manifest"))).unwrap()
+    }
+
+    #[test]
+    fn the_append_target_moves_only_after_the_manifest_names_it() {
+        let dir = std::env::temp_dir().join(format!("amber-switch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut srv = server(&dir);
+        set(&mut srv, "k1");
+        let one = "file appendonly.aof.1.incr.aof seq 1 type i\n";
+        assert_eq!(manifest_text(&dir), one);
+
+        // The manifest's temp file cannot be created: the new incr is removed, appending
+        // stays on incr 1, which the manifest names.
+        let temp = dir.join("temp-appendonly.aof.manifest");
+        std::fs::create_dir(&temp).unwrap();
+        let e = switch_incr(&mut srv).unwrap_err();
+        assert!(
+            e.starts_with("Can't open the AOF manifest file temp-appendonly.aof.manifest: "),
+            "{e}"
+        );
+        assert!(!dir.join("appendonly.aof.2.incr.aof").exists());
+        assert_eq!(manifest_text(&dir), one);
+        set(&mut srv, "k2");
+        assert!(holds(&dir, 1, "k2"));
+
+        // The next attempt succeeds; what a crash left under the new name is not kept.
+        std::fs::remove_dir(&temp).unwrap();
+        std::fs::write(dir.join("appendonly.aof.2.incr.aof"), b"stale bytes").unwrap();
+        switch_incr(&mut srv).unwrap();
+        let two = format!("{one}file appendonly.aof.2.incr.aof seq 2 type i\n");
+        assert_eq!(manifest_text(&dir), two);
+        assert_eq!(
+            std::fs::metadata(dir.join("appendonly.aof.2.incr.aof"))
+                .unwrap()
+                .len(),
+            0
+        );
+        set(&mut srv, "k3");
+        assert!(holds(&dir, 2, "k3") && !holds(&dir, 1, "k3"));
+        let data = std::fs::read(dir.join("appendonly.aof.2.incr.aof")).unwrap();
+        assert!(data.starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
+
+        // The new incr cannot be created: nothing changes.
+        std::fs::create_dir(dir.join("appendonly.aof.3.incr.aof")).unwrap();
+        let e = switch_incr(&mut srv).unwrap_err();
+        assert!(
+            e.starts_with("Can't open the append-only file appendonly.aof.3.incr.aof: "),
+            "{e}"
+        );
+        assert_eq!(manifest_text(&dir), two);
+        set(&mut srv, "k4");
+        assert!(holds(&dir, 2, "k4"));
+        drop(srv);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

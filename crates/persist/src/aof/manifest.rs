@@ -701,6 +701,15 @@ mod tests {
         let back = std::fs::read(dir.join("appendonly.aof.manifest")).unwrap();
         assert_eq!(back, m.to_text().into_bytes());
         assert!(!dir.join("temp-appendonly.aof.manifest").exists());
+        // A failure before the rename leaves the manifest as it was, and says so.
+        std::fs::create_dir(dir.join("temp-appendonly.aof.manifest")).unwrap();
+        let mut other = m.clone();
+        other.next_incr("appendonly.aof");
+        let e = other.write_atomic(&dir, "appendonly.aof").unwrap_err();
+        assert_eq!(e.stage, ReplaceStage::Open);
+        assert!(!e.replaced());
+        let again = std::fs::read(dir.join("appendonly.aof.manifest")).unwrap();
+        assert_eq!(again, m.to_text().into_bytes());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
