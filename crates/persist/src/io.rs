@@ -240,11 +240,13 @@ impl<'a> CrcReader<&'a [u8]> {
 }
 
 /// Creates, fills and atomically installs a file: a temp file in the target's directory
-/// (`temp-<pid>-<n>.rdb`, O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600), optional fsync every 4 MB
-/// while writing (Redis's rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over
-/// the target, fsync the directory. Dropped without `commit`, the temp file is removed.
+/// (`temp-<pid>-<n>.rdb`, O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600; another name pattern and
+/// mode, `create_as`; or a fixed name, `create_fixed`), optional fsync every 4 MB while writing (Redis's
+/// rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over the target, fsync
+/// the directory. Dropped without `commit`, the temp file is removed.
 ///
-/// Errors are plain `io::Error`s with their OS error kept (ENOSPC stays recognisable).
+/// Errors are plain `io::Error`s with their OS error kept (ENOSPC stays recognisable);
+/// `commit_staged` also says which step failed (`ReplaceError`).
 pub struct AtomicFile {
     file: Option<File>,
     buf: Vec<u8>,
@@ -316,6 +318,28 @@ impl AtomicFile {
         Err(last_err.unwrap_or_else(|| io::Error::other("no temp file name available")))
     }
 
+    /// `create` with a fixed temp name (in the target's directory) and mode, for a file
+    /// Redis writes the same way (the AOF manifest: `temp-<name>.manifest`, 0644). A temp
+    /// file of that name left by a crash is truncated and reused.
+    pub fn create_fixed(target: &Path, temp_name: &str, mode: u32) -> io::Result<AtomicFile> {
+        let temp = parent_dir(target).join(temp_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&temp)?;
+        Ok(AtomicFile {
+            file: Some(file),
+            buf: Vec::with_capacity(FILE_BUF),
+            temp,
+            target: target.to_path_buf(),
+            incremental_fsync: false,
+            since_sync: 0,
+        })
+    }
+
     pub fn temp_path(&self) -> &Path {
         &self.temp
     }
@@ -353,15 +377,73 @@ impl AtomicFile {
     }
 
     /// Flushes, fsyncs, renames over the target and fsyncs the directory.
-    pub fn commit(mut self) -> io::Result<()> {
-        self.drain()?;
-        let file = self.file.take().ok_or_else(|| io::Error::other("closed"))?;
-        file.sync_all()?;
+    pub fn commit(self) -> io::Result<()> {
+        self.commit_staged().map_err(|e| e.error)
+    }
+
+    /// `commit`, saying which step failed. Before the rename the target is untouched (and
+    /// the temp file removed); after it the target is the new file for every reader, but
+    /// its directory entry may not be on disk yet.
+    pub fn commit_staged(mut self) -> Result<(), ReplaceError> {
+        let at = |stage| move |error| ReplaceError { stage, error };
+        self.drain().map_err(at(ReplaceStage::Write))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("closed"))
+            .map_err(at(ReplaceStage::Write))?;
+        file.sync_all().map_err(at(ReplaceStage::Sync))?;
         drop(file);
-        std::fs::rename(&self.temp, &self.target)?;
+        std::fs::rename(&self.temp, &self.target).map_err(at(ReplaceStage::Rename))?;
         // The temp name no longer exists: nothing for Drop to remove.
         self.temp = PathBuf::new();
-        File::open(parent_dir(&self.target))?.sync_all()
+        File::open(parent_dir(&self.target))
+            .and_then(|d| d.sync_all())
+            .map_err(at(ReplaceStage::SyncDir))
+    }
+}
+
+/// The step of an atomic replacement that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplaceStage {
+    /// Creating the temp file.
+    Open,
+    /// Writing it.
+    Write,
+    /// Its fsync.
+    Sync,
+    /// The rename over the target.
+    Rename,
+    /// The directory's fsync, after the rename.
+    SyncDir,
+}
+
+/// A failed atomic replacement: the step and the OS error.
+#[derive(Debug)]
+pub struct ReplaceError {
+    pub stage: ReplaceStage,
+    pub error: io::Error,
+}
+
+impl ReplaceError {
+    /// Whether the rename happened: the target already is the new file (only the
+    /// directory's fsync failed, so after a power loss it may be either).
+    pub fn replaced(&self) -> bool {
+        self.stage == ReplaceStage::SyncDir
+    }
+}
+
+impl std::fmt::Display for ReplaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ReplaceError {}
+
+impl From<ReplaceError> for io::Error {
+    fn from(e: ReplaceError) -> io::Error {
+        e.error
     }
 }
 
@@ -459,6 +541,51 @@ mod tests {
         assert!(r.read_into(big.len() as u64, &mut got).unwrap());
         assert!(r.at_end().unwrap());
         assert_eq!(got, big);
+    }
+
+    #[test]
+    fn atomic_file_says_which_step_failed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("amber-staged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A stale temp file is truncated; the file gets the mode asked for.
+        std::fs::write(dir.join("temp-m"), b"stale content, longer").unwrap();
+        let target = dir.join("m");
+        let mut f = AtomicFile::create_fixed(&target, "temp-m", 0o644).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit_staged().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644 & !umask());
+        assert!(!dir.join("temp-m").exists());
+
+        // The rename fails (the target is a non-empty directory): the temp file goes, the
+        // target stays, and the error says the rename did not happen.
+        let blocked = dir.join("blocked");
+        std::fs::create_dir_all(blocked.join("x")).unwrap();
+        let mut f = AtomicFile::create_fixed(&blocked, "temp-b", 0o644).unwrap();
+        f.write_all(b"data").unwrap();
+        let e = f.commit_staged().unwrap_err();
+        assert_eq!(e.stage, ReplaceStage::Rename);
+        assert!(!e.replaced());
+        assert!(!dir.join("temp-b").exists());
+        assert!(blocked.join("x").is_dir());
+
+        // No directory: the temp file cannot be created.
+        let e = AtomicFile::create_fixed(&dir.join("none/m"), "temp-m", 0o644).err();
+        assert_eq!(
+            e.map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound),
+            "create_as in a missing directory"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The process's umask, as /proc shows it (reading it with umask(2) would change it).
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
     }
 
     #[test]

@@ -76,10 +76,7 @@ pub struct AofFailure {
 impl AofFailure {
     pub fn from_io(e: &std::io::Error) -> AofFailure {
         let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
-        let reason = match e.raw_os_error() {
-            Some(n) => strerror(n),
-            None => e.to_string(),
-        };
+        let reason = strerror_of(e);
         if full {
             AofFailure {
                 code: "P004",
@@ -93,6 +90,14 @@ impl AofFailure {
                 reason,
             }
         }
+    }
+}
+
+/// An I/O error as Redis prints it: the C library's text for its errno (`strerror`).
+pub fn strerror_of(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => strerror(n),
+        None => e.to_string(),
     }
 }
 
@@ -136,9 +141,9 @@ pub struct Aof {
     pub fsync_poisoned: Option<AofFailure>,
     poisoned_at: Option<Instant>,
     pub delayed_fsync: u64,
-    pub rewrite: Option<crate::aof_rewrite::Rewrite>,
-    pub rewrite_scheduled: bool,
-    pub last_rewrite_failure_at: Option<Instant>,
+    /// appendonly was just turned on and no manifest names the incr yet: the first
+    /// rewrite's base makes it the AOF (Redis's AOF_WAIT_REWRITE).
+    pub awaiting_base: bool,
     /// Feeding is off while the AOF itself is being replayed.
     pub replaying: bool,
     /// When a command last ran that appended nothing (a read, mostly): its reply did not
@@ -236,9 +241,7 @@ impl Aof {
             fsync_poisoned: None,
             poisoned_at: None,
             delayed_fsync: 0,
-            rewrite: None,
-            rewrite_scheduled: false,
-            last_rewrite_failure_at: None,
+            awaiting_base: false,
             replaying: false,
             unlogged_at_ms: i64::MIN,
             slowest_write_ms: 0,
@@ -537,16 +540,16 @@ impl Aof {
         Ok(())
     }
 
-    /// Starts appending to a new incr file (a rewrite began). Flushes the old one first.
-    pub fn switch_file(&mut self, file: File, policy: AppendFsync) -> std::io::Result<()> {
-        self.flush_and_sync(policy)?;
+    /// Appends to `file`, a new empty incr file, from now on (a rewrite began). The caller
+    /// has flushed and fsynced the current one (`flush_and_sync`) in the same step, so
+    /// nothing is queued for it; nothing here can fail.
+    pub fn switch_to(&mut self, file: File) {
         self.file = Arc::new(file);
         self.file_len = 0;
         self.selected_db = None;
         if let Ok(mut p) = self.shared.pending.lock() {
             p.file = Some(self.file.clone());
         }
-        Ok(())
     }
 
     /// A failure reported by the background thread (always: write or fsync; everysec: fsync).
@@ -615,9 +618,6 @@ pub fn feed_propagated(srv: &mut Server) {
     if let Some(aof) = srv.aof.as_mut() {
         for (db, args) in &props {
             aof.feed(*db, args, ts);
-        }
-        if let Some(rw) = aof.rewrite.as_mut() {
-            rw.note_fed();
         }
     }
     let mut props = props;
@@ -823,6 +823,8 @@ pub fn cron(srv: &mut Server) {
     drain_latency(srv);
     let policy = srv.config.appendfsync;
     let Some(aof) = srv.aof.as_mut() else {
+        // BGREWRITEAOF scheduled with appendonly no.
+        crate::aof_rewrite::cron(srv);
         return;
     };
     if let Some(f) = aof.take_background_failure() {
@@ -841,36 +843,36 @@ pub fn cron(srv: &mut Server) {
     }
     // no-appendfsync-on-rewrite: under everysec, no fsync while a rewrite runs (Redis skips
     // them under always too; Amber keeps `always` durable whatever this says).
-    let skip = srv.config.no_appendfsync_on_rewrite && aof.rewrite.is_some();
+    let rewriting = srv.aof_rewrite.running.is_some();
+    let skip = srv.config.no_appendfsync_on_rewrite && rewriting;
     aof.shared.skip_fsync.store(skip, Ordering::Relaxed);
     // The rewrite that recovers waits a second, so a failing disk is not hammered.
     let poisoned = aof.fsync_poisoned.is_some()
-        && aof.rewrite.is_none()
+        && !rewriting
         && aof
             .poisoned_at
             .is_some_and(|t| t.elapsed() >= Duration::from_secs(1));
     if poisoned {
-        aof.rewrite_scheduled = true;
+        srv.aof_rewrite.scheduled = true;
     }
     srv.aof_status.last_write_ok = srv.aof.as_ref().is_none_or(|a| a.refusal().is_none());
     crate::aof_rewrite::cron(srv);
 }
 
 /// CONFIG SET appendonly yes (startAppendOnly): appends to a new incr file at once and
-/// writes the base with a rewrite; the manifest names them once the base is done.
+/// writes the base with a rewrite; the manifest names them once the base is done. A rewrite
+/// started with appendonly no is stopped first and started again for the AOF, as in Redis.
 pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
     if srv.aof.is_some() {
         return Ok(());
     }
+    crate::aof_rewrite::cancel(srv);
     let name = srv.config.appendfilename.clone();
     let dir = PathBuf::from(&srv.config.appenddirname);
     std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory: {e}"))?;
     let mut manifest = crate::aof_load::read_manifest(&dir, &name)?.unwrap_or_default();
     let incr = manifest.next_incr(&name).clone();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(incr.path_in(&dir))
+    let file = crate::aof_rewrite::create_incr(&incr.path_in(&dir))
         .map_err(|e| format!("Can't open the append-only file: {e}"))?;
     // Base and incrs of an earlier AOF in the directory become history once this one's base
     // is written; until then they stay where they are.
@@ -880,7 +882,7 @@ pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
     }
     let start = srv.aof_status_offset();
     let log = srv.log.clone();
-    srv.aof = Some(Aof::open(
+    let mut aof = Aof::open(
         srv.config.appendfsync,
         OpenArgs {
             dir,
@@ -892,14 +894,16 @@ pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
             start,
         },
         log,
-    ));
+    );
+    aof.awaiting_base = true;
+    srv.aof = Some(aof);
     if let Some(rc) = srv.self_ref.upgrade() {
         let notify = srv.aof.as_ref().map(|a| a.flush_notify());
         if let Some(n) = notify {
             tokio::task::spawn_local(flush_task(rc, n));
         }
     }
-    if let Err(e) = crate::aof_rewrite::start_with(srv, false) {
+    if let Err(e) = crate::aof_rewrite::start(srv) {
         srv.aof = None;
         return Err(e);
     }
@@ -921,9 +925,6 @@ pub fn stop_at_runtime(srv: &mut Server) {
 
 /// On shutdown: the last writes reach the disk before the process exits.
 pub fn on_shutdown(srv: &mut Server) {
-    if srv.aof.is_none() {
-        return;
-    }
     crate::aof_rewrite::cancel(srv);
     let policy = srv.config.appendfsync;
     if let Some(aof) = srv.aof.as_mut() {

@@ -65,6 +65,14 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// The message for an AOF file whose size cannot be read (Redis's getAppendOnlyFileSize).
+fn length_unknown(shown: &str, e: &std::io::Error) -> String {
+    format!(
+        "Unable to obtain the AOF file {shown} length. stat: {}",
+        crate::aof::strerror_of(e)
+    )
+}
+
 /// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending.
 pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
     let mut s = srv.borrow_mut();
@@ -138,14 +146,24 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
     let had_incr = !manifest.incrs.is_empty();
     let incr = manifest.last_incr_or_new(&name).clone();
     let path = incr.path_in(dir);
-    let file = open_append(&path)
-        .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
+    // The last incr holds data and is appended to; a new one starts empty.
+    let opened = if had_incr {
+        open_append(&path)
+    } else {
+        crate::aof_rewrite::create_incr(&path)
+    };
+    let file =
+        opened.map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
     if !had_incr {
         manifest
             .write_atomic(dir, &name)
             .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
     }
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // Appending starts at this length: an unknown one is an error, never 0.
+    let file_len = file
+        .metadata()
+        .map_err(|e| length_unknown(&path.display().to_string(), &e))?
+        .len();
     let base_size = manifest
         .base
         .as_ref()
@@ -197,7 +215,7 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         fatal(srv, &f.log_line());
     }
     let incr = m.next_incr(name).clone();
-    if let Err(e) = open_append(&incr.path_in(dir)) {
+    if let Err(e) = crate::aof_rewrite::create_incr(&incr.path_in(dir)) {
         fatal(srv, &format!("Can't create the append-only file: {e}"));
     }
     if let Err(e) = m.write_atomic(dir, name) {
@@ -248,12 +266,9 @@ fn stat_all(dir: &Path, files: &[AofInfo]) -> Result<u64, AofLoadError> {
         match std::fs::metadata(info.path_in(dir)) {
             Ok(m) => total = total.saturating_add(m.len()),
             Err(e) => {
-                let text = e
-                    .raw_os_error()
-                    .map_or_else(|| e.to_string(), crate::aof::strerror);
                 return Err(AofLoadError(format!(
-                    "Unable to obtain the AOF file {} length. stat: {text} (named in the manifest in {})",
-                    info.name_lossy(),
+                    "{} (named in the manifest in {})",
+                    length_unknown(&info.name_lossy(), &e),
                     dir.display()
                 )));
             }
@@ -282,9 +297,10 @@ pub fn load_file(
             )))
         }
     };
+    // An empty file is skipped; one whose size cannot be read is an error, never "empty".
     let size = f
         .metadata()
-        .map_err(|e| AofLoadError(format!("Can't read the size of the AOF file {shown}: {e}")))?
+        .map_err(|e| AofLoadError(length_unknown(&shown, &e)))?
         .len();
     if size == 0 {
         return Ok(0);

@@ -1,139 +1,246 @@
 //! AOF rewrite, fork-less: BGREWRITEAOF, automatic rewrites, and turning appendonly on.
 //!
 //! ```text
-//!   start (main thread, one step):  flush+fsync the current incr ─▶ open incr seq+1 and
-//!       append to it from now on ─▶ point-in-time snapshot (same as BGSAVE)
+//!   start (main thread, one step), by the AOF's state:
+//!     on:          flush+fsync the current incr ─▶ create incr seq+1 empty (O_TRUNC)
+//!                  ─▶ manifest naming it: temp ─▶ fsync ─▶ rename ─▶ fsync dir
+//!                  ─▶ only now append to it ─▶ point-in-time snapshot (same as BGSAVE)
+//!     turning on:  the incr appended to since `appendonly yes` starts over empty
+//!                  (no manifest names it yet) ─▶ snapshot
+//!     off:         the manifest on disk (if any) ─▶ snapshot
 //!   thread: the snapshot ─▶ <name>.<seq>.base.rdb (RDB preamble) or .base.aof (commands),
 //!       temp file ─▶ fsync ─▶ rename
-//!   done (main thread): manifest = new base + the incr opened at start; the rest becomes
-//!       history ─▶ manifest temp ─▶ fsync ─▶ rename ─▶ fsync dir ─▶ history files deleted
+//!   done (main thread): manifest = new base + the incr appended to (none when off); the
+//!       rest becomes history ─▶ manifest temp ─▶ fsync ─▶ rename ─▶ fsync dir ─▶ history
+//!       files deleted
 //! ```
 //!
 //! The snapshot and the switch to the new incr happen in the same step of the main thread,
 //! so base + new incr is exactly the dataset: nothing missed, nothing twice.
+//!
+//! Failures (Redis's `openNewIncrAofForAppend` and `backgroundRewriteDoneHandler` order):
+//! the append target moves only once a manifest naming the new incr is on disk. Whatever
+//! step fails, appending stays on the current incr, which every manifest (old, new, or the
+//! one on disk after a power cut) names; no file a manifest may name is removed: when only
+//! the directory fsync failed, the new manifest is already what readers see, so its files
+//! stay (an empty incr, or a base whose data the old files also hold).
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use amber_persist::aof::manifest::{base_file_name, Manifest};
+use amber_persist::aof::manifest::{base_file_name, temp_manifest_file_name, Manifest};
+use amber_persist::io::{ReplaceError, ReplaceStage};
 
+use crate::aof::strerror_of;
 use crate::save::{Format, Progress, SaveFailure, SnapshotJob};
 use crate::server::Server;
+
+/// The rewrite in progress and what outlives it (Redis's aof_rewrite_scheduled and the
+/// retry limit's clock); kept whether the AOF is on or off.
+#[derive(Default)]
+pub struct RewriteState {
+    pub running: Option<Rewrite>,
+    pub scheduled: bool,
+    pub last_failure_at: Option<Instant>,
+    /// Numbers the rewrites, so that a finished one is never taken for its successor.
+    next_id: u64,
+}
 
 /// A rewrite in progress.
 pub struct Rewrite {
     pub started: Instant,
     pub progress: Arc<Progress>,
-    /// The base being written (its name in the manifest once done).
+    id: u64,
+    /// The AOF directory, and the base being written (its name in the manifest once done).
+    dir: PathBuf,
     base_name: String,
     base_seq: i64,
-    /// Whether the manifest already lists the incr opened at start (false when appendonly
-    /// was just turned on: the manifest is written only once base and incr both exist).
-    manifest_has_incr: bool,
+    /// With appendonly no: the manifest the base goes into (read from disk at the start).
+    off_manifest: Option<Manifest>,
     thread: Option<std::thread::JoinHandle<()>>,
-    fed_since_start: u64,
 }
 
-impl Rewrite {
-    pub fn note_fed(&mut self) {
-        self.fed_since_start += 1;
-    }
-}
-
-fn open_incr(path: &Path) -> std::io::Result<File> {
-    let f = OpenOptions::new()
+/// Creates an incr file that no manifest names yet, empty (O_TRUNC: whatever a failed
+/// attempt or a crash left under that name is never appended to).
+pub fn create_incr(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o644)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
+        .custom_flags(libc::O_TRUNC | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// What a failed manifest write logs, in Redis's words (writeAofManifestFile).
+fn manifest_failure(e: &ReplaceError, appendfilename: &str, dir: &Path) -> String {
+    let temp = temp_manifest_file_name(appendfilename);
+    let am = amber_persist::aof::manifest::manifest_file_name(appendfilename);
+    let why = strerror_of(&e.error);
+    match e.stage {
+        ReplaceStage::Open => format!("Can't open the AOF manifest file {temp}: {why}"),
+        ReplaceStage::Write => {
+            format!("Error trying to write the temporary AOF manifest file {temp}: {why}")
+        }
+        ReplaceStage::Sync => format!("Fail to fsync the temp AOF file {temp}: {why}."),
+        ReplaceStage::Rename => format!(
+            "Error trying to rename the temporary AOF manifest file {temp} into {am}: {why}"
+        ),
+        ReplaceStage::SyncDir => format!(
+            "Fail to fsync AOF directory {}: {why}.",
+            dir.join(&am).display()
+        ),
     }
-    Ok(f)
 }
 
-/// Starts a rewrite. `Err` carries the reason, for the log.
+/// Starts a rewrite (rewriteAppendOnlyFileBackground). `Err` carries the reason, for the log.
 pub fn start(srv: &mut Server) -> Result<(), String> {
-    start_with(srv, true)
+    if srv.aof_rewrite.running.is_some() {
+        return Err("Background append only file rewriting already in progress".into());
+    }
+    let prepared = match srv.aof.as_ref() {
+        None => read_off_manifest(srv).map(Some),
+        Some(a) if a.awaiting_base => restart_incr(srv).map(|()| None),
+        Some(_) => switch_incr(srv).map(|()| None),
+    };
+    let r = prepared.and_then(|off| {
+        srv.aof_status.rewrites += 1;
+        spawn(srv, off)
+    });
+    if r.is_err() {
+        srv.aof_status.last_bgrewrite_ok = false;
+    }
+    r
 }
 
-/// `switch_incr`: open a new incr file first (a rewrite of a running AOF). Without it (the
-/// AOF was just turned on and already appends to a fresh incr), the manifest is written
-/// only when the base is done.
-pub fn start_with(srv: &mut Server, switch_incr: bool) -> Result<(), String> {
+/// With appendonly no: the AOF directory (created if missing) and its manifest, if any.
+fn read_off_manifest(srv: &Server) -> Result<Manifest, String> {
+    let dir = Path::new(&srv.config.appenddirname);
+    std::fs::create_dir_all(dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            strerror_of(&e)
+        )
+    })?;
+    Ok(crate::aof_load::read_manifest(dir, &srv.config.appendfilename)?.unwrap_or_default())
+}
+
+/// openNewIncrAofForAppend: the current incr is flushed and fsynced, the next one created
+/// empty, the manifest naming it persisted, and only then does appending move to it. On a
+/// failure the current incr stays the target.
+fn switch_incr(srv: &mut Server) -> Result<(), String> {
     let policy = srv.config.appendfsync;
     let name = srv.config.appendfilename.clone();
-    let preamble = srv.config.aof_use_rdb_preamble;
-    let timestamp = srv.config.aof_timestamp_enabled;
     let Some(aof) = srv.aof.as_mut() else {
         return Err("the append-only file is off".into());
     };
-    if aof.rewrite.is_some() {
-        return Err("Background append only file rewriting already in progress".into());
-    }
-    let dir = aof.dir.clone();
-    let manifest_was_written = switch_incr;
+    aof.flush_and_sync(policy)
+        .map_err(|e| format!("Can't flush the append-only file: {}", strerror_of(&e)))?;
     let mut manifest = aof.manifest.clone();
-    if switch_incr {
-        let incr = manifest.next_incr(&name).clone();
-        let file = open_incr(&incr.path_in(&dir))
-            .map_err(|e| format!("Can't open the append-only file {}: {e}", incr.name_lossy()))?;
-        let Some(aof) = srv.aof.as_mut() else {
-            return Err("the append-only file is off".into());
-        };
-        aof.switch_file(file, policy)
-            .map_err(|e| format!("Can't flush the append-only file: {e}"))?;
-        manifest
-            .write_atomic(&dir, &name)
-            .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
+    let incr = manifest.next_incr(&name).clone();
+    let path = incr.path_in(&aof.dir);
+    let file = create_incr(&path).map_err(|e| {
+        format!(
+            "Can't open the append-only file {}: {}",
+            incr.name_lossy(),
+            strerror_of(&e)
+        )
+    })?;
+    if let Err(e) = manifest.write_atomic(&aof.dir, &name) {
+        let mut why = manifest_failure(&e, &name, &aof.dir);
+        if e.replaced() {
+            // The new manifest may be the one on disk: it names this (empty) file, which
+            // stays; the next attempt truncates it again.
+            why.push_str(
+                " (the new incr file stays empty; appending continues in the current one)",
+            );
+        } else {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+        }
+        return Err(why);
     }
-    let base_seq = manifest.curr_base_seq + 1;
+    aof.switch_to(file);
+    aof.manifest = manifest;
+    srv.log.notice(&format!(
+        "Creating AOF incr file {} on background rewrite",
+        incr.name_lossy()
+    ));
+    Ok(())
+}
+
+/// appendonly was just turned on and no base exists yet (Redis's AOF_WAIT_REWRITE): no
+/// manifest names the incr appended to, and the new snapshot holds everything in it, so it
+/// starts over empty (kept, a retry would load its writes twice: snapshot and incr).
+fn restart_incr(srv: &mut Server) -> Result<(), String> {
+    let policy = srv.config.appendfsync;
+    let name = srv.config.appendfilename.clone();
+    let Some(aof) = srv.aof.as_mut() else {
+        return Err("the append-only file is off".into());
+    };
+    aof.flush_and_sync(policy)
+        .map_err(|e| format!("Can't flush the append-only file: {}", strerror_of(&e)))?;
+    let incr = aof.manifest.last_incr_or_new(&name).clone();
+    let file = create_incr(&incr.path_in(&aof.dir)).map_err(|e| {
+        format!(
+            "Can't open the append-only file {}: {}",
+            incr.name_lossy(),
+            strerror_of(&e)
+        )
+    })?;
+    aof.switch_to(file);
+    Ok(())
+}
+
+/// Takes the snapshot and hands it to the rewrite thread.
+fn spawn(srv: &mut Server, off_manifest: Option<Manifest>) -> Result<(), String> {
+    let name = srv.config.appendfilename.clone();
+    let preamble = srv.config.aof_use_rdb_preamble;
+    let (dir, curr_base_seq) = match (&off_manifest, srv.aof.as_ref()) {
+        (Some(m), _) => (PathBuf::from(&srv.config.appenddirname), m.curr_base_seq),
+        (None, Some(a)) => (a.dir.clone(), a.manifest.curr_base_seq),
+        (None, None) => return Err("the append-only file is off".into()),
+    };
+    let base_seq = curr_base_seq.saturating_add(1);
     let base_name = base_file_name(&name, base_seq, preamble);
-    if let Some(aof) = srv.aof.as_mut() {
-        aof.manifest = manifest;
-    }
     let format = if preamble {
         Format::Rdb { aof_base: true }
     } else {
-        Format::Commands { timestamp }
+        Format::Commands {
+            timestamp: srv.config.aof_timestamp_enabled,
+        }
     };
     let job = SnapshotJob::begin(srv, format);
     let progress = job.progress.clone();
-    let target = dir.join(&base_name);
     let fsync = srv.config.aof_rewrite_incremental_fsync;
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let (thread_dir, file) = (dir.clone(), base_name.clone());
     let thread = std::thread::Builder::new()
         .name("amber-aofrw".into())
         .spawn(move || {
             crate::save::background_priority();
-            let dir = target
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            let file = target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let r = job.save_file(&dir, &file, fsync);
+            let r = job.save_file(&thread_dir, &file, fsync);
             drop(job);
             let _ = tx.send(r);
         })
         .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
-    if let Some(aof) = srv.aof.as_mut() {
-        aof.rewrite = Some(Rewrite {
-            started: Instant::now(),
-            progress,
-            base_name,
-            base_seq,
-            manifest_has_incr: manifest_was_written,
-            thread: Some(thread),
-            fed_since_start: 0,
-        });
-    }
+    let st = &mut srv.aof_rewrite;
+    let id = st.next_id;
+    st.next_id += 1;
+    st.scheduled = false;
+    st.running = Some(Rewrite {
+        started: Instant::now(),
+        progress,
+        id,
+        dir,
+        base_name,
+        base_seq,
+        off_manifest,
+        thread: Some(thread),
+    });
     srv.log.notice(&format!(
         "Background append only file rewriting started by pid {} (fork-less snapshot)",
         std::process::id()
@@ -142,112 +249,154 @@ pub fn start_with(srv: &mut Server, switch_incr: bool) -> Result<(), String> {
         tokio::task::spawn_local(async move {
             let r = rx.await.unwrap_or_else(|_| Err(SaveFailure::cancelled()));
             let mut s = rc.borrow_mut();
-            done(&mut s, r);
+            done(&mut s, id, r);
         });
     }
     Ok(())
 }
 
-/// Installs a finished base (backgroundRewriteDoneHandler).
-fn done(srv: &mut Server, r: crate::save::SaveResult) {
-    let name = srv.config.appendfilename.clone();
-    let gc = !srv.config.aof_disable_auto_gc;
-    let Some(aof) = srv.aof.as_mut() else {
-        return;
-    };
-    let Some(mut rw) = aof.rewrite.take() else {
-        return;
+/// A finished snapshot (backgroundRewriteDoneHandler): installs the base, or counts the
+/// failure. Ignores a rewrite that was cancelled meanwhile.
+fn done(srv: &mut Server, id: u64, r: crate::save::SaveResult) {
+    let mut rw = match srv.aof_rewrite.running.take() {
+        Some(rw) if rw.id == id => rw,
+        other => {
+            srv.aof_rewrite.running = other;
+            return;
+        }
     };
     if let Some(t) = rw.thread.take() {
         let _ = t.join();
     }
-    let secs = rw.started.elapsed().as_secs() as i64;
-    let dir = aof.dir.clone();
-    let result = r.and_then(|_| {
-        let mut m: Manifest = aof.manifest.clone();
-        let base = m.next_base(&name, rw.base_name.ends_with(".rdb")).clone();
-        if base.seq != rw.base_seq || base.name != rw.base_name.as_bytes() {
-            return Err(SaveFailure {
-                code: "P005",
-                name: "WRITE_ERR",
-                message: "the manifest changed during the rewrite".into(),
-            });
-        }
-        m.mark_rewritten_incrs_as_history(true);
-        m.write_atomic(&dir, &name)
-            .map_err(|e| SaveFailure::from_io("manifest", &e))?;
-        Ok(m)
-    });
-    match result {
-        Ok(mut m) => {
-            let base_size = std::fs::metadata(dir.join(&rw.base_name))
-                .map(|md| md.len())
-                .unwrap_or(0);
-            if gc {
-                let history = m.take_history();
-                if !history.is_empty() && m.write_atomic(&dir, &name).is_ok() {
-                    for h in &history {
-                        let _ = std::fs::remove_file(h.path_in(&dir));
-                    }
-                }
-            }
-            let incr_size: u64 = m
-                .incrs
-                .iter()
-                .map(|i| {
-                    std::fs::metadata(i.path_in(&dir))
-                        .map(|md| md.len())
-                        .unwrap_or(0)
-                })
-                .sum();
-            aof.manifest = m;
-            aof.base_size = base_size + incr_size;
-            aof.current_size = base_size + incr_size;
-            // A rewrite that started after an fsync failure wrote fresh files from memory:
-            // the failure is behind us.
-            if aof.poisoned_since().is_some_and(|t| rw.started >= t) {
-                aof.fsync_poisoned = None;
-            }
-            srv.aof_status.rewrites += 1;
-            srv.aof_status.last_bgrewrite_ok = true;
-            srv.aof_status.rewrites_consecutive_failures = 0;
-            srv.aof_status.last_rewrite_time_sec = secs;
-            let _ = rw.manifest_has_incr;
+    srv.aof_status.last_rewrite_time_sec = rw.started.elapsed().as_secs() as i64;
+    let result = match r {
+        Ok(_) => {
             srv.log
                 .notice("Background AOF rewrite terminated with success");
+            install(srv, &rw)
+        }
+        Err(f) => {
+            // Not installed: no manifest names the base (see `install`).
+            let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+            Err(f.log_line())
+        }
+    };
+    match result {
+        Ok(()) => {
+            srv.aof_status.last_bgrewrite_ok = true;
+            srv.aof_status.rewrites_consecutive_failures = 0;
             srv.log
                 .notice("Background AOF rewrite finished successfully");
         }
-        Err(f) => {
-            let _ = std::fs::remove_file(dir.join(&rw.base_name));
-            aof.last_rewrite_failure_at = Some(Instant::now());
+        Err(why) => {
+            srv.aof_rewrite.last_failure_at = Some(Instant::now());
             srv.aof_status.last_bgrewrite_ok = false;
             srv.aof_status.rewrites_consecutive_failures += 1;
-            srv.aof_status.last_rewrite_time_sec = secs;
-            srv.log.warning(&f.log_line());
+            srv.log.warning(&why);
             srv.log
                 .warning("Background AOF rewrite terminated with error");
-            if aof.manifest.base.is_none() {
+            if srv.aof.as_ref().is_some_and(|a| a.awaiting_base) {
                 // appendonly was just turned on: it keeps trying until it has a base.
-                aof.rewrite_scheduled = true;
+                srv.aof_rewrite.scheduled = true;
             }
         }
     }
 }
 
-/// Stops a rewrite in progress and waits for its thread (appendonly no, shutdown).
-pub fn cancel(srv: &mut Server) {
-    let Some(aof) = srv.aof.as_mut() else {
-        return;
+/// Persists the manifest naming the new base; the incrs it covers become history (all of
+/// them with appendonly no), deleted once a manifest without them is on disk.
+fn install(srv: &mut Server, rw: &Rewrite) -> Result<(), String> {
+    let name = srv.config.appendfilename.clone();
+    let gc = !srv.config.aof_disable_auto_gc;
+    let aof_on = srv.aof.is_some();
+    let mut m = match (&rw.off_manifest, srv.aof.as_ref()) {
+        (Some(m), _) => m.clone(),
+        (None, Some(a)) => a.manifest.clone(),
+        (None, None) => return Err("the append-only file was turned off".into()),
     };
-    if let Some(mut rw) = aof.rewrite.take() {
+    let base = m.next_base(&name, rw.base_name.ends_with(".rdb")).clone();
+    if base.seq != rw.base_seq || base.name != rw.base_name.as_bytes() {
+        let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+        return Err("P005 WRITE_ERR: the manifest changed during the rewrite".into());
+    }
+    m.mark_rewritten_incrs_as_history(aof_on);
+    if let Err(e) = m.write_atomic(&rw.dir, &name) {
+        let why = manifest_failure(&e, &name, &rw.dir);
+        if e.replaced() {
+            // Readers already see the new manifest: it is the one kept (its history files
+            // stay, the old manifest may come back after a power cut).
+            adopt(srv, m);
+        } else {
+            let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+        }
+        return Err(why);
+    }
+    if gc {
+        m = delete_history(srv, &rw.dir, m);
+    }
+    let base_size = std::fs::metadata(rw.dir.join(&rw.base_name)).map_or(0, |md| md.len());
+    let incr_size: u64 = m
+        .incrs
+        .iter()
+        .map(|i| std::fs::metadata(i.path_in(&rw.dir)).map_or(0, |md| md.len()))
+        .sum();
+    adopt(srv, m);
+    if let Some(aof) = srv.aof.as_mut() {
+        aof.base_size = base_size + incr_size;
+        aof.current_size = base_size + incr_size;
+        aof.awaiting_base = false;
+        // A rewrite that started after an fsync failure wrote fresh files from memory:
+        // the failure is behind us.
+        if aof.poisoned_since().is_some_and(|t| rw.started >= t) {
+            aof.fsync_poisoned = None;
+        }
+    }
+    Ok(())
+}
+
+/// The manifest on disk is now `m` (with appendonly no, none is kept in memory).
+fn adopt(srv: &mut Server, m: Manifest) {
+    if let Some(aof) = srv.aof.as_mut() {
+        aof.manifest = m;
+    }
+}
+
+/// aofDelHistoryFiles: a manifest without the history is persisted, then its files deleted.
+/// Returns the manifest now on disk.
+fn delete_history(srv: &Server, dir: &Path, m: Manifest) -> Manifest {
+    let name = &srv.config.appendfilename;
+    let mut trimmed = m.clone();
+    let history = trimmed.take_history();
+    if history.is_empty() {
+        return m;
+    }
+    match trimmed.write_atomic(dir, name) {
+        Ok(()) => {
+            for h in &history {
+                srv.log
+                    .notice(&format!("Removing the history file {}", h.name_lossy()));
+                let _ = std::fs::remove_file(h.path_in(dir));
+            }
+            trimmed
+        }
+        Err(e) => {
+            // The history stays listed (and on disk): the next rewrite deletes it.
+            srv.log.warning(&manifest_failure(&e, name, dir));
+            m
+        }
+    }
+}
+
+/// Stops a rewrite in progress and waits for its thread (appendonly no or yes, shutdown).
+pub fn cancel(srv: &mut Server) {
+    if let Some(mut rw) = srv.aof_rewrite.running.take() {
         rw.progress
             .cancel
             .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = rw.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(aof.dir.join(&rw.base_name));
+        let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
         srv.log.notice("Killing running AOF rewrite");
     }
 }
@@ -256,19 +405,12 @@ pub fn cancel(srv: &mut Server) {
 /// auto-aof-rewrite-percentage over its size after the last rewrite (and is at least
 /// auto-aof-rewrite-min-size). After three failures in a row, retries slow down as Redis's.
 pub fn cron(srv: &mut Server) {
-    let bgsave = srv.rdb.bgsave.is_some();
-    let Some(aof) = srv.aof.as_mut() else {
-        return;
-    };
-    if aof.rewrite.is_some() || bgsave {
+    if srv.aof_rewrite.running.is_some() || srv.rdb.bgsave.is_some() {
         return;
     }
-    if aof.rewrite_scheduled && !limited(srv) {
-        let first = srv.aof.as_ref().is_some_and(|a| a.manifest.base.is_none());
-        if let Some(aof) = srv.aof.as_mut() {
-            aof.rewrite_scheduled = false;
-        }
-        if let Err(e) = start_with(srv, !first) {
+    if srv.aof_rewrite.scheduled && !limited(srv) {
+        // Stays scheduled until a start succeeds (`spawn` clears it), as in Redis.
+        if let Err(e) = start(srv) {
             srv.log.warning(&e);
         }
         return;
@@ -302,10 +444,118 @@ fn limited(srv: &Server) -> bool {
     let minutes = 1u64 << (f - 3).min(6);
     let wait = minutes.min(60) * 60;
     let since = srv
-        .aof
-        .as_ref()
-        .and_then(|a| a.last_rewrite_failure_at)
+        .aof_rewrite
+        .last_failure_at
         .map(|t| t.elapsed().as_secs())
         .unwrap_or(u64::MAX);
     since < wait
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::aof::{Aof, OpenArgs};
+    use crate::config::{AppendFsync, Config, LogLevel};
+    use crate::log::Logger;
+
+    const NAME: &str = "appendonly.aof";
+
+    /// A server appending (everysec) to incr 1 of a manifest in `dir`.
+    fn server(dir: &Path) -> Server {
+        let log = Logger::open(LogLevel::Nothing, "").unwrap();
+        let config = Config {
+            appendfilename: NAME.into(),
+            appendfsync: AppendFsync::Everysec,
+            ..Config::default()
+        };
+        let mut srv = Server::new(config, log.clone());
+        let mut manifest = Manifest::new();
+        let incr = manifest.next_incr(NAME).clone();
+        let file = create_incr(&incr.path_in(dir)).unwrap();
+        manifest.write_atomic(dir, NAME).unwrap();
+        let args = OpenArgs {
+            dir: dir.to_path_buf(),
+            manifest,
+            file,
+            file_len: 0,
+            current_size: 0,
+            base_size: 0,
+            start: 0,
+        };
+        srv.aof = Some(Aof::open(AppendFsync::Everysec, args, log));
+        srv
+    }
+
+    fn set(srv: &mut Server, key: &str) {
+        let aof = srv.aof.as_mut().unwrap();
+        aof.feed(0, &[b"SET".to_vec(), key.into(), b"v".to_vec()], false);
+        aof.flush(AppendFsync::Everysec);
+        assert!(aof.refusal().is_none());
+    }
+
+    fn holds(dir: &Path, seq: u32, key: &str) -> bool {
+        let data = std::fs::read(dir.join(format!("{NAME}.{seq}.incr.aof"))).unwrap();
+        let needle = format!("\r\n{key}\r\n");
+        data.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+
+    fn manifest_text(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join(format!("{NAME}.manifest"))).unwrap()
+    }
+
+    #[test]
+    fn the_append_target_moves_only_after_the_manifest_names_it() {
+        let dir = std::env::temp_dir().join(format!("amber-switch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut srv = server(&dir);
+        set(&mut srv, "k1");
+        let one = "file appendonly.aof.1.incr.aof seq 1 type i\n";
+        assert_eq!(manifest_text(&dir), one);
+
+        // The manifest's temp file cannot be created: the new incr is removed, appending
+        // stays on incr 1, which the manifest names.
+        let temp = dir.join("temp-appendonly.aof.manifest");
+        std::fs::create_dir(&temp).unwrap();
+        let e = switch_incr(&mut srv).unwrap_err();
+        assert!(
+            e.starts_with("Can't open the AOF manifest file temp-appendonly.aof.manifest: "),
+            "{e}"
+        );
+        assert!(!dir.join("appendonly.aof.2.incr.aof").exists());
+        assert_eq!(manifest_text(&dir), one);
+        set(&mut srv, "k2");
+        assert!(holds(&dir, 1, "k2"));
+
+        // The next attempt succeeds; what a crash left under the new name is not kept.
+        std::fs::remove_dir(&temp).unwrap();
+        std::fs::write(dir.join("appendonly.aof.2.incr.aof"), b"stale bytes").unwrap();
+        switch_incr(&mut srv).unwrap();
+        let two = format!("{one}file appendonly.aof.2.incr.aof seq 2 type i\n");
+        assert_eq!(manifest_text(&dir), two);
+        assert_eq!(
+            std::fs::metadata(dir.join("appendonly.aof.2.incr.aof"))
+                .unwrap()
+                .len(),
+            0
+        );
+        set(&mut srv, "k3");
+        assert!(holds(&dir, 2, "k3") && !holds(&dir, 1, "k3"));
+        let data = std::fs::read(dir.join("appendonly.aof.2.incr.aof")).unwrap();
+        assert!(data.starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
+
+        // The new incr cannot be created: nothing changes.
+        std::fs::create_dir(dir.join("appendonly.aof.3.incr.aof")).unwrap();
+        let e = switch_incr(&mut srv).unwrap_err();
+        assert!(
+            e.starts_with("Can't open the append-only file appendonly.aof.3.incr.aof: "),
+            "{e}"
+        );
+        assert_eq!(manifest_text(&dir), two);
+        set(&mut srv, "k4");
+        assert!(holds(&dir, 2, "k4"));
+        drop(srv);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -505,16 +505,18 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
     f(
         out,
         "aof_rewrite_in_progress",
-        &u8::from(aof.is_some_and(|a| a.rewrite.is_some())),
+        &u8::from(srv.aof_rewrite.running.is_some()),
     );
     f(
         out,
         "aof_rewrite_scheduled",
-        &u8::from(aof.is_some_and(|a| a.rewrite_scheduled)),
+        &u8::from(srv.aof_rewrite.scheduled),
     );
     f(out, "aof_last_rewrite_time_sec", &st.last_rewrite_time_sec);
-    let current_rw = aof
-        .and_then(|a| a.rewrite.as_ref())
+    let current_rw = srv
+        .aof_rewrite
+        .running
+        .as_ref()
         .map(|r| r.started.elapsed().as_secs() as i64)
         .unwrap_or(-1);
     f(out, "aof_current_rewrite_time_sec", &current_rw);
@@ -541,7 +543,11 @@ pub fn persistence_fields(srv: &Server, out: &mut String) {
     if let Some(a) = aof {
         f(out, "aof_current_size", &a.current_size);
         f(out, "aof_base_size", &a.base_size);
-        f(out, "aof_pending_rewrite", &u8::from(a.rewrite_scheduled));
+        f(
+            out,
+            "aof_pending_rewrite",
+            &u8::from(srv.aof_rewrite.scheduled),
+        );
         f(out, "aof_buffer_length", &a.buf.len());
         f(
             out,

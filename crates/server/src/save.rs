@@ -526,7 +526,7 @@ pub fn bgsave_cancel(srv: &mut Server) {
 
 /// serverCron's part: start a BGSAVE when a save point is reached, or a scheduled one.
 pub fn cron(srv: &mut Server) {
-    if srv.rdb.bgsave.is_some() || srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) {
+    if srv.rdb.bgsave.is_some() || srv.aof_rewrite.running.is_some() {
         return;
     }
     let now = crate::server::unix_ms() / 1000;

@@ -167,6 +167,8 @@ pub struct Server {
     pub aof: Option<crate::aof::Aof>,
     /// AOF state that outlives turning it off (INFO's aof_* status fields).
     pub aof_status: crate::aof::AofStatus,
+    /// The AOF rewrite in progress or scheduled (BGREWRITEAOF works with appendonly no too).
+    pub aof_rewrite: crate::aof_rewrite::RewriteState,
     /// The logical AOF offset reached when it was last turned off.
     pub aof_offset: u64,
     /// The AOF is being replayed: keys do not expire meanwhile.
@@ -226,6 +228,7 @@ impl Server {
             call_depth: 0,
             aof: None,
             aof_status: crate::aof::AofStatus::default(),
+            aof_rewrite: Default::default(),
             aof_offset: 0,
             replaying_aof: false,
             active_expire_enabled: true,

@@ -16,11 +16,11 @@
 //! required non-zero, `type` is the first byte of its value.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::io::{AtomicFile, ReplaceError, ReplaceStage};
 
 use super::cstr::{cstr, is_space, strtol};
 
@@ -385,29 +385,24 @@ impl Manifest {
         std::mem::take(&mut self.history)
     }
 
-    /// Writes `<dir>/<appendfilename>.manifest` durably: `temp-<appendfilename>.manifest`
-    /// (mode 0644, as Redis), write, fsync, rename over the manifest, fsync the directory.
-    pub fn write_atomic(&self, dir: &Path, appendfilename: &str) -> io::Result<()> {
+    /// Writes `<dir>/<appendfilename>.manifest` durably, as Redis's `writeAofManifestFile`:
+    /// `temp-<appendfilename>.manifest` (mode 0644), write, fsync, rename over the manifest,
+    /// fsync the directory. The error says which step failed: before the rename the old
+    /// manifest is untouched; after it (`replaced()`) readers see the new one already.
+    pub fn write_atomic(&self, dir: &Path, appendfilename: &str) -> Result<(), ReplaceError> {
         let target = dir.join(manifest_file_name(appendfilename));
-        let temp = dir.join(temp_manifest_file_name(appendfilename));
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&temp)?;
-            f.write_all(self.to_text().as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&temp, &target)?;
-            File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
+        let temp = temp_manifest_file_name(appendfilename);
+        let mut f =
+            AtomicFile::create_fixed(&target, &temp, 0o644).map_err(|error| ReplaceError {
+                stage: ReplaceStage::Open,
+                error,
+            })?;
+        f.write_all(self.to_text().as_bytes())
+            .map_err(|error| ReplaceError {
+                stage: ReplaceStage::Write,
+                error,
+            })?;
+        f.commit_staged()
     }
 }
 
@@ -707,6 +702,15 @@ mod tests {
         let back = std::fs::read(dir.join("appendonly.aof.manifest")).unwrap();
         assert_eq!(back, m.to_text().into_bytes());
         assert!(!dir.join("temp-appendonly.aof.manifest").exists());
+        // A failure before the rename leaves the manifest as it was, and says so.
+        std::fs::create_dir(dir.join("temp-appendonly.aof.manifest")).unwrap();
+        let mut other = m.clone();
+        other.next_incr("appendonly.aof");
+        let e = other.write_atomic(&dir, "appendonly.aof").unwrap_err();
+        assert_eq!(e.stage, ReplaceStage::Open);
+        assert!(!e.replaced());
+        let again = std::fs::read(dir.join("appendonly.aof.manifest")).unwrap();
+        assert_eq!(again, m.to_text().into_bytes());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -67,7 +67,7 @@ fn bgsave(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::new("ERR Background save already in progress"));
     }
     let in_exec = ctx.cl.multi.is_some();
-    let aof_rewriting = ctx.srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some());
+    let aof_rewriting = ctx.srv.aof_rewrite.running.is_some();
     if in_exec || aof_rewriting {
         if !(schedule || in_exec) {
             return Err(Error::new("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
@@ -94,19 +94,16 @@ fn lastsave(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
+/// BGREWRITEAOF, with appendonly yes or no (with no, it writes a base and a manifest naming
+/// only it in appenddirname, as Redis does).
 fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Reply {
-    if ctx.srv.aof.is_none() {
-        return Err(Error::new("ERR Can't execute an AOF background rewriting. Please check the server logs for more information."));
-    }
-    if ctx.srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) {
+    if ctx.srv.aof_rewrite.running.is_some() {
         return Err(Error::new(
             "ERR Background append only file rewriting already in progress",
         ));
     }
     if ctx.cl.multi.is_some() || ctx.srv.rdb.bgsave.is_some() {
-        if let Some(a) = ctx.srv.aof.as_mut() {
-            a.rewrite_scheduled = true;
-        }
+        ctx.srv.aof_rewrite.scheduled = true;
         ctx.srv.aof_status.rewrites_consecutive_failures = 0;
         ctx.cl
             .out
