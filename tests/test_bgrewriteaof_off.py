@@ -4,30 +4,14 @@
 first, an AOF left by an earlier appendonly yes becomes history (deleted), INFO counts the
 rewrites, and the files load in either server."""
 
-import subprocess
 import time
 
 import pytest
 
 from conftest import ServerProc
+from test_aof import check_aof, wait_rewrite
 
 OFF = ["--appendonly", "no", "--save", ""]
-
-
-def wait_rewrite(c, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        info = c.info("persistence")
-        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            return info
-        time.sleep(0.02)
-    raise AssertionError("the AOF rewrite did not finish")
-
-
-def check_aof(adir):
-    p = subprocess.run(["redis-check-aof", str(adir / "appendonly.aof.manifest")],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0 and "All AOF files and manifest are valid" in p.stdout, p.stdout + p.stderr
 
 
 def client(s):
@@ -70,12 +54,12 @@ def test_bgrewriteaof_with_appendonly_no_writes_a_base_as_redis(tmp_path):
             assert info["aof_enabled"] == 0 and info["aof_rewrites"] == 1
             assert info["aof_last_bgrewrite_status"] == "ok"
             first = state(s.dir)
-            check_aof(s.dir / "appendonlydir")
+            check_aof(s.dir)
             c.set("later", "1")
             info = rewrite(c)
             assert info["aof_rewrites"] == 2 and info["aof_last_bgrewrite_status"] == "ok"
             second = state(s.dir)
-            check_aof(s.dir / "appendonlydir")
+            check_aof(s.dir)
             seen.append((first, second))
         amber, redis_ = seen
         assert amber == redis_
@@ -119,7 +103,7 @@ def test_bgrewriteaof_with_appendonly_no_over_an_earlier_aof(tmp_path):
             c.set("after", "1")
             rewrite(c)
             out.append(state(d))
-            check_aof(d / "appendonlydir")
+            check_aof(d)
         finally:
             s.stop()
     assert out[0] == out[1], out
@@ -163,4 +147,4 @@ def test_bgrewriteaof_with_appendonly_no_then_appendonly_yes(tmp_path, kind):
                         "file appendonly.aof.1.incr.aof seq 1 type i\n"), text
     finally:
         s.stop()
-    check_aof(s.dir / "appendonlydir")
+    check_aof(s.dir)
