@@ -269,11 +269,14 @@ def test_first_rewrite_retried_after_appendonly_yes_loads_each_write_once(tmp_pa
     server retries. INCRs run while the first snapshot was written are in that snapshot's
     successor: the incr file starts over at the retry, or they would be loaded twice."""
     d = tmp_path / "a"
-    s = Straced(d, ["--save", "", "--appendonly", "no"], "rename,renameat,renameat2", "error=EIO:when=1",
-                [TEMP_MANIFEST]).start()
+    # 20,000 keys at 50 us each: the first snapshot takes about a second however loaded the
+    # machine is, so the 100 INCRs surely run during it (300,000 keys without a delay could
+    # finish first on a fast run).
+    s = Straced(d, ["--save", "", "--appendonly", "no", "--rdb-key-save-delay", "50"],
+                "rename,renameat,renameat2", "error=EIO:when=1", [TEMP_MANIFEST]).start()
     try:
         c = s.client()
-        c.execute_command("DEBUG", "POPULATE", "300000")
+        c.execute_command("DEBUG", "POPULATE", "20000")
         c.config_set("appendonly", "yes")
         for _ in range(100):
             c.incr("counter")
