@@ -11,81 +11,87 @@ use tokio::sync::Notify;
 
 use crate::cmd::Command;
 
-pub type ClientId = u64;
+pub(crate) type ClientId = u64;
 
 /// A command queued inside MULTI.
-pub struct Queued {
-    pub cmd: &'static Command,
-    pub args: Vec<Vec<u8>>,
+pub(crate) struct Queued {
+    pub(crate) cmd: &'static Command,
+    pub(crate) args: Vec<Vec<u8>>,
 }
 
 #[derive(Default)]
-pub struct MultiState {
-    pub queue: Vec<Queued>,
+pub(crate) struct MultiState {
+    pub(crate) queue: Vec<Queued>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
-    pub dirty_exec: bool,
+    pub(crate) dirty_exec: bool,
 }
 
 /// Why and how a client waits (BLPOP and friends).
-pub struct BlockState {
-    pub db: usize,
-    pub keys: Vec<Key>,
-    pub deadline: Option<Instant>,
+pub(crate) struct BlockState {
+    pub(crate) db: usize,
+    pub(crate) keys: Vec<Key>,
+    pub(crate) deadline: Option<Instant>,
     /// The command to run again when one of `keys` becomes ready.
-    pub cmd: &'static Command,
-    pub args: Vec<Vec<u8>>,
+    pub(crate) cmd: &'static Command,
+    pub(crate) args: Vec<Vec<u8>>,
     /// Writes the reply given when the timeout fires.
-    pub on_timeout: fn(&mut ReplyBuf),
+    pub(crate) on_timeout: fn(&mut ReplyBuf),
 }
 
-pub struct Client {
-    pub id: ClientId,
+pub(crate) struct Client {
+    pub(crate) id: ClientId,
     /// The AOF offset this client's commands reached: its replies go out only once the AOF
     /// is durable up to here (by the appendfsync policy).
-    pub aof_need: u64,
+    pub(crate) aof_need: u64,
     /// The AOF offset at the end of this client's own last write (what its replies wait
     /// for while a failed write is retried).
-    pub aof_own: u64,
+    pub(crate) aof_own: u64,
     /// The AOF batch this client last waited for (`aof::wait_point`).
-    pub aof_batch: u64,
-    pub addr: String,
-    pub laddr: String,
-    pub fd: i32,
-    pub name: Option<Vec<u8>>,
-    pub db: usize,
-    pub out: ReplyBuf,
-    pub authenticated: bool,
+    pub(crate) aof_batch: u64,
+    pub(crate) addr: String,
+    pub(crate) laddr: String,
+    pub(crate) fd: i32,
+    pub(crate) name: Option<Vec<u8>>,
+    pub(crate) db: usize,
+    pub(crate) out: ReplyBuf,
+    pub(crate) authenticated: bool,
     /// Send what is buffered, then close (QUIT, protocol errors).
-    pub close_after_reply: bool,
+    pub(crate) close_after_reply: bool,
     /// REPLCONF rdb-only 1: SYNC/PSYNC sends just the RDB (redis-cli --rdb, backups).
-    pub rdb_only: bool,
+    pub(crate) rdb_only: bool,
     /// The RDB stream of a SYNC: the connection sends it and then closes.
-    pub rdb_stream: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    pub(crate) rdb_stream: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
     /// Close without sending more (CLIENT KILL).
-    pub close_asap: bool,
-    pub multi: Option<MultiState>,
-    pub watched: Vec<(usize, Key)>,
+    pub(crate) close_asap: bool,
+    pub(crate) multi: Option<MultiState>,
+    pub(crate) watched: Vec<(usize, Key)>,
     /// A watched key was modified: EXEC must fail.
-    pub dirty_cas: bool,
-    pub channels: HashSet<Blob>,
-    pub patterns: HashSet<Blob>,
-    pub blocked: Option<BlockState>,
-    pub created: Instant,
-    pub last_interaction: Instant,
+    pub(crate) dirty_cas: bool,
+    pub(crate) channels: HashSet<Blob>,
+    pub(crate) patterns: HashSet<Blob>,
+    pub(crate) blocked: Option<BlockState>,
+    pub(crate) created: Instant,
+    pub(crate) last_interaction: Instant,
     /// The last command run (CLIENT LIST's `cmd=`), None before the first.
-    pub last_cmd: Option<crate::cmd::CmdName>,
+    pub(crate) last_cmd: Option<crate::cmd::CmdName>,
     /// Wakes the connection task: output was queued by someone else, or it was unblocked/killed.
-    pub notify: Rc<Notify>,
+    pub(crate) notify: Rc<Notify>,
     /// Bytes waiting in the query buffer (for CLIENT LIST).
-    pub qbuf_len: usize,
-    pub is_unix: bool,
-    pub is_local: bool,
+    pub(crate) qbuf_len: usize,
+    pub(crate) is_unix: bool,
+    pub(crate) is_local: bool,
     /// MONITOR was called: every command run is shown to this client.
-    pub monitor: bool,
+    pub(crate) monitor: bool,
 }
 
 impl Client {
-    pub fn new(id: ClientId, addr: String, laddr: String, fd: i32, authenticated: bool) -> Self {
+    pub(crate) fn new(
+        id: ClientId,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        authenticated: bool,
+    ) -> Self {
         let now = Instant::now();
         let is_local =
             addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("/");
@@ -122,7 +128,7 @@ impl Client {
         }
     }
 
-    pub fn resp(&self) -> u8 {
+    pub(crate) fn resp(&self) -> u8 {
         match self.out.proto {
             Proto::Resp2 => 2,
             Proto::Resp3 => 3,
@@ -130,11 +136,11 @@ impl Client {
     }
 
     /// Subscribed to anything (RESP2 clients are then limited to the pub/sub commands).
-    pub fn subscriptions(&self) -> usize {
+    pub(crate) fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 
-    pub fn in_multi(&self) -> bool {
+    pub(crate) fn in_multi(&self) -> bool {
         self.multi.is_some()
     }
 }

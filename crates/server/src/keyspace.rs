@@ -6,17 +6,17 @@ use amber_store::{Db, Entry, Key, Value};
 use crate::server::Server;
 
 impl Server {
-    pub fn db(&self, db: usize) -> &Db {
+    pub(crate) fn db(&self, db: usize) -> &Db {
         &self.dbs[db]
     }
 
-    pub fn db_mut(&mut self, db: usize) -> &mut Db {
+    pub(crate) fn db_mut(&mut self, db: usize) -> &mut Db {
         &mut self.dbs[db]
     }
 
     /// Deletes `key` if it has expired at the command's time, and records the deletion as a DEL
     /// to replay. Returns whether it was deleted.
-    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+    pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         // Nothing expires while the AOF is replayed (as Redis's keyIsExpired while loading):
         // a logged command that found its key alive must find it alive again.
         if self.replaying_aof {
@@ -39,7 +39,7 @@ impl Server {
 
     /// The live entry of `key` for a read command; counts keyspace hits and misses and
     /// records the access.
-    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+    pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         self.expire_if_needed(db, key);
         let clock = self.lru_clock();
         match self.dbs[db].get(key) {
@@ -56,13 +56,13 @@ impl Server {
     }
 
     /// The live entry of `key` without touching statistics or the access clock.
-    pub fn lookup_quiet(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+    pub(crate) fn lookup_quiet(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         self.expire_if_needed(db, key);
         self.dbs[db].get(key)
     }
 
     /// The live entry of `key` for a write command.
-    pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+    pub(crate) fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         self.expire_if_needed(db, key);
         let clock = self.lru_clock();
         let e = self.dbs[db].get_mut(key)?;
@@ -70,19 +70,14 @@ impl Server {
         Some(e)
     }
 
-    /// Whether `key` exists (live), without statistics.
-    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
-        self.lookup_quiet(db, key).is_some()
-    }
-
     /// Adds a new key; the caller knows it does not exist (dbAdd).
-    pub fn add_key(&mut self, db: usize, key: Key, value: Value) {
+    pub(crate) fn add_key(&mut self, db: usize, key: Key, value: Value) {
         let clock = self.lru_clock();
         self.dbs[db].insert(key, value, amber_store::db::NO_EXPIRE, clock);
     }
 
     /// Sets `key` to `value` (setKey): replaces any old value and, unless `keep_ttl`, its expiry.
-    pub fn set_key(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+    pub(crate) fn set_key(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         let clock = self.lru_clock();
         let expire = if keep_ttl {
             self.lookup_quiet(db, key)
@@ -95,7 +90,7 @@ impl Server {
     }
 
     /// Deletes a live key; returns whether it existed.
-    pub fn delete_key(&mut self, db: usize, key: &[u8]) -> bool {
+    pub(crate) fn delete_key(&mut self, db: usize, key: &[u8]) -> bool {
         if self.expire_if_needed(db, key) {
             return false;
         }
@@ -104,7 +99,7 @@ impl Server {
 
     /// One run of the active expire cycle over every database, within `budget`.
     /// Returns the number of keys expired.
-    pub fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
+    pub(crate) fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
         let start = std::time::Instant::now();
         let now = crate::server::unix_ms();
         self.cmd_time_ms = now;
@@ -131,7 +126,7 @@ impl Server {
                 break;
             }
         }
-        crate::aof::feed_propagated(self);
+        crate::durability::aof::feed_propagated(self);
         total
     }
 }

@@ -1,7 +1,20 @@
 //! amber-server: a Redis 7.0 compatible server.
 //!
-//! `main.rs` parses the command line and starts `net::run`; connections are served by tasks on
-//! one thread (`conn.rs`), commands are dispatched by `cmd/` against the `Server` state.
+//! The layout, by what each room owns:
+//!
+//! ```text
+//! main.rs        the command line; starts net::run
+//! server.rs      the shared state one thread owns (databases, clients, config, statistics)
+//! client.rs      one connected client's state
+//! keyspace.rs    key lookups with expiry semantics, the active expire cycle
+//! net/           listeners and admission, the connection loop, cron, shutdown, supervision
+//! cmd/           the command table, dispatch (process/call/Ctx), blocking operations, DEBUG,
+//!                INFO, and one file per command family
+//! durability/    how a write becomes durable: the AOF (feed, writer thread, loader, rewrite),
+//!                RDB save and load; its mod.rs draws the path and the guarantees
+//! config/        redis.conf reading, the directive table, CONFIG GET/SET/REWRITE
+//! sys/           allocator, clocks, logging, crash reports
+//! ```
 
 /// Amber's own version (the workspace's `version`): INFO's `amber_version`, the log, `-v`.
 pub const AMBER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -9,29 +22,16 @@ pub const AMBER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `redis_version`, HELLO's `version`, the RDB's `redis-ver` aux field.
 pub const REDIS_VERSION: &str = "7.0.15";
 
-pub mod alloc;
-pub mod aof;
-pub mod aof_load;
-pub mod aof_rewrite;
-mod aof_writer;
-pub mod client;
-pub mod clock;
-pub mod cmd;
-pub mod config;
-pub mod config_accepted;
-pub mod config_load;
-pub mod conn;
-pub mod crash;
-pub mod digest;
-pub mod glob;
-pub mod info;
-pub mod keyspace;
-pub mod ldouble;
-pub mod load;
-pub mod log;
-pub mod net;
-pub mod rdb_guard;
-pub mod save;
-pub mod server;
-pub mod supervise;
-pub mod timer;
+mod client;
+mod cmd;
+mod config;
+mod durability;
+mod keyspace;
+mod net;
+mod server;
+mod sys;
+
+// What main.rs needs; everything else is private to the crate, so unused code shows.
+pub use config::Config;
+pub use net::run;
+pub use sys::alloc::{configure as configure_allocator, Counting};

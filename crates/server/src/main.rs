@@ -1,7 +1,7 @@
 //! `amber-server [/path/to/redis.conf] [--directive value ...]`, started as redis-server is.
 
 #[global_allocator]
-static GLOBAL: amber_server::alloc::Counting = amber_server::alloc::Counting;
+static GLOBAL: amber_server::Counting = amber_server::Counting;
 
 fn usage() {
     eprintln!(
@@ -10,7 +10,7 @@ fn usage() {
 }
 
 fn main() {
-    amber_server::alloc::configure();
+    amber_server::configure_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(first) = args.first() {
         match first.as_str() {
@@ -29,12 +29,12 @@ fn main() {
             _ => {}
         }
     }
-    let config = match amber_server::config::Config::from_args(&args) {
+    let config = match amber_server::Config::from_args(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
-    std::process::exit(amber_server::net::run(config));
+    std::process::exit(amber_server::run(config));
 }

@@ -15,10 +15,10 @@ use rand::{Rng, SeedableRng};
 use crate::client::{Client, ClientId};
 use crate::cmd::CommandTable;
 use crate::config::Config;
-use crate::log::Logger;
+use crate::sys::log::Logger;
 
 /// Unix time in milliseconds.
-pub fn unix_ms() -> i64 {
+pub(crate) fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -26,7 +26,7 @@ pub fn unix_ms() -> i64 {
 }
 
 /// Unix time in microseconds.
-pub fn unix_us() -> i64 {
+pub(crate) fn unix_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -35,40 +35,40 @@ pub fn unix_us() -> i64 {
 
 /// Per-command counters for INFO commandstats.
 #[derive(Default, Clone, Copy)]
-pub struct CmdStat {
-    pub calls: u64,
-    pub usec: u64,
-    pub rejected_calls: u64,
-    pub failed_calls: u64,
+pub(crate) struct CmdStat {
+    pub(crate) calls: u64,
+    pub(crate) usec: u64,
+    pub(crate) rejected_calls: u64,
+    pub(crate) failed_calls: u64,
 }
 
 #[derive(Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Microseconds the main thread spent starting the latest snapshot (INFO's
     /// latest_fork_usec: the pause Redis's fork causes, which is what tools watch it for).
-    pub latest_snapshot_start_usec: u64,
-    pub total_connections_received: u64,
-    pub total_commands_processed: u64,
-    pub rejected_connections: u64,
-    pub expired_keys: u64,
-    pub expired_stale_perc: f64,
-    pub keyspace_hits: u64,
-    pub keyspace_misses: u64,
-    pub total_net_input_bytes: u64,
-    pub total_net_output_bytes: u64,
-    pub total_error_replies: u64,
-    pub unexpected_error_replies: u64,
-    pub error_codes: BTreeMap<String, u64>,
-    pub commands: HashMap<crate::cmd::CmdName, CmdStat>,
-    pub pubsub_messages: u64,
-    pub inst_ops: InstMetric,
-    pub inst_input: InstMetric,
-    pub inst_output: InstMetric,
+    pub(crate) latest_snapshot_start_usec: u64,
+    pub(crate) total_connections_received: u64,
+    pub(crate) total_commands_processed: u64,
+    pub(crate) rejected_connections: u64,
+    pub(crate) expired_keys: u64,
+    pub(crate) expired_stale_perc: f64,
+    pub(crate) keyspace_hits: u64,
+    pub(crate) keyspace_misses: u64,
+    pub(crate) total_net_input_bytes: u64,
+    pub(crate) total_net_output_bytes: u64,
+    pub(crate) total_error_replies: u64,
+    pub(crate) unexpected_error_replies: u64,
+    pub(crate) error_codes: BTreeMap<String, u64>,
+    pub(crate) commands: HashMap<crate::cmd::CmdName, CmdStat>,
+    pub(crate) pubsub_messages: u64,
+    pub(crate) inst_ops: InstMetric,
+    pub(crate) inst_input: InstMetric,
+    pub(crate) inst_output: InstMetric,
 }
 
 /// Redis's instantaneous metrics: a value sampled every cron run, averaged over the last 16.
 #[derive(Default)]
-pub struct InstMetric {
+pub(crate) struct InstMetric {
     last_time_ms: i64,
     last_value: u64,
     samples: [f64; 16],
@@ -77,7 +77,7 @@ pub struct InstMetric {
 
 impl InstMetric {
     /// Records the counter's current value; the sample is its rate per second since the last.
-    pub fn sample(&mut self, now_ms: i64, value: u64) {
+    pub(crate) fn sample(&mut self, now_ms: i64, value: u64) {
         if self.last_time_ms > 0 && now_ms > self.last_time_ms {
             let rate = (value.saturating_sub(self.last_value)) as f64 * 1000.0
                 / (now_ms - self.last_time_ms) as f64;
@@ -88,105 +88,103 @@ impl InstMetric {
         self.last_value = value;
     }
 
-    pub fn value(&self) -> f64 {
+    pub(crate) fn value(&self) -> f64 {
         self.samples.iter().sum::<f64>() / self.samples.len() as f64
     }
 }
 
 /// Clients blocked on keys, per (db, key), in arrival order.
 #[derive(Default)]
-pub struct Blocking {
-    pub by_key: HashMap<(usize, Key), Vec<ClientId>>,
+pub(crate) struct Blocking {
+    pub(crate) by_key: HashMap<(usize, Key), Vec<ClientId>>,
     /// Keys that received data while clients wait on them; served after the current command.
-    pub ready: Vec<(usize, Key)>,
-    pub ready_set: HashSet<(usize, Key)>,
-    pub count: usize,
+    pub(crate) ready: Vec<(usize, Key)>,
+    pub(crate) ready_set: HashSet<(usize, Key)>,
+    pub(crate) count: usize,
     /// While a blocked command runs again: the ready key that woke it. Redis 7.0 serves a
     /// client from the key that became ready, not from the first of its keys holding data.
-    pub serving: Option<Key>,
+    pub(crate) serving: Option<Key>,
 }
 
 /// Pub/sub subscriptions.
 #[derive(Default)]
-pub struct PubSub {
-    pub channels: HashMap<Blob, Vec<ClientId>>,
-    pub patterns: Vec<(Blob, ClientId)>,
+pub(crate) struct PubSub {
+    pub(crate) channels: HashMap<Blob, Vec<ClientId>>,
+    pub(crate) patterns: Vec<(Blob, ClientId)>,
 }
 
 /// CLIENT PAUSE in force.
 #[derive(Clone, Copy)]
-pub struct Pause {
-    pub until: Instant,
+pub(crate) struct Pause {
+    pub(crate) until: Instant,
     /// Only write commands are held back (PAUSE ... WRITE).
-    pub write_only: bool,
+    pub(crate) write_only: bool,
 }
 
-pub struct Server {
-    pub config: Config,
-    pub dbs: Vec<Db>,
-    pub clients: BTreeMap<ClientId, Rc<RefCell<Client>>>,
-    pub next_client_id: ClientId,
-    pub stats: Stats,
-    pub commands: CommandTable,
-    pub slowlog: crate::cmd::slowlog::SlowLog,
+pub(crate) struct Server {
+    pub(crate) config: Config,
+    pub(crate) dbs: Vec<Db>,
+    pub(crate) clients: BTreeMap<ClientId, Rc<RefCell<Client>>>,
+    pub(crate) next_client_id: ClientId,
+    pub(crate) stats: Stats,
+    pub(crate) commands: CommandTable,
+    pub(crate) slowlog: crate::cmd::slowlog::SlowLog,
     /// Clients in MONITOR mode.
-    pub monitors: Vec<ClientId>,
-    pub latency: crate::cmd::latency::LatencyMonitor,
-    pub run_id: String,
-    pub started: Instant,
-    pub started_unix: i64,
+    pub(crate) monitors: Vec<ClientId>,
+    pub(crate) latency: crate::cmd::latency::LatencyMonitor,
+    pub(crate) run_id: String,
+    pub(crate) started: Instant,
     /// Time of the command being executed (Unix ms): expiry is judged against it, so a key
     /// cannot expire in the middle of a command or a transaction.
-    pub cmd_time_ms: i64,
+    pub(crate) cmd_time_ms: i64,
     /// Modifications since the last save (rdb_changes_since_last_save).
-    pub dirty: u64,
-    pub rng: SmallRng,
-    pub blocking: Blocking,
-    pub pubsub: PubSub,
-    pub watched: HashMap<(usize, Key), Vec<ClientId>>,
+    pub(crate) dirty: u64,
+    pub(crate) rng: SmallRng,
+    pub(crate) blocking: Blocking,
+    pub(crate) pubsub: PubSub,
+    pub(crate) watched: HashMap<(usize, Key), Vec<ClientId>>,
     /// (client, db, key) for watched keys that existed when WATCH ran: their expiry fails EXEC.
-    pub watch_live: HashSet<(ClientId, usize, Key)>,
-    pub pause: Option<Pause>,
-    pub shutdown_asap: bool,
-    pub expire_cursor: Vec<usize>,
-    pub log: Logger,
-    pub executable: String,
-    pub tcp_port: u16,
+    pub(crate) watch_live: HashSet<(ClientId, usize, Key)>,
+    pub(crate) pause: Option<Pause>,
+    pub(crate) shutdown_asap: bool,
+    pub(crate) expire_cursor: Vec<usize>,
+    pub(crate) log: Logger,
+    pub(crate) executable: String,
     /// The accept loops in service, replaced when CONFIG SET changes port or bind.
-    pub listeners: Vec<tokio::task::AbortHandle>,
+    pub(crate) listeners: Vec<tokio::task::AbortHandle>,
     /// This server's own handle, for work that must spawn tasks (rebinding listeners).
-    pub self_ref: std::rc::Weak<RefCell<Server>>,
+    pub(crate) self_ref: std::rc::Weak<RefCell<Server>>,
     /// Commands propagated (effects, for the AOF) by the command being executed.
-    pub propagated: Vec<(usize, Vec<Vec<u8>>)>,
+    pub(crate) propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// The running command replaced its own propagation (`propagate`), so `call` must not
     /// also propagate it as received.
-    pub propagation_replaced: bool,
+    pub(crate) propagation_replaced: bool,
     /// Nesting of `cmd::call` (EXEC runs its commands inside its own call).
-    pub call_depth: u32,
+    pub(crate) call_depth: u32,
     /// The append-only file, when appendonly is on.
-    pub aof: Option<crate::aof::Aof>,
+    pub(crate) aof: Option<crate::durability::aof::Aof>,
     /// AOF state that outlives turning it off (INFO's aof_* status fields).
-    pub aof_status: crate::aof::AofStatus,
+    pub(crate) aof_status: crate::durability::aof::AofStatus,
     /// The AOF rewrite in progress or scheduled (BGREWRITEAOF works with appendonly no too).
-    pub aof_rewrite: crate::aof_rewrite::RewriteState,
+    pub(crate) aof_rewrite: crate::durability::aof::rewrite::RewriteState,
     /// The logical AOF offset reached when it was last turned off.
-    pub aof_offset: u64,
+    pub(crate) aof_offset: u64,
     /// The AOF is being replayed: keys do not expire meanwhile.
-    pub replaying_aof: bool,
+    pub(crate) replaying_aof: bool,
     /// DEBUG SET-ACTIVE-EXPIRE switches the active expire cycle.
-    pub active_expire_enabled: bool,
+    pub(crate) active_expire_enabled: bool,
     /// RDB snapshots: the BGSAVE in progress and the status of the last saves.
-    pub rdb: crate::save::RdbState,
+    pub(crate) rdb: crate::durability::save::RdbState,
     /// Loading the dataset at start: commands without the LOADING flag are refused.
-    pub loading: Option<crate::load::LoadProgress>,
+    pub(crate) loading: Option<crate::durability::rdb_load::LoadProgress>,
     /// Wakes the task that walks running snapshots (`net::snapshot_pump`).
-    pub snapshot_wake: Rc<tokio::sync::Notify>,
+    pub(crate) snapshot_wake: Rc<tokio::sync::Notify>,
     /// An RDB file present at start and not loaded (appendonly yes, empty AOF).
-    pub rdb_not_loaded: Option<crate::rdb_guard::NotLoaded>,
+    pub(crate) rdb_not_loaded: Option<crate::durability::rdb_guard::NotLoaded>,
 }
 
 impl Server {
-    pub fn new(config: Config, log: Logger) -> Self {
+    pub(crate) fn new(config: Config, log: Logger) -> Self {
         let mut rng = SmallRng::from_entropy();
         let run_id: String = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
@@ -205,7 +203,6 @@ impl Server {
             latency: Default::default(),
             run_id,
             started: Instant::now(),
-            started_unix: unix_ms() / 1000,
             cmd_time_ms: unix_ms(),
             dirty: 0,
             rng,
@@ -220,19 +217,18 @@ impl Server {
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            tcp_port: config.port,
             listeners: Vec::new(),
             self_ref: std::rc::Weak::new(),
             propagated: Vec::new(),
             propagation_replaced: false,
             call_depth: 0,
             aof: None,
-            aof_status: crate::aof::AofStatus::default(),
+            aof_status: crate::durability::aof::AofStatus::default(),
             aof_rewrite: Default::default(),
             aof_offset: 0,
             replaying_aof: false,
             active_expire_enabled: true,
-            rdb: crate::save::RdbState::new(unix_ms() / 1000),
+            rdb: crate::durability::save::RdbState::new(unix_ms() / 1000),
             loading: None,
             snapshot_wake: Rc::new(tokio::sync::Notify::new()),
             rdb_not_loaded: None,
@@ -241,12 +237,12 @@ impl Server {
     }
 
     /// Redis's LRU clock: seconds, 24 bits, from the cached command time.
-    pub fn lru_clock(&self) -> u32 {
+    pub(crate) fn lru_clock(&self) -> u32 {
         ((self.cmd_time_ms / 1000) as u32) & ((1 << 24) - 1)
     }
 
     /// Marks `key` modified: transactions watching it will fail (Redis's signalModifiedKey).
-    pub fn touch_watched(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn touch_watched(&mut self, db: usize, key: &[u8]) {
         if self.watched.is_empty() {
             return;
         }
@@ -265,7 +261,7 @@ impl Server {
     /// Marks modified the watched keys of `db` that exist in it or, for SWAPDB, in the
     /// database `replaced_with` that takes its place (Redis's touchAllWatchedKeysInDb).
     /// Call it before the databases change.
-    pub fn touch_all_watched_in_db(
+    pub(crate) fn touch_all_watched_in_db(
         &mut self,
         db: usize,
         replaced_with: Option<usize>,
@@ -293,7 +289,7 @@ impl Server {
     }
 
     /// Wakes clients blocked on `key` once the current command is done (signalKeyAsReady).
-    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn signal_ready(&mut self, db: usize, key: &[u8]) {
         if self.blocking.by_key.is_empty() {
             return;
         }
@@ -305,23 +301,19 @@ impl Server {
 
     /// Records what the running command did, as it must be replayed (for the AOF), in place
     /// of the command as received (SPOP → SREM, EXPIRE → PEXPIREAT, ...).
-    pub fn propagate(&mut self, db: usize, args: Vec<Vec<u8>>) {
+    pub(crate) fn propagate(&mut self, db: usize, args: Vec<Vec<u8>>) {
         self.propagation_replaced = true;
         self.propagated.push((db, args));
     }
 
     /// Records a deletion the server decided on its own (an expired key) as a DEL, in
     /// addition to whatever the running command propagates.
-    pub fn propagate_deletion(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn propagate_deletion(&mut self, db: usize, key: &[u8]) {
         self.propagated
             .push((db, vec![b"DEL".to_vec(), key.to_vec()]));
     }
 
-    pub fn watch_saw_live(&self, id: ClientId, db: usize, key: &[u8]) -> bool {
+    pub(crate) fn watch_saw_live(&self, id: ClientId, db: usize, key: &[u8]) -> bool {
         self.watch_live.contains(&(id, db, Key::from_slice(key)))
-    }
-
-    pub fn client_count(&self) -> usize {
-        self.clients.len()
     }
 }

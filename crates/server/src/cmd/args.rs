@@ -3,12 +3,12 @@
 use super::Error;
 
 /// An integer argument (getLongLongFromObjectOrReply).
-pub fn int(arg: &[u8]) -> Result<i64, Error> {
+pub(crate) fn int(arg: &[u8]) -> Result<i64, Error> {
     amber_store::value::parse_i64(arg).ok_or_else(Error::not_int)
 }
 
 /// A 32-bit integer argument (getIntFromObjectOrReply).
-pub fn int32(arg: &[u8]) -> Result<i32, Error> {
+pub(crate) fn int32(arg: &[u8]) -> Result<i32, Error> {
     let v = int(arg)?;
     i32::try_from(v).map_err(|_| {
         Error::new("ERR value is out of range, value must between -2147483648 and 2147483647")
@@ -16,13 +16,13 @@ pub fn int32(arg: &[u8]) -> Result<i32, Error> {
 }
 
 /// An integer argument with a custom error message (the "ERR " prefix is added).
-pub fn int_msg(arg: &[u8], msg: &'static str) -> Result<i64, Error> {
+pub(crate) fn int_msg(arg: &[u8], msg: &'static str) -> Result<i64, Error> {
     amber_store::value::parse_i64(arg).ok_or_else(|| Error::new(format!("ERR {msg}")))
 }
 
 /// A non-negative integer (getPositiveLongFromObjectOrReply with Redis's message).
 /// Not a number and negative get the same message, as in Redis.
-pub fn positive(arg: &[u8]) -> Result<i64, Error> {
+pub(crate) fn positive(arg: &[u8]) -> Result<i64, Error> {
     match amber_store::value::parse_i64(arg) {
         Some(v) if v >= 0 => Ok(v),
         _ => Err(Error::new("ERR value is out of range, must be positive")),
@@ -31,7 +31,7 @@ pub fn positive(arg: &[u8]) -> Result<i64, Error> {
 
 /// Parses a double as C's strtod would for Redis's string2d: the whole argument must be a
 /// number, no leading space, no NaN, no overflow to infinity (a literal "inf" is fine).
-pub fn parse_f64(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_f64(arg: &[u8]) -> Option<f64> {
     if arg.is_empty() || arg[0].is_ascii_whitespace() || arg.len() > 5000 {
         return None;
     }
@@ -104,12 +104,12 @@ fn parse_hex_float(s: &str) -> Option<f64> {
 }
 
 /// A float argument (getDoubleFromObjectOrReply).
-pub fn float(arg: &[u8]) -> Result<f64, Error> {
+pub(crate) fn float(arg: &[u8]) -> Result<f64, Error> {
     parse_f64(arg).ok_or_else(Error::not_float)
 }
 
 /// Case-insensitive comparison of an argument with an option name.
-pub fn is(arg: &[u8], name: &str) -> bool {
+pub(crate) fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
@@ -118,7 +118,7 @@ pub fn is(arg: &[u8], name: &str) -> bool {
 /// `(long long) ceill(secs * 1000)`: a tiny positive timeout is 1 ms, a tiny negative one is 0
 /// (forever), and infinities or values beyond the range of a long long convert to LLONG_MIN on
 /// x86, hence "timeout is negative".
-pub fn timeout_secs(arg: &[u8]) -> Result<i64, Error> {
+pub(crate) fn timeout_secs(arg: &[u8]) -> Result<i64, Error> {
     let v = parse_f64(arg)
         .or_else(|| long_double_only(arg))
         .ok_or_else(|| Error::new("ERR timeout is not a float or out of range"))?;

@@ -11,7 +11,7 @@ use super::{Command, Ctx, Error, Reply, DENYOOM, FAST, READONLY, WRITE};
 
 const BITMAP: &[&str] = &["@bitmap"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("setbit", 4, WRITE | DENYOOM, (1, 1, 1), BITMAP, setbit),
     Command::new("getbit", 3, READONLY | FAST, (1, 1, 1), BITMAP, getbit),
     Command::new("bitcount", -2, READONLY, (1, 1, 1), BITMAP, bitcount),

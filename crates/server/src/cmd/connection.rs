@@ -11,7 +11,7 @@ use crate::server::{Pause, Server};
 
 const CONN: &[&str] = &["@connection"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("ping", -1, FAST | SENTINEL, (0, 0, 0), CONN, ping),
     Command::new("echo", 2, LOADING | STALE | FAST, (0, 0, 0), CONN, echo),
     Command::new("select", 2, LOADING | STALE | FAST, (0, 0, 0), CONN, select),
@@ -294,7 +294,7 @@ fn client_getname(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 /// One CLIENT LIST line, in Redis 7.0's field order.
-pub fn client_line(cl: &Client, executing: bool) -> String {
+pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     // In Redis 7.0's order.
     let mut flags = String::new();
     if cl.monitor {

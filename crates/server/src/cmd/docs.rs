@@ -546,7 +546,7 @@ fn write_subcommands(out: &mut ReplyBuf, c: &Command, group_of: fn(&Command) -> 
 }
 
 /// The COMMAND DOCS reply for `list` (command, parent when it is a subcommand).
-pub fn reply(
+pub(crate) fn reply(
     out: &mut ReplyBuf,
     list: &[(&'static Command, Option<&'static Command>)],
     group_of: fn(&Command) -> &'static str,

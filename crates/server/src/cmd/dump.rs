@@ -7,7 +7,7 @@ use amber_store::Key;
 use super::args::{self, is};
 use super::{Command, Ctx, Error, Reply, DENYOOM, READONLY, WRITE};
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("dump", 2, READONLY, (1, 1, 1), &["@keyspace"], dump),
     Command::new(
         "restore",

@@ -15,7 +15,7 @@ use crate::server::Server;
 /// HINCRBYFLOAT's computation in x87 long double, as Redis: the increment is checked first,
 /// then the current value, then the result.
 fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<Vec<u8>, Error> {
-    use crate::ldouble::LongDouble;
+    use crate::cmd::ldouble::LongDouble;
     let incr = LongDouble::parse(incr).ok_or_else(Error::not_float)?;
     if !incr.is_finite() {
         return Err(Error::new("ERR value is NaN or Infinity"));
@@ -30,7 +30,7 @@ fn incr_by_float(cur: &[u8], incr: &[u8]) -> Result<Vec<u8>, Error> {
 
 const HASH: &[&str] = &["@hash"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("hset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), HASH, hset),
     Command::new("hmset", -4, WRITE | DENYOOM | FAST, (1, 1, 1), HASH, hset),
     Command::new("hsetnx", 4, WRITE | DENYOOM | FAST, (1, 1, 1), HASH, hsetnx),

@@ -13,7 +13,7 @@ use crate::server::Server;
 const KS: &[&str] = &["@keyspace"];
 const KS_DANGEROUS: &[&str] = &["@keyspace", "@dangerous"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("del", -2, WRITE, (1, -1, 1), KS, del),
     Command::new("unlink", -2, WRITE | FAST, (1, -1, 1), KS, del),
     Command::new("exists", -2, READONLY | FAST, (1, -1, 1), KS, exists),
@@ -176,7 +176,7 @@ fn keys(ctx: &mut Ctx<'_>) -> Reply {
         if e.is_expired(now) {
             continue;
         }
-        if all || crate::glob::matches(pattern, &e.key, false) {
+        if all || crate::cmd::glob::matches(pattern, &e.key, false) {
             out.bulk(&e.key);
             n += 1;
         }

@@ -12,7 +12,7 @@ use super::{Command, Ctx, Error, Reply, ADMIN, LOADING, NOSCRIPT, STALE};
 /// Samples kept per event (LATENCY_TS_LEN).
 const KEEP: usize = 160;
 
-pub static COMMANDS: &[Command] = &[Command::container("latency", -2, 0, SUBCOMMANDS)];
+pub(crate) static COMMANDS: &[Command] = &[Command::container("latency", -2, 0, SUBCOMMANDS)];
 
 static SUBCOMMANDS: &[Command] = &[
     Command::new(
@@ -50,13 +50,13 @@ struct Series {
 }
 
 #[derive(Default)]
-pub struct LatencyMonitor {
+pub(crate) struct LatencyMonitor {
     events: BTreeMap<&'static str, Series>,
 }
 
 impl LatencyMonitor {
     /// latencyAddSampleIfNeeded: records `ms` for `event` when the threshold is on and reached.
-    pub fn note(&mut self, threshold_ms: i64, event: &'static str, ms: u64) {
+    pub(crate) fn note(&mut self, threshold_ms: i64, event: &'static str, ms: u64) {
         if threshold_ms <= 0 || (ms as i128) < i128::from(threshold_ms) {
             return;
         }

@@ -20,7 +20,7 @@ use crate::server::Server;
 
 const LIST: &[&str] = &["@list"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("lpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), LIST, lpush),
     Command::new("rpush", -3, WRITE | DENYOOM | FAST, (1, 1, 1), LIST, rpush),
     Command::new(
@@ -727,7 +727,7 @@ mod tests {
     use super::*;
     use crate::client::Client;
     use crate::config::{Config, LogLevel};
-    use crate::log::Logger;
+    use crate::sys::log::Logger;
 
     fn server() -> Option<(Server, Client)> {
         let log = Logger::open(LogLevel::Nothing, "").ok()?;

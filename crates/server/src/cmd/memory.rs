@@ -3,7 +3,7 @@
 
 use super::{Command, Ctx, Error, Reply, LOADING, READONLY, STALE};
 
-pub static COMMANDS: &[Command] = &[Command::container("memory", -2, 0, SUBCOMMANDS)];
+pub(crate) static COMMANDS: &[Command] = &[Command::container("memory", -2, 0, SUBCOMMANDS)];
 
 static SUBCOMMANDS: &[Command] = &[
     Command::new("usage", -3, READONLY, (2, 2, 1), &[], usage),
@@ -42,7 +42,7 @@ fn usage(ctx: &mut Ctx<'_>) -> Reply {
 fn doctor(ctx: &mut Ctx<'_>) -> Reply {
     // Redis's two reports that need no allocator internals: too little data to judge (under
     // 5 MB used), or nothing found.
-    let text = if crate::alloc::used_memory() < 5 * 1024 * 1024 {
+    let text = if crate::sys::alloc::used_memory() < 5 * 1024 * 1024 {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
     } else {
         "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"

@@ -16,53 +16,57 @@ use hashbrown::HashMap;
 use crate::client::{BlockState, Client, MultiState, Queued};
 use crate::server::Server;
 
-pub mod args;
-pub mod bitmaps;
-pub mod connection;
-pub mod docs;
-pub mod dump;
-pub mod hashes;
-pub mod keys;
-pub mod latency;
-pub mod lists;
-pub mod memory;
-pub mod monitor;
-pub mod persistence;
-pub mod pubsub;
-pub mod replication;
-pub mod scan;
-pub mod server_admin;
-pub mod sets;
-pub mod slowlog;
-pub mod sort;
-pub mod strings;
-pub mod tx;
-pub mod zsets;
+pub(crate) mod args;
+pub(crate) mod bitmaps;
+pub(crate) mod connection;
+pub(crate) mod digest;
+pub(crate) mod docs;
+pub(crate) mod dump;
+pub(crate) mod glob;
+pub(crate) mod hashes;
+pub(crate) mod info;
+pub(crate) mod keys;
+pub(crate) mod latency;
+pub(crate) mod ldouble;
+pub(crate) mod lists;
+pub(crate) mod memory;
+pub(crate) mod monitor;
+pub(crate) mod persistence;
+pub(crate) mod pubsub;
+pub(crate) mod replication;
+pub(crate) mod scan;
+pub(crate) mod server_admin;
+pub(crate) mod sets;
+pub(crate) mod slowlog;
+pub(crate) mod sort;
+pub(crate) mod strings;
+pub(crate) mod tx;
+pub(crate) mod zsets;
 
 // Command flags (Redis's CMD_*). `FLAG_NAMES` gives their COMMAND INFO spelling.
-pub const WRITE: u32 = 1 << 0;
-pub const READONLY: u32 = 1 << 1;
-pub const DENYOOM: u32 = 1 << 2;
-pub const ADMIN: u32 = 1 << 3;
-pub const PUBSUB: u32 = 1 << 4;
-pub const NOSCRIPT: u32 = 1 << 5;
-pub const BLOCKING: u32 = 1 << 6;
-pub const LOADING: u32 = 1 << 7;
-pub const STALE: u32 = 1 << 8;
-pub const SKIP_MONITOR: u32 = 1 << 9;
-pub const SKIP_SLOWLOG: u32 = 1 << 10;
-pub const FAST: u32 = 1 << 11;
-pub const NO_AUTH: u32 = 1 << 12;
-pub const MAY_REPLICATE: u32 = 1 << 13;
-pub const NO_MULTI: u32 = 1 << 14;
-pub const ALLOW_BUSY: u32 = 1 << 15;
-pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
-pub const SENTINEL: u32 = 1 << 17;
+pub(crate) const WRITE: u32 = 1 << 0;
+pub(crate) const READONLY: u32 = 1 << 1;
+pub(crate) const DENYOOM: u32 = 1 << 2;
+pub(crate) const ADMIN: u32 = 1 << 3;
+pub(crate) const PUBSUB: u32 = 1 << 4;
+pub(crate) const NOSCRIPT: u32 = 1 << 5;
+pub(crate) const BLOCKING: u32 = 1 << 6;
+pub(crate) const LOADING: u32 = 1 << 7;
+pub(crate) const STALE: u32 = 1 << 8;
+pub(crate) const SKIP_MONITOR: u32 = 1 << 9;
+pub(crate) const SKIP_SLOWLOG: u32 = 1 << 10;
+pub(crate) const FAST: u32 = 1 << 11;
+pub(crate) const NO_AUTH: u32 = 1 << 12;
+pub(crate) const MAY_REPLICATE: u32 = 1 << 13;
+pub(crate) const NO_MULTI: u32 = 1 << 14;
+pub(crate) const ALLOW_BUSY: u32 = 1 << 15;
+pub(crate) const NO_MANDATORY_KEYS: u32 = 1 << 16;
+pub(crate) const SENTINEL: u32 = 1 << 17;
 /// Key positions depend on arguments (numkeys): COMMAND INFO's `movablekeys`.
-pub const MOVABLEKEYS: u32 = 1 << 18;
-pub const NO_ASYNC_LOADING: u32 = 1 << 19;
+pub(crate) const MOVABLEKEYS: u32 = 1 << 18;
+pub(crate) const NO_ASYNC_LOADING: u32 = 1 << 19;
 
-pub const FLAG_NAMES: &[(u32, &str)] = &[
+pub(crate) const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
     (READONLY, "readonly"),
     (DENYOOM, "denyoom"),
@@ -86,53 +90,53 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
 
 /// An error reply. The text carries its code: "ERR ...", "WRONGTYPE ...", "NOAUTH ...".
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(pub Cow<'static, str>);
+pub(crate) struct Error(pub Cow<'static, str>);
 
 impl Error {
-    pub fn new(msg: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(msg: impl Into<Cow<'static, str>>) -> Self {
         Error(msg.into())
     }
-    pub fn wrongtype() -> Self {
+    pub(crate) fn wrongtype() -> Self {
         Error::new("WRONGTYPE Operation against a key holding the wrong kind of value")
     }
-    pub fn syntax() -> Self {
+    pub(crate) fn syntax() -> Self {
         Error::new("ERR syntax error")
     }
-    pub fn not_int() -> Self {
+    pub(crate) fn not_int() -> Self {
         Error::new("ERR value is not an integer or out of range")
     }
-    pub fn not_float() -> Self {
+    pub(crate) fn not_float() -> Self {
         Error::new("ERR value is not a valid float")
     }
-    pub fn no_such_key() -> Self {
+    pub(crate) fn no_such_key() -> Self {
         Error::new("ERR no such key")
     }
-    pub fn out_of_range() -> Self {
+    pub(crate) fn out_of_range() -> Self {
         Error::new("ERR index out of range")
     }
 }
 
-pub type Reply = Result<(), Error>;
-pub type Handler = fn(&mut Ctx<'_>) -> Reply;
+pub(crate) type Reply = Result<(), Error>;
+pub(crate) type Handler = fn(&mut Ctx<'_>) -> Reply;
 
 /// One row of the command table.
-pub struct Command {
+pub(crate) struct Command {
     /// Lowercase name; for subcommands the subcommand name alone.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Exact argument count when positive, minimum when negative (the name counts).
-    pub arity: i32,
-    pub flags: u32,
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
+    pub(crate) arity: i32,
+    pub(crate) flags: u32,
+    pub(crate) first_key: i32,
+    pub(crate) last_key: i32,
+    pub(crate) step: i32,
     /// ACL categories beyond those implied by flags, such as "@string" or "@keyspace".
-    pub acl: &'static [&'static str],
-    pub handler: Handler,
-    pub subcommands: &'static [Command],
+    pub(crate) acl: &'static [&'static str],
+    pub(crate) handler: Handler,
+    pub(crate) subcommands: &'static [Command],
 }
 
 impl Command {
-    pub const fn new(
+    pub(crate) const fn new(
         name: &'static str,
         arity: i32,
         flags: u32,
@@ -155,7 +159,7 @@ impl Command {
 
     /// A command with subcommands (CLIENT, CONFIG, ...). Like Redis, the container has no ACL
     /// categories of its own: its subcommands carry them.
-    pub const fn container(
+    pub(crate) const fn container(
         name: &'static str,
         arity: i32,
         flags: u32,
@@ -166,7 +170,7 @@ impl Command {
 
     /// A container that also runs on its own, with no subcommand (COMMAND), and so has ACL
     /// categories of its own.
-    pub const fn container_with_handler(
+    pub(crate) const fn container_with_handler(
         name: &'static str,
         arity: i32,
         flags: u32,
@@ -187,20 +191,20 @@ impl Command {
         }
     }
 
-    pub fn is_write(&self) -> bool {
+    pub(crate) fn is_write(&self) -> bool {
         self.flags & WRITE != 0
     }
 }
 
 /// Name → command, for every family.
-pub struct CommandTable {
+pub(crate) struct CommandTable {
     /// The names clients call commands by (after rename-command).
     by_name: HashMap<Box<str>, &'static Command>,
     /// Redis's own names: what the AOF holds, whatever the renames.
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub fn families() -> [&'static [Command]; 19] {
+pub(crate) fn families() -> [&'static [Command]; 19] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -225,7 +229,7 @@ pub fn families() -> [&'static [Command]; 19] {
 }
 
 impl CommandTable {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut original = HashMap::new();
         for fam in families() {
             for c in fam {
@@ -238,7 +242,7 @@ impl CommandTable {
 
     /// The table with redis.conf's `rename-command` lines applied in order (an empty new
     /// name disables the command). Errors carry Redis's texts.
-    pub fn with_renames(renames: &[(String, String)]) -> Result<Self, String> {
+    pub(crate) fn with_renames(renames: &[(String, String)]) -> Result<Self, String> {
         let mut t = CommandTable::new();
         for (old, new) in renames {
             t.rename(old, new)?;
@@ -263,7 +267,7 @@ impl CommandTable {
     }
 
     /// The command a client calls `name`.
-    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+    pub(crate) fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
         let mut buf = [0u8; 32];
         match lowercase(name, &mut buf) {
             Some(s) => self.by_name.get(s).copied(),
@@ -276,7 +280,7 @@ impl CommandTable {
     }
 
     /// The command Redis calls `name` (AOF replay, commands the server runs itself).
-    pub fn lookup_original(&self, name: &[u8]) -> Option<&'static Command> {
+    pub(crate) fn lookup_original(&self, name: &[u8]) -> Option<&'static Command> {
         let mut buf = [0u8; 32];
         self.original.get(lowercase(name, &mut buf)?).copied()
     }
@@ -298,7 +302,7 @@ impl Default for CommandTable {
 }
 
 /// Resolves a container command's subcommand from the arguments.
-pub fn subcommand(cmd: &'static Command, args: &[Vec<u8>]) -> Option<&'static Command> {
+pub(crate) fn subcommand(cmd: &'static Command, args: &[Vec<u8>]) -> Option<&'static Command> {
     let sub = args.get(1)?;
     cmd.subcommands
         .iter()
@@ -308,13 +312,13 @@ pub fn subcommand(cmd: &'static Command, args: &[Vec<u8>]) -> Option<&'static Co
 /// A command's full name, as Redis's `fullname`: "get", or "config|get" for a subcommand.
 /// The key of the per-command statistics and what CLIENT LIST shows as `cmd=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CmdName {
-    pub parent: Option<&'static str>,
-    pub name: &'static str,
+pub(crate) struct CmdName {
+    pub(crate) parent: Option<&'static str>,
+    pub(crate) name: &'static str,
 }
 
 impl CmdName {
-    pub const fn of(parent: Option<&'static Command>, cmd: &'static Command) -> Self {
+    pub(crate) const fn of(parent: Option<&'static Command>, cmd: &'static Command) -> Self {
         CmdName {
             parent: match parent {
                 Some(p) => Some(p.name),
@@ -335,7 +339,7 @@ impl std::fmt::Display for CmdName {
 }
 
 /// The name Redis uses in messages and statistics: "get", "config|get".
-pub fn full_name(parent: Option<&Command>, cmd: &Command) -> String {
+pub(crate) fn full_name(parent: Option<&Command>, cmd: &Command) -> String {
     match parent {
         Some(p) => format!("{}|{}", p.name, cmd.name),
         None => cmd.name.to_string(),
@@ -343,22 +347,22 @@ pub fn full_name(parent: Option<&Command>, cmd: &Command) -> String {
 }
 
 /// Everything a handler may touch.
-pub struct Ctx<'a> {
-    pub srv: &'a mut Server,
-    pub cl: &'a mut Client,
-    pub args: &'a [Vec<u8>],
-    pub cmd: &'static Command,
+pub(crate) struct Ctx<'a> {
+    pub(crate) srv: &'a mut Server,
+    pub(crate) cl: &'a mut Client,
+    pub(crate) args: &'a [Vec<u8>],
+    pub(crate) cmd: &'static Command,
     /// Run again for a client that was blocked on a key that became ready.
-    pub reprocessing: bool,
+    pub(crate) reprocessing: bool,
 }
 
 impl Ctx<'_> {
-    pub fn out(&mut self) -> &mut ReplyBuf {
+    pub(crate) fn out(&mut self) -> &mut ReplyBuf {
         &mut self.cl.out
     }
 
     /// A HELP reply: the lines as status replies, in one array.
-    pub fn help_lines(&mut self, lines: &[&str]) -> Reply {
+    pub(crate) fn help_lines(&mut self, lines: &[&str]) -> Reply {
         let out = &mut self.cl.out;
         out.array(lines.len());
         for l in lines {
@@ -368,12 +372,12 @@ impl Ctx<'_> {
     }
 
     /// Unix ms at which this command executes.
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.srv.cmd_time_ms
     }
 
     /// A key was written: WATCH-ers fail, the change counts for save points (`dirty`).
-    pub fn modified(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn modified(&mut self, db: usize, key: &[u8]) {
         self.srv.touch_watched(db, key);
         if self
             .cl
@@ -388,24 +392,24 @@ impl Ctx<'_> {
     /// Whether an absolute expiry (Unix ms) means the key is gone at once (checkAlreadyExpired).
     /// Never while replaying the AOF: as Redis, the key is loaded with its expiry and
     /// expires like any other, so replay ends in exactly the dataset that was logged.
-    pub fn already_expired(&self, when_ms: i64) -> bool {
-        when_ms <= self.now() && self.cl.id != crate::aof_load::AOF_CLIENT_ID
+    pub(crate) fn already_expired(&self, when_ms: i64) -> bool {
+        when_ms <= self.now() && self.cl.id != crate::durability::aof::load::AOF_CLIENT_ID
     }
 
     /// Adds `n` changes to the counter behind save points and INFO.
-    pub fn dirty(&mut self, n: u64) {
+    pub(crate) fn dirty(&mut self, n: u64) {
         self.srv.dirty += n;
     }
 
     /// Records the effect to replay instead of the command as received (e.g. SPOP → SREM).
-    pub fn propagate(&mut self, args: Vec<Vec<u8>>) {
+    pub(crate) fn propagate(&mut self, args: Vec<Vec<u8>>) {
         let db = self.cl.db;
         self.srv.propagate(db, args);
     }
 
     /// The keys a blocking command should try, in order: when a woken client runs again, the
     /// key that became ready comes first (Redis 7.0 serves a woken client from that key).
-    pub fn serving_first<'k>(&self, keys: &'k [Vec<u8>]) -> Vec<&'k Vec<u8>> {
+    pub(crate) fn serving_first<'k>(&self, keys: &'k [Vec<u8>]) -> Vec<&'k Vec<u8>> {
         let mut order: Vec<&Vec<u8>> = keys.iter().collect();
         if self.reprocessing {
             if let Some(ready) = &self.srv.blocking.serving {
@@ -419,13 +423,13 @@ impl Ctx<'_> {
     }
 
     /// Whether a blocking command may wait (not inside MULTI).
-    pub fn can_block(&self) -> bool {
+    pub(crate) fn can_block(&self) -> bool {
         !self.cl.in_multi()
     }
 
     /// Blocks the client on `keys` until one is ready or `timeout_ms` passes (0 = forever).
     /// The command runs again, with `reprocessing` set, when a key becomes ready.
-    pub fn block(
+    pub(crate) fn block(
         &mut self,
         keys: Vec<amber_store::Key>,
         timeout_ms: i64,
@@ -452,16 +456,16 @@ impl Ctx<'_> {
 
 /// What the connection should do after a command.
 #[derive(Debug, PartialEq, Eq)]
-pub enum After {
+pub(crate) enum After {
     Continue,
     /// The client blocked or was paused: stop processing its input until woken.
     Wait,
 }
 
 /// Processes one request from a client, as Redis's processCommand.
-pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
+pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     // The AOF holds Redis's names, whatever rename-command says.
-    let found = if cl.id == crate::aof_load::AOF_CLIENT_ID {
+    let found = if cl.id == crate::durability::aof::load::AOF_CLIENT_ID {
         srv.commands.lookup_original(&args[0])
     } else {
         srv.commands.lookup(&args[0])
@@ -567,12 +571,17 @@ pub fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queue.iter().any(|q| q.cmd.is_write())));
-    if (is_write || name == "ping") && cl.id != crate::aof_load::AOF_CLIENT_ID {
-        if crate::save::writes_denied(srv) {
-            reject_cmd(srv, cl, Some(stat), crate::save::MISCONF.to_string());
+    if (is_write || name == "ping") && cl.id != crate::durability::aof::load::AOF_CLIENT_ID {
+        if crate::durability::save::writes_denied(srv) {
+            reject_cmd(
+                srv,
+                cl,
+                Some(stat),
+                crate::durability::save::MISCONF.to_string(),
+            );
             return After::Continue;
         }
-        if let Some(msg) = crate::aof::writes_denied(srv) {
+        if let Some(msg) = crate::durability::aof::writes_denied(srv) {
             reject_cmd(srv, cl, Some(stat), msg);
             return After::Continue;
         }
@@ -679,7 +688,7 @@ fn count_error(srv: &mut Server, msg: &str) {
 }
 
 /// Runs a command (top-level `cmd`, the handler resolves subcommands) and keeps statistics.
-pub fn call(
+pub(crate) fn call(
     srv: &mut Server,
     cl: &mut Client,
     cmd: &'static Command,
@@ -691,9 +700,9 @@ pub fn call(
         _ => (None, cmd),
     };
     let stat = CmdName::of(parent, stat_cmd);
-    let start = crate::clock::monotonic_us();
+    let start = crate::sys::clock::monotonic_us();
     let dirty_before = srv.dirty;
-    let appended_before = crate::aof::appended(srv);
+    let appended_before = crate::durability::aof::appended(srv);
     let db_before = cl.db;
     let outer_replaced = std::mem::replace(&mut srv.propagation_replaced, false);
     srv.call_depth += 1;
@@ -706,13 +715,13 @@ pub fn call(
     };
     let top = ctx.srv.call_depth == 1;
     if top {
-        crate::crash::set_current(ctx.cl.id, Some(args));
+        crate::sys::crash::set_current(ctx.cl.id, Some(args));
     }
     let res = (stat_cmd.handler)(&mut ctx);
     if top {
-        crate::crash::set_current(0, None);
+        crate::sys::crash::set_current(0, None);
     }
-    let usec = crate::clock::monotonic_us().saturating_sub(start);
+    let usec = crate::sys::clock::monotonic_us().saturating_sub(start);
     srv.call_depth -= 1;
     let replaced = std::mem::replace(&mut srv.propagation_replaced, outer_replaced);
     // A write that changed something is replayed as received, unless it said otherwise.
@@ -752,13 +761,13 @@ pub fn call(
         // commands (EXEC: the commands it ran are logged one by one).
         if cmd.flags & SKIP_SLOWLOG == 0
             && stat_cmd.flags & SKIP_SLOWLOG == 0
-            && cl.id != crate::aof_load::AOF_CLIENT_ID
+            && cl.id != crate::durability::aof::load::AOF_CLIENT_ID
             && slowlog::is_slow(srv.config.slowlog_log_slower_than, usec)
         {
             let max = srv.config.slowlog_max_len;
             srv.slowlog.push(max, &full(), args, usec, cl);
         }
-        if cl.id != crate::aof_load::AOF_CLIENT_ID {
+        if cl.id != crate::durability::aof::load::AOF_CLIENT_ID {
             let event = if stat_cmd.flags & FAST != 0 {
                 "fast-command"
             } else {
@@ -773,16 +782,16 @@ pub fn call(
     }
     if !srv.monitors.is_empty()
         && !reprocessing
-        && cl.id != crate::aof_load::AOF_CLIENT_ID
+        && cl.id != crate::durability::aof::load::AOF_CLIENT_ID
         && stat_cmd.flags & (SKIP_MONITOR | ADMIN) == 0
     {
         monitor::feed(srv, cl, &full(), args);
     }
     cl.last_cmd = Some(stat);
     if srv.call_depth == 0 {
-        crate::aof::feed_propagated(srv);
+        crate::durability::aof::feed_propagated(srv);
         // Its replies wait until what it (or anything before it) fed is durable.
-        cl.aof_need = crate::aof::appended(srv);
+        cl.aof_need = crate::durability::aof::appended(srv);
         if cl.aof_need != appended_before {
             // A read that deleted an expired key fed a DEL, but it wrote nothing of its own.
             if stat_cmd.flags & READONLY == 0 {
@@ -810,7 +819,7 @@ fn register_blocked(srv: &mut Server, cl: &mut Client) {
 }
 
 /// Removes a client from the per-key wait lists.
-pub fn unregister_blocked(srv: &mut Server, cl: &mut Client) {
+pub(crate) fn unregister_blocked(srv: &mut Server, cl: &mut Client) {
     let Some(b) = cl.blocked.take() else { return };
     for k in &b.keys {
         let key = (b.db, k.clone());
@@ -826,7 +835,7 @@ pub fn unregister_blocked(srv: &mut Server, cl: &mut Client) {
 
 /// Serves clients blocked on keys that became ready, in the order they blocked
 /// (Redis's handleClientsBlockedOnKeys). `current` is the client whose command made them ready.
-pub fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
+pub(crate) fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
     while !srv.blocking.ready.is_empty() {
         let ready = std::mem::take(&mut srv.blocking.ready);
         srv.blocking.ready_set.clear();
@@ -899,6 +908,6 @@ fn blocked_kind(cmd: &Command) -> Option<amber_store::value::Kind> {
 }
 
 /// Starts a transaction for `cl` (used by MULTI).
-pub fn begin_multi(cl: &mut Client) {
+pub(crate) fn begin_multi(cl: &mut Client) {
     cl.multi = Some(MultiState::default());
 }

@@ -10,7 +10,7 @@ use super::{Command, Ctx, Reply, ADMIN, LOADING, NOSCRIPT, STALE};
 use crate::client::Client;
 use crate::server::Server;
 
-pub static COMMANDS: &[Command] = &[Command::new(
+pub(crate) static COMMANDS: &[Command] = &[Command::new(
     "monitor",
     1,
     ADMIN | NOSCRIPT | LOADING | STALE,
@@ -50,7 +50,7 @@ fn repr(out: &mut String, arg: &[u8]) {
 }
 
 /// Shows a command that just ran on `cl` to every monitor (replicationFeedMonitors).
-pub fn feed(srv: &mut Server, cl: &mut Client, full_name: &str, args: &[Vec<u8>]) {
+pub(crate) fn feed(srv: &mut Server, cl: &mut Client, full_name: &str, args: &[Vec<u8>]) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -83,7 +83,7 @@ pub fn feed(srv: &mut Server, cl: &mut Client, full_name: &str, args: &[Vec<u8>]
 }
 
 /// A client went away: it monitors no more.
-pub fn forget(srv: &mut Server, cl: &Client) {
+pub(crate) fn forget(srv: &mut Server, cl: &Client) {
     if cl.monitor {
         srv.monitors.retain(|&id| id != cl.id);
     }

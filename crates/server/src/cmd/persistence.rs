@@ -1,12 +1,12 @@
 //! SAVE, BGSAVE, LASTSAVE and BGREWRITEAOF, with Redis 7.0's replies. The work is in
-//! `crate::save` and `crate::aof_rewrite`.
+//! `crate::durability::save` and `crate::durability::aof::rewrite`.
 
 use super::args::is;
 use super::{
     Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, STALE,
 };
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new(
         "save",
         1,
@@ -45,7 +45,7 @@ fn save(ctx: &mut Ctx<'_>) -> Reply {
     if ctx.srv.rdb.bgsave.is_some() {
         return Err(Error::new("ERR Background save already in progress"));
     }
-    match crate::save::save_now(ctx.srv) {
+    match crate::durability::save::save_now(ctx.srv) {
         Ok(_) => {
             ctx.cl.out.ok();
             Ok(())
@@ -76,7 +76,7 @@ fn bgsave(ctx: &mut Ctx<'_>) -> Reply {
         ctx.cl.out.simple("Background saving scheduled");
         return Ok(());
     }
-    match crate::save::bgsave_start(ctx.srv) {
+    match crate::durability::save::bgsave_start(ctx.srv) {
         Ok(()) => {
             ctx.cl.out.simple("Background saving started");
             Ok(())
@@ -110,7 +110,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Reply {
             .simple("Background append only file rewriting scheduled");
         return Ok(());
     }
-    match crate::aof_rewrite::start(ctx.srv) {
+    match crate::durability::aof::rewrite::start(ctx.srv) {
         Ok(()) => {
             ctx.cl
                 .out

@@ -14,12 +14,12 @@ use amber_store::Blob;
 
 use super::{Command, Ctx, Reply, FAST, LOADING, NOSCRIPT, PUBSUB, SENTINEL, STALE};
 use crate::client::Client;
-use crate::glob;
+use crate::cmd::glob;
 use crate::server::Server;
 
 const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL;
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("subscribe", -2, SUB_FLAGS, (0, 0, 0), &[], subscribe),
     Command::new("unsubscribe", -1, SUB_FLAGS, (0, 0, 0), &[], unsubscribe),
     Command::new("psubscribe", -2, SUB_FLAGS, (0, 0, 0), &[], psubscribe),
@@ -206,7 +206,12 @@ pub(crate) fn deliver(
 
 /// Sends `msg` on `channel` to its subscribers and to the matching patterns' subscribers;
 /// returns how many messages were queued.
-pub fn publish_message(srv: &mut Server, current: &mut Client, channel: &[u8], msg: &[u8]) -> i64 {
+pub(crate) fn publish_message(
+    srv: &mut Server,
+    current: &mut Client,
+    channel: &[u8],
+    msg: &[u8],
+) -> i64 {
     let mut receivers = 0i64;
     if let Some(ids) = srv.pubsub.channels.get(channel) {
         for &id in ids {
@@ -342,7 +347,7 @@ fn pubsub_help(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 /// Drops every subscription of a client that goes away (or RESETs), without notifying it.
-pub fn unsubscribe_all(srv: &mut Server, cl: &mut Client) {
+pub(crate) fn unsubscribe_all(srv: &mut Server, cl: &mut Client) {
     for ch in cl.channels.drain() {
         if let Some(ids) = srv.pubsub.channels.get_mut(&ch) {
             ids.retain(|id| *id != cl.id);

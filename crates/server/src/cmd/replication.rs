@@ -15,9 +15,9 @@ use super::{
     Command, Ctx, Error, Reply, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING,
     NO_MULTI, STALE,
 };
-use crate::save::{Format, SnapshotJob};
+use crate::durability::save::{Format, SnapshotJob};
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new(
         "sync",
         1,
@@ -174,7 +174,7 @@ fn full_sync(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
     let spawned = std::thread::Builder::new()
         .name("amber-sync".into())
         .spawn(move || {
-            crate::save::background_priority();
+            crate::durability::save::background_priority();
             let mut w = ChannelWriter {
                 tx,
                 buf: Vec::with_capacity(CHUNK),

@@ -3,17 +3,21 @@
 use super::args::is;
 use super::Error;
 
-pub struct ScanOpts {
-    pub cursor: u64,
-    pub pattern: Option<Vec<u8>>,
-    pub count: usize,
+pub(crate) struct ScanOpts {
+    pub(crate) cursor: u64,
+    pub(crate) pattern: Option<Vec<u8>>,
+    pub(crate) count: usize,
     /// SCAN's TYPE filter, lowercase.
-    pub type_name: Option<String>,
+    pub(crate) type_name: Option<String>,
 }
 
 /// Parses `cursor [MATCH pattern] [COUNT count] [TYPE type]` starting at `args[cursor_at]`.
 /// TYPE is accepted only when `allow_type` (plain SCAN).
-pub fn parse(args: &[Vec<u8>], cursor_at: usize, allow_type: bool) -> Result<ScanOpts, Error> {
+pub(crate) fn parse(
+    args: &[Vec<u8>],
+    cursor_at: usize,
+    allow_type: bool,
+) -> Result<ScanOpts, Error> {
     let cursor = parse_cursor(&args[cursor_at])?;
     let mut opts = ScanOpts {
         cursor,
@@ -51,7 +55,7 @@ pub fn parse(args: &[Vec<u8>], cursor_at: usize, allow_type: bool) -> Result<Sca
 /// A cursor is read as C's strtoul does in Redis's parseScanCursorOrReply: an optional sign
 /// ("-1" wraps around to 2^64-1), decimal digits, nothing after them, no leading space, no
 /// overflow. An empty argument is cursor 0.
-pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
     let invalid = || Error::new("ERR invalid cursor");
     let (neg, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
@@ -72,10 +76,10 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
 }
 
 impl ScanOpts {
-    pub fn matches(&self, s: &[u8]) -> bool {
+    pub(crate) fn matches(&self, s: &[u8]) -> bool {
         match &self.pattern {
             None => true,
-            Some(p) => crate::glob::matches(p, s, false),
+            Some(p) => crate::cmd::glob::matches(p, s, false),
         }
     }
 }

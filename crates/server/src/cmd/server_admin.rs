@@ -9,13 +9,13 @@ use super::args::{self, is};
 use super::{
     Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, READONLY, STALE, WRITE,
 };
+use crate::cmd::digest;
 use crate::config::{self, Config};
-use crate::digest;
 
 const SRV: &[&str] = &["@server"];
 const KS: &[&str] = &["@keyspace"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::container_with_handler(
         "command",
         -1,
@@ -39,7 +39,7 @@ pub static COMMANDS: &[Command] = &[
         LOADING | STALE,
         (0, 0, 0),
         &["@dangerous"],
-        crate::info::info_command,
+        crate::cmd::info::info_command,
     ),
     Command::new("dbsize", 1, READONLY | FAST, (0, 0, 0), KS, dbsize),
     Command::new(
@@ -156,7 +156,7 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
 ];
 
 /// Wakes the main loop to shut down (SHUTDOWN).
-pub fn shutdown_notify() -> Arc<Notify> {
+pub(crate) fn shutdown_notify() -> Arc<Notify> {
     static N: OnceLock<Arc<Notify>> = OnceLock::new();
     N.get_or_init(|| Arc::new(Notify::new())).clone()
 }
@@ -353,7 +353,7 @@ fn command_list(ctx: &mut Ctx<'_>) -> Reply {
     }
     if a.len() == 5 && is(&a[2], "FILTERBY") {
         if is(&a[3], "PATTERN") {
-            names.retain(|n| crate::glob::matches(&a[4], n.as_bytes(), true));
+            names.retain(|n| crate::cmd::glob::matches(&a[4], n.as_bytes(), true));
         } else if is(&a[3], "ACLCAT") {
             let cat = format!("@{}", String::from_utf8_lossy(&a[4]).to_ascii_lowercase());
             names.retain(|n| {
@@ -496,13 +496,13 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
     let old = std::mem::replace(&mut ctx.srv.config, next);
     if aof_change {
         if ctx.srv.config.appendonly {
-            if let Err(e) = crate::aof::start_at_runtime(ctx.srv) {
+            if let Err(e) = crate::durability::aof::start_at_runtime(ctx.srv) {
                 ctx.srv.log.warning(&e);
                 ctx.srv.config = old;
                 return Err(Error::new("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs."));
             }
         } else {
-            crate::aof::stop_at_runtime(ctx.srv);
+            crate::durability::aof::stop_at_runtime(ctx.srv);
         }
     }
     ctx.cl.out.ok();
@@ -584,9 +584,9 @@ fn flushall(ctx: &mut Ctx<'_>) -> Reply {
     // progress is abandoned, and with save points the empty dataset is saved at once, which
     // (when it succeeds) leaves rdb_changes_since_last_save at 0.
     ctx.dirty(n);
-    crate::save::bgsave_cancel(ctx.srv);
+    crate::durability::save::bgsave_cancel(ctx.srv);
     if !ctx.srv.config.save_params.is_empty() {
-        let _ = crate::save::save_now(ctx.srv);
+        let _ = crate::durability::save::save_now(ctx.srv);
     }
     // forceCommandPropagation: the FLUSHALL reaches the AOF even when nothing was removed or
     // the save reset the counter (under Redis's name when called by a renamed one).
@@ -609,7 +609,7 @@ fn time(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>) -> Reply {
-    let mut flags = crate::save::ShutdownFlags::default();
+    let mut flags = crate::durability::save::ShutdownFlags::default();
     let mut abort = false;
     for a in &ctx.args[1..] {
         if is(a, "NOSAVE") {
@@ -632,7 +632,7 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Reply {
     if abort {
         return Err(Error::new("ERR No shutdown in progress."));
     }
-    if !crate::save::prepare_for_shutdown(ctx.srv, flags) {
+    if !crate::durability::save::prepare_for_shutdown(ctx.srv, flags) {
         return Err(Error::new("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.srv.shutdown_asap = true;
@@ -701,12 +701,12 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             }
         }
         // As Redis: each ends the server with a crash report in the log.
-        "segfault" => crate::crash::segfault(),
+        "segfault" => crate::sys::crash::segfault(),
         "panic" => panic!(
             "DEBUG PANIC called at Unix time {}",
             crate::server::unix_ms() / 1000
         ),
-        "assert" => std::panic::panic_any(crate::crash::Assertion {
+        "assert" => std::panic::panic_any(crate::sys::crash::Assertion {
             expr: "1 == 2",
             file: file!(),
             line: line!(),
@@ -751,7 +751,7 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             ctx.cl.out.simple(&line);
         }
         "loadaof" if a.len() == 2 => {
-            if let Err(why) = crate::aof_load::reload(ctx.srv) {
+            if let Err(why) = crate::durability::aof::load::reload(ctx.srv) {
                 ctx.srv.log.warning(&why);
                 std::process::exit(1);
             }
@@ -775,11 +775,11 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
                     ));
                 }
             }
-            crate::save::bgsave_cancel(ctx.srv);
-            if save && crate::save::save_now(ctx.srv).is_err() {
+            crate::durability::save::bgsave_cancel(ctx.srv);
+            if save && crate::durability::save::save_now(ctx.srv).is_err() {
                 return Err(Error::new("ERR"));
             }
-            if let Err(why) = crate::load::reload(ctx.srv, flush, merge) {
+            if let Err(why) = crate::durability::rdb_load::reload(ctx.srv, flush, merge) {
                 ctx.srv.log.warning(&why);
                 return Err(Error::new("ERR Error trying to load the RDB dump"));
             }

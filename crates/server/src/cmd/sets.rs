@@ -13,7 +13,7 @@ use crate::server::Server;
 
 const SET: &[&str] = &["@set"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("sadd", -3, WRITE | DENYOOM | FAST, (1, 1, 1), SET, sadd),
     Command::new("srem", -3, WRITE | FAST, (1, 1, 1), SET, srem),
     Command::new("smembers", 2, READONLY, (1, 1, 1), SET, smembers),
@@ -576,8 +576,8 @@ mod tests {
     use crate::client::Client;
     use crate::cmd::Ctx;
     use crate::config::{Config, LogLevel};
-    use crate::log::Logger;
     use crate::server::Server;
+    use crate::sys::log::Logger;
 
     fn server() -> (Server, Client) {
         let log = Logger::open(LogLevel::Warning, "").expect("stdout logger");

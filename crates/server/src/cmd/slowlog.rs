@@ -12,7 +12,7 @@ const NONE: &[&str] = &[];
 const MAX_ARGC: usize = 32;
 const MAX_STRING: usize = 128;
 
-pub static COMMANDS: &[Command] = &[Command::container("slowlog", -2, 0, SUBCOMMANDS)];
+pub(crate) static COMMANDS: &[Command] = &[Command::container("slowlog", -2, 0, SUBCOMMANDS)];
 
 static SUBCOMMANDS: &[Command] = &[
     Command::new("get", -2, ADMIN | LOADING | STALE, (0, 0, 0), NONE, get),
@@ -21,7 +21,7 @@ static SUBCOMMANDS: &[Command] = &[
     Command::new("help", 2, LOADING | STALE, (0, 0, 0), NONE, help),
 ];
 
-pub struct Entry {
+pub(crate) struct Entry {
     id: u64,
     time: i64,
     duration_us: u64,
@@ -31,21 +31,21 @@ pub struct Entry {
 }
 
 #[derive(Default)]
-pub struct SlowLog {
+pub(crate) struct SlowLog {
     entries: VecDeque<Entry>,
     next_id: u64,
 }
 
 /// Whether a command that took `duration_us` goes to the slow log (slowlog-log-slower-than;
 /// negative: never).
-pub fn is_slow(slower_than: i64, duration_us: u64) -> bool {
+pub(crate) fn is_slow(slower_than: i64, duration_us: u64) -> bool {
     slower_than >= 0 && (duration_us as i128) >= i128::from(slower_than)
 }
 
 impl SlowLog {
     /// Records a slow command (slowlogPushEntryIfNeeded, once `is_slow` said so). `cmd_name` is
     /// the full name ("config|set") for redaction.
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         max_len: u64,
         cmd_name: &str,

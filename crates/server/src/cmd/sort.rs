@@ -11,7 +11,7 @@ use super::{Command, Ctx, Error, Reply, DENYOOM, MOVABLEKEYS, READONLY, WRITE};
 
 const SORT: &[&str] = &["@set", "@sortedset", "@list", "@dangerous"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new(
         "sort",
         -2,

@@ -13,11 +13,11 @@ use amber_store::db::NO_EXPIRE;
 use amber_store::{Key, Value};
 
 use super::{Command, Ctx, Error, Reply, DENYOOM, FAST, READONLY, WRITE};
-use crate::ldouble::{self, Current};
+use crate::cmd::ldouble::{self, Current};
 
 const STR: &[&str] = &["@string"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("get", 2, READONLY | FAST, (1, 1, 1), STR, get),
     Command::new("set", -3, WRITE | DENYOOM, (1, 1, 1), STR, set),
     Command::new("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), STR, setnx),

@@ -8,7 +8,7 @@ use crate::server::Server;
 
 const TX: &[&str] = &["@transaction"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new(
         "multi",
         1,
@@ -153,7 +153,7 @@ fn unwatch(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 /// Forgets every key the client watches and clears its dirty flag.
-pub fn unwatch_all(srv: &mut Server, cl: &mut Client) {
+pub(crate) fn unwatch_all(srv: &mut Server, cl: &mut Client) {
     for (db, k) in cl.watched.drain(..) {
         let key = (db, k);
         if let Some(ids) = srv.watched.get_mut(&key) {

@@ -18,7 +18,7 @@ use crate::server::Server;
 
 const ZS: &[&str] = &["@sortedset"];
 
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     Command::new("zadd", -4, WRITE | DENYOOM | FAST, (1, 1, 1), ZS, zadd),
     Command::new("zincrby", 4, WRITE | DENYOOM | FAST, (1, 1, 1), ZS, zincrby),
     Command::new("zrem", -3, WRITE | FAST, (1, 1, 1), ZS, zrem),

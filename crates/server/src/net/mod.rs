@@ -1,6 +1,10 @@
 //! Start-up and the event loop: listeners (TCP and unix socket), accepting clients with
 //! Redis's admission rules (maxclients, protected mode), the periodic cron, and signals.
 
+pub(crate) mod conn;
+pub(crate) mod supervise;
+pub(crate) mod timer;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -9,8 +13,8 @@ use tokio::net::{TcpListener, TcpSocket, UnixListener};
 
 use crate::client::Client;
 use crate::config::Config;
-use crate::log::Logger;
 use crate::server::Server;
+use crate::sys::log::Logger;
 
 const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
@@ -27,14 +31,14 @@ pub fn run(mut config: Config) -> i32 {
         log.enable_syslog(&config.syslog_ident, &config.syslog_facility);
     }
     // Before the runtime and its threads exist: this may fork (daemonize).
-    if let Err(e) = crate::supervise::start(&mut config, &log) {
+    if let Err(e) = crate::net::supervise::start(&mut config, &log) {
         log.warning(&e);
         return 1;
     }
     // After daemonizing (the reporter is a thread) and before anything can crash.
     let crash_log =
         crate::config::find("crash-log-enabled").is_none_or(|d| d.get(&config) == "yes");
-    crate::crash::install(&config.logfile, config.syslog_enabled, crash_log);
+    crate::sys::crash::install(&config.logfile, config.syslog_enabled, crash_log);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,14 +49,18 @@ pub fn run(mut config: Config) -> i32 {
             return 1;
         }
     };
-    crate::clock::init();
+    crate::sys::clock::init();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move { serve(config, log).await })
 }
 
 /// Binds every address of `bind` on `port` (none when the port is 0). A `-` prefix marks an
 /// address that may be missing on this machine. Errors carry Redis's log text.
-pub fn bind_all(bind: &[String], port: u16, backlog: i32) -> Result<Vec<TcpListener>, String> {
+pub(crate) fn bind_all(
+    bind: &[String],
+    port: u16,
+    backlog: i32,
+) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     if port == 0 {
         return Ok(listeners);
@@ -83,7 +91,7 @@ pub fn bind_all(bind: &[String], port: u16, backlog: i32) -> Result<Vec<TcpListe
 }
 
 /// Replaces the TCP listeners in service with `listeners` (start-up, CONFIG SET port/bind).
-pub fn start_listeners(srv: &Rc<RefCell<Server>>, listeners: Vec<TcpListener>) {
+pub(crate) fn start_listeners(srv: &Rc<RefCell<Server>>, listeners: Vec<TcpListener>) {
     let handles: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::task::spawn_local(accept_tcp(srv.clone(), l)).abort_handle())
@@ -132,10 +140,11 @@ fn bind_tcp(addr: &str, port: u16, backlog: i32) -> std::io::Result<TcpListener>
 
 async fn serve(config: Config, log: Logger) -> i32 {
     // The first line an operator sees: a dump.rdb that this start will not load.
-    let rdb_not_loaded = crate::rdb_guard::check_at_start(&config).map(|(nl, warning)| {
-        log.warning(&warning);
-        nl
-    });
+    let rdb_not_loaded =
+        crate::durability::rdb_guard::check_at_start(&config).map(|(nl, warning)| {
+            log.warning(&warning);
+            nl
+        });
     log.notice("oO0OoO0OoO0Oo Amber is starting oO0OoO0OoO0Oo");
     log.notice(&format!(
         "Amber version={}, Redis compatibility={}, bits=64, pid={}, just started",
@@ -153,7 +162,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
             return 1;
         }
     }
-    crate::supervise::check_backlog(&config, &log);
+    crate::net::supervise::check_backlog(&config, &log);
     let listeners = match bind_all(&config.bind, config.port, config.tcp_backlog) {
         Ok(l) => l,
         Err(msg) => {
@@ -206,7 +215,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     if show_logo {
         log.raw(
             crate::config::LogLevel::Notice,
-            &crate::log::ascii_logo(config.port, std::process::id()),
+            &crate::sys::log::ascii_logo(config.port, std::process::id()),
         );
     } else {
         log.notice(&format!("Running mode=standalone, port={}.", config.port));
@@ -224,10 +233,10 @@ async fn serve(config: Config, log: Logger) -> i32 {
     }
     // "Ready to accept connections" is logged once the dataset is loaded.
     if srv.borrow().config.appendonly {
-        crate::aof_load::load_at_start(&srv);
-        crate::supervise::ready(&srv.borrow().log);
+        crate::durability::aof::load::load_at_start(&srv);
+        crate::net::supervise::ready(&srv.borrow().log);
     } else {
-        crate::load::load_at_start(&srv);
+        crate::durability::rdb_load::load_at_start(&srv);
     }
     cache_for_crash_report(&mut srv.borrow_mut(), crate::server::unix_ms());
     tokio::task::spawn_local(cron(srv.clone()));
@@ -268,20 +277,20 @@ async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
             // Nothing of ours to save yet: the file being loaded is the data.
             break;
         }
-        let flags = crate::save::ShutdownFlags {
+        let flags = crate::durability::save::ShutdownFlags {
             save: on_signal.save,
             nosave: on_signal.nosave,
             now: on_signal.now,
             force: on_signal.force,
         };
-        if crate::save::prepare_for_shutdown(&mut s, flags) {
+        if crate::durability::save::prepare_for_shutdown(&mut s, flags) {
             break;
         }
         s.log
             .warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
     }
     let s = srv.borrow();
-    crate::supervise::stopping(&s.log);
+    crate::net::supervise::stopping(&s.log);
     s.log.warning("User requested shutdown...");
     s.log.warning("Amber is now ready to exit, bye bye...");
     0
@@ -373,13 +382,13 @@ fn set_keepalive(stream: &tokio::net::TcpStream, secs: u64) {
 
 /// Why a new connection is turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     MaxClients,
     ProtectedMode,
 }
 
 impl Refusal {
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Refusal::MaxClients => "-ERR max number of clients reached\r\n",
             Refusal::ProtectedMode => PROTECTED_MODE_MSG,
@@ -389,7 +398,7 @@ impl Refusal {
 
 /// Redis's admission rules: maxclients first, then protected mode (no password and the
 /// client is neither on loopback nor on the unix socket).
-pub fn admission(config: &Config, clients: usize, local: bool) -> Option<Refusal> {
+pub(crate) fn admission(config: &Config, clients: usize, local: bool) -> Option<Refusal> {
     if clients as u64 >= config.maxclients {
         Some(Refusal::MaxClients)
     } else if config.protected_mode && config.requirepass.is_none() && !local {
@@ -443,7 +452,7 @@ async fn admit<S>(
         s.clients.insert(id, c.clone());
         c
     };
-    tokio::task::spawn_local(crate::conn::serve(srv, client, stream));
+    tokio::task::spawn_local(crate::net::conn::serve(srv, client, stream));
 }
 
 /// Walks running snapshots between client batches (the main thread's half of a fork-less
@@ -452,9 +461,9 @@ async fn admit<S>(
 async fn snapshot_pump(srv: Rc<RefCell<Server>>) {
     let wake = srv.borrow().snapshot_wake.clone();
     loop {
-        let (active, produced) = crate::save::snapshot_step(
+        let (active, produced) = crate::durability::save::snapshot_step(
             &mut srv.borrow_mut(),
-            Some(std::time::Instant::now() + crate::save::STEP_TIME),
+            Some(std::time::Instant::now() + crate::durability::save::STEP_TIME),
         );
         if !active {
             wake.notified().await;
@@ -482,15 +491,15 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_ops.sample(now, ops);
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
-        crate::alloc::peak_memory();
-        if crate::crash::cache_due(now) {
+        crate::sys::alloc::peak_memory();
+        if crate::sys::crash::cache_due(now) {
             cache_for_crash_report(&mut s, now);
         }
         if s.loading.is_some() {
             continue;
         }
-        crate::save::cron(&mut s);
-        crate::aof::cron(&mut s);
+        crate::durability::save::cron(&mut s);
+        crate::durability::aof::cron(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             let t = std::time::Instant::now();
@@ -504,21 +513,25 @@ async fn cron(srv: Rc<RefCell<Server>>) {
 
 /// INFO and CLIENT LIST for a crash report (which cannot render them at the crash).
 fn cache_for_crash_report(s: &mut Server, now: i64) {
-    let info = crate::info::render_all(s);
+    let info = crate::cmd::info::render_all(s);
     let mut clients = String::new();
-    for c in s.clients.values().take(crate::crash::MAX_CACHED_CLIENTS) {
+    for c in s
+        .clients
+        .values()
+        .take(crate::sys::crash::MAX_CACHED_CLIENTS)
+    {
         if let Ok(c) = c.try_borrow() {
             clients.push_str(&crate::cmd::connection::client_line(&c, false));
             clients.push('\n');
         }
     }
-    if s.clients.len() > crate::crash::MAX_CACHED_CLIENTS {
+    if s.clients.len() > crate::sys::crash::MAX_CACHED_CLIENTS {
         clients.push_str(&format!(
             "(and {} more clients)\n",
-            s.clients.len() - crate::crash::MAX_CACHED_CLIENTS
+            s.clients.len() - crate::sys::crash::MAX_CACHED_CLIENTS
         ));
     }
-    crate::crash::cache(info, clients, now);
+    crate::sys::crash::cache(info, clients, now);
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::config::{
 };
 
 /// How a value is checked, and turned into the text CONFIG GET shows.
-pub enum Kind {
+pub(crate) enum Kind {
     Bool,
     /// An integer within bounds.
     Int(i64, i64),
@@ -26,14 +26,14 @@ pub enum Kind {
     Special(fn(&str, &[String]) -> Result<String, String>),
 }
 
-pub struct Accepted {
-    pub name: &'static str,
-    pub alias: Option<&'static str>,
-    pub flags: u32,
-    pub kind: Kind,
-    pub default: &'static str,
+pub(crate) struct Accepted {
+    pub(crate) name: &'static str,
+    pub(crate) alias: Option<&'static str>,
+    pub(crate) flags: u32,
+    pub(crate) kind: Kind,
+    pub(crate) default: &'static str,
     /// Set when only the default is accepted: the feature other values would turn on.
-    pub only_default: Option<&'static str>,
+    pub(crate) only_default: Option<&'static str>,
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -82,7 +82,7 @@ const TLS: &str = "TLS";
 
 use Kind::{Bool, Enum, Int, Mem, Special, Str};
 
-pub static ACCEPTED: &[Accepted] = &[
+pub(crate) static ACCEPTED: &[Accepted] = &[
     // Process and start-up.
     // Read at start by net.rs (the logo block, as redisAsciiArt).
     row("always-show-logo", IMMUTABLE, Bool, "no"),
@@ -365,7 +365,7 @@ pub static ACCEPTED: &[Accepted] = &[
 
 impl Accepted {
     /// The value `args` sets, as CONFIG GET will show it; or why it is refused.
-    pub fn check(&self, previous: &str, args: &[String]) -> Result<String, String> {
+    pub(crate) fn check(&self, previous: &str, args: &[String]) -> Result<String, String> {
         let one = args.first().map(String::as_str).unwrap_or("");
         let value = match &self.kind {
             Kind::Bool => if parse_bool(one)? { "yes" } else { "no" }.to_string(),
@@ -524,7 +524,7 @@ fn replicaof(_: &str, args: &[String]) -> Result<String, String> {
     }
 }
 
-pub fn find(name: &str) -> Option<&'static Accepted> {
+pub(crate) fn find(name: &str) -> Option<&'static Accepted> {
     ACCEPTED
         .iter()
         .find(|d| d.name == name || d.alias == Some(name))

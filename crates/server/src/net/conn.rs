@@ -28,7 +28,7 @@ enum Next {
 }
 
 /// Serves one connection until it closes. The client is already registered in the server.
-pub async fn serve<S>(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, stream: S)
+pub(crate) async fn serve<S>(srv: Rc<RefCell<Server>>, client: Rc<RefCell<Client>>, stream: S)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -44,7 +44,7 @@ where
             std::mem::swap(&mut c.out.buf, &mut wbuf);
             s.stats.total_net_output_bytes += wbuf.len() as u64;
             let (need, own) = (c.aof_need, c.aof_own);
-            let w = crate::aof::wait_point(&mut s, need, own, &mut c.aof_batch);
+            let w = crate::durability::aof::wait_point(&mut s, need, own, &mut c.aof_batch);
             (next, w)
         };
         // No reply leaves before the AOF holds what it acknowledges (appendfsync policy).
@@ -255,7 +255,7 @@ fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant
 }
 
 /// Removes every trace of a client from the server (freeClient).
-pub fn free_client(srv: &mut Server, cl: &mut Client) {
+pub(crate) fn free_client(srv: &mut Server, cl: &mut Client) {
     cmd::unregister_blocked(srv, cl);
     cmd::tx::unwatch_all(srv, cl);
     cmd::pubsub::unsubscribe_all(srv, cl);

@@ -29,6 +29,10 @@
 //! `always` the server exits before acknowledging anything it may have lost (as Redis does);
 //! under `everysec` writes are refused until a rewrite has produced fresh files from memory.
 
+pub(crate) mod load;
+pub(crate) mod rewrite;
+mod writer;
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,18 +42,20 @@ use std::time::{Duration, Instant};
 use amber_persist::aof::command::encode_command;
 use tokio::sync::{watch, Notify};
 
-use crate::aof_writer::{background, fdatasync, write_all_at_end, writer_failed, Pending, Shared};
 use crate::config::AppendFsync;
+use crate::durability::aof::writer::{
+    background, fdatasync, write_all_at_end, writer_failed, Pending, Shared,
+};
 use crate::server::Server;
 
 /// Status that outlives the AOF being on (INFO's aof_last_* fields).
 #[derive(Debug)]
-pub struct AofStatus {
-    pub rewrites: u64,
-    pub rewrites_consecutive_failures: u64,
-    pub last_rewrite_time_sec: i64,
-    pub last_bgrewrite_ok: bool,
-    pub last_write_ok: bool,
+pub(crate) struct AofStatus {
+    pub(crate) rewrites: u64,
+    pub(crate) rewrites_consecutive_failures: u64,
+    pub(crate) last_rewrite_time_sec: i64,
+    pub(crate) last_bgrewrite_ok: bool,
+    pub(crate) last_write_ok: bool,
 }
 
 impl Default for AofStatus {
@@ -66,15 +72,15 @@ impl Default for AofStatus {
 
 /// Why writes are refused, with the code users look up.
 #[derive(Clone, Debug)]
-pub struct AofFailure {
-    pub code: &'static str,
-    pub name: &'static str,
+pub(crate) struct AofFailure {
+    pub(crate) code: &'static str,
+    pub(crate) name: &'static str,
     /// strerror text, as Redis puts it in its MISCONF reply.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl AofFailure {
-    pub fn from_io(e: &std::io::Error) -> AofFailure {
+    pub(crate) fn from_io(e: &std::io::Error) -> AofFailure {
         let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
         let reason = strerror_of(e);
         if full {
@@ -94,7 +100,7 @@ impl AofFailure {
 }
 
 /// An I/O error as Redis prints it: the C library's text for its errno (`strerror`).
-pub fn strerror_of(e: &std::io::Error) -> String {
+pub(crate) fn strerror_of(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => strerror(n),
         None => e.to_string(),
@@ -102,7 +108,7 @@ pub fn strerror_of(e: &std::io::Error) -> String {
 }
 
 /// The C library's text for an errno (what Redis prints), without Rust's " (os error N)".
-pub fn strerror(errno: i32) -> String {
+pub(crate) fn strerror(errno: i32) -> String {
     let s = std::io::Error::from_raw_os_error(errno).to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -110,42 +116,42 @@ pub fn strerror(errno: i32) -> String {
     }
 }
 
-pub struct Aof {
+pub(crate) struct Aof {
     /// `dir/appenddirname`.
-    pub dir: PathBuf,
-    pub manifest: amber_persist::aof::manifest::Manifest,
+    pub(crate) dir: PathBuf,
+    pub(crate) manifest: amber_persist::aof::manifest::Manifest,
     /// The incr file appended to.
     file: Arc<File>,
     /// Size of the incr file being appended to, as far as writes succeeded.
     file_len: u64,
     /// Effects fed and not yet handed to the file.
-    pub buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     selected_db: Option<usize>,
     last_ts_secs: i64,
     /// Logical offset of the end of what was fed (handed out to waiting clients).
-    pub appended: u64,
+    pub(crate) appended: u64,
     /// Logical offset written by the main thread (everysec / no).
     written: u64,
     shared: Arc<Shared>,
-    pub durable: watch::Receiver<u64>,
+    pub(crate) durable: watch::Receiver<u64>,
     flush_notify: Arc<Notify>,
     /// Size of the base plus incr files (aof_current_size) and the base size at the last
     /// rewrite (aof_base_size), for automatic rewrites.
-    pub current_size: u64,
-    pub base_size: u64,
+    pub(crate) current_size: u64,
+    pub(crate) base_size: u64,
     /// A write failed: writes are refused with MISCONF until one succeeds (`set_write_failure`).
     write_failure: Option<AofFailure>,
     /// When the failed write was last tried: it is retried once a second (`retry_write`).
     write_tried_at: Instant,
     /// An fsync failed: writes are refused until a rewrite writes fresh files.
-    pub fsync_poisoned: Option<AofFailure>,
+    pub(crate) fsync_poisoned: Option<AofFailure>,
     poisoned_at: Option<Instant>,
-    pub delayed_fsync: u64,
+    pub(crate) delayed_fsync: u64,
     /// appendonly was just turned on and no manifest names the incr yet: the first
     /// rewrite's base makes it the AOF (Redis's AOF_WAIT_REWRITE).
-    pub awaiting_base: bool,
+    pub(crate) awaiting_base: bool,
     /// Feeding is off while the AOF itself is being replayed.
-    pub replaying: bool,
+    pub(crate) replaying: bool,
     /// When a command last ran that appended nothing (a read, mostly): its reply did not
     /// wait for the AOF, and an fsync on the main thread would have delayed it.
     unlogged_at_ms: i64,
@@ -164,26 +170,26 @@ pub struct Aof {
     /// How long the last write + fdatasync on the main thread took.
     last_sync: Duration,
     threads: Vec<std::thread::JoinHandle<()>>,
-    log: crate::log::Logger,
+    log: crate::sys::log::Logger,
 }
 
 /// Where the AOF starts appending, and the sizes that drive automatic rewrites.
-pub struct OpenArgs {
-    pub dir: PathBuf,
-    pub manifest: amber_persist::aof::manifest::Manifest,
+pub(crate) struct OpenArgs {
+    pub(crate) dir: PathBuf,
+    pub(crate) manifest: amber_persist::aof::manifest::Manifest,
     /// The incr file to append to, and its length.
-    pub file: File,
-    pub file_len: u64,
-    pub current_size: u64,
-    pub base_size: u64,
+    pub(crate) file: File,
+    pub(crate) file_len: u64,
+    pub(crate) current_size: u64,
+    pub(crate) base_size: u64,
     /// Logical offset to continue from (offsets never go back, even across appendonly
     /// no/yes, so that a client waiting on an old offset is never stuck).
-    pub start: u64,
+    pub(crate) start: u64,
 }
 
 impl Aof {
     /// Starts appending to `a.file` (an incr file of `a.manifest`).
-    pub fn open(policy: AppendFsync, a: OpenArgs, log: crate::log::Logger) -> Aof {
+    pub(crate) fn open(policy: AppendFsync, a: OpenArgs, log: crate::sys::log::Logger) -> Aof {
         let OpenArgs {
             dir,
             manifest,
@@ -258,7 +264,7 @@ impl Aof {
     }
 
     /// Appends one effect (Redis's feedAppendOnlyFile).
-    pub fn feed(&mut self, db: usize, args: &[Vec<u8>], timestamps: bool) {
+    pub(crate) fn feed(&mut self, db: usize, args: &[Vec<u8>], timestamps: bool) {
         if self.replaying {
             return;
         }
@@ -286,7 +292,7 @@ impl Aof {
     }
 
     /// A command ran that appended nothing (see `unlogged_at_ms`).
-    pub fn note_unlogged(&mut self, now_ms: i64) {
+    pub(crate) fn note_unlogged(&mut self, now_ms: i64) {
         self.unlogged_at_ms = now_ms;
     }
 
@@ -342,18 +348,13 @@ impl Aof {
         self.buf.clear();
     }
 
-    /// The next command goes after a SELECT (a new incr file starts without a selected db).
-    pub fn forget_selected_db(&mut self) {
-        self.selected_db = None;
-    }
-
-    pub fn flush_notify(&self) -> Arc<Notify> {
+    pub(crate) fn flush_notify(&self) -> Arc<Notify> {
         self.flush_notify.clone()
     }
 
     /// Hands what was fed to the file, by policy. Called by the flush task (after the ready
     /// clients ran, so one write covers many), by the cron, and before switching files.
-    pub fn flush(&mut self, policy: AppendFsync) {
+    pub(crate) fn flush(&mut self, policy: AppendFsync) {
         if let Ok(mut p) = self.shared.policy.lock() {
             *p = policy;
         }
@@ -506,7 +507,7 @@ impl Aof {
     }
 
     /// The cron's retry of a failed write, once a second (Redis's serverCron does the same).
-    pub fn retry_write(&mut self, policy: AppendFsync) {
+    pub(crate) fn retry_write(&mut self, policy: AppendFsync) {
         self.take_writer_failure();
         if self.write_failure.is_none() || self.write_tried_at.elapsed() < Duration::from_secs(1) {
             return;
@@ -527,7 +528,7 @@ impl Aof {
     }
 
     /// Flushes and fsyncs everything now (switching files, shutdown, appendonly no).
-    pub fn flush_and_sync(&mut self, policy: AppendFsync) -> std::io::Result<()> {
+    pub(crate) fn flush_and_sync(&mut self, policy: AppendFsync) -> std::io::Result<()> {
         self.flush(policy);
         if policy == AppendFsync::Always {
             self.wait_writer_idle();
@@ -543,7 +544,7 @@ impl Aof {
     /// Appends to `file`, a new empty incr file, from now on (a rewrite began). The caller
     /// has flushed and fsynced the current one (`flush_and_sync`) in the same step, so
     /// nothing is queued for it; nothing here can fail.
-    pub fn switch_to(&mut self, file: File) {
+    pub(crate) fn switch_to(&mut self, file: File) {
         self.file = Arc::new(file);
         self.file_len = 0;
         self.selected_db = None;
@@ -553,7 +554,7 @@ impl Aof {
     }
 
     /// A failure reported by the background thread (always: write or fsync; everysec: fsync).
-    pub fn take_background_failure(&self) -> Option<AofFailure> {
+    pub(crate) fn take_background_failure(&self) -> Option<AofFailure> {
         match self.shared.failed.lock() {
             Ok(mut f) => f.take(),
             Err(e) => e.into_inner().take(),
@@ -561,21 +562,21 @@ impl Aof {
     }
 
     /// aof_pending_bio_fsync: an fsync is running.
-    pub fn fsync_in_progress(&self) -> bool {
+    pub(crate) fn fsync_in_progress(&self) -> bool {
         self.shared.fsync_started_ms.load(Ordering::Relaxed) != 0
     }
 
     /// When the fsync failure that refuses writes happened.
-    pub fn poisoned_since(&self) -> Option<Instant> {
+    pub(crate) fn poisoned_since(&self) -> Option<Instant> {
         self.fsync_poisoned.as_ref().and(self.poisoned_at)
     }
 
     /// Why writes are refused, if they are.
-    pub fn refusal(&self) -> Option<&AofFailure> {
+    pub(crate) fn refusal(&self) -> Option<&AofFailure> {
         self.fsync_poisoned.as_ref().or(self.write_failure.as_ref())
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.wake.notify_all();
         self.shared.synced_wake.notify_one();
@@ -596,7 +597,7 @@ fn ms_since(from: Instant, to: Instant) -> u64 {
 }
 
 /// Hands the AOF's write and fsync durations to the latency monitor.
-pub fn drain_latency(srv: &mut Server) {
+pub(crate) fn drain_latency(srv: &mut Server) {
     let threshold = srv.config.latency_monitor_threshold;
     let Some(aof) = srv.aof.as_mut() else {
         return;
@@ -609,7 +610,7 @@ pub fn drain_latency(srv: &mut Server) {
 
 /// Feeds the effects of the command that just finished (or of the expire cycle) to the AOF,
 /// and drops them.
-pub fn feed_propagated(srv: &mut Server) {
+pub(crate) fn feed_propagated(srv: &mut Server) {
     if srv.propagated.is_empty() {
         return;
     }
@@ -626,7 +627,7 @@ pub fn feed_propagated(srv: &mut Server) {
 }
 
 /// MISCONF for AOF errors: writes are refused while the AOF cannot be written.
-pub fn writes_denied(srv: &Server) -> Option<String> {
+pub(crate) fn writes_denied(srv: &Server) -> Option<String> {
     let f = srv.aof.as_ref()?.refusal()?;
     Some(format!(
         "MISCONF Errors writing to the AOF file: {}",
@@ -635,7 +636,7 @@ pub fn writes_denied(srv: &Server) -> Option<String> {
 }
 
 /// What a connection waits for before its replies may go out (see `wait_point`).
-pub struct Wait {
+pub(crate) struct Wait {
     durable: watch::Receiver<u64>,
     write_blocked: watch::Receiver<bool>,
     flush: Arc<Notify>,
@@ -646,7 +647,7 @@ pub struct Wait {
 impl Wait {
     /// Asks for a flush and waits until the replies may go out: once `need` is durable; or,
     /// while a failed write waits for its retry, once `own` is (the client's own writes).
-    pub async fn done(mut self) {
+    pub(crate) async fn done(mut self) {
         self.flush.notify_one();
         loop {
             let durable = *self.durable.borrow_and_update();
@@ -667,7 +668,7 @@ impl Wait {
 /// durable. While a failed write (a full disk) waits for its retry, only the client's own
 /// writes are waited for (`own`): reads, INFO and admin commands answer from memory (as in
 /// Redis, which keeps serving them), and may show the writes the failed one holds.
-pub fn wait_point(srv: &mut Server, need: u64, own: u64, batch: &mut u64) -> Option<Wait> {
+pub(crate) fn wait_point(srv: &mut Server, need: u64, own: u64, batch: &mut u64) -> Option<Wait> {
     let aof = srv.aof.as_mut()?;
     let durable = *aof.durable.borrow();
     if durable >= need || (aof.write_failure.is_some() && durable >= own) {
@@ -690,7 +691,7 @@ pub fn wait_point(srv: &mut Server, need: u64, own: u64, batch: &mut u64) -> Opt
 }
 
 /// The AOF end offset now: what a client that just ran a command must wait for.
-pub fn appended(srv: &Server) -> u64 {
+pub(crate) fn appended(srv: &Server) -> u64 {
     srv.aof.as_ref().map(|a| a.appended).unwrap_or(0)
 }
 
@@ -720,11 +721,11 @@ async fn durable_relay(srv: std::rc::Rc<std::cell::RefCell<Server>>, sh: Arc<Sha
 }
 
 /// The flush task: writes what was fed once the clients that are ready have run.
-pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Arc<Notify>) {
+pub(crate) async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Arc<Notify>) {
     if let Some(sh) = srv.borrow().aof.as_ref().map(|a| a.shared.clone()) {
         tokio::task::spawn_local(durable_relay(srv.clone(), sh));
     }
-    let timer = crate::timer::Timer::new().ok();
+    let timer = crate::net::timer::Timer::new().ok();
     loop {
         notify.notified().await;
         // Let every client that is ready run its batch first: one write for all of them.
@@ -752,7 +753,7 @@ pub async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, notify: Ar
 async fn linger(
     srv: &std::rc::Rc<std::cell::RefCell<Server>>,
     notify: &Notify,
-    timer: &crate::timer::Timer,
+    timer: &crate::net::timer::Timer,
 ) {
     const MAX_LINGER: Duration = Duration::from_millis(1);
     const MAX_SKIP: u32 = 64;
@@ -808,7 +809,7 @@ async fn linger(
 
 /// Called when a background write or fsync failed under `always`: the writes of that batch
 /// were not acknowledged, and none may be from now on. Redis exits; so does Amber.
-pub fn fail_always(log: &crate::log::Logger, e: &std::io::Error) -> ! {
+pub(crate) fn fail_always(log: &crate::sys::log::Logger, e: &std::io::Error) -> ! {
     let f = AofFailure::from_io(e);
     log.warning(&format!(
         "{} {}: Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({})",
@@ -819,12 +820,12 @@ pub fn fail_always(log: &crate::log::Logger, e: &std::io::Error) -> ! {
 
 /// serverCron's part: pick up failures of the background thread, retry a failed write,
 /// recover from a failed fsync by rewriting, and automatic rewrites.
-pub fn cron(srv: &mut Server) {
+pub(crate) fn cron(srv: &mut Server) {
     drain_latency(srv);
     let policy = srv.config.appendfsync;
     let Some(aof) = srv.aof.as_mut() else {
         // BGREWRITEAOF scheduled with appendonly no.
-        crate::aof_rewrite::cron(srv);
+        crate::durability::aof::rewrite::cron(srv);
         return;
     };
     if let Some(f) = aof.take_background_failure() {
@@ -856,23 +857,24 @@ pub fn cron(srv: &mut Server) {
         srv.aof_rewrite.scheduled = true;
     }
     srv.aof_status.last_write_ok = srv.aof.as_ref().is_none_or(|a| a.refusal().is_none());
-    crate::aof_rewrite::cron(srv);
+    crate::durability::aof::rewrite::cron(srv);
 }
 
 /// CONFIG SET appendonly yes (startAppendOnly): appends to a new incr file at once and
 /// writes the base with a rewrite; the manifest names them once the base is done. A rewrite
 /// started with appendonly no is stopped first and started again for the AOF, as in Redis.
-pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
+pub(crate) fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
     if srv.aof.is_some() {
         return Ok(());
     }
-    crate::aof_rewrite::cancel(srv);
+    crate::durability::aof::rewrite::cancel(srv);
     let name = srv.config.appendfilename.clone();
     let dir = PathBuf::from(&srv.config.appenddirname);
     std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory: {e}"))?;
-    let mut manifest = crate::aof_load::read_manifest(&dir, &name)?.unwrap_or_default();
+    let mut manifest =
+        crate::durability::aof::load::read_manifest(&dir, &name)?.unwrap_or_default();
     let incr = manifest.next_incr(&name).clone();
-    let file = crate::aof_rewrite::create_incr(&incr.path_in(&dir))
+    let file = crate::durability::aof::rewrite::create_incr(&incr.path_in(&dir))
         .map_err(|e| format!("Can't open the append-only file: {e}"))?;
     // Base and incrs of an earlier AOF in the directory become history once this one's base
     // is written; until then they stay where they are.
@@ -903,7 +905,7 @@ pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
             tokio::task::spawn_local(flush_task(rc, n));
         }
     }
-    if let Err(e) = crate::aof_rewrite::start(srv) {
+    if let Err(e) = crate::durability::aof::rewrite::start(srv) {
         srv.aof = None;
         return Err(e);
     }
@@ -911,8 +913,8 @@ pub fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
 }
 
 /// CONFIG SET appendonly no (stopAppendOnly): flushes and fsyncs, stops a rewrite, closes.
-pub fn stop_at_runtime(srv: &mut Server) {
-    crate::aof_rewrite::cancel(srv);
+pub(crate) fn stop_at_runtime(srv: &mut Server) {
+    crate::durability::aof::rewrite::cancel(srv);
     let policy = srv.config.appendfsync;
     if let Some(mut aof) = srv.aof.take() {
         if let Err(e) = aof.flush_and_sync(policy) {
@@ -924,8 +926,8 @@ pub fn stop_at_runtime(srv: &mut Server) {
 }
 
 /// On shutdown: the last writes reach the disk before the process exits.
-pub fn on_shutdown(srv: &mut Server) {
-    crate::aof_rewrite::cancel(srv);
+pub(crate) fn on_shutdown(srv: &mut Server) {
+    crate::durability::aof::rewrite::cancel(srv);
     let policy = srv.config.appendfsync;
     if let Some(aof) = srv.aof.as_mut() {
         srv.log.notice("Calling fsync() on the AOF file.");
@@ -937,7 +939,7 @@ pub fn on_shutdown(srv: &mut Server) {
 
 impl Server {
     /// Where a newly opened AOF continues its logical offsets.
-    pub fn aof_status_offset(&self) -> u64 {
+    pub(crate) fn aof_status_offset(&self) -> u64 {
         self.aof
             .as_ref()
             .map(|a| a.appended)

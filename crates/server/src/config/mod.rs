@@ -4,6 +4,9 @@
 //! Every directive Amber accepts is in `DIRECTIVES` with its behaviour; reading the text
 //! (and reporting every refused line at once) is in `config_load`. Later features add rows.
 
+pub(crate) mod accepted;
+pub(crate) mod load;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -11,14 +14,14 @@ use amber_store::Limits;
 
 /// How a debug-only or protected feature may be used: `no`, `yes`, or `local` (loopback only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protection {
+pub(crate) enum Protection {
     No,
     Yes,
     Local,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
+pub(crate) enum LogLevel {
     Debug,
     Verbose,
     Notice,
@@ -29,77 +32,77 @@ pub enum LogLevel {
 /// The configuration in force.
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub port: u16,
-    pub bind: Vec<String>,
-    pub protected_mode: bool,
-    pub requirepass: Option<Vec<u8>>,
-    pub databases: usize,
-    pub timeout: u64,
-    pub tcp_keepalive: u64,
-    pub maxclients: u64,
-    pub loglevel: LogLevel,
-    pub logfile: String,
-    pub pidfile: String,
-    pub unixsocket: String,
-    pub unixsocketperm: u32,
-    pub hz: u32,
-    pub proto_max_bulk_len: i64,
-    pub client_query_buffer_limit: i64,
-    pub enable_debug_command: Protection,
-    pub enable_protected_configs: Protection,
-    pub dir: String,
-    pub limits: Limits,
+    pub(crate) port: u16,
+    pub(crate) bind: Vec<String>,
+    pub(crate) protected_mode: bool,
+    pub(crate) requirepass: Option<Vec<u8>>,
+    pub(crate) databases: usize,
+    pub(crate) timeout: u64,
+    pub(crate) tcp_keepalive: u64,
+    pub(crate) maxclients: u64,
+    pub(crate) loglevel: LogLevel,
+    pub(crate) logfile: String,
+    pub(crate) pidfile: String,
+    pub(crate) unixsocket: String,
+    pub(crate) unixsocketperm: u32,
+    pub(crate) hz: u32,
+    pub(crate) proto_max_bulk_len: i64,
+    pub(crate) client_query_buffer_limit: i64,
+    pub(crate) enable_debug_command: Protection,
+    pub(crate) enable_protected_configs: Protection,
+    pub(crate) dir: String,
+    pub(crate) limits: Limits,
     /// The config file given at start, for CONFIG REWRITE.
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// `save` points: (seconds, changes). A BGSAVE starts when at least `changes` writes
     /// happened and `seconds` passed since the last successful save.
-    pub save_params: Vec<(u64, u64)>,
+    pub(crate) save_params: Vec<(u64, u64)>,
     /// While reading the config at start: whether a `save` line already replaced the
     /// defaults (later lines append, as in Redis).
-    pub save_seen_in_file: bool,
-    pub reading_file: bool,
-    pub dbfilename: String,
-    pub rdbcompression: bool,
-    pub rdbchecksum: bool,
-    pub stop_writes_on_bgsave_error: bool,
-    pub rdb_save_incremental_fsync: bool,
+    pub(crate) save_seen_in_file: bool,
+    pub(crate) reading_file: bool,
+    pub(crate) dbfilename: String,
+    pub(crate) rdbcompression: bool,
+    pub(crate) rdbchecksum: bool,
+    pub(crate) stop_writes_on_bgsave_error: bool,
+    pub(crate) rdb_save_incremental_fsync: bool,
     /// Microseconds to sleep per key while saving (a test aid, as in Redis; negative = nanosleep).
-    pub rdb_key_save_delay: i64,
-    pub appendonly: bool,
-    pub appendfilename: String,
-    pub appenddirname: String,
-    pub appendfsync: AppendFsync,
-    pub no_appendfsync_on_rewrite: bool,
-    pub auto_aof_rewrite_percentage: i64,
-    pub auto_aof_rewrite_min_size: i64,
-    pub aof_load_truncated: bool,
-    pub aof_use_rdb_preamble: bool,
-    pub aof_timestamp_enabled: bool,
-    pub aof_rewrite_incremental_fsync: bool,
-    pub aof_disable_auto_gc: bool,
-    pub daemonize: bool,
-    pub supervised: Supervised,
-    pub tcp_backlog: i32,
+    pub(crate) rdb_key_save_delay: i64,
+    pub(crate) appendonly: bool,
+    pub(crate) appendfilename: String,
+    pub(crate) appenddirname: String,
+    pub(crate) appendfsync: AppendFsync,
+    pub(crate) no_appendfsync_on_rewrite: bool,
+    pub(crate) auto_aof_rewrite_percentage: i64,
+    pub(crate) auto_aof_rewrite_min_size: i64,
+    pub(crate) aof_load_truncated: bool,
+    pub(crate) aof_use_rdb_preamble: bool,
+    pub(crate) aof_timestamp_enabled: bool,
+    pub(crate) aof_rewrite_incremental_fsync: bool,
+    pub(crate) aof_disable_auto_gc: bool,
+    pub(crate) daemonize: bool,
+    pub(crate) supervised: Supervised,
+    pub(crate) tcp_backlog: i32,
     /// Microseconds from which a command goes to the slow log (-1: never).
-    pub slowlog_log_slower_than: i64,
-    pub slowlog_max_len: u64,
+    pub(crate) slowlog_log_slower_than: i64,
+    pub(crate) slowlog_max_len: u64,
     /// Milliseconds from which events go to the latency monitor (0: off).
-    pub latency_monitor_threshold: i64,
-    pub syslog_enabled: bool,
-    pub syslog_ident: String,
-    pub syslog_facility: String,
+    pub(crate) latency_monitor_threshold: i64,
+    pub(crate) syslog_enabled: bool,
+    pub(crate) syslog_ident: String,
+    pub(crate) syslog_facility: String,
     /// shutdown-on-sigint / shutdown-on-sigterm: SHUTDOWN's flags for that signal.
-    pub shutdown_on_sigint: SignalShutdown,
-    pub shutdown_on_sigterm: SignalShutdown,
+    pub(crate) shutdown_on_sigint: SignalShutdown,
+    pub(crate) shutdown_on_sigterm: SignalShutdown,
     /// `rename-command old new` lines, in order (`new` empty: the command is disabled).
-    pub renamed_commands: Vec<(String, String)>,
+    pub(crate) renamed_commands: Vec<(String, String)>,
     /// Values of the directives accepted without effect (config_accepted), when set.
-    pub accepted: std::collections::BTreeMap<&'static str, String>,
+    pub(crate) accepted: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// supervised: how a supervisor learns that the server is ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Supervised {
+pub(crate) enum Supervised {
     No,
     Upstart,
     Systemd,
@@ -108,11 +111,11 @@ pub enum Supervised {
 
 /// What a signal's shutdown does besides the default (save if save points exist).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SignalShutdown {
-    pub save: bool,
-    pub nosave: bool,
-    pub now: bool,
-    pub force: bool,
+pub(crate) struct SignalShutdown {
+    pub(crate) save: bool,
+    pub(crate) nosave: bool,
+    pub(crate) now: bool,
+    pub(crate) force: bool,
 }
 
 impl SignalShutdown {
@@ -162,13 +165,13 @@ impl SignalShutdown {
 }
 
 /// The syslog facilities Redis accepts.
-pub const SYSLOG_FACILITIES: &[&str] = &[
+pub(crate) const SYSLOG_FACILITIES: &[&str] = &[
     "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 ];
 
 /// appendfsync: when the AOF is fsynced, and so when a write is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AppendFsync {
+pub(crate) enum AppendFsync {
     /// After every write, before the reply (group commit).
     Always,
     /// Once a second, off the main thread.
@@ -178,7 +181,7 @@ pub enum AppendFsync {
 }
 
 impl AppendFsync {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             AppendFsync::Always => "always",
             AppendFsync::Everysec => "everysec",
@@ -188,7 +191,7 @@ impl AppendFsync {
 }
 
 /// Redis 7.0's compiled-in save points.
-pub const DEFAULT_SAVE_PARAMS: &[(u64, u64)] = &[(3600, 1), (300, 100), (60, 10000)];
+pub(crate) const DEFAULT_SAVE_PARAMS: &[(u64, u64)] = &[(3600, 1), (300, 100), (60, 10000)];
 
 impl Default for Config {
     fn default() -> Self {
@@ -253,26 +256,26 @@ impl Default for Config {
 }
 
 /// Directive flags.
-pub const IMMUTABLE: u32 = 1;
-pub const PROTECTED: u32 = 2;
+pub(crate) const IMMUTABLE: u32 = 1;
+pub(crate) const PROTECTED: u32 = 2;
 /// Accepts any number of arguments (`save`, `bind`).
-pub const MULTI_ARG: u32 = 4;
+pub(crate) const MULTI_ARG: u32 = 4;
 /// Only an exact name shows it in CONFIG GET (test aids, as Redis's HIDDEN_CONFIG).
-pub const HIDDEN: u32 = 8;
+pub(crate) const HIDDEN: u32 = 8;
 
 type Getter = fn(&Config) -> String;
 type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
 
 /// One directive: names, flags, and how to read and write it as text.
-pub struct Directive {
-    pub name: &'static str,
-    pub alias: Option<&'static str>,
-    pub flags: u32,
-    pub get: Getter,
-    pub set: Setter,
+pub(crate) struct Directive {
+    pub(crate) name: &'static str,
+    pub(crate) alias: Option<&'static str>,
+    pub(crate) flags: u32,
+    pub(crate) get: Getter,
+    pub(crate) set: Setter,
 }
 
-pub fn parse_bool(s: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
         "no" => Ok(false),
@@ -285,7 +288,7 @@ fn yes_no(b: bool) -> String {
 }
 
 /// Parses a memory value: a number with an optional unit (k=1000, kb=1024, m, mb, g, gb).
-pub fn parse_memory(s: &str) -> Option<i64> {
+pub(crate) fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
     let (num, mul): (&str, i64) = if let Some(n) = lower.strip_suffix("gb") {
         (n, 1024 * 1024 * 1024)
@@ -408,7 +411,7 @@ macro_rules! string_directive {
     };
 }
 
-pub static DIRECTIVES: &[Directive] = &[
+pub(crate) static DIRECTIVES: &[Directive] = &[
     int_directive!("port", None, 0, port, u16, 0, 65535),
     Directive {
         name: "bind",
@@ -925,34 +928,34 @@ fn set_save(c: &mut Config, a: &[String]) -> Result<(), String> {
 /// A directive of either table: one Amber acts on (`DIRECTIVES`), or one it accepts and
 /// keeps without effect (`config_accepted`).
 #[derive(Clone, Copy)]
-pub enum Dir {
+pub(crate) enum Dir {
     Own(&'static Directive),
-    Accepted(&'static crate::config_accepted::Accepted),
+    Accepted(&'static crate::config::accepted::Accepted),
 }
 
 impl Dir {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dir::Own(d) => d.name,
             Dir::Accepted(a) => a.name,
         }
     }
 
-    pub fn alias(self) -> Option<&'static str> {
+    pub(crate) fn alias(self) -> Option<&'static str> {
         match self {
             Dir::Own(d) => d.alias,
             Dir::Accepted(a) => a.alias,
         }
     }
 
-    pub fn flags(self) -> u32 {
+    pub(crate) fn flags(self) -> u32 {
         match self {
             Dir::Own(d) => d.flags,
             Dir::Accepted(a) => a.flags,
         }
     }
 
-    pub fn get(self, c: &Config) -> String {
+    pub(crate) fn get(self, c: &Config) -> String {
         match self {
             Dir::Own(d) => (d.get)(c),
             Dir::Accepted(a) => c
@@ -963,7 +966,7 @@ impl Dir {
         }
     }
 
-    pub fn set(self, c: &mut Config, args: &[String]) -> Result<(), String> {
+    pub(crate) fn set(self, c: &mut Config, args: &[String]) -> Result<(), String> {
         match self {
             Dir::Own(d) => (d.set)(c, args),
             Dir::Accepted(a) => {
@@ -979,21 +982,21 @@ impl Dir {
     }
 }
 
-pub fn find(name: &str) -> Option<Dir> {
+pub(crate) fn find(name: &str) -> Option<Dir> {
     let lower = name.to_ascii_lowercase();
     DIRECTIVES
         .iter()
         .find(|d| d.name == lower || d.alias == Some(lower.as_str()))
         .map(Dir::Own)
-        .or_else(|| crate::config_accepted::find(&lower).map(Dir::Accepted))
+        .or_else(|| crate::config::accepted::find(&lower).map(Dir::Accepted))
 }
 
 /// Every directive, Amber's own first.
-pub fn all() -> impl Iterator<Item = Dir> {
+pub(crate) fn all() -> impl Iterator<Item = Dir> {
     DIRECTIVES
         .iter()
         .map(Dir::Own)
-        .chain(crate::config_accepted::ACCEPTED.iter().map(Dir::Accepted))
+        .chain(crate::config::accepted::ACCEPTED.iter().map(Dir::Accepted))
 }
 
 impl Config {
@@ -1011,7 +1014,7 @@ impl Config {
     fn load_args(&mut self, args: &[String]) -> Result<(), String> {
         let cfg = self;
         // The file's refusals and the options' are reported together.
-        let mut errors = crate::config_load::ConfigErrors::default();
+        let mut errors = crate::config::load::ConfigErrors::default();
         let mut rest = args;
         if let Some(first) = args.first() {
             if !first.starts_with("--") {
@@ -1059,13 +1062,13 @@ impl Config {
     }
 
     /// Values of every directive whose name (or alias) matches `pattern`.
-    pub fn get_matching(&self, pattern: &[u8], out: &mut Vec<(String, String)>) {
+    pub(crate) fn get_matching(&self, pattern: &[u8], out: &mut Vec<(String, String)>) {
         for d in all() {
             for name in std::iter::once(d.name()).chain(d.alias()) {
                 let hit = if d.flags() & HIDDEN != 0 {
                     pattern.eq_ignore_ascii_case(name.as_bytes())
                 } else {
-                    crate::glob::matches(pattern, name.as_bytes(), true)
+                    crate::cmd::glob::matches(pattern, name.as_bytes(), true)
                 };
                 if hit && !out.iter().any(|(n, _)| n == name) {
                     out.push((name.to_string(), d.get(self)));
@@ -1076,7 +1079,7 @@ impl Config {
 
     /// CONFIG REWRITE: rewrites the config file in place, keeping comments and order, setting
     /// each directive to its current value and appending the ones not yet in the file.
-    pub fn rewrite(&self) -> Result<(), String> {
+    pub(crate) fn rewrite(&self) -> Result<(), String> {
         let Some(path) = &self.file else {
             return Err("The server is running without a config file".into());
         };
@@ -1151,7 +1154,7 @@ fn rewrite_value(d: Dir, c: &Config) -> String {
 }
 
 /// Quotes a value for a config line when it needs it (empty, spaces, quotes, control bytes).
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let needs = s.is_empty()
         || s.bytes()
             .any(|b| b <= b' ' || b == b'"' || b == b'\'' || b == b'\\' || b >= 0x7f);

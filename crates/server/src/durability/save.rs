@@ -30,15 +30,15 @@ use crate::server::Server;
 
 /// Why a save failed, with the code users look up (P004 DISK_FULL, P005 WRITE_ERR).
 #[derive(Clone, Debug)]
-pub struct SaveFailure {
-    pub code: &'static str,
-    pub name: &'static str,
+pub(crate) struct SaveFailure {
+    pub(crate) code: &'static str,
+    pub(crate) name: &'static str,
     /// What failed and why, in Redis's words ("Write error saving DB on disk(write): ...").
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl SaveFailure {
-    pub fn from_io(op: &str, e: &io::Error) -> SaveFailure {
+    pub(crate) fn from_io(op: &str, e: &io::Error) -> SaveFailure {
         let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
         let (code, name) = if full {
             ("P004", "DISK_FULL")
@@ -52,7 +52,7 @@ impl SaveFailure {
         }
     }
 
-    pub fn cancelled() -> SaveFailure {
+    pub(crate) fn cancelled() -> SaveFailure {
         SaveFailure {
             code: "P005",
             name: "WRITE_ERR",
@@ -61,23 +61,23 @@ impl SaveFailure {
     }
 
     /// The log line: the code first, so that it can be grepped and looked up.
-    pub fn log_line(&self) -> String {
+    pub(crate) fn log_line(&self) -> String {
         format!("{} {}: {}", self.code, self.name, self.message)
     }
 }
 
 /// Progress of the snapshot being written, shared with INFO.
 #[derive(Default)]
-pub struct Progress {
-    pub keys_done: AtomicU64,
-    pub keys_total: AtomicU64,
-    pub bytes: AtomicU64,
-    pub cancel: AtomicBool,
+pub(crate) struct Progress {
+    pub(crate) keys_done: AtomicU64,
+    pub(crate) keys_total: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) cancel: AtomicBool,
 }
 
 /// What a snapshot is written as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// An RDB file (dump.rdb, or an AOF base with the RDB preamble: `aof_base` set).
     Rdb { aof_base: bool },
     /// An AOF base of commands (aof-use-rdb-preamble no), with a leading #TS annotation
@@ -93,19 +93,19 @@ struct DbJob {
 }
 
 /// A point-in-time snapshot of every database, ready to be written by any thread.
-pub struct SnapshotJob {
+pub(crate) struct SnapshotJob {
     opts: EncodeOptions,
     format: Format,
     aux: Vec<(&'static str, Vec<u8>)>,
     dbs: Vec<DbJob>,
     key_save_delay_us: i64,
-    pub progress: Arc<Progress>,
+    pub(crate) progress: Arc<Progress>,
 }
 
 impl SnapshotJob {
     /// Starts the snapshot: from now on the databases can change freely, the job still writes
     /// them as they are at this moment.
-    pub fn begin(srv: &mut Server, format: Format) -> SnapshotJob {
+    pub(crate) fn begin(srv: &mut Server, format: Format) -> SnapshotJob {
         let t0 = Instant::now();
         let aof_base = matches!(format, Format::Rdb { aof_base: true });
         let opts = EncodeOptions {
@@ -121,7 +121,7 @@ impl SnapshotJob {
             ),
             (
                 "used-mem",
-                crate::alloc::used_memory().to_string().into_bytes(),
+                crate::sys::alloc::used_memory().to_string().into_bytes(),
             ),
             (
                 "aof-base",
@@ -165,7 +165,7 @@ impl SnapshotJob {
 
     /// Writes the whole snapshot to `w`: an RDB stream (header to checksum), or commands.
     /// Returns the keys written.
-    pub fn write_to<W: Write>(&self, w: W) -> io::Result<u64> {
+    pub(crate) fn write_to<W: Write>(&self, w: W) -> io::Result<u64> {
         match self.format {
             Format::Rdb { .. } => {
                 let mut enc = Encoder::new(w, self.opts)?;
@@ -254,7 +254,7 @@ impl SnapshotJob {
     /// Writes the snapshot to `dir/name` safely: a temp file created O_EXCL with mode 0600,
     /// fsync, rename over the target, fsync the directory. On failure the old file is intact
     /// and the temp file is gone.
-    pub fn save_file(
+    pub(crate) fn save_file(
         &self,
         dir: &Path,
         name: &str,
@@ -297,12 +297,12 @@ impl<W: Write> RawOut for CommandOut<W> {
 
 /// How long one snapshot step may take between client batches: short enough that no client
 /// notices, long enough that a walk of millions of keys finishes in seconds under load.
-pub const STEP_TIME: Duration = Duration::from_micros(200);
+pub(crate) const STEP_TIME: Duration = Duration::from_micros(200);
 
 /// Advances every running snapshot (the main thread's half of a fork-less snapshot, see
 /// amber-store's `snapshot.rs`) by whole segments until `deadline` (at least one segment per
 /// call). Returns (whether any snapshot runs, entries handed over).
-pub fn snapshot_step(srv: &mut Server, deadline: Option<Instant>) -> (bool, usize) {
+pub(crate) fn snapshot_step(srv: &mut Server, deadline: Option<Instant>) -> (bool, usize) {
     let mut active = false;
     let mut produced = 0;
     let budget = if deadline.is_some() {
@@ -322,7 +322,7 @@ pub fn snapshot_step(srv: &mut Server, deadline: Option<Instant>) -> (bool, usiz
 /// `SnapshotJob::save_file` for the saves that block the server (SAVE, SHUTDOWN, DEBUG
 /// RELOAD, the first AOF base): the file is written on a helper thread while this thread
 /// walks the snapshot.
-pub fn save_file_blocking(
+pub(crate) fn save_file_blocking(
     srv: &mut Server,
     job: SnapshotJob,
     dir: &Path,
@@ -353,7 +353,7 @@ pub fn save_file_blocking(
 /// Lowers the calling thread's CPU priority (nice 10). Snapshot writers call it: on a busy
 /// machine the scheduler then runs the main thread first, so encoding a snapshot never
 /// delays a client's reply; the writer uses the CPU time the main thread leaves.
-pub fn background_priority() {
+pub(crate) fn background_priority() {
     // SAFETY: plain syscalls on the calling thread; failure only leaves the priority as is.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
@@ -362,35 +362,35 @@ pub fn background_priority() {
 }
 
 /// What a finished save reports back to the main thread.
-pub type SaveResult = Result<u64, SaveFailure>;
+pub(crate) type SaveResult = Result<u64, SaveFailure>;
 
 /// A BGSAVE in progress.
-pub struct BgSave {
-    pub started: Instant,
-    pub progress: Arc<Progress>,
+pub(crate) struct BgSave {
+    pub(crate) started: Instant,
+    pub(crate) progress: Arc<Progress>,
     /// `rdb_changes_since_last_save` when it started: what a success subtracts.
-    pub dirty_before: u64,
+    pub(crate) dirty_before: u64,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// RDB persistence state (INFO persistence's rdb_* fields).
-pub struct RdbState {
+pub(crate) struct RdbState {
     /// Unix seconds of the last successful save (LASTSAVE).
-    pub lastsave: i64,
-    pub last_bgsave_ok: bool,
-    pub last_failure: Option<SaveFailure>,
+    pub(crate) lastsave: i64,
+    pub(crate) last_bgsave_ok: bool,
+    pub(crate) last_failure: Option<SaveFailure>,
     /// Unix seconds of the last BGSAVE attempt: failed save points retry after 5 s.
-    pub lastbgsave_try: i64,
-    pub last_bgsave_time_sec: i64,
-    pub saves: u64,
-    pub scheduled: bool,
-    pub bgsave: Option<BgSave>,
-    pub last_load_keys_loaded: u64,
-    pub last_load_keys_expired: u64,
+    pub(crate) lastbgsave_try: i64,
+    pub(crate) last_bgsave_time_sec: i64,
+    pub(crate) saves: u64,
+    pub(crate) scheduled: bool,
+    pub(crate) bgsave: Option<BgSave>,
+    pub(crate) last_load_keys_loaded: u64,
+    pub(crate) last_load_keys_expired: u64,
 }
 
 impl RdbState {
-    pub fn new(now_unix: i64) -> RdbState {
+    pub(crate) fn new(now_unix: i64) -> RdbState {
         RdbState {
             lastsave: now_unix,
             last_bgsave_ok: true,
@@ -416,8 +416,8 @@ fn target_dir() -> PathBuf {
 }
 
 /// SAVE: writes the snapshot on the calling (main) thread.
-pub fn save_now(srv: &mut Server) -> SaveResult {
-    crate::rdb_guard::keep_aside(srv);
+pub(crate) fn save_now(srv: &mut Server) -> SaveResult {
+    crate::durability::rdb_guard::keep_aside(srv);
     srv.rdb.saves += 1;
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let dir = target_dir();
@@ -438,10 +438,10 @@ pub fn save_now(srv: &mut Server) -> SaveResult {
 }
 
 /// BGSAVE: starts the snapshot and hands it to a writer thread. Returns at once.
-pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
+pub(crate) fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
     let now = crate::server::unix_ms() / 1000;
     srv.rdb.lastbgsave_try = now;
-    crate::rdb_guard::keep_aside(srv);
+    crate::durability::rdb_guard::keep_aside(srv);
     srv.rdb.saves += 1;
     let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     let progress = job.progress.clone();
@@ -486,7 +486,7 @@ pub fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
 }
 
 /// Records the end of a BGSAVE, as Redis's backgroundSaveDoneHandler does.
-pub fn bgsave_done(srv: &mut Server, r: SaveResult) {
+pub(crate) fn bgsave_done(srv: &mut Server, r: SaveResult) {
     let Some(mut bg) = srv.rdb.bgsave.take() else {
         return;
     };
@@ -514,7 +514,7 @@ pub fn bgsave_done(srv: &mut Server, r: SaveResult) {
 
 /// Stops a BGSAVE in progress and waits for its thread (SHUTDOWN, FLUSHALL). Its temp file
 /// is removed; the previous dump stays.
-pub fn bgsave_cancel(srv: &mut Server) {
+pub(crate) fn bgsave_cancel(srv: &mut Server) {
     if let Some(mut bg) = srv.rdb.bgsave.take() {
         bg.progress.cancel.store(true, Ordering::Relaxed);
         if let Some(t) = bg.thread.take() {
@@ -525,7 +525,7 @@ pub fn bgsave_cancel(srv: &mut Server) {
 }
 
 /// serverCron's part: start a BGSAVE when a save point is reached, or a scheduled one.
-pub fn cron(srv: &mut Server) {
+pub(crate) fn cron(srv: &mut Server) {
     if srv.rdb.bgsave.is_some() || srv.aof_rewrite.running.is_some() {
         return;
     }
@@ -555,29 +555,29 @@ pub fn cron(srv: &mut Server) {
 }
 
 /// Whether writes are refused because the last background save failed (Redis's MISCONF).
-pub fn writes_denied(srv: &Server) -> bool {
+pub(crate) fn writes_denied(srv: &Server) -> bool {
     srv.config.stop_writes_on_bgsave_error
         && !srv.config.save_params.is_empty()
         && !srv.rdb.last_bgsave_ok
 }
 
-pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub(crate) const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// SHUTDOWN's options (a signal shuts down with none).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ShutdownFlags {
-    pub nosave: bool,
-    pub save: bool,
-    pub now: bool,
-    pub force: bool,
+pub(crate) struct ShutdownFlags {
+    pub(crate) nosave: bool,
+    pub(crate) save: bool,
+    pub(crate) now: bool,
+    pub(crate) force: bool,
 }
 
 /// Redis's prepareForShutdown, for the RDB: abandons a BGSAVE in progress, then saves the
 /// final snapshot when save points exist (or SAVE was given) unless NOSAVE. A failed save
 /// cancels the shutdown unless FORCE: the server keeps running with its data. Returns whether
 /// the server may exit.
-pub fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> bool {
-    crate::aof::on_shutdown(srv);
+pub(crate) fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> bool {
+    crate::durability::aof::on_shutdown(srv);
     if srv.rdb.bgsave.is_some() {
         srv.log
             .warning("There is a snapshot thread saving an .rdb. Stopping it!");

@@ -7,12 +7,12 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-pub struct Timer {
+pub(crate) struct Timer {
     fd: AsyncFd<OwnedFd>,
 }
 
 impl Timer {
-    pub fn new() -> std::io::Result<Timer> {
+    pub(crate) fn new() -> std::io::Result<Timer> {
         // SAFETY: timerfd_create takes no pointers; the descriptor is owned right away.
         let raw = unsafe {
             libc::timerfd_create(
@@ -33,7 +33,7 @@ impl Timer {
 
     /// Waits `after` (at least a microsecond). Cancel-safe: an expiry left over from an
     /// abandoned wait is discarded by the next one.
-    pub async fn sleep(&self, after: Duration) {
+    pub(crate) async fn sleep(&self, after: Duration) {
         self.drain();
         let ns = after.as_nanos().clamp(1_000, 1_000_000_000_000);
         let spec = libc::itimerspec {

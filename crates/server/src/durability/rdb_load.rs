@@ -20,15 +20,15 @@ use amber_store::{Db, Key, Limits};
 use crate::server::Server;
 
 /// What INFO shows while loading (loading_* fields).
-pub struct LoadProgress {
-    pub started: Instant,
-    pub started_unix: i64,
-    pub total_bytes: u64,
-    pub loaded_bytes: Arc<AtomicU64>,
+pub(crate) struct LoadProgress {
+    pub(crate) started: Instant,
+    pub(crate) started_unix: i64,
+    pub(crate) total_bytes: u64,
+    pub(crate) loaded_bytes: Arc<AtomicU64>,
 }
 
 impl LoadProgress {
-    pub fn new(total_bytes: u64) -> LoadProgress {
+    pub(crate) fn new(total_bytes: u64) -> LoadProgress {
         LoadProgress {
             started: Instant::now(),
             started_unix: crate::server::unix_ms() / 1000,
@@ -39,24 +39,24 @@ impl LoadProgress {
 }
 
 /// The result of a successful load.
-pub struct Loaded {
-    pub dbs: Vec<Db>,
-    pub keys_loaded: u64,
-    pub keys_expired: u64,
-    pub empty_keys_skipped: u64,
-    pub rdb_version: u32,
+pub(crate) struct Loaded {
+    pub(crate) dbs: Vec<Db>,
+    pub(crate) keys_loaded: u64,
+    pub(crate) keys_expired: u64,
+    pub(crate) empty_keys_skipped: u64,
+    pub(crate) rdb_version: u32,
     /// The `used-mem` aux field (loading_rdb_used_mem).
-    pub used_mem: u64,
-    pub aof_base: bool,
+    pub(crate) used_mem: u64,
+    pub(crate) aof_base: bool,
     /// The stored and the computed CRC-64 (None before version 5). They differ only when
     /// loaded with rdbchecksum no; a stored 0 means the file was saved without a checksum.
-    pub crc: Option<(u64, u64)>,
+    pub(crate) crc: Option<(u64, u64)>,
 }
 
 /// Why a load failed. `P002` for a corrupt or unreadable file.
 #[derive(Debug)]
-pub struct LoadFailure {
-    pub message: String,
+pub(crate) struct LoadFailure {
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for LoadFailure {
@@ -84,8 +84,8 @@ const BATCH: usize = 1 << 20;
 
 /// Applies decoded RDB items to fresh databases: the part of loading that is not parsing,
 /// shared by dump.rdb and the RDB preamble of an AOF base.
-pub struct Applier<'a> {
-    pub out: Loaded,
+pub(crate) struct Applier<'a> {
+    pub(crate) out: Loaded,
     db: usize,
     /// Keys decoded and not yet inserted (into `db`), inserted in batches in directory order.
     batch: Vec<(Key, amber_store::Value, i64)>,
@@ -106,7 +106,12 @@ impl<'a> Applier<'a> {
     /// Redis master does loading dump.rdb. Without (an AOF base), every key is loaded: the
     /// incr files that follow were written against that exact keyspace (Redis's
     /// RDBFLAGS_AOF_PREAMBLE), and nothing expires while they are replayed.
-    pub fn new(databases: usize, limits: &'a Limits, expire_before: Option<i64>, lru: u32) -> Self {
+    pub(crate) fn new(
+        databases: usize,
+        limits: &'a Limits,
+        expire_before: Option<i64>,
+        lru: u32,
+    ) -> Self {
         Applier {
             out: Loaded {
                 dbs: (0..databases).map(|_| Db::new()).collect(),
@@ -158,7 +163,7 @@ impl<'a> Applier<'a> {
     }
 
     /// Applies one item. Returns true at the end of the stream.
-    pub fn apply(&mut self, item: Item) -> Result<bool, LoadFailure> {
+    pub(crate) fn apply(&mut self, item: Item) -> Result<bool, LoadFailure> {
         if !matches!(item, Item::Entry(_)) {
             self.flush()?;
         }
@@ -223,16 +228,16 @@ impl<'a> Applier<'a> {
 
 /// How to load a file: the configuration that matters.
 #[derive(Clone, Copy)]
-pub struct LoadOptions {
-    pub databases: usize,
-    pub limits: Limits,
-    pub lru: u32,
+pub(crate) struct LoadOptions {
+    pub(crate) databases: usize,
+    pub(crate) limits: Limits,
+    pub(crate) lru: u32,
     /// rdbchecksum: a CRC mismatch refuses the file (yes) or is only logged (no).
-    pub verify_crc: bool,
+    pub(crate) verify_crc: bool,
 }
 
 impl LoadOptions {
-    pub fn of(s: &Server) -> LoadOptions {
+    pub(crate) fn of(s: &Server) -> LoadOptions {
         LoadOptions {
             databases: s.config.databases,
             limits: s.config.limits,
@@ -243,7 +248,7 @@ impl LoadOptions {
 }
 
 /// Reads a whole RDB stream into `databases` fresh databases.
-pub fn load_stream<R: Read>(
+pub(crate) fn load_stream<R: Read>(
     r: R,
     o: &LoadOptions,
     now_ms: i64,
@@ -290,7 +295,7 @@ pub fn load_stream<R: Read>(
 }
 
 /// What the decoding thread hands the inserting one.
-pub enum InsertMsg {
+pub(crate) enum InsertMsg {
     Reserve(usize, usize),
     Batch(usize, amber_store::db::PreparedBatch),
 }
@@ -349,7 +354,7 @@ impl Inserter {
 }
 
 /// Loads `path`. `Ok(None)` when the file does not exist (start empty).
-pub fn load_file(
+pub(crate) fn load_file(
     path: &Path,
     o: &LoadOptions,
     loaded_bytes: Arc<AtomicU64>,
@@ -369,7 +374,7 @@ pub fn load_file(
 /// Start-up: loads `dir/dbfilename` on a thread while clients are answered -LOADING, then
 /// swaps the databases in. A file that cannot be loaded stops the server (P002): starting
 /// empty would make the next save overwrite the user's data.
-pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
+pub(crate) fn load_at_start(srv: &Rc<RefCell<Server>>) {
     let (path, opts) = {
         let s = srv.borrow();
         (PathBuf::from(&s.config.dbfilename), LoadOptions::of(&s))
@@ -377,7 +382,7 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
     let size = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            crate::supervise::ready(&srv.borrow().log);
+            crate::net::supervise::ready(&srv.borrow().log);
             return;
         }
         Err(e) => fatal(
@@ -423,12 +428,12 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
             Err(f) => fatal(&s, &f.to_string()),
         }
         s.loading = None;
-        crate::supervise::ready(&s.log);
+        crate::net::supervise::ready(&s.log);
     });
 }
 
 /// Puts loaded databases in place and records what INFO reports about the load.
-pub fn install(s: &mut Server, l: Loaded) {
+pub(crate) fn install(s: &mut Server, l: Loaded) {
     if l.empty_keys_skipped > 0 {
         s.log.warning(&format!(
             "Done loading RDB, skipped {} empty keys",
@@ -471,7 +476,7 @@ fn fatal(s: &Server, why: &str) -> ! {
 /// DEBUG RELOAD: loads `dbfilename` on the main thread. With `flush` the loaded data replaces
 /// the dataset; without, it is added, and a key present in both is an error unless `merge`
 /// (then the file's value wins). Nothing changes when the load fails.
-pub fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), String> {
+pub(crate) fn reload(s: &mut Server, flush: bool, merge: bool) -> Result<(), String> {
     let path = PathBuf::from(&s.config.dbfilename);
     let r = load_file(&path, &LoadOptions::of(s), Arc::new(AtomicU64::new(0)));
     let loaded = match r {

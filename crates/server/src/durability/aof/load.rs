@@ -22,17 +22,17 @@ use amber_persist::aof::{
     load_action, AofEntry, AofReader, Judgment, LoadAction, ReaderOptions, Refusal,
 };
 
-use crate::aof::{Aof, OpenArgs};
 use crate::client::Client;
-use crate::load::Applier;
-use crate::save::{Format, SnapshotJob};
+use crate::durability::aof::{Aof, OpenArgs};
+use crate::durability::rdb_load::Applier;
+use crate::durability::save::{Format, SnapshotJob};
 use crate::server::Server;
 
 /// The client id AOF commands run as (Redis's CLIENT_ID_AOF).
-pub const AOF_CLIENT_ID: u64 = u64::MAX;
+pub(crate) const AOF_CLIENT_ID: u64 = u64::MAX;
 
 /// A reason the AOF cannot be loaded (P003 AOF_CORRUPT).
-pub struct AofLoadError(pub String);
+pub(crate) struct AofLoadError(pub String);
 
 fn fatal(s: &Server, why: &str) -> ! {
     s.log.warning(&format!("P003 AOF_CORRUPT: {why}"));
@@ -42,7 +42,7 @@ fn fatal(s: &Server, why: &str) -> ! {
 }
 
 /// Reads the manifest of `dir`, if there is one.
-pub fn read_manifest(dir: &Path, appendfilename: &str) -> Result<Option<Manifest>, String> {
+pub(crate) fn read_manifest(dir: &Path, appendfilename: &str) -> Result<Option<Manifest>, String> {
     let path = dir.join(manifest_file_name(appendfilename));
     match std::fs::read(&path) {
         Ok(data) => Manifest::parse_bytes(&data)
@@ -69,12 +69,12 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 fn length_unknown(shown: &str, e: &std::io::Error) -> String {
     format!(
         "Unable to obtain the AOF file {shown} length. stat: {}",
-        crate::aof::strerror_of(e)
+        crate::durability::aof::strerror_of(e)
     )
 }
 
 /// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending.
-pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
+pub(crate) fn load_at_start(srv: &Rc<RefCell<Server>>) {
     let mut s = srv.borrow_mut();
     let name = s.config.appendfilename.clone();
     let dir = PathBuf::from(&s.config.appenddirname);
@@ -132,12 +132,12 @@ pub fn load_at_start(srv: &Rc<RefCell<Server>>) {
 }
 
 /// Starts the task that writes what was fed (see `aof::flush_task`).
-pub fn spawn_flush(srv: &Rc<RefCell<Server>>) {
+pub(crate) fn spawn_flush(srv: &Rc<RefCell<Server>>) {
     let notify = match srv.borrow().aof.as_ref() {
         Some(a) => a.flush_notify(),
         None => return,
     };
-    tokio::task::spawn_local(crate::aof::flush_task(srv.clone(), notify));
+    tokio::task::spawn_local(crate::durability::aof::flush_task(srv.clone(), notify));
 }
 
 /// Opens the last incr file of `manifest` for appending (creating one if it has none).
@@ -150,7 +150,7 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
     let opened = if had_incr {
         open_append(&path)
     } else {
-        crate::aof_rewrite::create_incr(&path)
+        crate::durability::aof::rewrite::create_incr(&path)
     };
     let file =
         opened.map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
@@ -211,11 +211,13 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         }
     };
     let job = SnapshotJob::begin(srv, format);
-    if let Err(f) = crate::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true) {
+    if let Err(f) =
+        crate::durability::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true)
+    {
         fatal(srv, &f.log_line());
     }
     let incr = m.next_incr(name).clone();
-    if let Err(e) = crate::aof_rewrite::create_incr(&incr.path_in(dir)) {
+    if let Err(e) = crate::durability::aof::rewrite::create_incr(&incr.path_in(dir)) {
         fatal(srv, &format!("Can't create the append-only file: {e}"));
     }
     if let Err(e) = m.write_atomic(dir, name) {
@@ -279,7 +281,7 @@ fn stat_all(dir: &Path, files: &[AofInfo]) -> Result<u64, AofLoadError> {
 
 /// Loads one AOF file into the server. A base may be an RDB (preamble) followed by
 /// commands. Returns the keys loaded from an RDB part.
-pub fn load_file(
+pub(crate) fn load_file(
     srv: &mut Server,
     path: &Path,
     is_base: bool,
@@ -432,7 +434,7 @@ fn replay_batches(
                         if end {
                             if let Some(ap) = applier.take() {
                                 keys += ap.out.keys_loaded;
-                                crate::load::install(srv, ap.out);
+                                crate::durability::rdb_load::install(srv, ap.out);
                             }
                         }
                     }
@@ -571,7 +573,7 @@ fn replay(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Result<(), S
 }
 
 /// DEBUG LOADAOF: flushes the AOF, empties the dataset and loads the AOF files again.
-pub fn reload(srv: &mut Server) -> Result<(), String> {
+pub(crate) fn reload(srv: &mut Server) -> Result<(), String> {
     let policy = srv.config.appendfsync;
     let name = srv.config.appendfilename.clone();
     let Some(aof) = srv.aof.as_mut() else {

@@ -37,7 +37,7 @@ const REPORT_DEADLINE: Duration = Duration::from_secs(15);
 /// How long the reporter waits for the crashed thread's backtrace.
 const BACKTRACE_DEADLINE: Duration = Duration::from_secs(3);
 /// At most this many clients are cached for the report's CLIENT LIST.
-pub const MAX_CACHED_CLIENTS: usize = 100;
+pub(crate) const MAX_CACHED_CLIENTS: usize = 100;
 
 /// Where the report goes: the `logfile` (None: stdout), and syslog when enabled.
 struct Target {
@@ -83,15 +83,15 @@ static CACHE: Mutex<Cache> = Mutex::new(Cache {
 static CACHE_DUE_MS: AtomicI64 = AtomicI64::new(0);
 
 /// A failed assertion (DEBUG ASSERT): reported as Redis's "ASSERTION FAILED".
-pub struct Assertion {
-    pub expr: &'static str,
-    pub file: &'static str,
-    pub line: u32,
+pub(crate) struct Assertion {
+    pub(crate) expr: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
 }
 
 /// Installs the panic hook and (with crash-log-enabled) the signal handlers, on the main
 /// thread, before anything else runs; starts the reporter thread.
-pub fn install(logfile: &str, syslog: bool, crash_log_enabled: bool) {
+pub(crate) fn install(logfile: &str, syslog: bool, crash_log_enabled: bool) {
     let logfile = (!logfile.is_empty())
         .then(|| CString::new(logfile.as_bytes().to_vec()).ok())
         .flatten();
@@ -313,7 +313,7 @@ fn die(sig: libc::c_int) -> ! {
 }
 
 /// Records the command the main thread is about to run (None: it finished).
-pub fn set_current(client: u64, args: Option<&[Vec<u8>]>) {
+pub(crate) fn set_current(client: u64, args: Option<&[Vec<u8>]>) {
     match args {
         Some(a) => {
             CURRENT_CLIENT.store(client, SeqCst);
@@ -325,12 +325,12 @@ pub fn set_current(client: u64, args: Option<&[Vec<u8>]>) {
 }
 
 /// Whether the cron should refresh the cached INFO (once a second).
-pub fn cache_due(now_ms: i64) -> bool {
+pub(crate) fn cache_due(now_ms: i64) -> bool {
     now_ms >= CACHE_DUE_MS.load(SeqCst)
 }
 
 /// The cron's copy of INFO and CLIENT LIST for a report.
-pub fn cache(info: String, clients: String, now_ms: i64) {
+pub(crate) fn cache(info: String, clients: String, now_ms: i64) {
     CACHE_DUE_MS.store(now_ms.saturating_add(1000), SeqCst);
     if let Ok(mut c) = CACHE.try_lock() {
         *c = Cache {
@@ -342,7 +342,7 @@ pub fn cache(info: String, clients: String, now_ms: i64) {
 }
 
 /// Writes a DEBUG SEGFAULT: a store into a read-only page (Redis does the same).
-pub fn segfault() -> ! {
+pub(crate) fn segfault() -> ! {
     // SAFETY: deliberately faults: the page is mapped read-only (or the map failed and the
     // address is invalid); the SIGSEGV handler reports and ends the process.
     unsafe {
@@ -488,7 +488,7 @@ fn repr(b: &[u8]) -> String {
 
 /// A log line in the server's format, at warning level.
 fn log_line(msg: &str) {
-    let line = crate::log::format_line('#', msg);
+    let line = crate::sys::log::format_line('#', msg);
     write_out(line.as_bytes());
     to_syslog(msg);
 }

@@ -16,7 +16,7 @@ use crate::cmd::Error;
 
 /// A C `long double` (x87 extended precision).
 #[derive(Clone, Copy, Debug)]
-pub struct LongDouble(X87DoubleExtended);
+pub(crate) struct LongDouble(X87DoubleExtended);
 
 /// Redis's MAX_LONG_DOUBLE_CHARS: string2ld refuses inputs of this length or more.
 const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
@@ -71,12 +71,12 @@ fn well_formed(body: &[u8]) -> Option<bool> {
 }
 
 impl LongDouble {
-    pub const ZERO: LongDouble = LongDouble(X87DoubleExtended::ZERO);
+    pub(crate) const ZERO: LongDouble = LongDouble(X87DoubleExtended::ZERO);
 
     /// Parses as Redis's string2ld: the whole string must be a number for strtold, no leading
     /// space, not NaN, no overflow to infinity and no underflow to zero (a literal "inf" is
     /// accepted; a result that is subnormal but not zero is too).
-    pub fn parse(s: &[u8]) -> Option<LongDouble> {
+    pub(crate) fn parse(s: &[u8]) -> Option<LongDouble> {
         if s.is_empty() || s.len() >= MAX_LONG_DOUBLE_CHARS {
             return None;
         }
@@ -134,16 +134,16 @@ impl LongDouble {
     }
 
     /// The exact value of a 64-bit integer (a long double holds every i64).
-    pub fn from_i64(n: i64) -> LongDouble {
+    pub(crate) fn from_i64(n: i64) -> LongDouble {
         LongDouble(X87DoubleExtended::from_i128(i128::from(n)).value)
     }
 
     /// IEEE addition rounded to nearest, ties to even, as the x87 unit does in extended mode.
-    pub fn plus(self, other: LongDouble) -> LongDouble {
+    pub(crate) fn plus(self, other: LongDouble) -> LongDouble {
         LongDouble((self.0 + other.0).value)
     }
 
-    pub fn is_finite(self) -> bool {
+    pub(crate) fn is_finite(self) -> bool {
         !self.0.is_infinite() && !self.0.is_nan()
     }
 
@@ -160,7 +160,7 @@ impl LongDouble {
 
     /// Formats as `"%.17Lf"` with trailing zeros (and a trailing dot) removed, "-0" made "0":
     /// Redis's ld2string in LD_STR_HUMAN mode. Only for finite values.
-    pub fn format_human(self) -> Vec<u8> {
+    pub(crate) fn format_human(self) -> Vec<u8> {
         const SCALE: u128 = 100_000_000_000_000_000; // 10^17
         let (neg, sig, exp) = self.parts();
         let mut int_digits: Vec<u8>;
@@ -246,14 +246,14 @@ fn big_shl_decimal(sig: u64, shift: u32) -> Vec<u8> {
 
 /// The current value of a string for INCRBYFLOAT: an int-encoded value converts exactly,
 /// other strings go through string2ld.
-pub enum Current<'a> {
+pub(crate) enum Current<'a> {
     Missing,
     Int(i64),
     Bytes(&'a [u8]),
 }
 
 /// INCRBYFLOAT's computation: the new value's text, or Redis's error.
-pub fn incr_by_float(current: Current<'_>, incr: &[u8]) -> Result<Vec<u8>, Error> {
+pub(crate) fn incr_by_float(current: Current<'_>, incr: &[u8]) -> Result<Vec<u8>, Error> {
     let value = match current {
         Current::Missing => LongDouble::ZERO,
         Current::Int(n) => LongDouble::from_i64(n),

@@ -33,25 +33,25 @@ use std::time::Instant;
 use amber_persist::aof::manifest::{base_file_name, temp_manifest_file_name, Manifest};
 use amber_persist::io::{ReplaceError, ReplaceStage};
 
-use crate::aof::strerror_of;
-use crate::save::{Format, Progress, SaveFailure, SnapshotJob};
+use crate::durability::aof::strerror_of;
+use crate::durability::save::{Format, Progress, SaveFailure, SnapshotJob};
 use crate::server::Server;
 
 /// The rewrite in progress and what outlives it (Redis's aof_rewrite_scheduled and the
 /// retry limit's clock); kept whether the AOF is on or off.
 #[derive(Default)]
-pub struct RewriteState {
-    pub running: Option<Rewrite>,
-    pub scheduled: bool,
-    pub last_failure_at: Option<Instant>,
+pub(crate) struct RewriteState {
+    pub(crate) running: Option<Rewrite>,
+    pub(crate) scheduled: bool,
+    pub(crate) last_failure_at: Option<Instant>,
     /// Numbers the rewrites, so that a finished one is never taken for its successor.
     next_id: u64,
 }
 
 /// A rewrite in progress.
-pub struct Rewrite {
-    pub started: Instant,
-    pub progress: Arc<Progress>,
+pub(crate) struct Rewrite {
+    pub(crate) started: Instant,
+    pub(crate) progress: Arc<Progress>,
     id: u64,
     /// The AOF directory, and the base being written (its name in the manifest once done).
     dir: PathBuf,
@@ -64,7 +64,7 @@ pub struct Rewrite {
 
 /// Creates an incr file that no manifest names yet, empty (O_TRUNC: whatever a failed
 /// attempt or a crash left under that name is never appended to).
-pub fn create_incr(path: &Path) -> std::io::Result<File> {
+pub(crate) fn create_incr(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .create(true)
@@ -96,7 +96,7 @@ fn manifest_failure(e: &ReplaceError, appendfilename: &str, dir: &Path) -> Strin
 }
 
 /// Starts a rewrite (rewriteAppendOnlyFileBackground). `Err` carries the reason, for the log.
-pub fn start(srv: &mut Server) -> Result<(), String> {
+pub(crate) fn start(srv: &mut Server) -> Result<(), String> {
     if srv.aof_rewrite.running.is_some() {
         return Err("Background append only file rewriting already in progress".into());
     }
@@ -125,7 +125,10 @@ fn read_off_manifest(srv: &Server) -> Result<Manifest, String> {
             strerror_of(&e)
         )
     })?;
-    Ok(crate::aof_load::read_manifest(dir, &srv.config.appendfilename)?.unwrap_or_default())
+    Ok(
+        crate::durability::aof::load::read_manifest(dir, &srv.config.appendfilename)?
+            .unwrap_or_default(),
+    )
 }
 
 /// openNewIncrAofForAppend: the current incr is flushed and fsynced, the next one created
@@ -221,7 +224,7 @@ fn spawn(srv: &mut Server, off_manifest: Option<Manifest>) -> Result<(), String>
     let thread = std::thread::Builder::new()
         .name("amber-aofrw".into())
         .spawn(move || {
-            crate::save::background_priority();
+            crate::durability::save::background_priority();
             let r = job.save_file(&thread_dir, &file, fsync);
             drop(job);
             let _ = tx.send(r);
@@ -257,7 +260,7 @@ fn spawn(srv: &mut Server, off_manifest: Option<Manifest>) -> Result<(), String>
 
 /// A finished snapshot (backgroundRewriteDoneHandler): installs the base, or counts the
 /// failure. Ignores a rewrite that was cancelled meanwhile.
-fn done(srv: &mut Server, id: u64, r: crate::save::SaveResult) {
+fn done(srv: &mut Server, id: u64, r: crate::durability::save::SaveResult) {
     let mut rw = match srv.aof_rewrite.running.take() {
         Some(rw) if rw.id == id => rw,
         other => {
@@ -388,7 +391,7 @@ fn delete_history(srv: &Server, dir: &Path, m: Manifest) -> Manifest {
 }
 
 /// Stops a rewrite in progress and waits for its thread (appendonly no or yes, shutdown).
-pub fn cancel(srv: &mut Server) {
+pub(crate) fn cancel(srv: &mut Server) {
     if let Some(mut rw) = srv.aof_rewrite.running.take() {
         rw.progress
             .cancel
@@ -404,7 +407,7 @@ pub fn cancel(srv: &mut Server) {
 /// serverCron's part: a scheduled rewrite, or an automatic one when the AOF grew by
 /// auto-aof-rewrite-percentage over its size after the last rewrite (and is at least
 /// auto-aof-rewrite-min-size). After three failures in a row, retries slow down as Redis's.
-pub fn cron(srv: &mut Server) {
+pub(crate) fn cron(srv: &mut Server) {
     if srv.aof_rewrite.running.is_some() || srv.rdb.bgsave.is_some() {
         return;
     }
@@ -455,9 +458,9 @@ fn limited(srv: &Server) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::aof::{Aof, OpenArgs};
     use crate::config::{AppendFsync, Config, LogLevel};
-    use crate::log::Logger;
+    use crate::durability::aof::{Aof, OpenArgs};
+    use crate::sys::log::Logger;
 
     const NAME: &str = "appendonly.aof";
 

@@ -8,17 +8,17 @@
 use std::sync::OnceLock;
 
 use crate::config::{Config, Supervised};
-use crate::log::Logger;
+use crate::sys::log::Logger;
 
 /// Redis's pid file when daemonized without `pidfile`.
-pub const DEFAULT_PID_FILE: &str = "/var/run/redis.pid";
+pub(crate) const DEFAULT_PID_FILE: &str = "/var/run/redis.pid";
 
 /// The supervision in effect (`supervised auto` resolved), set once at start.
 static MODE: OnceLock<Supervised> = OnceLock::new();
 
 /// Resolves `supervised` from the environment as Redis's redisIsSupervised, and decides
 /// whether to detach. Call before any thread is started: it may fork.
-pub fn start(config: &mut Config, log: &Logger) -> Result<(), String> {
+pub(crate) fn start(config: &mut Config, log: &Logger) -> Result<(), String> {
     let upstart = std::env::var_os("UPSTART_JOB").is_some();
     let systemd = std::env::var_os("NOTIFY_SOCKET").is_some();
     let mode = match config.supervised {
@@ -87,7 +87,7 @@ fn mode() -> Supervised {
 }
 
 /// The dataset is loaded and clients are served: log it and tell the supervisor.
-pub fn ready(log: &Logger) {
+pub(crate) fn ready(log: &Logger) {
     log.notice("Ready to accept connections tcp");
     match mode() {
         Supervised::Systemd => {
@@ -105,7 +105,7 @@ pub fn ready(log: &Logger) {
 }
 
 /// The server is shutting down: systemd hears STOPPING=1.
-pub fn stopping(log: &Logger) {
+pub(crate) fn stopping(log: &Logger) {
     if mode() == Supervised::Systemd {
         notify_systemd(log, "STOPPING=1\n");
     }
@@ -134,7 +134,7 @@ fn notify_systemd(log: &Logger, msg: &str) {
 }
 
 /// Redis's warning when the kernel caps tcp-backlog below the configured value.
-pub fn check_backlog(config: &Config, log: &Logger) {
+pub(crate) fn check_backlog(config: &Config, log: &Logger) {
     let Ok(text) = std::fs::read_to_string("/proc/sys/net/core/somaxconn") else {
         return;
     };

@@ -1,7 +1,7 @@
 //! Glob-style matching as Redis's `stringmatchlen`: `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
 //! Used by KEYS, SCAN MATCH, PSUBSCRIBE and CONFIG GET.
 
-pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+pub(crate) fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     // Redis bails out of pathological patterns with a nesting limit; this iterative version
     // with backtracking to the last star is linear-ish and cannot blow the stack.
     match_from(pattern, s, nocase, 0)

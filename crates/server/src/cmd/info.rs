@@ -22,7 +22,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
-pub fn info_command(ctx: &mut Ctx<'_>) -> Reply {
+pub(crate) fn info_command(ctx: &mut Ctx<'_>) -> Reply {
     let mut wanted: Vec<String> = Vec::new();
     if ctx.args.len() == 1 {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
@@ -82,7 +82,7 @@ fn total_system_memory() -> u64 {
 }
 
 /// Renders the requested sections. `wanted` holds lowercase section names.
-pub fn render(srv: &mut Server, wanted: &[String]) -> String {
+pub(crate) fn render(srv: &mut Server, wanted: &[String]) -> String {
     render_with(srv, wanted, true)
 }
 
@@ -170,9 +170,9 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     }
     if has("memory") {
         section(&mut out, "Memory");
-        let used = crate::alloc::used_memory() as u64;
-        let peak = crate::alloc::peak_memory() as u64;
-        let rss = crate::alloc::rss() as u64;
+        let used = crate::sys::alloc::used_memory() as u64;
+        let peak = crate::sys::alloc::peak_memory() as u64;
+        let rss = crate::sys::alloc::rss() as u64;
         let sys = total_system_memory();
         field!(out, "used_memory", used);
         field!(out, "used_memory_human", human(used));
@@ -234,7 +234,7 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     }
     if has("persistence") {
         section(&mut out, "Persistence");
-        crate::info::persistence_fields(srv, &mut out);
+        crate::cmd::info::persistence_fields(srv, &mut out);
     }
     if has("stats") {
         section(&mut out, "Stats");
@@ -410,7 +410,7 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
 
 /// `INFO all` for the crash report's cached copy, rendered every second: without avg_ttl,
 /// so that it costs the same whatever the keyspace holds.
-pub fn render_all(srv: &mut Server) -> String {
+pub(crate) fn render_all(srv: &mut Server) -> String {
     let wanted: Vec<String> = DEFAULT_SECTIONS
         .iter()
         .chain(ALL_EXTRA)
@@ -438,7 +438,7 @@ fn avg_ttl(db: &amber_store::Db, now: i64) -> i64 {
 }
 
 /// INFO persistence. Until snapshots and the AOF exist, every counter is at its start value.
-pub fn persistence_fields(srv: &Server, out: &mut String) {
+pub(crate) fn persistence_fields(srv: &Server, out: &mut String) {
     let f = |out: &mut String, k: &str, v: &dyn std::fmt::Display| {
         let _ = write!(out, "{k}:{v}\r\n");
     };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::LogLevel;
 
 #[derive(Clone)]
-pub struct Logger {
+pub(crate) struct Logger {
     level: LogLevel,
     sink: Arc<Mutex<Option<File>>>,
     /// syslog-enabled: every line also goes to syslog (as the message alone).
@@ -17,7 +17,7 @@ pub struct Logger {
 
 impl Logger {
     /// Opens the log. An empty `logfile` means stdout.
-    pub fn open(level: LogLevel, logfile: &str) -> std::io::Result<Logger> {
+    pub(crate) fn open(level: LogLevel, logfile: &str) -> std::io::Result<Logger> {
         let file = if logfile.is_empty() {
             None
         } else {
@@ -31,7 +31,7 @@ impl Logger {
     }
 
     /// Also logs to syslog with this ident and facility (one of config::SYSLOG_FACILITIES).
-    pub fn enable_syslog(&mut self, ident: &str, facility: &str) {
+    pub(crate) fn enable_syslog(&mut self, ident: &str, facility: &str) {
         let facility = match facility {
             "user" => libc::LOG_USER,
             "local1" => libc::LOG_LOCAL1,
@@ -60,15 +60,15 @@ impl Logger {
         self.syslog = true;
     }
 
-    pub fn set_level(&mut self, level: LogLevel) {
+    pub(crate) fn set_level(&mut self, level: LogLevel) {
         self.level = level;
     }
 
-    pub fn enabled(&self, level: LogLevel) -> bool {
+    pub(crate) fn enabled(&self, level: LogLevel) -> bool {
         level >= self.level && self.level != LogLevel::Nothing
     }
 
-    pub fn log(&self, level: LogLevel, msg: &str) {
+    pub(crate) fn log(&self, level: LogLevel, msg: &str) {
         if !self.enabled(level) {
             return;
         }
@@ -111,7 +111,7 @@ impl Logger {
     }
 
     /// Writes `text` as it is, without the `pid:M date mark` prefix (Redis's LL_RAW).
-    pub fn raw(&self, level: LogLevel, text: &str) {
+    pub(crate) fn raw(&self, level: LogLevel, text: &str) {
         if !self.enabled(level) {
             return;
         }
@@ -131,21 +131,21 @@ impl Logger {
         }
     }
 
-    pub fn notice(&self, msg: &str) {
+    pub(crate) fn notice(&self, msg: &str) {
         self.log(LogLevel::Notice, msg);
     }
 
-    pub fn warning(&self, msg: &str) {
+    pub(crate) fn warning(&self, msg: &str) {
         self.log(LogLevel::Warning, msg);
     }
 
-    pub fn verbose(&self, msg: &str) {
+    pub(crate) fn verbose(&self, msg: &str) {
         self.log(LogLevel::Verbose, msg);
     }
 }
 
 /// One log line: `pid:M 25 Nov 2026 06:42:49.123 # message` and its newline.
-pub fn format_line(mark: char, msg: &str) -> String {
+pub(crate) fn format_line(mark: char, msg: &str) -> String {
     format!(
         "{}:M {} {} {}\n",
         std::process::id(),
@@ -183,7 +183,7 @@ fn timestamp() -> String {
 
 /// Redis's start-up logo (asciilogo.h, printed by redisAsciiArt) with Amber's name and
 /// version where Redis names itself; the mode, Port and PID lines are Redis's, exactly.
-pub fn ascii_logo(port: u16, pid: u32) -> String {
+pub(crate) fn ascii_logo(port: u16, pid: u32) -> String {
     let title = format!(
         "Amber {} (Redis {} compatible) 64 bit",
         crate::AMBER_VERSION,

@@ -19,7 +19,7 @@ use crate::server::Server;
 
 /// An RDB file present at start that the server did not load.
 #[derive(Debug)]
-pub struct NotLoaded {
+pub(crate) struct NotLoaded {
     /// `dbfilename`, relative to `dir` (the working directory once the server runs).
     name: String,
     dev: u64,
@@ -30,14 +30,14 @@ pub struct NotLoaded {
 
 impl NotLoaded {
     /// Where the file is now, for INFO.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.kept_as.as_deref().unwrap_or(&self.name)
     }
 }
 
 /// Start-up with appendonly yes, before anything is logged: an RDB file with keys in `dir`
 /// while the AOF holds nothing. Returns it and the warning to log first.
-pub fn check_at_start(config: &Config) -> Option<(NotLoaded, String)> {
+pub(crate) fn check_at_start(config: &Config) -> Option<(NotLoaded, String)> {
     if !config.appendonly {
         return None;
     }
@@ -97,7 +97,7 @@ fn aof_holds_data(dir: &Path, config: &Config) -> bool {
         return true;
     }
     let aof_dir = dir.join(&config.appenddirname);
-    let manifest = match crate::aof_load::read_manifest(&aof_dir, name) {
+    let manifest = match crate::durability::aof::load::read_manifest(&aof_dir, name) {
         Ok(Some(m)) => m,
         Ok(None) => return false,
         Err(_) => return true,
@@ -129,7 +129,7 @@ fn starts_with_rdb_magic(p: &Path) -> bool {
 /// Before a save writes `dbfilename`: the RDB the server did not load at start, if it is
 /// still there, is renamed aside (and the directory fsynced) so that the save cannot replace
 /// it. The first save only; logged.
-pub fn keep_aside(srv: &mut Server) {
+pub(crate) fn keep_aside(srv: &mut Server) {
     let Some(nl) = srv.rdb_not_loaded.as_mut() else {
         return;
     };

@@ -11,13 +11,13 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// One refused configuration line: where, why, and what to do about it.
 #[derive(Debug)]
-pub struct ConfigError {
-    pub line_no: usize,
-    pub line: String,
-    pub reason: String,
-    pub file: Option<String>,
+pub(crate) struct ConfigError {
+    pub(crate) line_no: usize,
+    pub(crate) line: String,
+    pub(crate) reason: String,
+    pub(crate) file: Option<String>,
     /// What the operator can do; printed after Redis's block.
-    pub hint: String,
+    pub(crate) hint: String,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -47,7 +47,7 @@ impl std::fmt::Display for ConfigError {
 
 /// Every line refused in one reading, in the order read.
 #[derive(Debug, Default)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
+pub(crate) struct ConfigErrors(pub Vec<ConfigError>);
 
 impl std::fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,7 +95,7 @@ fn default_value(d: Dir) -> String {
 impl Config {
     /// Applies redis.conf text. `file` names its source for errors and relative includes.
     /// Every line is checked; all refused lines are returned together.
-    pub fn load_str(&mut self, text: &str, file: Option<&Path>) -> Result<(), ConfigErrors> {
+    pub(crate) fn load_str(&mut self, text: &str, file: Option<&Path>) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::default();
         self.load_lines(text, file, 0, &mut errors);
         if errors.0.is_empty() {

@@ -39,12 +39,12 @@ fn ticks() -> u64 {
 }
 
 /// Calibrates the counter (call once at start, before serving).
-pub fn init() {
+pub(crate) fn init() {
     let _ = calibration();
 }
 
 /// A monotonic timestamp in microseconds, cheap to read.
-pub fn monotonic_us() -> u64 {
+pub(crate) fn monotonic_us() -> u64 {
     let c = calibration();
     #[cfg(target_arch = "x86_64")]
     {

@@ -12,12 +12,12 @@ static USED: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 /// Bytes allocated and not yet freed.
-pub fn used_memory() -> usize {
+pub(crate) fn used_memory() -> usize {
     USED.load(Ordering::Relaxed)
 }
 
 /// The highest `used_memory` seen when sampled (by the cron and INFO).
-pub fn peak_memory() -> usize {
+pub(crate) fn peak_memory() -> usize {
     let used = used_memory();
     let peak = PEAK.fetch_max(used, Ordering::Relaxed);
     peak.max(used)
@@ -70,7 +70,7 @@ pub fn configure() {
 }
 
 /// Resident set size of this process in bytes, from /proc/self/statm.
-pub fn rss() -> usize {
+pub(crate) fn rss() -> usize {
     let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
     };

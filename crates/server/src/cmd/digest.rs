@@ -46,7 +46,7 @@ use amber_store::zset::ZSet;
 use amber_store::{Db, Entry, Value};
 
 /// A digest: 20 bytes, all zero for "nothing".
-pub type Digest = [u8; 20];
+pub(crate) type Digest = [u8; 20];
 
 /// Redis's object type numbers (OBJ_STRING ...), which enter every key's digest.
 const TYPE_STRING: u32 = 0;
@@ -73,7 +73,7 @@ fn mix_digest(d: &mut Digest, data: &[u8]) {
 }
 
 /// The digest of the whole dataset (DEBUG DIGEST): 20 zero bytes when every database is empty.
-pub fn dataset_digest(dbs: &[Db]) -> Digest {
+pub(crate) fn dataset_digest(dbs: &[Db]) -> Digest {
     let mut f = [0u8; 20];
     for (i, db) in dbs.iter().enumerate() {
         if db.is_empty() {
@@ -92,14 +92,14 @@ pub fn dataset_digest(dbs: &[Db]) -> Digest {
 }
 
 /// The digest of one key's value and TTL presence, without its name (DEBUG DIGEST-VALUE).
-pub fn value_digest(e: &Entry) -> Digest {
+pub(crate) fn value_digest(e: &Entry) -> Digest {
     let mut d = [0u8; 20];
     add_value(&mut d, e);
     d
 }
 
 /// Lower-case hex, as Redis prints a digest.
-pub fn hex(d: &Digest) -> String {
+pub(crate) fn hex(d: &Digest) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(40);
     for b in d {
@@ -192,7 +192,7 @@ fn add_hash(d: &mut Digest, h: &Hash) {
 /// C's `printf("%.17g", x)`: 17 significant digits, correctly rounded (ties to even, as glibc
 /// does on the exact binary value), fixed notation when the decimal exponent is in [-4, 17),
 /// scientific otherwise ("1e+20", "1.5000000000000001e-07"), trailing zeros removed.
-pub fn format_g17(x: f64) -> String {
+pub(crate) fn format_g17(x: f64) -> String {
     const P: i32 = 17;
     if x.is_nan() {
         return if x.is_sign_negative() { "-nan" } else { "nan" }.to_string();

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
 
-use crate::aof::{fail_always, AofFailure};
 use crate::config::AppendFsync;
+use crate::durability::aof::{fail_always, AofFailure};
 
 /// What the writer thread (appendfsync always) and the fsync thread share with the main one.
 pub(crate) struct Shared {
@@ -47,7 +47,7 @@ pub(crate) struct Shared {
     /// The slowest fsync under `always` (either thread) since the latency monitor last
     /// looked, in ms (its aof-fsync-always event).
     pub(crate) slowest_fsync_ms: AtomicU64,
-    pub(crate) log: crate::log::Logger,
+    pub(crate) log: crate::sys::log::Logger,
 }
 
 #[derive(Default)]
