@@ -60,8 +60,7 @@ fn setbit(ctx: &mut Ctx<'_>) -> Reply {
             buf[byte] |= mask;
         }
         ctx.srv.add_key(db, Key::from_slice(&key), Value::raw(buf));
-        ctx.modified(db, &key);
-        ctx.dirty(1);
+        ctx.changed(db, &key, 1);
         ctx.cl.out.int(0);
         return Ok(());
     }
@@ -78,8 +77,7 @@ fn setbit(ctx: &mut Ctx<'_>) -> Reply {
     } else {
         buf[byte] &= !mask;
     }
-    ctx.modified(db, &key);
-    ctx.dirty(1);
+    ctx.changed(db, &key, 1);
     ctx.cl.out.int(i64::from(old));
     Ok(())
 }
@@ -315,8 +313,7 @@ fn bitop(ctx: &mut Ctx<'_>) -> Reply {
         ctx.srv.delete_key(db, &dest)
     };
     if changed {
-        ctx.modified(db, &dest);
-        ctx.dirty(1);
+        ctx.changed(db, &dest, 1);
     }
     ctx.cl.out.int(maxlen as i64);
     Ok(())

@@ -95,8 +95,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Reply {
         // Already expired: the key is gone, as if deleted.
         if deleted {
             ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
-            ctx.modified(db, key);
-            ctx.dirty(1);
+            ctx.changed(db, key, 1);
         }
         ctx.cl.out.ok();
         return Ok(());
@@ -119,8 +118,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Reply {
         }
     }
     ctx.srv.signal_ready(db, key);
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     ctx.cl.out.ok();
     Ok(())
 }

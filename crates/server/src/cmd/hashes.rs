@@ -127,8 +127,7 @@ fn hset(ctx: &mut Ctx<'_>) -> Reply {
             }
         }
     }
-    ctx.modified(db, &a[1]);
-    ctx.dirty(((a.len() - 2) / 2) as u64);
+    ctx.changed(db, &a[1], ((a.len() - 2) / 2) as u64);
     if ctx.cmd.name == "hmset" {
         ctx.cl.out.ok();
     } else {
@@ -149,8 +148,7 @@ fn hsetnx(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     }
     h.set(&a[2], &a[3], &limits);
-    ctx.modified(db, &a[1]);
-    ctx.dirty(1);
+    ctx.changed(db, &a[1], 1);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -192,8 +190,7 @@ fn hdel(ctx: &mut Ctx<'_>) -> Reply {
     }
     if n > 0 {
         drop_if_empty(ctx.srv, db, &a[1]);
-        ctx.modified(db, &a[1]);
-        ctx.dirty(n as u64);
+        ctx.changed(db, &a[1], n as u64);
     }
     ctx.cl.out.int(n);
     Ok(())
@@ -276,8 +273,7 @@ fn hincrby(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::new("ERR increment or decrement would overflow"));
     };
     h.set(&a[2], new.to_string().as_bytes(), &limits);
-    ctx.modified(db, &a[1]);
-    ctx.dirty(1);
+    ctx.changed(db, &a[1], 1);
     ctx.cl.out.int(new);
     Ok(())
 }
@@ -299,8 +295,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> Reply {
         }
     };
     h.set(&a[2], &new, &limits);
-    ctx.modified(db, &a[1]);
-    ctx.dirty(1);
+    ctx.changed(db, &a[1], 1);
     ctx.cl.out.bulk(&new);
     // Replicas and the AOF get the result, never the float arithmetic.
     ctx.propagate(vec![b"HSET".to_vec(), a[1].clone(), a[2].clone(), new]);

@@ -82,8 +82,7 @@ fn del(ctx: &mut Ctx<'_>) -> Reply {
     let mut n = 0;
     for k in &ctx.args[1..] {
         if ctx.srv.delete_key(db, k) {
-            ctx.modified(db, k);
-            ctx.dirty(1);
+            ctx.changed(db, k, 1);
             n += 1;
         }
     }
@@ -146,8 +145,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
         ctx.srv.signal_ready(db, dst);
     }
     ctx.modified(db, src);
-    ctx.modified(db, dst);
-    ctx.dirty(1);
+    ctx.changed(db, dst, 1);
     if nx {
         ctx.cl.out.int(1);
     } else {
@@ -280,8 +278,7 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
         ctx.srv.signal_ready(dst, key);
     }
     ctx.modified(src, key);
-    ctx.modified(dst, key);
-    ctx.dirty(1);
+    ctx.changed(dst, key, 1);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -326,8 +323,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
     if wake {
         ctx.srv.signal_ready(dst, newkey);
     }
-    ctx.modified(dst, newkey);
-    ctx.dirty(1);
+    ctx.changed(dst, newkey, 1);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -556,8 +552,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, seconds: bool) -> Reply {
         argv.extend(ctx.args[3..].iter().cloned());
         ctx.propagate(argv);
     }
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -626,8 +621,7 @@ fn persist(ctx: &mut Ctx<'_>) -> Reply {
         .is_some_and(|e| e.has_expire());
     if had {
         ctx.srv.db_mut(db).set_expire(key, NO_EXPIRE);
-        ctx.modified(db, key);
-        ctx.dirty(1);
+        ctx.changed(db, key, 1);
     }
     ctx.cl.out.int(i64::from(had));
     Ok(())

@@ -204,8 +204,7 @@ fn push(ctx: &mut Ctx<'_>, end: End, only_existing: bool) -> Reply {
     let len = list.len();
     ctx.cl.out.int(len as i64);
     let pushed = (args.len() - 2) as u64;
-    ctx.modified(db, key);
-    ctx.dirty(pushed);
+    ctx.changed(db, key, pushed);
     ctx.srv.signal_ready(db, key);
     Ok(())
 }
@@ -270,14 +269,12 @@ fn pop(ctx: &mut Ctx<'_>, end: End) -> Reply {
                 }
             }
             delete_if_empty(ctx.srv, db, key);
-            ctx.modified(db, key);
-            ctx.dirty(n as u64);
+            ctx.changed(db, key, n as u64);
             return Ok(());
         }
     }
     delete_if_empty(ctx.srv, db, key);
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     Ok(())
 }
 
@@ -412,8 +409,7 @@ fn lset(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::out_of_range());
     }
     ctx.cl.out.ok();
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     Ok(())
 }
 
@@ -430,8 +426,7 @@ fn ltrim(ctx: &mut Ctx<'_>) -> Reply {
     let removed = list_mut(ctx.srv, db, key).map_or(0, |l| l.trim(start, end));
     delete_if_empty(ctx.srv, db, key);
     // Redis signals the key even when nothing was trimmed.
-    ctx.modified(db, key);
-    ctx.dirty(removed as u64);
+    ctx.changed(db, key, removed as u64);
     ctx.cl.out.ok();
     Ok(())
 }
@@ -460,8 +455,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> Reply {
     }
     let len = list.len();
     ctx.cl.out.int(len as i64);
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     Ok(())
 }
 
@@ -477,8 +471,7 @@ fn lrem(ctx: &mut Ctx<'_>) -> Reply {
     let removed = list_mut(ctx.srv, db, key).map_or(0, |l| l.remove(count, &args[3]));
     delete_if_empty(ctx.srv, db, key);
     if removed > 0 {
-        ctx.modified(db, key);
-        ctx.dirty(removed as u64);
+        ctx.changed(db, key, removed as u64);
     }
     ctx.cl.out.int(removed as i64);
     Ok(())
@@ -522,8 +515,7 @@ fn move_element(ctx: &mut Ctx<'_>, from: End, to: End) -> Reply {
     ctx.modified(db, dst);
     ctx.srv.signal_ready(db, dst);
     delete_if_empty(ctx.srv, db, src);
-    ctx.modified(db, src);
-    ctx.dirty(1);
+    ctx.changed(db, src, 1);
     match ctx.cmd.name {
         "blmove" => {
             // A client served after blocking is propagated with Redis's own spelling of the
@@ -606,8 +598,7 @@ fn mpop_from(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], end: End, count: usize) -> Res
             }
         }
         delete_if_empty(ctx.srv, db, key);
-        ctx.modified(db, key);
-        ctx.dirty(n as u64);
+        ctx.changed(db, key, n as u64);
         ctx.propagate(vec![
             pop_name(end).to_vec(),
             key.clone(),
@@ -664,8 +655,7 @@ fn blocking_pop(ctx: &mut Ctx<'_>, end: End) -> Reply {
         ctx.cl.out.bulk(key);
         ctx.cl.out.bulk(&v);
         delete_if_empty(ctx.srv, db, key);
-        ctx.modified(db, key);
-        ctx.dirty(1);
+        ctx.changed(db, key, 1);
         ctx.propagate(vec![pop_name(end).to_vec(), key.clone()]);
         return Ok(());
     }
@@ -750,6 +740,7 @@ mod tests {
             args: &args,
             cmd,
             reprocessing,
+            touched: false,
         };
         if (cmd.handler)(&mut ctx).is_err() {
             return vec!["error".into()];

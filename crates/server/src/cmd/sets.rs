@@ -156,8 +156,7 @@ fn srem(ctx: &mut Ctx<'_>) -> Reply {
     }
     if removed > 0 {
         drop_if_empty(ctx.srv, db, &a[1]);
-        ctx.modified(db, &a[1]);
-        ctx.dirty(removed);
+        ctx.changed(db, &a[1], removed);
     }
     ctx.cl.out.int(removed as i64);
     Ok(())
@@ -219,8 +218,7 @@ fn spop(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     };
     drop_if_empty(ctx.srv, db, &a[1]);
-    ctx.modified(db, &a[1]);
-    ctx.dirty(1);
+    ctx.changed(db, &a[1], 1);
     ctx.cl.out.bulk(&m);
     ctx.propagate(vec![b"SREM".to_vec(), a[1].clone(), m.to_vec()]);
     Ok(())
@@ -251,8 +249,7 @@ fn spop_count(ctx: &mut Ctx<'_>) -> Reply {
             member(out, m);
         }
         ctx.srv.db_mut(db).remove(&a[1]);
-        ctx.modified(db, &a[1]);
-        ctx.dirty(size as u64);
+        ctx.changed(db, &a[1], size as u64);
         ctx.propagate(vec![b"DEL".to_vec(), a[1].clone()]);
         return Ok(());
     }
@@ -274,8 +271,7 @@ fn spop_count(ctx: &mut Ctx<'_>) -> Reply {
     for m in &popped {
         out.bulk(m);
     }
-    ctx.modified(db, &a[1]);
-    ctx.dirty(popped.len() as u64);
+    ctx.changed(db, &a[1], popped.len() as u64);
     for m in popped {
         ctx.propagate(vec![b"SREM".to_vec(), a[1].clone(), m.to_vec()]);
     }
@@ -364,12 +360,10 @@ fn smove(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     }
     drop_if_empty(ctx.srv, db, src);
-    ctx.modified(db, src);
-    ctx.dirty(1);
+    ctx.changed(db, src, 1);
     let added = write_set(ctx.srv, db, dst, true)?.is_some_and(|s| s.add(ele, &limits));
     if added {
-        ctx.modified(db, dst);
-        ctx.dirty(1);
+        ctx.changed(db, dst, 1);
     }
     ctx.cl.out.int(1);
     Ok(())
@@ -481,14 +475,12 @@ fn set_op(ctx: &mut Ctx<'_>, op: SetOp, store: bool) -> Reply {
     let n = result.len();
     if n == 0 {
         if ctx.srv.delete_key(db, dst) {
-            ctx.modified(db, dst);
-            ctx.dirty(1);
+            ctx.changed(db, dst, 1);
         }
     } else {
         ctx.srv
             .set_key(db, dst, Value::Set(Arc::new(result)), false);
-        ctx.modified(db, dst);
-        ctx.dirty(1);
+        ctx.changed(db, dst, 1);
     }
     ctx.cl.out.int(n as i64);
     Ok(())
@@ -598,6 +590,7 @@ mod tests {
             args: &args,
             cmd,
             reprocessing: false,
+            touched: false,
         };
         if let Err(e) = (cmd.handler)(&mut ctx) {
             cl.out.error(&e.0);

@@ -302,11 +302,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
                 }
                 ctx.srv
                     .set_key(db, &dest, Value::List(Arc::new(list)), false);
-                ctx.modified(db, &dest);
-                ctx.dirty(len as u64);
+                ctx.changed(db, &dest, len as u64);
             } else if ctx.srv.delete_key(db, &dest) {
-                ctx.modified(db, &dest);
-                ctx.dirty(1);
+                ctx.changed(db, &dest, 1);
             }
             ctx.cl.out.int(len as i64);
         }

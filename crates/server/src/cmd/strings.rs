@@ -197,8 +197,7 @@ fn set_generic(
     }
     let value = Value::string(&ctx.args[value_at]);
     ctx.srv.set_key(db, key, value, flags & KEEPTTL != 0);
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     if let Some(ms) = when {
         ctx.srv.db_mut(db).set_expire(key, ms);
         // As Redis, every expiry option is logged in one spelling (a PXAT sent as `pxat`
@@ -274,8 +273,7 @@ fn getex(ctx: &mut Ctx<'_>) -> Reply {
             // An absolute time already past: the key goes now.
             ctx.srv.db_mut(db).remove(key);
             ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
-            ctx.modified(db, key);
-            ctx.dirty(1);
+            ctx.changed(db, key, 1);
         }
         Some(ms) => {
             ctx.srv.db_mut(db).set_expire(key, ms);
@@ -285,14 +283,12 @@ fn getex(ctx: &mut Ctx<'_>) -> Reply {
                 ms.to_string().into_bytes(),
             ];
             ctx.propagate(argv);
-            ctx.modified(db, key);
-            ctx.dirty(1);
+            ctx.changed(db, key, 1);
         }
         None if flags & PERSIST != 0 && has_ttl => {
             ctx.srv.db_mut(db).set_expire(key, NO_EXPIRE);
             ctx.propagate(vec![b"PERSIST".to_vec(), key.clone()]);
-            ctx.modified(db, key);
-            ctx.dirty(1);
+            ctx.changed(db, key, 1);
         }
         None => {}
     }
@@ -307,8 +303,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> Reply {
     let key = &ctx.args[1];
     if ctx.srv.db_mut(db).remove(key).is_some() {
         ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
-        ctx.modified(db, key);
-        ctx.dirty(1);
+        ctx.changed(db, key, 1);
     }
     Ok(())
 }
@@ -318,8 +313,7 @@ fn getset(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
     let key = &ctx.args[1];
     ctx.srv.set_key(db, key, Value::string(&ctx.args[2]), false);
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     let argv = vec![b"SET".to_vec(), key.clone(), ctx.args[2].clone()];
     ctx.propagate(argv);
     Ok(())
@@ -433,8 +427,7 @@ fn append(ctx: &mut Ctx<'_>) -> Reply {
             buf.len()
         }
     };
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     ctx.cl.out.int(total as i64);
     Ok(())
 }
@@ -470,8 +463,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, by: i64) -> Reply {
         Some(e) if current.is_some() => e.value = Value::Int(new),
         _ => ctx.srv.add_key(db, Key::from_slice(key), Value::Int(new)),
     }
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     ctx.cl.out.int(new);
     Ok(())
 }
@@ -520,8 +512,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> Reply {
         Some(e) if exists => e.value = value,
         _ => ctx.srv.add_key(db, Key::from_slice(key), value),
     }
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     ctx.cl.out.bulk(&new);
     let argv = vec![b"SET".to_vec(), key.clone(), new, b"KEEPTTL".to_vec()];
     ctx.propagate(argv);
@@ -607,13 +598,11 @@ fn setrange(ctx: &mut Ctx<'_>) -> Reply {
         }
         buf[offset..end].copy_from_slice(value);
         let n = buf.len().max(end);
-        ctx.modified(db, key);
-        ctx.dirty(1);
+        ctx.changed(db, key, 1);
         ctx.cl.out.int(n as i64);
         return Ok(());
     }
-    ctx.modified(db, key);
-    ctx.dirty(1);
+    ctx.changed(db, key, 1);
     ctx.cl.out.int(end as i64);
     Ok(())
 }

@@ -3,7 +3,7 @@
 use amber_store::Key;
 
 use super::{Command, Ctx, Error, Reply, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, SKIP_SLOWLOG, STALE};
-use crate::client::Client;
+use crate::client::{Client, MultiState};
 use crate::server::Server;
 
 const TX: &[&str] = &["@transaction"];
@@ -55,7 +55,7 @@ fn multi(ctx: &mut Ctx<'_>) -> Reply {
     if ctx.cl.in_multi() {
         return Err(Error::new("ERR MULTI calls can not be nested"));
     }
-    super::begin_multi(ctx.cl);
+    ctx.cl.multi = Some(MultiState::default());
     ctx.cl.out.ok();
     Ok(())
 }

@@ -208,8 +208,7 @@ fn after_removal(ctx: &mut Ctx<'_>, db: usize, key: &[u8], removed: usize) {
     if empty {
         ctx.srv.db_mut(db).remove(key);
     }
-    ctx.modified(db, key);
-    ctx.dirty(removed as u64);
+    ctx.changed(db, key, removed as u64);
 }
 
 // ---- parsing -------------------------------------------------------------------------------
@@ -442,8 +441,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, zincrby: bool) -> Reply {
         }
     }
     if added + updated > 0 {
-        ctx.modified(db, key);
-        ctx.dirty((added + updated) as u64);
+        ctx.changed(db, key, (added + updated) as u64);
         ctx.srv.signal_ready(db, key);
     }
     if nan {
@@ -693,8 +691,7 @@ fn store_result(
     let n = items.len();
     if n == 0 {
         if ctx.srv.delete_key(db, dst) {
-            ctx.modified(db, dst);
-            ctx.dirty(1);
+            ctx.changed(db, dst, 1);
         }
         ctx.cl.out.int(0);
         return;
@@ -702,8 +699,7 @@ fn store_result(
     let limits = ctx.srv.config.limits;
     let z = build(items, &limits);
     ctx.srv.set_key(db, dst, Value::ZSet(Arc::new(z)), false);
-    ctx.modified(db, dst);
-    ctx.dirty(1);
+    ctx.changed(db, dst, 1);
     ctx.srv.signal_ready(db, dst);
     ctx.cl.out.int(n as i64);
 }

@@ -562,38 +562,3 @@ pub(crate) fn writes_denied(srv: &Server) -> bool {
 }
 
 pub(crate) const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
-
-/// SHUTDOWN's options (a signal shuts down with none).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct ShutdownFlags {
-    pub(crate) nosave: bool,
-    pub(crate) save: bool,
-    pub(crate) now: bool,
-    pub(crate) force: bool,
-}
-
-/// Redis's prepareForShutdown, for the RDB: abandons a BGSAVE in progress, then saves the
-/// final snapshot when save points exist (or SAVE was given) unless NOSAVE. A failed save
-/// cancels the shutdown unless FORCE: the server keeps running with its data. Returns whether
-/// the server may exit.
-pub(crate) fn prepare_for_shutdown(srv: &mut Server, flags: ShutdownFlags) -> bool {
-    crate::durability::aof::on_shutdown(srv);
-    if srv.rdb.bgsave.is_some() {
-        srv.log
-            .warning("There is a snapshot thread saving an .rdb. Stopping it!");
-        bgsave_cancel(srv);
-    }
-    if (!srv.config.save_params.is_empty() && !flags.nosave) || flags.save {
-        srv.log
-            .notice("Saving the final RDB snapshot before exiting.");
-        if save_now(srv).is_err() {
-            if flags.force {
-                srv.log.warning("Error trying to save the DB. Exit anyway.");
-            } else {
-                srv.log.warning("Error trying to save the DB, can't exit.");
-                return false;
-            }
-        }
-    }
-    true
-}

@@ -2,6 +2,7 @@
 //! Redis's admission rules (maxclients, protected mode), the periodic cron, and signals.
 
 pub(crate) mod conn;
+pub(crate) mod shutdown;
 pub(crate) mod supervise;
 pub(crate) mod timer;
 
@@ -242,7 +243,7 @@ async fn serve(config: Config, log: Logger) -> i32 {
     tokio::task::spawn_local(cron(srv.clone()));
     tokio::task::spawn_local(snapshot_pump(srv.clone()));
 
-    let code = wait_for_shutdown(srv.clone()).await;
+    let code = shutdown::wait_for_shutdown(srv.clone()).await;
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
     }
@@ -250,50 +251,6 @@ async fn serve(config: Config, log: Logger) -> i32 {
         let _ = std::fs::remove_file(&unixsocket);
     }
     code
-}
-
-/// Waits for SIGTERM, SIGINT or SHUTDOWN, then shuts down as Redis does.
-async fn wait_for_shutdown(srv: Rc<RefCell<Server>>) -> i32 {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        srv.borrow().log.warning("Can't install signal handlers");
-        return 1;
-    };
-    let shutdown_notify = crate::cmd::server_admin::shutdown_notify();
-    loop {
-        let (signal_name, on_signal) = tokio::select! {
-            _ = term.recv() => ("SIGTERM", srv.borrow().config.shutdown_on_sigterm),
-            _ = int.recv() => ("SIGINT", srv.borrow().config.shutdown_on_sigint),
-            // SHUTDOWN already saved (or was told not to).
-            _ = shutdown_notify.notified() => break,
-        };
-        let mut s = srv.borrow_mut();
-        s.log
-            .warning(&format!("Received {signal_name} scheduling shutdown..."));
-        if s.loading.is_some() {
-            // Nothing of ours to save yet: the file being loaded is the data.
-            break;
-        }
-        let flags = crate::durability::save::ShutdownFlags {
-            save: on_signal.save,
-            nosave: on_signal.nosave,
-            now: on_signal.now,
-            force: on_signal.force,
-        };
-        if crate::durability::save::prepare_for_shutdown(&mut s, flags) {
-            break;
-        }
-        s.log
-            .warning("SIGTERM received but errors trying to shut down the server, check the logs for more information");
-    }
-    let s = srv.borrow();
-    crate::net::supervise::stopping(&s.log);
-    s.log.warning("User requested shutdown...");
-    s.log.warning("Amber is now ready to exit, bye bye...");
-    0
 }
 
 async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {
