@@ -97,73 +97,83 @@ fn by_pattern(ctx: &mut Ctx<'_>, pattern: &[u8], ele: &[u8]) -> Option<Vec<u8>> 
     }
 }
 
-fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
-    let args = ctx.args;
-    let mut desc = false;
-    let mut alpha = false;
-    let mut limit: Option<(i64, i64)> = None;
-    let mut store: Option<Vec<u8>> = None;
-    let mut by: Option<Vec<u8>> = None;
-    let mut dontsort = false;
-    let mut gets: Vec<Vec<u8>> = Vec::new();
+/// SORT's options, as given.
+#[derive(Default)]
+struct SortOpts {
+    desc: bool,
+    alpha: bool,
+    limit: Option<(i64, i64)>,
+    store: Option<Vec<u8>>,
+    by: Option<Vec<u8>>,
+    /// BY with a pattern without '*' (`BY nosort`): the elements keep their order.
+    dontsort: bool,
+    gets: Vec<Vec<u8>>,
+}
+
+fn parse_opts(args: &[Vec<u8>], readonly: bool) -> Result<SortOpts, Error> {
+    let mut o = SortOpts::default();
     let mut j = 2;
     while j < args.len() {
         let left = args.len() - j - 1;
         let a = args[j].to_ascii_lowercase();
         match a.as_slice() {
-            b"asc" => desc = false,
-            b"desc" => desc = true,
-            b"alpha" => alpha = true,
+            b"asc" => o.desc = false,
+            b"desc" => o.desc = true,
+            b"alpha" => o.alpha = true,
             b"limit" if left >= 2 => {
                 let off = super::args::int(&args[j + 1])?;
                 let cnt = super::args::int(&args[j + 2])?;
-                limit = Some((off, cnt));
+                o.limit = Some((off, cnt));
                 j += 2;
             }
             b"store" if left >= 1 && !readonly => {
-                store = Some(args[j + 1].clone());
+                o.store = Some(args[j + 1].clone());
                 j += 1;
             }
             b"by" if left >= 1 => {
                 let p = args[j + 1].clone();
-                // A pattern without '*' means "do not sort" (BY nosort).
-                dontsort = !p.contains(&b'*');
-                by = Some(p);
+                o.dontsort = !p.contains(&b'*');
+                o.by = Some(p);
                 j += 1;
             }
             b"get" if left >= 1 => {
-                gets.push(args[j + 1].clone());
+                o.gets.push(args[j + 1].clone());
                 j += 1;
             }
             _ => return Err(Error::syntax()),
         }
         j += 1;
     }
+    Ok(o)
+}
+
+/// The elements of the sorted key, in the order the value holds them, and its type.
+fn elements(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    write: bool,
+) -> Result<(Vec<Vec<u8>>, &'static str), Error> {
     let db = ctx.cl.db;
-    let key = &args[1];
-    // The elements, in the order the value holds them.
-    let (mut items, kind): (Vec<Vec<u8>>, &str) = {
-        let found = if store.is_some() {
-            ctx.srv.lookup_write(db, key).map(|e| &e.value)
-        } else {
-            ctx.srv.lookup_read(db, key).map(|e| &e.value)
-        };
-        match found {
-            None => (Vec::new(), "list"),
-            Some(Value::List(l)) => (
-                l.items.iter().map(|b| b.as_slice().to_vec()).collect(),
-                "list",
-            ),
-            Some(Value::Set(s)) => (
-                s.iter().map(|m| m.to_blob().as_slice().to_vec()).collect(),
-                "set",
-            ),
-            Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.to_vec()).collect(), "zset"),
-            Some(_) => return Err(Error::wrongtype()),
-        }
+    let found = if write {
+        ctx.srv.lookup_write(db, key).map(|e| &e.value)
+    } else {
+        ctx.srv.lookup_read(db, key).map(|e| &e.value)
+    };
+    let got = match found {
+        None => (Vec::new(), "list"),
+        Some(Value::List(l)) => (
+            l.items.iter().map(|b| b.as_slice().to_vec()).collect(),
+            "list",
+        ),
+        Some(Value::Set(s)) => (
+            s.iter().map(|m| m.to_blob().as_slice().to_vec()).collect(),
+            "set",
+        ),
+        Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.to_vec()).collect(), "zset"),
+        Some(_) => return Err(Error::wrongtype()),
     };
     // As Redis, a sorted set being sorted is converted to its skiplist encoding for good.
-    if kind == "zset" {
+    if got.1 == "zset" {
         if let Some(e) = ctx.srv.db_mut(db).get_mut(key) {
             if let Value::ZSet(z) = &mut e.value {
                 if z.encoding() != "skiplist" {
@@ -172,50 +182,46 @@ fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
             }
         }
     }
-    // A set has no order of its own: when the result is stored (and so replayed), sort it.
-    if dontsort && kind == "set" && store.is_some() {
-        dontsort = false;
-        alpha = true;
-        by = None;
-    }
-    // Without sorting, a list or sorted set comes in its own order, reversed by DESC.
-    if dontsort && desc && kind != "set" {
-        items.reverse();
-    }
-    let n = items.len() as i64;
-    let (start, end) = {
-        let (off, cnt) = limit.unwrap_or((0, -1));
-        let mut start = off.max(0);
-        let mut end = if cnt < 0 {
-            n - 1
-        } else {
-            start.saturating_add(cnt - 1)
-        };
-        if start >= n {
-            start = n - 1;
-            end = n - 2;
-        }
-        if end >= n {
-            end = n - 1;
-        }
-        (start, end)
+    Ok(got)
+}
+
+/// LIMIT offset count as the inclusive index range Redis takes (`start > end`: nothing).
+fn limit_range(n: i64, limit: Option<(i64, i64)>) -> (i64, i64) {
+    let (off, cnt) = limit.unwrap_or((0, -1));
+    let mut start = off.max(0);
+    let mut end = if cnt < 0 {
+        n - 1
+    } else {
+        start.saturating_add(cnt - 1)
     };
-    let mut sorted: Vec<Item> = Vec::with_capacity(items.len());
+    if start >= n {
+        start = n - 1;
+        end = n - 2;
+    }
+    if end >= n {
+        end = n - 1;
+    }
+    (start, end)
+}
+
+/// Each element with what it is sorted by: its BY value (ALPHA) or its score.
+fn weigh(ctx: &mut Ctx<'_>, o: &SortOpts, items: Vec<Vec<u8>>) -> Result<Vec<Item>, Error> {
+    let mut weighed = Vec::with_capacity(items.len());
     for ele in items {
         let mut it = Item {
             ele,
             score: 0.0,
             by: None,
         };
-        if !dontsort {
-            let by_val = match &by {
+        if !o.dontsort {
+            let by_val = match &o.by {
                 Some(p) => by_pattern(ctx, p, &it.ele),
                 None => None,
             };
-            if alpha {
+            if o.alpha {
                 it.by = by_val;
             } else {
-                let src = if by.is_some() {
+                let src = if o.by.is_some() {
                     by_val
                 } else {
                     Some(it.ele.clone())
@@ -227,42 +233,67 @@ fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
                 }
             }
         }
-        sorted.push(it);
+        weighed.push(it);
     }
-    if !dontsort {
-        let by_pattern_alpha = alpha && by.is_some();
-        // ALPHA compares as Redis does: binary-safe when storing, else with strcoll, which
-        // stops at a NUL byte (byte order under the C locale).
-        let binary = store.is_some();
-        let text = |x: &[u8], y: &[u8]| -> Ordering {
-            if binary {
-                x.cmp(y)
-            } else {
-                c_str(x).cmp(c_str(y))
+    Ok(weighed)
+}
+
+/// Sorts as Redis does: by score then element, or ALPHA by the BY value or the element.
+fn order(items: &mut [Item], o: &SortOpts) {
+    let by_pattern_alpha = o.alpha && o.by.is_some();
+    // ALPHA compares as Redis does: binary-safe when storing, else with strcoll, which
+    // stops at a NUL byte (byte order under the C locale).
+    let binary = o.store.is_some();
+    let text = |x: &[u8], y: &[u8]| -> Ordering {
+        if binary {
+            x.cmp(y)
+        } else {
+            c_str(x).cmp(c_str(y))
+        }
+    };
+    items.sort_by(|a, b| {
+        let c = if !o.alpha {
+            a.score
+                .partial_cmp(&b.score)
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| a.ele.cmp(&b.ele))
+        } else if by_pattern_alpha {
+            match (&a.by, &b.by) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Less,
+                (Some(_), None) => Ordering::Greater,
+                (Some(x), Some(y)) => text(x, y),
             }
+        } else {
+            text(&a.ele, &b.ele)
         };
-        sorted.sort_by(|a, b| {
-            let c = if !alpha {
-                a.score
-                    .partial_cmp(&b.score)
-                    .unwrap_or(Ordering::Equal)
-                    .then_with(|| a.ele.cmp(&b.ele))
-            } else if by_pattern_alpha {
-                match (&a.by, &b.by) {
-                    (None, None) => Ordering::Equal,
-                    (None, Some(_)) => Ordering::Less,
-                    (Some(_), None) => Ordering::Greater,
-                    (Some(x), Some(y)) => text(x, y),
-                }
-            } else {
-                text(&a.ele, &b.ele)
-            };
-            if desc {
-                c.reverse()
-            } else {
-                c
-            }
-        });
+        if o.desc {
+            c.reverse()
+        } else {
+            c
+        }
+    });
+}
+
+fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
+    let mut o = parse_opts(ctx.args, readonly)?;
+    let db = ctx.cl.db;
+    let key = &ctx.args[1];
+    let (mut items, kind) = elements(ctx, key, o.store.is_some())?;
+    // A set has no order of its own: when the result is stored (and so replayed), sort it.
+    if o.dontsort && kind == "set" && o.store.is_some() {
+        o.dontsort = false;
+        o.alpha = true;
+        o.by = None;
+    }
+    // Without sorting, a list or sorted set comes in its own order, reversed by DESC.
+    if o.dontsort && o.desc && kind != "set" {
+        items.reverse();
+    }
+    let (start, end) = limit_range(items.len() as i64, o.limit);
+    let mut sorted = weigh(ctx, &o, items)?;
+    if !o.dontsort {
+        order(&mut sorted, &o);
     }
     let range: &[Item] = if start <= end && end >= 0 {
         &sorted[start as usize..=end as usize]
@@ -272,14 +303,14 @@ fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
     // What each element contributes: itself, or one value per GET (None: missing).
     let mut rows: Vec<Option<Vec<u8>>> = Vec::new();
     for it in range {
-        if gets.is_empty() {
+        if o.gets.is_empty() {
             rows.push(Some(it.ele.clone()));
         }
-        for g in &gets {
+        for g in &o.gets {
             rows.push(by_pattern(ctx, g, &it.ele));
         }
     }
-    match store {
+    match o.store {
         None => {
             let out = &mut ctx.cl.out;
             out.array(rows.len());
