@@ -148,15 +148,10 @@ fn resolve(
             if rest.len() >= 128 {
                 break;
             }
-            let room = 128 - rest.len();
-            let s = String::from_utf8_lossy(a);
-            let s: String = s.chars().take(room).collect();
+            let s = shown(a, 128 - rest.len());
             rest.push_str(&format!("'{s}' "));
         }
-        let name: String = String::from_utf8_lossy(&args[0])
-            .chars()
-            .take(128)
-            .collect();
+        let name = shown(&args[0], 128);
         reject(
             srv,
             cl,
@@ -179,18 +174,12 @@ fn resolve(
         match subcommand(cmd, args) {
             Some(sub) => (Some(cmd), sub),
             None => {
-                let sub: String = String::from_utf8_lossy(&args[1])
-                    .chars()
-                    .take(128)
-                    .collect();
+                let sub = shown(&args[1], 128);
+                let name = cmd.name.to_ascii_uppercase();
                 reject(
                     srv,
                     cl,
-                    format!(
-                        "ERR unknown subcommand '{}'. Try {} HELP.",
-                        sub,
-                        cmd.name.to_ascii_uppercase()
-                    ),
+                    format!("ERR unknown subcommand '{sub}'. Try {name} HELP."),
                 );
                 return None;
             }
@@ -210,6 +199,11 @@ fn resolve(
         return None;
     }
     Some((parent, cmd))
+}
+
+/// An argument as an error message shows it: at most `max` characters (Redis cuts at 128).
+fn shown(arg: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(arg).chars().take(max).collect()
 }
 
 /// Why a found command may not run now (Redis's processCommand checks, in its order):
