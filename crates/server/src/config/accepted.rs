@@ -84,7 +84,7 @@ use Kind::{Bool, Enum, Int, Mem, Special, Str};
 
 pub(crate) static ACCEPTED: &[Accepted] = &[
     // Process and start-up.
-    // Read at start by net.rs (the logo block, as redisAsciiArt).
+    // Read at start by net/mod.rs (the logo block, as redisAsciiArt).
     row("always-show-logo", IMMUTABLE, Bool, "no"),
     row("set-proc-title", IMMUTABLE, Bool, "yes"),
     row(

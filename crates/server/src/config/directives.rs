@@ -675,7 +675,7 @@ fn set_save(c: &mut Config, a: &[String]) -> Result<(), String> {
 }
 
 /// A directive of either table: one Amber acts on (`DIRECTIVES`), or one it accepts and
-/// keeps without effect (`config_accepted`).
+/// keeps without effect (`accepted.rs`).
 #[derive(Clone, Copy)]
 pub(crate) enum Dir {
     Own(&'static Directive),

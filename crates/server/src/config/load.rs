@@ -78,7 +78,7 @@ fn refuse(reason: impl Into<String>, hint: impl Into<String>) -> Refusal {
 }
 
 /// Refusals of a feature Amber lacks all say "this version of Amber" (config.rs and
-/// config_accepted.rs); they get "remove the line" rather than "fix the value".
+/// accepted.rs); they get "remove the line" rather than "fix the value".
 fn is_missing_feature(reason: &str) -> bool {
     reason.contains("this version of Amber")
 }

@@ -2,7 +2,7 @@
 //! command-line overrides, and the CONFIG GET / SET / REWRITE machinery.
 //!
 //! Every directive Amber accepts is in `DIRECTIVES` with its behaviour; reading the text
-//! (and reporting every refused line at once) is in `config_load`. Later features add rows.
+//! (and reporting every refused line at once) is in `load.rs`; the directive table in `directives.rs`, CONFIG REWRITE in `rewrite.rs`. Later features add rows.
 
 pub(crate) mod accepted;
 mod directives;
