@@ -23,6 +23,7 @@ import dataclasses
 import os
 import pathlib
 import random
+import re
 import shutil
 import signal
 import socket
@@ -33,7 +34,7 @@ import time
 
 import redis
 
-from conftest import ServerProc, resp
+from conftest import ServerProc, amber_bin, resp
 
 # The everysec guarantee: the writes of about the last second, at most two when an fsync is
 # slow (Redis's postponed fsync). The margin covers the writer threads' own scheduling on a
@@ -347,6 +348,7 @@ class AofCycle:
     window_s: float  # cut time minus the earliest acknowledged-and-lost write's reply (0: none lost)
     aof_verdict: str  # redis-check-aof before the restart: "valid" or its complaint
     repaired: bool  # the server cut a truncated tail (aof-load-truncated)
+    zero_tail: int  # NUL bytes that ended the AOF (refused, cut by check-aof --fix; see zero_tail)
     rewrite: bool  # a BGREWRITEAOF was started during the cycle
     refused: int  # connections that got an error reply after the cut
 
@@ -366,6 +368,52 @@ class Ack:
     def __init__(self, writer, t_cut):
         self.before = bisect.bisect_left(writer.acked, t_cut)
         self.all = len(writer.acked)
+
+
+class Refused(RuntimeError):
+    """The server did not start; `log` is its log."""
+
+    def __init__(self, msg, log):
+        super().__init__(msg)
+        self.log = log
+
+
+def zero_tail(d, said):
+    """How many bytes of NULs end the AOF file that redis-check-aof stopped in (its output is
+    `said`), when everything from where it stopped to the end is NUL, and that file is the
+    last incr file of the manifest; 0 otherwise.
+
+    ext4 can leave an appending file like this after a power cut: its new size reached the
+    journal, the data of its last page did not. That happens when the file's pages are
+    written back while appends continue (the commit of a journal transaction writes the
+    data of the files in it: another file's fsync, such as a rewrite's new base, or ext4's
+    5-second commit). Redis 7.0.15 and Amber both refuse such a file; `check-aof --fix`
+    cuts it at the first NUL."""
+    analyzed = re.findall(r"AOF analyzed: filename=(\S+), size=(\d+), ok_up_to=(\d+)", said)
+    if not analyzed:
+        return 0
+    m = (None,) + analyzed[-1]  # the file it stopped in is the last one it analyzed
+    aofdir = d / "appendonlydir"
+    incrs = re.findall(r"^file (\S+) seq \d+ type i$", (aofdir / "appendonly.aof.manifest").read_text(), re.M)
+    path, size, ok = aofdir / m[1], int(m[2]), int(m[3])
+    if not incrs or m[1] != incrs[-1] or size <= ok:
+        return 0
+    with open(path, "rb") as f:
+        f.seek(ok)
+        rest = f.read()
+    return len(rest) if len(rest) == size - ok and not rest.strip(b"\0") else 0
+
+
+def fix_aof(d, kind):
+    """The fix the refusal names: `amber check-aof --fix` (redis-check-aof --fix for Redis)."""
+    manifest = str(d / "appendonlydir" / "appendonly.aof.manifest")
+    if kind == "amber":
+        cli = pathlib.Path(amber_bin()).with_name("amber")
+        argv = [str(cli), "check-aof", "--fix", "--yes", manifest]
+    else:
+        argv = ["redis-check-aof", "--fix", manifest]
+    p = subprocess.run(argv, input="y\n", capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"{' '.join(argv)}: {p.stdout}{p.stderr}"
 
 
 def check_aof(d):
@@ -443,17 +491,7 @@ class AofRun:
             assert not w.is_alive(), f"writer {w.conn} did not stop"
             assert w.wrong is None, f"connection {w.conn}: unexpected reply {w.wrong}"
         self.disk.remount()
-        verdict_ok, said = check_aof(self.disk.data)
-        self.server = self.restart(n)
-        log = self.server.log_path.read_text(errors="replace")
-        repaired = "aof-load-truncated is enabled" in log
-        if verdict_ok:
-            assert not repaired, f"redis-check-aof found the AOF valid but Amber cut it: {log[-2000:]}"
-        else:
-            assert repaired, (f"redis-check-aof: {said[-1500:]}\nand Amber did not repair the tail: "
-                              f"{log[-2000:]}")
-        ok, after = check_aof(self.disk.data)
-        assert ok, f"after Amber's start the AOF does not pass redis-check-aof: {after[-1500:]}"
+        verdict, repaired, zeros = self.restart_and_check(n)
         c = self.server.client(socket_timeout=60)
         try:
             got = self.compare(c, n, writers, t_cut)
@@ -463,19 +501,49 @@ class AofRun:
         self.kept.append(got)
         acks = [Ack(w, t_cut) for w in writers]
         return AofCycle(n, ran, sum(a.before for a in acks), *self.tally(writers, acks, got, t_cut),
-                        "valid" if verdict_ok else said.splitlines()[-1][:120], repaired, rewrite,
-                        sum(1 for w in writers if w.refused))
+                        verdict, repaired, zeros, rewrite, sum(1 for w in writers if w.refused))
 
-    def restart(self, n):
-        """Amber on the remounted directory; if it does not start, the directory is kept next
-        to the logs for a look."""
+    def restart_and_check(self, n):
+        """Restarts on the remounted directory (`self.server`) and checks the AOF it found:
+        redis-check-aof passes; or the last command was cut short and the server repairs the
+        tail (aof-load-truncated); or the file ends in NUL bytes (`zero_tail`), which the
+        server must refuse with P003 and the fix command, and after `check-aof --fix` start.
+        Returns (redis-check-aof's verdict, repaired, NUL bytes cut)."""
+        verdict_ok, said = check_aof(self.disk.data)
+        verdict = "valid" if verdict_ok else said.splitlines()[-1][:120]
+        zeros = 0
         try:
-            return start_server(self.disk, self.logdir, f"{self.policy}-{n}", self.extra, self.kind)
+            self.server = self.restart(f"{n}")
+        except Refused as e:
+            zeros = zero_tail(self.disk.data, said)
+            if not zeros:
+                raise
+            if self.kind == "amber":
+                assert "P003 AOF_CORRUPT" in e.log and "amber check-aof --fix" in e.log, e.log[-2000:]
+            fix_aof(self.disk.data, self.kind)
+            self.server = self.restart(f"{n}-fixed")
+        log = self.server.log_path.read_text(errors="replace")
+        repaired = "aof-load-truncated is enabled" in log
+        if verdict_ok or zeros:
+            assert not repaired, f"redis-check-aof found the AOF valid but the server cut it: {log[-2000:]}"
+        else:
+            assert repaired, (f"redis-check-aof: {said[-1500:]}\nand the server did not repair the tail: "
+                              f"{log[-2000:]}")
+        ok, after = check_aof(self.disk.data)
+        assert ok, f"after the server's start the AOF does not pass redis-check-aof: {after[-1500:]}"
+        return verdict, repaired, zeros
+
+    def restart(self, name):
+        """The server on the remounted directory; if it does not start, the directory is kept
+        next to the logs for a look."""
+        try:
+            return start_server(self.disk, self.logdir, f"{self.policy}-{name}", self.extra, self.kind)
         except RuntimeError as e:
-            kept = self.logdir / f"failed-{self.policy}-{n}"
+            kept = self.logdir / f"failed-{self.policy}-{name}"
             shutil.copytree(self.disk.data, kept)
-            raise RuntimeError(f"cycle {n}: Amber did not start after the power cut (directory kept "
-                               f"in {kept}): {e}") from None
+            log = (self.logdir / f"{self.kind}-{self.policy}-{name}.log").read_text(errors="replace")
+            raise Refused(f"cycle {name}: {self.kind} did not start after the power cut (directory kept in "
+                          f"{kept}): {e}", log) from None
 
     def compare(self, c, n, writers, t_cut):
         got = [survivors(c, n, w.conn, len(w.sent)) for w in writers]
@@ -702,12 +770,13 @@ def aof_row(policy, results):
         return sum(getattr(r, field) for r in results)
     return (f"| {policy} | {len(results)} | {total('acked')} | {total('lost')} "
             f"| {total('during_cut')} / {total('during_cut_lost')} | {total('unacked_present')} "
-            f"| {max(r.window_s for r in results):.2f} | {total('repaired')} | {total('rewrite')} |")
+            f"| {max(r.window_s for r in results):.2f} | {total('repaired')} "
+            f"| {sum(1 for r in results if r.zero_tail)} | {total('rewrite')} |")
 
 
 AOF_HEADER = ("| appendfsync | cycles | acknowledged before the cut | lost | acknowledged during the cut / "
-              "lost | unacknowledged present | loss window max (s) | tails repaired | cuts during a rewrite |\n"
-              "|---|---|---|---|---|---|---|---|---|")
+              "lost | unacknowledged present | loss window max (s) | tails repaired | zero tails (refused, "
+              "fixed by check-aof --fix) | cuts during a rewrite |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 def rdb_table(results):
