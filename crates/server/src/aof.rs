@@ -408,16 +408,6 @@ impl Aof {
     /// `flush` without the guard: hands `buf` to the file now (or, with `may_postpone`,
     /// once no everysec fsync runs).
     fn flush_now(&mut self, policy: AppendFsync, may_postpone: bool) {
-        // Held across the write below: an everysec fsync never starts during it.
-        let shared = self.shared.clone();
-        let gate = (policy != AppendFsync::Always).then(|| match shared.fsync_gate.lock() {
-            Ok(g) => g,
-            Err(e) => e.into_inner(),
-        });
-        let fsyncing = gate.as_deref().copied().unwrap_or(false);
-        if may_postpone && policy == AppendFsync::Everysec && self.postpone_for_fsync(fsyncing) {
-            return;
-        }
         self.last_batch_clients = std::mem::take(&mut self.batch_clients);
         self.returned_clients = 0;
         self.batch_seq += 1;
@@ -455,6 +445,16 @@ impl Aof {
                 self.buf_handed_over();
             }
             AppendFsync::Everysec | AppendFsync::No => {
+                // Held across the write: an everysec fsync never starts during it.
+                let shared = self.shared.clone();
+                let gate = match shared.fsync_gate.lock() {
+                    Ok(g) => g,
+                    Err(e) => e.into_inner(),
+                };
+                if may_postpone && policy == AppendFsync::Everysec && self.postpone_for_fsync(*gate)
+                {
+                    return;
+                }
                 let t = Instant::now();
                 self.write_tried_at = t;
                 let r = write_all_at_end(&self.file, &self.buf, self.file_len);
