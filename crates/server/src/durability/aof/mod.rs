@@ -147,6 +147,9 @@ pub(crate) struct Aof {
     pub(crate) fsync_poisoned: Option<AofFailure>,
     poisoned_at: Option<Instant>,
     pub(crate) delayed_fsync: u64,
+    /// Under everysec, since when a write has been waiting for the fsync thread's
+    /// fdatasync to finish (`postpone_for_fsync`).
+    postponed_since: Option<Instant>,
     /// appendonly was just turned on and no manifest names the incr yet: the first
     /// rewrite's base makes it the AOF (Redis's AOF_WAIT_REWRITE).
     pub(crate) awaiting_base: bool,
@@ -200,6 +203,7 @@ impl Aof {
             start,
         } = a;
         let (tx, rx) = watch::channel(start);
+        let flush_notify = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
@@ -209,6 +213,8 @@ impl Aof {
             written: AtomicU64::new(start),
             synced: AtomicU64::new(start),
             fsync_started_ms: AtomicU64::new(0),
+            fsync_gate: Mutex::new(false),
+            fsync_done: flush_notify.clone(),
             durable: tx,
             write_blocked: watch::channel(false).0,
             synced_wake: Notify::new(),
@@ -239,7 +245,7 @@ impl Aof {
             written: start,
             shared,
             durable: rx,
-            flush_notify: Arc::new(Notify::new()),
+            flush_notify,
             current_size,
             base_size,
             write_failure: None,
@@ -247,6 +253,7 @@ impl Aof {
             fsync_poisoned: None,
             poisoned_at: None,
             delayed_fsync: 0,
+            postponed_since: None,
             awaiting_base: false,
             replaying: false,
             unlogged_at_ms: i64::MIN,
@@ -363,11 +370,45 @@ impl Aof {
         if self.buf.is_empty() || self.write_failure.is_some() {
             return;
         }
-        self.flush_now(policy);
+        self.flush_now(policy, false);
     }
 
-    /// `flush` without the guard: hands `buf` to the file now.
-    fn flush_now(&mut self, policy: AppendFsync) {
+    /// `flush`, except that under everysec the write waits while the fsync thread's
+    /// fdatasync runs (`postpone_for_fsync`). The flush task and the cron flush this way.
+    pub(crate) fn flush_or_postpone(&mut self, policy: AppendFsync) {
+        self.take_writer_failure();
+        if self.buf.is_empty() || self.write_failure.is_some() {
+            return;
+        }
+        self.flush_now(policy, true);
+    }
+
+    /// Under everysec, while the fsync thread's fdatasync runs, a write is postponed for up
+    /// to two seconds, as Redis's flushAppendOnlyFile does; the fsync thread rings the flush
+    /// task when it is done. Past two seconds it is written anyway (aof_delayed_fsync).
+    fn postpone_for_fsync(&mut self, fsyncing: bool) -> bool {
+        if !fsyncing {
+            self.postponed_since = None;
+            return false;
+        }
+        match self.postponed_since {
+            None => {
+                self.postponed_since = Some(Instant::now());
+                true
+            }
+            Some(t) if t.elapsed() < Duration::from_secs(2) => true,
+            Some(_) => {
+                self.postponed_since = None;
+                self.delayed_fsync += 1;
+                self.log.notice("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
+                false
+            }
+        }
+    }
+
+    /// `flush` without the guard: hands `buf` to the file now (or, with `may_postpone`,
+    /// once no everysec fsync runs).
+    fn flush_now(&mut self, policy: AppendFsync, may_postpone: bool) {
         self.last_batch_clients = std::mem::take(&mut self.batch_clients);
         self.returned_clients = 0;
         self.batch_seq += 1;
@@ -405,13 +446,15 @@ impl Aof {
                 self.buf_handed_over();
             }
             AppendFsync::Everysec | AppendFsync::No => {
-                if policy == AppendFsync::Everysec {
-                    let started = self.shared.fsync_started_ms.load(Ordering::Relaxed);
-                    if started != 0
-                        && (crate::server::unix_ms() as u64).saturating_sub(started) > 2000
-                    {
-                        self.delayed_fsync += 1;
-                    }
+                // Held across the write: an everysec fsync never starts during it.
+                let shared = self.shared.clone();
+                let gate = match shared.fsync_gate.lock() {
+                    Ok(g) => g,
+                    Err(e) => e.into_inner(),
+                };
+                if may_postpone && policy == AppendFsync::Everysec && self.postpone_for_fsync(*gate)
+                {
+                    return;
                 }
                 let t = Instant::now();
                 self.write_tried_at = t;
@@ -523,7 +566,7 @@ impl Aof {
                 self.write_and_sync_here();
             }
         } else {
-            self.flush_now(policy);
+            self.flush_now(policy, false);
         }
     }
 
@@ -736,7 +779,7 @@ pub(crate) async fn flush_task(srv: std::rc::Rc<std::cell::RefCell<Server>>, not
         let mut s = srv.borrow_mut();
         let policy = s.config.appendfsync;
         match s.aof.as_mut() {
-            Some(aof) => aof.flush(policy),
+            Some(aof) => aof.flush_or_postpone(policy),
             None => return,
         }
         drain_latency(&mut s);
@@ -840,7 +883,7 @@ pub(crate) fn cron(srv: &mut Server) {
     }
     aof.retry_write(policy);
     if !aof.buf.is_empty() {
-        aof.flush(policy);
+        aof.flush_or_postpone(policy);
     }
     // no-appendfsync-on-rewrite: under everysec, no fsync while a rewrite runs (Redis skips
     // them under always too; Amber keeps `always` durable whatever this says).

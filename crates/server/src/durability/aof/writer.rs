@@ -32,6 +32,14 @@ pub(crate) struct Shared {
     pub(crate) synced: AtomicU64,
     /// When the fsync in progress started (0: none), for aof_delayed_fsync.
     pub(crate) fsync_started_ms: AtomicU64,
+    /// True while the everysec fdatasync runs. The main thread holds it across its writes
+    /// and does not write while it is true (`Aof::postpone_for_fsync`): on ext4 a write
+    /// during an fdatasync can have its new file size committed without its data, and a
+    /// power cut then leaves a tail of zeros that no loader accepts.
+    pub(crate) fsync_gate: Mutex<bool>,
+    /// Rung after each everysec fsync, so that a postponed write goes out at once (the
+    /// flush task's Notify).
+    pub(crate) fsync_done: Arc<Notify>,
     /// Publishes the offset up to which replies may go out. Sent on the main thread only
     /// (`durable_relay`), so waking the waiting clients is a local, cheap wake.
     pub(crate) durable: watch::Sender<u64>,
@@ -227,13 +235,17 @@ impl Writer {
             && self.last_sync.elapsed() >= Duration::from_secs(1)
             && !self.sh.skip_fsync.load(Ordering::Relaxed)
         {
-            let w = self.sh.written.load(Ordering::Acquire);
-            if w > self.sh.synced.load(Ordering::Acquire) {
+            if self.sh.written.load(Ordering::Acquire) > self.sh.synced.load(Ordering::Acquire) {
+                // Waits for a write in progress; no write starts until the gate is open.
+                set_gate(&self.sh, true);
+                let w = self.sh.written.load(Ordering::Acquire);
                 self.sh
                     .fsync_started_ms
                     .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
                 let r = fdatasync(&self.file);
                 self.sh.fsync_started_ms.store(0, Ordering::Relaxed);
+                set_gate(&self.sh, false);
+                self.sh.fsync_done.notify_one();
                 match r {
                     Ok(()) => self.sh.synced.store(w, Ordering::Release),
                     Err(e) => {
@@ -245,6 +257,13 @@ impl Writer {
             }
             self.last_sync = Instant::now();
         }
+    }
+}
+
+fn set_gate(sh: &Shared, fsyncing: bool) {
+    match sh.fsync_gate.lock() {
+        Ok(mut g) => *g = fsyncing,
+        Err(e) => *e.into_inner() = fsyncing,
     }
 }
 
