@@ -5,7 +5,7 @@
 use std::mem::size_of;
 
 use crate::blob::Blob;
-use crate::hash::Hash;
+use crate::hash::{Hash, TableInner};
 use crate::set::Set;
 use crate::value::Value;
 use crate::zset::ZSet;
@@ -63,26 +63,28 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
                 ARC + e.as_slice().len()
             }
         }
-        Value::Raw(r) => ARC + size_of::<Vec<u8>>() + r.capacity(),
+        Value::Raw(r) => r.allocated(),
         Value::List(l) => {
             ARC + size_of::<crate::list::List>()
                 + scaled(l.len(), samples, l.items.iter(), |b| blob(b.as_slice()))
         }
         Value::Hash(h) => {
-            let slot = match h.as_ref() {
-                Hash::Pack(_) => 0,
-                Hash::Table(_) => TABLE_SLOT,
-            };
             ARC + size_of::<Hash>()
-                + scaled(h.len(), samples, h.iter(), |(f, x)| {
-                    blob(f) + blob(x) + slot
-                })
+                + match h.as_ref() {
+                    Hash::Pack(p) => p.bytes(),
+                    Hash::Table(_) => {
+                        size_of::<TableInner<Blob>>()
+                            + scaled(h.len(), samples, h.iter(), |(f, x)| {
+                                blob(f) + blob(x) + TABLE_SLOT
+                            })
+                    }
+                }
         }
         Value::Set(s) => {
             ARC + size_of::<Set>()
                 + match s.as_ref() {
                     Set::Ints(v) => v.len() * size_of::<i64>(),
-                    Set::Table(_) => scaled(s.len(), samples, s.iter(), |m| {
+                    Set::Table(_) => size_of::<TableInner<()>>() + scaled(s.len(), samples, s.iter(), |m| {
                         blob(m.to_blob().as_slice()) + TABLE_SLOT
                     }),
                 }
