@@ -202,6 +202,8 @@ impl ZSet {
             {
                 let score = pack_score(score);
                 let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, score, member).is_lt());
+                // Exactly sized, as Redis resizes a listpack per insert.
+                v.reserve_exact(1);
                 v.insert(pos, (Blob::from_slice(member), score));
                 return;
             }
