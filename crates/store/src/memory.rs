@@ -12,7 +12,7 @@ use crate::zset::ZSet;
 use crate::Key;
 
 /// The keyspace entry and its share of the table's slots.
-const ENTRY: usize = 56 + 8;
+const ENTRY: usize = 48 + 8;
 /// An `Arc`'s counts before the value.
 const ARC: usize = 16;
 /// A hash table's per-entry overhead (control byte, spare capacity), roughly.
@@ -53,7 +53,11 @@ fn scaled<I: Iterator>(
 /// Bytes for `key` holding `v`, sampling at most `samples` elements of a collection.
 pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
     let k = key.as_slice();
-    let key_heap = if k.len() <= 23 { 0 } else { ARC + k.len() };
+    let key_heap = if k.len() <= Key::INLINE {
+        0
+    } else {
+        ARC + k.len()
+    };
     let value = match v {
         Value::Int(_) => 0,
         Value::Emb(e) => {
