@@ -11,11 +11,13 @@ use crate::value::Value;
 use crate::zset::ZSet;
 use crate::Key;
 
-/// The keyspace entry and its share of the table's slots.
-const ENTRY: usize = 48 + 8;
+/// The keyspace entry (48 bytes) and its share of the table's empty slots and control
+/// bytes: segment tables are between 44% and 87.5% full, about 60% on average (5M keys take
+/// 82.6 bytes each, directory included).
+const ENTRY: usize = 80;
 /// An `Arc`'s counts before the value.
 const ARC: usize = 16;
-/// A hash table's per-entry overhead (control byte, spare capacity), roughly.
+/// A collection table's per-entry overhead (index slot, control byte, spare capacity), roughly.
 const TABLE_SLOT: usize = 16;
 
 /// Heap bytes behind a blob (inline ones have none).
@@ -125,5 +127,25 @@ mod tests {
         let u = usage(&k, &lv, 5);
         assert!(u > 100 * 100 && u < 100 * 200, "{u}");
         assert_eq!(usage(&k, &lv, 5), usage(&k, &lv, 1000), "uniform elements");
+    }
+
+    #[test]
+    fn follows_the_layout() {
+        let k = Key::from_slice(b"key:1");
+        // A 100-byte raw string: one 112-byte block (12-byte header) beside the entry.
+        let raw = Value::Raw(crate::RawStr::from_slice(&[b'x'; 100]));
+        assert_eq!(usage(&k, &raw, 5), ENTRY + 112);
+        // Keys up to 19 bytes and embstr values up to 15 are inline.
+        assert_eq!(usage(&Key::from_slice(&[b'k'; 19]), &Value::string(b"abc"), 5), ENTRY);
+        assert_eq!(
+            usage(&Key::from_slice(&[b'k'; 20]), &Value::Int(7), 5),
+            ENTRY + ARC + 20
+        );
+        // A packed hash: the Arc block plus the packed bytes (1 length byte per string).
+        let mut h = Hash::default();
+        h.set(b"f1", b"value1", &crate::Limits::default());
+        h.set(b"f2", b"value2", &crate::Limits::default());
+        let hv = Value::Hash(Arc::new(h));
+        assert_eq!(usage(&k, &hv, 5), ENTRY + ARC + size_of::<Hash>() + 2 * (3 + 7));
     }
 }
