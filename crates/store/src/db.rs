@@ -323,7 +323,11 @@ impl Db {
             *slot = gens.partition_point(|&g| usize::from(g) <= m) as u8;
         }
         let renumber = |seg: &mut Arc<Segment>| {
-            if seg.table.iter().any(|e| map[usize::from(e.mark())] != e.mark()) {
+            if seg
+                .table
+                .iter()
+                .any(|e| map[usize::from(e.mark())] != e.mark())
+            {
                 for e in Arc::make_mut(seg).table.iter_mut() {
                     e.set_mark(map[usize::from(e.mark())]);
                 }

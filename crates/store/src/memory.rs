@@ -90,9 +90,12 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
             ARC + size_of::<Set>()
                 + match s.as_ref() {
                     Set::Ints(v) => v.len() * size_of::<i64>(),
-                    Set::Table(_) => size_of::<TableInner<()>>() + scaled(s.len(), samples, s.iter(), |m| {
-                        blob(m.to_blob().as_slice()) + TABLE_SLOT
-                    }),
+                    Set::Table(_) => {
+                        size_of::<TableInner<()>>()
+                            + scaled(s.len(), samples, s.iter(), |m| {
+                                blob(m.to_blob().as_slice()) + TABLE_SLOT
+                            })
+                    }
                 }
         }
         Value::ZSet(z) => {
@@ -136,7 +139,10 @@ mod tests {
         let raw = Value::Raw(crate::RawStr::from_slice(&[b'x'; 100]));
         assert_eq!(usage(&k, &raw, 5), ENTRY + 112);
         // Keys up to 19 bytes and embstr values up to 15 are inline.
-        assert_eq!(usage(&Key::from_slice(&[b'k'; 19]), &Value::string(b"abc"), 5), ENTRY);
+        assert_eq!(
+            usage(&Key::from_slice(&[b'k'; 19]), &Value::string(b"abc"), 5),
+            ENTRY
+        );
         assert_eq!(
             usage(&Key::from_slice(&[b'k'; 20]), &Value::Int(7), 5),
             ENTRY + ARC + 20
@@ -146,6 +152,9 @@ mod tests {
         h.set(b"f1", b"value1", &crate::Limits::default());
         h.set(b"f2", b"value2", &crate::Limits::default());
         let hv = Value::Hash(Arc::new(h));
-        assert_eq!(usage(&k, &hv, 5), ENTRY + ARC + size_of::<Hash>() + 2 * (3 + 7));
+        assert_eq!(
+            usage(&k, &hv, 5),
+            ENTRY + ARC + size_of::<Hash>() + 2 * (3 + 7)
+        );
     }
 }
