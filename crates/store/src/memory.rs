@@ -99,12 +99,14 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
                 }
         }
         Value::ZSet(z) => {
-            let per = match z.as_ref() {
-                ZSet::Pack(_) => size_of::<f64>(),
-                // The member map and the order index each hold the member and score.
-                ZSet::Skip(_) => size_of::<f64>() * 2 + size_of::<Blob>() + TABLE_SLOT * 2,
-            };
-            ARC + size_of::<ZSet>() + scaled(z.len(), samples, z.iter(), |(m, _)| blob(m) + per)
+            ARC + size_of::<ZSet>()
+                + match z.as_ref() {
+                    ZSet::Pack(p) => p.bytes(),
+                    // The member map and the order index each hold the member and score.
+                    ZSet::Skip(_) => scaled(z.len(), samples, z.iter(), |(m, _)| {
+                        blob(m) + size_of::<f64>() * 2 + size_of::<Blob>() + TABLE_SLOT * 2
+                    }),
+                }
         }
     };
     ENTRY + key_heap + value
