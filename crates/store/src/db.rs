@@ -67,18 +67,24 @@ fn log_map() -> &'static [u16; 1 << 16] {
     })
 }
 
-/// One key with its value, expiry and access clock.
+/// Bits of `Entry::meta` holding the access clock (Redis's LRU clock is 24 bits too).
+const LRU_MASK: u32 = (1 << 24) - 1;
+const MARK_SHIFT: u32 = 24;
+
+/// One key with its value, expiry, access clock and snapshot mark: 48 bytes
+/// (key 20, meta 4, value 16, expire 8).
 #[derive(Debug)]
 pub struct Entry {
     pub key: Key,
     pub value: Value,
     /// Absolute expiry in Unix milliseconds, or `NO_EXPIRE`.
     pub expire: i64,
-    /// Seconds-resolution access clock (Redis's 24-bit LRU clock), for OBJECT IDLETIME.
-    lru: AtomicU32,
-    /// The database's snapshot generation when this entry was last written: snapshots with
-    /// a later generation include it, earlier ones do not (see `snapshot.rs`).
-    pub(crate) mark: u32,
+    /// Low 24 bits: the seconds-resolution access clock (Redis's 24-bit LRU clock), for
+    /// OBJECT IDLETIME. High 8 bits: the snapshot mark, the database's snapshot generation
+    /// when this entry was last written: snapshots with a later generation include it,
+    /// earlier ones do not (see `snapshot.rs`; generations are renumbered before they would
+    /// pass 255, see `Db::begin_snapshot`). The mark changes only through `&mut Entry`.
+    meta: AtomicU32,
 }
 
 impl Clone for Entry {
@@ -87,8 +93,7 @@ impl Clone for Entry {
             key: self.key.clone(),
             value: self.value.clone(),
             expire: self.expire,
-            lru: AtomicU32::new(self.lru.load(Ordering::Relaxed)),
-            mark: self.mark,
+            meta: AtomicU32::new(self.meta.load(Ordering::Relaxed)),
         }
     }
 }
@@ -99,8 +104,7 @@ impl Entry {
             key,
             value,
             expire,
-            lru: AtomicU32::new(lru),
-            mark: 0,
+            meta: AtomicU32::new(lru & LRU_MASK),
         }
     }
 
@@ -114,12 +118,24 @@ impl Entry {
     }
 
     pub fn lru(&self) -> u32 {
-        self.lru.load(Ordering::Relaxed)
+        self.meta.load(Ordering::Relaxed) & LRU_MASK
     }
 
-    /// Records an access; takes `&self` so that reads never copy a shared segment.
+    /// Records an access; takes `&self` so that reads never copy a shared segment. The mark
+    /// bits are kept: they change only through `&mut self`, so no write to them can race this.
     pub fn touch(&self, clock: u32) {
-        self.lru.store(clock, Ordering::Relaxed);
+        let m = self.meta.load(Ordering::Relaxed);
+        self.meta
+            .store((m & !LRU_MASK) | (clock & LRU_MASK), Ordering::Relaxed);
+    }
+
+    pub(crate) fn mark(&self) -> u8 {
+        (self.meta.load(Ordering::Relaxed) >> MARK_SHIFT) as u8
+    }
+
+    pub(crate) fn set_mark(&mut self, gen: u8) {
+        let m = self.meta.get_mut();
+        *m = (*m & LRU_MASK) | (u32::from(gen) << MARK_SHIFT);
     }
 }
 
@@ -195,7 +211,7 @@ pub struct Db {
     len: usize,
     volatile: usize,
     /// The newest snapshot generation handed out (entries are stamped with it when written).
-    gen: u32,
+    gen: u8,
     walks: Walks,
 }
 
@@ -218,14 +234,14 @@ impl std::fmt::Debug for Walks {
 /// Hands the before-image of `e` (in segment `si`) to every snapshot that still needs it,
 /// then stamps it with the newest generation. Call before changing or removing `e`.
 #[inline]
-fn before_write(walks: &mut Walks, gen: u32, si: usize, e: &mut Entry) {
+fn before_write(walks: &mut Walks, gen: u8, si: usize, e: &mut Entry) {
     if walks.0.is_empty() {
         return;
     }
     for w in walks.0.iter_mut() {
         w.before_write(si, e);
     }
-    e.mark = gen;
+    e.set_mark(gen);
 }
 
 impl Default for Db {
@@ -277,10 +293,51 @@ impl Db {
     /// `snapshot_step` must be called on this thread until `snapshot_in_progress` is false
     /// (or the handle is dropped), or the handle's reader waits.
     pub fn begin_snapshot(&mut self) -> Snapshot {
-        self.gen = self.gen.wrapping_add(1).max(1);
+        if self.gen == u8::MAX {
+            // 8-bit generations hold up to 254 running snapshots at once: beyond, the oldest
+            // ones are walked to the end now (their queue grows instead of waiting).
+            while self.walks.0.len() >= usize::from(u8::MAX) - 1 {
+                let mut oldest = self.walks.0.remove(0);
+                oldest.finish(&self.segs);
+            }
+            self.renumber_marks();
+        }
+        self.gen += 1;
         let (walk, snap) = Walk::begin(self.gen, self.segs.len());
         self.walks.0.push(walk);
         snap
+    }
+
+    /// Makes room for a new generation when the 8-bit marks ran out: maps every mark `m` to
+    /// the number of running snapshot generations at or below it, and each running snapshot's
+    /// generation the same way. Every comparison `mark < gen` a running walk makes gives the
+    /// same answer as before (m < g iff fewer generations lie at or below m than at or below
+    /// g, g being one of them), and the newest generation becomes the number of running
+    /// snapshots. O(keys), once per about 250 snapshots.
+    fn renumber_marks(&mut self) {
+        let mut gens: Vec<u8> = self.walks.0.iter().map(|w| w.gen).collect();
+        gens.sort_unstable();
+        gens.dedup();
+        let mut map = [0u8; 256];
+        for (m, slot) in map.iter_mut().enumerate() {
+            *slot = gens.partition_point(|&g| usize::from(g) <= m) as u8;
+        }
+        let renumber = |seg: &mut Arc<Segment>| {
+            if seg
+                .table
+                .iter()
+                .any(|e| map[usize::from(e.mark())] != e.mark())
+            {
+                for e in Arc::make_mut(seg).table.iter_mut() {
+                    e.set_mark(map[usize::from(e.mark())]);
+                }
+            }
+        };
+        self.segs.iter_mut().for_each(renumber);
+        for w in self.walks.0.iter_mut() {
+            w.renumber(&map, renumber);
+        }
+        self.gen = map[usize::from(self.gen)];
     }
 
     /// Advances every snapshot of this database by whole segments, up to about `budget`
@@ -459,7 +516,7 @@ impl Db {
         let seg = Arc::make_mut(&mut self.segs[si]);
         let new_volatile = expire != NO_EXPIRE;
         let mut new = Entry::new(key, value, expire, lru);
-        new.mark = self.gen;
+        new.set_mark(self.gen);
         match seg.table.entry(
             h,
             |e| e.key == new.key,
@@ -612,6 +669,20 @@ impl Db {
         self.segs.iter().flat_map(|s| s.table.iter())
     }
 
+    /// Bytes of the keyspace structure itself (INFO memory's `used_memory_overhead`, as
+    /// Redis counts its main dict there): the directory, the segments and their tables, whose
+    /// 48-byte entries hold the keys and small values inline.
+    pub fn overhead_bytes(&self) -> usize {
+        let segs: usize = self
+            .segs
+            .iter()
+            .map(|s| 16 + std::mem::size_of::<Segment>() + s.table.allocation_size())
+            .sum();
+        self.dir.capacity() * std::mem::size_of::<u32>()
+            + self.segs.capacity() * std::mem::size_of::<Arc<Segment>>()
+            + segs
+    }
+
     /// The segments (their layout, for tests and diagnostics).
     pub fn segments(&self) -> &[Arc<Segment>] {
         &self.segs
@@ -754,8 +825,96 @@ mod tests {
     }
 
     #[test]
-    fn entry_is_56_bytes() {
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
+    fn entry_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+    }
+
+    #[test]
+    fn overhead_counts_the_tables() {
+        let mut db = Db::new();
+        let empty = db.overhead_bytes();
+        for i in 0..100_000 {
+            db.insert(k(&format!("key:{i}")), Value::Int(i), NO_EXPIRE, 0);
+        }
+        let per_key = (db.overhead_bytes() - empty) as f64 / 100_000.0;
+        // 48-byte entries plus a control byte, in tables between 44% and 87.5% full.
+        assert!((49.0 / 0.875..=49.0 / 0.44).contains(&per_key), "{per_key}");
+    }
+
+    /// Snapshots keep seeing their moment across the renumbering of the 8-bit marks (every
+    /// ~250 snapshots), with walks half done when it happens.
+    #[test]
+    fn snapshot_marks_renumber_past_255_generations() {
+        use rand::rngs::SmallRng;
+        use rand::SeedableRng;
+        use std::collections::BTreeMap;
+        let mut db = Db::new();
+        let mut model = BTreeMap::new();
+        for i in 0..3000i64 {
+            db.insert(k(&format!("k{i}")), Value::Int(i), NO_EXPIRE, 0);
+            model.insert(format!("k{i}").into_bytes(), i);
+        }
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut pending = Vec::new();
+        for j in 0..600 {
+            pending.push((db.begin_snapshot(), model.clone()));
+            for _ in 0..20 {
+                let key = format!("k{}", rng.gen_range(0..3500));
+                if rng.gen_bool(0.2) {
+                    db.remove(key.as_bytes());
+                    model.remove(key.as_bytes());
+                } else {
+                    let v = rng.gen_range(0..1_000_000);
+                    db.insert(k(&key), Value::Int(v), NO_EXPIRE, 0);
+                    model.insert(key.into_bytes(), v);
+                }
+            }
+            db.snapshot_step(500, None);
+            if j % 3 == 2 {
+                db.snapshot_step(usize::MAX, None);
+                assert!(!db.snapshot_in_progress());
+                for (s, want) in pending.drain(..) {
+                    let got: BTreeMap<Vec<u8>, i64> = std::iter::from_fn(|| s.next_batch())
+                        .flatten()
+                        .map(|e| match e.value {
+                            Value::Int(v) => (e.key.to_vec(), v),
+                            _ => unreachable!(),
+                        })
+                        .collect();
+                    assert_eq!(got, want, "snapshot {j}");
+                }
+            }
+        }
+    }
+
+    /// More snapshots at once than 8-bit generations can tell apart: the oldest are walked
+    /// to the end early, and every one still sees its moment.
+    #[test]
+    fn three_hundred_snapshots_at_once() {
+        let mut db = Db::new();
+        for i in 0..100 {
+            db.insert(k(&format!("k{i}")), Value::Int(0), NO_EXPIRE, 0);
+        }
+        let mut snaps = Vec::new();
+        for j in 0..300i64 {
+            snaps.push((db.begin_snapshot(), j));
+            for i in 0..100 {
+                db.get_mut(format!("k{i}").as_bytes()).unwrap().value = Value::Int(j + 1);
+            }
+        }
+        while db.snapshot_in_progress() {
+            db.snapshot_step(usize::MAX, None);
+        }
+        for (s, j) in snaps {
+            let vals: Vec<i64> = std::iter::from_fn(|| s.next_batch())
+                .flatten()
+                .map(|e| match e.value {
+                    Value::Int(v) => v,
+                    _ => unreachable!(),
+                })
+                .collect();
+            assert_eq!(vals, vec![j; 100], "snapshot {j}");
+        }
     }
 
     /// Tables stay reasonably full at every size, including 1M keys in 1024-key units, where

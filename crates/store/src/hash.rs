@@ -9,6 +9,7 @@ use hashbrown::hash_table::Entry as IndexEntry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 
+use crate::pack::{Pairs, PairsIter};
 use crate::value::Blob;
 use crate::Limits;
 
@@ -26,7 +27,7 @@ use crate::Limits;
 /// When holes outnumber live entries the slots are compacted; `epoch` counts compactions so
 /// that a cursor issued before one is recognised (see `scan`).
 #[derive(Clone, Debug, Default)]
-pub struct Table<V> {
+pub struct TableInner<V> {
     slots: Vec<Option<(Blob, V)>>,
     index: HashTable<usize>,
     hasher: DefaultHashBuilder,
@@ -39,9 +40,9 @@ const POS_BITS: u32 = 40;
 const POS_MASK: u64 = (1 << POS_BITS) - 1;
 const EPOCH_MASK: u32 = (1 << (64 - POS_BITS)) - 1;
 
-impl<V> Table<V> {
-    pub fn new() -> Self {
-        Table {
+impl<V> TableInner<V> {
+    fn new() -> Self {
+        TableInner {
             slots: Vec::new(),
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
@@ -50,8 +51,8 @@ impl<V> Table<V> {
         }
     }
 
-    pub fn with_capacity(n: usize) -> Self {
-        Table {
+    fn with_capacity(n: usize) -> Self {
+        TableInner {
             slots: Vec::with_capacity(n),
             index: HashTable::with_capacity(n),
             hasher: DefaultHashBuilder::default(),
@@ -102,7 +103,7 @@ impl<V> Table<V> {
         let h = self.hasher.hash_one(key);
         let pos = self.slots.len();
         self.slots.push(Some((Blob::from_slice(key), value)));
-        let Table {
+        let TableInner {
             slots,
             index,
             hasher,
@@ -146,7 +147,7 @@ impl<V> Table<V> {
         if holes > 16 && holes > self.live {
             self.slots.retain(Option::is_some);
             self.index.clear();
-            let Table {
+            let TableInner {
                 slots,
                 index,
                 hasher,
@@ -241,24 +242,52 @@ impl<V> Table<V> {
     }
 }
 
+/// The table behind one pointer, so that the enums holding it (`Hash`, `Set`) stay as small
+/// as their compact variants: a small hash's `Arc` allocation is 48 bytes, not 112.
+#[derive(Clone, Debug, Default)]
+pub struct Table<V>(Box<TableInner<V>>);
+
+impl<V> Table<V> {
+    pub fn new() -> Self {
+        Table(Box::new(TableInner::new()))
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        Table(Box::new(TableInner::with_capacity(n)))
+    }
+}
+
+impl<V> std::ops::Deref for Table<V> {
+    type Target = TableInner<V>;
+    fn deref(&self) -> &TableInner<V> {
+        &self.0
+    }
+}
+
+impl<V> std::ops::DerefMut for Table<V> {
+    fn deref_mut(&mut self) -> &mut TableInner<V> {
+        &mut self.0
+    }
+}
+
 /// A hash value.
 #[derive(Clone, Debug)]
 pub enum Hash {
     /// Reported as "listpack"; keeps insertion order like Redis's listpack.
-    Pack(Vec<(Blob, Blob)>),
+    Pack(Pairs),
     /// Reported as "hashtable".
     Table(Table<Blob>),
 }
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Pack(Vec::new())
+        Hash::Pack(Pairs::new())
     }
 }
 
 /// Iterator over the (field, value) pairs of a hash.
 pub enum HashIter<'a> {
-    Pack(std::slice::Iter<'a, (Blob, Blob)>),
+    Pack(PairsIter<'a>),
     Table(Box<dyn Iterator<Item = (&'a Blob, &'a Blob)> + 'a>),
 }
 
@@ -267,7 +296,7 @@ impl<'a> Iterator for HashIter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            HashIter::Pack(it) => it.next().map(|(f, v)| (f.as_slice(), v.as_slice())),
+            HashIter::Pack(it) => it.next(),
             HashIter::Table(it) => it.next().map(|(f, v)| (f.as_slice(), v.as_slice())),
         }
     }
@@ -294,10 +323,7 @@ impl Hash {
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            Hash::Pack(v) => v
-                .iter()
-                .find(|(f, _)| f.as_slice() == field)
-                .map(|(_, v)| v.as_slice()),
+            Hash::Pack(v) => v.get(field),
             Hash::Table(t) => t.get(field).map(|v| v.as_slice()),
         }
     }
@@ -318,16 +344,7 @@ impl Hash {
             }
         }
         let created = match self {
-            Hash::Pack(v) => match v.iter_mut().find(|(f, _)| f.as_slice() == field) {
-                Some((_, old)) => {
-                    *old = Blob::from_slice(value);
-                    false
-                }
-                None => {
-                    v.push((Blob::from_slice(field), Blob::from_slice(value)));
-                    true
-                }
-            },
+            Hash::Pack(v) => v.set(field, value),
             Hash::Table(t) => t.insert(field, Blob::from_slice(value)).is_none(),
         };
         if matches!(self, Hash::Pack(v) if v.len() > limits.hash_max_listpack_entries) {
@@ -339,13 +356,7 @@ impl Hash {
     /// Removes `field`; returns whether it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            Hash::Pack(v) => match v.iter().position(|(f, _)| f.as_slice() == field) {
-                Some(i) => {
-                    v.remove(i);
-                    true
-                }
-                None => false,
-            },
+            Hash::Pack(v) => v.remove(field),
             Hash::Table(t) => t.remove(field).is_some(),
         }
     }
@@ -354,8 +365,8 @@ impl Hash {
     pub fn convert(&mut self) {
         if let Hash::Pack(v) = self {
             let mut t = Table::with_capacity(v.len());
-            for (f, val) in v.drain(..) {
-                t.insert(&f, val);
+            for (f, val) in v.iter() {
+                t.insert(f, Blob::from_slice(val));
             }
             *self = Hash::Table(t);
         }
@@ -376,8 +387,7 @@ impl Hash {
                 if v.is_empty() {
                     return None;
                 }
-                let (f, val) = &v[rng.gen_range(0..v.len())];
-                Some((f.as_slice(), val.as_slice()))
+                v.nth(rng.gen_range(0..v.len()))
             }
             Hash::Table(t) => t.random(rng).map(|(f, v)| (f.as_slice(), v.as_slice())),
         }

@@ -10,6 +10,8 @@ pub mod db;
 pub mod hash;
 pub mod list;
 pub mod memory;
+pub mod pack;
+pub mod raw;
 pub mod set;
 pub mod short_bytes;
 pub mod snapshot;
@@ -17,7 +19,7 @@ pub mod value;
 pub mod zset;
 
 pub use db::{Db, Entry, ScanCursor};
-pub use value::{Blob, EmbStr, Key, Value};
+pub use value::{Blob, EmbStr, Key, RawStr, Value};
 
 /// Thresholds that decide compact versus general encodings (Redis's `*-max-listpack-*`,
 /// `set-max-intset-entries`), passed to every operation that may convert a value.

@@ -122,6 +122,8 @@ impl Set {
             let added = match v.binary_search(&n) {
                 Ok(_) => false,
                 Err(i) => {
+                    // Exactly sized, as Redis resizes an intset per insert.
+                    v.reserve_exact(1);
                     v.insert(i, n);
                     true
                 }

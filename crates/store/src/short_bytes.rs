@@ -1,13 +1,15 @@
 //! Byte strings kept inline up to a size and shared on the heap beyond it, in two sizes:
 //!
-//! - `Key`, a keyspace key: 24 bytes, inline up to 23. Keys such as redis-benchmark's
+//! - `Key`, a keyspace key: 20 bytes, inline up to 19. Keys such as redis-benchmark's
 //!   `key:000000123456` (16 bytes) or `user:1000:profile` compare without a second cache miss,
 //!   which is most of the cost of a lookup in a large keyspace (AOF replay of 2M
 //!   redis-benchmark SETs went from 0.74 to 0.49 of Redis's time against 16-byte keys inline
 //!   up to 15).
 //! - `EmbStr`, the value of an "embstr" string: 16 bytes, inline up to 15, so that a `Value`
-//!   is 16 bytes and a keyspace entry (key, value, expiry, access clock, snapshot mark) stays
-//!   56 bytes. Longer embstr values (16 to 44 bytes) live on the heap.
+//!   is 16 bytes and a keyspace entry (key, value, expiry, access clock and snapshot mark in
+//!   one word) is 48 bytes. Longer embstr values (16 to 44 bytes) live on the heap.
+//!
+//! Both have alignment 1 (the heap pointer is stored unaligned), so a `Key` has no padding.
 //!
 //! The inline length is an enum with one value per length, so the other values of that first
 //! byte are a niche holding the variant tag (and, for `EmbStr`, `Value`'s own tag). A longer
@@ -29,6 +31,10 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 /// ```text
 ///   ptr ─▶ [ refs: AtomicUsize | len: usize | bytes ... ]
 /// ```
+///
+/// Packed (alignment 1) so that the short-bytes types holding it are as long as their inline
+/// bytes plus one, with no padding: a `Key` is 20 bytes and a keyspace entry 48.
+#[repr(C, packed)]
 pub struct SharedBytes(NonNull<Header>);
 
 #[repr(C)]
@@ -74,14 +80,19 @@ impl SharedBytes {
         // SAFETY: the allocation lives while any clone does, and holds `len` bytes after the
         // header, written once in `new`.
         unsafe {
-            let h = self.0.as_ptr();
+            let h = self.ptr().as_ptr();
             std::slice::from_raw_parts(h.add(1) as *const u8, (*h).len)
         }
     }
 
+    fn ptr(&self) -> NonNull<Header> {
+        // A copy of the (unaligned) field, never a reference to it.
+        self.0
+    }
+
     fn header(&self) -> &Header {
         // SAFETY: see `as_slice`.
-        unsafe { self.0.as_ref() }
+        unsafe { self.ptr().as_ref() }
     }
 }
 
@@ -92,7 +103,7 @@ impl Clone for SharedBytes {
         if self.header().refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
             std::process::abort();
         }
-        SharedBytes(self.0)
+        SharedBytes(self.ptr())
     }
 }
 
@@ -104,7 +115,7 @@ impl Drop for SharedBytes {
         fence(Ordering::Acquire);
         let layout = Self::layout(self.header().len);
         // SAFETY: this was the last reference; the allocation was made with this layout.
-        unsafe { alloc::dealloc(self.0.as_ptr() as *mut u8, layout) }
+        unsafe { alloc::dealloc(self.ptr().as_ptr() as *mut u8, layout) }
     }
 }
 
@@ -262,13 +273,13 @@ macro_rules! short_bytes {
 }
 
 short_bytes!(
-    /// A keyspace key: 24 bytes, inline up to 23.
+    /// A keyspace key: 20 bytes, inline up to 19.
     Key,
     KeyLen,
-    23,
+    19,
     [
         L0, L1, L2, L3, L4, L5, L6, L7, L8, L9, L10, L11, L12, L13, L14, L15, L16, L17, L18,
-        L19, L20, L21, L22, L23
+        L19
     ]
 );
 
@@ -286,9 +297,10 @@ mod tests {
 
     #[test]
     fn sizes_and_roundtrip() {
-        assert_eq!(std::mem::size_of::<Key>(), 24);
+        assert_eq!(std::mem::size_of::<Key>(), 20);
+        assert_eq!(std::mem::align_of::<Key>(), 1);
         assert_eq!(std::mem::size_of::<EmbStr>(), 16);
-        for n in [0usize, 1, 14, 15, 16, 22, 23, 24, 300] {
+        for n in [0usize, 1, 14, 15, 16, 19, 20, 22, 23, 24, 300] {
             let v: Vec<u8> = (0..n).map(|i| i as u8).collect();
             let k = Key::from_slice(&v);
             assert_eq!(k.as_slice(), &v[..]);

@@ -121,7 +121,7 @@ impl Drop for Snapshot {
 pub(crate) struct Walk {
     pub(crate) shared: Arc<Shared>,
     /// Entries with a mark below this belong to the snapshot.
-    pub(crate) gen: u32,
+    pub(crate) gen: u8,
     /// Per segment index (same length as the database's segments): already walked.
     pub(crate) walked: Vec<bool>,
     /// The next segment index the walk looks at.
@@ -133,7 +133,7 @@ pub(crate) struct Walk {
 }
 
 impl Walk {
-    pub(crate) fn begin(gen: u32, segments: usize) -> (Walk, Snapshot) {
+    pub(crate) fn begin(gen: u8, segments: usize) -> (Walk, Snapshot) {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -155,7 +155,7 @@ impl Walk {
     /// still needs it.
     #[inline]
     pub(crate) fn before_write(&mut self, si: usize, e: &Entry) {
-        if e.mark < self.gen && !self.walked[si] {
+        if e.mark() < self.gen && !self.walked[si] {
             self.pre.push(e.clone());
         }
     }
@@ -171,6 +171,13 @@ impl Walk {
         self.cursor = 0;
     }
 
+    /// Renumbers this walk's generation through `map` (see `Db::renumber_marks`), and the
+    /// marks of the segments it kept from a FLUSHDB with `renumber`.
+    pub(crate) fn renumber(&mut self, map: &[u8; 256], renumber: impl Fn(&mut Arc<Segment>)) {
+        self.gen = map[usize::from(self.gen)];
+        self.orphans.iter_mut().for_each(renumber);
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::Acquire)
     }
@@ -184,10 +191,25 @@ impl Walk {
         budget: usize,
         deadline: Option<Instant>,
     ) -> (usize, bool) {
+        self.step_bounded(segs, budget, deadline, true)
+    }
+
+    /// Walks everything left at once, however full the queue (see `Db::begin_snapshot`).
+    pub(crate) fn finish(&mut self, segs: &[Arc<Segment>]) {
+        self.step_bounded(segs, usize::MAX, None, false);
+    }
+
+    fn step_bounded(
+        &mut self,
+        segs: &[Arc<Segment>],
+        budget: usize,
+        deadline: Option<Instant>,
+        high_water: bool,
+    ) -> (usize, bool) {
         let pre = std::mem::take(&mut self.pre);
         let mut produced = pre.len();
         self.shared.push(pre, false);
-        if self.shared.queued() >= HIGH_WATER {
+        if high_water && self.shared.queued() >= HIGH_WATER {
             return (produced, false);
         }
         let gen = self.gen;
@@ -213,7 +235,7 @@ impl Walk {
                 break;
             };
             walked += seg.len();
-            batch.extend(seg.iter().filter(|e| e.mark < gen).cloned());
+            batch.extend(seg.iter().filter(|e| e.mark() < gen).cloned());
         }
         produced += batch.len();
         self.shared.push(batch, finished);

@@ -8,6 +8,7 @@ use crate::set::Set;
 use crate::zset::ZSet;
 
 pub use crate::blob::Blob;
+pub use crate::raw::RawStr;
 pub use crate::short_bytes::{EmbStr, Key};
 
 /// Redis's largest "embstr" string; longer strings are "raw".
@@ -22,7 +23,7 @@ pub enum Value {
     /// A string of at most 44 bytes created whole (encoding "embstr").
     Emb(EmbStr),
     /// A string modified in place or longer than 44 bytes (encoding "raw").
-    Raw(Arc<Vec<u8>>),
+    Raw(RawStr),
     List(Arc<List>),
     Hash(Arc<Hash>),
     Set(Arc<Set>),
@@ -96,7 +97,7 @@ impl Value {
         if s.len() <= EMBSTR_MAX {
             Value::Emb(EmbStr::from_slice(s))
         } else {
-            Value::Raw(Arc::new(s.to_vec()))
+            Value::Raw(RawStr::from_slice(s))
         }
     }
 
@@ -106,13 +107,13 @@ impl Value {
         if s.len() <= EMBSTR_MAX {
             Value::Emb(EmbStr::from_slice(s))
         } else {
-            Value::Raw(Arc::new(s.to_vec()))
+            Value::Raw(RawStr::from_slice(s))
         }
     }
 
     /// A raw-encoded string, as APPEND and SETRANGE leave it.
     pub fn raw(s: Vec<u8>) -> Value {
-        Value::Raw(Arc::new(s))
+        Value::Raw(RawStr::from_slice(&s))
     }
 
     pub fn kind(&self) -> Kind {

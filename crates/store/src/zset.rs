@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use hashbrown::HashMap;
 
+use crate::pack::Scored;
 use crate::value::Blob;
 use crate::Limits;
 
@@ -33,7 +34,7 @@ fn pack_score(s: f64) -> f64 {
 
 #[derive(Clone, Debug)]
 pub enum ZSet {
-    Pack(Vec<(Blob, f64)>),
+    Pack(Scored),
     Skip(Box<SkipSet>),
 }
 
@@ -45,7 +46,7 @@ pub struct SkipSet {
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet::Pack(Vec::new())
+        ZSet::Pack(Scored::default())
     }
 }
 
@@ -144,7 +145,7 @@ impl ZSet {
         if limits.zset_max_listpack_entries == 0 || first_len > limits.zset_max_listpack_value {
             ZSet::Skip(Box::default())
         } else {
-            ZSet::Pack(Vec::new())
+            ZSet::Pack(Scored::default())
         }
     }
 
@@ -156,10 +157,12 @@ impl ZSet {
         if entries.len() <= limits.zset_max_listpack_entries
             && maxlen <= limits.zset_max_listpack_value
         {
-            for e in &mut entries {
-                e.1 = pack_score(e.1);
-            }
-            ZSet::Pack(entries)
+            ZSet::Pack(
+                entries
+                    .into_iter()
+                    .map(|(m, s)| (m, pack_score(s)))
+                    .collect(),
+            )
         } else {
             let mut s = SkipSet::default();
             for (m, sc) in entries {
@@ -189,7 +192,7 @@ impl ZSet {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSet::Pack(v) => v.iter().find(|e| e.0.as_slice() == member).map(|e| e.1),
+            ZSet::Pack(v) => v.iter().find(|e| e.0 == member).map(|e| e.1),
             ZSet::Skip(s) => s.map.get(member).copied(),
         }
     }
@@ -201,8 +204,8 @@ impl ZSet {
                 && member.len() <= limits.zset_max_listpack_value
             {
                 let score = pack_score(score);
-                let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, score, member).is_lt());
-                v.insert(pos, (Blob::from_slice(member), score));
+                let pos = v.partition_point(|m, s| cmp_entry(s, m, score, member).is_lt());
+                v.insert(pos, member, score);
                 return;
             }
             self.convert_to_skiplist();
@@ -216,11 +219,11 @@ impl ZSet {
     pub fn update(&mut self, member: &[u8], new: f64) {
         match self {
             ZSet::Pack(v) => {
-                if let Some(i) = v.iter().position(|e| e.0.as_slice() == member) {
-                    let (m, _) = v.remove(i);
+                if let Some(i) = v.position(member) {
+                    v.remove_range(i..i + 1);
                     let new = pack_score(new);
-                    let pos = v.partition_point(|e| cmp_entry(e.1, &e.0, new, &m).is_lt());
-                    v.insert(pos, (m, new));
+                    let pos = v.partition_point(|m, s| cmp_entry(s, m, new, member).is_lt());
+                    v.insert(pos, member, new);
                 }
             }
             ZSet::Skip(s) => {
@@ -238,8 +241,8 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(v) => {
-                let i = v.iter().position(|e| e.0.as_slice() == member)?;
-                Some(v.remove(i).1)
+                let i = v.position(member)?;
+                Some(v.remove(i)?.1)
             }
             ZSet::Skip(s) => s.remove(member),
         }
@@ -248,7 +251,7 @@ impl ZSet {
     /// 0-based rank in ascending order.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
-            ZSet::Pack(v) => v.iter().position(|e| e.0.as_slice() == member),
+            ZSet::Pack(v) => v.position(member),
             ZSet::Skip(s) => {
                 let score = *s.map.get(member)?;
                 Some(s.index.rank(score, member))
@@ -259,7 +262,7 @@ impl ZSet {
     /// The element at rank `i` (ascending).
     pub fn entry(&self, i: usize) -> Option<(&[u8], f64)> {
         match self {
-            ZSet::Pack(v) => v.get(i).map(|e| (e.0.as_slice(), e.1)),
+            ZSet::Pack(v) => v.get(i),
             ZSet::Skip(s) => s.index.select(i),
         }
     }
@@ -267,7 +270,7 @@ impl ZSet {
     /// The number of leading elements for which `pred` holds (`pred` true then false).
     pub fn partition_point(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
         match self {
-            ZSet::Pack(v) => v.partition_point(|e| pred(&e.0, e.1)),
+            ZSet::Pack(v) => v.partition_point(pred),
             ZSet::Skip(s) => s.index.partition_point(pred),
         }
     }
@@ -300,28 +303,29 @@ impl ZSet {
         }
         match self {
             ZSet::Pack(v) => {
+                let v = v.members();
                 if !rev {
-                    let Some(start) = v.iter().position(|e| r.gte_min(&e.0)) else {
+                    let Some(start) = v.iter().position(|m| r.gte_min(m)) else {
                         return 0..0;
                     };
-                    if !r.lte_max(&v[start].0) {
+                    if !r.lte_max(v[start]) {
                         return 0..0;
                     }
                     let end = v[start..]
                         .iter()
-                        .position(|e| !r.lte_max(&e.0))
+                        .position(|m| !r.lte_max(m))
                         .map_or(n, |p| start + p);
                     start..end
                 } else {
-                    let Some(last) = v.iter().rposition(|e| r.lte_max(&e.0)) else {
+                    let Some(last) = v.iter().rposition(|m| r.lte_max(m)) else {
                         return 0..0;
                     };
-                    if !r.gte_min(&v[last].0) {
+                    if !r.gte_min(v[last]) {
                         return 0..0;
                     }
                     let start = v[..last]
                         .iter()
-                        .rposition(|e| !r.gte_min(&e.0))
+                        .rposition(|m| !r.gte_min(m))
                         .map_or(0, |p| p + 1);
                     start..last + 1
                 }
@@ -344,7 +348,7 @@ impl ZSet {
             return 0;
         }
         match self {
-            ZSet::Pack(v) => v.drain(range.start..end).count(),
+            ZSet::Pack(v) => v.remove_range(range.start..end),
             ZSet::Skip(s) => {
                 let doomed: Vec<Blob> = (range.start..end)
                     .filter_map(|i| s.index.select(i).map(|e| Blob::from_slice(e.0)))
@@ -360,7 +364,7 @@ impl ZSet {
     /// Every element in ascending order.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         match self {
-            ZSet::Pack(v) => Box::new(v.iter().map(|e| (e.0.as_slice(), e.1))),
+            ZSet::Pack(v) => Box::new(v.iter()),
             ZSet::Skip(s) => Box::new(s.index.iter()),
         }
     }
@@ -377,7 +381,7 @@ impl ZSet {
     /// returns everything at once with cursor 0.
     pub fn scan(&self, cursor: u64, count: usize) -> (Vec<(&[u8], f64)>, u64) {
         match self {
-            ZSet::Pack(v) => (v.iter().map(|e| (e.0.as_slice(), e.1)).collect(), 0),
+            ZSet::Pack(v) => (v.iter().collect(), 0),
             ZSet::Skip(s) => {
                 let start = usize::try_from(cursor).unwrap_or(usize::MAX);
                 let (items, next) = s.index.scan_slots(start, count);
@@ -389,8 +393,8 @@ impl ZSet {
     pub fn convert_to_skiplist(&mut self) {
         if let ZSet::Pack(v) = self {
             let mut s = SkipSet::default();
-            for (m, sc) in std::mem::take(v) {
-                s.insert(m, sc);
+            for (m, sc) in v.iter() {
+                s.insert(Blob::from_slice(m), sc);
             }
             *self = ZSet::Skip(Box::new(s));
         }

@@ -37,7 +37,7 @@ pub fn string_value(s: Vec<u8>) -> Value {
     if s.len() <= EMBSTR_MAX {
         Value::Emb(amber_store::EmbStr::from_slice(&s))
     } else {
-        Value::Raw(Arc::new(s))
+        Value::raw(s)
     }
 }
 

@@ -185,10 +185,18 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
             "used_memory_peak_perc",
             format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
         );
-        field!(out, "used_memory_overhead", 0);
+        let overhead = (srv.dbs.iter().map(|d| d.overhead_bytes()).sum::<usize>() as u64).min(used);
+        field!(out, "used_memory_overhead", overhead);
         field!(out, "used_memory_startup", 0);
-        field!(out, "used_memory_dataset", used);
-        field!(out, "used_memory_dataset_perc", "100.00%");
+        field!(out, "used_memory_dataset", used - overhead);
+        field!(
+            out,
+            "used_memory_dataset_perc",
+            format!(
+                "{:.2}%",
+                (used - overhead) as f64 * 100.0 / used.max(1) as f64
+            )
+        );
         field!(out, "allocator_allocated", used);
         field!(out, "allocator_active", rss);
         field!(out, "allocator_resident", rss);

@@ -6,7 +6,6 @@
 //! INCRBYFLOAT "embstr" (or "raw" beyond 44 bytes).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
 use amber_store::db::NO_EXPIRE;
@@ -382,13 +381,13 @@ fn check_len(ctx: &Ctx<'_>, total: Option<u64>) -> Reply {
 
 /// The bytes of a string value as a mutable raw buffer (dbUnshareStringValue): the value
 /// becomes raw-encoded.
-pub(super) fn unshare(v: &mut Value) -> &mut Vec<u8> {
+pub(super) fn unshare(v: &mut Value) -> &mut amber_store::RawStr {
     if !matches!(v, Value::Raw(_)) {
         let bytes = v.as_bytes().map(|b| b.into_owned()).unwrap_or_default();
         *v = Value::raw(bytes);
     }
     match v {
-        Value::Raw(r) => Arc::make_mut(r),
+        Value::Raw(r) => r,
         // Just made raw above.
         _ => unreachable!("value was made raw"),
     }

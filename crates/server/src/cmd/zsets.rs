@@ -669,7 +669,7 @@ fn zrange_generic(
 /// passed through the listpack, which turns -0 into 0; a skiplist keeps -0.
 fn range_store_set(items: Vec<(Blob, f64)>, hint: usize, limits: &Limits) -> ZSet {
     let mut z = if hint <= limits.zset_max_listpack_entries {
-        ZSet::Pack(Vec::new())
+        ZSet::Pack(Default::default())
     } else {
         ZSet::Skip(Box::default())
     };
