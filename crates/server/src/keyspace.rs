@@ -126,6 +126,7 @@ impl Server {
                 break;
             }
         }
+        crate::replication::feed(self, None);
         crate::durability::aof::feed_propagated(self);
         total
     }

@@ -367,8 +367,8 @@ pub(crate) fn call(
         ));
     }
     // A write that changed something is replayed as received, unless it said otherwise.
-    // (Only recorded when something consumes it: the AOF.)
-    if !replaced && srv.aof.is_some() && counted && is_write {
+    // (Only recorded when something consumes it: the AOF, the replication stream.)
+    if !replaced && (srv.aof.is_some() || srv.repl.backlog.is_some()) && counted && is_write {
         let mut logged = args.to_vec();
         if !logged[0].eq_ignore_ascii_case(cmd.name.as_bytes()) {
             // Called by a rename-command name: the AOF gets Redis's name.
@@ -463,6 +463,7 @@ fn account(srv: &mut Server, cl: &mut Client, run: &Ran<'_>) {
 /// After a top-level command: what it propagated goes to the AOF, and the client's replies
 /// wait until what it (or anything before it) fed is durable.
 fn release_after_feed(srv: &mut Server, cl: &mut Client, stat_cmd: &Command, appended_before: u64) {
+    crate::replication::feed(srv, Some(cl));
     crate::durability::aof::feed_propagated(srv);
     cl.aof_need = crate::durability::aof::appended(srv);
     if cl.aof_need != appended_before {
