@@ -61,6 +61,8 @@ pub(crate) struct Client {
     pub(crate) rdb_only: bool,
     /// The RDB stream of a SYNC: the connection sends it and then closes.
     pub(crate) rdb_stream: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    /// The client applying our master's stream (we are a replica).
+    pub(crate) is_master: bool,
     /// A replica of ours (after SYNC/PSYNC): it receives the replication stream.
     pub(crate) replica: bool,
     /// What it said with REPLCONF before becoming a replica.
@@ -116,6 +118,7 @@ impl Client {
             close_after_reply: false,
             rdb_only: false,
             rdb_stream: None,
+            is_master: false,
             replica: false,
             repl_hs: None,
             repl_woff: 0,

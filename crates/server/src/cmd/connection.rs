@@ -296,7 +296,9 @@ fn client_getname(ctx: &mut Ctx<'_>) -> Reply {
 /// A client's class, as Redis's getClientType: a replica (not MONITOR), a master, a
 /// subscriber, or normal.
 pub(crate) fn client_type(cl: &Client) -> &'static str {
-    if cl.replica {
+    if cl.is_master {
+        "master"
+    } else if cl.replica {
         "slave"
     } else if cl.subscriptions() > 0 {
         "pubsub"
@@ -318,6 +320,9 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
         flags.push('O');
     } else if cl.replica {
         flags.push('S');
+    }
+    if cl.is_master {
+        flags.push('M');
     }
     if cl.subscriptions() > 0 {
         flags.push('P');

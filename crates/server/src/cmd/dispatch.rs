@@ -72,7 +72,10 @@ impl Ctx<'_> {
     /// Never while replaying the AOF: as Redis, the key is loaded with its expiry and
     /// expires like any other, so replay ends in exactly the dataset that was logged.
     pub(crate) fn already_expired(&self, when_ms: i64) -> bool {
-        when_ms <= self.now() && self.cl.id != crate::durability::aof::load::AOF_CLIENT_ID
+        // Nor on a replica: its master decides (and sends the DEL).
+        when_ms <= self.now()
+            && self.cl.id != crate::durability::aof::load::AOF_CLIENT_ID
+            && self.srv.repl.link.is_none()
     }
 
     /// Adds `n` changes to the counter behind save points and INFO.
@@ -248,6 +251,11 @@ fn refusal(
         if let Some(msg) = crate::durability::aof::writes_denied(srv) {
             return Some(msg);
         }
+    }
+    if let Some(msg) =
+        crate::replication::refusal(srv, cl, is_write, cmd.flags & STALE != 0)
+    {
+        return Some(msg);
     }
     // A MONITOR client is a replica to Redis: it may not touch the keyspace.
     if cl.monitor && (cmd.flags & (WRITE | READONLY | MAY_REPLICATE) != 0 || is_write) {

@@ -31,6 +31,22 @@ pub(crate) static COMMANDS: &[Command] = &[
         &[],
         replconf,
     ),
+    Command::new(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        (0, 0, 0),
+        &[],
+        replicaof,
+    ),
+    Command::new(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        (0, 0, 0),
+        &[],
+        replicaof,
+    ),
     Command::new("wait", 3, NOSCRIPT, (0, 0, 0), &["@connection"], wait),
     Command::new(
         "role",
@@ -47,8 +63,12 @@ fn wait(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn role(ctx: &mut Ctx<'_>) -> Reply {
-    crate::replication::master::role(ctx.srv, &mut ctx.cl.out);
+    crate::replication::role(ctx.srv, &mut ctx.cl.out);
     Ok(())
+}
+
+fn replicaof(ctx: &mut Ctx<'_>) -> Reply {
+    crate::replication::replica::replicaof(ctx)
 }
 
 fn replconf(ctx: &mut Ctx<'_>) -> Reply {

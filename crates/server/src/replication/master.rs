@@ -634,6 +634,17 @@ pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
     }
 }
 
+/// min-replicas-to-write N with min-replicas-max-lag M: writes are refused while fewer
+/// than N replicas acknowledged within M seconds.
+pub(crate) fn min_replicas_refusal(srv: &Server) -> Option<String> {
+    let min = setting(srv, "min-replicas-to-write");
+    let lag = setting(srv, "min-replicas-max-lag");
+    if min > 0 && lag > 0 && (good_replicas(srv, lag) as i64) < min {
+        return Some("NOREPLICAS Not enough good replicas to write.".to_string());
+    }
+    None
+}
+
 /// Online replicas whose last ACK is at most `max_lag` seconds old.
 fn good_replicas(srv: &Server, max_lag: i64) -> usize {
     srv.repl

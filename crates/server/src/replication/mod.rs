@@ -18,6 +18,7 @@
 //! ```
 
 pub(crate) mod backlog;
+mod link;
 pub(crate) mod master;
 pub(crate) mod replica;
 mod transfer;
@@ -53,6 +54,14 @@ pub(crate) struct Repl {
     /// Since when no replica is connected (the backlog is freed after repl-backlog-ttl).
     pub(crate) no_replicas_since: Instant,
     pub(crate) last_ping: Instant,
+    /// The link to our master, when we are a replica (REPLICAOF).
+    pub(crate) link: Option<replica::Link>,
+    /// The generation of the last link (each REPLICAOF starts a newer one).
+    pub(crate) link_generation: u64,
+    /// The master's stream is being applied: keys do not expire under it.
+    pub(crate) applying: bool,
+    /// The replicaof directive was acted on at start.
+    started: bool,
 }
 
 pub(crate) const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -74,6 +83,10 @@ impl Repl {
             sync_partial_err: 0,
             no_replicas_since: now,
             last_ping: now,
+            link: None,
+            link_generation: 0,
+            applying: false,
+            started: false,
         }
     }
 
@@ -111,7 +124,8 @@ pub(crate) fn setting(srv: &Server, name: &str) -> i64 {
 /// After a top-level command (and the active expire cycle): what it propagated joins the
 /// replication stream, before the AOF takes it. `cl` remembers where the stream ended (WAIT).
 pub(crate) fn feed(srv: &mut Server, cl: Option<&mut Client>) {
-    if !srv.propagated.is_empty() && srv.repl.backlog.is_some() {
+    // A replica does not encode its own stream: it passes on its master's (link.rs).
+    if !srv.propagated.is_empty() && srv.repl.backlog.is_some() && srv.repl.link.is_none() {
         let mut bytes = Vec::new();
         for (db, args) in &srv.propagated {
             if srv.repl.stream_db != Some(*db) {
@@ -138,14 +152,49 @@ pub(crate) fn forget_client(srv: &mut Server, cl: &Client) {
     }
 }
 
+/// Why a command may not run because of replication: a replica's READONLY / MASTERDOWN, a
+/// master's NOREPLICAS (min-replicas-to-write).
+pub(crate) fn refusal(srv: &Server, cl: &Client, is_write: bool, stale_ok: bool) -> Option<String> {
+    if srv.repl.link.is_some() {
+        return replica::refusal(srv, cl, is_write, stale_ok);
+    }
+    if is_write && cl.id != crate::durability::aof::load::AOF_CLIENT_ID {
+        return master::min_replicas_refusal(srv);
+    }
+    None
+}
+
+/// ROLE: as a master or as a replica.
+pub(crate) fn role(srv: &Server, out: &mut amber_resp::ReplyBuf) {
+    match &srv.repl.link {
+        None => master::role(srv, out),
+        Some(l) => replica::role(srv, l, out),
+    }
+}
+
 /// Once per cron tick: pings to replicas, WAIT timeouts, dead replicas, the backlog's ttl.
 pub(crate) fn cron(srv: &mut Server) {
+    if !srv.repl.started {
+        srv.repl.started = true;
+        let target = srv.config.accepted.get("replicaof").cloned();
+        if let Some((host, port)) = target.as_deref().and_then(|t| t.split_once(' ')) {
+            if let Ok(port) = port.parse() {
+                replica::set_master(srv, host.to_string(), port);
+            }
+        }
+    }
     master::cron(srv);
 }
 
 /// INFO's replication section, after its header.
 pub(crate) fn info(srv: &Server, out: &mut String) {
-    out.push_str("role:master\r\n");
+    match &srv.repl.link {
+        None => out.push_str("role:master\r\n"),
+        Some(l) => {
+            out.push_str("role:slave\r\n");
+            replica::info(srv, l, out);
+        }
+    }
     master::info_replicas(srv, out);
     master::info_stream(srv, out);
 }
