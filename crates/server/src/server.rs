@@ -191,7 +191,7 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
             .collect();
-        let repl = crate::replication::Repl::new(&mut rng);
+        let repl = crate::replication::Repl::new(&mut rng, config.accepted.get("replicaof"));
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let expire_cursor = vec![0; config.databases];
         Server {

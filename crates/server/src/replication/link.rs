@@ -101,7 +101,6 @@ fn link_down(s: &mut Server) -> bool {
     }
     s.loading = None;
     if was {
-        s.log.notice("Connection with master lost.");
         s.log.notice("Caching the disconnected master state.");
     }
     was

@@ -60,14 +60,13 @@ pub(crate) struct Repl {
     pub(crate) link_generation: u64,
     /// The master's stream is being applied: keys do not expire under it.
     pub(crate) applying: bool,
-    /// The replicaof directive was acted on at start.
-    started: bool,
 }
 
 pub(crate) const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
 
 impl Repl {
-    pub(crate) fn new(rng: &mut impl rand::Rng) -> Repl {
+    /// `replicaof`: the directive's value (`host port`), if any.
+    pub(crate) fn new(rng: &mut impl rand::Rng, replicaof: Option<&String>) -> Repl {
         let now = Instant::now();
         Repl {
             replid: random_id(rng),
@@ -83,10 +82,9 @@ impl Repl {
             sync_partial_err: 0,
             no_replicas_since: now,
             last_ping: now,
-            link: None,
-            link_generation: 0,
+            link: replica::Link::from_directive(replicaof),
+            link_generation: 1,
             applying: false,
-            started: false,
         }
     }
 
@@ -174,15 +172,8 @@ pub(crate) fn role(srv: &Server, out: &mut amber_resp::ReplyBuf) {
 
 /// Once per cron tick: pings to replicas, WAIT timeouts, dead replicas, the backlog's ttl.
 pub(crate) fn cron(srv: &mut Server) {
-    if !srv.repl.started {
-        srv.repl.started = true;
-        let target = srv.config.accepted.get("replicaof").cloned();
-        if let Some((host, port)) = target.as_deref().and_then(|t| t.split_once(' ')) {
-            if let Ok(port) = port.parse() {
-                replica::set_master(srv, host.to_string(), port);
-            }
-        }
-    }
+    // The replicaof directive's link starts once the dataset is loaded (cron waits for it).
+    replica::spawn_link(srv);
     master::cron(srv);
 }
 

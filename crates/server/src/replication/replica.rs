@@ -135,28 +135,49 @@ pub(crate) fn set_master(srv: &mut Server, host: String, port: u16) {
     // and offset): it accepts when it was our replica, or shares our old master's history.
     let generation = drop_link(srv).wrapping_add(1);
     disconnect_replicas(srv);
-    srv.repl.link = Some(Link {
-        host: host.clone(),
-        port,
-        state: LinkState::Connect,
-        generation,
-        task: None,
-        master_client: None,
-        master_db: 0,
-        down_since: Some(Instant::now()),
-        last_io: Instant::now(),
-        transfer_size: -1,
-        transfer_read: 0,
-        ack_due: false,
-    });
+    srv.repl.link = Some(Link::new(host.clone(), port, generation));
     srv.config
         .accepted
         .insert("replicaof", format!("{host} {port}"));
-    if let Some(rc) = srv.self_ref.upgrade() {
-        let h = tokio::task::spawn_local(super::link::run(rc, generation));
-        if let Some(l) = srv.repl.link.as_mut() {
-            l.task = Some(h.abort_handle());
+    spawn_link(srv);
+}
+
+impl Link {
+    pub(crate) fn new(host: String, port: u16, generation: u64) -> Link {
+        Link {
+            host,
+            port,
+            state: LinkState::Connect,
+            generation,
+            task: None,
+            master_client: None,
+            master_db: 0,
+            down_since: Some(Instant::now()),
+            last_io: Instant::now(),
+            transfer_size: -1,
+            transfer_read: 0,
+            ack_due: false,
         }
+    }
+
+    /// The link the replicaof directive asks for (`host port`), before anything runs.
+    pub(crate) fn from_directive(value: Option<&String>) -> Option<Link> {
+        let (host, port) = value?.split_once(' ')?;
+        Some(Link::new(host.to_string(), port.parse().ok()?, 1))
+    }
+}
+
+/// Starts the task of the link in force, unless it runs.
+pub(crate) fn spawn_link(srv: &mut Server) {
+    let Some(rc) = srv.self_ref.upgrade() else {
+        return;
+    };
+    let Some(l) = srv.repl.link.as_mut() else {
+        return;
+    };
+    if l.task.is_none() {
+        let h = tokio::task::spawn_local(super::link::run(rc, l.generation));
+        l.task = Some(h.abort_handle());
     }
 }
 
