@@ -161,3 +161,20 @@ def test_bad_replconf_and_psync_arguments_get_redis_errors(new_amber):
         ]:
             sock.sendall(cmd)
             assert read_line(f) == want
+
+
+def test_min_replicas_to_write_refuses_writes_without_enough_good_replicas(tmp_path, new_amber):
+    m = new_amber("--save", "", "--min-replicas-to-write", "1")
+    c = one_conn(m)
+    with pytest.raises(redis.ResponseError, match="Not enough good replicas to write."):
+        c.set("k", "v")
+    assert c.info("replication")["min_slaves_good_slaves"] == 0
+    rep = redis_replica_of(tmp_path, m)
+    try:
+        deadline = time.time() + 10
+        while c.info("replication")["min_slaves_good_slaves"] != 1:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert c.set("k", "v") is True
+    finally:
+        rep.stop()

@@ -532,7 +532,11 @@ fn client_kill(ctx: &mut Ctx<'_>) -> Reply {
             continue;
         }
         let (addr, laddr, kind) = if *id == me {
-            (ctx.cl.addr.clone(), ctx.cl.laddr.clone(), client_type(ctx.cl))
+            (
+                ctx.cl.addr.clone(),
+                ctx.cl.laddr.clone(),
+                client_type(ctx.cl),
+            )
         } else {
             match c.try_borrow() {
                 Ok(c) => (c.addr.clone(), c.laddr.clone(), client_type(&c)),

@@ -252,9 +252,7 @@ fn refusal(
             return Some(msg);
         }
     }
-    if let Some(msg) =
-        crate::replication::refusal(srv, cl, is_write, cmd.flags & STALE != 0)
-    {
+    if let Some(msg) = crate::replication::refusal(srv, cl, is_write, cmd.flags & STALE != 0) {
         return Some(msg);
     }
     // A MONITOR client is a replica to Redis: it may not touch the keyspace.

@@ -2,8 +2,8 @@
 //! work is in `crate::replication` (see its drawing).
 
 use super::{
-    Command, Ctx, Reply, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING,
-    NO_MULTI, STALE,
+    Command, Ctx, Reply, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI,
+    STALE,
 };
 
 pub(crate) static COMMANDS: &[Command] = &[

@@ -166,8 +166,7 @@ async fn session(srv: &Srv, generation: u64, host: &str, port: u16) -> Result<()
     set_state(srv, generation, LinkState::Connecting)?;
     let (timeout, log) = {
         let s = srv.borrow();
-        s.log
-            .notice(&format!("Connecting to MASTER {host}:{port}"));
+        s.log.notice(&format!("Connecting to MASTER {host}:{port}"));
         s.log.notice("MASTER <-> REPLICA sync started");
         (
             Duration::from_secs(setting(&s, "repl-timeout").max(1) as u64),
@@ -295,11 +294,7 @@ async fn handshake(srv: &Srv, rd: &mut Reader, wr: &mut OwnedWriteHalf) -> Resul
             ));
         }
     }
-    send(
-        wr,
-        &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
-    )
-    .await?;
+    send(wr, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
     let r = rd.line().await?;
     if is_error(&r) {
         log.notice(&format!(
@@ -317,9 +312,8 @@ fn continue_history(srv: &Srv, new_id: &str) {
         let old = std::mem::replace(&mut s.repl.replid, new_id.to_string());
         s.repl.replid2 = old;
         s.repl.second_offset = s.repl.offset as i64 + 1;
-        s.log.notice(&format!(
-            "Master replication ID changed to {new_id}"
-        ));
+        s.log
+            .notice(&format!("Master replication ID changed to {new_id}"));
         disconnect_replicas(&mut s);
     }
 }
@@ -346,10 +340,7 @@ async fn full_sync(
             crate::server::unix_ms() / 1000,
             std::process::id()
         );
-        (
-            PathBuf::from(&s.config.dir).join(name),
-            s.log.clone(),
-        )
+        (PathBuf::from(&s.config.dir).join(name), s.log.clone())
     };
     let r = receive(srv, generation, rd, spec, &path, &log).await;
     let r = match r {
@@ -372,10 +363,18 @@ async fn receive(
     let mark = spec.strip_prefix("EOF:").map(|m| m.as_bytes().to_vec());
     let size = match &mark {
         Some(m) if m.len() == 40 => -1,
-        Some(_) => return Err(format!("Bad protocol from MASTER: a bad EOF mark '${spec}'")),
+        Some(_) => {
+            return Err(format!(
+                "Bad protocol from MASTER: a bad EOF mark '${spec}'"
+            ))
+        }
         None => match spec.parse::<i64>() {
             Ok(n) if n >= 0 => n,
-            _ => return Err(format!("Bad protocol from MASTER: a bad payload length '${spec}'")),
+            _ => {
+                return Err(format!(
+                    "Bad protocol from MASTER: a bad payload length '${spec}'"
+                ))
+            }
         },
     };
     if size < 0 {
@@ -389,7 +388,9 @@ async fn receive(
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"))?;
+        .map_err(|e| {
+            format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
+        })?;
     let mut read: u64 = 0;
     let mut tail: Vec<u8> = Vec::with_capacity(80);
     loop {
@@ -408,8 +409,9 @@ async fn receive(
             rd.buf.len()
         };
         let chunk = rd.buf.split_to(take);
-        file.write_all(&chunk)
-            .map_err(|e| format!("Write error or short write writing to the DB dumped on disk: {e}"))?;
+        file.write_all(&chunk).map_err(|e| {
+            format!("Write error or short write writing to the DB dumped on disk: {e}")
+        })?;
         read += chunk.len() as u64;
         if mark.is_some() {
             tail.extend_from_slice(&chunk[chunk.len().saturating_sub(40)..]);
@@ -439,8 +441,11 @@ async fn receive(
         file.set_len(read - 40)
             .map_err(|e| format!("Error truncating the RDB file received from the master: {e}"))?;
     }
-    file.sync_all()
-        .map_err(|e| format!("Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {e}"))?;
+    file.sync_all().map_err(|e| {
+        format!(
+            "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {e}"
+        )
+    })?;
     Ok(())
 }
 
@@ -455,7 +460,8 @@ async fn load(
     let (opts, log) = {
         let mut s = srv.borrow_mut();
         s.log.notice("MASTER <-> REPLICA sync: Flushing old data");
-        s.log.notice("MASTER <-> REPLICA sync: Loading DB in memory");
+        s.log
+            .notice("MASTER <-> REPLICA sync: Loading DB in memory");
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         s.loading = Some(crate::durability::rdb_load::LoadProgress::new(size));
         (
@@ -501,7 +507,10 @@ async fn load(
         }
         Err(e) => {
             log.warning(&format!("RDB from the master could not be loaded: {e}"));
-            Err("Failed trying to load the MASTER synchronization DB from disk, check server logs.".into())
+            Err(
+                "Failed trying to load the MASTER synchronization DB from disk, check server logs."
+                    .into(),
+            )
         }
     }
 }

@@ -158,7 +158,9 @@ pub(crate) fn sync_command(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
         return Err(Error::new(e));
     }
     if !ctx.cl.out.is_empty() {
-        return Err(Error::new("ERR SYNC and PSYNC are invalid with pending output"));
+        return Err(Error::new(
+            "ERR SYNC and PSYNC are invalid with pending output",
+        ));
     }
     let hs = ctx.cl.repl_hs.as_deref().cloned().unwrap_or_default();
     let r = fresh(ctx, &hs, psync);
@@ -284,8 +286,7 @@ fn add_replica(ctx: &mut Ctx<'_>, r: Replica) {
 /// The full resynchronization: +FULLRESYNC (PSYNC only), then the snapshot taken now.
 fn full_sync(ctx: &mut Ctx<'_>, mut r: Replica, psync: bool) -> Reply {
     ctx.srv.repl.sync_full += 1;
-    let diskless =
-        r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync") != 0 || ctx.cl.rdb_only;
+    let diskless = r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync") != 0 || ctx.cl.rdb_only;
     let framing = if diskless {
         Framing::Eof(random_id(&mut ctx.srv.rng))
     } else {
@@ -320,8 +321,10 @@ fn full_sync(ctx: &mut Ctx<'_>, mut r: Replica, psync: bool) -> Reply {
 pub(crate) fn rdb_sent(srv: &mut Server, cl: &mut Client, ok: bool) -> bool {
     let Some(r) = srv.repl.replicas.get_mut(&cl.id) else {
         if ok {
-            srv.log
-                .notice(&format!("Synchronization with replica {} succeeded", cl.addr));
+            srv.log.notice(&format!(
+                "Synchronization with replica {} succeeded",
+                cl.addr
+            ));
         } else {
             srv.log.warning(&format!(
                 "Synchronization with replica {} failed: connection lost",
@@ -374,7 +377,10 @@ pub(crate) fn replconf(ctx: &mut Ctx<'_>) -> Reply {
         let (opt, val) = (&pair[0], &pair[1]);
         if is(opt, "listening-port") {
             let port = crate::cmd::args::int(val)?;
-            ctx.cl.repl_hs.get_or_insert_with(Default::default).listening_port = port;
+            ctx.cl
+                .repl_hs
+                .get_or_insert_with(Default::default)
+                .listening_port = port;
         } else if is(opt, "ip-address") {
             if val.len() >= 46 {
                 return Err(Error::new(format!(
@@ -617,7 +623,11 @@ pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
     let min = setting(srv, "min-replicas-to-write");
     let lag = setting(srv, "min-replicas-max-lag");
     if min > 0 && lag > 0 {
-        let _ = write!(out, "min_slaves_good_slaves:{}\r\n", good_replicas(srv, lag));
+        let _ = write!(
+            out,
+            "min_slaves_good_slaves:{}\r\n",
+            good_replicas(srv, lag)
+        );
     }
     for (i, r) in srv.repl.replicas.values().enumerate() {
         let (state, lag) = match r.state {

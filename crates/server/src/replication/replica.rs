@@ -100,7 +100,9 @@ pub(crate) fn replicaof(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     }
     if ctx.cl.replica {
-        return Err(Error::new("ERR Command is not valid when client is a replica."));
+        return Err(Error::new(
+            "ERR Command is not valid when client is a replica.",
+        ));
     }
     let port = crate::cmd::args::int(a2)?;
     let Ok(port) = u16::try_from(port) else {
