@@ -572,13 +572,15 @@ async fn stream_loop(
                 Ok(_) => {}
             },
             _ = tick.tick() => {
-                let s = srv.borrow();
-                if let Some(l) = s.repl.link.as_ref() {
-                    if l.last_io.elapsed() > rd.timeout {
-                        return Err("MASTER timeout: no data nor PING received...".into());
-                    }
+                let silent = srv
+                    .borrow()
+                    .repl
+                    .link
+                    .as_ref()
+                    .is_some_and(|l| l.last_io.elapsed() > rd.timeout);
+                if silent {
+                    return Err("MASTER timeout: no data nor PING received...".into());
                 }
-                drop(s);
                 send_ack(srv, wr).await?;
             }
             _ = notify.notified() => {}
