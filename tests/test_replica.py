@@ -97,8 +97,19 @@ def test_chain_redis_amber_redis_and_promotion_keeps_the_history(tmp_path, new_a
         c = one_conn(m)
         Stream(21).run(c, 800)
         a = new_amber("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+        ac = a.client()
+        c.execute_command("SELECT", 2)
+        c.set("in2", "x")
+        settle(c, ac)
+        # The leaf syncs from Amber while the stream Amber passes on has db 2 selected: the
+        # RDB's repl-stream-db tells it where the stream continues.
         r = ServerProc("redis", tmp_path / "leaf", ["--replicaof", "127.0.0.1", str(a.port)]).start()
-        ac, rc = a.client(), r.client()
+        rc = r.client()
+        settle(ac, rc)
+        c.set("in2-after", "y")
+        settle(c, ac)
+        settle(ac, rc)
+        assert r.client(db=2).get("in2-after") == b"y"
         Stream(22).run(c, 1500)
         quiesce_redis(c)
         settle(c, ac)

@@ -48,6 +48,9 @@ pub(crate) struct Replica {
     pre_psync: bool,
     /// Its pending output passed the replica output-buffer limit: it is dropped.
     pub(crate) over_limit: bool,
+    /// The PSYNC reply went out: any later reply to it is dropped (Redis does not answer
+    /// its replicas), so that only the stream reaches it.
+    replied: bool,
     notify: Rc<Notify>,
 }
 
@@ -134,6 +137,9 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
         cl.close_asap = true;
         return;
     }
+    if std::mem::replace(&mut r.replied, true) {
+        wbuf.clear();
+    }
     if !r.streaming || r.pending.is_empty() {
         return;
     }
@@ -198,6 +204,7 @@ fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
         diskless: false,
         pre_psync: !psync,
         over_limit: false,
+        replied: false,
         notify: ctx.cl.notify.clone(),
     }
 }

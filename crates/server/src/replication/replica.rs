@@ -45,6 +45,16 @@ pub(crate) fn is_replica(srv: &Server) -> bool {
     srv.repl.link.is_some()
 }
 
+/// The database our replicas' stream continues in after a snapshot: a replica's master
+/// client's (the stream it passes on selected it), else 0 (a master's stream starts with
+/// a SELECT after every full sync).
+pub(crate) fn stream_db(srv: &Server) -> usize {
+    let id = srv.repl.link.as_ref().and_then(|l| l.master_client);
+    id.and_then(|id| srv.clients.get(&id))
+        .and_then(|c| c.try_borrow().ok().map(|c| c.db))
+        .unwrap_or(0)
+}
+
 /// Why SYNC/PSYNC cannot be served now (a replica without its master link).
 pub(crate) fn sync_refusal(srv: &Server) -> Option<String> {
     match &srv.repl.link {

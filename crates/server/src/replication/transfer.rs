@@ -57,7 +57,13 @@ impl Write for ChannelWriter {
 /// Takes the snapshot now and starts the thread that frames and sends it; the receiver
 /// yields the bytes for the connection to write.
 pub(crate) fn start(srv: &mut Server, framing: Framing) -> io::Result<mpsc::Receiver<Vec<u8>>> {
-    let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
+    let mut job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
+    // As Redis: where the stream that follows continues (a replica passes on its master's
+    // stream, which selected this database last), and the history the data belongs to.
+    let stream_db = super::replica::stream_db(srv);
+    job.add_aux("repl-stream-db", stream_db.to_string().into_bytes());
+    job.add_aux("repl-id", srv.repl.replid.clone().into_bytes());
+    job.add_aux("repl-offset", srv.repl.offset.to_string().into_bytes());
     let (tx, rx) = mpsc::channel::<Vec<u8>>(8);
     let log = srv.log.clone();
     std::thread::Builder::new()
