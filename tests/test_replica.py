@@ -147,6 +147,7 @@ class FakeMaster:
         self.port = self.sock.getsockname()[1]
         self.script = script
         self.sessions = 0
+        self.psyncs = []
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -174,6 +175,7 @@ class FakeMaster:
                         elif name == b"REPLCONF":
                             conn.sendall(b"+OK\r\n")
                         elif name == b"PSYNC":
+                            self.psyncs.append(args[1:])
                             self.script(conn)
                             break
             except OSError:
@@ -253,3 +255,46 @@ def test_serve_stale_data_no_answers_masterdown(new_amber):
     assert ac.info("replication")["master_link_status"] == "down"  # INFO is a STALE command
     assert ac.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
     assert ac.get("k") is None
+
+
+EMPTY_RDB = bytes.fromhex("524544495330303130ff") + b"\x00" * 8
+
+
+def resp(*args):
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def test_a_link_lost_inside_a_transaction_resumes_before_its_multi(new_amber):
+    """As Redis's reploff: the bytes of an unfinished MULTI do not count, so the master sends
+    the whole transaction again after +CONTINUE (counting them loses the MULTI: the EXEC
+    that comes then fails, and the SET is lost)."""
+    replid = b"b" * 40
+    before = resp(b"SELECT", b"0") + resp(b"SET", b"k0", b"v0")
+    tx = resp(b"MULTI") + resp(b"SET", b"k1", b"v1") + resp(b"INCR", b"n")
+    end = resp(b"EXEC")
+
+    def script(conn):
+        if len(fake.psyncs) == 1:
+            conn.sendall(b"+FULLRESYNC " + replid + b" 0\r\n$%d\r\n" % len(EMPTY_RDB) + EMPTY_RDB)
+            time.sleep(0.3)
+            conn.sendall(before + tx)  # the link drops before the EXEC
+            time.sleep(0.3)
+        else:
+            conn.sendall(b"+CONTINUE " + replid + b"\r\n")
+            conn.sendall(tx + end)
+            time.sleep(5)
+
+    fake = FakeMaster(script)
+    try:
+        a = new_amber("--save", "")
+        ac = a.client()
+        ac.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.time() + 15
+        while ac.get("k1") != b"v1":
+            assert time.time() < deadline, a.log_path.read_text()[-2000:]
+            time.sleep(0.05)
+        assert fake.psyncs[1] == [replid, str(1 + len(before)).encode()]
+        assert ac.get("n") == b"1" and ac.get("k0") == b"v0"
+        assert ac.info("replication")["master_repl_offset"] == len(before + tx + end)
+    finally:
+        fake.close()

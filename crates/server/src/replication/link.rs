@@ -89,6 +89,8 @@ fn link_down(s: &mut Server) -> bool {
     };
     let was = l.state == LinkState::Connected;
     l.state = LinkState::Connect;
+    // An unfinished transaction is dropped with the master client; it comes again.
+    l.tx_bytes = Vec::new();
     if was {
         l.down_since = Some(Instant::now());
     }
@@ -591,6 +593,23 @@ async fn stream_loop(
     }
 }
 
+/// Counts the bytes of one applied command in our offset and passes them on, unless they
+/// belong to a transaction still open (then they wait for its end).
+fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: u64) {
+    let Some(l) = s.repl.link.as_mut() else {
+        return;
+    };
+    if in_multi {
+        l.tx_bytes.extend_from_slice(bytes);
+        return;
+    }
+    let tx = std::mem::take(&mut l.tx_bytes);
+    if !tx.is_empty() {
+        s.repl.append_stream(&tx, limit);
+    }
+    s.repl.append_stream(bytes, limit);
+}
+
 async fn send_ack(srv: &Srv, wr: &mut OwnedWriteHalf) -> Result<(), String> {
     let off = srv.borrow().repl.offset.to_string();
     send(wr, &[b"REPLCONF", b"ACK", off.as_bytes()]).await
@@ -632,7 +651,7 @@ fn apply(srv: &Srv, generation: u64, buf: &mut BytesMut) -> Result<Option<u64>, 
                     crate::cmd::handle_ready_keys(&mut s, &mut mc);
                     mc.out.buf.clear();
                 }
-                s.repl.append_stream(&buf[start..pos], limit);
+                count_applied(&mut s, mc.in_multi(), &buf[start..pos], limit);
                 applied = true;
             }
             Err(e) => {

@@ -38,6 +38,10 @@ pub(crate) struct Link {
     pub(crate) transfer_read: u64,
     /// REPLCONF GETACK arrived: the link sends an ACK after the batch.
     pub(crate) ack_due: bool,
+    /// The bytes of a transaction the master has not finished (MULTI ... not yet EXEC):
+    /// they count in our offset, and go on to our replicas, only with its EXEC, so that a
+    /// link lost in the middle resumes before the MULTI (as Redis's reploff).
+    pub(crate) tx_bytes: Vec<u8>,
 }
 
 /// Whether this server replicates a master.
@@ -169,6 +173,7 @@ impl Link {
             transfer_size: -1,
             transfer_read: 0,
             ack_due: false,
+            tx_bytes: Vec::new(),
         }
     }
 
