@@ -280,10 +280,6 @@ mod tests {
         // names the value a left-out line means.
         assert!(c.load_str("replicaof 10.0.0.1 6379\n", None).is_ok());
         let errs = c.load_str("replicaof 10.0.0.1 x\n", None).unwrap_err();
-        assert!(
-            errs.0[0].hint.contains("'no one'"),
-            "{}",
-            errs.0[0].hint
-        );
+        assert!(errs.0[0].hint.contains("'no one'"), "{}", errs.0[0].hint);
     }
 }
