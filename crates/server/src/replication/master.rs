@@ -39,7 +39,7 @@ pub(crate) struct Replica {
     pub(crate) ack_off: u64,
     pub(crate) ack_time: Instant,
     /// Stream bytes not yet handed to the connection.
-    pub(crate) pending: Vec<u8>,
+    pub(crate) pending: Pending,
     /// Whether `pending` may go out (after the RDB; diskless: after the first ACK).
     pub(crate) streaming: bool,
     /// The RDB went out EOF-marked: the stream starts at the first ACK.
@@ -60,10 +60,10 @@ impl Replica {
         if self.over_limit {
             return;
         }
-        self.pending.extend_from_slice(bytes);
-        if limit > 0 && self.pending.len() as u64 > limit {
+        self.pending.push(bytes);
+        if limit > 0 && self.pending.len as u64 > limit {
             self.over_limit = true;
-            self.pending = Vec::new();
+            self.pending = Pending::default();
         }
     }
 
@@ -143,14 +143,56 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
     if !r.streaming || r.pending.is_empty() {
         return;
     }
-    if wbuf.is_empty() {
-        std::mem::swap(wbuf, &mut r.pending);
-    } else {
-        wbuf.extend_from_slice(&r.pending);
-        r.pending.clear();
+    r.pending.take_into(wbuf, HANDOUT);
+    if !r.pending.is_empty() {
+        // The rest goes out in the next round, after other clients had their turn.
+        r.notify.notify_one();
     }
-    if r.pending.capacity() > 4 * 1024 * 1024 {
-        r.pending = Vec::new();
+}
+
+/// The most stream bytes a replica's connection takes in one round.
+const HANDOUT: usize = 4 * 1024 * 1024;
+
+/// Stream bytes waiting for a replica's connection, in chunks: a long backlog of them (a
+/// full sync under a write load) never needs one huge buffer or a copy of all of it.
+#[derive(Default)]
+pub(crate) struct Pending {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    len: usize,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Pending {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        match self.chunks.back_mut() {
+            Some(last) if last.len() + bytes.len() <= CHUNK => last.extend_from_slice(bytes),
+            _ => {
+                let mut c = Vec::with_capacity(CHUNK.max(bytes.len()));
+                c.extend_from_slice(bytes);
+                self.chunks.push_back(c);
+            }
+        }
+        self.len += bytes.len();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Moves whole chunks to `out` until it holds at least `max` bytes or none are left.
+    fn take_into(&mut self, out: &mut Vec<u8>, max: usize) {
+        while out.len() < max {
+            let Some(c) = self.chunks.pop_front() else {
+                break;
+            };
+            self.len -= c.len();
+            if out.is_empty() {
+                *out = c;
+            } else {
+                out.extend_from_slice(&c);
+            }
+        }
     }
 }
 
@@ -199,7 +241,7 @@ fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
         state: State::SendingRdb,
         ack_off: 0,
         ack_time: Instant::now(),
-        pending: Vec::new(),
+        pending: Pending::default(),
         streaming: false,
         diskless: false,
         pre_psync: !psync,
@@ -264,7 +306,7 @@ fn try_partial(ctx: &mut Ctx<'_>, hs: &Handshake, replid: &str, offset: i64) -> 
     ));
     r.state = State::Online;
     r.streaming = true;
-    r.pending = bytes;
+    r.pending.push(&bytes);
     ctx.srv.repl.sync_partial_ok += 1;
     add_replica(ctx, r);
     true
@@ -688,4 +730,31 @@ pub(crate) fn info_stream(srv: &Server, out: &mut String) {
         b.map_or(0, |b| b.first()),
         b.map_or(0, |b| b.histlen()),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_hands_out_everything_in_order_in_bounded_rounds() {
+        let mut p = Pending::default();
+        let mut want = Vec::new();
+        for i in 0..20_000u32 {
+            let b = i.to_le_bytes().repeat((i % 7 + 1) as usize);
+            p.push(&b);
+            want.extend_from_slice(&b);
+        }
+        p.push(&vec![9u8; 3 * CHUNK]);
+        want.extend_from_slice(&vec![9u8; 3 * CHUNK]);
+        let mut got = Vec::new();
+        while !p.is_empty() {
+            let mut out = Vec::new();
+            p.take_into(&mut out, 100_000);
+            assert!(out.len() < 100_000 + 3 * CHUNK);
+            got.extend_from_slice(&out);
+        }
+        assert_eq!(got, want);
+        assert_eq!(p.len, 0);
+    }
 }
