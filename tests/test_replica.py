@@ -298,3 +298,34 @@ def test_a_link_lost_inside_a_transaction_resumes_before_its_multi(new_amber):
         assert ac.info("replication")["master_repl_offset"] == len(before + tx + end)
     finally:
         fake.close()
+
+
+def test_a_replica_with_appendonly_logs_the_stream_to_its_own_aof(tmp_path, new_amber):
+    m = redis_master(tmp_path)
+    try:
+        c = one_conn(m)
+        Stream(31).run(c, 300)
+        c.execute_command("SELECT", 0)
+        c.set("before-sync", "1")
+        d = tmp_path / "aofreplica"
+        a = new_amber("--save", "", "--appendonly", "yes", "--replicaof", "127.0.0.1", str(m.port), dir=d)
+        ac = a.client()
+        settle(c, ac)
+        c.set("after-sync", "1")
+        quiesce_redis(c)
+        settle(c, ac)
+        dig = assert_same(c, ac)
+        # The full sync started an AOF rewrite from the loaded data.
+        assert ac.info("persistence")["aof_rewrites"] >= 1 or ac.info("persistence")["aof_rewrite_in_progress"]
+        deadline = time.time() + 30
+        while ac.info("persistence")["aof_rewrite_in_progress"]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        a.stop()
+        # Restarted without its master, it has the same data from its own AOF.
+        b = new_amber("--appendonly", "yes", dir=d)
+        bc = b.client()
+        assert bc.get("before-sync") == b"1" and bc.get("after-sync") == b"1"
+        assert bc.execute_command("DEBUG", "DIGEST") == dig
+    finally:
+        m.stop()

@@ -504,6 +504,7 @@ async fn load(
         Ok(loaded) => {
             crate::durability::rdb_load::install(&mut s, loaded);
             adopt_history(&mut s, replid, offset);
+            restart_aof(&mut s);
             disconnect_replicas(&mut s);
             Ok(())
         }
@@ -514,6 +515,23 @@ async fn load(
                     .into(),
             )
         }
+    }
+}
+
+/// After a full sync with appendonly yes, the AOF must hold the new dataset: a rewrite
+/// starts from it now (Redis's restartAOFAfterSYNC), and the stream follows in its incr file.
+fn restart_aof(s: &mut Server) {
+    if s.aof.is_none() {
+        return;
+    }
+    if s.aof_rewrite.running.is_some() {
+        crate::durability::aof::rewrite::cancel(s);
+    }
+    if let Err(e) = crate::durability::aof::rewrite::start(s) {
+        s.log.warning(&format!(
+            "Failed to restart the AOF after a full sync ({e}): a rewrite is scheduled"
+        ));
+        s.aof_rewrite.scheduled = true;
     }
 }
 
