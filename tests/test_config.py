@@ -171,7 +171,6 @@ def test_features_amber_lacks_accept_only_their_default(amber_server, tmp_path):
     a = amber_server.client(decode_responses=True)
     for name, ok, other, feature in [
         ("notify-keyspace-events", "", "KEA", "keyspace notifications"),
-        ("min-replicas-to-write", "0", "1", "replication"),
         ("maxmemory-clients", "0", "10%", "client eviction"),
         ("tls-port", "0", "6380", "TLS"),
     ]:
@@ -181,8 +180,6 @@ def test_features_amber_lacks_accept_only_their_default(amber_server, tmp_path):
         assert a.config_get(name) == {name: ok}
     # In a config file the start stops at the line, with the reason.
     for line, why in [
-        ("replicaof 10.0.0.1 6379", "does not support replication"),
-        ("slaveof 10.0.0.1 6379", "does not support replication"),
         ("cluster-enabled yes", "does not support cluster mode"),
         ("aclfile /etc/redis/users.acl", "does not support ACL files"),
         ("loadmodule /usr/lib/redis/modules/x.so", "does not support modules"),

@@ -44,13 +44,13 @@ def test_psync_answers_fullresync_then_streams_an_eof_marked_rdb(new_amber):
     s = new_amber("--save", "")
     c = s.client()
     c.set("k", "v")
-    run_id = c.info("server")["run_id"]
+    replid = c.info("replication")["master_replid"]
     with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
         f = sock.makefile("rb")
         sock.sendall(b"REPLCONF rdb-only 1\r\n")
         assert read_line(f) == b"+OK"
         sock.sendall(b"PSYNC ? -1\r\n")
-        assert read_line(f) == f"+FULLRESYNC {run_id} 0".encode()
+        assert read_line(f) == f"+FULLRESYNC {replid} 0".encode()
         head = read_line(f)
         assert head.startswith(b"$EOF:") and len(head) == 45
         mark = head[5:]
@@ -58,11 +58,21 @@ def test_psync_answers_fullresync_then_streams_an_eof_marked_rdb(new_amber):
         assert data.endswith(mark) and data.startswith(b"REDIS0010")
 
 
-def test_sync_without_rdb_only_is_refused(new_amber):
-    s = new_amber()
+def test_sync_without_rdb_only_makes_a_replica_that_gets_the_rdb_then_the_stream(new_amber):
+    s = new_amber("--save", "")
+    c = s.client()
+    c.set("k", "v")
     with socket.create_connection(("127.0.0.1", s.port), timeout=10) as sock:
         f = sock.makefile("rb")
         sock.sendall(b"SYNC\r\n")
-        assert read_line(f).startswith(b"-ERR Amber does not serve replicas yet")
+        # No capa eof: the RDB comes with its length (disk-based), then the stream follows.
+        head = read_line(f)
+        assert head.startswith(b"$")
+        rdb = f.read(int(head[1:]))
+        assert rdb.startswith(b"REDIS0010") and b"k" in rdb
+        assert b"flags=S" in c.execute_command("CLIENT", "LIST", "TYPE", "replica")
+        c.set("k2", "v2")
+        want = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$2\r\nv2\r\n"
+        assert f.read(len(want)) == want
         sock.sendall(b"REPLCONF nosuch 1\r\n")
-        assert read_line(f) == b"-ERR Unrecognized REPLCONF option: nosuch"
+    assert c.info("stats")["sync_full"] == 1

@@ -61,6 +61,14 @@ pub(crate) struct Client {
     pub(crate) rdb_only: bool,
     /// The RDB stream of a SYNC: the connection sends it and then closes.
     pub(crate) rdb_stream: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    /// The client applying our master's stream (we are a replica).
+    pub(crate) is_master: bool,
+    /// A replica of ours (after SYNC/PSYNC): it receives the replication stream.
+    pub(crate) replica: bool,
+    /// What it said with REPLCONF before becoming a replica.
+    pub(crate) repl_hs: Option<Box<crate::replication::master::Handshake>>,
+    /// The replication offset after this client's last command (what WAIT waits for).
+    pub(crate) repl_woff: u64,
     /// Close without sending more (CLIENT KILL).
     pub(crate) close_asap: bool,
     pub(crate) multi: Option<MultiState>,
@@ -110,6 +118,10 @@ impl Client {
             close_after_reply: false,
             rdb_only: false,
             rdb_stream: None,
+            is_master: false,
+            replica: false,
+            repl_hs: None,
+            repl_woff: 0,
             close_asap: false,
             multi: None,
             watched: Vec::new(),

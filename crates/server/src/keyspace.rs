@@ -19,12 +19,14 @@ impl Server {
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         // Nothing expires while the AOF is replayed (as Redis's keyIsExpired while loading):
         // a logged command that found its key alive must find it alive again.
-        if self.replaying_aof {
+        // Nor under the stream of our master, which sends the DELs (a replica only hides
+        // expired keys from its clients, as Redis's replicas do).
+        if self.replaying_aof || self.repl.applying {
             return false;
         }
         let now = self.cmd_time_ms;
         let expired = self.dbs[db].get(key).is_some_and(|e| e.is_expired(now));
-        if expired {
+        if expired && self.repl.link.is_none() {
             self.delete_expired(db, key);
         }
         expired
@@ -40,9 +42,9 @@ impl Server {
     /// The live entry of `key` for a read command; counts keyspace hits and misses and
     /// records the access.
     pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(db, key);
+        let expired = self.expire_if_needed(db, key);
         let clock = self.lru_clock();
-        match self.dbs[db].get(key) {
+        match self.dbs[db].get(key).filter(|_| !expired) {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
                 e.touch(clock);
@@ -57,13 +59,17 @@ impl Server {
 
     /// The live entry of `key` without touching statistics or the access clock.
     pub(crate) fn lookup_quiet(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         self.dbs[db].get(key)
     }
 
     /// The live entry of `key` for a write command.
     pub(crate) fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         let clock = self.lru_clock();
         let e = self.dbs[db].get_mut(key)?;
         e.touch(clock);
@@ -100,6 +106,10 @@ impl Server {
     /// One run of the active expire cycle over every database, within `budget`.
     /// Returns the number of keys expired.
     pub(crate) fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
+        // A replica's keys expire by its master's DELs.
+        if self.repl.link.is_some() {
+            return 0;
+        }
         let start = std::time::Instant::now();
         let now = crate::server::unix_ms();
         self.cmd_time_ms = now;
@@ -126,6 +136,7 @@ impl Server {
                 break;
             }
         }
+        crate::replication::feed(self, None);
         crate::durability::aof::feed_propagated(self);
         total
     }

@@ -12,6 +12,7 @@
 //!                INFO, and one file per command family
 //! durability/    how a write becomes durable: the AOF (feed, writer thread, loader, rewrite),
 //!                RDB save and load; its mod.rs draws the path and the guarantees
+//! replication/   the replication stream, backlog, full and partial resync, WAIT
 //! config/        redis.conf reading, the directive table, CONFIG GET/SET/REWRITE
 //! sys/           allocator, clocks, logging, crash reports
 //! ```
@@ -28,6 +29,7 @@ mod config;
 mod durability;
 mod keyspace;
 mod net;
+mod replication;
 mod server;
 mod sys;
 

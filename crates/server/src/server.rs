@@ -181,6 +181,8 @@ pub(crate) struct Server {
     pub(crate) snapshot_wake: Rc<tokio::sync::Notify>,
     /// An RDB file present at start and not loaded (appendonly yes, empty AOF).
     pub(crate) rdb_not_loaded: Option<crate::durability::rdb_guard::NotLoaded>,
+    /// Replication: IDs, offsets, backlog, replicas.
+    pub(crate) repl: crate::replication::Repl,
 }
 
 impl Server {
@@ -189,6 +191,7 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
             .collect();
+        let repl = crate::replication::Repl::new(&mut rng, config.accepted.get("replicaof"));
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let expire_cursor = vec![0; config.databases];
         Server {
@@ -232,6 +235,7 @@ impl Server {
             loading: None,
             snapshot_wake: Rc::new(tokio::sync::Notify::new()),
             rdb_not_loaded: None,
+            repl,
             config,
         }
     }

@@ -293,12 +293,36 @@ fn client_getname(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
+/// A client's class, as Redis's getClientType: a replica (not MONITOR), a master, a
+/// subscriber, or normal.
+pub(crate) fn client_type(cl: &Client) -> &'static str {
+    if cl.is_master {
+        "master"
+    } else if cl.replica {
+        "slave"
+    } else if cl.subscriptions() > 0 {
+        "pubsub"
+    } else {
+        "normal"
+    }
+}
+
+/// Whether a TYPE argument (lowercased: normal, master, replica, slave, pubsub) names `kind`.
+fn same_type(arg: &str, kind: &str) -> bool {
+    arg == kind || (arg == "replica" && kind == "slave")
+}
+
 /// One CLIENT LIST line, in Redis 7.0's field order.
 pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     // In Redis 7.0's order.
     let mut flags = String::new();
     if cl.monitor {
         flags.push('O');
+    } else if cl.replica {
+        flags.push('S');
+    }
+    if cl.is_master {
+        flags.push('M');
     }
     if cl.subscriptions() > 0 {
         flags.push('P');
@@ -400,24 +424,16 @@ fn client_list(ctx: &mut Ctx<'_>) -> Reply {
                 continue;
             }
         }
-        let line = if *id == me {
-            client_line(ctx.cl, true)
+        let (line, kind) = if *id == me {
+            (client_line(ctx.cl, true), client_type(ctx.cl))
         } else {
             match c.try_borrow() {
-                Ok(c) => client_line(&c, false),
+                Ok(c) => (client_line(&c, false), client_type(&c)),
                 Err(_) => continue,
             }
         };
-        let is_pubsub = line.contains(" flags=P") || line.contains("P ");
-        if let Some(t) = &type_filter {
-            let ok = match t.as_str() {
-                "pubsub" => is_pubsub,
-                "normal" => !is_pubsub,
-                _ => false,
-            };
-            if !ok {
-                continue;
-            }
+        if type_filter.as_deref().is_some_and(|t| !same_type(t, kind)) {
+            continue;
         }
         text.push_str(&line);
         text.push('\n');
@@ -515,15 +531,15 @@ fn client_kill(ctx: &mut Ctx<'_>) -> Reply {
         if *id == me && skipme {
             continue;
         }
-        let (addr, laddr, pubsub) = if *id == me {
+        let (addr, laddr, kind) = if *id == me {
             (
                 ctx.cl.addr.clone(),
                 ctx.cl.laddr.clone(),
-                ctx.cl.subscriptions() > 0,
+                client_type(ctx.cl),
             )
         } else {
             match c.try_borrow() {
-                Ok(c) => (c.addr.clone(), c.laddr.clone(), c.subscriptions() > 0),
+                Ok(c) => (c.addr.clone(), c.laddr.clone(), client_type(&c)),
                 Err(_) => continue,
             }
         };
@@ -542,15 +558,8 @@ fn client_kill(ctx: &mut Ctx<'_>) -> Reply {
         {
             continue;
         }
-        if let Some(t) = &f_type {
-            let ok = match t.as_str() {
-                "pubsub" => pubsub,
-                "normal" => !pubsub,
-                _ => false,
-            };
-            if !ok {
-                continue;
-            }
+        if f_type.as_deref().is_some_and(|t| !same_type(t, kind)) {
+            continue;
         }
         victims.push(*id);
     }

@@ -72,7 +72,10 @@ impl Ctx<'_> {
     /// Never while replaying the AOF: as Redis, the key is loaded with its expiry and
     /// expires like any other, so replay ends in exactly the dataset that was logged.
     pub(crate) fn already_expired(&self, when_ms: i64) -> bool {
-        when_ms <= self.now() && self.cl.id != crate::durability::aof::load::AOF_CLIENT_ID
+        // Nor on a replica: its master decides (and sends the DEL).
+        when_ms <= self.now()
+            && self.cl.id != crate::durability::aof::load::AOF_CLIENT_ID
+            && self.srv.repl.link.is_none()
     }
 
     /// Adds `n` changes to the counter behind save points and INFO.
@@ -243,6 +246,9 @@ fn refusal(
             return Some(msg);
         }
     }
+    if let Some(msg) = crate::replication::refusal(srv, cl, is_write, cmd.flags & STALE != 0) {
+        return Some(msg);
+    }
     // A MONITOR client is a replica to Redis: it may not touch the keyspace.
     if cl.monitor && (cmd.flags & (WRITE | READONLY | MAY_REPLICATE) != 0 || is_write) {
         return Some("ERR Replica can't interact with the keyspace".to_string());
@@ -361,8 +367,8 @@ pub(crate) fn call(
         ));
     }
     // A write that changed something is replayed as received, unless it said otherwise.
-    // (Only recorded when something consumes it: the AOF.)
-    if !replaced && srv.aof.is_some() && counted && is_write {
+    // (Only recorded when something consumes it: the AOF, the replication stream.)
+    if !replaced && (srv.aof.is_some() || srv.repl.backlog.is_some()) && counted && is_write {
         let mut logged = args.to_vec();
         if !logged[0].eq_ignore_ascii_case(cmd.name.as_bytes()) {
             // Called by a rename-command name: the AOF gets Redis's name.
@@ -457,6 +463,7 @@ fn account(srv: &mut Server, cl: &mut Client, run: &Ran<'_>) {
 /// After a top-level command: what it propagated goes to the AOF, and the client's replies
 /// wait until what it (or anything before it) fed is durable.
 fn release_after_feed(srv: &mut Server, cl: &mut Client, stat_cmd: &Command, appended_before: u64) {
+    crate::replication::feed(srv, Some(cl));
     crate::durability::aof::feed_propagated(srv);
     cl.aof_need = crate::durability::aof::appended(srv);
     if cl.aof_need != appended_before {

@@ -229,7 +229,11 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
         field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
         field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
         field!(out, "mem_not_counted_for_evict", 0);
-        field!(out, "mem_replication_backlog", 0);
+        field!(
+            out,
+            "mem_replication_backlog",
+            srv.repl.backlog.as_ref().map_or(0, |b| b.size())
+        );
         field!(out, "mem_total_replication_buffers", 0);
         field!(out, "mem_clients_slaves", 0);
         field!(out, "mem_clients_normal", 0);
@@ -271,9 +275,9 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
         field!(out, "instantaneous_input_repl_kbps", "0.00");
         field!(out, "instantaneous_output_repl_kbps", "0.00");
         field!(out, "rejected_connections", st.rejected_connections);
-        field!(out, "sync_full", 0);
-        field!(out, "sync_partial_ok", 0);
-        field!(out, "sync_partial_err", 0);
+        field!(out, "sync_full", srv.repl.sync_full);
+        field!(out, "sync_partial_ok", srv.repl.sync_partial_ok);
+        field!(out, "sync_partial_err", srv.repl.sync_partial_err);
         field!(out, "expired_keys", st.expired_keys);
         field!(
             out,
@@ -326,21 +330,7 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     }
     if has("replication") {
         section(&mut out, "Replication");
-        field!(out, "role", "master");
-        field!(out, "connected_slaves", 0);
-        field!(out, "master_failover_state", "no-failover");
-        field!(out, "master_replid", srv.run_id);
-        field!(
-            out,
-            "master_replid2",
-            "0000000000000000000000000000000000000000"
-        );
-        field!(out, "master_repl_offset", 0);
-        field!(out, "second_repl_offset", -1);
-        field!(out, "repl_backlog_active", 0);
-        field!(out, "repl_backlog_size", 1048576);
-        field!(out, "repl_backlog_first_byte_offset", 0);
-        field!(out, "repl_backlog_histlen", 0);
+        crate::replication::info(srv, &mut out);
     }
     if has("cpu") {
         section(&mut out, "CPU");

@@ -5,7 +5,7 @@
 //!
 //! Each is checked as Redis checks it (same types, bounds and error texts), kept, and shown
 //! by CONFIG GET and CONFIG REWRITE. A directive whose other values would turn on a feature
-//! Amber lacks (replication, cluster, TLS, ACL files, keyspace notifications) accepts only its
+//! Amber lacks (cluster, TLS, ACL files, keyspace notifications) accepts only its
 //! default: anything else is refused with the reason, rather than silently doing nothing.
 
 use crate::config::{
@@ -76,7 +76,6 @@ const fn only_default(
     }
 }
 
-const REPLICATION: &str = "replication";
 const CLUSTER: &str = "cluster mode";
 const TLS: &str = "TLS";
 
@@ -219,7 +218,7 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     Accepted {
         alias: Some("slaveof"),
         flags: IMMUTABLE | MULTI_ARG,
-        ..only_default("replicaof", 0, Special(replicaof), "", REPLICATION)
+        ..row("replicaof", 0, Special(replicaof), "")
     },
     row("masterauth", 0, Str, ""),
     row("masteruser", 0, Str, ""),
@@ -276,16 +275,13 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     row("repl-timeout", 0, Int(1, INT_MAX), "60"),
     row("repl-backlog-size", 0, Mem(1, LONG_MAX), "1048576"),
     row("repl-backlog-ttl", 0, Int(0, LONG_MAX), "3600"),
-    Accepted {
-        alias: Some("min-slaves-to-write"),
-        ..only_default(
-            "min-replicas-to-write",
-            0,
-            Int(0, INT_MAX),
-            "0",
-            REPLICATION,
-        )
-    },
+    alias(
+        "min-replicas-to-write",
+        "min-slaves-to-write",
+        0,
+        Int(0, INT_MAX),
+        "0",
+    ),
     alias(
         "min-replicas-max-lag",
         "min-slaves-max-lag",
@@ -584,8 +580,11 @@ mod tests {
     #[test]
     fn features_amber_lacks_take_only_their_default() {
         assert_eq!(set("replicaof", "", &["no", "one"]).unwrap(), "");
-        let e = set("replicaof", "", &["10.0.0.1", "6379"]).unwrap_err();
-        assert!(e.contains("does not support replication"), "{e}");
+        // Replication is served: replicaof and min-replicas-to-write take any valid value.
+        assert_eq!(
+            set("replicaof", "", &["10.0.0.1", "6379"]).unwrap(),
+            "10.0.0.1 6379"
+        );
         assert_eq!(
             set("replicaof", "", &["h", "x"]).unwrap_err(),
             "Invalid master port"
@@ -596,6 +595,6 @@ mod tests {
         assert!(set("notify-keyspace-events", "", &["Q"])
             .unwrap_err()
             .starts_with("Invalid event class"));
-        assert!(set("min-slaves-to-write", "0", &["1"]).is_err());
+        assert_eq!(set("min-slaves-to-write", "0", &["1"]).unwrap(), "1");
     }
 }

@@ -163,6 +163,11 @@ impl SnapshotJob {
         }
     }
 
+    /// Adds an aux field to the RDB header (replication: repl-stream-db, repl-id, repl-offset).
+    pub(crate) fn add_aux(&mut self, key: &'static str, value: Vec<u8>) {
+        self.aux.push((key, value));
+    }
+
     /// Writes the whole snapshot to `w`: an RDB stream (header to checksum), or commands.
     /// Returns the keys written.
     pub(crate) fn write_to<W: Write>(&self, w: W) -> io::Result<u64> {

@@ -42,6 +42,10 @@ where
             let mut c = client.borrow_mut();
             let next = process_input(&mut s, &mut c, &mut rbuf);
             std::mem::swap(&mut c.out.buf, &mut wbuf);
+            if c.replica {
+                crate::replication::master::take_stream(&mut s, &mut c, &mut wbuf);
+            }
+            let next = if c.close_asap { Next::Close } else { next };
             s.stats.total_net_output_bytes += wbuf.len() as u64;
             let (need, own) = (c.aof_need, c.aof_own);
             let w = crate::durability::aof::wait_point(&mut s, need, own, &mut c.aof_batch);
@@ -62,7 +66,8 @@ where
         }
         let stream = client.borrow_mut().rdb_stream.take();
         if let Some(mut rx) = stream {
-            // SYNC: the snapshot goes out as it is encoded, then the connection closes.
+            // SYNC: the snapshot goes out as it is encoded; then the stream follows (a replica)
+            // or the connection closes (an rdb-only transfer).
             let mut ok = true;
             while let Some(chunk) = rx.recv().await {
                 if wr.write_all(&chunk).await.is_err() {
@@ -71,15 +76,11 @@ where
                 }
             }
             let _ = wr.flush().await;
-            let s = srv.borrow();
-            let addr = client.borrow().addr.clone();
-            if ok {
-                s.log
-                    .notice(&format!("Synchronization with replica {addr} succeeded"));
-            } else {
-                s.log.warning(&format!(
-                    "Synchronization with replica {addr} failed: connection lost"
-                ));
+            let mut s = srv.borrow_mut();
+            let mut c = client.borrow_mut();
+            if crate::replication::master::rdb_sent(&mut s, &mut c, ok) {
+                // A replica: the stream follows.
+                continue;
             }
             break;
         }
@@ -260,5 +261,6 @@ pub(crate) fn free_client(srv: &mut Server, cl: &mut Client) {
     cmd::tx::unwatch_all(srv, cl);
     cmd::pubsub::unsubscribe_all(srv, cl);
     cmd::monitor::forget(srv, cl);
+    crate::replication::forget_client(srv, cl);
     srv.clients.remove(&cl.id);
 }

@@ -1,0 +1,760 @@
+//! The master side: replicas (SYNC/PSYNC, REPLCONF), full and partial resynchronization,
+//! the stream to each replica, acknowledgements and WAIT, and what INFO and ROLE show.
+//! Texts and rules follow Redis 7.0's replication.c.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use amber_persist::aof::command::encode_command;
+use tokio::sync::Notify;
+
+use super::transfer::{self, Framing};
+use super::{random_id, setting, NULL_REPLID};
+use crate::client::{Client, ClientId};
+use crate::cmd::{Ctx, Error, Reply};
+use crate::server::Server;
+
+/// What a client told us with REPLCONF before its PSYNC.
+#[derive(Default, Clone)]
+pub(crate) struct Handshake {
+    pub(crate) listening_port: i64,
+    pub(crate) ip: Option<String>,
+    pub(crate) capa_eof: bool,
+    pub(crate) capa_psync2: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum State {
+    /// The snapshot is being sent (INFO: wait_bgsave, as Redis during a diskless transfer).
+    SendingRdb,
+    Online,
+}
+
+/// One connected replica.
+pub(crate) struct Replica {
+    pub(crate) hs: Handshake,
+    /// The connection's peer address (ip:port).
+    pub(crate) addr: String,
+    pub(crate) state: State,
+    pub(crate) ack_off: u64,
+    pub(crate) ack_time: Instant,
+    /// Stream bytes not yet handed to the connection.
+    pub(crate) pending: Pending,
+    /// Whether `pending` may go out (after the RDB; diskless: after the first ACK).
+    pub(crate) streaming: bool,
+    /// The RDB went out EOF-marked: the stream starts at the first ACK.
+    diskless: bool,
+    /// Came with SYNC: sends no ACKs.
+    pre_psync: bool,
+    /// Its pending output passed the replica output-buffer limit: it is dropped.
+    pub(crate) over_limit: bool,
+    /// The PSYNC reply went out: any later reply to it is dropped (Redis does not answer
+    /// its replicas), so that only the stream reaches it.
+    replied: bool,
+    notify: Rc<Notify>,
+}
+
+impl Replica {
+    /// Queues stream bytes, up to `limit` pending bytes (0: no limit).
+    pub(crate) fn push(&mut self, bytes: &[u8], limit: u64) {
+        if self.over_limit {
+            return;
+        }
+        self.pending.push(bytes);
+        if limit > 0 && self.pending.len as u64 > limit {
+            self.over_limit = true;
+            self.pending = Pending::default();
+        }
+    }
+
+    /// The address replicas are known by: the announced or peer ip, and the listening port.
+    pub(crate) fn ip(&self) -> String {
+        match &self.hs.ip {
+            Some(ip) => ip.clone(),
+            None => peer_ip(&self.addr).to_string(),
+        }
+    }
+
+    fn name(&self) -> String {
+        if self.hs.listening_port > 0 {
+            format!("{}:{}", self.ip(), self.hs.listening_port)
+        } else {
+            format!("{} ({})", self.ip(), self.addr)
+        }
+    }
+}
+
+fn peer_ip(addr: &str) -> &str {
+    match addr.rfind(':') {
+        Some(i) => addr[..i].trim_start_matches('[').trim_end_matches(']'),
+        None => addr,
+    }
+}
+
+/// A client blocked in WAIT.
+pub(crate) struct Waiter {
+    id: ClientId,
+    offset: u64,
+    wanted: i64,
+    deadline: Option<Instant>,
+}
+
+/// The replica output-buffer hard limit (client-output-buffer-limit replica <hard> ...).
+pub(crate) fn output_limit(srv: &Server) -> u64 {
+    let v = srv
+        .config
+        .accepted
+        .get("client-output-buffer-limit")
+        .map(String::as_str)
+        .unwrap_or("slave 268435456 67108864 60");
+    let w: Vec<&str> = v.split_whitespace().collect();
+    w.chunks(4)
+        .find(|c| c.len() == 4 && c[0] == "slave")
+        .and_then(|c| c[1].parse().ok())
+        .unwrap_or(268_435_456)
+}
+
+/// Wakes the connections of replicas that have stream bytes to send.
+pub(crate) fn wake_replicas(srv: &Server) {
+    for r in srv.repl.replicas.values() {
+        if (r.streaming && !r.pending.is_empty()) || r.over_limit {
+            r.notify.notify_one();
+        }
+    }
+}
+
+/// For a replica's connection: appends its stream bytes ready to go out to `wbuf`. A replica
+/// over its output-buffer limit is marked to close.
+pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>) {
+    let Some(r) = srv.repl.replicas.get_mut(&cl.id) else {
+        return;
+    };
+    if r.over_limit {
+        srv.log.warning(&format!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            cl.id, cl.addr
+        ));
+        cl.close_asap = true;
+        return;
+    }
+    if std::mem::replace(&mut r.replied, true) {
+        wbuf.clear();
+    }
+    if !r.streaming || r.pending.is_empty() {
+        return;
+    }
+    r.pending.take_into(wbuf, HANDOUT);
+    if !r.pending.is_empty() {
+        // The rest goes out in the next round, after other clients had their turn.
+        r.notify.notify_one();
+    }
+}
+
+/// The most stream bytes a replica's connection takes in one round.
+const HANDOUT: usize = 4 * 1024 * 1024;
+
+/// Stream bytes waiting for a replica's connection, in chunks: a long backlog of them (a
+/// full sync under a write load) never needs one huge buffer or a copy of all of it.
+#[derive(Default)]
+pub(crate) struct Pending {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    len: usize,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Pending {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        match self.chunks.back_mut() {
+            Some(last) if last.len() + bytes.len() <= CHUNK => last.extend_from_slice(bytes),
+            _ => {
+                let mut c = Vec::with_capacity(CHUNK.max(bytes.len()));
+                c.extend_from_slice(bytes);
+                self.chunks.push_back(c);
+            }
+        }
+        self.len += bytes.len();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Moves whole chunks to `out` until it holds at least `max` bytes or none are left.
+    fn take_into(&mut self, out: &mut Vec<u8>, max: usize) {
+        while out.len() < max {
+            let Some(c) = self.chunks.pop_front() else {
+                break;
+            };
+            self.len -= c.len();
+            if out.is_empty() {
+                *out = c;
+            } else {
+                out.extend_from_slice(&c);
+            }
+        }
+    }
+}
+
+/// SYNC and PSYNC <replid> <offset> (syncCommand).
+pub(crate) fn sync_command(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
+    if ctx.cl.replica {
+        // Already a replica: ignored, as Redis does.
+        return Ok(());
+    }
+    if let Some(e) = super::replica::sync_refusal(ctx.srv) {
+        return Err(Error::new(e));
+    }
+    if !ctx.cl.out.is_empty() {
+        return Err(Error::new(
+            "ERR SYNC and PSYNC are invalid with pending output",
+        ));
+    }
+    let hs = ctx.cl.repl_hs.as_deref().cloned().unwrap_or_default();
+    let r = fresh(ctx, &hs, psync);
+    ctx.srv
+        .log
+        .notice(&format!("Replica {} asks for synchronization", r.name()));
+    if psync {
+        let Ok(offset) = crate::cmd::args::int(&ctx.args[2]) else {
+            ctx.srv.log.warning(&format!(
+                "Replica {} asks for synchronization but with a wrong offset",
+                r.name()
+            ));
+            return Err(Error::new("ERR value is not an integer or out of range"));
+        };
+        let replid = String::from_utf8_lossy(&ctx.args[1]).into_owned();
+        if !ctx.cl.rdb_only && try_partial(ctx, &hs, &replid, offset) {
+            return Ok(());
+        }
+        if !replid.starts_with('?') {
+            ctx.srv.repl.sync_partial_err += 1;
+        }
+    }
+    full_sync(ctx, r, psync)
+}
+
+fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
+    Replica {
+        hs: hs.clone(),
+        addr: ctx.cl.addr.clone(),
+        state: State::SendingRdb,
+        ack_off: 0,
+        ack_time: Instant::now(),
+        pending: Pending::default(),
+        streaming: false,
+        diskless: false,
+        pre_psync: !psync,
+        over_limit: false,
+        replied: false,
+        notify: ctx.cl.notify.clone(),
+    }
+}
+
+/// masterTryPartialResynchronization: +CONTINUE and the backlog from `offset` when our
+/// history holds it.
+fn try_partial(ctx: &mut Ctx<'_>, hs: &Handshake, replid: &str, offset: i64) -> bool {
+    let mut r = fresh(ctx, hs, true);
+    let repl = &ctx.srv.repl;
+    let ours = replid.eq_ignore_ascii_case(&repl.replid);
+    let previous = replid.eq_ignore_ascii_case(&repl.replid2) && offset <= repl.second_offset;
+    if !ours && !previous {
+        let msg = if replid.starts_with('?') {
+            format!("Full resync requested by replica {}", r.name())
+        } else if !ours && !replid.eq_ignore_ascii_case(&repl.replid2) {
+            format!(
+                "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{}', my replication IDs are '{}' and '{}')",
+                replid, repl.replid, repl.replid2
+            )
+        } else {
+            format!(
+                "Partial resynchronization not accepted: Requested offset for second ID was {}, but I can reply up to {}",
+                offset, repl.second_offset
+            )
+        };
+        ctx.srv.log.notice(&msg);
+        return false;
+    }
+    let held = u64::try_from(offset)
+        .ok()
+        .and_then(|o| repl.backlog.as_ref().and_then(|b| b.since(o)));
+    let Some(bytes) = held else {
+        ctx.srv.log.notice(&format!(
+            "Unable to partial resync with replica {} for lack of backlog (Replica request was: {}).",
+            r.name(),
+            offset
+        ));
+        if offset > 0 && offset as u64 > repl.offset {
+            ctx.srv.log.warning(&format!(
+                "Warning: replica {} tried to PSYNC with an offset that is greater than the master replication offset.",
+                r.name()
+            ));
+        }
+        return false;
+    };
+    let line = if r.hs.capa_psync2 {
+        format!("+CONTINUE {}\r\n", repl.replid)
+    } else {
+        "+CONTINUE\r\n".to_string()
+    };
+    ctx.cl.out.buf.extend_from_slice(line.as_bytes());
+    ctx.srv.log.notice(&format!(
+        "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+        r.name(),
+        bytes.len(),
+        offset
+    ));
+    r.state = State::Online;
+    r.streaming = true;
+    r.pending.push(&bytes);
+    ctx.srv.repl.sync_partial_ok += 1;
+    add_replica(ctx, r);
+    true
+}
+
+fn add_replica(ctx: &mut Ctx<'_>, r: Replica) {
+    ctx.cl.replica = true;
+    let repl = &mut ctx.srv.repl;
+    if repl.backlog.is_none() && repl.replicas.is_empty() {
+        // The first replica creates the backlog, under fresh IDs (a new history starts).
+        repl.replid = random_id(&mut ctx.srv.rng);
+        repl.replid2 = NULL_REPLID.to_string();
+        repl.second_offset = -1;
+        let size = setting(ctx.srv, "repl-backlog-size").max(1) as usize;
+        let repl = &mut ctx.srv.repl;
+        repl.backlog = Some(super::backlog::Backlog::new(size, repl.offset + 1));
+        let msg = format!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            repl.replid, repl.replid2
+        );
+        ctx.srv.log.notice(&msg);
+    }
+    ctx.srv.repl.replicas.insert(ctx.cl.id, r);
+}
+
+/// The full resynchronization: +FULLRESYNC (PSYNC only), then the snapshot taken now.
+fn full_sync(ctx: &mut Ctx<'_>, mut r: Replica, psync: bool) -> Reply {
+    ctx.srv.repl.sync_full += 1;
+    let diskless = r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync") != 0 || ctx.cl.rdb_only;
+    let framing = if diskless {
+        Framing::Eof(random_id(&mut ctx.srv.rng))
+    } else {
+        let name = format!("temp-repl-{}-{}.rdb", std::process::id(), ctx.cl.id);
+        Framing::Disk(std::path::Path::new(&ctx.srv.config.dir).join(name))
+    };
+    if !ctx.cl.rdb_only {
+        r.diskless = diskless;
+        add_replica(ctx, r);
+    }
+    // Everything fed from now on follows the snapshot: the stream starts with a SELECT.
+    ctx.srv.repl.stream_db = None;
+    if psync {
+        let line = format!(
+            "+FULLRESYNC {} {}\r\n",
+            ctx.srv.repl.replid, ctx.srv.repl.offset
+        );
+        ctx.cl.out.buf.extend_from_slice(line.as_bytes());
+    }
+    let rx = transfer::start(ctx.srv, framing)
+        .map_err(|e| Error::new(format!("ERR can't start the snapshot: {e}")))?;
+    ctx.srv.log.notice(&format!(
+        "Starting BGSAVE for SYNC with target: {} (fork-less snapshot)",
+        if diskless { "replicas sockets" } else { "disk" }
+    ));
+    ctx.cl.rdb_stream = Some(rx);
+    Ok(())
+}
+
+/// The connection finished sending the snapshot (`ok`: all of it). Returns whether the
+/// connection goes on (a replica, now online) or closes (an rdb-only transfer, a failure).
+pub(crate) fn rdb_sent(srv: &mut Server, cl: &mut Client, ok: bool) -> bool {
+    let Some(r) = srv.repl.replicas.get_mut(&cl.id) else {
+        if ok {
+            srv.log.notice(&format!(
+                "Synchronization with replica {} succeeded",
+                cl.addr
+            ));
+        } else {
+            srv.log.warning(&format!(
+                "Synchronization with replica {} failed: connection lost",
+                cl.addr
+            ));
+        }
+        return false;
+    };
+    if !ok {
+        let name = r.name();
+        srv.log.warning(&format!(
+            "Synchronization with replica {name} failed: connection lost"
+        ));
+        return false;
+    }
+    r.state = State::Online;
+    r.ack_time = Instant::now();
+    let name = r.name();
+    if r.diskless && !r.pre_psync {
+        srv.log.notice(&format!("Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming"));
+    } else {
+        r.streaming = true;
+        srv.log
+            .notice(&format!("Synchronization with replica {name} succeeded"));
+    }
+    true
+}
+
+/// A replica's connection closed.
+pub(crate) fn remove_replica(srv: &mut Server, cl: &Client) {
+    if let Some(r) = srv.repl.replicas.remove(&cl.id) {
+        if r.state == State::Online {
+            srv.log
+                .notice(&format!("Connection with replica {} lost.", r.name()));
+        }
+    }
+    if srv.repl.replicas.is_empty() {
+        srv.repl.no_replicas_since = Instant::now();
+    }
+}
+
+/// REPLCONF <option> <value> ... (replconfCommand).
+pub(crate) fn replconf(ctx: &mut Ctx<'_>) -> Reply {
+    use crate::cmd::args::is;
+    let a = ctx.args;
+    if a.len().is_multiple_of(2) {
+        return Err(Error::syntax());
+    }
+    for pair in a[1..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if is(opt, "listening-port") {
+            let port = crate::cmd::args::int(val)?;
+            ctx.cl
+                .repl_hs
+                .get_or_insert_with(Default::default)
+                .listening_port = port;
+        } else if is(opt, "ip-address") {
+            if val.len() >= 46 {
+                return Err(Error::new(format!(
+                    "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    val.len()
+                )));
+            }
+            ctx.cl.repl_hs.get_or_insert_with(Default::default).ip =
+                Some(String::from_utf8_lossy(val).into_owned());
+        } else if is(opt, "capa") {
+            let hs = ctx.cl.repl_hs.get_or_insert_with(Default::default);
+            if is(val, "eof") {
+                hs.capa_eof = true;
+            } else if is(val, "psync2") {
+                hs.capa_psync2 = true;
+            }
+        } else if is(opt, "ack") {
+            // No reply, whatever happens.
+            if let Ok(off) = crate::cmd::args::int(val) {
+                ack(ctx.srv, ctx.cl.id, off);
+            }
+            return Ok(());
+        } else if is(opt, "getack") {
+            super::replica::send_ack_now(ctx.srv);
+            return Ok(());
+        } else if is(opt, "rdb-only") {
+            match val.as_slice() {
+                b"0" => ctx.cl.rdb_only = false,
+                b"1" => ctx.cl.rdb_only = true,
+                _ => return Err(Error::new("ERR rdb-only must be 0 or 1")),
+            }
+        } else if is(opt, "rdb-filter-only") {
+        } else {
+            return Err(Error::new(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    ctx.cl.out.ok();
+    Ok(())
+}
+
+/// REPLCONF ACK <offset> from a replica.
+fn ack(srv: &mut Server, id: ClientId, off: i64) {
+    let Some(r) = srv.repl.replicas.get_mut(&id) else {
+        return;
+    };
+    if off > 0 && off as u64 > r.ack_off {
+        r.ack_off = off as u64;
+    }
+    r.ack_time = Instant::now();
+    if r.state == State::Online && !r.streaming {
+        r.streaming = true;
+        let name = r.name();
+        srv.log
+            .notice(&format!("Synchronization with replica {name} succeeded"));
+        wake_replicas(srv);
+    }
+    release_waiters(srv);
+}
+
+/// Online replicas that acknowledged `offset` (replicationCountAcksByOffset).
+fn count_acks(srv: &Server, offset: u64) -> i64 {
+    srv.repl
+        .replicas
+        .values()
+        .filter(|r| r.state == State::Online && r.ack_off >= offset)
+        .count() as i64
+}
+
+/// WAIT numreplicas timeout.
+pub(crate) fn wait(ctx: &mut Ctx<'_>) -> Reply {
+    if super::replica::is_replica(ctx.srv) {
+        return Err(Error::new("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let wanted = crate::cmd::args::int(&ctx.args[1])?;
+    let ms = crate::cmd::args::int_msg(&ctx.args[2], "timeout is not an integer or out of range")?;
+    if ms < 0 {
+        return Err(Error::new("ERR timeout is negative"));
+    }
+    let offset = ctx.cl.repl_woff;
+    let acked = count_acks(ctx.srv, offset);
+    if acked >= wanted || !ctx.can_block() {
+        ctx.cl.out.int(acked);
+        return Ok(());
+    }
+    // The timeout is kept here, not in the block: the reply is the count at that time.
+    ctx.block(Vec::new(), 0, |out| out.int(0));
+    let deadline = (ms > 0)
+        .then(|| Instant::now().checked_add(Duration::from_millis(ms as u64)))
+        .flatten();
+    ctx.srv.repl.waiters.push(Waiter {
+        id: ctx.cl.id,
+        offset,
+        wanted,
+        deadline,
+    });
+    request_acks(ctx.srv);
+    Ok(())
+}
+
+/// REPLCONF GETACK * into the stream: replicas answer with their offset at once.
+fn request_acks(srv: &mut Server) {
+    if srv.repl.replicas.is_empty() {
+        return;
+    }
+    let mut b = Vec::new();
+    encode_command(&mut b, &[b"REPLCONF", b"GETACK", b"*"]);
+    let limit = output_limit(srv);
+    srv.repl.append_stream(&b, limit);
+    wake_replicas(srv);
+}
+
+/// Answers the WAIT clients whose replicas acknowledged enough, or whose time is up.
+fn release_waiters(srv: &mut Server) {
+    if srv.repl.waiters.is_empty() {
+        return;
+    }
+    let now = Instant::now();
+    let waiters = std::mem::take(&mut srv.repl.waiters);
+    let mut keep = Vec::new();
+    for w in waiters {
+        let Some(rc) = srv.clients.get(&w.id).cloned() else {
+            continue;
+        };
+        let Ok(mut c) = rc.try_borrow_mut() else {
+            keep.push(w);
+            continue;
+        };
+        if c.blocked.as_ref().is_none_or(|b| b.cmd.name != "wait") {
+            continue;
+        }
+        let acked = count_acks(srv, w.offset);
+        if acked >= w.wanted || w.deadline.is_some_and(|d| d <= now) {
+            crate::cmd::unregister_blocked(srv, &mut c);
+            c.out.int(acked);
+            c.notify.notify_one();
+        } else {
+            keep.push(w);
+        }
+    }
+    srv.repl.waiters.extend(keep);
+}
+
+/// Asks the connection of client `id` to close.
+fn close_client(srv: &Server, id: ClientId) {
+    if let Some(rc) = srv.clients.get(&id) {
+        if let Ok(mut c) = rc.try_borrow_mut() {
+            c.close_asap = true;
+            c.notify.notify_one();
+        }
+    }
+}
+
+pub(crate) fn cron(srv: &mut Server) {
+    let period = Duration::from_secs(setting(srv, "repl-ping-replica-period").max(1) as u64);
+    if !srv.repl.replicas.is_empty() && srv.repl.last_ping.elapsed() >= period {
+        srv.repl.last_ping = Instant::now();
+        let limit = output_limit(srv);
+        srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
+        wake_replicas(srv);
+    }
+    let timeout = Duration::from_secs(setting(srv, "repl-timeout").max(1) as u64);
+    let dead: Vec<(ClientId, String)> = srv
+        .repl
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.state == State::Online && !r.pre_psync)
+        .filter(|(_, r)| r.ack_time.elapsed() > timeout)
+        .map(|(id, r)| (*id, r.name()))
+        .collect();
+    for (id, name) in dead {
+        srv.log.warning(&format!(
+            "Disconnecting timedout replica (streaming sync): {name}"
+        ));
+        close_client(srv, id);
+    }
+    for (id, r) in &srv.repl.replicas {
+        if r.over_limit {
+            close_client(srv, *id);
+        }
+    }
+    release_waiters(srv);
+    backlog_upkeep(srv);
+}
+
+/// repl-backlog-size changes apply to the backlog; repl-backlog-ttl frees it after that long
+/// without replicas (a master only: a replica keeps it for its own promotion).
+fn backlog_upkeep(srv: &mut Server) {
+    let size = setting(srv, "repl-backlog-size").max(1) as usize;
+    if let Some(b) = srv.repl.backlog.as_mut() {
+        if b.size() != size {
+            b.resize(size);
+        }
+    }
+    let ttl = setting(srv, "repl-backlog-ttl");
+    let repl = &srv.repl;
+    if ttl > 0
+        && repl.backlog.is_some()
+        && repl.replicas.is_empty()
+        && !super::replica::is_replica(srv)
+        && repl.no_replicas_since.elapsed() >= Duration::from_secs(ttl as u64)
+    {
+        let repl = &mut srv.repl;
+        repl.backlog = None;
+        repl.replid = random_id(&mut srv.rng);
+        repl.replid2 = NULL_REPLID.to_string();
+        repl.second_offset = -1;
+        srv.log.notice(&format!(
+            "Replication backlog freed after {ttl} seconds without connected replicas."
+        ));
+    }
+}
+
+/// ROLE as a master: offset and the online replicas (ip, port, acked offset).
+pub(crate) fn role(srv: &Server, out: &mut amber_resp::ReplyBuf) {
+    let online: Vec<&Replica> = srv
+        .repl
+        .replicas
+        .values()
+        .filter(|r| r.state == State::Online)
+        .collect();
+    out.array(3);
+    out.bulk(b"master");
+    out.int(srv.repl.offset as i64);
+    out.array(online.len());
+    for r in online {
+        out.array(3);
+        out.bulk(r.ip().as_bytes());
+        out.bulk(r.hs.listening_port.to_string().as_bytes());
+        out.bulk(r.ack_off.to_string().as_bytes());
+    }
+}
+
+/// INFO replication's connected_slaves and slaveN lines.
+pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "connected_slaves:{}\r\n", srv.repl.replicas.len());
+    let min = setting(srv, "min-replicas-to-write");
+    let lag = setting(srv, "min-replicas-max-lag");
+    if min > 0 && lag > 0 {
+        let _ = write!(
+            out,
+            "min_slaves_good_slaves:{}\r\n",
+            good_replicas(srv, lag)
+        );
+    }
+    for (i, r) in srv.repl.replicas.values().enumerate() {
+        let (state, lag) = match r.state {
+            State::SendingRdb => ("wait_bgsave", 0),
+            State::Online => ("online", r.ack_time.elapsed().as_secs()),
+        };
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
+            r.ip(),
+            r.hs.listening_port,
+            r.ack_off
+        );
+    }
+}
+
+/// min-replicas-to-write N with min-replicas-max-lag M: writes are refused while fewer
+/// than N replicas acknowledged within M seconds.
+pub(crate) fn min_replicas_refusal(srv: &Server) -> Option<String> {
+    let min = setting(srv, "min-replicas-to-write");
+    let lag = setting(srv, "min-replicas-max-lag");
+    if min > 0 && lag > 0 && (good_replicas(srv, lag) as i64) < min {
+        return Some("NOREPLICAS Not enough good replicas to write.".to_string());
+    }
+    None
+}
+
+/// Online replicas whose last ACK is at most `max_lag` seconds old.
+fn good_replicas(srv: &Server, max_lag: i64) -> usize {
+    srv.repl
+        .replicas
+        .values()
+        .filter(|r| r.state == State::Online && r.ack_time.elapsed().as_secs() as i64 <= max_lag)
+        .count()
+}
+
+/// INFO replication's lines from master_failover_state to the backlog's.
+pub(crate) fn info_stream(srv: &Server, out: &mut String) {
+    use std::fmt::Write as _;
+    let repl = &srv.repl;
+    let b = repl.backlog.as_ref();
+    let _ = write!(
+        out,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        repl.replid,
+        repl.replid2,
+        repl.offset,
+        repl.second_offset,
+        u8::from(b.is_some()),
+        setting(srv, "repl-backlog-size"),
+        b.map_or(0, |b| b.first()),
+        b.map_or(0, |b| b.histlen()),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_hands_out_everything_in_order_in_bounded_rounds() {
+        let mut p = Pending::default();
+        let mut want = Vec::new();
+        for i in 0..20_000u32 {
+            let b = i.to_le_bytes().repeat((i % 7 + 1) as usize);
+            p.push(&b);
+            want.extend_from_slice(&b);
+        }
+        p.push(&vec![9u8; 3 * CHUNK]);
+        want.extend_from_slice(&vec![9u8; 3 * CHUNK]);
+        let mut got = Vec::new();
+        while !p.is_empty() {
+            let mut out = Vec::new();
+            p.take_into(&mut out, 100_000);
+            assert!(out.len() < 100_000 + 3 * CHUNK);
+            got.extend_from_slice(&out);
+        }
+        assert_eq!(got, want);
+        assert_eq!(p.len, 0);
+    }
+}
