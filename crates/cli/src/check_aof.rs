@@ -16,11 +16,12 @@ use amber_persist::aof::check::{FileFormat, FileRole, FileStatus, Verdict};
 use amber_persist::aof::{
     check_with_progress, fix, CheckError, CheckOptions, CheckReport, Judgment,
 };
+use amber_persist::PCode;
 use serde::Serialize;
 
 use crate::{human, progress::Progress, Failure, Outcome};
 
-const CODE: &str = "P003 AOF_CORRUPT";
+const CODE: &str = PCode::AofCorrupt.label();
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -275,7 +275,7 @@ fn create(a: CreateArgs) -> Result<Outcome, Failure> {
         let save_took = match local::bgsave_and_wait(&mut c, &dir, timeout) {
             Ok(t) => t,
             Err(e) => {
-                let msg = format!("{} {}", e.code, e.message);
+                let msg = format!("{} {}", e.code.code(), e.message);
                 if a.json {
                     print_json(&CreateReport {
                         ok: false,

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use amber_persist::aof::{self, CheckError, CheckOptions, Judgment, LoadAction, Verdict};
+use amber_persist::PCode;
 
 use super::local::{self, FsStat};
-use super::{Finding, Server};
+use super::{Finding, Server, Status};
 use crate::client::Reply;
 use crate::human::size;
 
@@ -335,10 +336,11 @@ fn dir_writable(c: &Ctx) -> Finding {
     );
     if let Ok(fs) = &l.fs {
         if fs.read_only {
-            return Finding::error(
+            return Finding::coded(
                 "dir_writable",
-                "P005",
-                format!("WRITE_ERR: {d} is on a read-only filesystem: no save can succeed"),
+                Status::Error,
+                PCode::WriteErr,
+                format!("{d} is on a read-only filesystem: no save can succeed"),
             )
             .fix(format!(
                 "Remount it read-write (mount -o remount,rw), or move dir; the fs may have been \
@@ -347,21 +349,17 @@ fn dir_writable(c: &Ctx) -> Finding {
         }
     }
     if let Err(e) = &l.probe {
-        let code = local::io_code(e);
-        let name = if code == "P004" {
-            "DISK_FULL"
-        } else {
-            "WRITE_ERR"
-        };
-        let fix = if code == "P004" {
+        let code = PCode::from_io(e);
+        let fix = if code == PCode::DiskFull {
             format!("Free space on the filesystem of {d} (old backups, logs, temp-*.rdb left by crashed saves), or grow it.")
         } else {
             fix_perm
         };
-        return Finding::error(
+        return Finding::coded(
             "dir_writable",
+            Status::Error,
             code,
-            format!("{name}: can't create, write and fsync a file in {d}: {e}"),
+            format!("can't create, write and fsync a file in {d}: {e}"),
         )
         .fix(fix)
         .detail("error", e.to_string());
@@ -371,11 +369,12 @@ fn dir_writable(c: &Ctx) -> Finding {
         if let Some(p) = local::server_proc(pid) {
             if let Some((ok, uid, gid, mode)) = local::proc_can_write(&p, &l.dir) {
                 if !ok {
-                    return Finding::error(
+                    return Finding::coded(
                         "dir_writable",
-                        "P005",
+                        Status::Error,
+                        PCode::WriteErr,
                         format!(
-                            "WRITE_ERR: the server (pid {pid}, uid {}) can't create files in {d} (owner {uid}:{gid}, mode {mode:o})",
+                            "the server (pid {pid}, uid {}) can't create files in {d} (owner {uid}:{gid}, mode {mode:o})",
                             p.uid
                         ),
                     )
@@ -439,7 +438,7 @@ fn disk_space(c: &Ctx) -> Finding {
         c.cli
     );
     let f = if fs.free == 0 || fs.free < need {
-        Finding::error("disk_space", "P004", format!("DISK_FULL: {what}")).fix(fix)
+        Finding::coded("disk_space", Status::Error, PCode::DiskFull, what).fix(fix)
     } else if fs.free < need.saturating_mul(2) {
         Finding::warn(
             "disk_space",
@@ -458,32 +457,19 @@ fn disk_space(c: &Ctx) -> Finding {
 }
 
 /// The code of Amber's own error field (`P004 DISK_FULL`), when set.
-fn amber_code(v: Option<&str>) -> Option<(String, String)> {
-    let v = v?;
-    if v == "none" || v.is_empty() {
-        return None;
-    }
-    let (code, name) = v.split_once(' ').unwrap_or((v, ""));
-    Some((code.to_string(), name.to_string()))
+fn amber_code(v: Option<&str>) -> Option<PCode> {
+    PCode::parse_prefix(v?)
 }
 
 /// The cause of a failed write when the server does not say: what the local probe found.
-fn local_cause(c: &Ctx) -> Option<(String, String)> {
+fn local_cause(c: &Ctx) -> Option<PCode> {
     let l = c.local.as_ref()?;
     if let Err(e) = &l.probe {
-        let code = local::io_code(e);
-        let name = if code == "P004" {
-            "DISK_FULL"
-        } else {
-            "WRITE_ERR"
-        };
-        return Some((code.into(), name.into()));
+        return Some(PCode::from_io(e));
     }
     match &l.fs {
-        Ok(fs) if fs.read_only => Some(("P005".into(), "WRITE_ERR".into())),
-        Ok(fs) if fs.free == 0 || fs.free < space_needed(c).0 => {
-            Some(("P004".into(), "DISK_FULL".into()))
-        }
+        Ok(fs) if fs.read_only => Some(PCode::WriteErr),
+        Ok(fs) if fs.free == 0 || fs.free < space_needed(c).0 => Some(PCode::DiskFull),
         _ => None,
     }
 }
@@ -501,24 +487,24 @@ fn last_save(c: &Ctx) -> Finding {
     );
     let f = if status != "ok" {
         let (code, name, why) = match amber_code(s.info("amber_rdb_last_error")) {
-            Some((code, name)) => (code, name, "the server reports".to_string()),
+            Some(code) => (code, code.name().to_string(), "the server reports"),
             None => match local_cause(c) {
-                Some((code, name)) => (code, name, "found on the data directory".to_string()),
+                Some(code) => (code, code.name().to_string(), "found on the data directory"),
                 None if !s.is_amber() => (
-                    "P001".to_string(),
-                    "FORK_FAIL or WRITE_ERR".to_string(),
-                    "Redis does not say why: look for \"Can't save in background: fork\" or \"Write error\" in its log".to_string(),
+                    PCode::ForkFail,
+                    format!("{} or {}", PCode::ForkFail.name(), PCode::WriteErr.name()),
+                    "Redis does not say why: look for \"Can't save in background: fork\" or \"Write error\" in its log",
                 ),
                 None => (
-                    "P005".to_string(),
-                    "WRITE_ERR".to_string(),
-                    "see the server log".to_string(),
+                    PCode::WriteErr,
+                    PCode::WriteErr.name().to_string(),
+                    "see the server log",
                 ),
             },
         };
-        let fix = match code.as_str() {
-            "P004" => "Free disk space in dir (see disk_space), then BGSAVE.".to_string(),
-            "P001" => {
+        let fix = match code {
+            PCode::DiskFull => "Free disk space in dir (see disk_space), then BGSAVE.".to_string(),
+            PCode::ForkFail => {
                 "See the fork finding (vm.overcommit_memory=1) and the server log; then BGSAVE."
                     .to_string()
             }
@@ -527,7 +513,7 @@ fn last_save(c: &Ctx) -> Finding {
         };
         Finding::error(
             "last_save",
-            &code,
+            code.code(),
             format!("{name}: the last background save failed ({why}); {base}"),
         )
         .fix(format!(
@@ -616,6 +602,7 @@ fn fork(c: &Ctx) -> Finding {
                /proc/sys/vm/overcommit_memory alone is lost at reboot); keep free RAM for \
                copy-on-write (up to used_memory under heavy writes): cap the dataset with \
                maxmemory, add RAM or swap — or run Amber, which never forks.";
+    let ff = PCode::ForkFail.name();
     let numbers = format!(
         "used_memory {}, available RAM {}, free swap {}, vm.overcommit_memory {}",
         size(used),
@@ -627,8 +614,8 @@ fn fork(c: &Ctx) -> Finding {
     let mut f = match oc {
         Some(1) if tight => Finding::warn(
             "fork",
-            "P001",
-            format!("FORK_FAIL risk: {numbers}: a fork works, but copy-on-write under writes can exhaust memory (OOM killer)"),
+            PCode::ForkFail.code(),
+            format!("{ff} risk: {numbers}: a fork works, but copy-on-write under writes can exhaust memory (OOM killer)"),
         )
         .fix(fix),
         Some(1) => Finding::ok("fork", format!("fork is safe: {numbers}")),
@@ -636,26 +623,26 @@ fn fork(c: &Ctx) -> Finding {
             let limit = mem.get("CommitLimit").copied().unwrap_or(0);
             let committed = mem.get("Committed_AS").copied().unwrap_or(0);
             let g = format!(
-                "FORK_FAIL: {numbers} (strict accounting: committed {} of {})",
+                "{ff}: {numbers} (strict accounting: committed {} of {})",
                 size(committed),
                 size(limit)
             );
             if committed.saturating_add(used) > limit {
-                Finding::error("fork", "P001", format!("{g}: a BGSAVE fork will fail with \"Cannot allocate memory\"")).fix(fix)
+                Finding::error("fork", PCode::ForkFail.code(), format!("{g}: a BGSAVE fork will fail with \"Cannot allocate memory\"")).fix(fix)
             } else {
-                Finding::warn("fork", "P001", format!("{g}: forks fail once the dataset grows")).fix(fix)
+                Finding::warn("fork", PCode::ForkFail.code(), format!("{g}: forks fail once the dataset grows")).fix(fix)
             }
         }
         _ if tight => Finding::error(
             "fork",
-            "P001",
-            format!("FORK_FAIL: {numbers}: a fork may be refused (\"Can't save in background: fork: Cannot allocate memory\")"),
+            PCode::ForkFail.code(),
+            format!("{ff}: {numbers}: a fork may be refused (\"Can't save in background: fork: Cannot allocate memory\")"),
         )
         .fix(fix),
         _ => Finding::warn(
             "fork",
-            "P001",
-            format!("FORK_FAIL risk: {numbers}: with heuristic overcommit a BGSAVE fork can fail under memory pressure"),
+            PCode::ForkFail.code(),
+            format!("{ff} risk: {numbers}: with heuristic overcommit a BGSAVE fork can fail under memory pressure"),
         )
         .fix(fix),
     };
@@ -687,14 +674,15 @@ fn aof_status(c: &Ctx) -> Finding {
     let write = s.info("aof_last_write_status").unwrap_or("ok");
     let rewrite = s.info("aof_last_bgrewrite_status").unwrap_or("ok");
     let f = if write != "ok" {
-        let (code, name) = amber_code(s.info("amber_aof_last_error"))
+        let code = amber_code(s.info("amber_aof_last_error"))
             .or_else(|| local_cause(c))
-            .unwrap_or(("P005".into(), "WRITE_ERR".into()));
-        Finding::error(
+            .unwrap_or(PCode::WriteErr);
+        Finding::coded(
             "aof_status",
-            &code,
+            Status::Error,
+            code,
             format!(
-                "{name}: the last AOF write or fsync failed (aof_last_write_status:{write}); \
+                "the last AOF write or fsync failed (aof_last_write_status:{write}); \
                  writes get MISCONF until it succeeds"
             ),
         )
@@ -853,10 +841,11 @@ fn rdb_file(c: &Ctx) -> Finding {
                 "amber check-rdb {pd} shows where it breaks; otherwise {}.",
                 restore_fix(c)
             ));
-            Finding::error(
+            Finding::coded(
                 "rdb_file",
-                "P002",
-                format!("RDB_CORRUPT: {pd} at offset {offset}: {msg}"),
+                Status::Error,
+                PCode::RdbCorrupt,
+                format!("{pd} at offset {offset}: {msg}"),
             )
             .fix(fix)
             .detail("offset", *offset)
@@ -919,21 +908,18 @@ fn aof_files(c: &Ctx) -> Finding {
         String::new()
     };
     let f = match report {
-        Err(CheckError::Manifest(_, e)) => Finding::new(
+        Err(CheckError::Manifest(_, e)) => Finding::coded(
             "aof_files",
             sev(true),
-            Some("P003"),
-            format!("AOF_CORRUPT: the manifest {md} is invalid: {e}"),
+            PCode::AofCorrupt,
+            format!("the manifest {md} is invalid: {e}"),
         )
         .fix(format!("{live_fix}Otherwise {}.", restore_fix(c))),
-        Err(CheckError::Io(p, e)) => Finding::new(
+        Err(CheckError::Io(p, e)) => Finding::coded(
             "aof_files",
             sev(true),
-            Some("P003"),
-            format!(
-                "AOF_CORRUPT: can't read {} (named by the manifest): {e}",
-                p.display()
-            ),
+            PCode::AofCorrupt,
+            format!("can't read {} (named by the manifest): {e}", p.display()),
         )
         .fix(format!("{live_fix}Otherwise {}.", restore_fix(c))),
         Ok(r) => {
@@ -983,12 +969,12 @@ fn aof_files(c: &Ctx) -> Finding {
                     } else {
                         sev(true)
                     };
-                    Finding::new(
+                    Finding::coded(
                         "aof_files",
                         status,
-                        Some("P003"),
+                        PCode::AofCorrupt,
                         format!(
-                            "AOF_CORRUPT: {} {} at offset {}: {}{}",
+                            "{} {} at offset {}: {}{}",
                             bf.name,
                             p.2,
                             p.0,
@@ -1151,10 +1137,7 @@ mod tests {
         assert!(is_loopback("localhost:1"));
         assert!(is_loopback("[::1]:6379"));
         assert!(!is_loopback("10.0.0.5:6379"));
-        assert_eq!(
-            amber_code(Some("P004 DISK_FULL")),
-            Some(("P004".into(), "DISK_FULL".into()))
-        );
+        assert_eq!(amber_code(Some("P004 DISK_FULL")), Some(PCode::DiskFull));
         assert_eq!(amber_code(Some("none")), None);
     }
 
