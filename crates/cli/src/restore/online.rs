@@ -19,7 +19,9 @@ use crate::backup::catalog::{self, Entry};
 use crate::backup::repo::Repo;
 use crate::backup::stream::Unpack;
 use crate::backup::{self, print_json};
-use crate::client::{encode_command, read_reply, Client, Reply};
+use amber_resp::encode_command;
+
+use crate::client::{read_reply, Client, Reply};
 use crate::progress::Progress;
 use crate::{human, Failure, Outcome};
 
