@@ -260,9 +260,10 @@ fn offline(
     let cleanup = |p: &Path| {
         let _ = std::fs::remove_dir_all(p);
     };
+    let fresh = aof_base::FreshAof::new(&appendfilename);
     let mut base = if write_aof {
         std::fs::create_dir(&aof_tmp)
-            .and_then(|()| new_file(&aof_tmp.join(aof_base::base_name(&appendfilename))))
+            .and_then(|()| new_file(&aof_tmp.join(&fresh.base_name)))
             .map(Some)
             .map_err(|e| Failure(format!("can't create {}: {e}", aof_tmp.display())))?
     } else {
@@ -300,11 +301,9 @@ fn offline(
         }
         if let Some(b) = base.take() {
             b.sync_all()?;
-            new_file(&aof_tmp.join(aof_base::incr_name(&appendfilename)))?.sync_all()?;
-            let mut m = new_file(&aof_tmp.join(aof_base::manifest_name(&appendfilename)))?;
-            m.write_all(aof_base::manifest(&appendfilename).as_bytes())?;
-            m.sync_all()?;
-            fsync_dir(&aof_tmp)?;
+            new_file(&aof_tmp.join(&fresh.incr_name))?.sync_all()?;
+            // temp name, write, fsync, rename, fsync the directory: as the server does.
+            fresh.manifest.write_atomic(&aof_tmp, &appendfilename)?;
         }
         Ok(None)
     })();
@@ -380,11 +379,7 @@ fn offline(
         std::fs::rename(&aof_tmp, &aof_dir)
             .and_then(|()| fsync_dir(&dir))
             .map_err(|e| Failure(format!("can't install {}: {e}", aof_dir.display())))?;
-        for n in [
-            aof_base::base_name(&appendfilename),
-            aof_base::incr_name(&appendfilename),
-            aof_base::manifest_name(&appendfilename),
-        ] {
+        for n in fresh.file_names() {
             report.written.push(aof_dir.join(n).display().to_string());
         }
     }

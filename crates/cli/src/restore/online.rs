@@ -160,8 +160,8 @@ fn show(k: &[u8]) -> String {
     amber_persist::rdb::error::show_key(k)
 }
 
-/// Streams the backup's entries to `f` (db, the decoded entry, its bytes in the RDB, the
-/// RDB version), then checks both hashes.
+/// Streams the backup's entries to `f` (db, the decoded entry, its value's bytes in the RDB,
+/// the RDB version), then checks both hashes.
 fn for_each_entry(
     repo: &Repo,
     e: &Entry,
@@ -194,7 +194,7 @@ fn for_each_entry(
                     let end = dec.offset();
                     {
                         let held = rec.borrow();
-                        let raw = held.slice(ent.offset, end);
+                        let raw = held.slice(ent.value_offset, end);
                         f(db, ent, raw, version).map_err(|x| x.to_string())?;
                     }
                     rec.borrow_mut().release(end);
@@ -317,7 +317,7 @@ pub(super) fn run(
             pipe.cmd(&[b"SELECT", db.to_string().as_bytes()], Expect::Select(db))?;
             cur = db;
         }
-        let payload = match raw.and_then(|b| cut::payload(b, version)) {
+        let payload = match raw.and_then(|b| cut::payload(e.rdb_type, b, version)) {
             Some(p) => {
                 cut_n += 1;
                 p
