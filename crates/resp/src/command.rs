@@ -6,6 +6,8 @@
 //!
 //! Byte for byte what Redis's `catAppendOnlyGenericCommand` and redis-cli write.
 
+use crate::reply::put_u64;
+
 /// Appends one command.
 pub fn encode_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
     let payload: usize = args.iter().map(|a| a.len() + 24).sum();
@@ -30,16 +32,7 @@ pub fn push_bulk(buf: &mut Vec<u8>, arg: &[u8]) {
 
 fn push_header(buf: &mut Vec<u8>, prefix: u8, n: u64) {
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    let i = put_u64(&mut digits, n);
     buf.push(prefix);
     buf.extend_from_slice(&digits[i..]);
     buf.extend_from_slice(b"\r\n");

@@ -67,6 +67,19 @@ pub(super) fn create(a: CreateArgs) -> Result<Outcome, Failure> {
     }
 }
 
+/// Says that no backup was made, and why (`what`: taken, stored).
+fn not_made(a: &CreateArgs, what: &str, problem: String) -> Result<(), Failure> {
+    if a.json {
+        print_json(&CreateReport {
+            ok: false,
+            entry: None,
+            problem: Some(problem.clone()),
+        })?;
+    }
+    eprintln!("amber: backup not {what}: {problem}");
+    Ok(())
+}
+
 fn timeout(a: &CreateArgs) -> Duration {
     Duration::from_secs(a.timeout.max(1))
 }
@@ -99,14 +112,7 @@ fn take_local<'r>(
         Ok(t) => t,
         Err(e) => {
             let msg = format!("{} {}", e.code.code(), e.message);
-            if a.json {
-                print_json(&CreateReport {
-                    ok: false,
-                    entry: None,
-                    problem: Some(msg.clone()),
-                })?;
-            }
-            eprintln!("amber: backup not taken: {msg}");
+            not_made(a, "taken", msg)?;
             return Ok(None);
         }
     };
@@ -220,15 +226,7 @@ fn store(a: &CreateArgs, repo: &Repo, job: &Job, snapshot: Snapshot) -> Result<O
         Err(e @ RdbError::Unsupported { .. }) => (None, Some(e.to_string())),
         Err(e) => {
             drop(sink);
-            let problem = format!("the snapshot is not a valid RDB: {e}");
-            if a.json {
-                print_json(&CreateReport {
-                    ok: false,
-                    entry: None,
-                    problem: Some(problem.clone()),
-                })?;
-            }
-            eprintln!("amber: backup not stored: {problem}");
+            not_made(a, "stored", format!("the snapshot is not a valid RDB: {e}"))?;
             return Ok(Outcome::Problem);
         }
     };
