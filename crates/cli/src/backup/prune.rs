@@ -28,13 +28,36 @@ struct PruneReport {
 }
 
 pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
+    let grace_ms = retention::parse_duration(&a.orphan_grace).map_err(Failure)?;
+    let policy = policy(&a)?;
+    let repo = Repo::open(&a.repo.repo, false)?;
+    let (entries, _) = load_catalog(&repo)?;
+    let now = catalog::now_ms();
+    let (items, removed) = prune_backups(&a, &repo, &entries, &policy, now)?;
+    let (orphans_removed, orphans_young) =
+        prune_unfinished(&a, &repo, &entries, &removed, grace_ms, now)?;
+    let report = PruneReport {
+        applied: a.apply,
+        backups: items,
+        removed,
+        orphans_removed,
+        orphans_kept_young: orphans_young,
+    };
+    if a.json {
+        print_json(&report)?;
+    } else if !a.quiet {
+        print_text(&a, &report);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn policy(a: &PruneArgs) -> Result<retention::Policy, Failure> {
     let max_age_ms = a
         .max_age
         .as_deref()
         .map(retention::parse_duration)
         .transpose()
         .map_err(Failure)?;
-    let grace_ms = retention::parse_duration(&a.orphan_grace).map_err(Failure)?;
     let policy = retention::Policy {
         keep_last: a.keep_last,
         keep_daily: a.keep_daily,
@@ -46,9 +69,17 @@ pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
             "give at least one of --keep-last, --keep-daily, --keep-weekly, --max-age".into(),
         ));
     }
-    let repo = Repo::open(&a.repo.repo, false)?;
-    let (entries, _) = load_catalog(&repo)?;
-    let now = catalog::now_ms();
+    Ok(policy)
+}
+
+/// The policy's verdict on every backup, and (with --apply) the ids deleted.
+fn prune_backups(
+    a: &PruneArgs,
+    repo: &Repo,
+    entries: &[Entry],
+    policy: &retention::Policy,
+    now: i64,
+) -> Result<(Vec<PruneItem>, Vec<String>), Failure> {
     let candidates: Vec<retention::Candidate> = entries
         .iter()
         .map(|e| retention::Candidate {
@@ -57,7 +88,7 @@ pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
             verified: e.verified,
         })
         .collect();
-    let plan = retention::plan(&candidates, &policy, now);
+    let plan = retention::plan(&candidates, policy, now);
     let mut removed = Vec::new();
     let mut items = Vec::new();
     for d in &plan {
@@ -82,8 +113,19 @@ pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
             reasons: d.reasons.clone(),
         });
     }
-    // Unfinished backups: data without an entry, partial uploads; young ones may still be
-    // in progress.
+    Ok((items, removed))
+}
+
+/// Unfinished backups: data without an entry, partial uploads; young ones may still be in
+/// progress. Returns (removed or to remove, kept as young).
+fn prune_unfinished(
+    a: &PruneArgs,
+    repo: &Repo,
+    entries: &[Entry],
+    removed: &[String],
+    grace_ms: i64,
+    now: i64,
+) -> Result<(Vec<String>, Vec<String>), Failure> {
     let mut orphans_removed = Vec::new();
     let mut orphans_young = Vec::new();
     let now_sys = SystemTime::now();
@@ -92,7 +134,7 @@ pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
         .filter(|e| !removed.contains(&e.id))
         .cloned()
         .collect();
-    for m in orphans(&repo, &entries_after)? {
+    for m in orphans(repo, &entries_after)? {
         let key = m.location.to_string();
         if entries.iter().any(|e| e.object == key) {
             continue; // just pruned above
@@ -121,20 +163,10 @@ pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
         }
         orphans_removed.push(name);
     }
-    let report = PruneReport {
-        applied: a.apply,
-        backups: items,
-        removed,
-        orphans_removed,
-        orphans_kept_young: orphans_young,
-    };
-    if a.json {
-        print_json(&report)?;
-        return Ok(Outcome::Ok);
-    }
-    if a.quiet {
-        return Ok(Outcome::Ok);
-    }
+    Ok((orphans_removed, orphans_young))
+}
+
+fn print_text(a: &PruneArgs, report: &PruneReport) {
     let verb = if a.apply { "removed" } else { "would remove" };
     for i in &report.backups {
         println!(
@@ -166,5 +198,4 @@ pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
             " (add --apply to delete)"
         }
     );
-    Ok(Outcome::Ok)
 }
