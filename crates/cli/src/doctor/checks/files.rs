@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use amber_persist::aof::{self, CheckError, CheckOptions, Judgment, LoadAction, Verdict};
+use amber_persist::aof::{
+    self, CheckError, CheckOptions, CheckReport, Judgment, LoadAction, Verdict,
+};
 use amber_persist::PCode;
 
 use super::{not_here, restore_fix, Ctx};
@@ -111,13 +113,6 @@ pub(super) fn aof_files(c: &Ctx) -> Finding {
         std::thread::sleep(std::time::Duration::from_millis(500));
         report = aof::check(&m, &CheckOptions::default());
     }
-    let sev = |error: bool| {
-        if error && c.aof_on {
-            Status::Error
-        } else {
-            Status::Warn
-        }
-    };
     let live_fix = if live && c.aof_on {
         format!(
             "The running server's memory is intact: {} BGREWRITEAOF writes a fresh base and \
@@ -130,87 +125,100 @@ pub(super) fn aof_files(c: &Ctx) -> Finding {
     let f = match report {
         Err(CheckError::Manifest(_, e)) => Finding::coded(
             "aof_files",
-            sev(true),
+            severity(c),
             PCode::AofCorrupt,
             format!("the manifest {md} is invalid: {e}"),
         )
         .fix(format!("{live_fix}Otherwise {}.", restore_fix(c))),
         Err(CheckError::Io(p, e)) => Finding::coded(
             "aof_files",
-            sev(true),
+            severity(c),
             PCode::AofCorrupt,
             format!("can't read {} (named by the manifest): {e}", p.display()),
         )
         .fix(format!("{live_fix}Otherwise {}.", restore_fix(c))),
-        Ok(r) => {
-            let files: Vec<serde_json::Value> = r
-                .files
-                .iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "name": f.name,
-                        "size": f.size,
-                        "valid_len": f.valid_len,
-                        "judgment": f.judgment.as_ref().map_or("ok", Judgment::name),
-                        "problem": f.problem.as_ref().map(|p| format!("{} at offset {}: {}", p.kind, p.offset, p.reason)),
-                    })
-                })
-                .collect();
-            let total: u64 = r.files.iter().map(|f| f.size).sum();
-            let bad = r.files.iter().find(|f| f.problem.is_some());
-            let g = match (&r.verdict, bad) {
-                (Verdict::Valid, _) | (_, None) => Finding::ok(
-                    "aof_files",
-                    format!("{} files, {}: every file valid", r.files.len(), size(total)),
-                ),
-                (v, Some(bf)) => {
-                    let p = bf
-                        .problem
-                        .as_ref()
-                        .map(|p| (p.offset, p.reason.clone(), p.kind))
-                        .unwrap_or((0, String::new(), ""));
-                    // The server's own rule (amber_persist::aof::load_action).
-                    let load_truncated = c.srv.config("aof-load-truncated") != Some("no");
-                    let loads = matches!(
-                        r.load_action(load_truncated),
-                        Some(LoadAction::Load | LoadAction::LoadCut { .. })
-                    );
-                    let check_fix = match v {
-                        Verdict::Fixable { valid_len, .. } => format!(
-                            "with the server stopped, amber check-aof --fix {md} cuts {} at offset {valid_len} ({} bytes, {} complete commands after it are lost)",
-                            bf.name,
-                            bf.bytes_cut(),
-                            bf.commands_cut()
-                        ),
-                        _ => format!("amber check-aof {md} cannot fix this by truncating ({}): {}", bf.name, restore_fix(c)),
-                    };
-                    let status = if loads { Status::Warn } else { sev(true) };
-                    Finding::coded(
-                        "aof_files",
-                        status,
-                        PCode::AofCorrupt,
-                        format!(
-                            "{} {} at offset {}: {}{}",
-                            bf.name,
-                            p.2,
-                            p.0,
-                            p.1,
-                            if loads {
-                                " (the loader takes the valid prefix: aof-load-truncated yes)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    )
-                    .fix(format!("{live_fix}{check_fix}; or {}.", restore_fix(c)))
-                    .detail("offset", p.0)
-                    .detail("file", bf.name.clone())
-                }
-            };
-            g.detail("files", files)
-        }
+        Ok(r) => checked(c, &md.to_string(), &r, &live_fix),
     };
     f.detail("manifest", md.to_string())
+}
+
+/// A damaged AOF is an error when the server runs with appendonly yes, a warning otherwise.
+fn severity(c: &Ctx) -> Status {
+    if c.aof_on {
+        Status::Error
+    } else {
+        Status::Warn
+    }
+}
+
+/// The finding on a manifest whose files were all read: each file's judgment, and the first
+/// bad one explained with what the loader would do and how to repair it.
+fn checked(c: &Ctx, md: &str, r: &CheckReport, live_fix: &str) -> Finding {
+    let files: Vec<serde_json::Value> = r
+        .files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "name": f.name,
+                "size": f.size,
+                "valid_len": f.valid_len,
+                "judgment": f.judgment.as_ref().map_or("ok", Judgment::name),
+                "problem": f.problem.as_ref().map(|p| format!("{} at offset {}: {}", p.kind, p.offset, p.reason)),
+            })
+        })
+        .collect();
+    let total: u64 = r.files.iter().map(|f| f.size).sum();
+    let bad = r.files.iter().find(|f| f.problem.is_some());
+    let g = match (&r.verdict, bad) {
+        (Verdict::Valid, _) | (_, None) => Finding::ok(
+            "aof_files",
+            format!("{} files, {}: every file valid", r.files.len(), size(total)),
+        ),
+        (v, Some(bf)) => {
+            let p = bf
+                .problem
+                .as_ref()
+                .map(|p| (p.offset, p.reason.clone(), p.kind))
+                .unwrap_or((0, String::new(), ""));
+            // The server's own rule (amber_persist::aof::load_action).
+            let load_truncated = c.srv.config("aof-load-truncated") != Some("no");
+            let loads = matches!(
+                r.load_action(load_truncated),
+                Some(LoadAction::Load | LoadAction::LoadCut { .. })
+            );
+            let check_fix = match v {
+                Verdict::Fixable { valid_len, .. } => format!(
+                    "with the server stopped, amber check-aof --fix {md} cuts {} at offset {valid_len} ({} bytes, {} complete commands after it are lost)",
+                    bf.name,
+                    bf.bytes_cut(),
+                    bf.commands_cut()
+                ),
+                _ => format!("amber check-aof {md} cannot fix this by truncating ({}): {}", bf.name, restore_fix(c)),
+            };
+            let status = if loads { Status::Warn } else { severity(c) };
+            Finding::coded(
+                "aof_files",
+                status,
+                PCode::AofCorrupt,
+                format!(
+                    "{} {} at offset {}: {}{}",
+                    bf.name,
+                    p.2,
+                    p.0,
+                    p.1,
+                    if loads {
+                        " (the loader takes the valid prefix: aof-load-truncated yes)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .fix(format!("{live_fix}{check_fix}; or {}.", restore_fix(c)))
+            .detail("offset", p.0)
+            .detail("file", bf.name.clone())
+        }
+    };
+    g.detail("files", files)
 }
 
 fn mtime(p: &Path) -> Option<i64> {
