@@ -178,7 +178,13 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ParseE
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ParseError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    // Redis finds the newline with strchr, which stops at a NUL byte: a line with a NUL
+    // before its newline is never complete (it waits until "too big inline request").
+    let Some(nl) = buf
+        .iter()
+        .position(|&b| b == b'\n' || b == 0)
+        .filter(|&i| buf[i] == b'\n')
+    else {
         if buf.len() > PROTO_INLINE_MAX_SIZE {
             return Err(proto_err("too big inline request"));
         }
@@ -212,6 +218,18 @@ mod tests {
         for cut in 0..req.len() {
             assert_eq!(parse(&req[..cut]).unwrap(), None, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn inline_nul_before_newline_never_completes() {
+        assert_eq!(parse(b"ECHO x\0y\r\nPING\r\n").unwrap(), None);
+        let mut big = b"ECHO \0".to_vec();
+        big.resize(PROTO_INLINE_MAX_SIZE + 1, b'a');
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse(&big).unwrap_err().0,
+            "Protocol error: too big inline request"
+        );
     }
 
     #[test]
