@@ -2,17 +2,14 @@
 //! Values that decode are applied too, so `to_value` sees odd but valid input.
 #![no_main]
 
+mod common;
+
 use amber_persist::rdb::{to_value, Decoder, Item};
 use amber_store::Limits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    // Give most inputs a valid header so the fuzzer spends its time past it.
-    let mut buf = Vec::with_capacity(data.len() + 9);
-    if !data.starts_with(b"REDIS") {
-        buf.extend_from_slice(b"REDIS0010");
-    }
-    buf.extend_from_slice(data);
+    let buf = common::with_rdb_header(data);
     let Ok(mut d) = Decoder::new(&buf[..]) else {
         return;
     };

@@ -3,17 +3,15 @@
 //! `entry_at` is driven too, at an offset taken from the input.
 #![no_main]
 
+mod common;
+
 use amber_persist::rdb::salvage::{entry_at, salvage};
 use amber_persist::rdb::{Decoder, EncodeOptions, Encoder, Item};
 use amber_store::Limits;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut buf = Vec::with_capacity(data.len() + 9);
-    if !data.starts_with(b"REDIS") {
-        buf.extend_from_slice(b"REDIS0010");
-    }
-    buf.extend_from_slice(data);
+    let buf = common::with_rdb_header(data);
     let Ok(mut enc) = Encoder::new(Vec::new(), EncodeOptions::default()) else {
         return;
     };

@@ -16,11 +16,12 @@ use amber_persist::aof::check::{FileFormat, FileRole, FileStatus, Verdict};
 use amber_persist::aof::{
     check_with_progress, fix, CheckError, CheckOptions, CheckReport, Judgment,
 };
+use amber_persist::PCode;
 use serde::Serialize;
 
 use crate::{human, progress::Progress, Failure, Outcome};
 
-const CODE: &str = "P003 AOF_CORRUPT";
+const CODE: &str = PCode::AofCorrupt.label();
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -141,42 +142,23 @@ pub fn run(mut a: Args) -> Result<Outcome, Failure> {
     bar.finish();
     let report = match result {
         Ok(r) => r,
-        Err(CheckError::Manifest(p, e)) => {
-            if a.json {
-                let j = JsonReport {
-                    input: p.display().to_string(),
-                    kind: "manifest",
-                    files: Vec::new(),
-                    verdict: "manifest-error",
-                    message: Some(e.to_string()),
-                    // Redis's loader refuses a manifest it cannot parse.
-                    server_yes: Some("refuse"),
-                    server_no: Some("refuse"),
-                    fixed: None,
-                    ok: false,
-                };
-                print_json(&j)?;
-            } else {
-                println!("Checking AOF manifest {}", p.display());
-                println!("{CODE}: invalid manifest: {e}");
-                println!("AOF is NOT OK");
-            }
-            return Ok(Outcome::Problem);
-        }
+        Err(CheckError::Manifest(p, e)) => return invalid_manifest(&a, &p, &e.to_string()),
         Err(e @ CheckError::Io(..)) => return Err(Failure(e.to_string())),
     };
     if !a.json {
         print_text(&report);
     }
-    let mut fixed = None;
-    let mut message = None;
+    let mut done = Done {
+        message: None,
+        fixed: None,
+    };
     let outcome = match &report.verdict {
         Verdict::Valid | Verdict::NothingToTruncate => Outcome::Ok,
         Verdict::Unfixable { reason, file } => {
             let what_can = file
                 .and_then(|i| report.files.get(i))
                 .and_then(what_repairs);
-            message = Some(match &what_can {
+            done.message = Some(match &what_can {
                 Some(w) => format!("{reason}. {w}"),
                 None => reason.clone(),
             });
@@ -193,84 +175,123 @@ pub fn run(mut a: Args) -> Result<Outcome, Failure> {
         | Verdict::TimestampCut {
             file,
             offset: valid_len,
-        } => {
-            let fr = &report.files[*file];
-            let ts_mode = matches!(report.verdict, Verdict::TimestampCut { .. });
-            let plan = format!(
-                "This will shrink the AOF {} from {} bytes, with {} bytes, to {} bytes ({} lost)",
-                fr.name,
-                fr.size,
-                fr.bytes_cut(),
-                valid_len,
-                commands_cut(fr)
-            );
-            if !(a.fix || ts_mode) {
-                message = Some(format!(
-                    "{} is not valid: use --fix to truncate it to {valid_len} bytes",
-                    fr.name
-                ));
-                if !a.json {
-                    println!("{plan} with --fix");
-                    println!("AOF is NOT OK: use --fix to truncate it");
-                }
-                Outcome::Problem
-            } else if !a.yes && !confirm(&plan, a.json)? {
-                message = Some("aborted: nothing was changed".into());
-                if !a.json {
-                    println!("Aborting...");
-                }
-                Outcome::Problem
-            } else {
-                match fix(&report) {
-                    Ok(Some(f)) => {
-                        if !a.json {
-                            if a.yes {
-                                println!("{plan}");
-                            }
-                            println!(
-                                "Successfully truncated AOF {} from {} to {} bytes",
-                                fr.name, f.from, f.to
-                            );
-                        }
-                        fixed = Some((fr.name.clone(), f.from, f.to));
-                        Outcome::Ok
-                    }
-                    Ok(None) => Outcome::Problem,
-                    Err(e) => {
-                        return Err(Failure(format!(
-                            "can't truncate {}: {e}",
-                            fr.path.display()
-                        )))
-                    }
-                }
-            }
-        }
+        } => truncate(&a, &report, *file, *valid_len, &mut done)?,
     };
     if a.json {
-        let j = JsonReport {
-            input: report.input.display().to_string(),
-            kind: match report.kind {
-                amber_persist::aof::InputKind::Manifest => "manifest",
-                amber_persist::aof::InputKind::RdbPreamble => "rdb-preamble",
-                amber_persist::aof::InputKind::Resp => "resp",
-            },
-            files: report.files.iter().map(json_file).collect(),
-            verdict: match report.verdict {
-                Verdict::Valid => "valid",
-                Verdict::Fixable { .. } => "fixable",
-                Verdict::TimestampCut { .. } => "timestamp-cut",
-                Verdict::NothingToTruncate => "nothing-to-truncate",
-                Verdict::Unfixable { .. } => "unfixable",
-            },
-            message,
-            server_yes: report.load_action(true).map(|a| a.name()),
-            server_no: report.load_action(false).map(|a| a.name()),
-            fixed,
-            ok: matches!(outcome, Outcome::Ok),
-        };
-        print_json(&j)?;
+        print_json(&json_report(&report, done, matches!(outcome, Outcome::Ok)))?;
     }
     Ok(outcome)
+}
+
+/// What a run says besides the report: why it failed, and what it cut.
+struct Done {
+    message: Option<String>,
+    fixed: Option<(String, u64, u64)>,
+}
+
+/// A manifest that does not parse: Redis's loader refuses it.
+fn invalid_manifest(a: &Args, p: &Path, e: &str) -> Result<Outcome, Failure> {
+    if a.json {
+        print_json(&JsonReport {
+            input: p.display().to_string(),
+            kind: "manifest",
+            files: Vec::new(),
+            verdict: "manifest-error",
+            message: Some(e.to_string()),
+            server_yes: Some("refuse"),
+            server_no: Some("refuse"),
+            fixed: None,
+            ok: false,
+        })?;
+    } else {
+        println!("Checking AOF manifest {}", p.display());
+        println!("{CODE}: invalid manifest: {e}");
+        println!("AOF is NOT OK");
+    }
+    Ok(Outcome::Problem)
+}
+
+/// A file that loads once cut at `valid_len`: cut it with --fix (after confirmation unless
+/// --yes), or say how.
+fn truncate(
+    a: &Args,
+    report: &CheckReport,
+    file: usize,
+    valid_len: u64,
+    done: &mut Done,
+) -> Result<Outcome, Failure> {
+    let fr = &report.files[file];
+    let ts_mode = matches!(report.verdict, Verdict::TimestampCut { .. });
+    let plan = format!(
+        "This will shrink the AOF {} from {} bytes, with {} bytes, to {} bytes ({} lost)",
+        fr.name,
+        fr.size,
+        fr.bytes_cut(),
+        valid_len,
+        commands_cut(fr)
+    );
+    if !(a.fix || ts_mode) {
+        done.message = Some(format!(
+            "{} is not valid: use --fix to truncate it to {valid_len} bytes",
+            fr.name
+        ));
+        if !a.json {
+            println!("{plan} with --fix");
+            println!("AOF is NOT OK: use --fix to truncate it");
+        }
+        return Ok(Outcome::Problem);
+    }
+    if !a.yes && !confirm(&plan, a.json)? {
+        done.message = Some("aborted: nothing was changed".into());
+        if !a.json {
+            println!("Aborting...");
+        }
+        return Ok(Outcome::Problem);
+    }
+    match fix(report) {
+        Ok(Some(f)) => {
+            if !a.json {
+                if a.yes {
+                    println!("{plan}");
+                }
+                println!(
+                    "Successfully truncated AOF {} from {} to {} bytes",
+                    fr.name, f.from, f.to
+                );
+            }
+            done.fixed = Some((fr.name.clone(), f.from, f.to));
+            Ok(Outcome::Ok)
+        }
+        Ok(None) => Ok(Outcome::Problem),
+        Err(e) => Err(Failure(format!(
+            "can't truncate {}: {e}",
+            fr.path.display()
+        ))),
+    }
+}
+
+fn json_report(report: &CheckReport, done: Done, ok: bool) -> JsonReport {
+    JsonReport {
+        input: report.input.display().to_string(),
+        kind: match report.kind {
+            amber_persist::aof::InputKind::Manifest => "manifest",
+            amber_persist::aof::InputKind::RdbPreamble => "rdb-preamble",
+            amber_persist::aof::InputKind::Resp => "resp",
+        },
+        files: report.files.iter().map(json_file).collect(),
+        verdict: match report.verdict {
+            Verdict::Valid => "valid",
+            Verdict::Fixable { .. } => "fixable",
+            Verdict::TimestampCut { .. } => "timestamp-cut",
+            Verdict::NothingToTruncate => "nothing-to-truncate",
+            Verdict::Unfixable { .. } => "unfixable",
+        },
+        message: done.message,
+        server_yes: report.load_action(true).map(|a| a.name()),
+        server_no: report.load_action(false).map(|a| a.name()),
+        fixed: done.fixed,
+        ok,
+    }
 }
 
 fn print_json(j: &JsonReport) -> Result<(), Failure> {

@@ -19,6 +19,7 @@ use amber_persist::io::AtomicFile;
 use amber_persist::rdb::error::show_key;
 use amber_persist::rdb::salvage::{self, Checksum, Holder, Salvaged};
 use amber_persist::rdb::{EncodeOptions, Encoder, Item, RdbType};
+use amber_persist::PCode;
 use amber_store::Limits;
 use serde::Serialize;
 
@@ -54,7 +55,7 @@ struct DbReport {
 
 #[derive(Serialize)]
 struct Problem {
-    /// P002 RDB_CORRUPT, or UNSUPPORTED for valid content Amber cannot hold.
+    /// `PCode::RdbCorrupt`'s label, or UNSUPPORTED for valid content Amber cannot hold.
     code: &'static str,
     offset: u64,
     message: String,
@@ -283,7 +284,7 @@ fn judge(report: &mut Report, w: &Salvaged, file: &Path) -> Result<(), Failure> 
             code: if stop.unsupported {
                 "UNSUPPORTED"
             } else {
-                "P002 RDB_CORRUPT"
+                PCode::RdbCorrupt.label()
             },
             offset: stop.offset,
             message: stop.message.clone(),
@@ -308,7 +309,7 @@ fn judge(report: &mut Report, w: &Salvaged, file: &Path) -> Result<(), Failure> 
         return Ok(());
     };
     report.problem = Some(Problem {
-        code: "P002 RDB_CORRUPT",
+        code: PCode::RdbCorrupt.label(),
         offset: w.eof_offset.map_or(0, |o| o + 1),
         message: format!("RDB checksum mismatch: stored {stored:016x}, computed {computed:016x}"),
         after_key,

@@ -7,6 +7,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use amber_resp::encode_command;
+
 /// A reply. Errors are values (`Reply::Error`), not `Err`: the caller decides.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -41,20 +43,6 @@ const MAX_BULK: usize = 512 * 1024 * 1024;
 pub struct Client {
     pub reader: BufReader<TcpStream>,
     pub writer: io::BufWriter<TcpStream>,
-}
-
-/// Appends a RESP array of bulk strings to `out`.
-pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.push(b'*');
-    out.extend_from_slice(args.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 impl Client {

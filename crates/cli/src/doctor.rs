@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use amber_persist::PCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -85,6 +86,17 @@ impl Finding {
     }
     pub fn error(check: &'static str, code: &str, message: impl Into<String>) -> Self {
         Self::new(check, Status::Error, Some(code), message.into())
+    }
+    /// A finding with one of the persistence codes: the code, and its name first in the
+    /// message (`DISK_FULL: …`).
+    pub fn coded(
+        check: &'static str,
+        status: Status,
+        code: PCode,
+        message: impl Into<String>,
+    ) -> Self {
+        let message = format!("{}: {}", code.name(), message.into());
+        Self::new(check, status, Some(code.code()), message)
     }
     pub fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());

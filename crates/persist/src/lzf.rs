@@ -40,6 +40,43 @@ fn hash3(a: u8, b: u8, c: u8) -> usize {
     (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
 }
 
+/// The literal run being written: its length and where its control byte is.
+struct Run {
+    len: usize,
+    ctrl: usize,
+}
+
+impl Run {
+    /// Starts a run: its control byte, filled in when the run is closed.
+    #[inline]
+    fn open(out: &mut Vec<u8>) -> Run {
+        let ctrl = out.len();
+        out.push(0);
+        Run { len: 0, ctrl }
+    }
+
+    /// Appends one literal byte; a full run is closed and the next one started.
+    #[inline]
+    fn push(&mut self, out: &mut Vec<u8>, b: u8) {
+        out.push(b);
+        self.len += 1;
+        if self.len == MAX_LIT {
+            self.close(out);
+            *self = Run::open(out);
+        }
+    }
+
+    /// Writes the run's control byte, or drops it when the run is empty (it is last).
+    #[inline]
+    fn close(&self, out: &mut Vec<u8>) {
+        if self.len > 0 {
+            out[self.ctrl] = (self.len - 1) as u8;
+        } else {
+            out.pop();
+        }
+    }
+}
+
 /// Compresses `input`, appending to `out`. Returns the compressed length, or `None` (and
 /// leaves `out` as it was) when the result would be longer than `limit` bytes — Redis asks for
 /// a saving of at least 4 bytes by passing `len - 4`.
@@ -67,9 +104,7 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
         st.base = base + n32 + 1;
         let table = &mut st.table;
         out.reserve(n.min(limit) + 2);
-        let mut lit = 0usize;
-        let mut ctrl = out.len();
-        out.push(0);
+        let mut run = Run::open(out);
         let mut ip = 0usize;
         while ip + 2 < n {
             if out.len() - start > limit {
@@ -91,12 +126,7 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     while m < maxlen && input[cand + m] == input[ip + m] {
                         m += 1;
                     }
-                    // Close the literal run (or drop its unused control byte).
-                    if lit > 0 {
-                        out[ctrl] = (lit - 1) as u8;
-                    } else {
-                        out.pop();
-                    }
+                    run.close(out);
                     let l = m - 2;
                     if l < 7 {
                         out.push(((l << 5) | (off >> 8)) as u8);
@@ -106,9 +136,7 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     }
                     out.push((off & 0xff) as u8);
                     ip += m;
-                    lit = 0;
-                    ctrl = out.len();
-                    out.push(0);
+                    run = Run::open(out);
                     // Remember the last two positions of the match, as liblzf does.
                     if ip + 2 < n {
                         for p in [ip - 2, ip - 1] {
@@ -119,32 +147,14 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     continue;
                 }
             }
-            out.push(input[ip]);
+            run.push(out, input[ip]);
             ip += 1;
-            lit += 1;
-            if lit == MAX_LIT {
-                out[ctrl] = (MAX_LIT - 1) as u8;
-                lit = 0;
-                ctrl = out.len();
-                out.push(0);
-            }
         }
         while ip < n {
-            out.push(input[ip]);
+            run.push(out, input[ip]);
             ip += 1;
-            lit += 1;
-            if lit == MAX_LIT {
-                out[ctrl] = (MAX_LIT - 1) as u8;
-                lit = 0;
-                ctrl = out.len();
-                out.push(0);
-            }
         }
-        if lit > 0 {
-            out[ctrl] = (lit - 1) as u8;
-        } else {
-            out.pop();
-        }
+        run.close(out);
         out.len() - start <= limit
     });
     if ok {

@@ -9,6 +9,8 @@
 //! inline:     words separated by spaces, "double" or 'single' quoted, ending in \n or \r\n
 //! ```
 
+pub use crate::splitargs::split_args;
+
 /// Inline requests and the count lines of multibulk requests may not grow past this without a
 /// newline (Redis's PROTO_INLINE_MAX_SIZE).
 pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
@@ -176,7 +178,13 @@ fn parse_multibulk(buf: &[u8], limits: &Limits) -> Result<Option<Parsed>, ParseE
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ParseError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    // Redis finds the newline with strchr, which stops at a NUL byte: a line with a NUL
+    // before its newline is never complete (it waits until "too big inline request").
+    let Some(nl) = buf
+        .iter()
+        .position(|&b| b == b'\n' || b == 0)
+        .filter(|&i| buf[i] == b'\n')
+    else {
         if buf.len() > PROTO_INLINE_MAX_SIZE {
             return Err(proto_err("too big inline request"));
         }
@@ -191,96 +199,6 @@ fn parse_inline(buf: &[u8]) -> Result<Option<Parsed>, ParseError> {
         args,
         consumed: nl + 1,
     }))
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c)
-}
-
-/// Splits a line into arguments like Redis's sdssplitargs: spaces separate, "double quotes"
-/// understand \n \r \t \b \a \xHH escapes, 'single quotes' only \'. A closing quote must be
-/// followed by a space or the end of the line. `None` on unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut args = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(args);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                let c = *line.get(i)?;
-                if c == b'\\'
-                    && i + 3 < line.len()
-                    && line[i + 1] == b'x'
-                    && hex_val(line[i + 2]).is_some()
-                    && hex_val(line[i + 3]).is_some()
-                {
-                    let hi = hex_val(line[i + 2])?;
-                    let lo = hex_val(line[i + 3])?;
-                    cur.push(hi * 16 + lo);
-                    i += 3;
-                } else if c == b'\\' && i + 1 < line.len() {
-                    i += 1;
-                    cur.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if i + 1 < line.len() && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else if in_sq {
-                let c = *line.get(i)?;
-                if c == b'\\' && i + 1 < line.len() && line[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    if i + 1 < line.len() && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                match line.get(i) {
-                    None => break,
-                    Some(&c) if is_space(c) => break,
-                    Some(b'"') => in_dq = true,
-                    Some(b'\'') => in_sq = true,
-                    Some(&c) => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        args.push(cur);
-    }
 }
 
 #[cfg(test)]
@@ -300,6 +218,18 @@ mod tests {
         for cut in 0..req.len() {
             assert_eq!(parse(&req[..cut]).unwrap(), None, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn inline_nul_before_newline_never_completes() {
+        assert_eq!(parse(b"ECHO x\0y\r\nPING\r\n").unwrap(), None);
+        let mut big = b"ECHO \0".to_vec();
+        big.resize(PROTO_INLINE_MAX_SIZE + 1, b'a');
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse(&big).unwrap_err().0,
+            "Protocol error: too big inline request"
+        );
     }
 
     #[test]

@@ -219,19 +219,24 @@ fn itoa_buf() -> [u8; 20] {
     [0u8; 20]
 }
 
-/// Formats `n` into the end of `b`, returning the digits.
-fn fmt_i64(b: &mut [u8; 20], n: i64) -> &[u8] {
+/// Writes the decimal digits of `v` at the end of `b` (20 bytes hold u64::MAX), returning
+/// where they start.
+pub(crate) fn put_u64(b: &mut [u8; 20], mut v: u64) -> usize {
     let mut i = b.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
     loop {
         i -= 1;
         b[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
-            break;
+            return i;
         }
     }
+}
+
+/// Formats `n` into the end of `b`, returning the digits.
+fn fmt_i64(b: &mut [u8; 20], n: i64) -> &[u8] {
+    let neg = n < 0;
+    let mut i = put_u64(b, n.unsigned_abs());
     if neg {
         // 20 digits hold u64::MAX; i64 needs at most 19 digits and a sign.
         i -= 1;

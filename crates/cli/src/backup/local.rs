@@ -21,11 +21,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use amber_persist::PCode;
+
 use crate::backup::stream::{hex, HashReader};
 use crate::client::{Client, Info, Reply};
 
 pub struct SaveError {
-    pub code: &'static str,
+    pub code: PCode,
     pub message: String,
 }
 
@@ -33,11 +35,11 @@ fn persistence(c: &mut Client) -> Result<Info, SaveError> {
     match c.info("persistence") {
         Ok(Ok(i)) => Ok(i),
         Ok(Err(e)) => Err(SaveError {
-            code: "P001",
+            code: PCode::ForkFail,
             message: format!("INFO persistence refused: {e}"),
         }),
         Err(e) => Err(SaveError {
-            code: "P001",
+            code: PCode::ForkFail,
             message: format!("lost the connection: {e}"),
         }),
     }
@@ -62,10 +64,9 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 
 fn failed_save(i: &Info, dir: &Path) -> SaveError {
     if let Some(e) = i.get("amber_rdb_last_error").filter(|e| *e != "none") {
-        let code = if e.starts_with("P004") {
-            "P004"
-        } else {
-            "P005"
+        let code = match PCode::parse_prefix(e) {
+            Some(PCode::DiskFull) => PCode::DiskFull,
+            _ => PCode::WriteErr,
         };
         return SaveError {
             code,
@@ -74,16 +75,20 @@ fn failed_save(i: &Info, dir: &Path) -> SaveError {
     }
     match free_bytes(dir) {
         Some(f) if f < 16 * 1024 * 1024 => SaveError {
-            code: "P004",
+            code: PCode::DiskFull,
             message: format!(
-                "the server's save failed (rdb_last_bgsave_status:err) and {} has only {} free: DISK_FULL",
+                "the server's save failed (rdb_last_bgsave_status:err) and {} has only {} free: {}",
                 dir.display(),
-                crate::human::size(f)
+                crate::human::size(f),
+                PCode::DiskFull.name()
             ),
         },
         _ => SaveError {
-            code: "P005",
-            message: "the server's save failed (rdb_last_bgsave_status:err): WRITE_ERR; its log says why".into(),
+            code: PCode::WriteErr,
+            message: format!(
+                "the server's save failed (rdb_last_bgsave_status:err): {}; its log says why",
+                PCode::WriteErr.name()
+            ),
         },
     }
 }
@@ -96,7 +101,7 @@ pub fn bgsave_and_wait(
 ) -> Result<Duration, SaveError> {
     let deadline = Instant::now() + timeout;
     let timed_out = |what: &str| SaveError {
-        code: "P001",
+        code: PCode::ForkFail,
         message: format!("timed out after {}s {what}", timeout.as_secs()),
     };
     let mut before = persistence(c)?;
@@ -112,7 +117,7 @@ pub fn bgsave_and_wait(
     let started = Instant::now();
     loop {
         let r = c.call(&[b"BGSAVE"]).map_err(|e| SaveError {
-            code: "P001",
+            code: PCode::ForkFail,
             message: format!("lost the connection: {e}"),
         })?;
         match r {
@@ -126,7 +131,7 @@ pub fn bgsave_and_wait(
             }
             Reply::Error(e) => {
                 return Err(SaveError {
-                    code: "P001",
+                    code: PCode::ForkFail,
                     message: format!("BGSAVE could not start: {e}"),
                 })
             }
@@ -152,7 +157,7 @@ pub fn bgsave_and_wait(
             idle_polls += 1;
             if idle_polls > 50 && saves0.is_some() {
                 return Err(SaveError {
-                    code: "P005",
+                    code: PCode::WriteErr,
                     message: "BGSAVE was accepted but no save completed".into(),
                 });
             }

@@ -75,14 +75,6 @@ pub fn probe_write(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// P004 for a full disk or quota, P005 for the rest.
-pub fn io_code(e: &io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => "P004",
-        _ => "P005",
-    }
-}
-
 pub fn meminfo() -> HashMap<String, u64> {
     let mut m = HashMap::new();
     if let Ok(s) = std::fs::read_to_string("/proc/meminfo") {

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `Tap` records the bytes the decoder reads, so once it has returned an entry (validated
-//! whole, offsets known) its bytes can be sliced out. A payload is cut only when the target
+//! whole, its value's offset known: `RdbEntry::value_offset`) the value's bytes can be sliced
+//! out; persist's `dump_from_raw` adds the footer. A payload is cut only when the target
 //! reads it as is: RDB version ≤ 10 (Redis 7.0) and a type Redis 7.0 knows; anything else
 //! is re-encoded by the caller.
 
@@ -15,7 +16,7 @@ use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use amber_persist::crc64::crc64;
+use amber_persist::rdb::dump::dump_from_raw;
 
 /// The bytes read through the tap not yet released, and the stream offset of the first.
 #[derive(Default)]
@@ -62,95 +63,19 @@ impl<R: Read> Read for Tap<R> {
     }
 }
 
-/// Skips an RDB length (or string-encoding marker) at `b[i..]`: (value, is_encoding, next).
-fn len_at(b: &[u8], i: usize) -> Option<(u64, bool, usize)> {
-    let first = *b.get(i)?;
-    match first >> 6 {
-        0 => Some((u64::from(first & 0x3f), false, i + 1)),
-        1 => Some((
-            (u64::from(first & 0x3f) << 8) | u64::from(*b.get(i + 1)?),
-            false,
-            i + 2,
-        )),
-        2 => match first {
-            0x80 => {
-                let s = b.get(i + 1..i + 5)?;
-                Some((
-                    u64::from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])),
-                    false,
-                    i + 5,
-                ))
-            }
-            0x81 => {
-                let s = b.get(i + 1..i + 9)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(s);
-                Some((u64::from_be_bytes(a), false, i + 9))
-            }
-            _ => None,
-        },
-        _ => Some((u64::from(first & 0x3f), true, i + 1)),
-    }
-}
-
-/// Offset just past the string at `b[i..]`.
-fn skip_string(b: &[u8], i: usize) -> Option<usize> {
-    let (n, enc, j) = len_at(b, i)?;
-    let end = if !enc {
-        j.checked_add(usize::try_from(n).ok()?)?
-    } else {
-        match n {
-            0 => j + 1,
-            1 => j + 2,
-            2 => j + 4,
-            3 => {
-                let (clen, _, k) = len_at(b, j)?;
-                let (_, _, k) = len_at(b, k)?;
-                k.checked_add(usize::try_from(clen).ok()?)?
-            }
-            _ => return None,
-        }
-    };
-    (end <= b.len()).then_some(end)
-}
-
 /// Types a Redis 7.0 RESTORE accepts as they are.
 fn restorable_type(t: u8) -> bool {
     matches!(t, 0..=5 | 9..=14 | 16..=18)
 }
 
-/// The DUMP payload of the entry whose RDB bytes are `entry`, or None when it can't be cut
-/// (the caller re-encodes).
-pub fn payload(entry: &[u8], rdb_version: u32) -> Option<Vec<u8>> {
-    if rdb_version > 10 {
+/// The DUMP payload of an entry whose value bytes (`RdbEntry::value_offset` up to the
+/// decoder's offset after it) are `value`, or None when it can't be cut (the caller
+/// re-encodes).
+pub fn payload(rdb_type: u8, value: &[u8], rdb_version: u32) -> Option<Vec<u8>> {
+    if rdb_version > 10 || !restorable_type(rdb_type) || value.is_empty() {
         return None;
     }
-    let mut i = 0;
-    loop {
-        match *entry.get(i)? {
-            0xfc => i += 9,
-            0xfd => i += 5,
-            0xf8 => i = len_at(entry, i + 1)?.2,
-            0xf9 => i += 2,
-            _ => break,
-        }
-    }
-    let t = *entry.get(i)?;
-    if !restorable_type(t) {
-        return None;
-    }
-    let value_at = skip_string(entry, i + 1)?;
-    let value = entry.get(value_at..)?;
-    if value.is_empty() {
-        return None;
-    }
-    let mut p = Vec::with_capacity(value.len() + 11);
-    p.push(t);
-    p.extend_from_slice(value);
-    p.extend_from_slice(&(rdb_version as u16).to_le_bytes());
-    let crc = crc64(0, &p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    Some(p)
+    Some(dump_from_raw(rdb_type, value, rdb_version as u16))
 }
 
 #[cfg(test)]
@@ -215,7 +140,8 @@ mod tests {
         while let Some(item) = dec.next().unwrap() {
             if let Item::Entry(e) = item {
                 let end = dec.offset();
-                let cut = payload(rec.borrow().slice(e.offset, end).unwrap(), 10).unwrap();
+                let raw = rec.borrow().slice(e.value_offset, end).unwrap().to_vec();
+                let cut = payload(e.rdb_type, &raw, 10).unwrap();
                 let (_, v, _) = &values[n];
                 assert_eq!(cut, create_dump(v, &opts), "entry {n}");
                 assert!(verify_and_decode_dump(&cut).is_ok());
@@ -225,8 +151,8 @@ mod tests {
         }
         assert_eq!(n, values.len());
         // Not cut: versions or types a Redis 7.0 RESTORE would refuse.
-        assert!(payload(b"\x00\x01k\x01v", 11).is_none());
-        assert!(payload(b"\x14\x01k\x01v", 10).is_none());
-        assert!(payload(b"\x00\x05k", 10).is_none());
+        assert!(payload(0, b"\x01v", 11).is_none());
+        assert!(payload(20, b"\x01v", 10).is_none());
+        assert!(payload(0, b"", 10).is_none());
     }
 }

@@ -19,7 +19,9 @@ use crate::backup::catalog::{self, Entry};
 use crate::backup::repo::Repo;
 use crate::backup::stream::Unpack;
 use crate::backup::{self, print_json};
-use crate::client::{encode_command, read_reply, Client, Reply};
+use amber_resp::encode_command;
+
+use crate::client::{read_reply, Client, Reply};
 use crate::progress::Progress;
 use crate::{human, Failure, Outcome};
 
@@ -158,8 +160,8 @@ fn show(k: &[u8]) -> String {
     amber_persist::rdb::error::show_key(k)
 }
 
-/// Streams the backup's entries to `f` (db, the decoded entry, its bytes in the RDB, the
-/// RDB version), then checks both hashes.
+/// Streams the backup's entries to `f` (db, the decoded entry, its value's bytes in the RDB,
+/// the RDB version), then checks both hashes.
 fn for_each_entry(
     repo: &Repo,
     e: &Entry,
@@ -192,7 +194,7 @@ fn for_each_entry(
                     let end = dec.offset();
                     {
                         let held = rec.borrow();
-                        let raw = held.slice(ent.offset, end);
+                        let raw = held.slice(ent.value_offset, end);
                         f(db, ent, raw, version).map_err(|x| x.to_string())?;
                     }
                     rec.borrow_mut().release(end);
@@ -253,55 +255,95 @@ pub(super) fn run(
     };
     // Without --replace, look first: refusing halfway would leave a half-restored server.
     if !a.replace {
-        let ks = match c.info("keyspace") {
-            Ok(Ok(i)) => i,
-            Ok(Err(e)) => return Err(Failure(format!("INFO keyspace: {e}"))),
-            Err(e) => return Err(Failure(format!("{addr}: {e}"))),
-        };
-        let busy: Vec<u64> = entry
-            .databases
-            .iter()
-            .map(|d| d.db)
-            .filter(|db| ks.get(&format!("db{db}")).is_some())
-            .collect();
-        if !busy.is_empty() {
-            let mut pipe = Pipe::over(&c)?;
-            let mut cur = u64::MAX;
-            let mut bar = Progress::new("checking", entry.raw_size, a.quiet || a.json);
-            for_each_entry(repo, entry, &mut bar, |db, e, _, _| {
-                if !busy.contains(&db) {
-                    return Ok(());
-                }
-                if db != cur {
-                    pipe.cmd(&[b"SELECT", db.to_string().as_bytes()], Expect::Select(db))?;
-                    cur = db;
-                }
-                pipe.cmd(&[b"EXISTS", &e.key], Expect::Exists(db, e.key.clone()))
-            })
-            .map_err(|e| Failure(format!("reading backup {}: {e}", entry.id)))?;
-            bar.finish();
-            let t = pipe.finish().map_err(|e| Failure(format!("{addr}: {e}")))?;
-            if t.existing > 0 {
-                report.refused = true;
-                report.problem = Some(format!(
-                    "{} of the backup's keys already exist in {addr} (BUSYKEY); nothing was restored. --replace overwrites them",
-                    t.existing
-                ));
-                report.tally = t;
-                report.seconds = t0.elapsed().as_secs_f64();
-                return finish_online(a, report);
-            }
+        if let Some(t) = existing_keys(a, &mut c, repo, entry, addr)? {
+            report.refused = true;
+            report.problem = Some(format!(
+                "{} of the backup's keys already exist in {addr} (BUSYKEY); nothing was restored. --replace overwrites them",
+                t.existing
+            ));
+            report.tally = t;
+            report.seconds = t0.elapsed().as_secs_f64();
+            return finish_online(a, report);
         }
     }
-    let mut pipe = Pipe::over(&c)?;
+    let streamed = restore_all(a, &c, repo, entry, addr, &mut report)?;
+    report.seconds = t0.elapsed().as_secs_f64();
+    if let Err(e) = streamed {
+        report.problem = Some(match report.problem.take() {
+            Some(p) => format!("{e}; {p}"),
+            None => e,
+        });
+    }
+    if report.problem.is_none() && (report.tally.busy > 0 || report.tally.errors > 0) {
+        report.problem = Some(format!(
+            "{} keys already existed (BUSYKEY), {} RESTOREs failed",
+            report.tally.busy, report.tally.errors
+        ));
+    }
+    report.ok = report.problem.is_none();
+    finish_online(a, report)
+}
+
+/// EXISTS for every key of the backup in a database the server already has keys in: the
+/// tally when some exist.
+fn existing_keys(
+    a: &Args,
+    c: &mut Client,
+    repo: &Repo,
+    entry: &Entry,
+    addr: &str,
+) -> Result<Option<Tally>, Failure> {
+    let ks = match c.info("keyspace") {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) => return Err(Failure(format!("INFO keyspace: {e}"))),
+        Err(e) => return Err(Failure(format!("{addr}: {e}"))),
+    };
+    let busy: Vec<u64> = entry
+        .databases
+        .iter()
+        .map(|d| d.db)
+        .filter(|db| ks.get(&format!("db{db}")).is_some())
+        .collect();
+    if busy.is_empty() {
+        return Ok(None);
+    }
+    let mut pipe = Pipe::over(c)?;
+    let mut cur = u64::MAX;
+    let mut bar = Progress::new("checking", entry.raw_size, a.quiet || a.json);
+    for_each_entry(repo, entry, &mut bar, |db, e, _, _| {
+        if !busy.contains(&db) {
+            return Ok(());
+        }
+        if db != cur {
+            pipe.cmd(&[b"SELECT", db.to_string().as_bytes()], Expect::Select(db))?;
+            cur = db;
+        }
+        pipe.cmd(&[b"EXISTS", &e.key], Expect::Exists(db, e.key.clone()))
+    })
+    .map_err(|e| Failure(format!("reading backup {}: {e}", entry.id)))?;
+    bar.finish();
+    let t = pipe.finish().map_err(|e| Failure(format!("{addr}: {e}")))?;
+    Ok((t.existing > 0).then_some(t))
+}
+
+/// RESTORE (ABSTTL) of every key not yet expired, pipelined, with the value's bytes cut from
+/// the RDB when the server reads them as they are. The counts, the tally and a pipe failure
+/// go into `report`; the error of reading the backup is returned.
+fn restore_all(
+    a: &Args,
+    c: &Client,
+    repo: &Repo,
+    entry: &Entry,
+    addr: &str,
+    report: &mut OnlineReport,
+) -> Result<Result<(), String>, Failure> {
+    let mut pipe = Pipe::over(c)?;
     let now = catalog::now_ms();
     let mut cur = u64::MAX;
-    let mut expired = 0u64;
     let opts = EncodeOptions::default();
     let limits = amber_store::Limits::default();
     let mut bar = Progress::new("restoring", entry.raw_size, a.quiet || a.json);
-    let mut cut_n = 0u64;
-    let mut reencoded = 0u64;
+    let (mut expired, mut cut_n, mut reencoded) = (0u64, 0u64, 0u64);
     let streamed = for_each_entry(repo, entry, &mut bar, |db, e, raw, version| {
         let ttl = match e.expire_ms {
             Some(t) if t <= now => {
@@ -315,7 +357,7 @@ pub(super) fn run(
             pipe.cmd(&[b"SELECT", db.to_string().as_bytes()], Expect::Select(db))?;
             cur = db;
         }
-        let payload = match raw.and_then(|b| cut::payload(b, version)) {
+        let payload = match raw.and_then(|b| cut::payload(e.rdb_type, b, version)) {
             Some(p) => {
                 cut_n += 1;
                 p
@@ -339,25 +381,11 @@ pub(super) fn run(
     report.expired_skipped = expired;
     report.payloads_cut = cut_n;
     report.payloads_reencoded = reencoded;
-    report.seconds = t0.elapsed().as_secs_f64();
     match tally {
         Ok(t) => report.tally = t,
         Err(e) => report.problem = Some(format!("{addr}: {e}")),
     }
-    if let Err(e) = streamed {
-        report.problem = Some(match report.problem.take() {
-            Some(p) => format!("{e}; {p}"),
-            None => e,
-        });
-    }
-    if report.problem.is_none() && (report.tally.busy > 0 || report.tally.errors > 0) {
-        report.problem = Some(format!(
-            "{} keys already existed (BUSYKEY), {} RESTOREs failed",
-            report.tally.busy, report.tally.errors
-        ));
-    }
-    report.ok = report.problem.is_none();
-    finish_online(a, report)
+    Ok(streamed)
 }
 
 fn finish_online(a: &Args, r: OnlineReport) -> Result<Outcome, Failure> {

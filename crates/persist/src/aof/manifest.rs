@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use crate::io::{AtomicFile, ReplaceError, ReplaceStage};
 
+use amber_resp::split_args;
+
 use super::cstr::{cstr, is_space, strtol};
 
 /// Longest manifest line, newline included (MANIFEST_MAX_LINE).
@@ -416,95 +418,6 @@ fn trim<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
         b -= 1;
     }
     &s[a..b]
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// `sdssplitargs`: words separated by blanks, "double quotes" with \xHH and \n \r \t \b \a
-/// escapes (any other escaped byte stands for itself), 'single quotes' with only \' ; a
-/// closing quote must be followed by a blank or the end; `None` for unbalanced quotes.
-pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let line = cstr(line);
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let mut out = Vec::new();
-    let mut p = 0usize;
-    loop {
-        while p < line.len() && is_space(line[p]) {
-            p += 1;
-        }
-        if p >= line.len() {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let mut inq = false;
-        let mut insq = false;
-        let mut done = false;
-        while !done {
-            let c = at(p);
-            if inq {
-                if c == b'\\' && at(p + 1) == b'x' {
-                    if let (Some(h), Some(l)) = (hex_val(at(p + 2)), hex_val(at(p + 3))) {
-                        cur.push(h * 16 + l);
-                        p += 3;
-                        p += 1;
-                        continue;
-                    }
-                }
-                if c == b'\\' && at(p + 1) != 0 {
-                    p += 1;
-                    cur.push(match at(p) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    cur.push(c);
-                }
-            } else if insq {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    if at(p + 1) != 0 && !is_space(at(p + 1)) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    other => cur.push(other),
-                }
-            }
-            if p < line.len() {
-                p += 1;
-            }
-        }
-        out.push(cur);
-    }
 }
 
 /// `sdsneedsrepr`.

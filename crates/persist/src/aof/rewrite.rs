@@ -5,25 +5,12 @@
 use amber_store::set::Member;
 use amber_store::Value;
 
+use amber_resp::command::{push_array_header as header, push_bulk as bulk};
+
 use crate::rdb::num::fmt_g17;
 
 /// Items per RPUSH / SADD / ZADD / HMSET, as Redis.
 pub const ITEMS_PER_CMD: usize = 64;
-
-/// Writes `*<n>\r\n` and then the bulk strings one by one.
-fn header(buf: &mut Vec<u8>, n: usize) {
-    buf.push(b'*');
-    buf.extend_from_slice(n.to_string().as_bytes());
-    buf.extend_from_slice(b"\r\n");
-}
-
-fn bulk(buf: &mut Vec<u8>, s: &[u8]) {
-    buf.push(b'$');
-    buf.extend_from_slice(s.len().to_string().as_bytes());
-    buf.extend_from_slice(b"\r\n");
-    buf.extend_from_slice(s);
-    buf.extend_from_slice(b"\r\n");
-}
 
 /// Writes collection items in commands of at most `ITEMS_PER_CMD` items, each item being
 /// `width` bulk strings written by `emit`.

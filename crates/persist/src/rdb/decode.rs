@@ -51,6 +51,9 @@ pub struct RdbEntry {
     pub rdb_type: u8,
     /// Offset of the entry's first byte (its expire opcode or type byte).
     pub offset: u64,
+    /// Offset of the value's first byte (just past the key): the value's bytes in the file
+    /// run from here to the decoder's offset after the entry.
+    pub value_offset: u64,
 }
 
 /// A decoded value. The variant keeps what `to_value` needs to choose the encoding Redis
@@ -365,6 +368,7 @@ impl<R: Read> Decoder<R> {
                     let key = self
                         .read_string("a key")
                         .map_err(|e| with_context(e, "reading a key"))?;
+                    let value_offset = self.r.offset();
                     let value = self.read_value(ty, Some(&key))?;
                     match value {
                         Some(value) => {
@@ -376,6 +380,7 @@ impl<R: Read> Decoder<R> {
                                 freq,
                                 rdb_type: t,
                                 offset,
+                                value_offset,
                             })))
                         }
                         None => {

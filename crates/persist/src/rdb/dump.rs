@@ -16,10 +16,26 @@ use crate::rdb::{RdbError, RdbType, RdbValue, MAX_READ_VERSION, RDB_VERSION};
 pub fn create_dump(value: &Value, opts: &EncodeOptions) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64);
     write_value(&mut buf, value, opts);
-    buf.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
-    let crc = crc64(0, &buf);
-    buf.extend_from_slice(&crc.to_le_bytes());
+    push_footer(&mut buf, RDB_VERSION as u16);
     buf
+}
+
+/// The DUMP payload of a value whose bytes are cut from an RDB file as they are (type byte,
+/// then the value's bytes, as `RdbEntry::rdb_type` and `value_offset` locate them), with the
+/// footer of that file's RDB version.
+pub fn dump_from_raw(rdb_type: u8, value: &[u8], rdb_version: u16) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(value.len() + 11);
+    buf.push(rdb_type);
+    buf.extend_from_slice(value);
+    push_footer(&mut buf, rdb_version);
+    buf
+}
+
+/// `<RDB version u16 LE> <CRC-64 LE of everything before it>`.
+fn push_footer(buf: &mut Vec<u8>, rdb_version: u16) {
+    buf.extend_from_slice(&rdb_version.to_le_bytes());
+    let crc = crc64(0, buf);
+    buf.extend_from_slice(&crc.to_le_bytes());
 }
 
 /// Checks a RESTORE payload as Redis does (footer, version not newer than what we read, CRC)

@@ -61,7 +61,7 @@ pub(crate) struct LoadFailure {
 
 impl std::fmt::Display for LoadFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "P002 RDB_CORRUPT: {}", self.message)
+        write!(f, "{}: {}", amber_persist::PCode::RdbCorrupt, self.message)
     }
 }
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amber_persist::rdb::{self, EncodeOptions, Encoder};
+use amber_persist::PCode;
 use amber_store::db::NO_EXPIRE;
 use amber_store::snapshot::Snapshot;
 
@@ -39,23 +40,18 @@ pub(crate) struct SaveFailure {
 
 impl SaveFailure {
     pub(crate) fn from_io(op: &str, e: &io::Error) -> SaveFailure {
-        let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
-        let (code, name) = if full {
-            ("P004", "DISK_FULL")
-        } else {
-            ("P005", "WRITE_ERR")
-        };
+        let code = PCode::from_io(e);
         SaveFailure {
-            code,
-            name,
+            code: code.code(),
+            name: code.name(),
             message: format!("Write error saving DB on disk({op}): {e}"),
         }
     }
 
     pub(crate) fn cancelled() -> SaveFailure {
         SaveFailure {
-            code: "P005",
-            name: "WRITE_ERR",
+            code: PCode::WriteErr.code(),
+            name: PCode::WriteErr.name(),
             message: "Background saving cancelled".into(),
         }
     }
@@ -339,8 +335,8 @@ pub(crate) fn save_file_blocking(
             .name("amber-save".into())
             .spawn_scoped(scope, || job.save_file(dir, name, incremental_fsync))
             .map_err(|e| SaveFailure {
-                code: "P001",
-                name: "FORK_FAIL",
+                code: PCode::ForkFail.code(),
+                name: PCode::ForkFail.name(),
                 message: format!("Can't save: can't start the snapshot thread: {e}"),
             })?;
         while !writer.is_finished() {
@@ -465,8 +461,8 @@ pub(crate) fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
         .map_err(|e| {
             srv.rdb.last_bgsave_ok = false;
             SaveFailure {
-                code: "P001",
-                name: "FORK_FAIL",
+                code: PCode::ForkFail.code(),
+                name: PCode::ForkFail.name(),
                 message: format!("Can't save in background: can't start the snapshot thread: {e}"),
             }
         })?;

@@ -21,6 +21,7 @@ use amber_persist::aof::manifest::{manifest_file_name, AofFileType, AofInfo, Man
 use amber_persist::aof::{
     load_action, AofEntry, AofReader, Judgment, LoadAction, ReaderOptions, Refusal,
 };
+use amber_persist::PCode;
 
 use crate::client::Client;
 use crate::durability::aof::{Aof, OpenArgs};
@@ -35,7 +36,7 @@ pub(crate) const AOF_CLIENT_ID: u64 = u64::MAX;
 pub(crate) struct AofLoadError(pub String);
 
 fn fatal(s: &Server, why: &str) -> ! {
-    s.log.warning(&format!("P003 AOF_CORRUPT: {why}"));
+    s.log.warning(&format!("{}: {why}", PCode::AofCorrupt));
     s.log
         .warning("Fatal error loading the DB, check server logs. Exiting.");
     std::process::exit(1);
@@ -590,7 +591,7 @@ pub(crate) fn reload(srv: &mut Server) -> Result<(), String> {
     srv.rdb.last_load_keys_loaded = 0;
     srv.rdb.last_load_keys_expired = 0;
     let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
-    stat_all(&dir, &files).map_err(|AofLoadError(e)| format!("P003 AOF_CORRUPT: {e}"))?;
+    stat_all(&dir, &files).map_err(|AofLoadError(e)| format!("{}: {e}", PCode::AofCorrupt))?;
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         load_file(
@@ -599,7 +600,7 @@ pub(crate) fn reload(srv: &mut Server) -> Result<(), String> {
             info.kind == AofFileType::Base,
             last,
         )
-        .map_err(|AofLoadError(e)| format!("P003 AOF_CORRUPT: {e}"))?;
+        .map_err(|AofLoadError(e)| format!("{}: {e}", PCode::AofCorrupt))?;
     }
     srv.dirty = 0;
     Ok(())

@@ -81,20 +81,11 @@ pub(crate) struct AofFailure {
 
 impl AofFailure {
     pub(crate) fn from_io(e: &std::io::Error) -> AofFailure {
-        let full = matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
-        let reason = strerror_of(e);
-        if full {
-            AofFailure {
-                code: "P004",
-                name: "DISK_FULL",
-                reason,
-            }
-        } else {
-            AofFailure {
-                code: "P005",
-                name: "WRITE_ERR",
-                reason,
-            }
+        let code = amber_persist::PCode::from_io(e);
+        AofFailure {
+            code: code.code(),
+            name: code.name(),
+            reason: strerror_of(e),
         }
     }
 }

@@ -320,7 +320,10 @@ fn install(srv: &mut Server, rw: &Rewrite) -> Result<(), String> {
     let base = m.next_base(&name, rw.base_name.ends_with(".rdb")).clone();
     if base.seq != rw.base_seq || base.name != rw.base_name.as_bytes() {
         let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
-        return Err("P005 WRITE_ERR: the manifest changed during the rewrite".into());
+        return Err(format!(
+            "{}: the manifest changed during the rewrite",
+            amber_persist::PCode::WriteErr
+        ));
     }
     m.mark_rewritten_incrs_as_history(aof_on);
     if let Err(e) = m.write_atomic(&rw.dir, &name) {
