@@ -22,6 +22,13 @@ const DEFAULT_SECTIONS: &[&str] = &[
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
+/// One `name:value` line of INFO.
+macro_rules! field {
+    ($out:expr, $name:expr, $val:expr) => {
+        let _ = write!($out, "{}:{}\r\n", $name, $val);
+    };
+}
+
 pub(crate) fn info_command(ctx: &mut Ctx<'_>) -> Reply {
     let mut wanted: Vec<String> = Vec::new();
     if ctx.args.len() == 1 {
@@ -99,150 +106,17 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
         let _ = write!(out, "# {title}\r\n");
     };
     let has = |s: &str| wanted.iter().any(|w| w == s);
-    macro_rules! field {
-        ($out:expr, $name:expr, $val:expr) => {
-            let _ = write!($out, "{}:{}\r\n", $name, $val);
-        };
-    }
-    let uptime = srv.started.elapsed().as_secs();
     if has("server") {
         section(&mut out, "Server");
-        field!(out, "redis_version", crate::REDIS_VERSION);
-        field!(out, "redis_git_sha1", "00000000");
-        field!(out, "redis_git_dirty", 0);
-        field!(out, "redis_build_id", "0");
-        field!(out, "redis_mode", "standalone");
-        field!(out, "amber_version", crate::AMBER_VERSION);
-        let uname = {
-            // SAFETY: uname fills the struct we own.
-            let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-            unsafe {
-                libc::uname(&mut u);
-            }
-            let s = |a: &[libc::c_char]| {
-                let bytes: Vec<u8> = a
-                    .iter()
-                    .take_while(|c| **c != 0)
-                    .map(|c| *c as u8)
-                    .collect();
-                String::from_utf8_lossy(&bytes).into_owned()
-            };
-            format!("{} {} {}", s(&u.sysname), s(&u.release), s(&u.machine))
-        };
-        field!(out, "os", uname);
-        field!(out, "arch_bits", 64);
-        field!(out, "monotonic_clock", "POSIX clock_gettime");
-        field!(out, "multiplexing_api", "epoll");
-        field!(out, "atomicvar_api", "c11-builtin");
-        field!(out, "gcc_version", "0.0.0");
-        field!(out, "process_id", std::process::id());
-        field!(out, "process_supervised", "no");
-        field!(out, "run_id", srv.run_id);
-        field!(out, "tcp_port", srv.config.port);
-        field!(out, "server_time_usec", crate::server::unix_us());
-        field!(out, "uptime_in_seconds", uptime);
-        field!(out, "uptime_in_days", uptime / 86400);
-        field!(out, "hz", srv.config.hz);
-        field!(out, "configured_hz", srv.config.hz);
-        field!(out, "lru_clock", srv.lru_clock());
-        field!(out, "executable", srv.executable);
-        field!(
-            out,
-            "config_file",
-            srv.config
-                .file
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        );
-        field!(out, "io_threads_active", 0);
+        server_section(srv, &mut out);
     }
     if has("clients") {
         section(&mut out, "Clients");
-        field!(out, "connected_clients", srv.clients.len());
-        field!(out, "cluster_connections", 0);
-        field!(out, "maxclients", srv.config.maxclients);
-        field!(out, "client_recent_max_input_buffer", 16384);
-        field!(out, "client_recent_max_output_buffer", 0);
-        field!(out, "blocked_clients", srv.blocking.count);
-        field!(out, "tracking_clients", 0);
-        field!(out, "clients_in_timeout_table", srv.blocking.count);
+        clients_section(srv, &mut out);
     }
     if has("memory") {
         section(&mut out, "Memory");
-        let used = crate::sys::alloc::used_memory() as u64;
-        let peak = crate::sys::alloc::peak_memory() as u64;
-        let rss = crate::sys::alloc::rss() as u64;
-        let sys = total_system_memory();
-        field!(out, "used_memory", used);
-        field!(out, "used_memory_human", human(used));
-        field!(out, "used_memory_rss", rss);
-        field!(out, "used_memory_rss_human", human(rss));
-        field!(out, "used_memory_peak", peak);
-        field!(out, "used_memory_peak_human", human(peak));
-        field!(
-            out,
-            "used_memory_peak_perc",
-            format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
-        );
-        let overhead = (srv.dbs.iter().map(|d| d.overhead_bytes()).sum::<usize>() as u64).min(used);
-        field!(out, "used_memory_overhead", overhead);
-        field!(out, "used_memory_startup", 0);
-        field!(out, "used_memory_dataset", used - overhead);
-        field!(
-            out,
-            "used_memory_dataset_perc",
-            format!(
-                "{:.2}%",
-                (used - overhead) as f64 * 100.0 / used.max(1) as f64
-            )
-        );
-        field!(out, "allocator_allocated", used);
-        field!(out, "allocator_active", rss);
-        field!(out, "allocator_resident", rss);
-        field!(out, "total_system_memory", sys);
-        field!(out, "total_system_memory_human", human(sys));
-        for f in ["used_memory_lua", "used_memory_vm_eval"] {
-            field!(out, f, 0);
-        }
-        field!(out, "used_memory_lua_human", "0B");
-        field!(out, "used_memory_scripts_eval", 0);
-        field!(out, "number_of_cached_scripts", 0);
-        field!(out, "number_of_functions", 0);
-        field!(out, "number_of_libraries", 0);
-        field!(out, "used_memory_vm_functions", 0);
-        field!(out, "used_memory_vm_total", 0);
-        field!(out, "used_memory_vm_total_human", "0B");
-        field!(out, "used_memory_functions", 0);
-        field!(out, "used_memory_scripts", 0);
-        field!(out, "used_memory_scripts_human", "0B");
-        field!(out, "maxmemory", 0);
-        field!(out, "maxmemory_human", "0B");
-        field!(out, "maxmemory_policy", "noeviction");
-        let frag = rss as f64 / used.max(1) as f64;
-        field!(out, "allocator_frag_ratio", "1.00");
-        field!(out, "allocator_frag_bytes", 0);
-        field!(out, "allocator_rss_ratio", "1.00");
-        field!(out, "allocator_rss_bytes", 0);
-        field!(out, "rss_overhead_ratio", "1.00");
-        field!(out, "rss_overhead_bytes", 0);
-        field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
-        field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
-        field!(out, "mem_not_counted_for_evict", 0);
-        field!(
-            out,
-            "mem_replication_backlog",
-            srv.repl.backlog.as_ref().map_or(0, |b| b.size())
-        );
-        field!(out, "mem_total_replication_buffers", 0);
-        field!(out, "mem_clients_slaves", 0);
-        field!(out, "mem_clients_normal", 0);
-        field!(out, "mem_cluster_links", 0);
-        field!(out, "mem_aof_buffer", 0);
-        field!(out, "mem_allocator", "mimalloc");
-        field!(out, "active_defrag_running", 0);
-        field!(out, "lazyfree_pending_objects", 0);
-        field!(out, "lazyfreed_objects", 0);
+        memory_section(srv, &mut out);
     }
     if has("persistence") {
         section(&mut out, "Persistence");
@@ -250,83 +124,7 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     }
     if has("stats") {
         section(&mut out, "Stats");
-        let st = &srv.stats;
-        field!(
-            out,
-            "total_connections_received",
-            st.total_connections_received
-        );
-        field!(out, "total_commands_processed", st.total_commands_processed);
-        field!(out, "instantaneous_ops_per_sec", st.inst_ops.value() as u64);
-        field!(out, "total_net_input_bytes", st.total_net_input_bytes);
-        field!(out, "total_net_output_bytes", st.total_net_output_bytes);
-        field!(out, "total_net_repl_input_bytes", 0);
-        field!(out, "total_net_repl_output_bytes", 0);
-        field!(
-            out,
-            "instantaneous_input_kbps",
-            format!("{:.2}", st.inst_input.value() / 1024.0)
-        );
-        field!(
-            out,
-            "instantaneous_output_kbps",
-            format!("{:.2}", st.inst_output.value() / 1024.0)
-        );
-        field!(out, "instantaneous_input_repl_kbps", "0.00");
-        field!(out, "instantaneous_output_repl_kbps", "0.00");
-        field!(out, "rejected_connections", st.rejected_connections);
-        field!(out, "sync_full", srv.repl.sync_full);
-        field!(out, "sync_partial_ok", srv.repl.sync_partial_ok);
-        field!(out, "sync_partial_err", srv.repl.sync_partial_err);
-        field!(out, "expired_keys", st.expired_keys);
-        field!(
-            out,
-            "expired_stale_perc",
-            format!("{:.2}", st.expired_stale_perc)
-        );
-        field!(out, "expired_time_cap_reached_count", 0);
-        field!(out, "expire_cycle_cpu_milliseconds", 0);
-        field!(out, "evicted_keys", 0);
-        field!(out, "evicted_clients", 0);
-        field!(out, "total_eviction_exceeded_time", 0);
-        field!(out, "current_eviction_exceeded_time", 0);
-        field!(out, "keyspace_hits", st.keyspace_hits);
-        field!(out, "keyspace_misses", st.keyspace_misses);
-        field!(out, "pubsub_channels", srv.pubsub.channels.len());
-        let distinct: hashbrown::HashSet<&[u8]> = srv
-            .pubsub
-            .patterns
-            .iter()
-            .map(|(p, _)| p.as_slice())
-            .collect();
-        field!(out, "pubsub_patterns", distinct.len());
-        field!(out, "pubsubshard_channels", 0);
-        field!(out, "latest_fork_usec", st.latest_snapshot_start_usec);
-        field!(out, "total_forks", 0);
-        field!(out, "migrate_cached_sockets", 0);
-        field!(out, "slave_expires_tracked_keys", 0);
-        for f in [
-            "active_defrag_hits",
-            "active_defrag_misses",
-            "active_defrag_key_hits",
-            "active_defrag_key_misses",
-            "total_active_defrag_time",
-            "current_active_defrag_time",
-            "tracking_total_keys",
-            "tracking_total_items",
-            "tracking_total_prefixes",
-        ] {
-            field!(out, f, 0);
-        }
-        field!(out, "unexpected_error_replies", st.unexpected_error_replies);
-        field!(out, "total_error_replies", st.total_error_replies);
-        field!(out, "dump_payload_sanitizations", 0);
-        field!(out, "total_reads_processed", st.total_commands_processed);
-        field!(out, "total_writes_processed", st.total_commands_processed);
-        field!(out, "io_threaded_reads_processed", 0);
-        field!(out, "io_threaded_writes_processed", 0);
-        field!(out, "reply_buffer_shrinks", 0);
-        field!(out, "reply_buffer_expands", 0);
+        stats_section(srv, &mut out);
     }
     if has("replication") {
         section(&mut out, "Replication");
@@ -334,41 +132,14 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     }
     if has("cpu") {
         section(&mut out, "CPU");
-        let (sys, user) = cpu_times();
-        field!(out, "used_cpu_sys", format!("{sys:.6}"));
-        field!(out, "used_cpu_user", format!("{user:.6}"));
-        field!(out, "used_cpu_sys_children", "0.000000");
-        field!(out, "used_cpu_user_children", "0.000000");
-        field!(out, "used_cpu_sys_main_thread", format!("{sys:.6}"));
-        field!(out, "used_cpu_user_main_thread", format!("{user:.6}"));
+        cpu_section(&mut out);
     }
     if has("modules") {
         section(&mut out, "Modules");
     }
     if has("commandstats") {
         section(&mut out, "Commandstats");
-        let mut names: Vec<_> = srv
-            .stats
-            .commands
-            .iter()
-            .map(|(n, s)| (n.to_string(), s))
-            .collect();
-        names.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, s) in names {
-            if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
-                continue;
-            }
-            let per = if s.calls > 0 {
-                s.usec as f64 / s.calls as f64
-            } else {
-                0.0
-            };
-            let _ = write!(
-                out,
-                "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
-                name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
-            );
-        }
+        commandstats_section(srv, &mut out);
     }
     if has("errorstats") {
         section(&mut out, "Errorstats");
@@ -385,23 +156,7 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String 
     }
     if has("keyspace") {
         section(&mut out, "Keyspace");
-        let now = crate::server::unix_ms();
-        for (i, db) in srv.dbs.iter().enumerate() {
-            if db.is_empty() {
-                continue;
-            }
-            let _ = write!(
-                out,
-                "db{}:keys={},expires={}",
-                i,
-                db.len(),
-                db.volatile_len()
-            );
-            if sample_ttl {
-                let _ = write!(out, ",avg_ttl={}", avg_ttl(db, now));
-            }
-            out.push_str("\r\n");
-        }
+        keyspace_section(srv, &mut out, sample_ttl);
     }
     out
 }
@@ -435,11 +190,23 @@ fn avg_ttl(db: &amber_store::Db, now: i64) -> i64 {
     }
 }
 
-/// INFO persistence. Until snapshots and the AOF exist, every counter is at its start value.
+/// INFO persistence, in Redis 7.0's order: the RDB fields, the AOF's, the loading progress
+/// while loading, then Amber's own.
 pub(crate) fn persistence_fields(srv: &Server, out: &mut String) {
-    let f = |out: &mut String, k: &str, v: &dyn std::fmt::Display| {
-        let _ = write!(out, "{k}:{v}\r\n");
-    };
+    rdb_fields(srv, out);
+    aof_fields(srv, out);
+    if let Some(l) = &srv.loading {
+        loading_fields(l, out);
+    }
+    amber_fields(srv, out);
+}
+
+fn put(out: &mut String, k: &str, v: &dyn std::fmt::Display) {
+    let _ = write!(out, "{k}:{v}\r\n");
+}
+
+fn rdb_fields(srv: &Server, out: &mut String) {
+    let f = put;
     // Amber never forks: the copy-on-write fields are 0, and current_fork_perc reports the
     // share of keys the snapshot in progress has written.
     let rdb = &srv.rdb;
@@ -497,6 +264,10 @@ pub(crate) fn persistence_fields(srv: &Server, out: &mut String) {
         &rdb.last_load_keys_expired,
     );
     f(out, "rdb_last_load_keys_loaded", &rdb.last_load_keys_loaded);
+}
+
+fn aof_fields(srv: &Server, out: &mut String) {
+    let f = put;
     let st = &srv.aof_status;
     let aof = srv.aof.as_ref();
     f(out, "aof_enabled", &u8::from(aof.is_some()));
@@ -554,27 +325,35 @@ pub(crate) fn persistence_fields(srv: &Server, out: &mut String) {
         );
         f(out, "aof_delayed_fsync", &a.delayed_fsync);
     }
-    if let Some(l) = &srv.loading {
-        let loaded = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
-        let elapsed = l.started.elapsed().as_secs_f64();
-        let perc = if l.total_bytes > 0 {
-            loaded as f64 * 100.0 / l.total_bytes as f64
-        } else {
-            0.0
-        };
-        let eta = if loaded > 0 && elapsed > 0.0 {
-            let rate = loaded as f64 / elapsed;
-            (l.total_bytes.saturating_sub(loaded) as f64 / rate) as u64
-        } else {
-            1
-        };
-        f(out, "loading_start_time", &l.started_unix);
-        f(out, "loading_total_bytes", &l.total_bytes);
-        f(out, "loading_rdb_used_mem", &0);
-        f(out, "loading_loaded_bytes", &loaded);
-        f(out, "loading_loaded_perc", &format!("{perc:.2}"));
-        f(out, "loading_eta_seconds", &eta);
-    }
+}
+
+fn loading_fields(l: &crate::durability::rdb_load::LoadProgress, out: &mut String) {
+    let f = put;
+    let loaded = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let elapsed = l.started.elapsed().as_secs_f64();
+    let perc = if l.total_bytes > 0 {
+        loaded as f64 * 100.0 / l.total_bytes as f64
+    } else {
+        0.0
+    };
+    let eta = if loaded > 0 && elapsed > 0.0 {
+        let rate = loaded as f64 / elapsed;
+        (l.total_bytes.saturating_sub(loaded) as f64 / rate) as u64
+    } else {
+        1
+    };
+    f(out, "loading_start_time", &l.started_unix);
+    f(out, "loading_total_bytes", &l.total_bytes);
+    f(out, "loading_rdb_used_mem", &0);
+    f(out, "loading_loaded_bytes", &loaded);
+    f(out, "loading_loaded_perc", &format!("{perc:.2}"));
+    f(out, "loading_eta_seconds", &eta);
+}
+
+fn amber_fields(srv: &Server, out: &mut String) {
+    let f = put;
+    let rdb = &srv.rdb;
+    let aof = srv.aof.as_ref();
     // Amber's own: why the last save failed, with the code users look up (P004/P005).
     let last_error = rdb
         .last_failure
@@ -591,4 +370,279 @@ pub(crate) fn persistence_fields(srv: &Server, out: &mut String) {
     // is now (see rdb_guard).
     let not_loaded = srv.rdb_not_loaded.as_ref().map(|n| n.path()).unwrap_or("");
     f(out, "amber_rdb_not_loaded", &not_loaded);
+}
+
+fn server_section(srv: &Server, out: &mut String) {
+    let uptime = srv.started.elapsed().as_secs();
+    field!(out, "redis_version", crate::REDIS_VERSION);
+    field!(out, "redis_git_sha1", "00000000");
+    field!(out, "redis_git_dirty", 0);
+    field!(out, "redis_build_id", "0");
+    field!(out, "redis_mode", "standalone");
+    field!(out, "amber_version", crate::AMBER_VERSION);
+    let uname = {
+        // SAFETY: uname fills the struct we own.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        unsafe {
+            libc::uname(&mut u);
+        }
+        let s = |a: &[libc::c_char]| {
+            let bytes: Vec<u8> = a
+                .iter()
+                .take_while(|c| **c != 0)
+                .map(|c| *c as u8)
+                .collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        format!("{} {} {}", s(&u.sysname), s(&u.release), s(&u.machine))
+    };
+    field!(out, "os", uname);
+    field!(out, "arch_bits", 64);
+    field!(out, "monotonic_clock", "POSIX clock_gettime");
+    field!(out, "multiplexing_api", "epoll");
+    field!(out, "atomicvar_api", "c11-builtin");
+    field!(out, "gcc_version", "0.0.0");
+    field!(out, "process_id", std::process::id());
+    field!(out, "process_supervised", "no");
+    field!(out, "run_id", srv.run_id);
+    field!(out, "tcp_port", srv.config.port);
+    field!(out, "server_time_usec", crate::server::unix_us());
+    field!(out, "uptime_in_seconds", uptime);
+    field!(out, "uptime_in_days", uptime / 86400);
+    field!(out, "hz", srv.config.hz);
+    field!(out, "configured_hz", srv.config.hz);
+    field!(out, "lru_clock", srv.lru_clock());
+    field!(out, "executable", srv.executable);
+    field!(
+        out,
+        "config_file",
+        srv.config
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    field!(out, "io_threads_active", 0);
+}
+
+fn clients_section(srv: &Server, out: &mut String) {
+    field!(out, "connected_clients", srv.clients.len());
+    field!(out, "cluster_connections", 0);
+    field!(out, "maxclients", srv.config.maxclients);
+    field!(out, "client_recent_max_input_buffer", 16384);
+    field!(out, "client_recent_max_output_buffer", 0);
+    field!(out, "blocked_clients", srv.blocking.count);
+    field!(out, "tracking_clients", 0);
+    field!(out, "clients_in_timeout_table", srv.blocking.count);
+}
+
+fn memory_section(srv: &Server, out: &mut String) {
+    let used = crate::sys::alloc::used_memory() as u64;
+    let peak = crate::sys::alloc::peak_memory() as u64;
+    let rss = crate::sys::alloc::rss() as u64;
+    let sys = total_system_memory();
+    field!(out, "used_memory", used);
+    field!(out, "used_memory_human", human(used));
+    field!(out, "used_memory_rss", rss);
+    field!(out, "used_memory_rss_human", human(rss));
+    field!(out, "used_memory_peak", peak);
+    field!(out, "used_memory_peak_human", human(peak));
+    field!(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
+    );
+    let overhead = (srv.dbs.iter().map(|d| d.overhead_bytes()).sum::<usize>() as u64).min(used);
+    field!(out, "used_memory_overhead", overhead);
+    field!(out, "used_memory_startup", 0);
+    field!(out, "used_memory_dataset", used - overhead);
+    field!(
+        out,
+        "used_memory_dataset_perc",
+        format!(
+            "{:.2}%",
+            (used - overhead) as f64 * 100.0 / used.max(1) as f64
+        )
+    );
+    field!(out, "allocator_allocated", used);
+    field!(out, "allocator_active", rss);
+    field!(out, "allocator_resident", rss);
+    field!(out, "total_system_memory", sys);
+    field!(out, "total_system_memory_human", human(sys));
+    for f in ["used_memory_lua", "used_memory_vm_eval"] {
+        field!(out, f, 0);
+    }
+    field!(out, "used_memory_lua_human", "0B");
+    field!(out, "used_memory_scripts_eval", 0);
+    field!(out, "number_of_cached_scripts", 0);
+    field!(out, "number_of_functions", 0);
+    field!(out, "number_of_libraries", 0);
+    field!(out, "used_memory_vm_functions", 0);
+    field!(out, "used_memory_vm_total", 0);
+    field!(out, "used_memory_vm_total_human", "0B");
+    field!(out, "used_memory_functions", 0);
+    field!(out, "used_memory_scripts", 0);
+    field!(out, "used_memory_scripts_human", "0B");
+    field!(out, "maxmemory", 0);
+    field!(out, "maxmemory_human", "0B");
+    field!(out, "maxmemory_policy", "noeviction");
+    let frag = rss as f64 / used.max(1) as f64;
+    field!(out, "allocator_frag_ratio", "1.00");
+    field!(out, "allocator_frag_bytes", 0);
+    field!(out, "allocator_rss_ratio", "1.00");
+    field!(out, "allocator_rss_bytes", 0);
+    field!(out, "rss_overhead_ratio", "1.00");
+    field!(out, "rss_overhead_bytes", 0);
+    field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
+    field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+    field!(out, "mem_not_counted_for_evict", 0);
+    field!(
+        out,
+        "mem_replication_backlog",
+        srv.repl.backlog.as_ref().map_or(0, |b| b.size())
+    );
+    field!(out, "mem_total_replication_buffers", 0);
+    field!(out, "mem_clients_slaves", 0);
+    field!(out, "mem_clients_normal", 0);
+    field!(out, "mem_cluster_links", 0);
+    field!(out, "mem_aof_buffer", 0);
+    field!(out, "mem_allocator", "mimalloc");
+    field!(out, "active_defrag_running", 0);
+    field!(out, "lazyfree_pending_objects", 0);
+    field!(out, "lazyfreed_objects", 0);
+}
+
+fn stats_section(srv: &Server, out: &mut String) {
+    let st = &srv.stats;
+    field!(
+        out,
+        "total_connections_received",
+        st.total_connections_received
+    );
+    field!(out, "total_commands_processed", st.total_commands_processed);
+    field!(out, "instantaneous_ops_per_sec", st.inst_ops.value() as u64);
+    field!(out, "total_net_input_bytes", st.total_net_input_bytes);
+    field!(out, "total_net_output_bytes", st.total_net_output_bytes);
+    field!(out, "total_net_repl_input_bytes", 0);
+    field!(out, "total_net_repl_output_bytes", 0);
+    field!(
+        out,
+        "instantaneous_input_kbps",
+        format!("{:.2}", st.inst_input.value() / 1024.0)
+    );
+    field!(
+        out,
+        "instantaneous_output_kbps",
+        format!("{:.2}", st.inst_output.value() / 1024.0)
+    );
+    field!(out, "instantaneous_input_repl_kbps", "0.00");
+    field!(out, "instantaneous_output_repl_kbps", "0.00");
+    field!(out, "rejected_connections", st.rejected_connections);
+    field!(out, "sync_full", srv.repl.sync_full);
+    field!(out, "sync_partial_ok", srv.repl.sync_partial_ok);
+    field!(out, "sync_partial_err", srv.repl.sync_partial_err);
+    field!(out, "expired_keys", st.expired_keys);
+    field!(
+        out,
+        "expired_stale_perc",
+        format!("{:.2}", st.expired_stale_perc)
+    );
+    field!(out, "expired_time_cap_reached_count", 0);
+    field!(out, "expire_cycle_cpu_milliseconds", 0);
+    field!(out, "evicted_keys", 0);
+    field!(out, "evicted_clients", 0);
+    field!(out, "total_eviction_exceeded_time", 0);
+    field!(out, "current_eviction_exceeded_time", 0);
+    field!(out, "keyspace_hits", st.keyspace_hits);
+    field!(out, "keyspace_misses", st.keyspace_misses);
+    field!(out, "pubsub_channels", srv.pubsub.channels.len());
+    let distinct: hashbrown::HashSet<&[u8]> = srv
+        .pubsub
+        .patterns
+        .iter()
+        .map(|(p, _)| p.as_slice())
+        .collect();
+    field!(out, "pubsub_patterns", distinct.len());
+    field!(out, "pubsubshard_channels", 0);
+    field!(out, "latest_fork_usec", st.latest_snapshot_start_usec);
+    field!(out, "total_forks", 0);
+    field!(out, "migrate_cached_sockets", 0);
+    field!(out, "slave_expires_tracked_keys", 0);
+    for f in [
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+        "tracking_total_keys",
+        "tracking_total_items",
+        "tracking_total_prefixes",
+    ] {
+        field!(out, f, 0);
+    }
+    field!(out, "unexpected_error_replies", st.unexpected_error_replies);
+    field!(out, "total_error_replies", st.total_error_replies);
+    field!(out, "dump_payload_sanitizations", 0);
+    field!(out, "total_reads_processed", st.total_commands_processed);
+    field!(out, "total_writes_processed", st.total_commands_processed);
+    field!(out, "io_threaded_reads_processed", 0);
+    field!(out, "io_threaded_writes_processed", 0);
+    field!(out, "reply_buffer_shrinks", 0);
+    field!(out, "reply_buffer_expands", 0);
+}
+
+fn cpu_section(out: &mut String) {
+    let (sys, user) = cpu_times();
+    field!(out, "used_cpu_sys", format!("{sys:.6}"));
+    field!(out, "used_cpu_user", format!("{user:.6}"));
+    field!(out, "used_cpu_sys_children", "0.000000");
+    field!(out, "used_cpu_user_children", "0.000000");
+    field!(out, "used_cpu_sys_main_thread", format!("{sys:.6}"));
+    field!(out, "used_cpu_user_main_thread", format!("{user:.6}"));
+}
+
+fn commandstats_section(srv: &Server, out: &mut String) {
+    let mut names: Vec<_> = srv
+        .stats
+        .commands
+        .iter()
+        .map(|(n, s)| (n.to_string(), s))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, s) in names {
+        if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
+            continue;
+        }
+        let per = if s.calls > 0 {
+            s.usec as f64 / s.calls as f64
+        } else {
+            0.0
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
+        );
+    }
+}
+
+fn keyspace_section(srv: &Server, out: &mut String, sample_ttl: bool) {
+    let now = crate::server::unix_ms();
+    for (i, db) in srv.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "db{}:keys={},expires={}",
+            i,
+            db.len(),
+            db.volatile_len()
+        );
+        if sample_ttl {
+            let _ = write!(out, ",avg_ttl={}", avg_ttl(db, now));
+        }
+        out.push_str("\r\n");
+    }
 }
