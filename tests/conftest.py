@@ -193,6 +193,9 @@ def seed_template_server(request, tmp_path_factory):
         yield None
         return
     with socket.socket() as s:
+        # As a server binds (SO_REUSEADDR): a connection of an earlier run in TIME-WAIT
+        # does not make the port busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", 6379))
         except OSError as e:
