@@ -1,10 +1,11 @@
 //! Amber's persistence formats, usable without the server: the RDB codec (encoder, streaming
 //! decoder, DUMP payloads), the packed encodings it embeds (listpack, ziplist, intset, zipmap),
 //! LZF, Redis's CRC-64, and the I/O adapters every persistence driver shares (CRC-tracking
-//! reader/writer, atomic file replace).
+//! reader/writer, atomic file replace) and the storage interface they write through.
 
 pub mod aof;
 pub mod crc64;
 pub mod io;
 pub mod lzf;
 pub mod rdb;
+pub mod storage;

@@ -11,9 +11,8 @@
 //! the offset and the `amber check-aof` command to run.
 
 use std::cell::RefCell;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::BufReader;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -21,6 +20,7 @@ use amber_persist::aof::manifest::{manifest_file_name, AofFileType, AofInfo, Man
 use amber_persist::aof::{
     load_action, AofEntry, AofReader, Judgment, LoadAction, ReaderOptions, Refusal,
 };
+use amber_persist::storage::{OpenHow, Storage, StorageFile};
 
 use crate::client::Client;
 use crate::durability::aof::{Aof, OpenArgs};
@@ -56,13 +56,8 @@ pub(crate) fn read_manifest(dir: &Path, appendfilename: &str) -> Result<Option<M
     }
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
+fn open_append(fs: &dyn Storage, path: &Path) -> std::io::Result<Box<dyn StorageFile>> {
+    fs.open(path, OpenHow::Append { mode: 0o644 })
 }
 
 /// The message for an AOF file whose size cannot be read (Redis's getAppendOnlyFileSize).
@@ -148,37 +143,24 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
     let path = incr.path_in(dir);
     // The last incr holds data and is appended to; a new one starts empty.
     let opened = if had_incr {
-        open_append(&path)
+        open_append(&*srv.storage, &path)
     } else {
-        crate::durability::aof::rewrite::create_incr(&path)
+        crate::durability::aof::rewrite::create_incr(&*srv.storage, &path)
     };
     let file =
         opened.map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
     if !had_incr {
         manifest
-            .write_atomic(dir, &name)
+            .write_atomic_on(srv.storage.clone(), dir, &name)
             .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
     }
     // Appending starts at this length: an unknown one is an error, never 0.
     let file_len = file
-        .metadata()
-        .map_err(|e| length_unknown(&path.display().to_string(), &e))?
-        .len();
-    let base_size = manifest
-        .base
-        .as_ref()
-        .and_then(|b| std::fs::metadata(b.path_in(dir)).ok())
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let incr_size: u64 = manifest
-        .incrs
-        .iter()
-        .map(|i| {
-            std::fs::metadata(i.path_in(dir))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        })
-        .sum();
+        .len()
+        .map_err(|e| length_unknown(&path.display().to_string(), &e))?;
+    let size = |p: &Path| srv.storage.size(p).unwrap_or(0);
+    let base_size = manifest.base.as_ref().map_or(0, |b| size(&b.path_in(dir)));
+    let incr_size: u64 = manifest.incrs.iter().map(|i| size(&i.path_in(dir))).sum();
     let policy = srv.config.appendfsync;
     let log = srv.log.clone();
     srv.aof = Some(Aof::open(
@@ -217,10 +199,11 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         fatal(srv, &f.log_line());
     }
     let incr = m.next_incr(name).clone();
-    if let Err(e) = crate::durability::aof::rewrite::create_incr(&incr.path_in(dir)) {
+    if let Err(e) = crate::durability::aof::rewrite::create_incr(&*srv.storage, &incr.path_in(dir))
+    {
         fatal(srv, &format!("Can't create the append-only file: {e}"));
     }
-    if let Err(e) = m.write_atomic(dir, name) {
+    if let Err(e) = m.write_atomic_on(srv.storage.clone(), dir, name) {
         fatal(srv, &format!("Can't write the AOF manifest: {e}"));
     }
     srv.log.notice(&format!(
@@ -234,7 +217,7 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
 /// its base, as Redis 7.0's upgrade does.
 fn upgrade_old_aof(srv: &Server, dir: &Path, name: &str) -> Manifest {
     let target = dir.join(name);
-    if let Err(e) = std::fs::rename(name, &target) {
+    if let Err(e) = srv.storage.rename(Path::new(name), &target) {
         fatal(
             srv,
             &format!(
@@ -246,12 +229,10 @@ fn upgrade_old_aof(srv: &Server, dir: &Path, name: &str) -> Manifest {
     let mut m = Manifest::new();
     m.base = Some(AofInfo::new(name.as_bytes().to_vec(), 1, AofFileType::Base));
     m.curr_base_seq = 1;
-    if let Err(e) = m.write_atomic(dir, name) {
+    if let Err(e) = m.write_atomic_on(srv.storage.clone(), dir, name) {
         fatal(srv, &format!("Can't write the AOF manifest: {e}"));
     }
-    if let Ok(d) = File::open(".") {
-        let _ = d.sync_all();
-    }
+    let _ = srv.storage.sync_dir(Path::new("."));
     srv.log.notice(&format!(
         "Successfully migrated an old-style AOF into the AOF directory: {}",
         dir.display()
@@ -475,7 +456,7 @@ fn finish_file<R: std::io::Read>(
                 "!!! Warning: short read while loading the AOF file {shown}!!! AOF loaded anyway because aof-load-truncated is enabled; the file is cut at offset {valid_len} ({} bytes dropped)",
                 size.saturating_sub(valid_len)
             ));
-            if let Err(e) = OpenOptions::new().write(true).open(path).and_then(|f| {
+            if let Err(e) = srv.storage.open(path, OpenHow::Existing).and_then(|f| {
                 f.set_len(valid_len)?;
                 f.sync_all()
             }) {

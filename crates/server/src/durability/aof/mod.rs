@@ -33,7 +33,6 @@ pub(crate) mod load;
 pub(crate) mod rewrite;
 mod writer;
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -44,7 +43,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::AppendFsync;
 use crate::durability::aof::writer::{
-    background, fdatasync, write_all_at_end, writer_failed, Pending, Shared,
+    background, write_all_at_end, writer_failed, AofFile, Clock, Pending, Shared,
 };
 use crate::server::Server;
 
@@ -121,7 +120,7 @@ pub(crate) struct Aof {
     pub(crate) dir: PathBuf,
     pub(crate) manifest: amber_persist::aof::manifest::Manifest,
     /// The incr file appended to.
-    file: Arc<File>,
+    file: AofFile,
     /// Size of the incr file being appended to, as far as writes succeeded.
     file_len: u64,
     /// Effects fed and not yet handed to the file.
@@ -178,7 +177,7 @@ pub(crate) struct OpenArgs {
     pub(crate) dir: PathBuf,
     pub(crate) manifest: amber_persist::aof::manifest::Manifest,
     /// The incr file to append to, and its length.
-    pub(crate) file: File,
+    pub(crate) file: Box<dyn amber_persist::storage::StorageFile>,
     pub(crate) file_len: u64,
     pub(crate) current_size: u64,
     pub(crate) base_size: u64,
@@ -215,9 +214,11 @@ impl Aof {
             policy: Mutex::new(policy),
             skip_fsync: AtomicBool::new(false),
             slowest_fsync_ms: AtomicU64::new(0),
+            clock: Clock::real(),
+            ticks: AtomicU64::new(0),
             log: log.clone(),
         });
-        let file = Arc::new(file);
+        let file: AofFile = Arc::from(file);
         let mut threads = Vec::new();
         let sh = shared.clone();
         let f = file.clone();
@@ -312,7 +313,7 @@ impl Aof {
         let end = self.written + self.buf.len() as u64;
         let t = Instant::now();
         self.write_tried_at = t;
-        if let Err(e) = write_all_at_end(&self.file, &self.buf, self.file_len) {
+        if let Err(e) = write_all_at_end(&*self.file, &self.buf, self.file_len) {
             self.set_write_failure(Some(AofFailure::from_io(&e)));
             return;
         }
@@ -321,7 +322,7 @@ impl Aof {
         self.shared
             .fsync_started_ms
             .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-        let r = fdatasync(&self.file);
+        let r = self.file.sync_data();
         let done = Instant::now();
         self.last_sync = done.saturating_duration_since(t);
         self.shared
@@ -415,7 +416,7 @@ impl Aof {
                 }
                 let t = Instant::now();
                 self.write_tried_at = t;
-                let r = write_all_at_end(&self.file, &self.buf, self.file_len);
+                let r = write_all_at_end(&*self.file, &self.buf, self.file_len);
                 self.slowest_write_ms = self.slowest_write_ms.max(ms_since(t, Instant::now()));
                 match r {
                     Ok(()) => {
@@ -544,8 +545,8 @@ impl Aof {
     /// Appends to `file`, a new empty incr file, from now on (a rewrite began). The caller
     /// has flushed and fsynced the current one (`flush_and_sync`) in the same step, so
     /// nothing is queued for it; nothing here can fail.
-    pub(crate) fn switch_to(&mut self, file: File) {
-        self.file = Arc::new(file);
+    pub(crate) fn switch_to(&mut self, file: Box<dyn amber_persist::storage::StorageFile>) {
+        self.file = Arc::from(file);
         self.file_len = 0;
         self.selected_db = None;
         if let Ok(mut p) = self.shared.pending.lock() {
@@ -874,7 +875,7 @@ pub(crate) fn start_at_runtime(srv: &mut Server) -> Result<(), String> {
     let mut manifest =
         crate::durability::aof::load::read_manifest(&dir, &name)?.unwrap_or_default();
     let incr = manifest.next_incr(&name).clone();
-    let file = crate::durability::aof::rewrite::create_incr(&incr.path_in(&dir))
+    let file = crate::durability::aof::rewrite::create_incr(&*srv.storage, &incr.path_in(&dir))
         .map_err(|e| format!("Can't open the append-only file: {e}"))?;
     // Base and incrs of an earlier AOF in the directory become history once this one's base
     // is written; until then they stay where they are.
