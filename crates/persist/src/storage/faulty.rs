@@ -16,8 +16,10 @@
 //! Calls are numbered from 0 in the order they arrive (every method of `Storage` and
 //! `StorageFile` but `reserve`, a hint). `inject(n, fault)` makes call n fail with an errno
 //! (a failed write leaves the first half of its bytes, as a short write would), or crash:
-//! the image is taken just before call n, and nothing after changes it. A sync is never
-//! done for real (the model decides what survives), so tests run at memory speed.
+//! the image is taken just before call n, and nothing after changes it. A failed fsync
+//! loses what it should have written for good, as Linux does (a later fsync that succeeds
+//! does not write it: "never trust an fsync retried after an error"). A sync is never done
+//! for real (the model decides what survives), so tests run at memory speed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -60,6 +62,38 @@ impl Image {
 struct Node {
     data: Vec<u8>,
     synced: Vec<u8>,
+    /// Byte ranges whose fsync failed: as on Linux, their pages were dropped (marked clean),
+    /// so no later fsync writes them; on disk they stay as they were (zeros past the old
+    /// end). Rewriting a range makes it dirty again.
+    lost: Vec<(usize, usize)>,
+}
+
+impl Node {
+    fn rewrote(&mut self, from: usize, to: usize) {
+        let mut kept = Vec::new();
+        for &(a, b) in &self.lost {
+            if a < from {
+                kept.push((a, b.min(from)));
+            }
+            if b > to {
+                kept.push((a.max(to), b));
+            }
+        }
+        kept.retain(|(a, b)| a < b);
+        self.lost = kept;
+    }
+
+    fn synced_now(&mut self) {
+        let old = std::mem::take(&mut self.synced);
+        let mut s = self.data.clone();
+        for &(a, b) in &self.lost {
+            let b = b.min(s.len());
+            for (i, byte) in s.iter_mut().enumerate().take(b).skip(a) {
+                *byte = old.get(i).copied().unwrap_or(0);
+            }
+        }
+        self.synced = s;
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +112,8 @@ struct Model {
     violations: Vec<String>,
     /// "n op path" for every call, for failure messages.
     ops: Vec<String>,
+    /// How long a file's sync takes (it takes effect at its end).
+    sync_latency: std::time::Duration,
 }
 
 impl Model {
@@ -125,8 +161,8 @@ impl Model {
         self.nodes.insert(
             id,
             Node {
-                synced: Vec::new(),
                 data,
+                ..Node::default()
             },
         );
         self.names.insert(path.to_path_buf(), id);
@@ -173,6 +209,12 @@ impl FaultyFs {
         Ok(Arc::new(FaultyFs {
             model: Arc::new(Mutex::new(m)),
         }))
+    }
+
+    /// Makes every file sync take `d` (a disk's flush): what the sync makes durable is
+    /// durable at its end, and the call counts then.
+    pub fn set_sync_latency(&self, d: std::time::Duration) {
+        lock(&self.model).sync_latency = d;
     }
 
     /// Makes call `n` (counted from 0) fail or crash.
@@ -302,10 +344,21 @@ impl FaultyFile {
     }
 
     fn sync(&self, op: &str) -> io::Result<()> {
+        let latency = lock(&self.model).sync_latency;
+        if !latency.is_zero() {
+            std::thread::sleep(latency);
+        }
         let mut m = lock(&self.model);
-        m.call(op, &self.path)?;
-        let n = self.node(&mut m);
-        n.synced = n.data.clone();
+        if let Err(e) = m.call(op, &self.path) {
+            let n = self.node(&mut m);
+            let (from, to) = (n.synced.len().min(n.data.len()), n.data.len());
+            let differs = n.data.get(..from) != Some(&n.synced[..from]);
+            // What was not on disk yet is lost for good (the whole file when it changed
+            // below the synced length).
+            n.lost.push((if differs { 0 } else { from }, to));
+            return Err(e);
+        }
+        self.node(&mut m).synced_now();
         Ok(())
     }
 }
@@ -337,6 +390,7 @@ impl StorageFile for FaultyFile {
             n.data.resize(at + part.len(), 0);
         }
         n.data[at..at + part.len()].copy_from_slice(part);
+        n.rewrote(at, at + part.len());
         r
     }
 
@@ -355,7 +409,9 @@ impl StorageFile for FaultyFile {
         let Ok(len) = usize::try_from(len) else {
             return Err(io::Error::from_raw_os_error(libc::EFBIG));
         };
-        self.node(&mut m).data.resize(len, 0);
+        let n = self.node(&mut m);
+        n.data.resize(len, 0);
+        n.lost.retain(|(a, _)| *a < len);
         Ok(())
     }
 
@@ -433,6 +489,24 @@ mod tests {
         assert_eq!(fs.violations().len(), 1);
         assert_eq!(fs.fired(), vec!["1 write a: errno 28".to_string()]);
         assert_eq!(fs.calls(), 3);
+
+        // A failed fsync loses those bytes for good: the next one does not write them.
+        let f = fs
+            .open(&d.join("b"), OpenHow::AppendNew { mode: 0o644 })
+            .unwrap();
+        fs.sync_dir(&d).unwrap();
+        f.write_at(b"kept", 0).unwrap();
+        f.sync_data().unwrap();
+        f.write_at(b"LOST", 4).unwrap();
+        fs.inject(fs.calls(), Fault::Fail(libc::EIO));
+        assert!(f.sync_data().is_err());
+        f.write_at(b"new", 8).unwrap();
+        f.sync_data().unwrap();
+        assert_eq!(fs.image().files[Path::new("b")], b"kept\0\0\0\0new");
+        // Written again, they are dirty again.
+        f.write_at(b"LOST", 4).unwrap();
+        f.sync_data().unwrap();
+        assert_eq!(fs.image().files[Path::new("b")], b"keptLOSTnew");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -68,62 +68,52 @@ fn length_unknown(shown: &str, e: &std::io::Error) -> String {
     )
 }
 
-/// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending.
+/// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending; a
+/// failure ends the process (P003).
 pub(crate) fn load_at_start(srv: &Rc<RefCell<Server>>) {
-    let mut s = srv.borrow_mut();
+    let r = load(&mut srv.borrow_mut());
+    if let Err(why) = r {
+        fatal(&srv.borrow(), &why);
+    }
+    spawn_flush(srv);
+}
+
+/// `load_at_start` without the exit: loads the AOF (or creates it) and opens it for
+/// appending. `Err` is the reason the server cannot start.
+pub(crate) fn load(s: &mut Server) -> Result<(), String> {
     let name = s.config.appendfilename.clone();
     let dir = PathBuf::from(&s.config.appenddirname);
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        fatal(
-            &s,
-            &format!("Can't create the AOF directory {}: {e}", dir.display()),
-        );
-    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
     if std::path::Path::new(&s.config.dbfilename).exists() {
         s.log.notice(&format!(
             "appendonly is yes: the AOF is loaded, {} is not read",
             s.config.dbfilename
         ));
     }
-    let manifest = match read_manifest(&dir, &name) {
-        Ok(m) => m,
-        Err(e) => fatal(&s, &e),
-    };
-    let manifest = match manifest {
+    let manifest = match read_manifest(&dir, &name)? {
         Some(m) => m,
-        None if Path::new(&name).is_file() => upgrade_old_aof(&s, &dir, &name),
-        None => create_first(&mut s, &dir, &name),
+        None if Path::new(&name).is_file() => upgrade_old_aof(s, &dir, &name),
+        None => create_first(s, &dir, &name)?,
     };
     let started = std::time::Instant::now();
     let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
-    if let Err(AofLoadError(why)) = stat_all(&dir, &files) {
-        fatal(&s, &why);
-    }
-    let mut total_keys = 0u64;
+    stat_all(&dir, &files).map_err(|AofLoadError(why)| why)?;
     let mut loaded_any = false;
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = info.path_in(&dir);
-        match load_file(&mut s, &path, info.kind == AofFileType::Base, last) {
-            Ok(n) => {
-                total_keys += n;
-                loaded_any = true;
-            }
-            Err(AofLoadError(why)) => fatal(&s, &why),
-        }
+        load_file(s, &path, info.kind == AofFileType::Base, last)
+            .map_err(|AofLoadError(why)| why)?;
+        loaded_any = true;
     }
-    let _ = total_keys;
     if loaded_any {
         s.log.notice(&format!(
             "DB loaded from append only file: {:.3} seconds",
             started.elapsed().as_secs_f64()
         ));
     }
-    if let Err(e) = open(&mut s, &dir, manifest, 0) {
-        fatal(&s, &e);
-    }
-    drop(s);
-    spawn_flush(srv);
+    open(s, &dir, manifest, 0)
 }
 
 /// Starts the task that writes what was fed (see `aof::flush_task`).
@@ -181,7 +171,7 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
 
 /// No AOF yet: writes a base of the current (empty) dataset, then the manifest, as Redis
 /// does on its first start with appendonly yes.
-fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
+fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Result<Manifest, String> {
     let mut m = Manifest::new();
     let preamble = srv.config.aof_use_rdb_preamble;
     let base = m.next_base(name, preamble).clone();
@@ -193,24 +183,18 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         }
     };
     let job = SnapshotJob::begin(srv, format);
-    if let Err(f) =
-        crate::durability::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true)
-    {
-        fatal(srv, &f.log_line());
-    }
+    crate::durability::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true)
+        .map_err(|f| f.log_line())?;
     let incr = m.next_incr(name).clone();
-    if let Err(e) = crate::durability::aof::rewrite::create_incr(&*srv.storage, &incr.path_in(dir))
-    {
-        fatal(srv, &format!("Can't create the append-only file: {e}"));
-    }
-    if let Err(e) = m.write_atomic_on(srv.storage.clone(), dir, name) {
-        fatal(srv, &format!("Can't write the AOF manifest: {e}"));
-    }
+    crate::durability::aof::rewrite::create_incr(&*srv.storage, &incr.path_in(dir))
+        .map_err(|e| format!("Can't create the append-only file: {e}"))?;
+    m.write_atomic_on(srv.storage.clone(), dir, name)
+        .map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
     srv.log.notice(&format!(
         "Creating AOF base file {} on server start",
         base.name_lossy()
     ));
-    m
+    Ok(m)
 }
 
 /// An appendonly.aof of Redis before 7.0 in `dir`'s parent: moved into the AOF directory as

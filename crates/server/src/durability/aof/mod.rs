@@ -587,6 +587,19 @@ impl Aof {
     }
 }
 
+#[cfg(test)]
+impl Aof {
+    /// The clock the everysec fsync goes by (a test holds it).
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// How many times the background thread has looked at that clock.
+    pub(crate) fn ticks(&self) -> u64 {
+        self.shared.ticks.load(Ordering::Acquire)
+    }
+}
+
 impl Drop for Aof {
     fn drop(&mut self) {
         self.stop();
