@@ -537,9 +537,26 @@ impl Aof {
         if let Some(f) = &self.write_failure {
             return Err(std::io::Error::other(f.reason.clone()));
         }
-        self.file.sync_data()?;
+        if let Err(e) = self.file.sync_data() {
+            // Whatever was not on disk yet may be lost for good, and a later fsync that
+            // succeeds would not say so (it leaves a hole in the file).
+            self.poison(AofFailure::from_io(&e));
+            return Err(e);
+        }
         self.shared.synced.store(self.written, Ordering::Release);
         Ok(())
+    }
+
+    /// An fsync failed: the kernel may have dropped those pages, and a retried fsync would
+    /// say nothing about them. Writes are refused until a rewrite has written fresh files
+    /// (the cron schedules it).
+    fn poison(&mut self, f: AofFailure) {
+        self.log.warning(&format!(
+            "{} {}: Error syncing the AOF file: {}. Writes are refused until a rewrite has written the AOF again from memory.",
+            f.code, f.name, f.reason
+        ));
+        self.fsync_poisoned = Some(f);
+        self.poisoned_at = Some(Instant::now());
     }
 
     /// Appends to `file`, a new empty incr file, from now on (a rewrite began). The caller
@@ -843,14 +860,7 @@ pub(crate) fn cron(srv: &mut Server) {
         return;
     };
     if let Some(f) = aof.take_background_failure() {
-        // An fsync failed: the kernel may have dropped those pages, and a retried fsync would
-        // say nothing about them. Refuse writes until a rewrite has written fresh files.
-        srv.log.warning(&format!(
-            "{} {}: Error syncing the AOF file: {}. Writes are refused until a rewrite has written the AOF again from memory.",
-            f.code, f.name, f.reason
-        ));
-        aof.fsync_poisoned = Some(f);
-        aof.poisoned_at = Some(Instant::now());
+        aof.poison(f);
     }
     aof.retry_write(policy);
     if !aof.buf.is_empty() {
