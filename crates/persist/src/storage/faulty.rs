@@ -415,9 +415,9 @@ impl StorageFile for FaultyFile {
         Ok(())
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         let mut m = lock(&self.model);
-        m.call("len", &self.path)?;
+        m.call("size", &self.path)?;
         Ok(self.node(&mut m).data.len() as u64)
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! ```text
 //!   Storage        open (5 ways, `OpenHow`) · rename · remove · sync_dir · size
-//!   StorageFile    write_at · sync_data · sync_all · set_len · len · reserve (a hint)
+//!   StorageFile    write_at · sync_data · sync_all · set_len · size · reserve (a hint)
 //! ```
 //!
 //! Reading is not part of it: loaders read with `std::fs`, and `FaultyFs` writes through to
@@ -73,7 +73,7 @@ pub trait StorageFile: Send + Sync {
     /// fsync(2).
     fn sync_all(&self) -> io::Result<()>;
     fn set_len(&self, len: u64) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
     /// A hint: reserve the blocks of `offset..offset+len` without changing the size, so
     /// that a later fdatasync has nothing to allocate. Failing is fine.
     fn reserve(&self, _offset: u64, _len: u64) {}
@@ -172,7 +172,7 @@ impl StorageFile for RealFile {
         self.0.set_len(len)
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
 

@@ -146,7 +146,7 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
     }
     // Appending starts at this length: an unknown one is an error, never 0.
     let file_len = file
-        .len()
+        .size()
         .map_err(|e| length_unknown(&path.display().to_string(), &e))?;
     let size = |p: &Path| srv.storage.size(p).unwrap_or(0);
     let base_size = manifest.base.as_ref().map_or(0, |b| size(&b.path_in(dir)));

@@ -128,7 +128,7 @@ async fn fail_step(op: Op, policy: AppendFsync, k: u64) -> Option<String> {
         push(&mut m, &mut seq, 5).await;
     }
     let dump_before = fs.image().files.get(Path::new("dump.rdb")).cloned();
-    let errno = if k % 2 == 0 { libc::EIO } else { libc::ENOSPC };
+    let errno = if k.is_multiple_of(2) { libc::EIO } else { libc::ENOSPC };
     fs.inject(fs.calls() + k, Fault::Fail(errno));
     let ok = perform(&mut m, op).await;
     let fired = fs.fired();
@@ -178,7 +178,7 @@ async fn fail_step(op: Op, policy: AppendFsync, k: u64) -> Option<String> {
         assert_eq!(r.recovered, seq, "{at}, {how}: acknowledged writes lost");
         if op == Op::Save {
             assert_eq!(
-                img.files.get(Path::new("dump.rdb")).is_some(),
+                img.files.contains_key(Path::new("dump.rdb")),
                 dump_before.is_some(),
                 "{at}, {how}"
             );
