@@ -1,19 +1,20 @@
 //! The append-only file, server side: feeding effects, writing and fsyncing them by policy,
 //! and when a client may see its reply. Files, manifest and parsing are amber-persist's
-//! (`aof`); the rewrite and loading drivers are in `aof_rewrite.rs` and `aof_load.rs`.
+//! (`aof`). The path a write takes is drawn in `durability/mod.rs`; here, by file:
 //!
 //! ```text
-//!   call() ─▶ propagated effects ─▶ feed: SELECT when the db changes, #TS annotations,
-//!             RESP commands into `buf`          (aof.appended grows)
-//!   conn: after a batch that appended, ask for a flush and wait until `durable` >= its end
-//!   flush task (after the ready clients ran: one write for many):
-//!     everysec / no: write(buf) on the main thread   ─▶ durable = written
-//!                    fsync thread: fdatasync once a second
-//!     always:        hand buf to the writer thread: write + fdatasync ─▶ durable = synced
-//!                    (group commit: what arrives meanwhile goes in the next fsync)
-//!                    or, when nothing could run meanwhile, write + fdatasync right here,
-//!                    after lingering (up to half an fsync) for the clients the last
-//!                    fsync acknowledged, so that they all share the next one
+//!   mod.rs      the Aof state, open, feed (SELECT, #TS, RESP into `buf`), the cron's
+//!               part, appendonly yes/no at runtime, shutdown
+//!   flush.rs    file state and writing by policy: main thread (everysec / no, and
+//!               `always` when nothing could run meanwhile) or the writer thread (`always`)
+//!   writer.rs   the background thread: `always` write + fdatasync (group commit),
+//!               everysec fdatasync once a second; the cut-back on a failed write
+//!   wait.rs     when a reply may leave (wait_point, Wait), the flush task, the relay of
+//!               `synced` to `durable`, the group-commit linger
+//!   failure.rs  MISCONF: a failed write retried every second, a failed fsync refusing
+//!               writes until a rewrite (or, under `always`, exiting)
+//!   load.rs     start-up: load the manifest's files, open the last incr
+//!   rewrite.rs  BGREWRITEAOF: the new incr and manifest, the base, the manifest swap
 //! ```
 //!
 //! Under `always` the fsync runs on the main thread when the writer thread is idle and no
@@ -22,12 +23,6 @@
 //! wake-ups per batch. While the writer thread is busy, or reads (anything that appends
 //! nothing) are being served, batches go to the writer thread, so that those replies never
 //! wait for the disk and the next batch is prepared while the fsync runs.
-//!
-//! A failed write (under any policy) is truncated back and retried by the cron once a second
-//! (ENOSPC: P004, the rest: P005); writes are refused with MISCONF meanwhile, the clients whose
-//! own writes it holds wait, and every other reply goes out at once (`Wait`). A failed fsync is never retried and trusted: under
-//! `always` the server exits before acknowledging anything it may have lost (as Redis does);
-//! under `everysec` writes are refused until a rewrite has produced fresh files from memory.
 
 mod failure;
 mod flush;
