@@ -37,6 +37,10 @@ pub enum Fault {
     Fail(i32),
     /// The machine stops just before this call: the image is what is durable now.
     Crash,
+    /// `Crash`, but each file also keeps a part of what was appended to it since its last
+    /// sync (some pages were written back before the power went; which ones follows from
+    /// the seed): a command may be torn in two.
+    CrashTorn(u64),
 }
 
 /// What a crash leaves: every durable file's synced bytes, by path relative to the root.
@@ -125,9 +129,13 @@ impl Model {
         self.ops.push(format!("{n} {op} {shown}"));
         match self.faults.get(&n).copied() {
             None => Ok(()),
-            Some(Fault::Crash) => {
+            Some(fault @ (Fault::Crash | Fault::CrashTorn(_))) => {
                 if self.image.is_none() {
-                    self.image = Some(self.durable_image());
+                    let torn = match fault {
+                        Fault::CrashTorn(seed) => Some(seed),
+                        _ => None,
+                    };
+                    self.image = Some(self.durable_image_torn(torn));
                 }
                 self.fired.push(format!("{n} {op} {shown}: crash"));
                 Ok(())
@@ -140,16 +148,28 @@ impl Model {
     }
 
     fn durable_image(&self) -> Image {
+        self.durable_image_torn(None)
+    }
+
+    /// The durable files; with a seed, each keeps a prefix of its unsynced appended bytes.
+    fn durable_image_torn(&self, seed: Option<u64>) -> Image {
         let mut files = BTreeMap::new();
-        for (p, id) in &self.durable {
+        for (i, (p, id)) in self.durable.iter().enumerate() {
             let Ok(rel) = p.strip_prefix(&self.root) else {
                 continue;
             };
-            let data = self
-                .nodes
-                .get(id)
-                .map(|n| n.synced.clone())
-                .unwrap_or_default();
+            let Some(n) = self.nodes.get(id) else {
+                continue;
+            };
+            let mut data = n.synced.clone();
+            if let Some(seed) = seed {
+                let appended = n.data.len() > data.len() && n.data.starts_with(&data);
+                if appended {
+                    let tail = n.data.len() - data.len();
+                    let keep = (splitmix(seed ^ i as u64) % (tail as u64 + 1)) as usize;
+                    data.extend_from_slice(&n.data[data.len()..data.len() + keep]);
+                }
+            }
             files.insert(rel.to_path_buf(), data);
         }
         Image { files }
@@ -168,6 +188,14 @@ impl Model {
         self.names.insert(path.to_path_buf(), id);
         id
     }
+}
+
+/// A well-mixed hash of `x` (splitmix64's finaliser), for a torn crash's choices.
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The fault-injecting storage (see the module's comment).
@@ -465,6 +493,19 @@ mod tests {
         assert_eq!(img.files[Path::new("b")], b"one ");
         // The real files are what a reader sees.
         assert_eq!(std::fs::read(d.join("b")).unwrap(), b"one two");
+        // A torn crash keeps part of what was appended since the last sync.
+        let g = fs
+            .open(&d.join("c"), OpenHow::AppendNew { mode: 0o644 })
+            .unwrap();
+        fs.sync_dir(&d).unwrap();
+        g.write_at(b"0123456789", 0).unwrap();
+        {
+            let m = lock(&fs.model);
+            let kept: Vec<usize> = (0..50)
+                .map(|s| m.durable_image_torn(Some(s)).files[Path::new("c")].len())
+                .collect();
+            assert!(kept.iter().all(|k| *k <= 10) && kept.iter().any(|k| *k > 0 && *k < 10));
+        }
         let out = root("model-out");
         img.materialize(&out).unwrap();
         assert_eq!(std::fs::read(out.join("b")).unwrap(), b"one ");

@@ -36,6 +36,7 @@
 //! | failed write, full disk | cut back to the last whole command, MISCONF for writes, retried every second; reads answer (test_full_disk.py) | same | same |
 //! | failed fsync | exit before acknowledging what it covers (test_aof.py `test_fdatasync_eio_under_always_exits_without_acknowledging`) | MISCONF until a rewrite has written the AOF from memory (`test_fdatasync_eio_under_everysec_refuses_writes_until_rewrite`, `steps::the_rewrite_fails_at_every_step_under_everysec`); a power loss before that rewrite may lose the writes since the last good fsync | same as everysec |
 //! | failed rewrite or manifest swap, at any step | nothing acknowledged lost, the old files stay the target, no temp file left, the next attempt succeeds (`steps::the_rewrite_fails_at_every_step_and_loses_nothing`, test_aof_rewrite_switch.py) | same (`steps::the_rewrite_fails_at_every_step_under_everysec`) | same |
+//! | power loss during a rewrite or a save, at any step | every acknowledged write is there; the dump is the old one or the new one (`steps::the_rewrite_and_the_save_survive_a_crash_at_every_step`) | | |
 //! | failed RDB save, at any step | the old dump stays (after a power loss too), no temp file left, the next SAVE succeeds (`steps::the_save_fails_at_every_step_and_keeps_the_old_dump`) | same | same |
 //!
 //! Assumed of the file system: fdatasync makes a file's written bytes and size durable; a

@@ -11,7 +11,9 @@
 //! RPUSH, or two in MULTI/EXEC, now and then a read) in dbs 0 and 1, in half of the rounds
 //! a BGREWRITEAOF in the middle; the machine crashes just before storage call k, k drawn
 //! from the calls a round makes, so crash points fall in the first start, appends, fsyncs,
-//! the rewrite's base, the manifest swap, the history removal.
+//! the rewrite's base, the manifest swap, the history removal. Half of the crashes are torn:
+//! each file keeps part of what was appended since its last sync, so a restart may find a
+//! command cut in two (and cuts it, aof-load-truncated).
 //!
 //! `a_reply_released_before_its_fsync_is_caught` runs the same check on clients that take
 //! their replies without waiting for the AOF, and requires it to fail: the check sees a
@@ -50,6 +52,8 @@ struct Run {
     crash_ms: u64,
     calls: u64,
     violations: Vec<String>,
+    /// The kind of call the crash came before ("write", "sync_data", "rename" ...).
+    crash_op: Option<String>,
 }
 
 pub(super) fn runtime() -> tokio::runtime::Runtime {
@@ -59,13 +63,18 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn run(policy: AppendFsync, crash_at: Option<u64>, release: Release, seed: u64) -> Run {
+async fn run(
+    policy: AppendFsync,
+    crash_at: Option<(u64, Fault)>,
+    release: Release,
+    seed: u64,
+) -> Run {
     let root = temp_root("crash");
     let fs = FaultyFs::adopt(&root).unwrap();
     // A fast disk's flush: long enough for other threads to run meanwhile.
     fs.set_sync_latency(Duration::from_micros(50));
-    if let Some(k) = crash_at {
-        fs.inject(k, Fault::Crash);
+    if let Some((k, fault)) = crash_at {
+        fs.inject(k, fault);
     }
     let mut m = Machine::boot(&root, policy, fs.clone()).unwrap();
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -160,6 +169,10 @@ async fn run(policy: AppendFsync, crash_at: Option<u64>, release: Release, seed:
     let crashed = fs.crashed();
     let calls = fs.calls();
     let violations = fs.violations();
+    let crash_op = fs
+        .fired()
+        .first()
+        .and_then(|f| f.split(' ').nth(1).map(str::to_string));
     let root = m.root.clone();
     let image = m.power_off();
     let _ = std::fs::remove_dir_all(&root);
@@ -171,6 +184,7 @@ async fn run(policy: AppendFsync, crash_at: Option<u64>, release: Release, seed:
         crash_ms,
         calls,
         violations,
+        crash_op,
     }
 }
 
@@ -185,6 +199,8 @@ struct Tally {
     oldest_lost_ms: u64,
     /// Restarts that cut a torn last command.
     cut: u64,
+    /// Crash points by the kind of call they came before.
+    ops: std::collections::BTreeMap<String, u64>,
     failures: Vec<String>,
 }
 
@@ -200,11 +216,20 @@ fn crash_rounds(policy: AppendFsync, rounds: u64, release: Release, seed: u64) -
         let mut t = Tally::default();
         for round in 0..rounds {
             let k = rng.gen_range(0..calls + calls / 10);
-            let r = run(policy, Some(k), release, rng.gen()).await;
+            // Half of the crashes keep part of the unsynced appends (a torn command).
+            let fault = if rng.gen_bool(0.5) {
+                Fault::Crash
+            } else {
+                Fault::CrashTorn(rng.gen())
+            };
+            let r = run(policy, Some((k, fault)), release, rng.gen()).await;
             t.rounds += 1;
             t.crashes += u64::from(r.crashed);
+            if let Some(op) = &r.crash_op {
+                *t.ops.entry(op.clone()).or_default() += 1;
+            }
             t.acked += r.acked.len() as u64;
-            let at = format!("{policy:?} round {round}, crash before call {k}");
+            let at = format!("{policy:?} round {round}, {fault:?} before call {k}");
             if !r.violations.is_empty() {
                 t.failures.push(format!("{at}: {:?}", r.violations));
             }
@@ -248,8 +273,8 @@ fn crash_rounds(policy: AppendFsync, rounds: u64, release: Release, seed: u64) -
 
 fn report(policy: AppendFsync, t: &Tally) {
     println!(
-        "crash test, appendfsync {policy:?}: {} rounds, {} crash points, {} acknowledged writes before the crash, {} found after restarts, {} acknowledged lost (oldest {} ms before its crash), {} restarts cut a torn last command",
-        t.rounds, t.crashes, t.acked, t.recovered, t.lost, t.oldest_lost_ms, t.cut
+        "crash test, appendfsync {policy:?}: {} rounds, {} crash points (before: {:?}), {} acknowledged writes before the crash, {} found after restarts, {} acknowledged lost (oldest {} ms before its crash), {} restarts cut a torn last command",
+        t.rounds, t.crashes, t.ops, t.acked, t.recovered, t.lost, t.oldest_lost_ms, t.cut
     );
 }
 
