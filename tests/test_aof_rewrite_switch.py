@@ -139,7 +139,8 @@ def assert_loaded(d, counts):
         s.stop()
 
 
-# (step, syscalls, injected error, the paths it applies to, the occurrence that fails, the
+# (step, syscalls (the manifest is written with pwrite64: AtomicFile writes at offsets through
+# amber-persist's storage interface), injected error, the paths it applies to, the occurrence that fails, the
 # log line expected; strace 6.1 matches rename by its source path only). strace counts
 # occurrences per thread: on the main thread, manifest write 1 is the switch at the
 # rewrite's start, 2 the new base's install (the base file's own directory fsync is the
@@ -149,14 +150,14 @@ STEPS = [
      "Can't open the append-only file appendonly.aof.2.incr.aof: No space left on device"),
     ("manifest-open", "openat", "error=EACCES", [TEMP_MANIFEST], 1,
      "Can't open the AOF manifest file temp-appendonly.aof.manifest: Permission denied"),
-    ("manifest-write", "write", "error=ENOSPC", [TEMP_MANIFEST], 1,
+    ("manifest-write", "write,pwrite64", "error=ENOSPC", [TEMP_MANIFEST], 1,
      "Error trying to write the temporary AOF manifest file temp-appendonly.aof.manifest: No space left on device"),
     ("manifest-fsync", "fsync", "error=EIO", [TEMP_MANIFEST], 1,
      "Fail to fsync the temp AOF file temp-appendonly.aof.manifest: Input/output error."),
     ("manifest-rename", "rename,renameat,renameat2", "error=EIO", [TEMP_MANIFEST], 1,
      "Error trying to rename the temporary AOF manifest file temp-appendonly.aof.manifest into appendonly.aof.manifest: Input/output error"),
     ("dir-fsync", "fsync", "error=EIO", [ADIR], 1, "Fail to fsync AOF directory "),
-    ("install-manifest-write", "write", "error=ENOSPC", [TEMP_MANIFEST], 2,
+    ("install-manifest-write", "write,pwrite64", "error=ENOSPC", [TEMP_MANIFEST], 2,
      "Error trying to write the temporary AOF manifest file temp-appendonly.aof.manifest: No space left on device"),
     ("install-manifest-rename", "rename,renameat,renameat2", "error=EIO", [TEMP_MANIFEST], 2,
      "Error trying to rename the temporary AOF manifest file"),

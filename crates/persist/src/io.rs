@@ -1,17 +1,18 @@
 //! I/O adapters shared by every persistence driver: a CRC-64-tracking buffered writer and
 //! reader (they also count bytes, for progress and error offsets), and `AtomicFile`, the
-//! temp → fsync → rename → fsync-directory path every snapshot takes.
+//! temp → fsync → rename → fsync-directory path every snapshot takes (through a
+//! `storage::Storage`, so that tests can fail or crash each step).
 //!
 //! Both adapters buffer themselves and checksum whole buffers at a time, so callers can write
 //! and read a few bytes at a time without paying a per-call CRC cost.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::crc64::crc64;
+use crate::storage::{self, parent_dir, OpenHow, Storage, StorageFile};
 
 const WRITE_BUF: usize = 256 * 1024;
 const READ_BUF: usize = 1024 * 1024;
@@ -241,14 +242,20 @@ impl<'a> CrcReader<&'a [u8]> {
 
 /// Creates, fills and atomically installs a file: a temp file in the target's directory
 /// (`temp-<pid>-<n>.rdb`, O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600; another name pattern and
-/// mode, `create_as`; or a fixed name, `create_fixed`), optional fsync every 4 MB while writing (Redis's
-/// rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over the target, fsync
-/// the directory. Dropped without `commit`, the temp file is removed.
+/// mode, `create_as`; or a fixed name, `create_fixed`), optional fsync every 4 MB while
+/// writing (Redis's rdb-save-incremental-fsync), and `commit`: flush, fsync, rename over the
+/// target, fsync the directory. Dropped without `commit`, the temp file is removed.
+///
+/// Every step goes through a `Storage` (the `*_on` constructors; the others use the real
+/// file system), so that tests can fail or crash each one.
 ///
 /// Errors are plain `io::Error`s with their OS error kept (ENOSPC stays recognisable);
 /// `commit_staged` also says which step failed (`ReplaceError`).
 pub struct AtomicFile {
-    file: Option<File>,
+    fs: Arc<dyn Storage>,
+    file: Option<Box<dyn StorageFile>>,
+    /// Bytes handed to the file (where the next write goes).
+    pos: u64,
     buf: Vec<u8>,
     temp: PathBuf,
     target: PathBuf,
@@ -262,18 +269,21 @@ const FILE_BUF: usize = 64 * 1024;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn parent_dir(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 impl AtomicFile {
     /// A snapshot's temp file: `temp-<pid>-<n>.rdb`, mode 0600.
     pub fn create(target: &Path, incremental_fsync: bool) -> io::Result<AtomicFile> {
+        AtomicFile::create_on(storage::real(), target, incremental_fsync)
+    }
+
+    /// `create` on `fs`.
+    pub fn create_on(
+        fs: Arc<dyn Storage>,
+        target: &Path,
+        incremental_fsync: bool,
+    ) -> io::Result<AtomicFile> {
         let pid = std::process::id();
-        AtomicFile::create_as(
+        AtomicFile::create_as_on(
+            fs,
             target,
             &|n| format!("temp-{pid}-{n}.rdb"),
             0o600,
@@ -289,27 +299,25 @@ impl AtomicFile {
         mode: u32,
         incremental_fsync: bool,
     ) -> io::Result<AtomicFile> {
+        AtomicFile::create_as_on(storage::real(), target, temp_name, mode, incremental_fsync)
+    }
+
+    /// `create_as` on `fs`.
+    pub fn create_as_on(
+        fs: Arc<dyn Storage>,
+        target: &Path,
+        temp_name: &dyn Fn(u64) -> String,
+        mode: u32,
+        incremental_fsync: bool,
+    ) -> io::Result<AtomicFile> {
         let dir = parent_dir(target);
         let mut last_err = None;
         for _ in 0..100 {
             let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
             let temp = dir.join(temp_name(n));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&temp)
-            {
+            match fs.open(&temp, OpenHow::CreateNew { mode }) {
                 Ok(file) => {
-                    return Ok(AtomicFile {
-                        file: Some(file),
-                        buf: Vec::with_capacity(FILE_BUF),
-                        temp,
-                        target: target.to_path_buf(),
-                        incremental_fsync,
-                        since_sync: 0,
-                    })
+                    return Ok(AtomicFile::with(fs, file, temp, target, incremental_fsync));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
                 Err(e) => return Err(e),
@@ -322,22 +330,38 @@ impl AtomicFile {
     /// Redis writes the same way (the AOF manifest: `temp-<name>.manifest`, 0644). A temp
     /// file of that name left by a crash is truncated and reused.
     pub fn create_fixed(target: &Path, temp_name: &str, mode: u32) -> io::Result<AtomicFile> {
+        AtomicFile::create_fixed_on(storage::real(), target, temp_name, mode)
+    }
+
+    /// `create_fixed` on `fs`.
+    pub fn create_fixed_on(
+        fs: Arc<dyn Storage>,
+        target: &Path,
+        temp_name: &str,
+        mode: u32,
+    ) -> io::Result<AtomicFile> {
         let temp = parent_dir(target).join(temp_name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&temp)?;
-        Ok(AtomicFile {
+        let file = fs.open(&temp, OpenHow::Replace { mode })?;
+        Ok(AtomicFile::with(fs, file, temp, target, false))
+    }
+
+    fn with(
+        fs: Arc<dyn Storage>,
+        file: Box<dyn StorageFile>,
+        temp: PathBuf,
+        target: &Path,
+        incremental_fsync: bool,
+    ) -> AtomicFile {
+        AtomicFile {
+            fs,
             file: Some(file),
+            pos: 0,
             buf: Vec::with_capacity(FILE_BUF),
             temp,
             target: target.to_path_buf(),
-            incremental_fsync: false,
+            incremental_fsync,
             since_sync: 0,
-        })
+        }
     }
 
     pub fn temp_path(&self) -> &Path {
@@ -348,18 +372,16 @@ impl AtomicFile {
         &self.target
     }
 
-    fn file(&mut self) -> io::Result<&mut File> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("atomic file already closed"))
-    }
-
     fn write_through(&mut self, data: &[u8]) -> io::Result<()> {
-        let incremental = self.incremental_fsync;
-        self.file()?.write_all(data)?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("atomic file already closed"))?;
+        file.write_at(data, self.pos)?;
+        self.pos += data.len() as u64;
         self.since_sync += data.len() as u64;
-        if incremental && self.since_sync >= INCREMENTAL_FSYNC_BYTES {
-            self.file()?.sync_data()?;
+        if self.incremental_fsync && self.since_sync >= INCREMENTAL_FSYNC_BYTES {
+            file.sync_data()?;
             self.since_sync = 0;
         }
         Ok(())
@@ -394,11 +416,13 @@ impl AtomicFile {
             .map_err(at(ReplaceStage::Write))?;
         file.sync_all().map_err(at(ReplaceStage::Sync))?;
         drop(file);
-        std::fs::rename(&self.temp, &self.target).map_err(at(ReplaceStage::Rename))?;
+        self.fs
+            .rename(&self.temp, &self.target)
+            .map_err(at(ReplaceStage::Rename))?;
         // The temp name no longer exists: nothing for Drop to remove.
         self.temp = PathBuf::new();
-        File::open(parent_dir(&self.target))
-            .and_then(|d| d.sync_all())
+        self.fs
+            .sync_dir(&parent_dir(&self.target))
             .map_err(at(ReplaceStage::SyncDir))
     }
 }
@@ -473,7 +497,7 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         self.file = None;
         if !self.temp.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.temp);
+            let _ = self.fs.remove(&self.temp);
         }
     }
 }

@@ -161,6 +161,9 @@ pub(crate) struct Server {
     pub(crate) propagation_replaced: bool,
     /// Nesting of `cmd::call` (EXEC runs its commands inside its own call).
     pub(crate) call_depth: u32,
+    /// What the AOF, the RDB save and the manifest write through (the file system; a
+    /// fault-injecting model in the crash tests).
+    pub(crate) storage: std::sync::Arc<dyn amber_persist::storage::Storage>,
     /// The append-only file, when appendonly is on.
     pub(crate) aof: Option<crate::durability::aof::Aof>,
     /// AOF state that outlives turning it off (INFO's aof_* status fields).
@@ -225,6 +228,7 @@ impl Server {
             propagated: Vec::new(),
             propagation_replaced: false,
             call_depth: 0,
+            storage: amber_persist::storage::real(),
             aof: None,
             aof_status: crate::durability::aof::AofStatus::default(),
             aof_rewrite: Default::default(),

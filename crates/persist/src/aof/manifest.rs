@@ -392,13 +392,24 @@ impl Manifest {
     /// fsync the directory. The error says which step failed: before the rename the old
     /// manifest is untouched; after it (`replaced()`) readers see the new one already.
     pub fn write_atomic(&self, dir: &Path, appendfilename: &str) -> Result<(), ReplaceError> {
+        self.write_atomic_on(crate::storage::real(), dir, appendfilename)
+    }
+
+    /// `write_atomic` through `fs`.
+    pub fn write_atomic_on(
+        &self,
+        fs: std::sync::Arc<dyn crate::storage::Storage>,
+        dir: &Path,
+        appendfilename: &str,
+    ) -> Result<(), ReplaceError> {
         let target = dir.join(manifest_file_name(appendfilename));
         let temp = temp_manifest_file_name(appendfilename);
-        let mut f =
-            AtomicFile::create_fixed(&target, &temp, 0o644).map_err(|error| ReplaceError {
+        let mut f = AtomicFile::create_fixed_on(fs, &target, &temp, 0o644).map_err(|error| {
+            ReplaceError {
                 stage: ReplaceStage::Open,
                 error,
-            })?;
+            }
+        })?;
         f.write_all(self.to_text().as_bytes())
             .map_err(|error| ReplaceError {
                 stage: ReplaceStage::Write,

@@ -96,6 +96,8 @@ pub(crate) struct SnapshotJob {
     dbs: Vec<DbJob>,
     key_save_delay_us: i64,
     pub(crate) progress: Arc<Progress>,
+    /// What `save_file` writes through (the server's storage).
+    storage: Arc<dyn amber_persist::storage::Storage>,
 }
 
 impl SnapshotJob {
@@ -156,6 +158,7 @@ impl SnapshotJob {
             dbs,
             key_save_delay_us: srv.config.rdb_key_save_delay,
             progress,
+            storage: srv.storage.clone(),
         }
     }
 
@@ -261,8 +264,13 @@ impl SnapshotJob {
         name: &str,
         incremental_fsync: bool,
     ) -> Result<u64, SaveFailure> {
-        let mut file = amber_persist::io::AtomicFile::create(&dir.join(name), incremental_fsync)
-            .map_err(|e| SaveFailure::from_io("open", &e))?;
+        let target = dir.join(name);
+        let mut file = amber_persist::io::AtomicFile::create_on(
+            self.storage.clone(),
+            &target,
+            incremental_fsync,
+        )
+        .map_err(|e| SaveFailure::from_io("open", &e))?;
         let keys = match self.write_to(&mut file) {
             Ok(k) => k,
             Err(e) if self.progress.cancel.load(Ordering::Relaxed) => {

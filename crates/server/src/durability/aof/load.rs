@@ -11,9 +11,8 @@
 //! the offset and the `amber check-aof` command to run.
 
 use std::cell::RefCell;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::BufReader;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -21,6 +20,7 @@ use amber_persist::aof::manifest::{manifest_file_name, AofFileType, AofInfo, Man
 use amber_persist::aof::{
     load_action, AofEntry, AofReader, Judgment, LoadAction, ReaderOptions, Refusal,
 };
+use amber_persist::storage::{OpenHow, Storage, StorageFile};
 use amber_persist::PCode;
 
 use crate::client::Client;
@@ -57,13 +57,8 @@ pub(crate) fn read_manifest(dir: &Path, appendfilename: &str) -> Result<Option<M
     }
 }
 
-fn open_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
+fn open_append(fs: &dyn Storage, path: &Path) -> std::io::Result<Box<dyn StorageFile>> {
+    fs.open(path, OpenHow::Append { mode: 0o644 })
 }
 
 /// The message for an AOF file whose size cannot be read (Redis's getAppendOnlyFileSize).
@@ -74,62 +69,52 @@ fn length_unknown(shown: &str, e: &std::io::Error) -> String {
     )
 }
 
-/// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending.
+/// Start-up with appendonly yes: loads the AOF (or creates it) and starts appending; a
+/// failure ends the process (P003).
 pub(crate) fn load_at_start(srv: &Rc<RefCell<Server>>) {
-    let mut s = srv.borrow_mut();
+    let r = load(&mut srv.borrow_mut());
+    if let Err(why) = r {
+        fatal(&srv.borrow(), &why);
+    }
+    spawn_flush(srv);
+}
+
+/// `load_at_start` without the exit: loads the AOF (or creates it) and opens it for
+/// appending. `Err` is the reason the server cannot start.
+pub(crate) fn load(s: &mut Server) -> Result<(), String> {
     let name = s.config.appendfilename.clone();
     let dir = PathBuf::from(&s.config.appenddirname);
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        fatal(
-            &s,
-            &format!("Can't create the AOF directory {}: {e}", dir.display()),
-        );
-    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
     if std::path::Path::new(&s.config.dbfilename).exists() {
         s.log.notice(&format!(
             "appendonly is yes: the AOF is loaded, {} is not read",
             s.config.dbfilename
         ));
     }
-    let manifest = match read_manifest(&dir, &name) {
-        Ok(m) => m,
-        Err(e) => fatal(&s, &e),
-    };
-    let manifest = match manifest {
+    let manifest = match read_manifest(&dir, &name)? {
         Some(m) => m,
-        None if Path::new(&name).is_file() => upgrade_old_aof(&s, &dir, &name),
-        None => create_first(&mut s, &dir, &name),
+        None if Path::new(&name).is_file() => upgrade_old_aof(s, &dir, &name),
+        None => create_first(s, &dir, &name)?,
     };
     let started = std::time::Instant::now();
     let files: Vec<AofInfo> = manifest.files_to_load().cloned().collect();
-    if let Err(AofLoadError(why)) = stat_all(&dir, &files) {
-        fatal(&s, &why);
-    }
-    let mut total_keys = 0u64;
+    stat_all(&dir, &files).map_err(|AofLoadError(why)| why)?;
     let mut loaded_any = false;
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = info.path_in(&dir);
-        match load_file(&mut s, &path, info.kind == AofFileType::Base, last) {
-            Ok(n) => {
-                total_keys += n;
-                loaded_any = true;
-            }
-            Err(AofLoadError(why)) => fatal(&s, &why),
-        }
+        load_file(s, &path, info.kind == AofFileType::Base, last)
+            .map_err(|AofLoadError(why)| why)?;
+        loaded_any = true;
     }
-    let _ = total_keys;
     if loaded_any {
         s.log.notice(&format!(
             "DB loaded from append only file: {:.3} seconds",
             started.elapsed().as_secs_f64()
         ));
     }
-    if let Err(e) = open(&mut s, &dir, manifest, 0) {
-        fatal(&s, &e);
-    }
-    drop(s);
-    spawn_flush(srv);
+    open(s, &dir, manifest, 0)
 }
 
 /// Starts the task that writes what was fed (see `aof::flush_task`).
@@ -149,37 +134,24 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
     let path = incr.path_in(dir);
     // The last incr holds data and is appended to; a new one starts empty.
     let opened = if had_incr {
-        open_append(&path)
+        open_append(&*srv.storage, &path)
     } else {
-        crate::durability::aof::rewrite::create_incr(&path)
+        crate::durability::aof::rewrite::create_incr(&*srv.storage, &path)
     };
     let file =
         opened.map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
     if !had_incr {
         manifest
-            .write_atomic(dir, &name)
+            .write_atomic_on(srv.storage.clone(), dir, &name)
             .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
     }
     // Appending starts at this length: an unknown one is an error, never 0.
     let file_len = file
-        .metadata()
-        .map_err(|e| length_unknown(&path.display().to_string(), &e))?
-        .len();
-    let base_size = manifest
-        .base
-        .as_ref()
-        .and_then(|b| std::fs::metadata(b.path_in(dir)).ok())
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let incr_size: u64 = manifest
-        .incrs
-        .iter()
-        .map(|i| {
-            std::fs::metadata(i.path_in(dir))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        })
-        .sum();
+        .size()
+        .map_err(|e| length_unknown(&path.display().to_string(), &e))?;
+    let size = |p: &Path| srv.storage.size(p).unwrap_or(0);
+    let base_size = manifest.base.as_ref().map_or(0, |b| size(&b.path_in(dir)));
+    let incr_size: u64 = manifest.incrs.iter().map(|i| size(&i.path_in(dir))).sum();
     let policy = srv.config.appendfsync;
     let log = srv.log.clone();
     srv.aof = Some(Aof::open(
@@ -200,7 +172,7 @@ fn open(srv: &mut Server, dir: &Path, mut manifest: Manifest, start: u64) -> Res
 
 /// No AOF yet: writes a base of the current (empty) dataset, then the manifest, as Redis
 /// does on its first start with appendonly yes.
-fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
+fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Result<Manifest, String> {
     let mut m = Manifest::new();
     let preamble = srv.config.aof_use_rdb_preamble;
     let base = m.next_base(name, preamble).clone();
@@ -212,30 +184,25 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Manifest {
         }
     };
     let job = SnapshotJob::begin(srv, format);
-    if let Err(f) =
-        crate::durability::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true)
-    {
-        fatal(srv, &f.log_line());
-    }
+    crate::durability::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true)
+        .map_err(|f| f.log_line())?;
     let incr = m.next_incr(name).clone();
-    if let Err(e) = crate::durability::aof::rewrite::create_incr(&incr.path_in(dir)) {
-        fatal(srv, &format!("Can't create the append-only file: {e}"));
-    }
-    if let Err(e) = m.write_atomic(dir, name) {
-        fatal(srv, &format!("Can't write the AOF manifest: {e}"));
-    }
+    crate::durability::aof::rewrite::create_incr(&*srv.storage, &incr.path_in(dir))
+        .map_err(|e| format!("Can't create the append-only file: {e}"))?;
+    m.write_atomic_on(srv.storage.clone(), dir, name)
+        .map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
     srv.log.notice(&format!(
         "Creating AOF base file {} on server start",
         base.name_lossy()
     ));
-    m
+    Ok(m)
 }
 
 /// An appendonly.aof of Redis before 7.0 in `dir`'s parent: moved into the AOF directory as
 /// its base, as Redis 7.0's upgrade does.
 fn upgrade_old_aof(srv: &Server, dir: &Path, name: &str) -> Manifest {
     let target = dir.join(name);
-    if let Err(e) = std::fs::rename(name, &target) {
+    if let Err(e) = srv.storage.rename(Path::new(name), &target) {
         fatal(
             srv,
             &format!(
@@ -247,12 +214,10 @@ fn upgrade_old_aof(srv: &Server, dir: &Path, name: &str) -> Manifest {
     let mut m = Manifest::new();
     m.base = Some(AofInfo::new(name.as_bytes().to_vec(), 1, AofFileType::Base));
     m.curr_base_seq = 1;
-    if let Err(e) = m.write_atomic(dir, name) {
+    if let Err(e) = m.write_atomic_on(srv.storage.clone(), dir, name) {
         fatal(srv, &format!("Can't write the AOF manifest: {e}"));
     }
-    if let Ok(d) = File::open(".") {
-        let _ = d.sync_all();
-    }
+    let _ = srv.storage.sync_dir(Path::new("."));
     srv.log.notice(&format!(
         "Successfully migrated an old-style AOF into the AOF directory: {}",
         dir.display()
@@ -476,7 +441,7 @@ fn finish_file<R: std::io::Read>(
                 "!!! Warning: short read while loading the AOF file {shown}!!! AOF loaded anyway because aof-load-truncated is enabled; the file is cut at offset {valid_len} ({} bytes dropped)",
                 size.saturating_sub(valid_len)
             ));
-            if let Err(e) = OpenOptions::new().write(true).open(path).and_then(|f| {
+            if let Err(e) = srv.storage.open(path, OpenHow::Existing).and_then(|f| {
                 f.set_len(valid_len)?;
                 f.sync_all()
             }) {

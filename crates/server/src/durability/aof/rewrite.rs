@@ -25,13 +25,13 @@
 //! the directory fsync failed, the new manifest is already what readers see, so its files
 //! stay (an empty incr, or a base whose data the old files also hold).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use amber_persist::aof::manifest::{base_file_name, temp_manifest_file_name, Manifest};
 use amber_persist::io::{ReplaceError, ReplaceStage};
+use amber_persist::storage::{OpenHow, Storage, StorageFile};
 
 use crate::durability::aof::strerror_of;
 use crate::durability::save::{Format, Progress, SaveFailure, SnapshotJob};
@@ -64,14 +64,8 @@ pub(crate) struct Rewrite {
 
 /// Creates an incr file that no manifest names yet, empty (O_TRUNC: whatever a failed
 /// attempt or a crash left under that name is never appended to).
-pub(crate) fn create_incr(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .custom_flags(libc::O_TRUNC | libc::O_CLOEXEC)
-        .open(path)
+pub(crate) fn create_incr(fs: &dyn Storage, path: &Path) -> std::io::Result<Box<dyn StorageFile>> {
+    fs.open(path, OpenHow::AppendNew { mode: 0o644 })
 }
 
 /// What a failed manifest write logs, in Redis's words (writeAofManifestFile).
@@ -145,14 +139,14 @@ fn switch_incr(srv: &mut Server) -> Result<(), String> {
     let mut manifest = aof.manifest.clone();
     let incr = manifest.next_incr(&name).clone();
     let path = incr.path_in(&aof.dir);
-    let file = create_incr(&path).map_err(|e| {
+    let file = create_incr(&*srv.storage, &path).map_err(|e| {
         format!(
             "Can't open the append-only file {}: {}",
             incr.name_lossy(),
             strerror_of(&e)
         )
     })?;
-    if let Err(e) = manifest.write_atomic(&aof.dir, &name) {
+    if let Err(e) = manifest.write_atomic_on(srv.storage.clone(), &aof.dir, &name) {
         let mut why = manifest_failure(&e, &name, &aof.dir);
         if e.replaced() {
             // The new manifest may be the one on disk: it names this (empty) file, which
@@ -162,7 +156,7 @@ fn switch_incr(srv: &mut Server) -> Result<(), String> {
             );
         } else {
             drop(file);
-            let _ = std::fs::remove_file(&path);
+            let _ = srv.storage.remove(&path);
         }
         return Err(why);
     }
@@ -187,7 +181,7 @@ fn restart_incr(srv: &mut Server) -> Result<(), String> {
     aof.flush_and_sync(policy)
         .map_err(|e| format!("Can't flush the append-only file: {}", strerror_of(&e)))?;
     let incr = aof.manifest.last_incr_or_new(&name).clone();
-    let file = create_incr(&incr.path_in(&aof.dir)).map_err(|e| {
+    let file = create_incr(&*srv.storage, &incr.path_in(&aof.dir)).map_err(|e| {
         format!(
             "Can't open the append-only file {}: {}",
             incr.name_lossy(),
@@ -280,7 +274,7 @@ fn done(srv: &mut Server, id: u64, r: crate::durability::save::SaveResult) {
         }
         Err(f) => {
             // Not installed: no manifest names the base (see `install`).
-            let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+            let _ = srv.storage.remove(&rw.dir.join(&rw.base_name));
             Err(f.log_line())
         }
     };
@@ -319,33 +313,30 @@ fn install(srv: &mut Server, rw: &Rewrite) -> Result<(), String> {
     };
     let base = m.next_base(&name, rw.base_name.ends_with(".rdb")).clone();
     if base.seq != rw.base_seq || base.name != rw.base_name.as_bytes() {
-        let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+        let _ = srv.storage.remove(&rw.dir.join(&rw.base_name));
         return Err(format!(
             "{}: the manifest changed during the rewrite",
             amber_persist::PCode::WriteErr
         ));
     }
     m.mark_rewritten_incrs_as_history(aof_on);
-    if let Err(e) = m.write_atomic(&rw.dir, &name) {
+    if let Err(e) = m.write_atomic_on(srv.storage.clone(), &rw.dir, &name) {
         let why = manifest_failure(&e, &name, &rw.dir);
         if e.replaced() {
             // Readers already see the new manifest: it is the one kept (its history files
             // stay, the old manifest may come back after a power cut).
             adopt(srv, m);
         } else {
-            let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+            let _ = srv.storage.remove(&rw.dir.join(&rw.base_name));
         }
         return Err(why);
     }
     if gc {
         m = delete_history(srv, &rw.dir, m);
     }
-    let base_size = std::fs::metadata(rw.dir.join(&rw.base_name)).map_or(0, |md| md.len());
-    let incr_size: u64 = m
-        .incrs
-        .iter()
-        .map(|i| std::fs::metadata(i.path_in(&rw.dir)).map_or(0, |md| md.len()))
-        .sum();
+    let size = |p: &Path| srv.storage.size(p).unwrap_or(0);
+    let base_size = size(&rw.dir.join(&rw.base_name));
+    let incr_size: u64 = m.incrs.iter().map(|i| size(&i.path_in(&rw.dir))).sum();
     adopt(srv, m);
     if let Some(aof) = srv.aof.as_mut() {
         aof.base_size = base_size + incr_size;
@@ -376,12 +367,12 @@ fn delete_history(srv: &Server, dir: &Path, m: Manifest) -> Manifest {
     if history.is_empty() {
         return m;
     }
-    match trimmed.write_atomic(dir, name) {
+    match trimmed.write_atomic_on(srv.storage.clone(), dir, name) {
         Ok(()) => {
             for h in &history {
                 srv.log
                     .notice(&format!("Removing the history file {}", h.name_lossy()));
-                let _ = std::fs::remove_file(h.path_in(dir));
+                let _ = srv.storage.remove(&h.path_in(dir));
             }
             trimmed
         }
@@ -402,7 +393,7 @@ pub(crate) fn cancel(srv: &mut Server) {
         if let Some(t) = rw.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(rw.dir.join(&rw.base_name));
+        let _ = srv.storage.remove(&rw.dir.join(&rw.base_name));
         srv.log.notice("Killing running AOF rewrite");
     }
 }
@@ -478,7 +469,7 @@ mod tests {
         let mut srv = Server::new(config, log.clone());
         let mut manifest = Manifest::new();
         let incr = manifest.next_incr(NAME).clone();
-        let file = create_incr(&incr.path_in(dir)).unwrap();
+        let file = create_incr(&*srv.storage, &incr.path_in(dir)).unwrap();
         manifest.write_atomic(dir, NAME).unwrap();
         let args = OpenArgs {
             dir: dir.to_path_buf(),

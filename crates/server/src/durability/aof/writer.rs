@@ -3,12 +3,11 @@
 //! `everysec` it fdatasyncs once a second. A failed write is handed back to the main thread
 //! (`Aof::take_writer_failure`), which retries it; a failed fsync is never retried.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use amber_persist::storage::StorageFile;
 use tokio::sync::{watch, Notify};
 
 use crate::config::AppendFsync;
@@ -55,7 +54,47 @@ pub(crate) struct Shared {
     /// The slowest fsync under `always` (either thread) since the latency monitor last
     /// looked, in ms (its aof-fsync-always event).
     pub(crate) slowest_fsync_ms: AtomicU64,
+    /// The clock the everysec fsync goes by, and how many times the thread has looked at
+    /// it (a test that moves the clock waits for the next look).
+    pub(crate) clock: Clock,
+    pub(crate) ticks: AtomicU64,
     pub(crate) log: crate::sys::log::Logger,
+}
+
+/// The file appended to, shared by the main thread and the writer thread.
+pub(crate) type AofFile = Arc<dyn StorageFile>;
+
+/// The clock of the everysec fsync: the real one, or (tests) one that only moves when told.
+pub(crate) struct Clock {
+    base: Instant,
+    /// Milliseconds past `base` of the manual clock; 0: the real clock.
+    manual_ms: AtomicU64,
+}
+
+impl Clock {
+    pub(crate) fn real() -> Clock {
+        Clock {
+            base: Instant::now(),
+            manual_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        match self.manual_ms.load(Ordering::Relaxed) {
+            0 => Instant::now(),
+            ms => self.base + Duration::from_millis(ms),
+        }
+    }
+
+    fn is_manual(&self) -> bool {
+        self.manual_ms.load(Ordering::Relaxed) != 0
+    }
+
+    /// Stops the clock at `ms` (> 0) past its start; later calls move it.
+    #[cfg(test)]
+    pub(crate) fn set_manual(&self, ms: u64) {
+        self.manual_ms.store(ms.max(1), Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -65,17 +104,17 @@ pub(crate) struct Pending {
     pub(crate) end: u64,
     /// Where `data` starts in the file.
     pub(crate) at: u64,
-    pub(crate) file: Option<Arc<File>>,
+    pub(crate) file: Option<AofFile>,
 }
 
 /// The background thread: under `always` it writes and fdatasyncs what the main thread
 /// queued (one fsync for everything queued meanwhile); under `everysec` it fdatasyncs once a
 /// second what the main thread wrote.
-pub(crate) fn background(sh: Arc<Shared>, file: Arc<File>) {
+pub(crate) fn background(sh: Arc<Shared>, file: AofFile) {
     let mut w = Writer {
+        last_sync: sh.clock.now(),
         sh,
         file,
-        last_sync: Instant::now(),
         last_batch: 0,
         last_fsync: Duration::ZERO,
     };
@@ -98,7 +137,7 @@ pub(crate) fn background(sh: Arc<Shared>, file: Arc<File>) {
 /// The background thread's state.
 struct Writer {
     sh: Arc<Shared>,
-    file: Arc<File>,
+    file: AofFile,
     last_sync: Instant,
     /// Group commit under `always`: the size of the last batch and how long its fsync took.
     last_batch: usize,
@@ -159,7 +198,7 @@ impl Writer {
         // Append at the file's end as the main thread accounts it. A failed write is cut
         // back and handed back to the main thread, which retries it (nothing of it was
         // acknowledged).
-        if let Err(e) = write_all_at_end(&self.file, &data, at) {
+        if let Err(e) = write_all_at_end(&*self.file, &data, at) {
             let mut p = match self.sh.pending.lock() {
                 Ok(p) => p,
                 Err(e) => e.into_inner(),
@@ -181,7 +220,7 @@ impl Writer {
                 .fsync_started_ms
                 .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
             let t = Instant::now();
-            let r = fdatasync(&self.file);
+            let r = self.file.sync_data();
             self.last_fsync = t.elapsed();
             self.sh
                 .slowest_fsync_ms
@@ -217,10 +256,16 @@ impl Writer {
             // Sleep until the next fsync is due; a policy change or stop wakes it.
             let wait = if policy == AppendFsync::Everysec {
                 Duration::from_secs(1)
-                    .saturating_sub(self.last_sync.elapsed())
+                    .saturating_sub(self.since_sync())
                     .max(Duration::from_millis(1))
             } else {
                 Duration::from_millis(100)
+            };
+            // A manual clock moves without waking anyone: look at it often.
+            let wait = if self.sh.clock.is_manual() {
+                wait.min(Duration::from_millis(2))
+            } else {
+                wait
             };
             let _ = self.sh.wake.wait_timeout(p, wait);
         }
@@ -232,7 +277,7 @@ impl Writer {
             }
         }
         if policy == AppendFsync::Everysec
-            && self.last_sync.elapsed() >= Duration::from_secs(1)
+            && self.since_sync() >= Duration::from_secs(1)
             && !self.sh.skip_fsync.load(Ordering::Relaxed)
         {
             if self.sh.written.load(Ordering::Acquire) > self.sh.synced.load(Ordering::Acquire) {
@@ -242,7 +287,7 @@ impl Writer {
                 self.sh
                     .fsync_started_ms
                     .store(crate::server::unix_ms() as u64, Ordering::Relaxed);
-                let r = fdatasync(&self.file);
+                let r = self.file.sync_data();
                 self.sh.fsync_started_ms.store(0, Ordering::Relaxed);
                 set_gate(&self.sh, false);
                 self.sh.fsync_done.notify_one();
@@ -255,8 +300,16 @@ impl Writer {
                     }
                 }
             }
-            self.last_sync = Instant::now();
+            self.last_sync = self.sh.clock.now();
         }
+        self.sh.ticks.fetch_add(1, Ordering::Release);
+    }
+
+    fn since_sync(&self) -> Duration {
+        self.sh
+            .clock
+            .now()
+            .saturating_duration_since(self.last_sync)
     }
 }
 
@@ -269,10 +322,13 @@ fn set_gate(sh: &Shared, fsyncing: bool) {
 
 /// Writes `data` at `offset` of `file` whole. A short or failed write is cut back to
 /// `offset`, so the file never ends in half a command.
-pub(crate) fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
+pub(crate) fn write_all_at_end(
+    file: &dyn StorageFile,
+    data: &[u8],
+    offset: u64,
+) -> std::io::Result<()> {
     reserve_ahead(file, offset, data.len() as u64);
-    let r = file.write_all_at(data, offset);
+    let r = file.write_at(data, offset);
     if r.is_err() {
         let _ = file.set_len(offset);
     }
@@ -283,26 +339,17 @@ pub(crate) fn write_all_at_end(file: &File, data: &[u8], offset: u64) -> std::io
 const RESERVE_CHUNK: u64 = 4 << 20;
 
 /// When a write crosses a `RESERVE_CHUNK` boundary (or starts the file), reserves the blocks
-/// of the chunk it ends in and of the next one without changing the file's size (FALLOC_FL_KEEP_SIZE): the
-/// fdatasync after an append then has no blocks to allocate. The file's content and size are
-/// exactly what was written; a filesystem without fallocate, or a full disk, just skips it
-/// (the write itself reports a full disk).
-fn reserve_ahead(file: &File, offset: u64, len: u64) {
+/// of the chunk it ends in and of the next one without changing the file's size
+/// (`StorageFile::reserve`, fallocate FALLOC_FL_KEEP_SIZE): the fdatasync after an append
+/// then has no blocks to allocate. The file's content and size are exactly what was
+/// written; a filesystem without fallocate, or a full disk, just skips it (the write itself
+/// reports a full disk).
+fn reserve_ahead(file: &dyn StorageFile, offset: u64, len: u64) {
     let end = offset.saturating_add(len);
     if offset != 0 && offset / RESERVE_CHUNK == end / RESERVE_CHUNK {
         return;
     }
-    let from = end / RESERVE_CHUNK * RESERVE_CHUNK;
-    let (Ok(at), Ok(n)) = (
-        libc::off_t::try_from(from),
-        libc::off_t::try_from(RESERVE_CHUNK * 2),
-    ) else {
-        return;
-    };
-    // SAFETY: fallocate on a descriptor this File owns; KEEP_SIZE leaves size and content.
-    unsafe {
-        libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, at, n);
-    }
+    file.reserve(end / RESERVE_CHUNK * RESERVE_CHUNK, RESERVE_CHUNK * 2);
 }
 
 /// The writer thread could not write what is queued and waits for the main thread.
@@ -310,15 +357,5 @@ pub(crate) fn writer_failed(sh: &Shared) -> bool {
     match sh.write_failed.lock() {
         Ok(f) => f.is_some(),
         Err(e) => e.into_inner().is_some(),
-    }
-}
-
-pub(crate) fn fdatasync(f: &File) -> std::io::Result<()> {
-    // SAFETY: fdatasync on a descriptor this File owns.
-    let r = unsafe { libc::fdatasync(f.as_raw_fd()) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
