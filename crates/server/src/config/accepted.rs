@@ -275,20 +275,6 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     row("repl-timeout", 0, Int(1, INT_MAX), "60"),
     row("repl-backlog-size", 0, Mem(1, LONG_MAX), "1048576"),
     row("repl-backlog-ttl", 0, Int(0, LONG_MAX), "3600"),
-    alias(
-        "min-replicas-to-write",
-        "min-slaves-to-write",
-        0,
-        Int(0, INT_MAX),
-        "0",
-    ),
-    alias(
-        "min-replicas-max-lag",
-        "min-slaves-max-lag",
-        0,
-        Int(0, INT_MAX),
-        "10",
-    ),
     row(
         "propagation-error-behavior",
         0,
@@ -580,7 +566,7 @@ mod tests {
     #[test]
     fn features_amber_lacks_take_only_their_default() {
         assert_eq!(set("replicaof", "", &["no", "one"]).unwrap(), "");
-        // Replication is served: replicaof and min-replicas-to-write take any valid value.
+        // Replication is served: replicaof takes any valid value.
         assert_eq!(
             set("replicaof", "", &["10.0.0.1", "6379"]).unwrap(),
             "10.0.0.1 6379"
@@ -595,6 +581,5 @@ mod tests {
         assert!(set("notify-keyspace-events", "", &["Q"])
             .unwrap_err()
             .starts_with("Invalid event class"));
-        assert_eq!(set("min-slaves-to-write", "0", &["1"]).unwrap(), "1");
     }
 }

@@ -210,6 +210,25 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         i64::from(i32::MAX)
     ),
     int_directive!("timeout", None, 0, timeout, u64, 0, i64::from(i32::MAX)),
+    // Typed here (not in accepted.rs): every write checks them (NOREPLICAS).
+    int_directive!(
+        "min-replicas-to-write",
+        Some("min-slaves-to-write"),
+        0,
+        min_replicas_to_write,
+        i64,
+        0,
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "min-replicas-max-lag",
+        Some("min-slaves-max-lag"),
+        0,
+        min_replicas_max_lag,
+        i64,
+        0,
+        i64::from(i32::MAX)
+    ),
     int_directive!(
         "tcp-keepalive",
         None,

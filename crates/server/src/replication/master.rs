@@ -669,8 +669,8 @@ pub(crate) fn role(srv: &Server, out: &mut amber_resp::ReplyBuf) {
 pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
     use std::fmt::Write as _;
     let _ = write!(out, "connected_slaves:{}\r\n", srv.repl.replicas.len());
-    let min = setting(srv, "min-replicas-to-write");
-    let lag = setting(srv, "min-replicas-max-lag");
+    let min = srv.config.min_replicas_to_write;
+    let lag = srv.config.min_replicas_max_lag;
     if min > 0 && lag > 0 {
         let _ = write!(
             out,
@@ -696,8 +696,8 @@ pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
 /// min-replicas-to-write N with min-replicas-max-lag M: writes are refused while fewer
 /// than N replicas acknowledged within M seconds.
 pub(crate) fn min_replicas_refusal(srv: &Server) -> Option<String> {
-    let min = setting(srv, "min-replicas-to-write");
-    let lag = setting(srv, "min-replicas-max-lag");
+    let min = srv.config.min_replicas_to_write;
+    let lag = srv.config.min_replicas_max_lag;
     if min > 0 && lag > 0 && (good_replicas(srv, lag) as i64) < min {
         return Some("NOREPLICAS Not enough good replicas to write.".to_string());
     }
