@@ -26,7 +26,7 @@ use amber_persist::PCode;
 use crate::client::Client;
 use crate::durability::aof::{Aof, OpenArgs};
 use crate::durability::rdb_load::Applier;
-use crate::durability::save::{Format, SnapshotJob};
+use crate::durability::save::SnapshotJob;
 use crate::server::Server;
 
 /// The client id AOF commands run as (Redis's CLIENT_ID_AOF).
@@ -176,13 +176,7 @@ fn create_first(srv: &mut Server, dir: &Path, name: &str) -> Result<Manifest, St
     let mut m = Manifest::new();
     let preamble = srv.config.aof_use_rdb_preamble;
     let base = m.next_base(name, preamble).clone();
-    let format = if preamble {
-        Format::Rdb { aof_base: true }
-    } else {
-        Format::Commands {
-            timestamp: srv.config.aof_timestamp_enabled,
-        }
-    };
+    let format = crate::durability::aof::rewrite::base_format(srv);
     let job = SnapshotJob::begin(srv, format);
     crate::durability::save::save_file_blocking(srv, job, dir, &base.name_lossy(), true)
         .map_err(|f| f.log_line())?;

@@ -125,6 +125,37 @@ fn read_off_manifest(srv: &Server) -> Result<Manifest, String> {
     )
 }
 
+/// The prologue of every switch to a new incr file: what was fed is flushed and fsynced to
+/// the current one, then `incr` is created empty (never reused with old content).
+fn flush_then_create(
+    aof: &mut crate::durability::aof::Aof,
+    storage: &dyn Storage,
+    policy: crate::config::AppendFsync,
+    incr: &amber_persist::aof::manifest::AofInfo,
+) -> Result<Box<dyn StorageFile>, String> {
+    aof.flush_and_sync(policy)
+        .map_err(|e| format!("Can't flush the append-only file: {}", strerror_of(&e)))?;
+    create_incr(storage, &incr.path_in(&aof.dir)).map_err(|e| {
+        format!(
+            "Can't open the append-only file {}: {}",
+            incr.name_lossy(),
+            strerror_of(&e)
+        )
+    })
+}
+
+/// The format of a new AOF base: an RDB preamble, or commands (with timestamps when
+/// aof-timestamp-enabled), as aof-use-rdb-preamble says.
+pub(crate) fn base_format(srv: &Server) -> Format {
+    if srv.config.aof_use_rdb_preamble {
+        Format::Rdb { aof_base: true }
+    } else {
+        Format::Commands {
+            timestamp: srv.config.aof_timestamp_enabled,
+        }
+    }
+}
+
 /// openNewIncrAofForAppend: the current incr is flushed and fsynced, the next one created
 /// empty, the manifest naming it persisted, and only then does appending move to it. On a
 /// failure the current incr stays the target.
@@ -134,18 +165,10 @@ fn switch_incr(srv: &mut Server) -> Result<(), String> {
     let Some(aof) = srv.aof.as_mut() else {
         return Err("the append-only file is off".into());
     };
-    aof.flush_and_sync(policy)
-        .map_err(|e| format!("Can't flush the append-only file: {}", strerror_of(&e)))?;
     let mut manifest = aof.manifest.clone();
     let incr = manifest.next_incr(&name).clone();
     let path = incr.path_in(&aof.dir);
-    let file = create_incr(&*srv.storage, &path).map_err(|e| {
-        format!(
-            "Can't open the append-only file {}: {}",
-            incr.name_lossy(),
-            strerror_of(&e)
-        )
-    })?;
+    let file = flush_then_create(aof, &*srv.storage, policy, &incr)?;
     if let Err(e) = manifest.write_atomic_on(srv.storage.clone(), &aof.dir, &name) {
         let mut why = manifest_failure(&e, &name, &aof.dir);
         if e.replaced() {
@@ -178,16 +201,8 @@ fn restart_incr(srv: &mut Server) -> Result<(), String> {
     let Some(aof) = srv.aof.as_mut() else {
         return Err("the append-only file is off".into());
     };
-    aof.flush_and_sync(policy)
-        .map_err(|e| format!("Can't flush the append-only file: {}", strerror_of(&e)))?;
     let incr = aof.manifest.last_incr_or_new(&name).clone();
-    let file = create_incr(&*srv.storage, &incr.path_in(&aof.dir)).map_err(|e| {
-        format!(
-            "Can't open the append-only file {}: {}",
-            incr.name_lossy(),
-            strerror_of(&e)
-        )
-    })?;
+    let file = flush_then_create(aof, &*srv.storage, policy, &incr)?;
     aof.switch_to(file);
     Ok(())
 }
@@ -203,13 +218,7 @@ fn spawn(srv: &mut Server, off_manifest: Option<Manifest>) -> Result<(), String>
     };
     let base_seq = curr_base_seq.saturating_add(1);
     let base_name = base_file_name(&name, base_seq, preamble);
-    let format = if preamble {
-        Format::Rdb { aof_base: true }
-    } else {
-        Format::Commands {
-            timestamp: srv.config.aof_timestamp_enabled,
-        }
-    };
+    let format = base_format(srv);
     let job = SnapshotJob::begin(srv, format);
     let progress = job.progress.clone();
     let fsync = srv.config.aof_rewrite_incremental_fsync;
