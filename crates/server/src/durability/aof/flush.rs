@@ -68,9 +68,22 @@ impl Aof {
         self.buf.clear();
     }
 
-    /// Hands what was fed to the file, by policy. Called by the flush task (after the ready
-    /// clients ran, so one write covers many), by the cron, and before switching files.
+    /// Hands what was fed to the file, by policy, at once. Called before switching files and
+    /// wherever the bytes must be in the file now.
     pub(crate) fn flush(&mut self, policy: AppendFsync) {
+        self.flush_by(policy, false);
+    }
+
+    /// `flush`, except that under everysec the write waits while the fsync thread's
+    /// fdatasync runs (`postpone_for_fsync`). The flush task (after the ready clients ran, so
+    /// one write covers many) and the cron flush this way.
+    pub(crate) fn flush_or_postpone(&mut self, policy: AppendFsync) {
+        self.flush_by(policy, true);
+    }
+
+    fn flush_by(&mut self, policy: AppendFsync, may_postpone: bool) {
+        // The writer thread acts by the policy it is told (CONFIG SET appendfsync changes it):
+        // told on every flush, or a switch to `always` leaves queued bytes nobody writes.
         if let Ok(mut p) = self.shared.policy.lock() {
             *p = policy;
         }
@@ -79,17 +92,7 @@ impl Aof {
         if self.buf.is_empty() || self.write_failure.is_some() {
             return;
         }
-        self.flush_now(policy, false);
-    }
-
-    /// `flush`, except that under everysec the write waits while the fsync thread's
-    /// fdatasync runs (`postpone_for_fsync`). The flush task and the cron flush this way.
-    pub(crate) fn flush_or_postpone(&mut self, policy: AppendFsync) {
-        self.take_writer_failure();
-        if self.buf.is_empty() || self.write_failure.is_some() {
-            return;
-        }
-        self.flush_now(policy, true);
+        self.flush_now(policy, may_postpone);
     }
 
     /// Under everysec, while the fsync thread's fdatasync runs, a write is postponed for up
