@@ -77,7 +77,7 @@ def test_debug_segfault_reports_to_the_logfile_and_keeps_the_aof(tmp_path):
     assert "Amber" in body and "crashed by signal: 11" in body
     assert "Accessing address: 0x" in body
     assert len(frames(body)) >= 1, body
-    assert "server_admin::debug" in body  # the frame that faulted
+    assert "cmd::debug::debug" in body  # the frame that faulted
     assert "# Server\r\n" in body and "redis_version:7.0.15" in body
     assert "------ CLIENT LIST OUTPUT ------" in body
     assert "argv[0]: 'DEBUG'" in body and "argv[1]: 'SEGFAULT'" in body
