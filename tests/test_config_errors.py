@@ -124,3 +124,17 @@ def test_a_good_config_still_starts(tmp_path):
     finally:
         p.terminate()
         p.wait(15)
+
+
+def test_append_names_that_are_paths_are_refused_as_redis_words_it(tmp_path):
+    # Redis 7.0.15's texts (config.c isValidAOFfilename / isValidAOFdirname callers).
+    conf, p = start(tmp_path, 'appendfilename a/b.aof\nappenddirname "x\\\\y"\nappendfilename ""\ndbfilename "d\\\\u.rdb"\n')
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    reasons = [b[3] for b in blocks(out)]
+    assert reasons == [
+        "appendfilename can't be a path, just a filename",
+        "appenddirname can't be a path, just a dirname",
+        "appendfilename can't be empty",
+        "dbfilename can't be a path, just a filename",
+    ], out

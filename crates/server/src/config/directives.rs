@@ -111,6 +111,23 @@ fn protection_name(p: Protection) -> String {
     .into()
 }
 
+/// Redis's pathIsBaseName: a name inside `dir`, with no '/' or '\\'. Amber also refuses "."
+/// and ".." (Redis accepts them, and `appenddirname ..` puts the AOF outside `dir`).
+fn is_base_name(v: &str) -> bool {
+    !v.contains(['/', '\\']) && v != "." && v != ".."
+}
+
+/// appendfilename, appenddirname: a non-empty base name (isValidAOFfilename/-dirname).
+fn plain_name(v: &str, directive: &str, kind: &str) -> Result<String, String> {
+    if v.is_empty() {
+        return Err(format!("{directive} can't be empty"));
+    }
+    if !is_base_name(v) {
+        return Err(format!("{directive} can't be a path, just a {kind}"));
+    }
+    Ok(v.to_string())
+}
+
 fn one(args: &[String]) -> &str {
     args.first().map(String::as_str).unwrap_or("")
 }
@@ -377,7 +394,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         get: |c| c.dbfilename.clone(),
         set: |c, a| {
             let v = one(a);
-            if v.contains('/') || v == "." || v == ".." {
+            if !is_base_name(v) {
                 return Err("dbfilename can't be a path, just a filename".into());
             }
             c.dbfilename = v.to_string();
@@ -435,11 +452,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         flags: IMMUTABLE,
         get: |c| c.appendfilename.clone(),
         set: |c, a| {
-            let v = one(a);
-            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
-                return Err("appendfilename can't be a path, just a filename".into());
-            }
-            c.appendfilename = v.to_string();
+            c.appendfilename = plain_name(one(a), "appendfilename", "filename")?;
             Ok(())
         },
     },
@@ -449,11 +462,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         flags: IMMUTABLE,
         get: |c| c.appenddirname.clone(),
         set: |c, a| {
-            let v = one(a);
-            if v.is_empty() || v.contains('/') || v == "." || v == ".." {
-                return Err("appenddirname can't be a path, just a dirname".into());
-            }
-            c.appenddirname = v.to_string();
+            c.appenddirname = plain_name(one(a), "appenddirname", "dirname")?;
             Ok(())
         },
     },
