@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 from conftest import ServerProc  # noqa: E402
 from core import write_section  # noqa: E402
-from rdb import benchmark_keys_file  # noqa: E402
+from rdb import fill_benchmark_keys  # noqa: E402
 from rdb import pss_anon_kib  # noqa: E402
 
 
@@ -144,11 +144,7 @@ def main():
                 c = s.client(socket_timeout=900)
                 # The keys redis-benchmark -r writes, so that the load overwrites them: the
                 # dataset does not grow during the rewrite (see rdb.benchmark_keys_file).
-                cmds = benchmark_keys_file(args.rewrite_keys, tmp / f"bench-keys-{args.rewrite_keys}.resp")
-                with open(cmds, "rb") as f:
-                    subprocess.run(["redis-cli", "-p", str(s.port), "--pipe"], stdin=f, check=True,
-                                   stdout=subprocess.DEVNULL)
-                assert c.dbsize() == args.rewrite_keys, c.dbsize()
+                fill_benchmark_keys(s, c, args.rewrite_keys, tmp)
                 load = subprocess.Popen(
                     ["redis-benchmark", "-h", "127.0.0.1", "-p", str(s.port), "-c", "50", "-P", "16",
                      "-n", "200000000", "-r", str(args.rewrite_keys), "-t", "set", "-q"],

@@ -112,15 +112,20 @@ def benchmark_keys_file(keys, path):
     return path
 
 
+def fill_benchmark_keys(server, client, keys, cache_dir):
+    """Loads benchmark_keys_file(keys) into `server` with redis-cli --pipe (cached in cache_dir)."""
+    cmds = benchmark_keys_file(keys, cache_dir / f"bench-keys-{keys}.resp")
+    with open(cmds, "rb") as f:
+        subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f, check=True,
+                       stdout=subprocess.DEVNULL)
+    assert client.dbsize() == keys, client.dbsize()
+
+
 def bgsave_under_load(kind, d, keys):
     s = server(kind, d)
     try:
         c = s.client(socket_timeout=600)
-        cmds = benchmark_keys_file(keys, d.parent / f"bench-keys-{keys}.resp")
-        with open(cmds, "rb") as f:
-            subprocess.run(["redis-cli", "-p", str(s.port), "--pipe"], stdin=f, check=True,
-                           stdout=subprocess.DEVNULL)
-        assert c.dbsize() == keys, c.dbsize()
+        fill_benchmark_keys(s, c, keys, d.parent)
         load = subprocess.Popen(
             ["redis-benchmark", "-h", "127.0.0.1", "-p", str(s.port), "-c", "50", "-P", "16",
              "-n", "200000000", "-r", str(keys), "-t", "set", "-q"],

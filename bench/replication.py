@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from aof import set_throughput  # noqa: E402
 from conftest import ServerProc  # noqa: E402
 from core import write_section  # noqa: E402
-from rdb import benchmark_keys_file, pss_anon_kib  # noqa: E402
+from rdb import fill_benchmark_keys, pss_anon_kib  # noqa: E402
 
 SYNC = ["--save", "", "--appendonly", "no", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]
 
@@ -66,11 +66,7 @@ def full_sync(kind, d, keys):
     r = ServerProc("redis", d / "replica", ["--repl-diskless-load", "disabled"]).start(timeout=900)
     try:
         c = m.client(socket_timeout=600)
-        cmds = benchmark_keys_file(keys, d.parent / f"bench-keys-{keys}.resp")
-        with open(cmds, "rb") as f:
-            subprocess.run(["redis-cli", "-p", str(m.port), "--pipe"], stdin=f, check=True,
-                           stdout=subprocess.DEVNULL)
-        assert c.dbsize() == keys
+        fill_benchmark_keys(m, c, keys, d.parent)
         time.sleep(1)
         before = pss_anon_kib(m.pid)
         # A write load on the same keys during the sync: what a fork's copy-on-write costs.
