@@ -24,6 +24,7 @@ pub(crate) mod docs;
 pub(crate) mod dump;
 pub(crate) mod glob;
 pub(crate) mod hashes;
+mod hyperloglog;
 pub(crate) mod info;
 pub(crate) mod keys;
 pub(crate) mod latency;
@@ -83,7 +84,7 @@ pub(crate) const FLAG_NAMES: &[(u32, &str)] = &[
     (SKIP_SLOWLOG, "skip_slowlog"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
-    (MAY_REPLICATE, "may_replicate"),
+    // MAY_REPLICATE is left out: Redis 7.0 hides it from COMMAND INFO on purpose.
     (NO_MULTI, "no_multi"),
     (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"),
@@ -207,12 +208,13 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 20] {
+pub(crate) fn families() -> [&'static [Command]; 21] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         bitmaps::COMMANDS,
+        hyperloglog::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,

@@ -195,7 +195,6 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
         "keyspace notifications",
     ),
     // Data types Amber does not have.
-    row("hll-sparse-max-bytes", 0, Mem(0, LONG_MAX), "3000"),
     row("stream-node-max-bytes", 0, Mem(0, LONG_MAX), "4096"),
     row("stream-node-max-entries", 0, Int(0, LONG_MAX), "100"),
     // ACL.

@@ -227,6 +227,17 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         i64::from(i32::MAX)
     ),
     int_directive!("timeout", None, 0, timeout, u64, 0, i64::from(i32::MAX)),
+    // Typed here (not in accepted.rs): every PFADD reads it.
+    Directive {
+        name: "hll-sparse-max-bytes",
+        alias: None,
+        flags: 0,
+        get: |c| c.hll_sparse_max_bytes.to_string(),
+        set: |c, a| {
+            c.hll_sparse_max_bytes = parse_mem_range(one(a), 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
     // Typed here (not in accepted.rs): every write checks them (NOREPLICAS).
     int_directive!(
         "min-replicas-to-write",

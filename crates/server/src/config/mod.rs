@@ -48,6 +48,8 @@ pub struct Config {
     pub(crate) maxclients: u64,
     pub(crate) min_replicas_to_write: i64,
     pub(crate) min_replicas_max_lag: i64,
+    /// hll-sparse-max-bytes: a sparse HyperLogLog that would grow past it becomes dense.
+    pub(crate) hll_sparse_max_bytes: usize,
     pub(crate) loglevel: LogLevel,
     pub(crate) logfile: String,
     pub(crate) pidfile: String,
@@ -214,6 +216,7 @@ impl Default for Config {
             maxclients: 10000,
             min_replicas_to_write: 0,
             min_replicas_max_lag: 10,
+            hll_sparse_max_bytes: 3000,
             loglevel: LogLevel::Notice,
             logfile: String::new(),
             pidfile: String::new(),
