@@ -21,10 +21,22 @@ pub(crate) static COMMANDS: &[Command] = &[
 
 /// A bit offset argument (getBitOffsetFromArgument): 0 up to the largest string's bits.
 fn bit_offset(ctx: &Ctx<'_>, arg: &[u8]) -> Result<u64, Error> {
+    bit_offset_arg(ctx, arg, 0)
+}
+
+/// A bit offset; with `hash_bits` > 0 (BITFIELD) also `#N`, meaning N times that width. The
+/// size limit does not apply to what the master or the AOF sends (mustObeyClient).
+pub(super) fn bit_offset_arg(ctx: &Ctx<'_>, arg: &[u8], hash_bits: u32) -> Result<u64, Error> {
     let err = || Error::new("ERR bit offset is not an integer or out of range");
-    let v = amber_store::value::parse_i64(arg).ok_or_else(err)?;
-    let max_bytes = ctx.srv.config.proto_max_bulk_len;
-    if v < 0 || (v >> 3) >= max_bytes {
+    let (digits, times) = match arg.split_first() {
+        Some((b'#', rest)) if hash_bits > 0 => (rest, i64::from(hash_bits)),
+        _ => (arg, 1),
+    };
+    let v = amber_store::value::parse_i64(digits)
+        .and_then(|v| v.checked_mul(times))
+        .ok_or_else(err)?;
+    let obeyed = ctx.cl.is_master || ctx.cl.id == crate::durability::aof::load::AOF_CLIENT_ID;
+    if v < 0 || (!obeyed && (v >> 3) >= ctx.srv.config.proto_max_bulk_len) {
         return Err(err());
     }
     Ok(v as u64)

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use hashbrown::HashMap;
 
 pub(crate) mod args;
+mod bitfield;
 pub(crate) mod bitmaps;
 mod blocking;
 pub(crate) mod connection;
@@ -208,12 +209,13 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 21] {
+pub(crate) fn families() -> [&'static [Command]; 22] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         bitmaps::COMMANDS,
+        bitfield::COMMANDS,
         hyperloglog::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
