@@ -77,6 +77,8 @@ pub(crate) struct Client {
     pub(crate) dirty_cas: bool,
     pub(crate) channels: HashSet<Blob>,
     pub(crate) patterns: HashSet<Blob>,
+    /// Shard channels (SSUBSCRIBE).
+    pub(crate) shard_channels: HashSet<Blob>,
     pub(crate) blocked: Option<BlockState>,
     pub(crate) created: Instant,
     pub(crate) last_interaction: Instant,
@@ -127,6 +129,7 @@ impl Client {
             watched: Vec::new(),
             dirty_cas: false,
             channels: HashSet::new(),
+            shard_channels: HashSet::new(),
             patterns: HashSet::new(),
             blocked: None,
             created: now,
@@ -147,8 +150,14 @@ impl Client {
         }
     }
 
-    /// Subscribed to anything (RESP2 clients are then limited to the pub/sub commands).
+    /// Subscribed to anything, shard channels included (Redis's CLIENT_PUBSUB: RESP2 clients
+    /// are then limited to the pub/sub commands).
     pub(crate) fn subscriptions(&self) -> usize {
+        self.global_subscriptions() + self.shard_channels.len()
+    }
+
+    /// Channels and patterns: the count SUBSCRIBE and PSUBSCRIBE confirmations carry.
+    pub(crate) fn global_subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 

@@ -111,6 +111,8 @@ pub(crate) struct Blocking {
 pub(crate) struct PubSub {
     pub(crate) channels: HashMap<Blob, Vec<ClientId>>,
     pub(crate) patterns: Vec<(Blob, ClientId)>,
+    /// Shard channels (SSUBSCRIBE) and their subscribers; patterns never see them.
+    pub(crate) shard_channels: HashMap<Blob, Vec<ClientId>>,
 }
 
 /// CLIENT PAUSE in force.

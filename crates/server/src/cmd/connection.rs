@@ -357,7 +357,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     };
     let omem = cl.out.len();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -369,6 +369,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
         cl.db,
         cl.channels.len(),
         cl.patterns.len(),
+        cl.shard_channels.len(),
         multi,
         cl.qbuf_len,
         16384usize.saturating_sub(cl.qbuf_len),

@@ -1,4 +1,6 @@
-//! Pub/sub commands: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB.
+//! Pub/sub commands: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB, and the
+//! sharded ones, SSUBSCRIBE SUNSUBSCRIBE SPUBLISH (without cluster mode a server is one
+//! shard: shard channels are channels of their own that patterns never match).
 //!
 //! The server keeps, per channel, its subscribers in subscription order, and one list of
 //! (pattern, client) pairs in subscription order; a client keeps the sets of its channels and
@@ -12,12 +14,15 @@
 use amber_resp::ReplyBuf;
 use amber_store::Blob;
 
-use super::{Command, Ctx, Reply, FAST, LOADING, NOSCRIPT, PUBSUB, SENTINEL, STALE};
+use super::{
+    Command, Ctx, Error, Reply, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, PUBSUB, SENTINEL, STALE,
+};
 use crate::client::Client;
 use crate::cmd::glob;
 use crate::server::Server;
 
 const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL;
+const SHARD_SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
 
 pub(crate) static COMMANDS: &[Command] = &[
     Command::new("subscribe", -2, SUB_FLAGS, (0, 0, 0), &[], subscribe),
@@ -27,10 +32,34 @@ pub(crate) static COMMANDS: &[Command] = &[
     Command::new(
         "publish",
         3,
-        PUBSUB | LOADING | STALE | FAST | SENTINEL,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL,
         (0, 0, 0),
         &[],
         publish,
+    ),
+    Command::new(
+        "ssubscribe",
+        -2,
+        SHARD_SUB_FLAGS,
+        (1, -1, 1),
+        &[],
+        ssubscribe,
+    ),
+    Command::new(
+        "sunsubscribe",
+        -1,
+        SHARD_SUB_FLAGS,
+        (1, -1, 1),
+        &[],
+        sunsubscribe,
+    ),
+    Command::new(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        (1, 1, 1),
+        &[],
+        spublish,
     ),
     Command::container("pubsub", -2, 0, PUBSUB_SUBCOMMANDS),
 ];
@@ -83,7 +112,7 @@ fn subscribe(ctx: &mut Ctx<'_>) -> Reply {
                 .or_default()
                 .push(ctx.cl.id);
         }
-        let n = ctx.cl.subscriptions();
+        let n = ctx.cl.global_subscriptions();
         confirm(&mut ctx.cl.out, b"subscribe", Some(ch), n);
     }
     Ok(())
@@ -119,18 +148,18 @@ fn unsubscribe(ctx: &mut Ctx<'_>) -> Reply {
     if ctx.args.len() == 1 {
         let all: Vec<Blob> = ctx.cl.channels.iter().cloned().collect();
         if all.is_empty() {
-            let n = ctx.cl.subscriptions();
+            let n = ctx.cl.global_subscriptions();
             confirm(&mut ctx.cl.out, b"unsubscribe", None, n);
         }
         for ch in all {
             drop_channel(ctx.srv, ctx.cl, &ch);
-            let n = ctx.cl.subscriptions();
+            let n = ctx.cl.global_subscriptions();
             confirm(&mut ctx.cl.out, b"unsubscribe", Some(&ch), n);
         }
     } else {
         for ch in &ctx.args[1..] {
             drop_channel(ctx.srv, ctx.cl, ch);
-            let n = ctx.cl.subscriptions();
+            let n = ctx.cl.global_subscriptions();
             confirm(&mut ctx.cl.out, b"unsubscribe", Some(ch), n);
         }
     }
@@ -143,7 +172,7 @@ fn psubscribe(ctx: &mut Ctx<'_>) -> Reply {
         if ctx.cl.patterns.insert(blob.clone()) {
             ctx.srv.pubsub.patterns.push((blob, ctx.cl.id));
         }
-        let n = ctx.cl.subscriptions();
+        let n = ctx.cl.global_subscriptions();
         confirm(&mut ctx.cl.out, b"psubscribe", Some(pat), n);
     }
     Ok(())
@@ -162,21 +191,95 @@ fn punsubscribe(ctx: &mut Ctx<'_>) -> Reply {
             .map(|(p, _)| p.clone())
             .collect();
         if all.is_empty() {
-            let n = ctx.cl.subscriptions();
+            let n = ctx.cl.global_subscriptions();
             confirm(&mut ctx.cl.out, b"punsubscribe", None, n);
         }
         for pat in all {
             drop_pattern(ctx.srv, ctx.cl, &pat);
-            let n = ctx.cl.subscriptions();
+            let n = ctx.cl.global_subscriptions();
             confirm(&mut ctx.cl.out, b"punsubscribe", Some(&pat), n);
         }
     } else {
         for pat in &ctx.args[1..] {
             drop_pattern(ctx.srv, ctx.cl, pat);
-            let n = ctx.cl.subscriptions();
+            let n = ctx.cl.global_subscriptions();
             confirm(&mut ctx.cl.out, b"punsubscribe", Some(pat), n);
         }
     }
+    Ok(())
+}
+
+fn ssubscribe(ctx: &mut Ctx<'_>) -> Reply {
+    // EXEC denies blocking; unlike SUBSCRIBE, SSUBSCRIBE has no exception for it (Redis 7.0).
+    if ctx.cl.in_multi() {
+        return Err(Error::new(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
+    }
+    for ch in &ctx.args[1..] {
+        let blob = Blob::from_slice(ch);
+        if ctx.cl.shard_channels.insert(blob.clone()) {
+            ctx.srv
+                .pubsub
+                .shard_channels
+                .entry(blob)
+                .or_default()
+                .push(ctx.cl.id);
+        }
+        let n = ctx.cl.shard_channels.len();
+        confirm(&mut ctx.cl.out, b"ssubscribe", Some(ch), n);
+    }
+    Ok(())
+}
+
+/// Removes `ch` from the client's shard channels and from the server's; false if absent.
+fn drop_shard_channel(srv: &mut Server, cl: &mut Client, ch: &[u8]) -> bool {
+    if !cl.shard_channels.remove(ch) {
+        return false;
+    }
+    if let Some(ids) = srv.pubsub.shard_channels.get_mut(ch) {
+        ids.retain(|id| *id != cl.id);
+        if ids.is_empty() {
+            srv.pubsub.shard_channels.remove(ch);
+        }
+    }
+    true
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>) -> Reply {
+    let named: Vec<Blob> = if ctx.args.len() == 1 {
+        let all: Vec<Blob> = ctx.cl.shard_channels.iter().cloned().collect();
+        if all.is_empty() {
+            confirm(&mut ctx.cl.out, b"sunsubscribe", None, 0);
+        }
+        all
+    } else {
+        ctx.args[1..].iter().map(|c| Blob::from_slice(c)).collect()
+    };
+    for ch in named {
+        drop_shard_channel(ctx.srv, ctx.cl, &ch);
+        let n = ctx.cl.shard_channels.len();
+        confirm(&mut ctx.cl.out, b"sunsubscribe", Some(&ch), n);
+    }
+    Ok(())
+}
+
+fn spublish(ctx: &mut Ctx<'_>) -> Reply {
+    let (channel, msg) = (&ctx.args[1], &ctx.args[2]);
+    let mut receivers = 0i64;
+    if let Some(ids) = ctx.srv.pubsub.shard_channels.get(channel.as_slice()) {
+        for &id in ids {
+            deliver(ctx.srv, ctx.cl, id, |out| {
+                out.push(3);
+                out.bulk(b"smessage");
+                out.bulk(channel);
+                out.bulk(msg);
+            });
+            receivers += 1;
+        }
+    }
+    ctx.srv.stats.pubsub_messages += receivers as u64;
+    ctx.cl.out.int(receivers);
     Ok(())
 }
 
@@ -294,12 +397,23 @@ fn pubsub_numpat(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-// Amber has no sharded pub/sub (SSUBSCRIBE): there are never shard channels.
 fn pubsub_shardchannels(ctx: &mut Ctx<'_>) -> Reply {
     if ctx.args.len() > 3 {
         return Err(subcommand_syntax(&ctx.args[1]));
     }
-    ctx.cl.out.array(0);
+    let pat = ctx.args.get(2);
+    let names: Vec<&Blob> = ctx
+        .srv
+        .pubsub
+        .shard_channels
+        .keys()
+        .filter(|ch| pat.is_none_or(|p| glob::matches(p, ch, false)))
+        .collect();
+    let out = &mut ctx.cl.out;
+    out.array(names.len());
+    for ch in names {
+        out.bulk(ch);
+    }
     Ok(())
 }
 
@@ -308,7 +422,13 @@ fn pubsub_numsub_shard(ctx: &mut Ctx<'_>) -> Reply {
     out.array((ctx.args.len() - 2) * 2);
     for ch in &ctx.args[2..] {
         out.bulk(ch);
-        out.int(0);
+        let n = ctx
+            .srv
+            .pubsub
+            .shard_channels
+            .get(ch.as_slice())
+            .map_or(0, Vec::len);
+        out.int(n as i64);
     }
     Ok(())
 }
@@ -358,4 +478,8 @@ pub(crate) fn unsubscribe_all(srv: &mut Server, cl: &mut Client) {
     }
     cl.patterns.clear();
     srv.pubsub.patterns.retain(|(_, id)| *id != cl.id);
+    let shard: Vec<Blob> = cl.shard_channels.iter().cloned().collect();
+    for ch in shard {
+        drop_shard_channel(srv, cl, &ch);
+    }
 }
