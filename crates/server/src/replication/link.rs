@@ -208,8 +208,21 @@ async fn session(srv: &Srv, generation: u64, host: &str, port: u16) -> Result<()
             "Trying a partial resynchronization (request {replid}:{offset})."
         ));
     }
-    send(&mut wr, &[b"PSYNC", replid.as_bytes(), offset.as_bytes()]).await?;
+    // A master failing over to this target asks it to take over (PSYNC ... FAILOVER).
+    let failover = super::failover::in_progress(&srv.borrow());
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", replid.as_bytes(), offset.as_bytes()];
+    if failover {
+        psync.push(b"FAILOVER");
+    }
+    if let Err(e) = send(&mut wr, &psync).await {
+        super::failover::write_error(&mut srv.borrow_mut());
+        return Err(e);
+    }
     let reply = rd.line().await?;
+    if failover {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        super::failover::psync_answered(&mut srv.borrow_mut(), accepted);
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut w = rest.split_whitespace();
         let (Some(id), Some(off)) = (w.next(), w.next().and_then(|o| o.parse::<u64>().ok())) else {

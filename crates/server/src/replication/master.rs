@@ -202,6 +202,12 @@ pub(crate) fn sync_command(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
         // Already a replica: ignored, as Redis does.
         return Ok(());
     }
+    if psync && ctx.args.len() > 3 && crate::cmd::args::is(&ctx.args[3], "failover") {
+        super::failover::psync_request(ctx)?;
+    }
+    if super::failover::pausing(ctx.srv) {
+        return Err(Error::new("NOMASTERLINK Can't SYNC while failing over"));
+    }
     if let Some(e) = super::replica::sync_refusal(ctx.srv) {
         return Err(Error::new(e));
     }
@@ -490,6 +496,8 @@ fn ack(srv: &mut Server, id: ClientId, off: i64) {
         wake_replicas(srv);
     }
     release_waiters(srv);
+    // The acknowledgement may be the one a failover waits for.
+    super::failover::update(srv);
 }
 
 /// Online replicas that acknowledged `offset` (replicationCountAcksByOffset).
@@ -534,7 +542,9 @@ pub(crate) fn wait(ctx: &mut Ctx<'_>) -> Reply {
 
 /// REPLCONF GETACK * into the stream: replicas answer with their offset at once.
 fn request_acks(srv: &mut Server) {
-    if srv.repl.replicas.is_empty() {
+    // Not while clients are paused: the offsets must stay put (a failover waits for them);
+    // replicas acknowledge every second anyway.
+    if srv.repl.replicas.is_empty() || super::failover::clients_paused(srv) {
         return;
     }
     let mut b = Vec::new();
@@ -589,9 +599,13 @@ pub(crate) fn cron(srv: &mut Server) {
     let period = Duration::from_secs(setting(srv, "repl-ping-replica-period").max(1) as u64);
     if !srv.repl.replicas.is_empty() && srv.repl.last_ping.elapsed() >= period {
         srv.repl.last_ping = Instant::now();
-        let limit = output_limit(srv);
-        srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
-        wake_replicas(srv);
+        // A replica passes on its master's stream only (its own PING would move its
+        // offset away from its master's), as Redis's replicationFeedSlaves.
+        if !super::failover::hold_pings(srv) && !super::replica::is_replica(srv) {
+            let limit = output_limit(srv);
+            srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
+            wake_replicas(srv);
+        }
     }
     let timeout = Duration::from_secs(setting(srv, "repl-timeout").max(1) as u64);
     let dead: Vec<(ClientId, String)> = srv
@@ -720,7 +734,8 @@ pub(crate) fn info_stream(srv: &Server, out: &mut String) {
     let b = repl.backlog.as_ref();
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        super::failover::state_name(srv),
         repl.replid,
         repl.replid2,
         repl.offset,

@@ -18,6 +18,7 @@
 //! ```
 
 pub(crate) mod backlog;
+pub(crate) mod failover;
 mod link;
 pub(crate) mod master;
 pub(crate) mod replica;
@@ -60,6 +61,8 @@ pub(crate) struct Repl {
     pub(crate) link_generation: u64,
     /// The master's stream is being applied: keys do not expire under it.
     pub(crate) applying: bool,
+    /// FAILOVER in force.
+    pub(crate) failover: failover::Failover,
 }
 
 pub(crate) const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -85,6 +88,7 @@ impl Repl {
             link: replica::Link::from_directive(replicaof),
             link_generation: 1,
             applying: false,
+            failover: failover::Failover::default(),
         }
     }
 
@@ -170,8 +174,10 @@ pub(crate) fn role(srv: &Server, out: &mut amber_resp::ReplyBuf) {
     }
 }
 
-/// Once per cron tick: pings to replicas, WAIT timeouts, dead replicas, the backlog's ttl.
+/// Once per cron tick: the failover's progress, pings to replicas, WAIT timeouts, dead
+/// replicas, the backlog's ttl.
 pub(crate) fn cron(srv: &mut Server) {
+    failover::update(srv);
     // The replicaof directive's link starts once the dataset is loaded (cron waits for it).
     replica::spawn_link(srv);
     master::cron(srv);
