@@ -71,6 +71,8 @@ impl Repl {
     /// `replicaof`: the directive's value (`host port`), if any.
     pub(crate) fn new(rng: &mut impl rand::Rng, replicaof: Option<&String>) -> Repl {
         let now = Instant::now();
+        let link = replica::Link::from_directive(replicaof);
+        crate::sys::log::set_replica(link.is_some());
         Repl {
             replid: random_id(rng),
             replid2: NULL_REPLID.to_string(),
@@ -85,7 +87,7 @@ impl Repl {
             sync_partial_err: 0,
             no_replicas_since: now,
             last_ping: now,
-            link: replica::Link::from_directive(replicaof),
+            link,
             link_generation: 1,
             applying: false,
             failover: failover::Failover::default(),

@@ -163,6 +163,7 @@ pub(crate) fn set_master(srv: &mut Server, host: String, port: u16) {
     }
     let generation = drop_link(srv).wrapping_add(1);
     srv.repl.link = Some(Link::new(host.clone(), port, generation));
+    crate::sys::log::set_replica(true);
     srv.config
         .accepted
         .insert("replicaof", format!("{host} {port}"));
@@ -214,6 +215,7 @@ fn drop_link(srv: &mut Server) -> u64 {
     let Some(l) = srv.repl.link.take() else {
         return srv.repl.link_generation;
     };
+    crate::sys::log::set_replica(false);
     if let Some(t) = l.task {
         t.abort();
     }
