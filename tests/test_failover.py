@@ -17,10 +17,9 @@ from replstream import Stream, assert_same, settle
 
 
 def start(kind, tmp_path, name, *extra):
-    if kind == "redis":
-        # No 5 s wait before a diskless transfer: the tests would only wait longer.
-        extra = ("--repl-diskless-sync-delay", "0", *extra)
-    else:
+    # No 5 s wait before a diskless transfer: the tests would only wait longer.
+    extra = ("--repl-diskless-sync-delay", "0", *extra)
+    if kind == "amber":
         extra = ("--save", "", *extra)
     return ServerProc(kind, tmp_path / name, list(extra)).start()
 

@@ -21,6 +21,7 @@ pub(crate) mod backlog;
 pub(crate) mod failover;
 mod link;
 pub(crate) mod master;
+mod pending;
 pub(crate) mod replica;
 mod transfer;
 
@@ -63,6 +64,8 @@ pub(crate) struct Repl {
     pub(crate) applying: bool,
     /// FAILOVER in force.
     pub(crate) failover: failover::Failover,
+    /// Full syncs waiting for a shared diskless snapshot (repl-diskless-sync-delay).
+    pub(crate) sync_waiting: Vec<pending::Waiting>,
 }
 
 pub(crate) const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -91,6 +94,7 @@ impl Repl {
             link_generation: 1,
             applying: false,
             failover: failover::Failover::default(),
+            sync_waiting: Vec::new(),
         }
     }
 
