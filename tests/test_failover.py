@@ -63,21 +63,26 @@ def fstate(server):
     return server.client().info("replication")["master_failover_state"]
 
 
-class HeldWrite(threading.Thread):
-    """A SET from its own connection, which a failover's pause holds back."""
+class Pending(threading.Thread):
+    """A command on its own connection, whose reply is waited for (a failover's pause holds
+    a write back; BLPOP blocks)."""
 
-    def __init__(self, server, key):
+    def __init__(self, server, *args):
         super().__init__(daemon=True)
         self.c = server.client(socket_timeout=30)
-        self.key = key
+        self.args = args
         self.result = None
         self.start()
 
     def run(self):
         try:
-            self.result = self.c.set(self.key, "v")
+            self.result = self.c.execute_command(*self.args)
         except redis.ResponseError as e:
             self.result = str(e)
+
+
+def HeldWrite(server, key):
+    return Pending(server, "SET", key, "v")
 
 
 def stop(server):
@@ -105,6 +110,8 @@ def test_failover_switches_roles_and_the_old_master_continues(tmp_path, mkind, r
         settle(mc, rc)
         old_id = mc.info("replication")["master_replid"]
         st0 = rc.info("stats")
+        blpop = Pending(m, "BLPOP", "nothing", 0)
+        wait_until(lambda: mc.info("clients")["blocked_clients"] == 1, "BLPOP to block")
         # The replica lags (stopped) while the master has one more write: the failover waits.
         stop(r)
         try:
@@ -121,6 +128,9 @@ def test_failover_switches_roles_and_the_old_master_continues(tmp_path, mkind, r
         wait_until(lambda: fstate(m) == "no-failover", "the failover to end")
         held.join(10)
         assert held.result == "You can't write against a read only replica."
+        # A client blocked on the old master is told, as replicationSetMaster does.
+        blpop.join(10)
+        assert blpop.result == "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
         ri = rc.info("replication")
         assert ri["role"] == "master" and ri["master_replid2"] == old_id
         assert ri["connected_slaves"] == 1 and ri["master_failover_state"] == "no-failover"

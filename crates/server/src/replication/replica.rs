@@ -162,6 +162,7 @@ pub(crate) fn set_master(srv: &mut Server, host: String, port: u16) {
         srv.log.notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
     }
     let generation = drop_link(srv).wrapping_add(1);
+    disconnect_blocked(srv);
     srv.repl.link = Some(Link::new(host.clone(), port, generation));
     crate::sys::log::set_replica(true);
     srv.config
@@ -230,6 +231,24 @@ fn drop_link(srv: &mut Server) -> u64 {
     srv.loading = None;
     srv.repl.link_generation = l.generation;
     l.generation
+}
+
+/// Clients blocked in a command (BLPOP, WAIT ...) on what was a master are answered with
+/// an error and closed (disconnectAllBlockedClients).
+fn disconnect_blocked(srv: &mut Server) {
+    let clients: Vec<_> = srv.clients.values().cloned().collect();
+    for rc in clients {
+        let Ok(mut c) = rc.try_borrow_mut() else {
+            continue;
+        };
+        if c.blocked.is_none() {
+            continue;
+        }
+        crate::cmd::unregister_blocked(srv, &mut c);
+        c.out.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+        c.close_after_reply = true;
+        c.notify.notify_one();
+    }
 }
 
 /// Closes the connections of our replicas (they reconnect and resync).
