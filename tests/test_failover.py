@@ -17,8 +17,9 @@ from replstream import Stream, assert_same, settle
 
 
 def start(kind, tmp_path, name, *extra):
-    # No 5 s wait before a diskless transfer: the tests would only wait longer.
-    extra = ("--repl-diskless-sync-delay", "0", *extra)
+    # No 5 s wait before a diskless transfer (unless asked): the tests would only wait longer.
+    if "--repl-diskless-sync-delay" not in extra:
+        extra = ("--repl-diskless-sync-delay", "0", *extra)
     if kind == "amber":
         extra = ("--save", "", *extra)
     return ServerProc(kind, tmp_path / name, list(extra)).start()
@@ -356,3 +357,20 @@ def test_error_texts_as_redis(tmp_path):
     texts = [x[1] for x in got["amber"][3:]]
     assert b"-ERR FAILOVER target HOST and PORT is not a replica." in texts
     assert b"-NOMASTERLINK Can't SYNC while failing over" in texts
+
+
+def test_a_target_waiting_for_its_snapshot_is_not_online(tmp_path):
+    """A replica still waiting for its full sync (repl-diskless-sync-delay) is no target."""
+    got = {}
+    for kind in ("amber", "redis"):
+        m = start(kind, tmp_path, f"m-{kind}", "--repl-diskless-sync-delay", "60")
+        r = start("amber", tmp_path, f"r-{kind}", "--replicaof", "127.0.0.1", str(m.port))
+        try:
+            mc = m.client()
+            wait_until(lambda: "slave0" in mc.info("replication"), "the replica to ask for a sync")
+            assert mc.info("replication")["slave0"]["state"] == "wait_bgsave"
+            got[kind] = (reply(m.port, "FAILOVER", "TO", "127.0.0.1", r.port), fstate(m))
+        finally:
+            for s in (m, r):
+                s.stop()
+    assert got["amber"] == got["redis"] == (b"-ERR FAILOVER target replica is not online.", "no-failover")

@@ -126,3 +126,45 @@ def test_log_lines_carry_the_role_letter_as_redis(tmp_path):
     assert got["amber"] == got["redis"]
     assert got["amber"]["start"] == "S" and got["amber"]["MASTER MODE enabled"] == "M"
     assert got["amber"]["MASTER <-> REPLICA sync: Finished with success"] == "S"
+
+
+def test_a_replica_moving_to_a_master_of_the_same_history_keeps_its_replicas(tmp_path):
+    """REPLICAOF to another server that continues our history (+CONTINUE, same replid) leaves
+    our own replicas connected, as Redis's replicationSetMaster: they go on streaming."""
+    servers = []
+    try:
+        m = start("amber", tmp_path, "m")
+        servers.append(m)
+        r1 = replica_of("amber", tmp_path, "r1", m)
+        r2 = replica_of("amber", tmp_path, "r2", m)
+        servers += [r1, r2]
+        leaf = replica_of("redis", tmp_path, "leaf", r1)
+        servers.append(leaf)
+        mc = m.client(single_connection_client=True)
+        Stream(52).run(mc, 300)
+        mc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+        time.sleep(0.5)
+        for r in (r1, r2):
+            settle(mc, r.client())
+        settle(r1.client(), leaf.client())
+        connects = leaf.log_path.read_text().count("Connecting to MASTER")
+        st0 = r1.client().info("stats")
+        assert r1.client().execute_command("REPLICAOF", "127.0.0.1", r2.port) == b"OK"
+        deadline = time.time() + 20
+        while r1.client().info("replication")["master_link_status"] != "up":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert "Successful partial resynchronization with master." in r1.log_path.read_text()
+        Stream(53).run(mc, 300)
+        time.sleep(0.5)
+        settle(mc, r2.client())
+        settle(r2.client(), r1.client())
+        settle(r1.client(), leaf.client())
+        assert_same(mc, leaf.client())
+        # The leaf never reconnected.
+        st = r1.client().info("stats")
+        assert (st["sync_full"], st["sync_partial_ok"]) == (st0["sync_full"], st0["sync_partial_ok"])
+        assert leaf.log_path.read_text().count("Connecting to MASTER") == connects
+    finally:
+        for s in reversed(servers):
+            s.stop()
