@@ -9,12 +9,14 @@
 //!   PSYNC replid offset
 //!     replid is ours (or replid2 up to second_offset) and the backlog holds offset:
 //!         +CONTINUE replid, the backlog from offset, then the live stream
-//!     else +FULLRESYNC replid offset: a fork-less snapshot taken now goes out
-//!         ($EOF:<mark> diskless, or $<len> from a temporary file); the stream fed
+//!     else +FULLRESYNC replid offset: a fork-less snapshot goes out ($EOF:<mark>
+//!         diskless, shared by the replicas that arrive within repl-diskless-sync-delay
+//!         (pending.rs); or $<len> from a temporary file, taken at once); the stream fed
 //!         meanwhile waits in pending, and goes out after it (diskless: after the
 //!         replica's first REPLCONF ACK, so its EOF-mark detection sees the RDB's end)
-//!   replicas ─REPLCONF ACK offset─▶ ack offsets ─▶ WAIT, INFO, ROLE
-//!   cron: PING every repl-ping-replica-period, WAIT timeouts, repl-timeout, backlog ttl
+//!   replicas ─REPLCONF ACK offset─▶ ack offsets ─▶ WAIT, INFO, ROLE, FAILOVER (failover.rs)
+//!   cron: PING every repl-ping-replica-period (a master only), WAIT timeouts,
+//!         repl-timeout, backlog ttl, delayed snapshots, the failover's progress
 //! ```
 
 pub(crate) mod backlog;
