@@ -48,6 +48,9 @@ pub(crate) struct Loaded {
     /// The `used-mem` aux field (loading_rdb_used_mem).
     pub(crate) used_mem: u64,
     pub(crate) aof_base: bool,
+    /// The `repl-stream-db` aux field: where the master's stream that follows this RDB
+    /// continues (a replica's master client starts there).
+    pub(crate) repl_stream_db: Option<usize>,
     /// The stored and the computed CRC-64 (None before version 5). They differ only when
     /// loaded with rdbchecksum no; a stored 0 means the file was saved without a checksum.
     pub(crate) crc: Option<(u64, u64)>,
@@ -121,6 +124,7 @@ impl<'a> Applier<'a> {
                 rdb_version: 0,
                 used_mem: 0,
                 aof_base: false,
+                repl_stream_db: None,
                 crc: None,
             },
             db: 0,
@@ -205,6 +209,11 @@ impl<'a> Applier<'a> {
                         .unwrap_or(0)
                 }
                 b"aof-base" => out.aof_base = value == b"1",
+                b"repl-stream-db" => {
+                    out.repl_stream_db = std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                }
                 _ => {}
             },
             Item::Entry(e) => {

@@ -221,11 +221,19 @@ fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next
     Next::Wait { deadline }
 }
 
-/// When CLIENT PAUSE holds back the next request of this client, the time it ends.
+/// When CLIENT PAUSE, or a FAILOVER's write pause, holds back the next request of this
+/// client, the time it ends (a failover's: far ahead; its end wakes the clients).
 fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant> {
-    let pause = srv.pause?;
-    if pause.until <= Instant::now() {
+    let now = Instant::now();
+    if srv.pause.is_some_and(|p| p.until <= now) {
         srv.pause = None;
+    }
+    // The failover's pause is its own: CLIENT UNPAUSE leaves it (as Redis's pause purposes).
+    let failover = crate::replication::failover::pausing(srv).then(|| crate::server::Pause {
+        until: now + Duration::from_secs(3600),
+        write_only: true,
+    });
+    if srv.pause.is_none() && failover.is_none() {
         return None;
     }
     let limits = Limits::default();
@@ -245,14 +253,13 @@ fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant
     ) {
         return None;
     }
-    if pause.write_only
-        && !cmd.is_write()
-        && cmd.flags & cmd::MAY_REPLICATE == 0
-        && !matches!(lname, "exec")
-    {
-        return None;
-    }
-    Some(pause.until)
+    let writes = cmd.is_write() || cmd.flags & cmd::MAY_REPLICATE != 0 || lname == "exec";
+    [srv.pause, failover]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.write_only || writes)
+        .map(|p| p.until)
+        .max()
 }
 
 /// Removes every trace of a client from the server (freeClient).

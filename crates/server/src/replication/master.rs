@@ -25,6 +25,9 @@ pub(crate) struct Handshake {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum State {
+    /// Waiting for the snapshot it will share with the replicas that arrive within
+    /// repl-diskless-sync-delay (pending.rs): nothing is sent to it yet.
+    WaitStart,
     /// The snapshot is being sent (INFO: wait_bgsave, as Redis during a diskless transfer).
     SendingRdb,
     Online,
@@ -43,7 +46,7 @@ pub(crate) struct Replica {
     /// Whether `pending` may go out (after the RDB; diskless: after the first ACK).
     pub(crate) streaming: bool,
     /// The RDB went out EOF-marked: the stream starts at the first ACK.
-    diskless: bool,
+    pub(crate) diskless: bool,
     /// Came with SYNC: sends no ACKs.
     pre_psync: bool,
     /// Its pending output passed the replica output-buffer limit: it is dropped.
@@ -57,7 +60,8 @@ pub(crate) struct Replica {
 impl Replica {
     /// Queues stream bytes, up to `limit` pending bytes (0: no limit).
     pub(crate) fn push(&mut self, bytes: &[u8], limit: u64) {
-        if self.over_limit {
+        // Its stream starts with its snapshot, which is not taken yet.
+        if self.over_limit || self.state == State::WaitStart {
             return;
         }
         self.pending.push(bytes);
@@ -137,6 +141,10 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
         cl.close_asap = true;
         return;
     }
+    // The PSYNC's reply (+FULLRESYNC) comes with its snapshot, later.
+    if r.state == State::WaitStart {
+        return;
+    }
     if std::mem::replace(&mut r.replied, true) {
         wbuf.clear();
     }
@@ -201,6 +209,12 @@ pub(crate) fn sync_command(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
     if ctx.cl.replica {
         // Already a replica: ignored, as Redis does.
         return Ok(());
+    }
+    if psync && ctx.args.len() > 3 && crate::cmd::args::is(&ctx.args[3], "failover") {
+        super::failover::psync_request(ctx)?;
+    }
+    if super::failover::pausing(ctx.srv) {
+        return Err(Error::new("NOMASTERLINK Can't SYNC while failing over"));
     }
     if let Some(e) = super::replica::sync_refusal(ctx.srv) {
         return Err(Error::new(e));
@@ -332,37 +346,70 @@ fn add_replica(ctx: &mut Ctx<'_>, r: Replica) {
     ctx.srv.repl.replicas.insert(ctx.cl.id, r);
 }
 
-/// The full resynchronization: +FULLRESYNC (PSYNC only), then the snapshot taken now.
+/// The full resynchronization: +FULLRESYNC (PSYNC only), then a snapshot, taken now, or
+/// (diskless, repl-diskless-sync-delay) after the wait that lets more replicas share it.
 fn full_sync(ctx: &mut Ctx<'_>, mut r: Replica, psync: bool) -> Reply {
     ctx.srv.repl.sync_full += 1;
     let diskless = r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync") != 0 || ctx.cl.rdb_only;
+    let wait = diskless && r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync-delay") > 0;
+    if !ctx.cl.rdb_only {
+        r.diskless = diskless;
+        if wait {
+            r.state = State::WaitStart;
+        }
+        add_replica(ctx, r);
+    }
+    if wait {
+        super::pending::wait(ctx.srv, ctx.cl.id, psync);
+        return Ok(());
+    }
     let framing = if diskless {
         Framing::Eof(random_id(&mut ctx.srv.rng))
     } else {
         let name = format!("temp-repl-{}-{}.rdb", std::process::id(), ctx.cl.id);
         Framing::Disk(std::path::Path::new(&ctx.srv.config.dir).join(name))
     };
-    if !ctx.cl.rdb_only {
-        r.diskless = diskless;
-        add_replica(ctx, r);
-    }
-    // Everything fed from now on follows the snapshot: the stream starts with a SELECT.
-    ctx.srv.repl.stream_db = None;
-    if psync {
-        let line = format!(
-            "+FULLRESYNC {} {}\r\n",
-            ctx.srv.repl.replid, ctx.srv.repl.offset
-        );
-        ctx.cl.out.buf.extend_from_slice(line.as_bytes());
-    }
-    let rx = transfer::start(ctx.srv, framing)
+    let rx = snapshot(ctx.srv, framing, 1)
         .map_err(|e| Error::new(format!("ERR can't start the snapshot: {e}")))?;
-    ctx.srv.log.notice(&format!(
-        "Starting BGSAVE for SYNC with target: {} (fork-less snapshot)",
-        if diskless { "replicas sockets" } else { "disk" }
-    ));
-    ctx.cl.rdb_stream = Some(rx);
+    for rx in rx {
+        attach(ctx.srv, ctx.cl, psync, rx);
+    }
     Ok(())
+}
+
+/// Takes the snapshot of a full sync for `outputs` connections; the stream fed from now on
+/// follows it (starting with a SELECT).
+pub(crate) fn snapshot(
+    srv: &mut Server,
+    framing: Framing,
+    outputs: usize,
+) -> std::io::Result<Vec<tokio::sync::mpsc::Receiver<Vec<u8>>>> {
+    let target = match framing {
+        Framing::Eof(_) => "replicas sockets",
+        Framing::Disk(_) => "disk",
+    };
+    srv.log.notice(&format!(
+        "Starting BGSAVE for SYNC with target: {target} (fork-less snapshot)"
+    ));
+    srv.repl.stream_db = None;
+    transfer::start(srv, framing, outputs)
+}
+
+/// Hands a client its snapshot: +FULLRESYNC <replid> <offset> (PSYNC), then the RDB.
+pub(crate) fn attach(
+    srv: &mut Server,
+    cl: &mut Client,
+    psync: bool,
+    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    if psync {
+        let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, srv.repl.offset);
+        cl.out.buf.extend_from_slice(line.as_bytes());
+    }
+    if let Some(r) = srv.repl.replicas.get_mut(&cl.id) {
+        r.state = State::SendingRdb;
+    }
+    cl.rdb_stream = Some(rx);
 }
 
 /// The connection finished sending the snapshot (`ok`: all of it). Returns whether the
@@ -490,6 +537,8 @@ fn ack(srv: &mut Server, id: ClientId, off: i64) {
         wake_replicas(srv);
     }
     release_waiters(srv);
+    // The acknowledgement may be the one a failover waits for.
+    super::failover::update(srv);
 }
 
 /// Online replicas that acknowledged `offset` (replicationCountAcksByOffset).
@@ -534,7 +583,9 @@ pub(crate) fn wait(ctx: &mut Ctx<'_>) -> Reply {
 
 /// REPLCONF GETACK * into the stream: replicas answer with their offset at once.
 fn request_acks(srv: &mut Server) {
-    if srv.repl.replicas.is_empty() {
+    // Not while clients are paused: the offsets must stay put (a failover waits for them);
+    // replicas acknowledge every second anyway.
+    if srv.repl.replicas.is_empty() || super::failover::clients_paused(srv) {
         return;
     }
     let mut b = Vec::new();
@@ -576,7 +627,7 @@ fn release_waiters(srv: &mut Server) {
 }
 
 /// Asks the connection of client `id` to close.
-fn close_client(srv: &Server, id: ClientId) {
+pub(crate) fn close_client(srv: &Server, id: ClientId) {
     if let Some(rc) = srv.clients.get(&id) {
         if let Ok(mut c) = rc.try_borrow_mut() {
             c.close_asap = true;
@@ -586,12 +637,17 @@ fn close_client(srv: &Server, id: ClientId) {
 }
 
 pub(crate) fn cron(srv: &mut Server) {
+    super::pending::start_due(srv);
     let period = Duration::from_secs(setting(srv, "repl-ping-replica-period").max(1) as u64);
     if !srv.repl.replicas.is_empty() && srv.repl.last_ping.elapsed() >= period {
         srv.repl.last_ping = Instant::now();
-        let limit = output_limit(srv);
-        srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
-        wake_replicas(srv);
+        // A replica passes on its master's stream only (its own PING would move its
+        // offset away from its master's), as Redis's replicationFeedSlaves.
+        if !super::failover::hold_pings(srv) && !super::replica::is_replica(srv) {
+            let limit = output_limit(srv);
+            srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
+            wake_replicas(srv);
+        }
     }
     let timeout = Duration::from_secs(setting(srv, "repl-timeout").max(1) as u64);
     let dead: Vec<(ClientId, String)> = srv
@@ -680,7 +736,7 @@ pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
     }
     for (i, r) in srv.repl.replicas.values().enumerate() {
         let (state, lag) = match r.state {
-            State::SendingRdb => ("wait_bgsave", 0),
+            State::WaitStart | State::SendingRdb => ("wait_bgsave", 0),
             State::Online => ("online", r.ack_time.elapsed().as_secs()),
         };
         let _ = write!(
@@ -720,7 +776,8 @@ pub(crate) fn info_stream(srv: &Server, out: &mut String) {
     let b = repl.backlog.as_ref();
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        super::failover::state_name(srv),
         repl.replid,
         repl.replid2,
         repl.offset,
