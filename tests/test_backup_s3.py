@@ -12,7 +12,9 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 
 import boto3
@@ -263,6 +265,90 @@ def test_errors_name_the_fix(tmp_path, moto, bucket):
     # Not a repository URL amber knows.
     p = run(env, "backup", "list", "--repo", "gs://b/x", check=2)
     assert "not supported" in p.stderr
+
+
+class FlakyProxy:
+    """An HTTP relay to moto that answers the first `fail` requests with 503 SlowDown (what S3
+    says when throttling), one request per connection."""
+
+    def __init__(self, upstream_port, fail):
+        self.fail = fail
+        self.seen = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                req = proxy.read_request(self.request)
+                if req is None:
+                    return
+                with proxy.lock:
+                    proxy.seen += 1
+                    failing = proxy.seen <= proxy.fail
+                if failing:
+                    body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+                    self.request.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                    return
+                with socket.create_connection(("127.0.0.1", upstream_port)) as up:
+                    up.sendall(req)
+                    while True:
+                        b = up.recv(1 << 16)
+                        if not b:
+                            break
+                        self.request.sendall(b)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def read_request(sock):
+        """One request, whole, with "Connection: close" so the upstream ends the response."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            b = sock.recv(1 << 16)
+            if not b:
+                return None
+            data += b
+        head, body = data.split(b"\r\n\r\n", 1)
+        lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"connection:")]
+        length = next((int(l.split(b":", 1)[1]) for l in lines if l.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            b = sock.recv(1 << 16)
+            if not b:
+                return None
+            body += b
+        return b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n" + body
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_transient_errors_are_retried_and_bounded(tmp_path, servers, moto, bucket):
+    src = start(servers, redis(tmp_path / "src"))
+    fill(src.client())
+    want = digest(src)
+    proxy = FlakyProxy(moto.port, fail=3)
+    try:
+        env = {**moto.env(), "AWS_ENDPOINT_URL": proxy.url}
+        e = run_json(env, "backup", "create", "--from", addr(src), "--repo", f"s3://{bucket}/t")["entry"]
+        assert proxy.seen > 3  # the 3 refused requests were tried again
+        d = tmp_path / "restored"
+        assert run_json(env, "restore", e["id"], "--repo", f"s3://{bucket}/t", "--data-dir", d)["ok"]
+        assert digest(start(servers, ServerProc("redis", d).start())) == want
+        # Throttled for good: the first request, 5 retries with backoff, then an error.
+        proxy.seen, proxy.fail = 0, 10**9
+        t = time.time()
+        p = run(env, "backup", "list", "--repo", f"s3://{bucket}/t", check=2)
+        assert time.time() - t < 70
+        assert proxy.seen == 6, proxy.seen
+        assert "after 5 retries" in p.stderr and "503" in p.stderr, p.stderr
+    finally:
+        proxy.stop()
 
 
 def test_credentials_refused(tmp_path):
