@@ -262,6 +262,10 @@ def test_errors_name_the_fix(tmp_path, moto, bucket):
     p = run({k: v for k, v in env.items() if k != "AWS_ALLOW_HTTP"}, "backup", "list", "--repo", f"s3://{bucket}",
             check=2)
     assert "AWS_ALLOW_HTTP=true" in p.stderr
+    # No credentials anywhere (the instance metadata service is not there either).
+    bare = {k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    p = run(bare, "backup", "list", "--repo", f"s3://{bucket}", check=2, timeout=150)
+    assert "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in p.stderr, p.stderr
     # Not a repository URL amber knows.
     p = run(env, "backup", "list", "--repo", "gs://b/x", check=2)
     assert "not supported" in p.stderr
@@ -271,9 +275,12 @@ class FlakyProxy:
     """An HTTP relay to moto that answers the first `fail` requests with 503 SlowDown (what S3
     says when throttling), one request per connection."""
 
-    def __init__(self, upstream_port, fail):
+    def __init__(self, upstream_port, fail, no_conditional=False):
         self.fail = fail
         self.seen = 0
+        # Answer 501 NotImplemented to conditional writes, as stores without them do.
+        self.no_conditional = no_conditional
+        self.conditional_refused = 0
         self.lock = threading.Lock()
         proxy = self
 
@@ -288,6 +295,12 @@ class FlakyProxy:
                 if failing:
                     body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
                     self.request.sendall(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                    return
+                if proxy.no_conditional and b"\r\nif-none-match:" in req.split(b"\r\n\r\n")[0].lower():
+                    proxy.conditional_refused += 1
+                    body = b"<Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message></Error>"
+                    self.request.sendall(b"HTTP/1.1 501 Not Implemented\r\nContent-Type: application/xml\r\n"
                                          b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
                     return
                 with socket.create_connection(("127.0.0.1", upstream_port)) as up:
@@ -346,7 +359,26 @@ def test_transient_errors_are_retried_and_bounded(tmp_path, servers, moto, bucke
         p = run(env, "backup", "list", "--repo", f"s3://{bucket}/t", check=2)
         assert time.time() - t < 70
         assert proxy.seen == 6, proxy.seen
-        assert "after 5 retries" in p.stderr and "503" in p.stderr, p.stderr
+        assert "kept failing (SlowDown) through 5 retries" in p.stderr, p.stderr
+    finally:
+        proxy.stop()
+
+
+def test_store_without_conditional_writes(tmp_path, servers, moto, bucket):
+    """A store that answers 501 to If-None-Match: the entry is written after a HEAD instead."""
+    src = start(servers, redis(tmp_path / "src"))
+    src.client().set(b"k", b"v")
+    proxy = FlakyProxy(moto.port, fail=0, no_conditional=True)
+    try:
+        env = {**moto.env(), "AWS_ENDPOINT_URL": proxy.url}
+        e = run_json(env, "backup", "create", "--from", addr(src), "--repo", f"s3://{bucket}/nc")["entry"]
+        assert proxy.conditional_refused == 6  # 501 is retried (5 times) before the fallback
+        # AWS_CONDITIONAL_PUT=disabled: no conditional write is tried at all.
+        f = run_json({**env, "AWS_CONDITIONAL_PUT": "disabled"}, "backup", "create", "--from", addr(src), "--repo",
+                     f"s3://{bucket}/nc")["entry"]
+        assert proxy.conditional_refused == 6
+        listed = run_json(env, "backup", "list", "--repo", f"s3://{bucket}/nc")["backups"]
+        assert [b["id"] for b in listed] == [e["id"], f["id"]]
     finally:
         proxy.stop()
 

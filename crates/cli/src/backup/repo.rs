@@ -14,9 +14,11 @@
 //!
 //! What atomicity relies on: a data object becomes visible whole or not at all (a local
 //! staging file renamed into place; S3's CompleteMultipartUpload), and the catalog entry is
-//! written after it with a create-only put (O_EXCL-style on a directory; `If-None-Match: *`
-//! on S3), itself a single PUT that S3 makes visible whole. S3 has been strongly
-//! read-after-write consistent since 2020, so a listed entry's data is readable.
+//! written after it with a create-only put (a hard link, never a replace, on a directory;
+//! `If-None-Match: *` on S3; a HEAD then a PUT on a store that answers 501 to it, or with
+//! AWS_CONDITIONAL_PUT=disabled, which spares the retries of the 501), itself
+//! a single PUT that S3 makes visible whole. S3 has been strongly read-after-write
+//! consistent since 2020, so a listed entry's data is readable.
 //!
 //! The async API is driven from a tokio runtime owned by the `Repo`; every call blocks.
 //! Transfers go through `ObjectWriter` (8 MiB parts, a few in flight) and `ObjectReader`
@@ -83,6 +85,16 @@ pub(super) struct UploadMarker {
 pub(super) fn marker_key(object: &str) -> String {
     let name = object.rsplit('/').next().unwrap_or(object);
     format!("uploads/{name}.json")
+}
+
+/// The store refused a conditional write as unsupported (501 NotImplemented).
+/// or AWS_CONDITIONAL_PUT=disabled said not to try.
+fn not_implemented(e: &object_store::Error) -> bool {
+    if matches!(e, object_store::Error::NotImplemented { .. }) {
+        return true;
+    }
+    let t = e.to_string();
+    t.contains("NotImplemented") || t.contains("501 Not Implemented")
 }
 
 fn runtime() -> Result<Runtime, Failure> {
@@ -204,13 +216,26 @@ impl Repo {
             },
             ..PutOptions::default()
         };
-        self.rt
-            .block_on(
-                self.store
-                    .put_opts(&Path::from(key), PutPayload::from(data), opts),
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(key, e))
+        let path = Path::from(key);
+        let data = bytes::Bytes::from(data);
+        match self.rt.block_on(
+            self.store
+                .put_opts(&path, PutPayload::from(data.clone()), opts),
+        ) {
+            Ok(_) => Ok(()),
+            // An S3-compatible store without conditional writes (If-None-Match): a HEAD
+            // first, then a plain PUT. Ids are unique (time and a random salt), so the
+            // window between the two is no risk in practice.
+            Err(e) if create_only && not_implemented(&e) => match self.head(key) {
+                Ok(_) => Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{key}: already exists"),
+                )),
+                Err(h) if is_not_found(&h) => self.put(key, data.to_vec(), false),
+                Err(h) => Err(h),
+            },
+            Err(e) => Err(self.err(key, e)),
+        }
     }
 
     /// A small object, whole.

@@ -176,6 +176,18 @@ pub fn hint(t: &Target, e: &object_store::Error) -> Option<String> {
         src = s.source();
     }
     let code = s3_code(&text);
+    // Without keys in the environment, credentials come from the instance or container
+    // metadata service; failing to reach it means there were none to find.
+    let metadata = [
+        "169.254.169.254",
+        "169.254.170.2",
+        "Error fetching credentials",
+    ];
+    if metadata.iter().any(|m| text.contains(m)) {
+        return Some(
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or run where an instance or container role provides them (the metadata service did not answer)".into(),
+        );
+    }
     if code.as_deref() == Some("NoSuchBucket") {
         return Some(format!(
             "the bucket '{}' does not exist at {} (from {}): create it, or fix the bucket in --repo / the endpoint",
@@ -211,11 +223,19 @@ pub fn hint(t: &Target, e: &object_store::Error) -> Option<String> {
             t.region
         ));
     }
-    if text.contains("Error fetching credentials") || text.contains("credential") && code.is_none()
+    let busy = [
+        "SlowDown",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+    ];
+    if code.as_deref().is_some_and(|c| busy.contains(&c)) || text.contains("non-2xx status code: 5")
     {
-        return Some(
-            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or run where an instance or container role provides them".into(),
-        );
+        return Some(format!(
+            "{} kept failing ({}) through {RETRIES} retries: an outage or throttling on its side; try again later",
+            t.endpoint,
+            code.as_deref().unwrap_or("server error")
+        ));
     }
     if matches!(
         http_kind,
@@ -266,6 +286,45 @@ mod tests {
         assert!(parse_location("s3://bkt/a/../b").is_err());
         assert!(parse_location("gs://bkt/x").is_err());
         assert!(parse_location("").is_err());
+    }
+
+    fn target() -> Target {
+        Target {
+            url: "s3://bkt/p".into(),
+            bucket: "bkt".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            endpoint_from: "--endpoint",
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn generic(body: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: body.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn hints() {
+        let t = target();
+        let h = |e| hint(&t, &e).unwrap_or_default();
+        assert!(h(generic("404: <Error><Code>NoSuchBucket</Code></Error>"))
+            .contains("the bucket 'bkt' does not exist at http://127.0.0.1:9 (from --endpoint)"));
+        let denied = object_store::Error::PermissionDenied {
+            path: "catalog".into(),
+            source: "403: <Code>SignatureDoesNotMatch</Code>".into(),
+        };
+        assert!(h(denied).contains("refused the credentials (SignatureDoesNotMatch)"));
+        assert!(h(generic("<Code>InvalidAccessKeyId</Code>")).contains("AWS_ACCESS_KEY_ID"));
+        assert!(h(generic("<Code>AuthorizationHeaderMalformed</Code>")).contains("--region"));
+        assert!(h(generic("after 5 retries - <Code>SlowDown</Code>"))
+            .contains("kept failing (SlowDown)"));
+        assert!(h(generic(
+            "Error performing PUT http://169.254.169.254/latest/api/token - 403 Forbidden"
+        ))
+        .contains("no credentials: set AWS_ACCESS_KEY_ID"));
+        assert_eq!(hint(&t, &generic("<Code>NoSuchKey</Code>")), None);
     }
 
     #[test]

@@ -218,12 +218,9 @@ impl Drop for ObjectWriter<'_> {
                 id,
                 marker,
             }) => {
-                if self
-                    .repo
-                    .rt
-                    .block_on(mp.abort_multipart(&path, &id))
-                    .is_ok()
-                {
+                let aborted = self.repo.rt.block_on(mp.abort_multipart(&path, &id));
+                // The record stays when the abort failed: prune tries again.
+                if aborted.is_ok() {
                     let _ = self.repo.delete(&marker);
                 }
             }
