@@ -4,11 +4,14 @@
 //!
 //! On S3 an upload is a multipart upload whose id is recorded in `uploads/` before the
 //! first part goes out, and the record is removed once the upload is completed or aborted;
-//! a killed writer leaves the record, and `prune` aborts the upload it names.
+//! a killed writer leaves the record, and `prune` aborts the upload it names once it is
+//! older than the grace period. A long upload rewrites its record every `TOUCH` so that its
+//! age says when it last made progress (as a local staging file's mtime does).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3;
@@ -25,6 +28,8 @@ use super::repo::{marker_key, Backend, Repo, UploadMarker};
 const PART: usize = 8 * 1024 * 1024;
 /// Parts uploading at once (memory: this many parts plus the one being filled).
 const IN_FLIGHT: usize = 4;
+/// How often an S3 upload in progress refreshes its record in uploads/.
+const TOUCH: Duration = Duration::from_secs(60);
 
 enum Upload {
     Local(Box<dyn MultipartUpload>),
@@ -33,6 +38,8 @@ enum Upload {
         path: Path,
         id: MultipartId,
         marker: String,
+        record: Vec<u8>,
+        touched: Instant,
     },
 }
 
@@ -65,8 +72,8 @@ impl Repo {
                     object: key.to_string(),
                     upload_id: id.clone(),
                 };
-                let body = serde_json::to_vec(&record).unwrap_or_default();
-                if let Err(e) = self.put(&marker, body, false) {
+                let record = serde_json::to_vec(&record).unwrap_or_default();
+                if let Err(e) = self.put(&marker, record.clone(), false) {
                     // No part was sent: the empty upload holds no data. Abort it anyway.
                     let _ = self.rt.block_on(mp.abort_multipart(&path, &id));
                     return Err(e);
@@ -76,6 +83,8 @@ impl Repo {
                     path,
                     id,
                     marker,
+                    record,
+                    touched: Instant::now(),
                 }
             }
         };
@@ -119,7 +128,19 @@ impl ObjectWriter<'_> {
                 let f = up.put_part(data);
                 self.repo.rt.spawn(async move { f.await.map(|()| None) })
             }
-            Upload::S3 { mp, path, id, .. } => {
+            Upload::S3 {
+                mp,
+                path,
+                id,
+                marker,
+                record,
+                touched,
+            } => {
+                if touched.elapsed() >= TOUCH {
+                    // Best effort: a failed refresh only makes the upload look older.
+                    let _ = self.repo.put(marker, record.clone(), false);
+                    *touched = Instant::now();
+                }
                 let (mp, path, id) = (mp.clone(), path.clone(), id.clone());
                 self.repo
                     .rt
@@ -153,35 +174,33 @@ impl ObjectWriter<'_> {
         while !self.in_flight.is_empty() {
             self.wait_oldest()?;
         }
-        let upload = self.upload.take().ok_or_else(finished)?;
-        let rt = &self.repo.rt;
-        match upload {
-            Upload::Local(mut up) => rt
-                .block_on(up.complete())
-                .map(|_| ())
-                .map_err(|e| self.repo.err(&self.key, e)),
+        let repo = self.repo;
+        let key = self.key.clone();
+        let parts = std::mem::take(&mut self.parts);
+        // On failure the upload stays, for Drop to abort.
+        match self.upload.as_mut().ok_or_else(finished)? {
+            Upload::Local(up) => {
+                repo.rt
+                    .block_on(up.complete())
+                    .map_err(|e| repo.err(&key, e))?;
+            }
             Upload::S3 {
                 mp,
                 path,
                 id,
                 marker,
+                ..
             } => {
-                let parts = std::mem::take(&mut self.parts);
-                if let Err(e) = rt.block_on(mp.complete_multipart(&path, &id, parts)) {
-                    self.upload = Some(Upload::S3 {
-                        mp,
-                        path,
-                        id,
-                        marker,
-                    });
-                    return Err(self.repo.err(&self.key, e));
-                }
-                // The object is whole; a marker left behind (this delete failed) is
-                // swept by prune, whose abort then finds no such upload.
-                let _ = self.repo.delete(&marker);
-                Ok(())
+                repo.rt
+                    .block_on(mp.complete_multipart(path, id, parts))
+                    .map_err(|e| repo.err(&key, e))?;
+                // The object is whole; a record left behind (this delete failed) is swept
+                // by prune, whose abort then finds no such upload.
+                let _ = repo.delete(marker);
             }
         }
+        self.upload = None;
+        Ok(())
     }
 }
 
@@ -217,6 +236,7 @@ impl Drop for ObjectWriter<'_> {
                 path,
                 id,
                 marker,
+                ..
             }) => {
                 let aborted = self.repo.rt.block_on(mp.abort_multipart(&path, &id));
                 // The record stays when the abort failed: prune tries again.
