@@ -353,13 +353,13 @@ def test_transient_errors_are_retried_and_bounded(tmp_path, servers, moto, bucke
         d = tmp_path / "restored"
         assert run_json(env, "restore", e["id"], "--repo", f"s3://{bucket}/t", "--data-dir", d)["ok"]
         assert digest(start(servers, ServerProc("redis", d).start())) == want
-        # Throttled for good: the first request, 5 retries with backoff, then an error.
+        # Throttled for good: the first request, 6 retries with backoff, then an error.
         proxy.seen, proxy.fail = 0, 10**9
         t = time.time()
         p = run(env, "backup", "list", "--repo", f"s3://{bucket}/t", check=2)
         assert time.time() - t < 70
-        assert proxy.seen == 6, proxy.seen
-        assert "kept failing (SlowDown) through 5 retries" in p.stderr, p.stderr
+        assert proxy.seen == 7, proxy.seen
+        assert "kept failing (SlowDown) through 6 retries" in p.stderr, p.stderr
     finally:
         proxy.stop()
 
@@ -372,11 +372,11 @@ def test_store_without_conditional_writes(tmp_path, servers, moto, bucket):
     try:
         env = {**moto.env(), "AWS_ENDPOINT_URL": proxy.url}
         e = run_json(env, "backup", "create", "--from", addr(src), "--repo", f"s3://{bucket}/nc")["entry"]
-        assert proxy.conditional_refused == 6  # 501 is retried (5 times) before the fallback
+        assert proxy.conditional_refused == 7  # 501 is retried (6 times) before the fallback
         # AWS_CONDITIONAL_PUT=disabled: no conditional write is tried at all.
         f = run_json({**env, "AWS_CONDITIONAL_PUT": "disabled"}, "backup", "create", "--from", addr(src), "--repo",
                      f"s3://{bucket}/nc")["entry"]
-        assert proxy.conditional_refused == 6
+        assert proxy.conditional_refused == 7
         listed = run_json(env, "backup", "list", "--repo", f"s3://{bucket}/nc")["backups"]
         assert [b["id"] for b in listed] == [e["id"], f["id"]]
     finally:

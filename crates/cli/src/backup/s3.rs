@@ -28,7 +28,7 @@ use super::RepoArg;
 use crate::Failure;
 
 /// Retries of one request (after the first try), and the window they must fit in.
-pub const RETRIES: usize = 5;
+pub const RETRIES: usize = 6;
 pub const RETRY_WINDOW: Duration = Duration::from_secs(60);
 
 /// Where a repository is.
@@ -91,9 +91,11 @@ pub struct Target {
 fn retry_config() -> RetryConfig {
     RetryConfig {
         backoff: BackoffConfig {
-            init_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            base: 2.0,
+            // Decorrelated jitter: each wait is random between 250 ms and 3x the previous one,
+            // at most 10 s: about 7 s in all for 6 retries, 30 s at worst.
+            init_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+            base: 3.0,
         },
         max_retries: RETRIES,
         retry_timeout: RETRY_WINDOW,
@@ -318,7 +320,7 @@ mod tests {
         assert!(h(denied).contains("refused the credentials (SignatureDoesNotMatch)"));
         assert!(h(generic("<Code>InvalidAccessKeyId</Code>")).contains("AWS_ACCESS_KEY_ID"));
         assert!(h(generic("<Code>AuthorizationHeaderMalformed</Code>")).contains("--region"));
-        assert!(h(generic("after 5 retries - <Code>SlowDown</Code>"))
+        assert!(h(generic("after 6 retries - <Code>SlowDown</Code>"))
             .contains("kept failing (SlowDown)"));
         assert!(h(generic(
             "Error performing PUT http://169.254.169.254/latest/api/token - 403 Forbidden"
