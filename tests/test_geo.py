@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from conftest import ServerProc, raw_command
+from replstream import assert_same, settle
 
 NYC = [
     "-73.9454966", "40.747533", "lic market",
@@ -445,3 +446,55 @@ def test_command_docs_and_info(amber_and_redis):
         a, r = (raw_command(c, "COMMAND", "INFO", name)[0] for c in cs)
         # Amber's COMMAND INFO has no key specs yet (for any command): the rest must match.
         assert a[:7] + a[9:] == r[:7] + r[9:], (name, a, r)
+
+
+def geo_writes(c, seed):
+    """Seeded geo writes of every kind that changes the dataset."""
+    rng = random.Random(seed)
+    members = ["m%d" % i for i in range(80)]
+    for i in range(300):
+        r = rng.random()
+        lon, lat = random_point(rng)
+        if r < 0.4:
+            opts = rng.sample(["NX", "XX", "CH"], rng.randint(0, 2))
+            if "NX" in opts and "XX" in opts:
+                opts.remove("XX")
+            c.execute_command("GEOADD", rng.choice(["g0", "g1"]), *opts, lon, lat, rng.choice(members))
+        elif r < 0.6:
+            c.execute_command("GEOSEARCHSTORE", "s%d" % rng.randrange(3), rng.choice(["g0", "g1", "none"]),
+                              "FROMLONLAT", lon, lat, "BYRADIUS", str(rng.randint(1, 20000)), "km",
+                              *rng.choice([[], ["STOREDIST"], ["COUNT", "5", "DESC"], ["COUNT", "3", "ANY"]]))
+        elif r < 0.8:
+            c.execute_command("GEORADIUS", rng.choice(["g0", "g1"]), lon, lat, str(rng.randint(1, 20000)), "km",
+                              rng.choice(["STORE", "STOREDIST"]), "s%d" % rng.randrange(3))
+        else:
+            src = rng.choice(["g0", "g1"])
+            have = c.zrange(src, 0, -1)
+            if have:
+                c.execute_command("GEORADIUSBYMEMBER", src, rng.choice(have), str(rng.randint(1, 20000)), "km",
+                                  "STOREDIST", "s%d" % rng.randrange(3), "COUNT", "4")
+
+
+def test_replicas_get_the_same_dataset(tmp_path, new_amber):
+    """A Redis replica of an Amber master and an Amber replica of a Redis master end with the
+    master's dataset after the same geo writes."""
+    m = new_amber("--save", "")
+    r = ServerProc("redis", tmp_path / "redis-replica", ["--replicaof", "127.0.0.1", str(m.port)]).start()
+    try:
+        mc, rc = m.client(), r.client()
+        settle(mc, rc)
+        geo_writes(mc, 31)
+        settle(mc, rc)
+        assert_same(mc, rc)
+    finally:
+        r.stop()
+    rm = ServerProc("redis", tmp_path / "redis-master", ["--repl-diskless-sync-delay", "0"]).start()
+    try:
+        a = new_amber("--save", "", "--replicaof", "127.0.0.1", str(rm.port))
+        mc, ac = rm.client(), a.client()
+        settle(mc, ac)
+        geo_writes(mc, 32)
+        settle(mc, ac)
+        assert_same(mc, ac)
+    finally:
+        rm.stop()
