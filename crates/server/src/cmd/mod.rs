@@ -23,6 +23,7 @@ pub(crate) mod digest;
 mod dispatch;
 pub(crate) mod docs;
 pub(crate) mod dump;
+mod geo;
 pub(crate) mod glob;
 pub(crate) mod hashes;
 mod hyperloglog;
@@ -209,7 +210,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 22] {
+pub(crate) fn families() -> [&'static [Command]; 23] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -221,6 +222,7 @@ pub(crate) fn families() -> [&'static [Command]; 22] {
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
         server_admin::COMMANDS,
