@@ -1,0 +1,270 @@
+"""Redis Sentinel (Debian's redis-server 7.0.15 run with --sentinel) fails over a group of
+Amber servers: three Sentinels, an Amber master and two replicas (appendonly yes, fsync
+always), each started from its own config file. A writer goes through redis-py's Sentinel
+client, each write followed by WAIT 1; the master is killed with SIGKILL; Sentinel promotes a
+replica, the client follows it, every write WAIT acknowledged is on the new master, and the
+old master, restarted from its config file, is made a replica of the new one by Sentinel and
+catches up (equal DEBUG DIGEST). The same runs once with a Redis 7.0.15 replica in the group."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+from redis.sentinel import Sentinel
+
+from conftest import ServerProc, amber_bin, free_port, redis_bin
+from replstream import settle
+
+GROUP = "mymaster"
+
+
+class ConfServer(ServerProc):
+    """A server started from a config file of its own (`<dir>/server.conf`), as a deployment
+    runs it: CONFIG REWRITE, which Sentinel sends, has a file to rewrite."""
+
+    def __init__(self, kind, dir, lines):
+        super().__init__(kind, dir)
+        self.conf = self.dir / "server.conf"
+        base = [
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            f'dir "{self.dir}"',
+            "enable-debug-command yes",
+            "appendonly yes",
+            "appendfsync always",
+            'save ""',
+        ]
+        self.conf.write_text("\n".join(base + list(lines)) + "\n")
+
+    def argv(self):
+        return [amber_bin() if self.kind == "amber" else redis_bin(), str(self.conf)]
+
+
+class SentinelProc:
+    def __init__(self, dir, master_port):
+        self.dir = pathlib.Path(dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.conf = self.dir / "sentinel.conf"
+        self.log_path = self.dir / "sentinel.log"
+        self.conf.write_text(
+            "\n".join(
+                [
+                    f"port {self.port}",
+                    "bind 127.0.0.1",
+                    f'dir "{self.dir}"',
+                    f"sentinel monitor {GROUP} 127.0.0.1 {master_port} 2",
+                    f"sentinel down-after-milliseconds {GROUP} 1000",
+                    f"sentinel failover-timeout {GROUP} 6000",
+                    f"sentinel parallel-syncs {GROUP} 2",
+                ]
+            )
+            + "\n"
+        )
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [redis_bin(), str(self.conf), "--sentinel"], stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir
+        )
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sentinel exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if redis.Redis(port=self.port, socket_timeout=1).ping():
+                    return self
+            except (redis.ConnectionError, redis.TimeoutError):
+                time.sleep(0.05)
+        raise RuntimeError("sentinel did not answer PING")
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+            self.log.close()
+
+
+def wait_for(what, cond, timeout):
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Writer(threading.Thread):
+    """SET w:<i> <i>, then WAIT 1 500, through the Sentinel client; remembers the writes
+    WAIT saw on at least one replica."""
+
+    def __init__(self, sentinel):
+        super().__init__(daemon=True)
+        self.master = sentinel.master_for(GROUP, socket_timeout=1, socket_connect_timeout=1)
+        self.acked = []
+        self.errors = 0
+        self.addresses = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        i = 0
+        while not self.stop_flag.is_set():
+            i += 1
+            try:
+                self.master.set(f"w:{i}", i)
+                if self.master.execute_command("WAIT", 1, 500) >= 1:
+                    self.acked.append(i)
+                addr = self.master.connection_pool.get_master_address()
+                if not self.addresses or self.addresses[-1] != addr:
+                    self.addresses.append(addr)
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+                self.errors += 1
+                time.sleep(0.05)
+
+
+def sentinel_master(sentinels):
+    """The master address every Sentinel agrees on."""
+    addrs = set()
+    for s in sentinels:
+        a = redis.Redis(port=s.port, socket_timeout=2).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", GROUP)
+        addrs.add((a[0].decode(), int(a[1])) if a else None)
+    return addrs.pop() if len(addrs) == 1 else None
+
+
+@pytest.mark.parametrize("kinds", [("amber", "amber", "amber"), ("amber", "amber", "redis")], ids=["amber", "with-redis-replica"])
+def test_sentinel_fails_over_amber(tmp_path, kinds):
+    master = ConfServer(kinds[0], tmp_path / "m", [])
+    servers = [master]
+    sentinels = []
+    try:
+        master.start()
+        for n, kind in enumerate(kinds[1:]):
+            r = ConfServer(kind, tmp_path / f"r{n}", [f"replicaof 127.0.0.1 {master.port}", "repl-diskless-sync-delay 0"])
+            servers.append(r.start())
+        mc = master.client()
+        for r in servers[1:]:
+            settle(mc, r.client())
+        for n in range(3):
+            sentinels.append(SentinelProc(tmp_path / f"s{n}", master.port).start())
+        # Each Sentinel has found both replicas (INFO's slaveN lines) and the other Sentinels
+        # (hello messages on __sentinel__:hello).
+        def discovered():
+            for s in sentinels:
+                m = redis.Redis(port=s.port, socket_timeout=2, decode_responses=True).sentinel_master(GROUP)
+                if m["num-slaves"] != 2 or m["num-other-sentinels"] != 2:
+                    return False
+            return True
+
+        wait_for("the Sentinels to discover the group", discovered, 30)
+        sentinel = Sentinel([("127.0.0.1", s.port) for s in sentinels], socket_timeout=1)
+        writer = Writer(sentinel)
+        writer.start()
+        wait_for("acknowledged writes", lambda: len(writer.acked) >= 200, 30)
+
+        master.kill9()
+        old = ("127.0.0.1", master.port)
+        new = wait_for("a promoted replica", lambda: (a := sentinel_master(sentinels)) and a != old and a, 40)
+        promoted = next(s for s in servers if s.port == new[1])
+        assert promoted.kind == "amber" or kinds[2] == "redis"
+        pc = promoted.client()
+        assert pc.info("replication")["role"] == "master"
+        # The client follows: writes go on, acknowledged, at the new master.
+        before = len(writer.acked)
+        wait_for("writes acknowledged by the new master", lambda: len(writer.acked) >= before + 100, 30)
+        writer.stop_flag.set()
+        writer.join(10)
+        assert writer.addresses[-1] == new
+
+        # Every write WAIT acknowledged is on the new master.
+        pipe = pc.pipeline(transaction=False)
+        for i in writer.acked:
+            pipe.get(f"w:{i}")
+        values = pipe.execute()
+        missing = [i for i, v in zip(writer.acked, values) if v != str(i).encode()]
+        assert missing == [], f"{len(missing)} acknowledged writes lost, first {missing[:10]}"
+
+        # The promoted replica's config file was rewritten: no replicaof line any more.
+        conf = promoted.conf.read_text()
+        assert "replicaof" not in conf and "slaveof" not in conf, conf
+
+        # The old master comes back from its own config file; Sentinel turns it into a
+        # replica of the new master (REPLICAOF + CONFIG REWRITE), and it catches up.
+        master.start()
+        oc = master.client()
+        wait_for(
+            "the old master to follow the new one",
+            lambda: (i := oc.info("replication"))["role"] == "slave" and i["master_port"] == promoted.port and i["master_link_status"] == "up",
+            60,
+        )
+        assert f"replicaof 127.0.0.1 {promoted.port}" in master.conf.read_text()
+        for s in servers:
+            if s is not promoted:
+                settle(pc, s.client())
+        d = pc.execute_command("DEBUG", "DIGEST")
+        for s in servers:
+            assert s.client().execute_command("DEBUG", "DIGEST") == d, s.kind
+    finally:
+        for s in sentinels:
+            s.stop()
+        for s in servers:
+            s.stop()
+
+
+REWRITE_CONF = """# a comment
+port {port}
+
+bind 127.0.0.1
+dir "{dir}"
+appendonly no
+save ""
+slaveof 127.0.0.1 1
+
+
+masterauth secret
+replica-announce-ip 10.0.0.5
+replica-priority 50
+replica-priority 60
+  hz 20
+"""
+
+
+def rewritten(server, *replicaof):
+    c = server.client()
+    c.execute_command("REPLICAOF", *replicaof)
+    c.execute_command("CONFIG", "REWRITE")
+    text = server.conf.read_text().replace(str(server.port), "PORT").replace(str(server.dir), "DIR")
+    # Redis also writes settings Amber does not have (latency percentiles, the ACL user):
+    # compared is what comes before its signature.
+    return text.split("# Generated by CONFIG REWRITE\n")[0]
+
+
+def test_config_rewrite_replicaof_as_redis(tmp_path):
+    """What Sentinel's reconfiguration leaves in a config file (REPLICAOF host port or NO
+    ONE, then CONFIG REWRITE) is what Redis 7.0.15 leaves: the alias line rewritten as
+    `replicaof host port`, removed on a master; strings quoted; a directive's extra lines
+    and runs of empty lines are one empty line."""
+    texts = {}
+    for kind in ("amber", "redis"):
+        s = ConfServer(kind, tmp_path / kind, [])
+        s.conf.write_text(REWRITE_CONF.format(port=s.port, dir=s.dir))
+        s.start()
+        try:
+            texts[kind] = [rewritten(s, "127.0.0.1", "17005"), rewritten(s, "NO", "ONE")]
+        finally:
+            s.stop()
+    assert texts["amber"] == texts["redis"]
+    as_replica, as_master = texts["amber"]
+    assert "replicaof 127.0.0.1 17005\n" in as_replica and 'masterauth "secret"' in as_replica
+    assert "replicaof" not in as_master and "slaveof" not in as_master and "\n\n\n" not in as_master
