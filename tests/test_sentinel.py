@@ -9,6 +9,7 @@ catches up (equal DEBUG DIGEST). The same runs once with a Redis 7.0.15 replica 
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 import redis
 from redis.sentinel import Sentinel
 
-from conftest import ServerProc, amber_bin, free_port, redis_bin
+from conftest import ServerProc, amber_bin, free_port, raw_command, redis_bin, resp
 from replstream import settle
 
 GROUP = "mymaster"
@@ -52,6 +53,9 @@ class SentinelProc:
         self.port = free_port()
         self.conf = self.dir / "sentinel.conf"
         self.log_path = self.dir / "sentinel.log"
+        # down-after-milliseconds is 2 s, not 1: Sentinel pings and reconnects once a second,
+        # and after a switch it reconnects to the new master up to a second after its last
+        # attempt at the old one, so with 1 s it can find a healthy new master "down".
         self.conf.write_text(
             "\n".join(
                 [
@@ -59,7 +63,7 @@ class SentinelProc:
                     "bind 127.0.0.1",
                     f'dir "{self.dir}"',
                     f"sentinel monitor {GROUP} 127.0.0.1 {master_port} 2",
-                    f"sentinel down-after-milliseconds {GROUP} 1000",
+                    f"sentinel down-after-milliseconds {GROUP} 2000",
                     f"sentinel failover-timeout {GROUP} 6000",
                     f"sentinel parallel-syncs {GROUP} 2",
                 ]
@@ -209,6 +213,7 @@ def test_sentinel_fails_over_amber(tmp_path, kinds):
             60,
         )
         assert f"replicaof 127.0.0.1 {promoted.port}" in master.conf.read_text()
+        assert sentinel_master(sentinels) == new
         for s in servers:
             if s is not promoted:
                 settle(pc, s.client())
@@ -268,3 +273,76 @@ def test_config_rewrite_replicaof_as_redis(tmp_path):
     as_replica, as_master = texts["amber"]
     assert "replicaof 127.0.0.1 17005\n" in as_replica and 'masterauth "secret"' in as_replica
     assert "replicaof" not in as_master and "slaveof" not in as_master and "\n\n\n" not in as_master
+
+
+def shape(info_text):
+    """INFO replication as Sentinel reads it, numbers and ids masked: {field: value}."""
+    import re
+
+    out = {}
+    for line in info_text.splitlines():
+        if ":" not in line or line.startswith("#"):
+            continue
+        k, v = line.split(":", 1)
+        v = re.sub(r"\b[0-9a-f]{40}\b", "<id>", v)
+        v = re.sub(r"(offset|lag)=\d+", r"\1=<n>", v)
+        if k in ("master_repl_offset", "slave_repl_offset", "slave_read_repl_offset", "repl_backlog_first_byte_offset",
+                 "repl_backlog_histlen", "master_last_io_seconds_ago", "second_repl_offset", "master_port"):
+            v = "<n>"
+        out[k] = v
+    return out
+
+
+def sentinel_view(kind, tmp_path):
+    """A master and a replica of `kind` (replica-priority, replica-announce-ip/port set),
+    then what Sentinel sees and does: INFO replication on both, ROLE, and its MULTI /
+    SLAVEOF NO ONE / CONFIG REWRITE / CLIENT KILL TYPE normal / pubsub / EXEC on the replica
+    with a normal and a subscribed client connected."""
+    m = ConfServer(kind, tmp_path / f"{kind}-m", []).start()
+    r = ConfServer(kind, tmp_path / f"{kind}-r", [f"replicaof 127.0.0.1 {m.port}", "replica-priority 42",
+                                                  "replica-announce-ip 10.9.8.7", "replica-announce-port 7777"]).start()
+    try:
+        mc, rc = m.client(decode_responses=True), r.client(decode_responses=True)
+        mc.set("k", "v")
+        settle(mc, rc)
+        view = {
+            "master": shape(raw_command(mc, "INFO", "replication")),
+            "replica": shape(raw_command(rc, "INFO", "replication")),
+            # ROLE without the port and the offset (the stream's pings make it vary).
+            "role": rc.execute_command("ROLE")[:2] + rc.execute_command("ROLE")[3:4],
+        }
+        cmd = r.client(single_connection_client=True, decode_responses=True)
+        cmd.execute_command("CLIENT", "SETNAME", "sentinel-cmd")
+        normal = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+        normal.sendall(resp("PING"))
+        assert normal.recv(100) == b"+PONG\r\n"
+        sub = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+        sub.sendall(resp("SUBSCRIBE", "__sentinel__:hello"))
+        time.sleep(0.2)
+        sub.recv(1000)
+        cmd.publish("__sentinel__:hello", "127.0.0.1,1,id,0,mymaster,127.0.0.1,1,0")
+        time.sleep(0.2)
+        view["hello"] = sub.recv(1000)
+        conn = cmd.connection
+        for args in (["MULTI"], ["SLAVEOF", "NO", "ONE"], ["CONFIG", "REWRITE"], ["CLIENT", "KILL", "TYPE", "normal"],
+                     ["CLIENT", "KILL", "TYPE", "pubsub"], ["EXEC"]):
+            conn.send_command(*args)
+        view["tx"] = [str(conn.read_response()) for _ in range(6)]
+        view["after"] = [cmd.execute_command("CLIENT", "GETNAME"), rc.info("replication")["role"]]
+        view["closed"] = [normal.recv(100), sub.recv(100)]
+        view["conf"] = "replicaof" in r.conf.read_text()
+        return view
+    finally:
+        r.stop()
+        m.stop()
+
+
+def test_what_sentinel_sees_and_sends_as_redis(tmp_path):
+    amber, real = sentinel_view("amber", tmp_path), sentinel_view("redis", tmp_path)
+    assert amber["replica"] == real["replica"]
+    assert amber["master"] == real["master"]
+    assert amber == real
+    assert "ip=10.9.8.7,port=7777,state=online" in amber["master"]["slave0"]
+    assert amber["replica"]["slave_priority"] == "42"
+    # Killed: the normal client and the INFO client (not the caller), and the subscriber.
+    assert amber["tx"][-1] == "['OK', 'OK', 2, 1]" and amber["closed"] == [b"", b""]
