@@ -21,6 +21,7 @@ pub(crate) mod backlog;
 mod link;
 pub(crate) mod master;
 pub(crate) mod replica;
+pub(crate) mod resume;
 mod transfer;
 
 use std::collections::BTreeMap;
