@@ -185,7 +185,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "requirepass",
         alias: None,
-        flags: 0 | STRING,
+        flags: STRING,
         get: |c| {
             c.requirepass
                 .as_ref()
