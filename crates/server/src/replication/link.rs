@@ -613,7 +613,7 @@ async fn stream_loop(
 
 /// Counts the bytes of one applied command in our offset and passes them on, unless they
 /// belong to a transaction still open (then they wait for its end).
-fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: u64) {
+fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: super::master::OutputLimit) {
     let Some(l) = s.repl.link.as_mut() else {
         return;
     };

@@ -90,7 +90,7 @@ impl Repl {
     }
 
     /// Appends bytes to the stream: the backlog, and every replica.
-    pub(crate) fn append_stream(&mut self, bytes: &[u8], limit: u64) {
+    pub(crate) fn append_stream(&mut self, bytes: &[u8], limit: master::OutputLimit) {
         let Some(b) = self.backlog.as_mut() else {
             return;
         };
