@@ -171,3 +171,49 @@ def test_restarted_master_lets_its_replicas_continue(tmp_path, new_amber):
     finally:
         replica.stop()
         m.stop()
+
+
+@pytest.mark.parametrize("kind", ["amber", "redis"])
+def test_killed_replica_continues_from_the_synced_rdb(tmp_path, kind):
+    """The RDB a full sync received becomes the replica's dump.rdb (readSyncBulkPayload's
+    rename), so that even a replica that saves nothing and is killed with SIGKILL restarts
+    from it and continues from the sync's offset with +CONTINUE."""
+    m = redis_master(tmp_path)
+    replica = ServerProc(kind, tmp_path / kind, ["--save", "", "--replicaof", "127.0.0.1", str(m.port)])
+    try:
+        c = m.client(single_connection_client=True)
+        Stream(51).run(c, 500)
+        replica.start()
+        settle(c, replica.client())
+        assert (replica.dir / "dump.rdb").exists()
+        Stream(52).run(c, 500)
+        settle(c, replica.client())
+        full, partial = syncs(c)
+        replica.kill9()
+        Stream(53).run(c, 500)
+        replica.start()
+        rc = replica.client()
+        settle(c, rc)
+        assert syncs(c) == (full, partial + 1)
+        quiesce_redis(c)
+        settle(c, rc)
+        assert_same(c, rc)
+    finally:
+        replica.stop()
+        m.stop()
+
+
+def test_rdb_del_sync_files_leaves_no_dump_without_persistence(tmp_path):
+    m = redis_master(tmp_path)
+    replica = ServerProc("amber", tmp_path / "amber",
+                         ["--save", "", "--rdb-del-sync-files", "yes", "--replicaof", "127.0.0.1", str(m.port)])
+    try:
+        c = m.client(single_connection_client=True)
+        c.set("a", "1")
+        replica.start()
+        settle(c, replica.client())
+        assert not (replica.dir / "dump.rdb").exists()
+        assert list(replica.dir.glob("temp-*.rdb")) == []
+    finally:
+        replica.stop()
+        m.stop()

@@ -349,7 +349,9 @@ async fn full_sync(
         Ok(()) => load(srv, generation, &path, replid, offset).await,
         Err(e) => Err(e),
     };
-    let _ = std::fs::remove_file(&path);
+    if r.is_err() || !super::resume::keep_synced_rdb(&mut srv.borrow_mut(), &path) {
+        let _ = std::fs::remove_file(&path);
+    }
     r
 }
 

@@ -95,6 +95,37 @@ pub(crate) fn transfer_info(srv: &Server) -> Vec<(&'static str, Vec<u8>)> {
     save_info(srv).unwrap_or_else(|| fields(&srv.repl.replid, srv.repl.offset, 0))
 }
 
+/// After a full sync loaded `received` (readSyncBulkPayload): the file becomes dbfilename,
+/// so that a restart, even after a crash, loads it with its master's history and continues.
+/// Not with `rdb-del-sync-files yes` on a server that persists nothing, nor with a
+/// diskless load configured (Redis writes no file then). Returns whether it was kept.
+pub(crate) fn keep_synced_rdb(srv: &mut Server, received: &std::path::Path) -> bool {
+    let persists = !srv.config.save_params.is_empty() || srv.config.appendonly;
+    if setting(srv, "rdb-del-sync-files") != 0 && !persists {
+        return false;
+    }
+    if srv
+        .config
+        .accepted
+        .get("repl-diskless-load")
+        .is_some_and(|v| v != "disabled")
+    {
+        return false;
+    }
+    crate::durability::rdb_guard::keep_aside(srv);
+    let target = std::path::PathBuf::from(&srv.config.dbfilename);
+    match std::fs::rename(received, &target) {
+        Ok(()) => true,
+        Err(e) => {
+            srv.log.warning(&format!(
+                "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
+                srv.config.dbfilename
+            ));
+            false
+        }
+    }
+}
+
 /// Start-up from dump.rdb (loadDataFromDisk): the history the file records becomes ours.
 /// A replica synthesizes a cached master from it (its next PSYNC asks to continue); a
 /// master keeps it as replid2, so that its old replicas continue.
