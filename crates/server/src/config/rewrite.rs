@@ -177,3 +177,26 @@ fn repr(s: &str) -> String {
     q.push('"');
     q
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_master_drops_replicaof_and_extra_lines_leave_one_empty_line() {
+        let c = Config::default();
+        let old = "# c\nslaveof 10.0.0.1 6379\n\n\n  hz 20\nhz 30\ntimeout 5\n";
+        assert_eq!(rewrite_text(old, &c), "# c\n\nhz 10\n\ntimeout 0\n\n");
+    }
+
+    #[test]
+    fn strings_are_always_quoted() {
+        let mut c = Config::default();
+        find("masterauth")
+            .unwrap()
+            .set(&mut c, &["secret".to_string()])
+            .unwrap();
+        let out = rewrite_text("masterauth x\nmasteruser \"\"\n", &c);
+        assert_eq!(out, "masterauth \"secret\"\n\n");
+    }
+}
