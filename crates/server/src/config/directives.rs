@@ -11,6 +11,8 @@ pub(crate) const PROTECTED: u32 = 2;
 pub(crate) const MULTI_ARG: u32 = 4;
 /// Only an exact name shows it in CONFIG GET (test aids, as Redis's HIDDEN_CONFIG).
 pub(crate) const HIDDEN: u32 = 8;
+/// A string: CONFIG REWRITE always writes it quoted (Redis's sdscatrepr: `dir "/data"`).
+pub(crate) const STRING: u32 = 16;
 
 type Getter = fn(&Config) -> String;
 type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
@@ -167,7 +169,7 @@ macro_rules! string_directive {
         Directive {
             name: $name,
             alias: None,
-            flags: $flags,
+            flags: $flags | STRING,
             get: |c| c.$field.clone(),
             set: |c, a| {
                 c.$field = one(a).to_string();
@@ -200,7 +202,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "requirepass",
         alias: None,
-        flags: 0,
+        flags: STRING,
         get: |c| {
             c.requirepass
                 .as_ref()
@@ -373,7 +375,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "dir",
         alias: None,
-        flags: PROTECTED,
+        flags: PROTECTED | STRING,
         // As Redis: the working directory, absolute (the server runs in it).
         get: |c| {
             std::env::current_dir()
@@ -401,7 +403,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "dbfilename",
         alias: None,
-        flags: PROTECTED,
+        flags: PROTECTED | STRING,
         get: |c| c.dbfilename.clone(),
         set: |c, a| {
             let v = one(a);
@@ -460,7 +462,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "appendfilename",
         alias: None,
-        flags: IMMUTABLE,
+        flags: IMMUTABLE | STRING,
         get: |c| c.appendfilename.clone(),
         set: |c, a| {
             c.appendfilename = plain_name(one(a), "appendfilename", "filename")?;
@@ -470,7 +472,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "appenddirname",
         alias: None,
-        flags: IMMUTABLE,
+        flags: IMMUTABLE | STRING,
         get: |c| c.appenddirname.clone(),
         set: |c, a| {
             c.appenddirname = plain_name(one(a), "appenddirname", "dirname")?;
@@ -739,6 +741,9 @@ impl Dir {
     pub(crate) fn flags(self) -> u32 {
         match self {
             Dir::Own(d) => d.flags,
+            Dir::Accepted(a) if matches!(a.kind, crate::config::accepted::Kind::Str) => {
+                a.flags | STRING
+            }
             Dir::Accepted(a) => a.flags,
         }
     }

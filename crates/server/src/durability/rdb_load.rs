@@ -48,9 +48,8 @@ pub(crate) struct Loaded {
     /// The `used-mem` aux field (loading_rdb_used_mem).
     pub(crate) used_mem: u64,
     pub(crate) aof_base: bool,
-    /// The `repl-stream-db` aux field: where the master's stream that follows this RDB
-    /// continues (a replica's master client starts there).
-    pub(crate) repl_stream_db: Option<usize>,
+    /// The replication history the file records (repl-stream-db, repl-id, repl-offset).
+    pub(crate) history: crate::replication::resume::SavedHistory,
     /// The stored and the computed CRC-64 (None before version 5). They differ only when
     /// loaded with rdbchecksum no; a stored 0 means the file was saved without a checksum.
     pub(crate) crc: Option<(u64, u64)>,
@@ -124,7 +123,7 @@ impl<'a> Applier<'a> {
                 rdb_version: 0,
                 used_mem: 0,
                 aof_base: false,
-                repl_stream_db: None,
+                history: Default::default(),
                 crc: None,
             },
             db: 0,
@@ -209,12 +208,9 @@ impl<'a> Applier<'a> {
                         .unwrap_or(0)
                 }
                 b"aof-base" => out.aof_base = value == b"1",
-                b"repl-stream-db" => {
-                    out.repl_stream_db = std::str::from_utf8(&value)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
+                k => {
+                    out.history.aux(k, &value);
                 }
-                _ => {}
             },
             Item::Entry(e) => {
                 if let (Some(t), Some(now)) = (e.expire_ms, self.expire_before) {
@@ -429,9 +425,11 @@ pub(crate) fn load_at_start(srv: &Rc<RefCell<Server>>) {
                     .as_ref()
                     .map(|p| p.started.elapsed().as_secs_f64())
                     .unwrap_or(0.0);
+                let history = l.history.clone();
                 install(&mut s, l);
                 s.log
                     .notice(&format!("DB loaded from disk: {secs:.3} seconds"));
+                crate::replication::resume::restore(&mut s, &history);
             }
             Ok(None) => {}
             Err(f) => fatal(&s, &f.to_string()),

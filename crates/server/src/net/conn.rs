@@ -56,7 +56,13 @@ where
             w.done().await;
         }
         if !wbuf.is_empty() {
-            if wr.write_all(&wbuf).await.is_err() {
+            // A peer that reads nothing (a stopped replica over its output-buffer limit,
+            // CLIENT KILL) must not keep the connection open: closing wins over the write.
+            let failed = tokio::select! {
+                r = wr.write_all(&wbuf) => r.is_err(),
+                _ = closing(&client, &notify) => true,
+            };
+            if failed {
                 break;
             }
             wbuf.clear();
@@ -145,6 +151,16 @@ where
     let mut s = srv.borrow_mut();
     let mut c = client.borrow_mut();
     free_client(&mut s, &mut c);
+}
+
+/// Returns once the client is marked to close (it is notified when it is).
+async fn closing(client: &Rc<RefCell<Client>>, notify: &tokio::sync::Notify) {
+    loop {
+        notify.notified().await;
+        if client.borrow().close_asap {
+            return;
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

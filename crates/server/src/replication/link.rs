@@ -364,7 +364,9 @@ async fn full_sync(
         Ok(()) => load(srv, generation, &path, replid, offset).await,
         Err(e) => Err(e),
     };
-    let _ = std::fs::remove_file(&path);
+    if r.is_err() || !super::resume::keep_synced_rdb(&mut srv.borrow_mut(), &path) {
+        let _ = std::fs::remove_file(&path);
+    }
     r
 }
 
@@ -517,7 +519,7 @@ async fn load(
     }
     match r {
         Ok(loaded) => {
-            let db = loaded.repl_stream_db.unwrap_or(0);
+            let db = usize::try_from(loaded.history.stream_db).unwrap_or(0);
             crate::durability::rdb_load::install(&mut s, loaded);
             adopt_history(&mut s, replid, offset);
             restart_aof(&mut s);
@@ -629,7 +631,7 @@ async fn stream_loop(
 
 /// Counts the bytes of one applied command in our offset and passes them on, unless they
 /// belong to a transaction still open (then they wait for its end).
-fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: u64) {
+fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: super::master::OutputLimit) {
     let Some(l) = s.repl.link.as_mut() else {
         return;
     };

@@ -51,6 +51,10 @@ pub(crate) struct Replica {
     pre_psync: bool,
     /// Its pending output passed the replica output-buffer limit: it is dropped.
     pub(crate) over_limit: bool,
+    /// Since when its pending output is at or over the soft limit.
+    soft_since: Option<Instant>,
+    /// Its closing for the limit was logged.
+    limit_logged: bool,
     /// The PSYNC reply went out: any later reply to it is dropped (Redis does not answer
     /// its replicas), so that only the stream reaches it.
     replied: bool,
@@ -58,14 +62,25 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    /// Queues stream bytes, up to `limit` pending bytes (0: no limit).
-    pub(crate) fn push(&mut self, bytes: &[u8], limit: u64) {
+    /// Queues stream bytes; past the output-buffer limit (checkClientOutputBufferLimits:
+    /// the hard limit at once, the soft one when still reached more than its seconds after
+    /// it was first seen) the replica is to be dropped.
+    pub(crate) fn push(&mut self, bytes: &[u8], limit: OutputLimit) {
         // Its stream starts with its snapshot, which is not taken yet.
         if self.over_limit || self.state == State::WaitStart {
             return;
         }
         self.pending.push(bytes);
-        if limit > 0 && self.pending.len as u64 > limit {
+        let used = self.pending.len as u64;
+        let hard = limit.hard > 0 && used >= limit.hard;
+        let soft = if limit.soft > 0 && used >= limit.soft {
+            let since = *self.soft_since.get_or_insert_with(Instant::now);
+            since.elapsed().as_secs() > limit.soft_seconds
+        } else {
+            self.soft_since = None;
+            false
+        };
+        if hard || soft {
             self.over_limit = true;
             self.pending = Pending::default();
         }
@@ -103,8 +118,16 @@ pub(crate) struct Waiter {
     deadline: Option<Instant>,
 }
 
-/// The replica output-buffer hard limit (client-output-buffer-limit replica <hard> ...).
-pub(crate) fn output_limit(srv: &Server) -> u64 {
+/// client-output-buffer-limit replica <hard> <soft> <soft seconds> (0: no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutputLimit {
+    pub(crate) hard: u64,
+    pub(crate) soft: u64,
+    pub(crate) soft_seconds: u64,
+}
+
+/// The replica class of client-output-buffer-limit (Redis's default: 256mb 64mb 60).
+pub(crate) fn output_limit(srv: &Server) -> OutputLimit {
     let v = srv
         .config
         .accepted
@@ -112,10 +135,13 @@ pub(crate) fn output_limit(srv: &Server) -> u64 {
         .map(String::as_str)
         .unwrap_or("slave 268435456 67108864 60");
     let w: Vec<&str> = v.split_whitespace().collect();
-    w.chunks(4)
-        .find(|c| c.len() == 4 && c[0] == "slave")
-        .and_then(|c| c[1].parse().ok())
-        .unwrap_or(268_435_456)
+    let class = w.chunks(4).find(|c| c.len() == 4 && c[0] == "slave");
+    let num = |i: usize, default: u64| class.and_then(|c| c[i].parse().ok()).unwrap_or(default);
+    OutputLimit {
+        hard: num(1, 268_435_456),
+        soft: num(2, 67_108_864),
+        soft_seconds: num(3, 60),
+    }
 }
 
 /// Wakes the connections of replicas that have stream bytes to send.
@@ -134,10 +160,7 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
         return;
     };
     if r.over_limit {
-        srv.log.warning(&format!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            cl.id, cl.addr
-        ));
+        log_over_limit(srv, cl.id);
         cl.close_asap = true;
         return;
     }
@@ -156,6 +179,21 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
         // The rest goes out in the next round, after other clients had their turn.
         r.notify.notify_one();
     }
+}
+
+/// Logs, once, that replica `id` is closed for its output-buffer limit.
+fn log_over_limit(srv: &mut Server, id: ClientId) {
+    let Some(r) = srv.repl.replicas.get_mut(&id) else {
+        return;
+    };
+    if std::mem::replace(&mut r.limit_logged, true) {
+        return;
+    }
+    let msg = format!(
+        "Client id={id} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        r.addr
+    );
+    srv.log.warning(&msg);
 }
 
 /// The most stream bytes a replica's connection takes in one round.
@@ -260,6 +298,8 @@ fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
         diskless: false,
         pre_psync: !psync,
         over_limit: false,
+        soft_since: None,
+        limit_logged: false,
         replied: false,
         notify: ctx.cl.notify.clone(),
     }
@@ -664,10 +704,18 @@ pub(crate) fn cron(srv: &mut Server) {
         ));
         close_client(srv, id);
     }
-    for (id, r) in &srv.repl.replicas {
-        if r.over_limit {
-            close_client(srv, *id);
-        }
+    // Its connection may be stuck writing to a replica that reads nothing: closing it
+    // from here interrupts that write.
+    let over: Vec<ClientId> = srv
+        .repl
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.over_limit)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in over {
+        log_over_limit(srv, id);
+        close_client(srv, id);
     }
     release_waiters(srv);
     backlog_upkeep(srv);

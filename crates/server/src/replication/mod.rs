@@ -25,6 +25,7 @@ mod link;
 pub(crate) mod master;
 mod pending;
 pub(crate) mod replica;
+pub(crate) mod resume;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -101,7 +102,7 @@ impl Repl {
     }
 
     /// Appends bytes to the stream: the backlog, and every replica.
-    pub(crate) fn append_stream(&mut self, bytes: &[u8], limit: u64) {
+    pub(crate) fn append_stream(&mut self, bytes: &[u8], limit: master::OutputLimit) {
         let Some(b) = self.backlog.as_mut() else {
             return;
         };

@@ -49,14 +49,17 @@ pub(crate) fn is_replica(srv: &Server) -> bool {
     srv.repl.link.is_some()
 }
 
-/// The database our replicas' stream continues in after a snapshot: a replica's master
-/// client's (the stream it passes on selected it), else 0 (a master's stream starts with
-/// a SELECT after every full sync).
+/// The database our master's stream continues in (Redis's master or cached master db):
+/// the master client's (the stream selected it), or the one it had when the link went
+/// down; 0 on a master.
 pub(crate) fn stream_db(srv: &Server) -> usize {
-    let id = srv.repl.link.as_ref().and_then(|l| l.master_client);
-    id.and_then(|id| srv.clients.get(&id))
+    let Some(l) = srv.repl.link.as_ref() else {
+        return 0;
+    };
+    l.master_client
+        .and_then(|id| srv.clients.get(&id))
         .and_then(|c| c.try_borrow().ok().map(|c| c.db))
-        .unwrap_or(0)
+        .unwrap_or(l.master_db)
 }
 
 /// Why SYNC/PSYNC cannot be served now (a replica without its master link).

@@ -83,10 +83,9 @@ pub(crate) fn start(
     let mut job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     // As Redis: where the stream that follows continues (a replica passes on its master's
     // stream, which selected this database last), and the history the data belongs to.
-    let stream_db = super::replica::stream_db(srv);
-    job.add_aux("repl-stream-db", stream_db.to_string().into_bytes());
-    job.add_aux("repl-id", srv.repl.replid.clone().into_bytes());
-    job.add_aux("repl-offset", srv.repl.offset.to_string().into_bytes());
+    for (k, v) in super::resume::transfer_info(srv) {
+        job.add_aux(k, v);
+    }
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..outputs.max(1))
         .map(|_| mpsc::channel::<Vec<u8>>(8))
         .unzip();
