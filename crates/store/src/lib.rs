@@ -8,6 +8,7 @@
 pub mod blob;
 pub mod db;
 pub mod hash;
+pub mod intset;
 pub mod list;
 pub mod memory;
 pub mod pack;

@@ -89,7 +89,7 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
         Value::Set(s) => {
             ARC + size_of::<Set>()
                 + match s.as_ref() {
-                    Set::Ints(v) => v.len() * size_of::<i64>(),
+                    Set::Ints(v) => v.heap_bytes(),
                     Set::Table(_) => {
                         size_of::<TableInner<()>>()
                             + scaled(s.len(), samples, s.iter(), |m| {

@@ -133,7 +133,7 @@ fn add_value(d: &mut Digest, e: &Entry) {
             mix_digest(d, &TYPE_SET.to_be_bytes());
             match &**s {
                 Set::Ints(v) => {
-                    for n in v {
+                    for n in v.iter() {
                         xor_digest(d, n.to_string().as_bytes());
                     }
                 }

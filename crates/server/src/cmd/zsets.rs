@@ -1163,7 +1163,7 @@ impl Src {
             }
             Src::S(s) => match &**s {
                 Set::Ints(v) => {
-                    for n in v {
+                    for n in v.iter() {
                         if !f(n.to_string().as_bytes(), 1.0) {
                             return;
                         }
@@ -1189,8 +1189,7 @@ impl Src {
             },
             Src::S(s) => {
                 let found = match &**s {
-                    Set::Ints(v) => amber_store::value::parse_i64(m)
-                        .is_some_and(|n| v.binary_search(&n).is_ok() || v.contains(&n)),
+                    Set::Ints(v) => amber_store::value::parse_i64(m).is_some_and(|n| v.contains(n)),
                     Set::Table(t) => t.contains(m),
                 };
                 found.then_some(1.0)
