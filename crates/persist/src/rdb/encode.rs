@@ -225,7 +225,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                 for (m, score) in entries {
                     w.push(m);
                     num.clear();
-                    d2string(*score, &mut num);
+                    d2string(score, &mut num);
                     w.push(&num);
                 }
                 w.finish();

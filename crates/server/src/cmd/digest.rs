@@ -165,18 +165,9 @@ fn add_zset(d: &mut Digest, z: &ZSet) {
         mix_digest(&mut e, format_g17(score).as_bytes());
         xor_digest(d, &e);
     };
-    match z.map() {
-        // A skiplist: the member→score map is the cheap walk (order does not matter).
-        Some(map) => {
-            for (m, s) in map {
-                add(m, *s);
-            }
-        }
-        None => {
-            for (m, s) in z.iter() {
-                add(m, s);
-            }
-        }
+    // Order does not matter (the digests of the elements are XORed): the cheapest walk.
+    for (m, s) in z.iter_unordered() {
+        add(m, s);
     }
 }
 

@@ -1183,10 +1183,7 @@ impl Src {
     fn find(&self, m: &[u8]) -> Option<f64> {
         match self {
             Src::Empty => None,
-            Src::Z(z) => match z.map() {
-                Some(map) => map.get(m).copied(),
-                None => z.score(m),
-            },
+            Src::Z(z) => z.score(m),
             Src::S(s) => {
                 let found = match &**s {
                     Set::Ints(v) => amber_store::value::parse_i64(m).is_some_and(|n| v.contains(n)),
@@ -1419,7 +1416,7 @@ fn zscan(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     };
     let opts = super::scan::parse(ctx.args, 2, false)?;
-    let packed = z.map().is_none();
+    let packed = matches!(&*z, ZSet::Pack(_));
     let (items, next) = z.scan(cursor, opts.count);
     let out = &mut ctx.cl.out;
     out.array(2);
