@@ -26,7 +26,8 @@
 //! `segment.rs` (a hash's directory position, segments, splitting and pre-sizing),
 //! `batch_insert.rs` (hashing and ordering loads off-thread), `snapshot_walks.rs` (the running
 //! snapshots and the before-image hook every write calls), `scan.rs` (SCAN cursors),
-//! `expire.rs` (expiry changes and the active expire cycle); this file holds the database and
+//! `expire.rs` (expiry changes and the active expire cycle), `table_alloc.rs` (exact-size
+//! blocks for full segment tables); this file holds the database and
 //! its point operations.
 
 mod batch_insert;
@@ -35,6 +36,7 @@ mod expire;
 mod scan;
 mod segment;
 mod snapshot_walks;
+mod table_alloc;
 #[cfg(test)]
 mod tests;
 

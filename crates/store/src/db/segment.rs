@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
+use super::table_alloc::TableAlloc;
+
 use super::{Db, Entry};
 
 /// A segment splits when an insert finds it this full: the capacity of a 1024-bucket table.
@@ -42,7 +44,7 @@ fn log_map() -> &'static [u16; 1 << 16] {
 
 #[derive(Clone, Debug, Default)]
 pub struct Segment {
-    pub(super) table: HashTable<Entry>,
+    pub(super) table: HashTable<Entry, TableAlloc>,
     /// Keys of this segment that carry an expiry.
     pub(super) volatile: usize,
     /// Bumped on every insert, removal and split: positions may have changed (SCAN uses it).
@@ -96,13 +98,13 @@ impl Db {
         let bit = 1u32 << (31 - u32::from(ld));
         let seg = Arc::make_mut(&mut self.segs[si]);
         let mut low = Segment {
-            table: HashTable::with_capacity(SPLIT_AT),
+            table: HashTable::with_capacity_in(SPLIT_AT, TableAlloc),
             volatile: 0,
             version: 0,
             depth: ld + 1,
         };
         let mut high = Segment {
-            table: HashTable::with_capacity(SPLIT_AT),
+            table: HashTable::with_capacity_in(SPLIT_AT, TableAlloc),
             volatile: 0,
             version: 0,
             depth: ld + 1,
@@ -156,7 +158,7 @@ impl Db {
             let expected = additional as f64 * share;
             let cap = ((expected * 1.15) as usize).clamp(16, SPLIT_AT);
             segs.push(Arc::new(Segment {
-                table: HashTable::with_capacity(cap),
+                table: HashTable::with_capacity_in(cap, TableAlloc),
                 volatile: 0,
                 version: 0,
                 depth,

@@ -493,3 +493,18 @@ fn clear_and_shrink() {
     db.clear();
     assert!(db.is_empty() && db.get(b"k9999").is_none());
 }
+
+/// The tables that splits and `reserve` make have the two layouts the table allocator serves
+/// exactly (see `table_alloc.rs`): if hashbrown's layout changed, they would silently go back
+/// to the general allocator's rounded size classes.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn full_tables_have_the_slab_layouts() {
+    use super::table_alloc::{slab_size, TableAlloc};
+    use hashbrown::HashTable;
+    for (cap, size) in [(SPLIT_AT, 50_192), (448, 25_104)] {
+        let t: HashTable<Entry, TableAlloc> = HashTable::with_capacity_in(cap, TableAlloc);
+        let layout = std::alloc::Layout::from_size_align(t.allocation_size(), 16).unwrap();
+        assert_eq!(slab_size(layout), Some(size));
+    }
+}
