@@ -38,7 +38,7 @@ pub(super) fn prefix(hash: u64) -> u32 {
 fn log_curve(x: u32) -> u32 {
     let points = log_points();
     let (i, frac) = ((x >> 8) as usize, x & 0xff);
-    let (lo, hi) = (u32::from(points[i]), u32::from(points[i + 1]));
+    let (lo, hi) = (points[i], points[i + 1]);
     lo + (((hi - lo) * frac) >> 8)
 }
 

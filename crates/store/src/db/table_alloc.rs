@@ -80,7 +80,7 @@ impl Class {
             .partition_point(|c| c.base <= p)
             .checked_sub(1)?;
         let c = &mut self.chunks[ci];
-        debug_assert!(p >= c.base && p < c.base + CHUNK && (p - c.base) % self.size == 0);
+        debug_assert!(p >= c.base && p < c.base + CHUNK && (p - c.base).is_multiple_of(self.size));
         c.free.push(((p - c.base) / self.size) as u32);
         if c.free.len() == slots {
             let base = c.base;
