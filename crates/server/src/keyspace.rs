@@ -24,6 +24,11 @@ impl Server {
         if self.replaying_aof || self.repl.applying {
             return false;
         }
+        // No key of a database without expiries can be expired: skip the lookup (a cache
+        // miss on a large keyspace, repeated by the write that follows).
+        if self.dbs[db].volatile_len() == 0 {
+            return false;
+        }
         let now = self.cmd_time_ms;
         let expired = self.dbs[db].get(key).is_some_and(|e| e.is_expired(now));
         // While clients are paused the dataset stays as it is (a failover waits for its

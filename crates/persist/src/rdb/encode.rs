@@ -190,7 +190,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         Value::Set(s) => match &**s {
             Set::Ints(v) => with_scratch(&PACK, |p| {
                 p.clear();
-                intset::encode(v, p);
+                intset::encode(v.iter(), p);
                 write_string(buf, p, opts);
             }),
             Set::Table(t) => {
@@ -225,7 +225,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                 for (m, score) in entries {
                     w.push(m);
                     num.clear();
-                    d2string(*score, &mut num);
+                    d2string(score, &mut num);
                     w.push(&num);
                 }
                 w.finish();

@@ -1163,7 +1163,7 @@ impl Src {
             }
             Src::S(s) => match &**s {
                 Set::Ints(v) => {
-                    for n in v {
+                    for n in v.iter() {
                         if !f(n.to_string().as_bytes(), 1.0) {
                             return;
                         }
@@ -1183,14 +1183,10 @@ impl Src {
     fn find(&self, m: &[u8]) -> Option<f64> {
         match self {
             Src::Empty => None,
-            Src::Z(z) => match z.map() {
-                Some(map) => map.get(m).copied(),
-                None => z.score(m),
-            },
+            Src::Z(z) => z.score(m),
             Src::S(s) => {
                 let found = match &**s {
-                    Set::Ints(v) => amber_store::value::parse_i64(m)
-                        .is_some_and(|n| v.binary_search(&n).is_ok() || v.contains(&n)),
+                    Set::Ints(v) => amber_store::value::parse_i64(m).is_some_and(|n| v.contains(n)),
                     Set::Table(t) => t.contains(m),
                 };
                 found.then_some(1.0)
@@ -1420,7 +1416,7 @@ fn zscan(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     };
     let opts = super::scan::parse(ctx.args, 2, false)?;
-    let packed = z.map().is_none();
+    let packed = matches!(&*z, ZSet::Pack(_));
     let (items, next) = z.scan(cursor, opts.count);
     let out = &mut ctx.cl.out;
     out.array(2);
