@@ -65,6 +65,22 @@ pub(crate) static COMMANDS: &[Command] = &[
 
 static COMMAND_SUBCOMMANDS: &[Command] = &[
     Command::new(
+        "getkeys",
+        -4,
+        LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        &["@connection"],
+        super::getkeys::command_getkeys,
+    ),
+    Command::new(
+        "getkeysandflags",
+        -4,
+        LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        &["@connection"],
+        super::getkeys::command_getkeysandflags,
+    ),
+    Command::new(
         "count",
         2,
         LOADING | STALE,
