@@ -104,3 +104,119 @@ def test_getkeys_finds_keys(conns):
     assert [k.items()[0].text() for k in r.items()] == [b"d", b"a", b"b"]
     r = same(conns, "COMMAND", "GETKEYS", "sort", "k", "STORE", "d")
     assert [k.text() for k in r.items()] == [b"k", b"d"]
+
+
+# ---- DEBUG ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["LOADING Redis is loading the dataset in memory", "READONLY x",
+                                  "OOM command not allowed", "ERR plain", "", "two\nlines\rhere", "nocode"])
+def test_debug_error(conns, text):
+    r = same(conns, "DEBUG", "ERROR", text)
+    assert r.is_error()
+
+
+@pytest.mark.parametrize("kind", ["string", "integer", "double", "bignum", "null", "array", "set", "map",
+                                  "attrib", "push", "verbatim", "true", "false", "STRING", "nosuch"])
+def test_debug_protocol(conns, kind):
+    a, r = (c.call("DEBUG", "PROTOCOL", kind) for c in conns)
+    assert a.raw == r.raw, (kind, a.raw, r.raw)
+    if kind in ("attrib", "push") and not r.is_error():
+        # The attribute / push comes first; the real reply follows.
+        a2, r2 = (c.read() for c in conns) if kind == "push" else (None, None)
+        if kind == "push":
+            assert a2.raw == r2.raw
+    assert same(conns, "PING").raw == b"+PONG\r\n"
+
+
+def test_debug_wrong_arity_and_unknown(conns):
+    for args in (["ERROR"], ["ERROR", "a", "b"], ["PROTOCOL"], ["CHANGE-REPL-ID", "x"], ["ZIPLIST", "k"],
+                 ["HTSTATS"], ["QUICKLIST-PACKED-THRESHOLD"], ["NOSUCH"]):
+        assert same(conns, "DEBUG", *args).is_error()
+
+
+def test_debug_change_repl_id(pair, conns):
+    a = conns[0]
+    before = a.call("INFO", "replication").text()
+    same(conns, "DEBUG", "CHANGE-REPL-ID")
+    after = a.call("INFO", "replication").text()
+    replid = lambda info: [l for l in info.split(b"\r\n") if l.startswith(b"master_replid:")][0]  # noqa: E731
+    assert replid(before) != replid(after)
+    assert b"master_replid2:0000000000000000000000000000000000000000" in after
+    assert "Changing replication IDs after receiving DEBUG change-repl-id" in pair[0].log_path.read_text()
+
+
+def test_debug_quicklist_packed_threshold(conns):
+    for v in ("-1", "5gb", "abc", "4gb", "1.5", "4294967296"):
+        assert same(conns, "DEBUG", "QUICKLIST-PACKED-THRESHOLD", v).is_error(), v
+    try:
+        assert same(conns, "DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100").raw == b"+OK\r\n"
+        same(conns, "DEL", "ql")
+        # (LZF output is not compared: any valid compression is fine.)
+        same(conns, "CONFIG", "SET", "rdbcompression", "no")
+        same(conns, "RPUSH", "ql", "a", "x" * 150, "b", "y" * 99, "z" * 100)
+        # Elements of 100 bytes and more are plain nodes in what Redis saves: the DUMP payloads
+        # (quicklist 2 with plain nodes) are equal.
+        same(conns, "DUMP", "ql")
+        # (Redis applies the threshold as elements are inserted and keeps the nodes it made;
+        # Amber applies it as it saves: after a change, a list made before differs.)
+    finally:
+        same(conns, "DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0")
+        same(conns, "CONFIG", "SET", "rdbcompression", "yes")
+    same(conns, "DEL", "ql")
+
+
+def test_debug_stringmatch_test(pair):
+    # Ten million random matches: Redis takes several seconds.
+    for s in pair:
+        c = Conn(s.port, timeout=120, name=s.kind)
+        assert c.call("DEBUG", "STRINGMATCH-TEST").raw == b"+Apparently Redis did not crash: test passed\r\n"
+        c.close()
+
+
+def listpack_dump(server, conn):
+    """What the server printed for its last DEBUG LISTPACK, addresses left out."""
+    conn.call("DEBUG", "LOG", "flush")  # Redis's log line flushes its stdout
+    text = server.log_path.read_text(errors="replace")
+    block = text[text.rindex("{total bytes"):]
+    block = block[:block.index("{end}")]
+    return [l for l in block.splitlines() if "addr:" not in l]
+
+
+def test_debug_listpack(pair, conns):
+    same(conns, "DEL", "h", "z", "s", "big")
+    same(conns, "HSET", "h", "a", "1", "b", "hello", "n", "-70000", "long", "v" * 60)
+    same(conns, "ZADD", "z", "1.5", "m", "2", "n")
+    same(conns, "SADD", "s", "1", "2")
+    same(conns, "HSET", "big", *[f"f{i}" for i in range(1200)])
+    for key in ("h", "z"):
+        assert same(conns, "DEBUG", "LISTPACK", key).raw == b"+Listpack structure printed on stdout\r\n"
+        amber, redis = (listpack_dump(s, c) for s, c in zip(pair, conns))
+        assert amber == redis
+    for key in ("s", "big", "nokey"):
+        assert same(conns, "DEBUG", "LISTPACK", key).is_error()
+    same(conns, "DEL", "h", "z", "s", "big")
+
+
+def test_debug_htstats(conns):
+    same(conns, "SELECT", "9")
+    same(conns, "FLUSHDB")
+    # An empty database: Redis's text exactly.
+    same(conns, "DEBUG", "HTSTATS", "9")
+    for bad in ("99", "-1", "x"):
+        same(conns, "DEBUG", "HTSTATS", bad)
+    same(conns, "SET", "k", "v")
+    same(conns, "SET", "s", "v", "EX", "100")
+    a, r = (c.call("DEBUG", "HTSTATS", "9") for c in conns)
+    for reply in (a, r):
+        text = reply.text().removeprefix(b"txt:")
+        assert text.startswith(b"[Dictionary HT]\nHash table 0 stats (main hash table):\n table size: ")
+        assert b" number of elements: 2\n" in text and b"[Expires HT]\n" in text
+        assert b" number of elements: 1\n" in text.split(b"[Expires HT]")[1]
+    same(conns, "HSET", "h", "f", "v")
+    same(conns, "DEBUG", "HTSTATS-KEY", "h")  # a listpack: not a hash table
+    same(conns, "DEBUG", "HTSTATS-KEY", "nokey")
+    same(conns, "SADD", "big", *range(600))
+    a, r = (c.call("DEBUG", "HTSTATS-KEY", "big") for c in conns)
+    assert b" number of elements: 600\n" in a.text() and b" number of elements: 600\n" in r.text()
+    same(conns, "FLUSHDB")
+    same(conns, "SELECT", "0")

@@ -134,7 +134,7 @@ fn from_specs(specs: &[KeySpec], argv: &[Vec<u8>]) -> Option<Vec<(usize, u16)>> 
                 let at = usize::try_from(first + idx).ok()?;
                 let numkeys = std::str::from_utf8(argv.get(at)?)
                     .ok()
-                    .and_then(|s| strict_i64(s))
+                    .and_then(strict_i64)
                     .filter(|&n| n >= 0)?;
                 first += i64::from(firstkey);
                 (first + numkeys - 1, i64::from(step))

@@ -5,7 +5,7 @@
 //! (and reporting every refused line at once) is in `load.rs`; the directive table in `directives.rs`, CONFIG REWRITE in `rewrite.rs`. Later features add rows.
 
 pub(crate) mod accepted;
-mod directives;
+pub(crate) mod directives;
 pub(crate) mod load;
 mod rewrite;
 
