@@ -220,3 +220,66 @@ def test_debug_htstats(conns):
     assert b" number of elements: 600\n" in a.text() and b" number of elements: 600\n" in r.text()
     same(conns, "FLUSHDB")
     same(conns, "SELECT", "0")
+
+
+# ---- CLIENT --------------------------------------------------------------------------------
+
+def stream(conns, *requests):
+    """Pipelines `requests` then ECHO end, and returns each server's replies up to that end."""
+    got = []
+    for c in conns:
+        c.send(*requests, ("ECHO", "end"))
+        frames = []
+        while True:
+            f = c.read()
+            frames.append(f.raw)
+            if f.raw.endswith(b"end\r\n") and f.kind == "$":
+                break
+        got.append(frames)
+    assert got[0] == got[1], got
+    return got[1]
+
+
+def test_client_reply(conns):
+    replies = stream(conns, ("CLIENT", "REPLY", "OFF"), ("SET", "cr", "1"), ("GET", "cr"), ("NOSUCHCMD",),
+                     ("CLIENT", "REPLY", "SKIP"), ("CLIENT", "REPLY", "ON"), ("GET", "cr"),
+                     ("CLIENT", "REPLY", "SKIP"), ("SET", "cr", "2"), ("GET", "cr"),
+                     ("CLIENT", "REPLY", "SKIP"), ("MULTI",), ("INCR", "cr"), ("EXEC",), ("GET", "cr"),
+                     ("CLIENT", "REPLY", "MAYBE"), ("CLIENT", "REPLY"), ("DEL", "cr"))
+    # OFF and SKIP answer nothing; ON answers +OK; SKIP drops exactly one command's reply.
+    assert replies[:3] == [b"+OK\r\n", b"$1\r\n1\r\n", b"$1\r\n2\r\n"]
+    assert replies[3:7] == [b"+QUEUED\r\n", b"*1\r\n:3\r\n", b"$1\r\n3\r\n", b"-ERR syntax error\r\n"]
+    assert len(replies) == 10
+
+
+def test_client_unblock(pair, conns):
+    for (s, c) in zip(pair, conns):
+        b = Conn(s.port, name=s.kind)
+        bid = b.call("CLIENT", "ID").val
+        for reason, expect in ((None, (b"*-1\r\n",)), ("TIMEOUT", (b"*-1\r\n",)),
+                               ("ERROR", (b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",))):
+            b.send(("BLPOP", "nokey", "0"))
+            args = ["CLIENT", "UNBLOCK", str(bid)] + ([reason] if reason else [])
+            for _ in range(100):  # until B is blocked
+                r = c.call(*args)
+                if r.raw == b":1\r\n":
+                    break
+                import time
+                time.sleep(0.01)
+            assert r.raw == b":1\r\n", s.kind
+            assert b.read().raw in expect, s.kind
+        assert c.call("CLIENT", "UNBLOCK", str(bid)).raw == b":0\r\n"
+        b.close()
+    for args in (["999999"], ["x"], ["1", "MAYBE"], ["1", "TIMEOUT", "x"], ["-5"]):
+        same(conns, "CLIENT", "UNBLOCK", *args)
+
+
+def test_client_tracking_queries_and_no_evict(conns):
+    same(conns, "CLIENT", "GETREDIR")
+    same(conns, "CLIENT", "TRACKINGINFO")
+    for args in (["ON"], ["off"], ["maybe"]):
+        same(conns, "CLIENT", "NO-EVICT", *args)
+    same(conns, "CLIENT", "NO-EVICT", "on")
+    flags = [[w for w in c.call("CLIENT", "INFO").text().split() if w.startswith(b"flags=")] for c in conns]
+    assert flags[0] == flags[1] == [[b"flags=e"]][0]
+    same(conns, "CLIENT", "NO-EVICT", "off")

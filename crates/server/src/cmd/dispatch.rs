@@ -98,8 +98,19 @@ pub(crate) enum After {
     Wait,
 }
 
-/// Processes one request from a client, as Redis's processCommand.
+/// Processes one request from a client, as Redis's processCommand; under CLIENT REPLY OFF
+/// or SKIP what it replied is dropped (as Redis's prepareClientToWrite refuses to write).
 pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
+    let mark = cl.out.len();
+    let after = process_request(srv, cl, args);
+    if cl.reply_mode.silent() {
+        cl.out.buf.truncate(mark);
+    }
+    cl.reply_mode = cl.reply_mode.next();
+    after
+}
+
+fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     let Some((parent, cmd)) = resolve(srv, cl, &args) else {
         return After::Continue;
     };

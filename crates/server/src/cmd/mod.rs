@@ -16,6 +16,7 @@ use hashbrown::HashMap;
 pub(crate) mod args;
 pub(crate) mod bitmaps;
 mod blocking;
+mod client_ctl;
 pub(crate) mod connection;
 mod debug;
 pub(crate) mod digest;
