@@ -283,3 +283,88 @@ def test_client_tracking_queries_and_no_evict(conns):
     flags = [[w for w in c.call("CLIENT", "INFO").text().split() if w.startswith(b"flags=")] for c in conns]
     assert flags[0] == flags[1] == [[b"flags=e"]][0]
     same(conns, "CLIENT", "NO-EVICT", "off")
+
+
+# ---- MODULE and LOLWUT ---------------------------------------------------------------------
+
+def test_module_and_lolwut(conns):
+    for args in (["LIST"], ["HELP"], ["LOAD", "/nonexistent/m.so"], ["LOADEX", "/x.so", "CONFIG", "a", "b"],
+                 ["UNLOAD", "m"], ["NOSUCH"], ["LOAD"], ["LIST", "x"]):
+        same(conns, "MODULE", *args)
+    for args in ([], ["VERSION", "7"], ["VERSION", "8", "extra"], ["VERSION", "x"], ["VERSION"], ["foo"]):
+        same(conns, "LOLWUT", *args)
+
+
+def test_module_load_when_allowed(tmp_path):
+    from tests.conftest import ServerProc
+    servers = [ServerProc(k, tmp_path / k, ["--enable-module-command", "yes"]).start() for k in ("amber", "redis")]
+    try:
+        cs = [Conn(s.port, name=s.kind) for s in servers]
+        for args in (["LOAD", "/nonexistent/m.so"], ["LOAD", "/nonexistent/m.so", "arg"], ["UNLOAD", "m"],
+                     ["LIST"]):
+            same(cs, "MODULE", *args)
+        assert "Module /nonexistent/m.so failed to load" in servers[0].log_path.read_text()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_help_texts(conns):
+    # Containers whose subcommands Amber has all of reply Redis's help exactly.
+    for c in ("COMMAND", "MODULE", "MEMORY", "LATENCY"):
+        same(conns, c, "HELP")
+    # CLIENT: all but the tracking lines (CACHING, TRACKING) are Redis's, in its order.
+    a, r = (c.call("CLIENT", "HELP") for c in conns)
+    lines = [f.text() for f in r.items()]
+    for t in (b"CACHING (YES|NO)", b"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]"):
+        i = lines.index(t)
+        del lines[i:i + (2 if t.startswith(b"CACHING") else 3)]
+    assert [f.text() for f in a.items()] == lines
+
+
+# ---- MEMORY --------------------------------------------------------------------------------
+
+def shape(frame):
+    """A reply's structure: map keys and the wire type of every value, values left out."""
+    if frame.kind in "%*" and frame.val is not None:
+        items = frame.items()
+        if frame.kind == "%" or (len(items) % 2 == 0 and all(i.kind == "$" for i in items[::2])):
+            return [(k.text(), shape(v)) for k, v in zip(items[::2], items[1::2])]
+        return [shape(i) for i in items]
+    return frame.kind
+
+
+def test_memory_stats(conns):
+    for c in conns:
+        c.call("FLUSHALL")
+        c.call("DEBUG", "POPULATE", "1000", "k", "10")
+        c.call("SELECT", "3")
+        c.call("SET", "x", "y", "EX", "100")
+        c.call("SELECT", "0")
+    a, r = (c.call("MEMORY", "STATS") for c in conns)
+    # Redis's field names, order and value types.
+    assert shape(a) == shape(r)
+    m = {k.text().decode(): v for k, v in zip(a.items()[::2], a.items()[1::2])}
+    num = lambda k: int(m[k].text()) if m[k].kind == ":" else float(m[k].text())  # noqa: E731
+    assert num("keys.count") == 1001
+    assert [k for k in m if k.startswith("db.")] == ["db.0", "db.3"]
+    parts = ["startup.allocated", "replication.backlog", "clients.slaves", "clients.normal", "aof.buffer"]
+    tables = sum(int(dict((k.text(), v) for k, v in zip(m[d].items()[::2], m[d].items()[1::2]))
+                     [b"overhead.hashtable.main"].text()) for d in ("db.0", "db.3"))
+    assert tables > 1000 * 48
+    assert num("overhead.total") == sum(num(p) for p in parts) + tables
+    assert num("dataset.bytes") == num("total.allocated") - num("overhead.total")
+    assert num("clients.normal") > 0
+    assert num("peak.allocated") >= num("total.allocated")
+    info = conns[0].call("INFO", "memory").text().decode()
+    assert "used_memory_overhead:" in info and "mem_clients_normal:" in info
+    for c in conns:
+        c.call("FLUSHALL")
+
+
+def test_memory_doctor_and_errors(conns):
+    for c in conns:
+        c.call("FLUSHALL")
+    same(conns, "MEMORY", "DOCTOR")  # little memory used: Redis's "Hi Sam, this instance is empty" report
+    same(conns, "MEMORY", "STATS", "x")
+    same(conns, "MEMORY", "NOSUCH")

@@ -238,6 +238,12 @@ fn refusal(
     {
         return Some("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
     }
+    if parent.is_some_and(|p| p.name == "module")
+        && super::module::is_protected(cmd.name)
+        && !protected_allowed(module_command_protection(srv), cl)
+    {
+        return Some("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
+    }
     if cl.in_multi() && cmd.flags & NO_MULTI != 0 {
         return Some("ERR Command not allowed inside a transaction".to_string());
     }
@@ -285,6 +291,15 @@ fn refusal(
         return Some("LOADING Redis is loading the dataset in memory".to_string());
     }
     None
+}
+
+/// enable-module-command (an accepted directive: yes, local or no).
+fn module_command_protection(srv: &Server) -> crate::config::Protection {
+    match srv.config.accepted.get("enable-module-command").map(String::as_str) {
+        Some("yes") => crate::config::Protection::Yes,
+        Some("local") => crate::config::Protection::Local,
+        _ => crate::config::Protection::No,
+    }
 }
 
 fn protected_allowed(p: crate::config::Protection, cl: &Client) -> bool {

@@ -33,6 +33,7 @@ pub(crate) mod latency;
 pub(crate) mod ldouble;
 pub(crate) mod lists;
 pub(crate) mod memory;
+mod module;
 pub(crate) mod monitor;
 pub(crate) mod persistence;
 pub(crate) mod pubsub;
@@ -210,7 +211,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 20] {
+pub(crate) fn families() -> [&'static [Command]; 21] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -232,6 +233,7 @@ pub(crate) fn families() -> [&'static [Command]; 20] {
         monitor::COMMANDS,
         latency::COMMANDS,
         memory::COMMANDS,
+        module::COMMANDS,
     ]
 }
 

@@ -266,6 +266,6 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
         "    Show low level info about the quicklist encoding of <key>.",
         "    The optional argument (0 by default) sets the level of detail",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
