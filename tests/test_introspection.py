@@ -368,3 +368,81 @@ def test_memory_doctor_and_errors(conns):
     same(conns, "MEMORY", "DOCTOR")  # little memory used: Redis's "Hi Sam, this instance is empty" report
     same(conns, "MEMORY", "STATS", "x")
     same(conns, "MEMORY", "NOSUCH")
+
+
+# ---- LATENCY -------------------------------------------------------------------------------
+
+def verbatim_text(frame):
+    return frame.text().removeprefix(b"txt:").decode()
+
+
+THP_ADVICE = ("- I detected a non zero amount of anonymous huge pages used by your process. This creates very "
+              "serious latency events in different conditions, especially when Redis is persisting on disk. To "
+              "disable THP support use the command 'echo never > /sys/kernel/mm/transparent_hugepage/enabled', make "
+              "sure to also add it into /etc/rc.local so that the command will be executed again after a reboot. Note "
+              "that even if you have already disabled THP, you still need to restart the Redis process to get rid of "
+              "the huge pages already created.\n")
+
+
+def doctor_as_amber_sees_it(redis_report, amber_report):
+    """Redis (disable-thp yes) holds no transparent huge pages; Amber's allocator may. Then both
+    reports carry Redis's advice about them, as the last one."""
+    if THP_ADVICE not in amber_report:
+        return redis_report
+    if redis_report.startswith("Dave, no latency spike"):
+        return "\nI have a few advices for you:\n\n" + THP_ADVICE
+    return redis_report + THP_ADVICE
+
+
+def test_latency_doctor_graph_histogram(conns):
+    import re
+    import time
+    for c in conns:
+        c.call("LATENCY", "RESET")
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+    same(conns, "LATENCY", "DOCTOR")  # monitoring disabled
+    same(conns, "LATENCY", "GRAPH", "command")  # no samples
+    same(conns, "LATENCY", "GRAPH")
+    for c in conns:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "1")
+    a, r = (verbatim_text(c.call("LATENCY", "DOCTOR")) for c in conns)  # enabled, nothing seen yet
+    assert r.startswith("Dave, no latency spike")
+    assert a == doctor_as_amber_sees_it(r, a)
+    for c in conns:
+        c.call("DEBUG", "SLEEP", "0.05")
+    time.sleep(1.1)  # the samples are a second old in both
+    mask = lambda t: re.sub(r"\d+ms", "Nms", t)  # noqa: E731
+    a, r = (verbatim_text(c.call("LATENCY", "DOCTOR")) for c in conns)
+    assert "1. command: 1 latency spikes" in r
+    assert mask(a) == mask(doctor_as_amber_sees_it(r, a))
+    a, r = (verbatim_text(c.call("LATENCY", "GRAPH", "command")) for c in conns)
+    mask = lambda t: re.sub(r"\d+ ms", "N ms", t)  # noqa: E731
+    assert mask(a) == mask(r), (a, r)
+    for c in conns:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+        c.call("LATENCY", "RESET")
+        c.call("CONFIG", "RESETSTAT")
+        for _ in range(3):
+            c.call("SET", "lh", "1")
+        c.call("CONFIG", "GET", "maxmemory")
+    same(conns, "LATENCY", "HISTOGRAM", "nosuch")
+    for args in (["set"], ["config"], ["config|get"], ["set", "config|get", "get"]):
+        a, r = (c.call("LATENCY", "HISTOGRAM", *args) for c in conns)
+        assert shape(a) == shape(r) or [k for k, _ in shape(a)] == [k for k, _ in shape(r)], (a.raw, r.raw)
+        for reply in (a, r):
+            items = reply.items()
+            for name, h in zip(items[::2], items[1::2]):
+                calls, hist = h.items()[1], h.items()[3]
+                steps = hist.items()
+                cum = [int(x.text()) for x in steps[1::2]]
+                assert cum == sorted(cum) and cum[-1] == int(calls.text())
+                assert all(int(x.text()) in (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113) for x in steps[::2])
+    a, r = (c.call("LATENCY", "HISTOGRAM", "set") for c in conns)
+    assert a.items()[1].items()[1].raw == r.items()[1].items()[1].raw == b":3\r\n"
+    same(conns, "CONFIG", "SET", "latency-tracking", "no")
+    for c in conns:
+        c.call("CONFIG", "RESETSTAT")
+        c.call("GET", "lh")
+    same(conns, "LATENCY", "HISTOGRAM", "get")  # no histogram while tracking is off
+    same(conns, "CONFIG", "SET", "latency-tracking", "yes")
+    same(conns, "DEL", "lh")

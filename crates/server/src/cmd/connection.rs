@@ -658,7 +658,6 @@ fn client_unpause(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-
 fn client_help(ctx: &mut Ctx<'_>) -> Reply {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -295,7 +295,12 @@ fn refusal(
 
 /// enable-module-command (an accepted directive: yes, local or no).
 fn module_command_protection(srv: &Server) -> crate::config::Protection {
-    match srv.config.accepted.get("enable-module-command").map(String::as_str) {
+    match srv
+        .config
+        .accepted
+        .get("enable-module-command")
+        .map(String::as_str)
+    {
         Some("yes") => crate::config::Protection::Yes,
         Some("local") => crate::config::Protection::Local,
         _ => crate::config::Protection::No,
@@ -457,6 +462,9 @@ fn account(srv: &mut Server, cl: &mut Client, run: &Ran<'_>) {
     if cl.blocked.as_ref().is_none_or(|b| b.keys.is_empty()) {
         st.calls += 1;
         st.usec += usec;
+        if srv.config.latency_tracking {
+            st.latency_hist[super::latency::hist_bucket(usec)] += 1;
+        }
         // The slow log, as Redis: not while the AOF is replayed, not for SKIP_SLOWLOG
         // commands (EXEC: the commands it ran are logged one by one).
         if cmd.flags & SKIP_SLOWLOG == 0

@@ -193,7 +193,11 @@ fn stats(ctx: &mut Ctx<'_>) -> Reply {
     }
     int(out, "overhead.total", o.total() as i64);
     int(out, "keys.count", keys as i64);
-    int(out, "keys.bytes-per-key", o.net().checked_div(keys).unwrap_or(0) as i64);
+    int(
+        out,
+        "keys.bytes-per-key",
+        o.net().checked_div(keys).unwrap_or(0) as i64,
+    );
     int(out, "dataset.bytes", o.dataset() as i64);
     let dbl = |out: &mut amber_resp::ReplyBuf, k: &str, v: f64| {
         out.bulk(k.as_bytes());
@@ -205,8 +209,16 @@ fn stats(ctx: &mut Ctx<'_>) -> Reply {
     int(out, "allocator.allocated", allocated as i64);
     int(out, "allocator.active", active as i64);
     int(out, "allocator.resident", resident as i64);
-    dbl(out, "allocator-fragmentation.ratio", ratio(active, allocated));
-    int(out, "allocator-fragmentation.bytes", diff(active, allocated));
+    dbl(
+        out,
+        "allocator-fragmentation.ratio",
+        ratio(active, allocated),
+    );
+    int(
+        out,
+        "allocator-fragmentation.bytes",
+        diff(active, allocated),
+    );
     dbl(out, "allocator-rss.ratio", ratio(resident, active));
     int(out, "allocator-rss.bytes", diff(resident, active));
     dbl(out, "rss-overhead.ratio", ratio(o.rss, resident));

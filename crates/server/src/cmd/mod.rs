@@ -30,6 +30,7 @@ pub(crate) mod info;
 pub(crate) mod keys;
 mod keyspecs;
 pub(crate) mod latency;
+mod latency_report;
 pub(crate) mod ldouble;
 pub(crate) mod lists;
 pub(crate) mod memory;

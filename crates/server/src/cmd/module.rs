@@ -3,7 +3,9 @@
 //! does not load fails in Redis, with the reason in the log.
 
 use super::args::is;
-use super::{Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING, READONLY, STALE};
+use super::{
+    Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING, READONLY, STALE,
+};
 
 const PROTECTED: u32 = NO_ASYNC_LOADING | ADMIN | NOSCRIPT;
 

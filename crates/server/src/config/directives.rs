@@ -385,6 +385,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         },
     },
     bool_directive!("rdbcompression", 0, rdbcompression),
+    bool_directive!("latency-tracking", 0, latency_tracking),
     bool_directive!("rdbchecksum", IMMUTABLE, rdbchecksum),
     bool_directive!(
         "stop-writes-on-bgsave-error",

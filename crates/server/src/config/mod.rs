@@ -71,6 +71,8 @@ pub struct Config {
     pub(crate) reading_file: bool,
     pub(crate) dbfilename: String,
     pub(crate) rdbcompression: bool,
+    /// latency-tracking: per-command latency histograms (LATENCY HISTOGRAM).
+    pub(crate) latency_tracking: bool,
     pub(crate) rdbchecksum: bool,
     pub(crate) stop_writes_on_bgsave_error: bool,
     pub(crate) rdb_save_incremental_fsync: bool,
@@ -232,6 +234,7 @@ impl Default for Config {
             reading_file: false,
             dbfilename: "dump.rdb".into(),
             rdbcompression: true,
+            latency_tracking: true,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             rdb_save_incremental_fsync: true,
