@@ -508,3 +508,18 @@ def test_use_exit_on_panic(tmp_path):
         assert s.proc.wait(30) == 1, kind  # exit code 1, not SIGABRT
         s.log.close()
         c.close()
+
+
+# ---- COMMAND INFO of the new commands --------------------------------------------------------
+
+NEW_COMMANDS = ["command|getkeys", "command|getkeysandflags", "client|reply", "client|unblock", "client|getredir",
+                "client|trackinginfo", "client|no-evict", "memory|stats", "memory|doctor", "latency|doctor",
+                "latency|graph", "latency|histogram", "lolwut", "module", "module|list", "module|load",
+                "module|loadex", "module|unload", "module|help"]
+
+
+def test_command_info_of_new_commands(conns):
+    for name in NEW_COMMANDS:
+        a, r = (c.call("COMMAND", "INFO", name).items()[0] for c in conns)
+        # name, arity, flags, first/last/step, ACL categories (tips and key specs: none here).
+        assert [f.raw for f in a.items()[:7]] == [f.raw for f in r.items()[:7]], name
