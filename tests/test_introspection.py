@@ -291,8 +291,17 @@ def test_module_and_lolwut(conns):
     for args in (["LIST"], ["HELP"], ["LOAD", "/nonexistent/m.so"], ["LOADEX", "/x.so", "CONFIG", "a", "b"],
                  ["UNLOAD", "m"], ["NOSUCH"], ["LOAD"], ["LIST", "x"]):
         same(conns, "MODULE", *args)
-    for args in ([], ["VERSION", "7"], ["VERSION", "8", "extra"], ["VERSION", "x"], ["VERSION"], ["foo"]):
+    for args in ([], ["VERSION", "7"], ["VERSION", "8", "extra"], ["VERSION", "x"], ["VERSION"], ["foo"],
+                 ["VERSION", "5", "x"], ["VERSION", "4294967301", "20", "4", "2"]):
         same(conns, "LOLWUT", *args)
+    # Schotter's first two rows of squares are straight: with at most two rows, exactly Redis's.
+    for args in (["20", "4", "2"], ["66", "8", "1"], ["1", "1", "1"], ["5000", "300", "2"], ["-3", "0", "0"],
+                 ["33", "5", "2"]):
+        same(conns, "LOLWUT", "VERSION", "5", *args)
+    # Further rows are random in both: the drawing's size and the text after it are the same.
+    a, r = (verbatim_text(c.call("LOLWUT", "VERSION", "5")) for c in conns)
+    assert [len(line) for line in a.split("\n")] == [len(line) for line in r.split("\n")]
+    assert a.endswith("\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n")
 
 
 def test_module_load_when_allowed(tmp_path):

@@ -33,6 +33,7 @@ pub(crate) mod latency;
 mod latency_report;
 pub(crate) mod ldouble;
 pub(crate) mod lists;
+mod lolwut;
 pub(crate) mod memory;
 mod module;
 pub(crate) mod monitor;

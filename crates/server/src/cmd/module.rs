@@ -1,8 +1,7 @@
-//! MODULE and LOLWUT. Amber loads no Redis modules (they are C libraries written against
+//! MODULE. Amber loads no Redis modules (they are C libraries written against
 //! Redis's module API): MODULE LIST is empty, and MODULE LOAD / LOADEX fail as a module that
 //! does not load fails in Redis, with the reason in the log.
 
-use super::args::is;
 use super::{
     Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING, READONLY, STALE,
 };
@@ -11,7 +10,14 @@ const PROTECTED: u32 = NO_ASYNC_LOADING | ADMIN | NOSCRIPT;
 
 pub(crate) static COMMANDS: &[Command] = &[
     Command::container("module", -2, 0, MODULE_SUBCOMMANDS),
-    Command::new("lolwut", -1, READONLY | FAST, (0, 0, 0), &[], lolwut),
+    Command::new(
+        "lolwut",
+        -1,
+        READONLY | FAST,
+        (0, 0, 0),
+        &[],
+        super::lolwut::lolwut,
+    ),
 ];
 
 static MODULE_SUBCOMMANDS: &[Command] = &[
@@ -62,28 +68,4 @@ fn module_unload(_ctx: &mut Ctx<'_>) -> Reply {
     Err(Error::new(
         "ERR Error unloading module: no such module with that name",
     ))
-}
-
-/// LOLWUT [VERSION v]: Redis 7.0's own version prints its version line.
-fn lolwut(ctx: &mut Ctx<'_>) -> Reply {
-    let a = ctx.args;
-    let mut version = crate::REDIS_VERSION.to_string();
-    if a.len() >= 3 && is(&a[1], "version") {
-        let v = super::args::int(&a[2])?;
-        // Redis formats it as an unsigned int.
-        version = format!("{}.0.0", v as u32);
-    }
-    let b = version.as_bytes();
-    let art = (b[0] == b'5' && b[1] == b'.' && b.get(2) != Some(&b'9'))
-        || (b[0] == b'4' && b[1] == b'.' && b.get(2) == Some(&b'9'))
-        || (b[0] == b'6' && b[1] == b'.' && b.get(2) != Some(&b'9'))
-        || (b[0] == b'5' && b[1] == b'.' && b.get(2) == Some(&b'9'));
-    if art {
-        return Err(Error::new(
-            "ERR LOLWUT versions 5 and 6 (the generative drawings) are not implemented in Amber",
-        ));
-    }
-    let text = format!("Redis ver. {}\n", crate::REDIS_VERSION);
-    ctx.cl.out.verbatim(text.as_bytes());
-    Ok(())
 }
