@@ -532,3 +532,22 @@ def test_command_info_of_new_commands(conns):
         a, r = (c.call("COMMAND", "INFO", name).items()[0] for c in conns)
         # name, arity, flags, first/last/step, ACL categories (tips and key specs: none here).
         assert [f.raw for f in a.items()[:7]] == [f.raw for f in r.items()[:7]], name
+
+
+def test_client_reply_with_blocking_commands(pair):
+    """A command that blocks ends when it is served or times out: its reply is dropped then
+    under SKIP or OFF, and the command after it answers."""
+    for s in pair:
+        c, other = Conn(s.port, name=s.kind), Conn(s.port, name=s.kind)
+        c.call("DEL", "bk")
+        c.send(("CLIENT", "REPLY", "SKIP"), ("BLPOP", "bk", "0"))
+        import time
+        time.sleep(0.2)
+        assert other.call("RPUSH", "bk", "v").raw == b":1\r\n"
+        assert c.call("PING").raw == b"+PONG\r\n", s.kind
+        c.send(("CLIENT", "REPLY", "OFF"), ("BLPOP", "bk", "0.1"), ("CLIENT", "REPLY", "ON"))
+        assert c.read().raw == b"+OK\r\n", s.kind
+        c.send(("CLIENT", "REPLY", "SKIP"), ("WAIT", "0", "50"))
+        assert c.call("PING").raw == b"+PONG\r\n", s.kind
+        c.close()
+        other.close()

@@ -108,6 +108,18 @@ pub(crate) enum ReplyMode {
     Skip,
 }
 
+impl Client {
+    /// A command ended, its reply written from `mark` on: under CLIENT REPLY OFF or SKIP the
+    /// reply is dropped, and a SKIP moves on (Redis's prepareClientToWrite and resetClient).
+    /// A command that blocks ends when it is served or times out.
+    pub(crate) fn end_command(&mut self, mark: usize) {
+        if self.reply_mode.silent() {
+            self.out.buf.truncate(mark.min(self.out.buf.len()));
+        }
+        self.reply_mode = self.reply_mode.next();
+    }
+}
+
 impl ReplyMode {
     /// Replies written while in this mode are dropped.
     pub(crate) fn silent(self) -> bool {

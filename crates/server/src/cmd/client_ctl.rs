@@ -65,6 +65,7 @@ pub(crate) fn client_unblock(ctx: &mut Ctx<'_>) -> Reply {
                         .calls += 1;
                 }
                 super::unregister_blocked(ctx.srv, &mut other);
+                let mark = other.out.len();
                 if as_error {
                     let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
                     ctx.srv.stats.total_error_replies += 1;
@@ -77,6 +78,7 @@ pub(crate) fn client_unblock(ctx: &mut Ctx<'_>) -> Reply {
                 } else {
                     on_timeout(&mut other.out);
                 }
+                other.end_command(mark);
                 other.notify.notify_one();
                 unblocked = true;
             }

@@ -103,10 +103,9 @@ pub(crate) enum After {
 pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     let mark = cl.out.len();
     let after = process_request(srv, cl, args);
-    if cl.reply_mode.silent() {
-        cl.out.buf.truncate(mark);
+    if cl.blocked.is_none() {
+        cl.end_command(mark);
     }
-    cl.reply_mode = cl.reply_mode.next();
     after
 }
 
