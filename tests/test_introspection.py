@@ -527,11 +527,20 @@ NEW_COMMANDS = ["command|getkeys", "command|getkeysandflags", "client|reply", "c
                 "module|loadex", "module|unload", "module|help"]
 
 
-def test_command_info_of_new_commands(conns):
-    for name in NEW_COMMANDS:
+# Commands whose COMMAND INFO flags still differ from Redis's (not this file's subject).
+FLAGS_DIFFER = {"psync", "save", "sync"}
+
+
+def test_command_info_of_every_command(conns):
+    names = [f.text().decode() for f in conns[0].call("COMMAND", "LIST").items()]
+    assert set(NEW_COMMANDS) <= set(names)
+    for name in names:
         a, r = (c.call("COMMAND", "INFO", name).items()[0] for c in conns)
-        # name, arity, flags, first/last/step, ACL categories (tips and key specs: none here).
-        assert [f.raw for f in a.items()[:7]] == [f.raw for f in r.items()[:7]], name
+        # name, arity, flags, first/last/step, ACL categories, tips, key specs (subcommands are
+        # compared one by one: Amber lists those it has).
+        fields = [0, 1, 3, 4, 5, 6, 7, 8] + ([] if name in FLAGS_DIFFER else [2])
+        for i in fields:
+            assert a.items()[i].raw == r.items()[i].raw, (name, i, a.items()[i].raw, r.items()[i].raw)
 
 
 def test_client_reply_with_blocking_commands(pair):

@@ -2,7 +2,9 @@
 //! command uses them, as Redis 7.0's key specs say (db.c `getKeysFromCommandWithSpecs`). The
 //! specs themselves are Redis's, generated into keyspecs.rs.
 
-use super::keyspecs::TABLE;
+use amber_resp::ReplyBuf;
+
+use super::keyspecs::{TABLE, TIPS};
 use super::{Command, Ctx, Error, Reply, NO_MANDATORY_KEYS};
 
 /// Key-spec flags (Redis's CMD_KEY_*), in the order GETKEYSANDFLAGS names them.
@@ -50,7 +52,13 @@ pub(crate) enum FK {
     Unknown,
 }
 
-pub(crate) struct KeySpec(pub(crate) u16, pub(crate) BS, pub(crate) FK);
+/// flags, begin search, find keys, notes.
+pub(crate) struct KeySpec(
+    pub(crate) u16,
+    pub(crate) BS,
+    pub(crate) FK,
+    pub(crate) Option<&'static str>,
+);
 
 /// Redis's getkeys_proc callbacks, for commands whose specs cannot say it all.
 #[derive(Clone, Copy)]
@@ -94,6 +102,81 @@ pub(crate) fn has_keys(full_name: &str) -> bool {
         .is_some_and(|(proc, specs)| proc.is_some() || specs.iter().any(|s| s.0 & NOT_KEY == 0))
 }
 
+/// The flag names of a key spec, as a set of simple strings.
+fn write_flags(out: &mut ReplyBuf, fl: u16) {
+    let names: Vec<&str> = FLAG_NAMES
+        .iter()
+        .filter(|(b, _)| fl & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
+    }
+}
+
+/// COMMAND INFO's tips and key specs (its 8th and 9th fields), as Redis writes them.
+pub(crate) fn write_tips_and_key_specs(out: &mut ReplyBuf, full_name: &str) {
+    let tips = TIPS
+        .binary_search_by(|r| r.0.cmp(full_name))
+        .map_or(&[][..], |i| TIPS[i].1);
+    out.set(tips.len());
+    for t in tips {
+        out.bulk(t.as_bytes());
+    }
+    let specs = row(full_name).map_or(&[][..], |r| r.1);
+    out.set(specs.len());
+    for KeySpec(fl, bs, fk, notes) in specs {
+        out.map(3 + usize::from(notes.is_some()));
+        if let Some(n) = notes {
+            out.bulk(b"notes");
+            out.bulk(n.as_bytes());
+        }
+        out.bulk(b"flags");
+        write_flags(out, *fl);
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        match *bs {
+            BS::Index(pos) => {
+                out.bulk(b"index");
+                out.bulk(b"spec");
+                out.map(1);
+                out.bulk(b"index");
+                out.int(i64::from(pos));
+            }
+            BS::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        let fields: &[(&str, i32)] = match *fk {
+            FK::Range(last, step, limit) => {
+                out.bulk(b"range");
+                &[("lastkey", last), ("keystep", step), ("limit", limit)]
+            }
+            FK::Keynum(idx, first, step) => {
+                out.bulk(b"keynum");
+                &[("keynumidx", idx), ("firstkey", first), ("keystep", step)]
+            }
+            FK::Unknown => {
+                out.bulk(b"unknown");
+                &[]
+            }
+        };
+        out.bulk(b"spec");
+        out.map(fields.len());
+        for (k, v) in fields {
+            out.bulk(k.as_bytes());
+            out.int(i64::from(*v));
+        }
+    }
+}
+
 fn row(full_name: &str) -> Option<(Option<KeyProc>, &'static [KeySpec])> {
     TABLE
         .binary_search_by(|r| r.0.cmp(full_name))
@@ -106,7 +189,7 @@ fn row(full_name: &str) -> Option<(Option<KeyProc>, &'static [KeySpec])> {
 fn from_specs(specs: &[KeySpec], argv: &[Vec<u8>]) -> Option<Vec<(usize, u16)>> {
     let argc = argv.len() as i64;
     let mut keys = Vec::new();
-    for KeySpec(fl, bs, fk) in specs {
+    for KeySpec(fl, bs, fk, _) in specs {
         if fl & NOT_KEY != 0 {
             continue;
         }
@@ -278,15 +361,7 @@ fn getkeys_generic(ctx: &mut Ctx<'_>, with_flags: bool) -> Reply {
         }
         out.bulk(&inner[pos]);
         if with_flags {
-            let names: Vec<&str> = FLAG_NAMES
-                .iter()
-                .filter(|(b, _)| fl & b != 0)
-                .map(|(_, n)| *n)
-                .collect();
-            out.set(names.len());
-            for n in names {
-                out.simple(n);
-            }
+            write_flags(out, fl);
         }
     }
     Ok(())

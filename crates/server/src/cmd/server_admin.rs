@@ -259,8 +259,7 @@ fn write_command_info(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Optio
     for cat in cats {
         out.simple(&cat);
     }
-    out.set(0);
-    out.array(0);
+    super::getkeys::write_tips_and_key_specs(out, &super::full_name(parent, c));
     out.array(c.subcommands.len());
     for s in c.subcommands {
         write_command_info(out, s, Some(c));
