@@ -413,19 +413,20 @@ def test_latency_doctor_graph_histogram(conns):
     same(conns, "LATENCY", "GRAPH", "command")  # no samples
     same(conns, "LATENCY", "GRAPH")
     for c in conns:
-        c.call("CONFIG", "SET", "latency-monitor-threshold", "1")
+        # High enough that no other command of a loaded machine reaches it.
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "40")
     a, r = (verbatim_text(c.call("LATENCY", "DOCTOR")) for c in conns)  # enabled, nothing seen yet
     assert r.startswith("Dave, no latency spike")
     assert a == doctor_as_amber_sees_it(r, a)
     for c in conns:
-        c.call("DEBUG", "SLEEP", "0.05")
+        c.call("DEBUG", "SLEEP", "0.1")
     time.sleep(1.1)  # the samples are a second old in both
-    mask = lambda t: re.sub(r"\d+ms", "Nms", t)  # noqa: E731
+    mask = lambda t: re.sub(r"period [\d.]+ sec", "period N sec", re.sub(r"\d+ms", "Nms", t))  # noqa: E731
     a, r = (verbatim_text(c.call("LATENCY", "DOCTOR")) for c in conns)
     assert "1. command: 1 latency spikes" in r
     assert mask(a) == mask(doctor_as_amber_sees_it(r, a))
     a, r = (verbatim_text(c.call("LATENCY", "GRAPH", "command")) for c in conns)
-    mask = lambda t: re.sub(r"\d+ ms", "N ms", t)  # noqa: E731
+    mask = lambda t: re.sub(r"\d", "N", t)  # noqa: E731  (milliseconds, and seconds-ago labels)
     assert mask(a) == mask(r), (a, r)
     for c in conns:
         c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
@@ -437,7 +438,8 @@ def test_latency_doctor_graph_histogram(conns):
     same(conns, "LATENCY", "HISTOGRAM", "nosuch")
     for args in (["set"], ["config"], ["config|get"], ["set", "config|get", "get"]):
         a, r = (c.call("LATENCY", "HISTOGRAM", *args) for c in conns)
-        assert shape(a) == shape(r) or [k for k, _ in shape(a)] == [k for k, _ in shape(r)], (a.raw, r.raw)
+        # The same commands (Redis lists a container's subcommands in its dict's order).
+        assert sorted(k for k, _ in shape(a)) == sorted(k for k, _ in shape(r)), (a.raw, r.raw)
         for reply in (a, r):
             items = reply.items()
             for name, h in zip(items[::2], items[1::2]):
@@ -501,7 +503,7 @@ def test_key_load_delay_slows_loading(pair):
             took[delay] = time.monotonic() - t
         c.call("CONFIG", "SET", "key-load-delay", "0")
         # 100 keys x 10 ms.
-        assert took["10000"] >= 1.0 > took["0"] + 0.5, (s.kind, took)
+        assert took["10000"] >= 1.0 and took["10000"] - took["0"] >= 0.8, (s.kind, took)
         assert c.call("DBSIZE").raw == b":100\r\n"
         c.call("FLUSHALL")
         c.close()
