@@ -17,6 +17,7 @@ pub(crate) mod args;
 mod bitfield;
 pub(crate) mod bitmaps;
 mod blocking;
+mod client_ctl;
 pub(crate) mod connection;
 mod debug;
 pub(crate) mod digest;
@@ -24,15 +25,20 @@ mod dispatch;
 pub(crate) mod docs;
 pub(crate) mod dump;
 mod geo;
+pub(crate) mod getkeys;
 pub(crate) mod glob;
 pub(crate) mod hashes;
 mod hyperloglog;
 pub(crate) mod info;
 pub(crate) mod keys;
+mod keyspecs;
 pub(crate) mod latency;
+mod latency_report;
 pub(crate) mod ldouble;
 pub(crate) mod lists;
+mod lolwut;
 pub(crate) mod memory;
+mod module;
 pub(crate) mod monitor;
 pub(crate) mod persistence;
 pub(crate) mod pubsub;
@@ -210,7 +216,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 23] {
+pub(crate) fn families() -> [&'static [Command]; 24] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -235,6 +241,7 @@ pub(crate) fn families() -> [&'static [Command]; 23] {
         monitor::COMMANDS,
         latency::COMMANDS,
         memory::COMMANDS,
+        module::COMMANDS,
     ]
 }
 

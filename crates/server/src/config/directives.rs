@@ -415,6 +415,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         },
     },
     bool_directive!("rdbcompression", 0, rdbcompression),
+    bool_directive!("latency-tracking", 0, latency_tracking),
     bool_directive!("rdbchecksum", IMMUTABLE, rdbchecksum),
     bool_directive!(
         "stop-writes-on-bgsave-error",
@@ -431,6 +432,47 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         i64::from(i32::MIN),
         i64::from(i32::MAX)
     ),
+    int_directive!(
+        "key-load-delay",
+        None,
+        HIDDEN,
+        key_load_delay,
+        i64,
+        i64::from(i32::MIN),
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "loading-process-events-interval-bytes",
+        None,
+        HIDDEN,
+        loading_process_events_interval_bytes,
+        i64,
+        1024,
+        i64::from(i32::MAX)
+    ),
+    Directive {
+        name: "use-exit-on-panic",
+        alias: None,
+        flags: HIDDEN,
+        get: |c| yes_no(c.use_exit_on_panic),
+        set: |c, a| {
+            c.use_exit_on_panic = parse_bool(one(a))?;
+            crate::sys::crash::set_exit_on_panic(c.use_exit_on_panic);
+            Ok(())
+        },
+    },
+    // Redis's software watchdog (SIGALRM stack traces of a slow main thread): Amber has none,
+    // so only 0 (off, the default) is accepted.
+    Directive {
+        name: "watchdog-period",
+        alias: None,
+        flags: HIDDEN,
+        get: |_| "0".into(),
+        set: |_, a| match parse_int(one(a), 0, i64::from(i32::MAX))? {
+            0 => Ok(()),
+            _ => Err("Amber has no software watchdog; only 0 (off) is accepted".into()),
+        },
+    },
     // No eviction yet: report the truth and refuse a limit rather than ignore it.
     Directive {
         name: "maxmemory",

@@ -132,7 +132,9 @@ where
                             s.stats.commands.entry(cmd::CmdName::of(None, b.cmd)).or_default().calls += 1;
                         }
                         cmd::unregister_blocked(&mut s, &mut c);
+                        let mark = c.out.len();
                         on_timeout(&mut c.out);
+                        c.end_command(mark);
                     }
                 }
             }

@@ -657,7 +657,9 @@ fn release_waiters(srv: &mut Server) {
         let acked = count_acks(srv, w.offset);
         if acked >= w.wanted || w.deadline.is_some_and(|d| d <= now) {
             crate::cmd::unregister_blocked(srv, &mut c);
+            let mark = c.out.len();
             c.out.int(acked);
+            c.end_command(mark);
             c.notify.notify_one();
         } else {
             keep.push(w);
