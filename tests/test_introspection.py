@@ -16,6 +16,14 @@ from tests.diff.resp import Conn  # noqa: E402
 # Key-bearing invocations: at least one for every command of Amber's with keys, several where
 # the keys depend on the arguments (numkeys, STORE, GET, ranges with steps).
 GETKEYS_SAMPLES = [
+    # BITFIELD, HyperLogLog, geo and sharded pub/sub.
+    "bitfield k GET u8 0", "bitfield k SET u8 0 1", "bitfield k OVERFLOW SAT GET u8 0", "bitfield k FOO",
+    "bitfield_ro k GET u8 0", "pfadd k a b", "pfcount a b c", "pfmerge d a b", "pfdebug GETREG k",
+    "geoadd k 1 2 m", "geodist k a b", "geohash k a", "geopos k a b",
+    "georadius k 1 2 3 m", "georadius k 1 2 3 m STORE d", "georadius k 1 2 3 m STOREDIST d STORE e",
+    "georadius k 1 2 3 m STORE", "georadius_ro k 1 2 3 m", "georadiusbymember k a 3 m STORE d",
+    "georadiusbymember_ro k a 3 m", "geosearch k FROMMEMBER a BYRADIUS 1 m",
+    "geosearchstore d k FROMMEMBER a BYRADIUS 1 m", "spublish ch m", "ssubscribe a b", "sunsubscribe a",
     "append k v", "bitcount k", "bitcount k 0 1", "bitop AND d a b c", "bitpos k 1", "blmove a b LEFT RIGHT 0",
     "blmpop 0 2 a b LEFT", "blmpop 0 5 a b LEFT", "blmpop 0 x a LEFT", "blpop a b c 0", "brpop a 0",
     "brpoplpush a b 0", "bzmpop 0 1 a MIN", "bzmpop 0 -1 a MIN", "bzpopmax a b 0", "bzpopmin a 0",
