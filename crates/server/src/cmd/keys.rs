@@ -2,6 +2,7 @@
 //! COPY TOUCH OBJECT, and expiry: EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME
 //! PEXPIRETIME PERSIST.
 
+use super::notify;
 use amber_store::db::NO_EXPIRE;
 use amber_store::value::Kind;
 use amber_store::{Entry, Key, Value};
@@ -83,6 +84,7 @@ fn del(ctx: &mut Ctx<'_>) -> Reply {
     for k in &ctx.args[1..] {
         if ctx.srv.delete_key(db, k) {
             ctx.changed(db, k, 1);
+            ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -136,6 +138,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
     let Some(old) = ctx.srv.db_mut(db).remove(src) else {
         return Err(Error::no_such_key());
     };
+    ctx.srv.notify(notify::NEW, "new", dst, db);
     let wake = may_unblock(&old.value);
     let clock = ctx.srv.lru_clock();
     ctx.srv
@@ -146,6 +149,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
     }
     ctx.modified(db, src);
     ctx.changed(db, dst, 1);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.cl.out.int(1);
     } else {
@@ -269,6 +274,7 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
         ctx.cl.out.int(0);
         return Ok(());
     };
+    ctx.srv.notify(notify::NEW, "new", key, dst);
     let wake = may_unblock(&old.value);
     let clock = ctx.srv.lru_clock();
     ctx.srv
@@ -279,6 +285,8 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.modified(src, key);
     ctx.changed(dst, key, 1);
+    ctx.notify_db(notify::GENERIC, "move_from", key, src);
+    ctx.notify_db(notify::GENERIC, "move_to", key, dst);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -315,6 +323,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
         }
         ctx.srv.db_mut(dst).remove(newkey);
     }
+    ctx.srv.notify(notify::NEW, "new", newkey, dst);
     let wake = may_unblock(&value);
     let clock = ctx.srv.lru_clock();
     ctx.srv
@@ -324,6 +333,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
         ctx.srv.signal_ready(dst, newkey);
     }
     ctx.changed(dst, newkey, 1);
+    ctx.notify_db(notify::GENERIC, "copy_to", newkey, dst);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -553,6 +563,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, seconds: bool) -> Reply {
         ctx.propagate(argv);
     }
     ctx.changed(db, key, 1);
+    let event = if ctx.srv.db(db).get(key).is_some() {
+        "expire"
+    } else {
+        "del"
+    };
+    ctx.notify(notify::GENERIC, event, key);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -622,6 +638,7 @@ fn persist(ctx: &mut Ctx<'_>) -> Reply {
     if had {
         ctx.srv.db_mut(db).set_expire(key, NO_EXPIRE);
         ctx.changed(db, key, 1);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     ctx.cl.out.int(i64::from(had));
     Ok(())

@@ -33,6 +33,7 @@ pub(crate) mod ldouble;
 pub(crate) mod lists;
 pub(crate) mod memory;
 pub(crate) mod monitor;
+pub(crate) mod notify;
 pub(crate) mod persistence;
 pub(crate) mod pubsub;
 pub(crate) mod replication;

@@ -269,7 +269,7 @@ fn spublish(ctx: &mut Ctx<'_>) -> Reply {
     let mut receivers = 0i64;
     if let Some(ids) = ctx.srv.pubsub.shard_channels.get(channel.as_slice()) {
         for &id in ids {
-            deliver(ctx.srv, ctx.cl, id, |out| {
+            deliver(ctx.srv, Some(&mut *ctx.cl), id, |out| {
                 out.push(3);
                 out.bulk(b"smessage");
                 out.bulk(channel);
@@ -287,11 +287,11 @@ fn spublish(ctx: &mut Ctx<'_>) -> Reply {
 /// otherwise into the other client's buffer with a wake-up. `write` renders the push.
 pub(crate) fn deliver(
     srv: &Server,
-    current: &mut Client,
+    current: Option<&mut Client>,
     id: u64,
     write: impl FnOnce(&mut ReplyBuf),
 ) {
-    if id == current.id {
+    if let Some(current) = current.filter(|c| c.id == id) {
         write(&mut current.out);
         return;
     }
@@ -311,14 +311,14 @@ pub(crate) fn deliver(
 /// returns how many messages were queued.
 pub(crate) fn publish_message(
     srv: &mut Server,
-    current: &mut Client,
+    mut current: Option<&mut Client>,
     channel: &[u8],
     msg: &[u8],
 ) -> i64 {
     let mut receivers = 0i64;
     if let Some(ids) = srv.pubsub.channels.get(channel) {
         for &id in ids {
-            deliver(srv, current, id, |out| {
+            deliver(srv, current.as_deref_mut(), id, |out| {
                 out.push(3);
                 out.bulk(b"message");
                 out.bulk(channel);
@@ -331,7 +331,7 @@ pub(crate) fn publish_message(
         if !glob::matches(pat, channel, false) {
             continue;
         }
-        deliver(srv, current, *id, |out| {
+        deliver(srv, current.as_deref_mut(), *id, |out| {
             out.push(4);
             out.bulk(b"pmessage");
             out.bulk(pat);
@@ -345,7 +345,7 @@ pub(crate) fn publish_message(
 }
 
 fn publish(ctx: &mut Ctx<'_>) -> Reply {
-    let n = publish_message(ctx.srv, ctx.cl, &ctx.args[1], &ctx.args[2]);
+    let n = publish_message(ctx.srv, Some(&mut *ctx.cl), &ctx.args[1], &ctx.args[2]);
     ctx.cl.out.int(n);
     Ok(())
 }
