@@ -92,6 +92,50 @@ pub(crate) struct Client {
     pub(crate) is_local: bool,
     /// MONITOR was called: every command run is shown to this client.
     pub(crate) monitor: bool,
+    /// CLIENT REPLY: whether this client's replies are sent.
+    pub(crate) reply_mode: ReplyMode,
+    /// CLIENT NO-EVICT ON (CLIENT LIST flag `e`).
+    pub(crate) no_evict: bool,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT and _SKIP flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
+    SkipNext,
+    /// This command's reply is dropped.
+    Skip,
+}
+
+impl Client {
+    /// A command ended, its reply written from `mark` on: under CLIENT REPLY OFF or SKIP the
+    /// reply is dropped, and a SKIP moves on (Redis's prepareClientToWrite and resetClient).
+    /// A command that blocks ends when it is served or times out.
+    pub(crate) fn end_command(&mut self, mark: usize) {
+        if self.reply_mode.silent() {
+            self.out.buf.truncate(mark.min(self.out.buf.len()));
+        }
+        self.reply_mode = self.reply_mode.next();
+    }
+}
+
+impl ReplyMode {
+    /// Replies written while in this mode are dropped.
+    pub(crate) fn silent(self) -> bool {
+        matches!(self, ReplyMode::Off | ReplyMode::Skip)
+    }
+
+    /// The mode for the next command (Redis's resetClient).
+    pub(crate) fn next(self) -> Self {
+        match self {
+            ReplyMode::Skip => ReplyMode::On,
+            ReplyMode::SkipNext => ReplyMode::Skip,
+            m => m,
+        }
+    }
 }
 
 impl Client {
@@ -140,6 +184,8 @@ impl Client {
             is_unix: false,
             is_local,
             monitor: false,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
         }
     }
 

@@ -25,9 +25,19 @@ impl Server {
         if self.replaying_aof || self.repl.applying {
             return false;
         }
+        // No key of a database without expiries can be expired: skip the lookup (a cache
+        // miss on a large keyspace, repeated by the write that follows).
+        if self.dbs[db].volatile_len() == 0 {
+            return false;
+        }
         let now = self.cmd_time_ms;
         let expired = self.dbs[db].get(key).is_some_and(|e| e.is_expired(now));
-        if expired && self.repl.link.is_none() {
+        // While clients are paused the dataset stays as it is (a failover waits for its
+        // offsets): the key is expired for the command, and deleted later.
+        if expired
+            && self.repl.link.is_none()
+            && !crate::replication::failover::clients_paused(self)
+        {
             self.delete_expired(db, key);
         }
         expired
@@ -122,8 +132,8 @@ impl Server {
     /// One run of the active expire cycle over every database, within `budget`.
     /// Returns the number of keys expired.
     pub(crate) fn active_expire_cycle(&mut self, budget: std::time::Duration) -> usize {
-        // A replica's keys expire by its master's DELs.
-        if self.repl.link.is_some() {
+        // A replica's keys expire by its master's DELs; paused clients keep the dataset.
+        if self.repl.link.is_some() || crate::replication::failover::clients_paused(self) {
             return 0;
         }
         let start = std::time::Instant::now();

@@ -40,6 +40,8 @@ pub(crate) struct CmdStat {
     pub(crate) usec: u64,
     pub(crate) rejected_calls: u64,
     pub(crate) failed_calls: u64,
+    /// LATENCY HISTOGRAM: calls by latency bucket (cmd::latency::hist_bucket).
+    pub(crate) latency_hist: [u64; crate::cmd::latency::HIST_BUCKETS],
 }
 
 #[derive(Default)]

@@ -1,7 +1,7 @@
 //! Amber's data: values, the keyspace of one database and its expiry bookkeeping.
 //! No I/O and no async live here, so the persistence crate and the tools can use it freely.
 //!
-//! The keyspace is split into small segments (see `db.rs`); a point-in-time snapshot costs
+//! The keyspace is split into small segments (see `db/mod.rs`); a point-in-time snapshot costs
 //! O(1) to start, is walked in bounded steps, and a write during it copies only the entry it
 //! changes (see `snapshot.rs`).
 
@@ -9,6 +9,7 @@ pub mod blob;
 pub mod db;
 pub mod hash;
 pub mod hll;
+pub mod intset;
 pub mod list;
 pub mod memory;
 pub mod pack;

@@ -89,7 +89,7 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
         Value::Set(s) => {
             ARC + size_of::<Set>()
                 + match s.as_ref() {
-                    Set::Ints(v) => v.len() * size_of::<i64>(),
+                    Set::Ints(v) => v.heap_bytes(),
                     Set::Table(_) => {
                         size_of::<TableInner<()>>()
                             + scaled(s.len(), samples, s.iter(), |m| {
@@ -102,9 +102,11 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
             ARC + size_of::<ZSet>()
                 + match z.as_ref() {
                     ZSet::Pack(p) => p.bytes(),
-                    // The member map and the order index each hold the member and score.
+                    // Per element an index node (score, member, two links, subtree size and
+                    // priority: 48 bytes, arena capacity aside) and the node's 4-byte id
+                    // with its control byte in the lookup table.
                     ZSet::Skip(_) => scaled(z.len(), samples, z.iter(), |(m, _)| {
-                        blob(m) + size_of::<f64>() * 2 + size_of::<Blob>() + TABLE_SLOT * 2
+                        blob(m) + size_of::<f64>() + 16 + size_of::<u32>() + 1
                     }),
                 }
         }

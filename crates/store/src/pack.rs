@@ -8,6 +8,9 @@
 //! Each string costs its bytes plus one length byte below 128 bytes (two below 16 KiB), against
 //! 48 bytes per pair for two inline `Blob`s plus a vector's spare capacity. Lookups are a linear
 //! walk, as in a listpack; the hash converts to a table beyond `hash-max-listpack-entries`.
+//!
+//! `Scored`: the members and scores of a small sorted set in one block, integral scores as short
+//! varints (see below).
 
 use std::fmt;
 
@@ -19,12 +22,31 @@ pub struct Pairs {
     pairs: u32,
 }
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+/// Reads a LEB128 varint at `pos`: (value, position after it).
+fn read_varint(buf: &[u8], mut pos: usize) -> (u64, usize) {
+    let mut n = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return (n, pos);
+        }
+        shift += 7;
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
     }
     out.push(n as u8);
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    put_varint(out, n as u64);
 }
 
 fn len_size(mut n: usize) -> usize {
@@ -37,18 +59,9 @@ fn len_size(mut n: usize) -> usize {
 }
 
 /// The string starting at `pos`: (bytes, position after it). `buf` was written by `put_len`.
-fn read(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = buf[pos];
-        pos += 1;
-        n |= usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
+fn read(buf: &[u8], pos: usize) -> (&[u8], usize) {
+    let (n, pos) = read_varint(buf, pos);
+    let n = n as usize;
     (&buf[pos..pos + n], pos + n)
 }
 
@@ -215,110 +228,149 @@ impl fmt::Debug for Pairs {
     }
 }
 
-/// The members of a small sorted set with their scores, in (score, member) order, packed as
-/// two exactly sized blocks: the scores (so that they can be lent as `&f64`) and the members
-/// as varint-prefixed strings. A 10-member set of 8-byte members takes 80 + 90 bytes where a
-/// vector of (`Blob`, f64) took 320. Access by rank walks the members, as in a listpack.
+/// The members of a small sorted set with their scores, in (score, member) order, packed into
+/// one exactly sized block as a listpack keeps them:
+///
+/// ```text
+///   buf: [ len(m0) m0 score0 | len(m1) m1 score1 | ... ]   (len: LEB128 varint)
+///   score: varint 2·zigzag(n) for an integral score n (|n| < 2^62), or 1 then 8 bytes (f64 LE)
+/// ```
+///
+/// A 10-member set of 8-byte members with scores 0-9 takes 100 bytes (Redis's listpack: 127);
+/// fractional scores cost 9 bytes. Access by rank walks the entries, as in a listpack.
 #[derive(Clone, Default)]
 pub struct Scored {
-    scores: Box<[f64]>,
-    members: Box<[u8]>,
+    buf: Box<[u8]>,
+    len: u32,
+}
+
+/// Appends a score: integral ones as a varint (tag bit 0 clear), others as 8 raw bytes.
+fn put_score(out: &mut Vec<u8>, s: f64) {
+    let n = s as i64;
+    if (n as f64).to_bits() == s.to_bits() && n.unsigned_abs() < 1 << 62 {
+        let zigzag = ((n << 1) ^ (n >> 63)) as u64;
+        put_varint(out, zigzag << 1);
+    } else {
+        out.push(1);
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+}
+
+/// The score starting at `pos`: (score, position after it).
+fn read_score(buf: &[u8], pos: usize) -> (f64, usize) {
+    let (v, pos) = read_varint(buf, pos);
+    if v & 1 == 0 {
+        let z = v >> 1;
+        let n = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        (n as f64, pos)
+    } else {
+        let b: [u8; 8] = buf[pos..pos + 8].try_into().expect("8 score bytes");
+        (f64::from_le_bytes(b), pos + 8)
+    }
+}
+
+/// The entry starting at `pos`: (member, score, position after it).
+fn read_entry(buf: &[u8], pos: usize) -> (&[u8], f64, usize) {
+    let (m, pos) = read(buf, pos);
+    let (s, pos) = read_score(buf, pos);
+    (m, s, pos)
+}
+
+fn put_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
+    put_len(out, member.len());
+    out.extend_from_slice(member);
+    put_score(out, score);
 }
 
 pub struct ScoredIter<'a> {
-    scores: std::slice::Iter<'a, f64>,
-    members: &'a [u8],
+    buf: &'a [u8],
     pos: usize,
+    left: usize,
 }
 
 impl<'a> Iterator for ScoredIter<'a> {
-    type Item = (&'a [u8], &'a f64);
+    type Item = (&'a [u8], f64);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let score = self.scores.next()?;
-        let (m, end) = read(self.members, self.pos);
+        if self.left == 0 {
+            return None;
+        }
+        let (m, s, end) = read_entry(self.buf, self.pos);
         self.pos = end;
-        Some((m, score))
+        self.left -= 1;
+        Some((m, s))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.scores.size_hint()
+        (self.left, Some(self.left))
     }
 }
 
+impl ExactSizeIterator for ScoredIter<'_> {}
+
 impl Scored {
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.len == 0
     }
 
-    /// Bytes of the two blocks (for MEMORY USAGE).
+    /// Bytes of the block (for MEMORY USAGE).
     pub fn bytes(&self) -> usize {
-        self.scores.len() * 8 + self.members.len()
-    }
-
-    /// (member, &score) in order.
-    pub fn entries(&self) -> ScoredIter<'_> {
-        ScoredIter {
-            scores: self.scores.iter(),
-            members: &self.members,
-            pos: 0,
-        }
+        self.buf.len()
     }
 
     /// (member, score) in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
-        self.entries().map(|(m, s)| (m, *s))
+    pub fn iter(&self) -> ScoredIter<'_> {
+        ScoredIter {
+            buf: &self.buf,
+            pos: 0,
+            left: self.len(),
+        }
     }
 
     /// The members in order.
     pub fn members(&self) -> Vec<&[u8]> {
-        self.entries().map(|(m, _)| m).collect()
+        self.iter().map(|(m, _)| m).collect()
     }
 
     pub fn get(&self, i: usize) -> Option<(&[u8], f64)> {
-        self.entries().nth(i).map(|(m, s)| (m, *s))
+        self.iter().nth(i)
     }
 
     pub fn position(&self, member: &[u8]) -> Option<usize> {
-        self.entries().position(|(m, _)| m == member)
+        self.iter().position(|(m, _)| m == member)
     }
 
     /// The number of leading elements for which `pred` holds (`pred` true then false).
     pub fn partition_point(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
-        self.entries()
-            .position(|(m, s)| !pred(m, *s))
+        self.iter()
+            .position(|(m, s)| !pred(m, s))
             .unwrap_or(self.len())
     }
 
-    /// Byte offset of the member at rank `i` (the end for `i == len`).
+    /// Byte offset of the entry at rank `i` (the end for `i == len`).
     fn offset(&self, i: usize) -> usize {
         let mut pos = 0;
         for _ in 0..i {
-            pos = read(&self.members, pos).1;
+            pos = read_entry(&self.buf, pos).2;
         }
         pos
     }
 
     /// Inserts at rank `i` (the caller keeps the order).
     pub fn insert(&mut self, i: usize, member: &[u8], score: f64) {
-        let mut scores = Vec::with_capacity(self.scores.len() + 1);
-        scores.extend_from_slice(&self.scores[..i]);
-        scores.push(score);
-        scores.extend_from_slice(&self.scores[i..]);
         let at = self.offset(i);
-        let mut enc = Vec::with_capacity(member.len() + 4);
-        put_len(&mut enc, member.len());
-        enc.extend_from_slice(member);
-        let mut members = Vec::with_capacity(self.members.len() + enc.len());
-        members.extend_from_slice(&self.members[..at]);
-        members.extend_from_slice(&enc);
-        members.extend_from_slice(&self.members[at..]);
-        self.scores = scores.into_boxed_slice();
-        self.members = members.into_boxed_slice();
+        let mut enc = Vec::with_capacity(member.len() + 12);
+        put_entry(&mut enc, member, score);
+        let mut buf = Vec::with_capacity(self.buf.len() + enc.len());
+        buf.extend_from_slice(&self.buf[..at]);
+        buf.extend_from_slice(&enc);
+        buf.extend_from_slice(&self.buf[at..]);
+        self.buf = buf.into_boxed_slice();
+        self.len += 1;
     }
 
     /// Removes the ranks in `range` (clamped to the length); returns how many.
@@ -328,14 +380,11 @@ impl Scored {
             return 0;
         }
         let (from, to) = (self.offset(range.start), self.offset(end));
-        let mut scores = Vec::with_capacity(self.len() - (end - range.start));
-        scores.extend_from_slice(&self.scores[..range.start]);
-        scores.extend_from_slice(&self.scores[end..]);
-        let mut members = Vec::with_capacity(self.members.len() - (to - from));
-        members.extend_from_slice(&self.members[..from]);
-        members.extend_from_slice(&self.members[to..]);
-        self.scores = scores.into_boxed_slice();
-        self.members = members.into_boxed_slice();
+        let mut buf = Vec::with_capacity(self.buf.len() - (to - from));
+        buf.extend_from_slice(&self.buf[..from]);
+        buf.extend_from_slice(&self.buf[to..]);
+        self.buf = buf.into_boxed_slice();
+        self.len -= (end - range.start) as u32;
         end - range.start
     }
 
@@ -349,28 +398,26 @@ impl Scored {
 }
 
 impl<'a> IntoIterator for &'a Scored {
-    type Item = (&'a [u8], &'a f64);
+    type Item = (&'a [u8], f64);
     type IntoIter = ScoredIter<'a>;
 
     fn into_iter(self) -> ScoredIter<'a> {
-        self.entries()
+        self.iter()
     }
 }
 
 /// Packs entries as given (the caller gives them in order and distinct).
 impl<M: AsRef<[u8]>> FromIterator<(M, f64)> for Scored {
     fn from_iter<I: IntoIterator<Item = (M, f64)>>(iter: I) -> Scored {
-        let mut scores = Vec::new();
-        let mut members = Vec::new();
+        let mut buf = Vec::new();
+        let mut len = 0u32;
         for (m, s) in iter {
-            let m = m.as_ref();
-            scores.push(s);
-            put_len(&mut members, m.len());
-            members.extend_from_slice(m);
+            put_entry(&mut buf, m.as_ref(), s);
+            len += 1;
         }
         Scored {
-            scores: scores.into_boxed_slice(),
-            members: members.into_boxed_slice(),
+            buf: buf.into_boxed_slice(),
+            len,
         }
     }
 }
@@ -378,7 +425,7 @@ impl<M: AsRef<[u8]>> FromIterator<(M, f64)> for Scored {
 impl fmt::Debug for Scored {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.entries().map(|(m, s)| (Blob::from_slice(m), *s)))
+            .entries(self.iter().map(|(m, s)| (Blob::from_slice(m), s)))
             .finish()
     }
 }
@@ -438,9 +485,9 @@ mod tests {
         assert_eq!(z.remove(2), Some((Blob::from_slice(b"mid"), 1.5)));
         assert_eq!(z.remove_range(1..10), 3);
         assert_eq!(z.len(), 1);
-        assert_eq!(z.bytes(), 8 + 1);
+        assert_eq!(z.bytes(), 1 + 1);
         assert_eq!(z.remove_range(1..1), 0);
-        let borrowed: Vec<f64> = (&z).into_iter().map(|(_, s)| *s).collect();
+        let borrowed: Vec<f64> = (&z).into_iter().map(|(_, s)| s).collect();
         assert_eq!(borrowed, vec![0.0]);
     }
 
@@ -455,5 +502,43 @@ mod tests {
             assert_eq!(p.get(b"z"), Some(&v[..]), "{n}");
             assert_eq!(p.bytes(), 2 * (len_size(n) + n) + 2 + len_size(n) + n);
         }
+    }
+
+    #[test]
+    fn scores_round_trip_and_integers_are_short() {
+        let scores = [
+            0.0,
+            -1.0,
+            9.0,
+            63.0,
+            64.0,
+            -4611686018427387904.0,
+            4611686018427387904.0,
+            1e300,
+            0.5,
+            -2.25,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+        ];
+        let z: Scored = scores
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (vec![b'm'; i], s))
+            .collect();
+        let back: Vec<f64> = z.iter().map(|(_, s)| s).collect();
+        assert_eq!(
+            back.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+            scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+        );
+        // Ten 8-byte members with scores 0-9: 1 + 8 + 1 bytes each.
+        let small: Scored = (0..10)
+            .map(|i| (format!("member:{i}"), f64::from(i)))
+            .collect();
+        assert_eq!(small.bytes(), 100);
+        assert_eq!(small.get(7), Some((&b"member:7"[..], 7.0)));
+        // -0.0 keeps its sign (callers normalise it before packing, as a listpack does).
+        let neg: Scored = [(b"a", -0.0f64)].into_iter().collect();
+        assert!(neg.get(0).unwrap().1.is_sign_negative());
     }
 }

@@ -1,4 +1,4 @@
-//! Sets: a sorted vector of integers ("intset") while every member is an integer and the set
+//! Sets: sorted integers packed at 2, 4 or 8 bytes (an `IntSet`, "intset") while every member is an integer and the set
 //! has at most `set-max-intset-entries` members, a `Table` ("hashtable") beyond. Conversion is
 //! one way, as in Redis.
 
@@ -7,19 +7,20 @@ use std::borrow::Cow;
 use rand::Rng;
 
 use crate::hash::Table;
+use crate::intset::{self, IntSet};
 use crate::value::{parse_i64, Blob};
 use crate::Limits;
 
 #[derive(Clone, Debug)]
 pub enum Set {
     /// Sorted, distinct; SMEMBERS reports them in this order, as Redis does.
-    Ints(Vec<i64>),
+    Ints(IntSet),
     Table(Table<()>),
 }
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Ints(Vec::new())
+        Set::Ints(IntSet::default())
     }
 }
 
@@ -48,7 +49,7 @@ impl Member<'_> {
 
 /// Iterator over the members of a set.
 pub enum SetIter<'a> {
-    Ints(std::slice::Iter<'a, i64>),
+    Ints(intset::Iter<'a>),
     Table(Box<dyn Iterator<Item = &'a Blob> + 'a>),
 }
 
@@ -57,7 +58,7 @@ impl<'a> Iterator for SetIter<'a> {
 
     fn next(&mut self) -> Option<Member<'a>> {
         match self {
-            SetIter::Ints(it) => it.next().map(|n| Member::Int(*n)),
+            SetIter::Ints(it) => it.next().map(Member::Int),
             SetIter::Table(it) => it.next().map(|b| Member::Str(b.as_slice())),
         }
     }
@@ -94,14 +95,14 @@ impl Set {
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
             Set::Table(t) => t.contains(m),
         }
     }
 
     pub fn contains_member(&self, m: Member<'_>) -> bool {
         match (self, m) {
-            (Set::Ints(v), Member::Int(n)) => v.binary_search(&n).is_ok(),
+            (Set::Ints(v), Member::Int(n)) => v.contains(n),
             (_, Member::Str(s)) => self.contains(s),
             (Set::Table(t), Member::Int(n)) => t.contains(n.to_string().as_bytes()),
         }
@@ -119,15 +120,7 @@ impl Set {
     /// intset (`add` does that).
     pub fn add_member(&mut self, m: Member<'_>, limits: &Limits) -> bool {
         if let (Set::Ints(v), Member::Int(n)) = (&mut *self, m) {
-            let added = match v.binary_search(&n) {
-                Ok(_) => false,
-                Err(i) => {
-                    // Exactly sized, as Redis resizes an intset per insert.
-                    v.reserve_exact(1);
-                    v.insert(i, n);
-                    true
-                }
-            };
+            let added = v.insert(n);
             if v.len() > limits.set_max_intset_entries {
                 self.convert();
             }
@@ -148,13 +141,7 @@ impl Set {
     /// Removes `m`; returns whether it was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(i)) => {
-                    v.remove(i);
-                    true
-                }
-                _ => false,
-            },
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
             Set::Table(t) => t.remove(m).is_some(),
         }
     }
@@ -185,7 +172,7 @@ impl Set {
                 if v.is_empty() {
                     None
                 } else {
-                    Some(Member::Int(v[rng.gen_range(0..v.len())]))
+                    Some(Member::Int(v.get(rng.gen_range(0..v.len()))))
                 }
             }
             Set::Table(t) => t.random(rng).map(|(k, _)| Member::Str(k.as_slice())),
@@ -199,7 +186,7 @@ impl Set {
                 if v.is_empty() {
                     None
                 } else {
-                    let n = v.remove(rng.gen_range(0..v.len()));
+                    let n = v.remove_at(rng.gen_range(0..v.len()));
                     Some(Blob::from_slice(n.to_string().as_bytes()))
                 }
             }
@@ -211,8 +198,8 @@ impl Set {
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(Member<'a>)) -> u64 {
         match self {
             Set::Ints(v) => {
-                for n in v {
-                    f(Member::Int(*n));
+                for n in v.iter() {
+                    f(Member::Int(n));
                 }
                 0
             }

@@ -1,5 +1,9 @@
-//! Sorted sets: a vector ordered by (score, member) while small ("listpack"), a member→score
-//! map plus an ordered index beyond ("skiplist").
+//! Sorted sets: a vector ordered by (score, member) while small ("listpack"), an ordered index
+//! plus a lookup table by member beyond ("skiplist").
+//!
+//! A "skiplist" set keeps each member once, in its index node; the lookup table holds only the
+//! 4-byte arena ids of the nodes, hashed by member (where a member→score map held the member a
+//! second time: 10k sets of 1000 members took 1,302 MiB, Redis 1,090).
 //!
 //! The ordered index is a treap in an arena (`OrderIndex`): every node keeps the size of its
 //! subtree, so rank, select-by-rank and range bounds are O(log n) expected. Ties in score are
@@ -14,7 +18,9 @@
 use std::cmp::Ordering;
 use std::ops::Range;
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::pack::Scored;
 use crate::value::Blob;
@@ -40,7 +46,9 @@ pub enum ZSet {
 
 #[derive(Clone, Debug, Default)]
 pub struct SkipSet {
-    map: HashMap<Blob, f64>,
+    /// The arena id of every member's node in `index`, hashed by the member's bytes.
+    by_member: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     index: OrderIndex,
 }
 
@@ -175,7 +183,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(v) => v.len(),
-            ZSet::Skip(s) => s.map.len(),
+            ZSet::Skip(s) => s.by_member.len(),
         }
     }
 
@@ -193,7 +201,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(v) => v.iter().find(|e| e.0 == member).map(|e| e.1),
-            ZSet::Skip(s) => s.map.get(member).copied(),
+            ZSet::Skip(s) => s.score(member),
         }
     }
 
@@ -227,11 +235,8 @@ impl ZSet {
                 }
             }
             ZSet::Skip(s) => {
-                if let Some(old) = s.map.get_mut(member) {
-                    let prev = *old;
-                    *old = new;
-                    s.index.remove(prev, member);
-                    s.index.insert(new, Blob::from_slice(member));
+                if s.score(member).is_some() {
+                    s.insert(Blob::from_slice(member), new);
                 }
             }
         }
@@ -253,7 +258,7 @@ impl ZSet {
         match self {
             ZSet::Pack(v) => v.position(member),
             ZSet::Skip(s) => {
-                let score = *s.map.get(member)?;
+                let score = s.score(member)?;
                 Some(s.index.rank(score, member))
             }
         }
@@ -369,11 +374,12 @@ impl ZSet {
         }
     }
 
-    /// Every member with its score, in no particular order (fast for lookups by member).
-    pub fn map(&self) -> Option<&HashMap<Blob, f64>> {
+    /// Every element, in no particular order (for a skiplist, a walk of the index's arena:
+    /// cheaper than the in-order walk).
+    pub fn iter_unordered(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         match self {
-            ZSet::Pack(_) => None,
-            ZSet::Skip(s) => Some(&s.map),
+            ZSet::Pack(v) => Box::new(v.iter()),
+            ZSet::Skip(s) => Box::new(s.index.live()),
         }
     }
 
@@ -402,15 +408,55 @@ impl ZSet {
 }
 
 impl SkipSet {
+    /// The arena id of `member`'s node.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let h = self.hasher.hash_one(member);
+        let nodes = &self.index.nodes;
+        self.by_member
+            .find(h, |&id| nodes[id as usize].member.as_slice() == member)
+            .copied()
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member)
+            .map(|id| self.index.nodes[id as usize].score)
+    }
+
+    /// Adds `member` or changes its score.
     fn insert(&mut self, member: Blob, score: f64) {
-        if let Some(old) = self.map.insert(member.clone(), score) {
-            self.index.remove(old, &member);
+        let h = self.hasher.hash_one(member.as_slice());
+        let SkipSet {
+            by_member,
+            hasher,
+            index,
+        } = self;
+        let nodes = &index.nodes;
+        let found = by_member.find_entry(h, |&id| nodes[id as usize].member == member);
+        match found {
+            Ok(mut slot) => {
+                let old = index.nodes[*slot.get() as usize].score;
+                index.remove(old, &member);
+                *slot.get_mut() = index.insert(score, member);
+            }
+            Err(_) => {
+                let id = index.insert(score, member);
+                let nodes = &index.nodes;
+                by_member.insert_unique(h, id, |&i| {
+                    hasher.hash_one(nodes[i as usize].member.as_slice())
+                });
+            }
         }
-        self.index.insert(score, member);
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let score = self.map.remove(member)?;
+        let h = self.hasher.hash_one(member);
+        let nodes = &self.index.nodes;
+        let slot = self
+            .by_member
+            .find_entry(h, |&id| nodes[id as usize].member.as_slice() == member)
+            .ok()?;
+        let (id, _) = slot.remove();
+        let score = self.index.nodes[id as usize].score;
         self.index.remove(score, member);
         Some(score)
     }
@@ -547,8 +593,9 @@ impl OrderIndex {
         t
     }
 
-    /// Adds (score, member); the caller guarantees it is not present.
-    pub fn insert(&mut self, score: f64, member: Blob) {
+    /// Adds (score, member), returning its node's arena id; the caller guarantees it is not
+    /// present.
+    pub fn insert(&mut self, score: f64, member: Blob) -> u32 {
         let prio = self.next_prio();
         let node = Node {
             score,
@@ -569,6 +616,7 @@ impl OrderIndex {
             }
         };
         self.root = self.insert_node(self.root, n);
+        n
     }
 
     fn remove_rec(&mut self, t: u32, score: f64, member: &[u8]) -> (u32, bool) {
@@ -669,6 +717,14 @@ impl OrderIndex {
         (out, next)
     }
 
+    /// The live elements in arena order.
+    pub fn live(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        self.nodes
+            .iter()
+            .filter(|n| n.size > 0)
+            .map(|n| (n.member.as_slice(), n.score))
+    }
+
     /// In-order iteration.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
         let mut stack = Vec::new();
@@ -732,6 +788,45 @@ mod tests {
                 assert!(idx.select(sorted.len()).is_none());
                 let below = sorted.iter().filter(|e| e.1 < 0.0).count();
                 assert_eq!(idx.partition_point(|_, s| s < 0.0), below);
+            }
+        }
+    }
+
+    #[test]
+    fn skiplist_lookups_by_member_follow_the_index() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(18);
+        let limits = Limits {
+            zset_max_listpack_entries: 0,
+            ..Limits::default()
+        };
+        let mut z = ZSet::for_new_key(&limits, 1);
+        let mut model: std::collections::HashMap<Vec<u8>, f64> = Default::default();
+        for step in 0..20_000 {
+            let m = format!("member:{}", rng.gen_range(0..400)).into_bytes();
+            let score = f64::from(rng.gen_range(-50i32..50)) / 4.0;
+            match (rng.gen_range(0..3), model.contains_key(&m)) {
+                (0, false) => {
+                    z.insert(&m, score, &limits);
+                    model.insert(m.clone(), score);
+                }
+                (0 | 1, true) => {
+                    z.update(&m, score);
+                    model.insert(m.clone(), score);
+                }
+                _ => assert_eq!(z.remove(&m), model.remove(&m)),
+            }
+            assert_eq!(z.encoding(), "skiplist");
+            assert_eq!(z.len(), model.len());
+            assert_eq!(z.score(&m), model.get(&m).copied());
+            if step % 1000 == 0 {
+                let sorted = model_sorted(&model);
+                for (i, (m, s)) in sorted.iter().enumerate() {
+                    assert_eq!((z.rank(m), z.score(m)), (Some(i), Some(*s)));
+                }
+                let mut all: Vec<(Vec<u8>, f64)> =
+                    z.iter_unordered().map(|(m, s)| (m.to_vec(), s)).collect();
+                all.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+                assert_eq!(all, sorted);
             }
         }
     }

@@ -41,7 +41,7 @@ pub(super) fn create(a: CreateArgs) -> Result<Outcome, Failure> {
             "give --from HOST:PORT (or --local for a server on this machine)".into(),
         ));
     }
-    let repo = Repo::open(&a.repo.repo, true)?;
+    let repo = Repo::open(&a.repo, true)?;
     let addr = a
         .from
         .clone()

@@ -7,6 +7,9 @@
 //! create.rs  create: BGSAVE + copy (--local) or a replica's snapshot, stored, entry last
 //! verify.rs  verify: read back whole and compared with the entry
 //! prune.rs   prune: retention and unfinished uploads
+//! repo.rs    the repository: a local directory or s3://bucket/prefix, same layout
+//! s3.rs      s3:// URLs, the AWS settings, what S3 errors mean
+//! transfer.rs  streaming upload and download of one object
 //! ```
 
 pub mod catalog;
@@ -15,8 +18,10 @@ pub mod local;
 mod prune;
 pub mod repo;
 pub mod retention;
+pub mod s3;
 pub mod stream;
 pub mod sync;
+mod transfer;
 mod verify;
 
 use std::io::Write;
@@ -32,9 +37,16 @@ use repo::Repo;
 
 #[derive(clap::Args, Clone)]
 pub struct RepoArg {
-    /// The backup repository (a directory; created by the first `backup create`).
+    /// The backup repository: a directory, or s3://BUCKET/PREFIX on S3-compatible storage
+    /// (created by the first `backup create`).
     #[arg(long, env = "AMBER_BACKUP_REPO", value_name = "REPO")]
-    pub repo: PathBuf,
+    pub repo: String,
+    /// With s3://: the S3 endpoint URL (else AWS_ENDPOINT_URL, else AWS itself).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// With s3://: the bucket's region (else AWS_REGION, AWS_DEFAULT_REGION, us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -332,10 +344,13 @@ fn orphans(repo: &Repo, entries: &[Entry]) -> Result<Vec<object_store::ObjectMet
 }
 
 fn list(a: ListArgs) -> Result<Outcome, Failure> {
-    let repo = Repo::open(&a.repo.repo, false)?;
+    let repo = Repo::open(&a.repo, false)?;
     let (entries, bad) = load_catalog(&repo)?;
     let orphan = orphans(&repo, &entries)?;
-    let partial = repo.staging_leftovers().len();
+    let partial = repo
+        .unfinished()
+        .map_err(|e| Failure(format!("can't list {}: {e}", repo.location)))?
+        .len();
     if a.json {
         print_json(&ListReport {
             repository: repo.location.clone(),
@@ -380,7 +395,7 @@ fn list(a: ListArgs) -> Result<Outcome, Failure> {
 }
 
 fn show(a: ShowArgs) -> Result<Outcome, Failure> {
-    let repo = Repo::open(&a.repo.repo, false)?;
+    let repo = Repo::open(&a.repo, false)?;
     let e = find(&repo, &a.id)?;
     if a.json {
         print_json(&e)?;

@@ -1,8 +1,6 @@
 //! `amber backup prune`: the retention policy applied (a dry run unless --apply), and the
 //! data objects of backups that never finished removed once old enough.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
 
 use super::catalog::{self, Entry};
@@ -30,7 +28,7 @@ struct PruneReport {
 pub(super) fn prune(a: PruneArgs) -> Result<Outcome, Failure> {
     let grace_ms = retention::parse_duration(&a.orphan_grace).map_err(Failure)?;
     let policy = policy(&a)?;
-    let repo = Repo::open(&a.repo.repo, false)?;
+    let repo = Repo::open(&a.repo, false)?;
     let (entries, _) = load_catalog(&repo)?;
     let now = catalog::now_ms();
     let (items, removed) = prune_backups(&a, &repo, &entries, &policy, now)?;
@@ -128,7 +126,6 @@ fn prune_unfinished(
 ) -> Result<(Vec<String>, Vec<String>), Failure> {
     let mut orphans_removed = Vec::new();
     let mut orphans_young = Vec::new();
-    let now_sys = SystemTime::now();
     let entries_after: Vec<Entry> = entries
         .iter()
         .filter(|e| !removed.contains(&e.id))
@@ -150,18 +147,19 @@ fn prune_unfinished(
         }
         orphans_removed.push(key);
     }
-    for (p, t) in repo.staging_leftovers() {
-        let age = now_sys.duration_since(t).unwrap_or_default();
-        let name = p.display().to_string();
-        if (age.as_millis() as i64) < grace_ms {
-            orphans_young.push(name);
+    let unfinished = repo
+        .unfinished()
+        .map_err(|e| Failure(format!("can't list {}: {e}", repo.location)))?;
+    for u in unfinished {
+        if now - u.modified_ms < grace_ms {
+            orphans_young.push(u.name);
             continue;
         }
         if a.apply {
-            std::fs::remove_file(&p)
-                .map_err(|err| Failure(format!("can't delete {name}: {err}")))?;
+            repo.remove_unfinished(&u)
+                .map_err(|err| Failure(format!("can't delete {}: {err}", u.name)))?;
         }
-        orphans_removed.push(name);
+        orphans_removed.push(u.name);
     }
     Ok((orphans_removed, orphans_young))
 }

@@ -138,7 +138,7 @@ pub fn check_backup(repo: &Repo, e: &Entry, quiet: bool) -> Result<Checked, Fail
 }
 
 pub(super) fn verify(a: VerifyArgs) -> Result<Outcome, Failure> {
-    let repo = Repo::open(&a.repo.repo, false)?;
+    let repo = Repo::open(&a.repo, false)?;
     let targets = if a.all {
         let (entries, bad) = load_catalog(&repo)?;
         for b in &bad {

@@ -64,7 +64,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<Outcome, Failure> {
-    let repo = Repo::open(&a.repo.repo, false)?;
+    let repo = Repo::open(&a.repo, false)?;
     let (entry, skipped) = match pick::choose(&repo, &a.id, a.into.is_some(), a.force)? {
         Choice::Restore(e, skipped) => (e, skipped),
         Choice::Refuse(problem, skipped) => return refuse(&a, problem, skipped),

@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amber_store::hash::Hash;
 use amber_store::list::List;
@@ -39,8 +40,19 @@ impl Default for EncodeOptions {
 
 /// Quicklist nodes hold up to 8 KB of listpack (list-max-listpack-size -2).
 const NODE_LIMIT: usize = 8192;
-/// Elements at least this long get a plain node of their own (Redis's packed_threshold).
-const PACKED_THRESHOLD: usize = 1 << 30;
+/// Elements at least this long get a plain node of their own (Redis's packed_threshold, a
+/// process-wide setting there too: DEBUG QUICKLIST-PACKED-THRESHOLD changes it).
+static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
+
+/// Redis's quicklistisSetPackedThreshold: false (unchanged) above 4GB - 1MB; 0 restores 1GB.
+pub fn set_packed_threshold(sz: u64) -> bool {
+    if sz > (1u64 << 32) - (1 << 20) {
+        return false;
+    }
+    let sz = if sz == 0 { 1 << 30 } else { sz as usize };
+    PACKED_THRESHOLD.store(sz, Ordering::Relaxed);
+    true
+}
 
 thread_local! {
     /// Scratch for building listpacks/intsets before they are written as strings.
@@ -190,7 +202,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         Value::Set(s) => match &**s {
             Set::Ints(v) => with_scratch(&PACK, |p| {
                 p.clear();
-                intset::encode(v, p);
+                intset::encode(v.iter(), p);
                 write_string(buf, p, opts);
             }),
             Set::Table(t) => {
@@ -225,7 +237,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                 for (m, score) in entries {
                     w.push(m);
                     num.clear();
-                    d2string(*score, &mut num);
+                    d2string(score, &mut num);
                     w.push(&num);
                 }
                 w.finish();
@@ -255,6 +267,7 @@ fn write_list(buf: &mut Vec<u8>, list: &List, opts: &EncodeOptions) {
         let mut nodes: Vec<(usize, usize, bool)> = Vec::new();
         let mut node = Vec::with_capacity(NODE_LIMIT + 64);
         let mut open = false;
+        let packed_threshold = PACKED_THRESHOLD.load(Ordering::Relaxed);
         let mut lp_size = 0usize;
         let mut count = 0usize;
         let flush =
@@ -271,7 +284,7 @@ fn write_list(buf: &mut Vec<u8>, list: &List, opts: &EncodeOptions) {
             };
         for item in &list.items {
             let sz = item.len();
-            if sz >= PACKED_THRESHOLD {
+            if sz >= packed_threshold {
                 if open {
                     flush(&mut node, count, scratch, &mut nodes);
                     open = false;

@@ -4,24 +4,23 @@
 //! <encoding u32 LE: 2, 4 or 8> <length u32 LE> <length values of that width, LE, ascending>
 //! ```
 
+use amber_store::intset::width_of;
+
 /// Appends the intset of `values` (sorted, distinct) to `out`, with the narrowest width that
 /// holds them all, as Redis's intset upgrades do.
-pub fn encode(values: &[i64], out: &mut Vec<u8>) {
-    let (min, max) = match (values.first(), values.last()) {
-        (Some(&a), Some(&b)) => (a, b),
+pub fn encode<I>(values: I, out: &mut Vec<u8>)
+where
+    I: ExactSizeIterator<Item = i64> + DoubleEndedIterator + Clone,
+{
+    let (min, max) = match (values.clone().next(), values.clone().next_back()) {
+        (Some(a), Some(b)) => (a, b),
         _ => (0, 0),
     };
-    let width: usize = if i16::try_from(min).is_ok() && i16::try_from(max).is_ok() {
-        2
-    } else if i32::try_from(min).is_ok() && i32::try_from(max).is_ok() {
-        4
-    } else {
-        8
-    };
+    let width = width_of(min).max(width_of(max));
     out.reserve(8 + width * values.len());
     out.extend_from_slice(&(width as u32).to_le_bytes());
     out.extend_from_slice(&(values.len() as u32).to_le_bytes());
-    for &v in values {
+    for v in values {
         match width {
             2 => out.extend_from_slice(&(v as i16).to_le_bytes()),
             4 => out.extend_from_slice(&(v as i32).to_le_bytes()),
@@ -78,7 +77,7 @@ mod tests {
             (vec![i64::MIN, 0], 8),
         ] {
             let mut b = Vec::new();
-            encode(&vals, &mut b);
+            encode(vals.iter().copied(), &mut b);
             assert_eq!(b[0], width);
             assert_eq!(decode(&b).unwrap(), vals);
         }
@@ -92,7 +91,7 @@ mod tests {
     #[test]
     fn corrupt_intsets_are_rejected() {
         let mut b = Vec::new();
-        encode(&[1, 2, 3], &mut b);
+        encode([1i64, 2, 3].into_iter(), &mut b);
         assert!(decode(&b[..b.len() - 1]).is_err());
         let mut bad = b.clone();
         bad[0] = 3;

@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use amber_store::hash::{Hash, Table};
+use amber_store::intset::IntSet;
 use amber_store::list::List;
 use amber_store::set::Set;
 use amber_store::value::EMBSTR_MAX;
@@ -88,10 +89,8 @@ pub fn to_value(v: RdbValue, limits: &Limits) -> Value {
             let n = members.len();
             if n <= limits.set_max_intset_entries {
                 let ints: Option<Vec<i64>> = members.iter().map(|m| parse_i64(m)).collect();
-                if let Some(mut ints) = ints {
-                    ints.sort_unstable();
-                    ints.dedup();
-                    return Value::Set(Arc::new(Set::Ints(ints)));
+                if let Some(ints) = ints {
+                    return Value::Set(Arc::new(Set::Ints(IntSet::from_vec(ints))));
                 }
             }
             Value::Set(Arc::new(set_table(
@@ -99,7 +98,7 @@ pub fn to_value(v: RdbValue, limits: &Limits) -> Value {
                 n,
             )))
         }
-        RdbValue::IntSet(mut ints) => {
+        RdbValue::IntSet(ints) => {
             let n = ints.len();
             if n > limits.set_max_intset_entries {
                 let it = ints
@@ -107,9 +106,7 @@ pub fn to_value(v: RdbValue, limits: &Limits) -> Value {
                     .map(|i| std::borrow::Cow::Owned(i.to_string().into_bytes()));
                 return Value::Set(Arc::new(set_table(it, n)));
             }
-            ints.sort_unstable();
-            ints.dedup();
-            Value::Set(Arc::new(Set::Ints(ints)))
+            Value::Set(Arc::new(Set::Ints(IntSet::from_vec(ints))))
         }
         RdbValue::Hash(pairs) => {
             let small = pairs.len() <= limits.hash_max_listpack_entries

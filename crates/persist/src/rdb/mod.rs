@@ -26,7 +26,7 @@ pub mod zipmap;
 
 pub use decode::{Decoder, Item, RdbEntry, RdbValue};
 pub use dump::{create_dump, verify_and_decode_dump};
-pub use encode::{write_entry, write_value, EncodeOptions, Encoder};
+pub use encode::{set_packed_threshold, write_entry, write_value, EncodeOptions, Encoder};
 pub use error::RdbError;
 pub use load::to_value;
 

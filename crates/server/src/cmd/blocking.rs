@@ -131,6 +131,7 @@ pub(crate) fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
                 });
                 srv.cmd_time_ms = crate::server::unix_ms();
                 srv.blocking.serving = Some(key.1.clone());
+                let mark = other.out.len();
                 call(srv, &mut other, cmd, &args, true);
                 srv.blocking.serving = None;
                 if other.blocked.as_ref().is_some_and(|b| b.keys.is_empty()) {
@@ -140,6 +141,7 @@ pub(crate) fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
                 if other.blocked.is_some() {
                     register_blocked(srv, &mut other);
                 } else {
+                    other.end_command(mark);
                     other.notify.notify_one();
                 }
             }

@@ -89,7 +89,39 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
         CLIENT_FLAGS,
         (0, 0, 0),
         CONN,
-        client_no_evict,
+        super::client_ctl::client_no_evict,
+    ),
+    Command::new(
+        "reply",
+        3,
+        NOSCRIPT | LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        CONN,
+        super::client_ctl::client_reply,
+    ),
+    Command::new(
+        "unblock",
+        -3,
+        CLIENT_FLAGS | super::SENTINEL,
+        (0, 0, 0),
+        CONN,
+        super::client_ctl::client_unblock,
+    ),
+    Command::new(
+        "getredir",
+        2,
+        NOSCRIPT | LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        CONN,
+        super::client_ctl::client_getredir,
+    ),
+    Command::new(
+        "trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        CONN,
+        super::client_ctl::client_trackinginfo,
     ),
     Command::new("help", 2, LOADING | STALE, (0, 0, 0), CONN, client_help),
 ];
@@ -341,6 +373,9 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     }
     if cl.is_unix {
         flags.push('U');
+    }
+    if cl.no_evict {
+        flags.push('e');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -624,18 +659,11 @@ fn client_unpause(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-fn client_no_evict(ctx: &mut Ctx<'_>) -> Reply {
-    if is(&ctx.args[2], "on") || is(&ctx.args[2], "off") {
-        ctx.cl.out.ok();
-        Ok(())
-    } else {
-        Err(Error::syntax())
-    }
-}
-
 fn client_help(ctx: &mut Ctx<'_>) -> Reply {
     let lines = [
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -656,8 +684,6 @@ fn client_help(ctx: &mut Ctx<'_>) -> Reply {
         "      Kill connections authenticated by <username>.",
         "    * SKIPME (YES|NO)",
         "      Skip killing current connection (default: yes).",
-        "    * ID <client-id>",
-        "      Kill connections by client id.",
         "LIST [options ...]",
         "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -666,12 +692,18 @@ fn client_help(ctx: &mut Ctx<'_>) -> Reply {
         "    Stop the current client pause, resuming traffic.",
         "PAUSE <timeout> [WRITE|ALL]",
         "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     ctx.help_lines(&lines)
 }

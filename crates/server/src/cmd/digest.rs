@@ -133,7 +133,7 @@ fn add_value(d: &mut Digest, e: &Entry) {
             mix_digest(d, &TYPE_SET.to_be_bytes());
             match &**s {
                 Set::Ints(v) => {
-                    for n in v {
+                    for n in v.iter() {
                         xor_digest(d, n.to_string().as_bytes());
                     }
                 }
@@ -165,18 +165,9 @@ fn add_zset(d: &mut Digest, z: &ZSet) {
         mix_digest(&mut e, format_g17(score).as_bytes());
         xor_digest(d, &e);
     };
-    match z.map() {
-        // A skiplist: the member→score map is the cheap walk (order does not matter).
-        Some(map) => {
-            for (m, s) in map {
-                add(m, *s);
-            }
-        }
-        None => {
-            for (m, s) in z.iter() {
-                add(m, s);
-            }
-        }
+    // Order does not matter (the digests of the elements are XORed): the cheapest walk.
+    for (m, s) in z.iter_unordered() {
+        add(m, s);
     }
 }
 

@@ -111,8 +111,18 @@ pub(crate) enum After {
     Wait,
 }
 
-/// Processes one request from a client, as Redis's processCommand.
+/// Processes one request from a client, as Redis's processCommand; under CLIENT REPLY OFF
+/// or SKIP what it replied is dropped (as Redis's prepareClientToWrite refuses to write).
 pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
+    let mark = cl.out.len();
+    let after = process_request(srv, cl, args);
+    if cl.blocked.is_none() {
+        cl.end_command(mark);
+    }
+    after
+}
+
+fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     let Some((parent, cmd)) = resolve(srv, cl, &args) else {
         return After::Continue;
     };
@@ -240,6 +250,12 @@ fn refusal(
     {
         return Some("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
     }
+    if parent.is_some_and(|p| p.name == "module")
+        && super::module::is_protected(cmd.name)
+        && !protected_allowed(module_command_protection(srv), cl)
+    {
+        return Some("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".to_string());
+    }
     if cl.in_multi() && cmd.flags & NO_MULTI != 0 {
         return Some("ERR Command not allowed inside a transaction".to_string());
     }
@@ -287,6 +303,20 @@ fn refusal(
         return Some("LOADING Redis is loading the dataset in memory".to_string());
     }
     None
+}
+
+/// enable-module-command (an accepted directive: yes, local or no).
+fn module_command_protection(srv: &Server) -> crate::config::Protection {
+    match srv
+        .config
+        .accepted
+        .get("enable-module-command")
+        .map(String::as_str)
+    {
+        Some("yes") => crate::config::Protection::Yes,
+        Some("local") => crate::config::Protection::Local,
+        _ => crate::config::Protection::No,
+    }
 }
 
 fn protected_allowed(p: crate::config::Protection, cl: &Client) -> bool {
@@ -446,6 +476,9 @@ fn account(srv: &mut Server, cl: &mut Client, run: &Ran<'_>) {
     if cl.blocked.as_ref().is_none_or(|b| b.keys.is_empty()) {
         st.calls += 1;
         st.usec += usec;
+        if srv.config.latency_tracking {
+            st.latency_hist[super::latency::hist_bucket(usec)] += 1;
+        }
         // The slow log, as Redis: not while the AOF is replayed, not for SKIP_SLOWLOG
         // commands (EXEC: the commands it ran are logged one by one).
         if cmd.flags & SKIP_SLOWLOG == 0

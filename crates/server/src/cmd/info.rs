@@ -437,9 +437,8 @@ fn clients_section(srv: &Server, out: &mut String) {
 }
 
 fn memory_section(srv: &Server, out: &mut String) {
-    let used = crate::sys::alloc::used_memory() as u64;
-    let peak = crate::sys::alloc::peak_memory() as u64;
-    let rss = crate::sys::alloc::rss() as u64;
+    let o = crate::cmd::memory::Overhead::of(srv, None);
+    let (used, peak, rss) = (o.used, o.peak, o.rss);
     let sys = total_system_memory();
     field!(out, "used_memory", used);
     field!(out, "used_memory_human", human(used));
@@ -450,19 +449,15 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(
         out,
         "used_memory_peak_perc",
-        format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)
+        format!("{:.2}%", o.peak_perc())
     );
-    let overhead = (srv.dbs.iter().map(|d| d.overhead_bytes()).sum::<usize>() as u64).min(used);
-    field!(out, "used_memory_overhead", overhead);
-    field!(out, "used_memory_startup", 0);
-    field!(out, "used_memory_dataset", used - overhead);
+    field!(out, "used_memory_overhead", o.total());
+    field!(out, "used_memory_startup", o.startup);
+    field!(out, "used_memory_dataset", o.dataset());
     field!(
         out,
         "used_memory_dataset_perc",
-        format!(
-            "{:.2}%",
-            (used - overhead) as f64 * 100.0 / used.max(1) as f64
-        )
+        format!("{:.2}%", o.dataset_perc())
     );
     field!(out, "allocator_allocated", used);
     field!(out, "allocator_active", rss);
@@ -496,16 +491,12 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
     field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
     field!(out, "mem_not_counted_for_evict", 0);
-    field!(
-        out,
-        "mem_replication_backlog",
-        srv.repl.backlog.as_ref().map_or(0, |b| b.size())
-    );
+    field!(out, "mem_replication_backlog", o.backlog);
     field!(out, "mem_total_replication_buffers", 0);
     field!(out, "mem_clients_slaves", 0);
-    field!(out, "mem_clients_normal", 0);
+    field!(out, "mem_clients_normal", o.clients_normal);
     field!(out, "mem_cluster_links", 0);
-    field!(out, "mem_aof_buffer", 0);
+    field!(out, "mem_aof_buffer", o.aof_buffer);
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "active_defrag_running", 0);
     field!(out, "lazyfree_pending_objects", 0);

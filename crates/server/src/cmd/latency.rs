@@ -2,8 +2,8 @@
 //! that took at least that many milliseconds is recorded: "command" and "fast-command" (a
 //! command's run), "aof-write" and "aof-fsync-always" (the AOF's write and, under `always`,
 //! its fsync: where a slow disk shows), "expire-cycle". One sample per second per event (the
-//! highest), the last 160 kept. LATENCY LATEST / HISTORY / RESET / HELP read it (DOCTOR,
-//! GRAPH and HISTOGRAM are not there yet).
+//! highest), the last 160 kept. LATENCY LATEST / HISTORY / RESET / HELP read it here;
+//! DOCTOR, GRAPH and HISTOGRAM (per-command histograms) are in latency_report.rs.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -39,19 +39,63 @@ static SUBCOMMANDS: &[Command] = &[
         &[],
         reset,
     ),
+    Command::new(
+        "doctor",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        &[],
+        super::latency_report::doctor,
+    ),
+    Command::new(
+        "graph",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        &[],
+        super::latency_report::graph,
+    ),
+    Command::new(
+        "histogram",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        &[],
+        super::latency_report::histogram,
+    ),
     Command::new("help", 2, LOADING | STALE, (0, 0, 0), &[], help),
 ];
 
 #[derive(Default)]
-struct Series {
+pub(crate) struct Series {
     /// (unix seconds, milliseconds), oldest first.
-    samples: VecDeque<(i64, u64)>,
-    max: u64,
+    pub(crate) samples: VecDeque<(i64, u64)>,
+    pub(crate) max: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct LatencyMonitor {
-    events: BTreeMap<&'static str, Series>,
+    pub(crate) events: BTreeMap<&'static str, Series>,
+}
+
+/// Buckets of the per-command latency histograms: Redis's hdr_histogram (1 ns to 1 s, two
+/// significant digits) read by LATENCY HISTOGRAM's log iterator, whose steps are the powers
+/// of two from 1024 ns; bucket i holds the calls up to step 2^(10+i) ns.
+pub(crate) const HIST_BUCKETS: usize = 21;
+
+/// The bucket of a call that took `usec` microseconds (Redis records usec * 1000 ns, clamped
+/// to 1 ns .. 1 s): the first step whose highest equivalent value covers it.
+pub(crate) fn hist_bucket(usec: u64) -> usize {
+    let ns = usec.saturating_mul(1000).clamp(1, 1_000_000_000);
+    (0..HIST_BUCKETS)
+        .find(|&i| ns <= hist_step_top(i))
+        .unwrap_or(HIST_BUCKETS - 1)
+}
+
+/// The highest value hdr_histogram counts as equal to step 2^(10+i) ns (its precision there
+/// is 2^(3+i) ns).
+pub(crate) fn hist_step_top(i: usize) -> u64 {
+    (1u64 << (10 + i)) + (1u64 << (3 + i)) - 1
 }
 
 impl LatencyMonitor {
@@ -133,6 +177,10 @@ fn reset(ctx: &mut Ctx<'_>) -> Reply {
 fn help(ctx: &mut Ctx<'_>) -> Reply {
     const LINES: &[&str] = &[
         "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
         "HISTORY <event>",
         "    Return time-latency samples for the <event> class.",
         "LATEST",
@@ -140,6 +188,9 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
         "RESET [<event> ...]",
         "    Reset latency data of one or more <event> classes.",
         "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
         "HELP",
         "    Prints this help.",
     ];

@@ -10,7 +10,7 @@
 //! integer arithmetic.
 
 use rustc_apfloat::ieee::X87DoubleExtended;
-use rustc_apfloat::{Float, Round};
+use rustc_apfloat::{Float, FloatConvert, Round};
 
 use crate::cmd::Error;
 
@@ -136,6 +136,15 @@ impl LongDouble {
     /// The exact value of a 64-bit integer (a long double holds every i64).
     pub(crate) fn from_i64(n: i64) -> LongDouble {
         LongDouble(X87DoubleExtended::from_i128(i128::from(n)).value)
+    }
+
+    /// The exact value of a double (a long double holds every double), as C's conversion.
+    pub(crate) fn from_f64(d: f64) -> LongDouble {
+        let mut loses_info = false;
+        let v: X87DoubleExtended = rustc_apfloat::ieee::Double::from_bits(u128::from(d.to_bits()))
+            .convert(&mut loses_info)
+            .value;
+        LongDouble(v)
     }
 
     /// IEEE addition rounded to nearest, ties to even, as the x87 unit does in extended mode.

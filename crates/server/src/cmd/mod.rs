@@ -17,21 +17,28 @@ pub(crate) mod args;
 mod bitfield;
 pub(crate) mod bitmaps;
 mod blocking;
+mod client_ctl;
 pub(crate) mod connection;
 mod debug;
 pub(crate) mod digest;
 mod dispatch;
 pub(crate) mod docs;
 pub(crate) mod dump;
+mod geo;
+pub(crate) mod getkeys;
 pub(crate) mod glob;
 pub(crate) mod hashes;
 mod hyperloglog;
 pub(crate) mod info;
 pub(crate) mod keys;
+mod keyspecs;
 pub(crate) mod latency;
+mod latency_report;
 pub(crate) mod ldouble;
 pub(crate) mod lists;
+mod lolwut;
 pub(crate) mod memory;
+mod module;
 pub(crate) mod monitor;
 pub(crate) mod notify;
 pub(crate) mod persistence;
@@ -210,7 +217,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 22] {
+pub(crate) fn families() -> [&'static [Command]; 24] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -222,6 +229,7 @@ pub(crate) fn families() -> [&'static [Command]; 22] {
         hashes::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
         server_admin::COMMANDS,
@@ -234,6 +242,7 @@ pub(crate) fn families() -> [&'static [Command]; 22] {
         monitor::COMMANDS,
         latency::COMMANDS,
         memory::COMMANDS,
+        module::COMMANDS,
     ]
 }
 

@@ -1,4 +1,4 @@
-//! SYNC, PSYNC, REPLCONF, WAIT and ROLE: the command table's side of replication; the
+//! SYNC, PSYNC, REPLCONF, REPLICAOF, FAILOVER, WAIT and ROLE: the command table's side of replication; the
 //! work is in `crate::replication` (see its drawing).
 
 use super::{
@@ -47,6 +47,14 @@ pub(crate) static COMMANDS: &[Command] = &[
         &[],
         replicaof,
     ),
+    Command::new(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        (0, 0, 0),
+        &[],
+        failover,
+    ),
     Command::new("wait", 3, NOSCRIPT, (0, 0, 0), &["@connection"], wait),
     Command::new(
         "role",
@@ -57,6 +65,10 @@ pub(crate) static COMMANDS: &[Command] = &[
         role,
     ),
 ];
+
+fn failover(ctx: &mut Ctx<'_>) -> Reply {
+    crate::replication::failover::command(ctx)
+}
 
 fn wait(ctx: &mut Ctx<'_>) -> Reply {
     crate::replication::master::wait(ctx)

@@ -65,6 +65,22 @@ pub(crate) static COMMANDS: &[Command] = &[
 
 static COMMAND_SUBCOMMANDS: &[Command] = &[
     Command::new(
+        "getkeys",
+        -4,
+        LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        &["@connection"],
+        super::getkeys::command_getkeys,
+    ),
+    Command::new(
+        "getkeysandflags",
+        -4,
+        LOADING | STALE | super::SENTINEL,
+        (0, 0, 0),
+        &["@connection"],
+        super::getkeys::command_getkeysandflags,
+    ),
+    Command::new(
         "count",
         2,
         LOADING | STALE,
@@ -243,8 +259,7 @@ fn write_command_info(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Optio
     for cat in cats {
         out.simple(&cat);
     }
-    out.set(0);
-    out.array(0);
+    super::getkeys::write_tips_and_key_specs(out, &super::full_name(parent, c));
     out.array(c.subcommands.len());
     for s in c.subcommands {
         write_command_info(out, s, Some(c));
@@ -374,8 +389,12 @@ fn command_help(ctx: &mut Ctx<'_>) -> Reply {
         "    Return documentation details about multiple Redis commands.",
         "    If no command names are given, documentation details for all",
         "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
 
@@ -523,7 +542,7 @@ fn config_help(ctx: &mut Ctx<'_>) -> Reply {
         "REWRITE",
         "    Rewrite the configuration file.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
 

@@ -169,7 +169,6 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         )
     },
-    row("latency-tracking", 0, Bool, "yes"),
     Accepted {
         flags: MULTI_ARG,
         ..row(

@@ -11,6 +11,8 @@ pub(crate) const PROTECTED: u32 = 2;
 pub(crate) const MULTI_ARG: u32 = 4;
 /// Only an exact name shows it in CONFIG GET (test aids, as Redis's HIDDEN_CONFIG).
 pub(crate) const HIDDEN: u32 = 8;
+/// A string: CONFIG REWRITE always writes it quoted (Redis's sdscatrepr: `dir "/data"`).
+pub(crate) const STRING: u32 = 16;
 
 type Getter = fn(&Config) -> String;
 type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
@@ -167,7 +169,7 @@ macro_rules! string_directive {
         Directive {
             name: $name,
             alias: None,
-            flags: $flags,
+            flags: $flags | STRING,
             get: |c| c.$field.clone(),
             set: |c, a| {
                 c.$field = one(a).to_string();
@@ -200,7 +202,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "requirepass",
         alias: None,
-        flags: 0,
+        flags: STRING,
         get: |c| {
             c.requirepass
                 .as_ref()
@@ -387,7 +389,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "dir",
         alias: None,
-        flags: PROTECTED,
+        flags: PROTECTED | STRING,
         // As Redis: the working directory, absolute (the server runs in it).
         get: |c| {
             std::env::current_dir()
@@ -415,7 +417,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "dbfilename",
         alias: None,
-        flags: PROTECTED,
+        flags: PROTECTED | STRING,
         get: |c| c.dbfilename.clone(),
         set: |c, a| {
             let v = one(a);
@@ -427,6 +429,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         },
     },
     bool_directive!("rdbcompression", 0, rdbcompression),
+    bool_directive!("latency-tracking", 0, latency_tracking),
     bool_directive!("rdbchecksum", IMMUTABLE, rdbchecksum),
     bool_directive!(
         "stop-writes-on-bgsave-error",
@@ -443,6 +446,47 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         i64::from(i32::MIN),
         i64::from(i32::MAX)
     ),
+    int_directive!(
+        "key-load-delay",
+        None,
+        HIDDEN,
+        key_load_delay,
+        i64,
+        i64::from(i32::MIN),
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "loading-process-events-interval-bytes",
+        None,
+        HIDDEN,
+        loading_process_events_interval_bytes,
+        i64,
+        1024,
+        i64::from(i32::MAX)
+    ),
+    Directive {
+        name: "use-exit-on-panic",
+        alias: None,
+        flags: HIDDEN,
+        get: |c| yes_no(c.use_exit_on_panic),
+        set: |c, a| {
+            c.use_exit_on_panic = parse_bool(one(a))?;
+            crate::sys::crash::set_exit_on_panic(c.use_exit_on_panic);
+            Ok(())
+        },
+    },
+    // Redis's software watchdog (SIGALRM stack traces of a slow main thread): Amber has none,
+    // so only 0 (off, the default) is accepted.
+    Directive {
+        name: "watchdog-period",
+        alias: None,
+        flags: HIDDEN,
+        get: |_| "0".into(),
+        set: |_, a| match parse_int(one(a), 0, i64::from(i32::MAX))? {
+            0 => Ok(()),
+            _ => Err("Amber has no software watchdog; only 0 (off) is accepted".into()),
+        },
+    },
     // No eviction yet: report the truth and refuse a limit rather than ignore it.
     Directive {
         name: "maxmemory",
@@ -474,7 +518,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "appendfilename",
         alias: None,
-        flags: IMMUTABLE,
+        flags: IMMUTABLE | STRING,
         get: |c| c.appendfilename.clone(),
         set: |c, a| {
             c.appendfilename = plain_name(one(a), "appendfilename", "filename")?;
@@ -484,7 +528,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "appenddirname",
         alias: None,
-        flags: IMMUTABLE,
+        flags: IMMUTABLE | STRING,
         get: |c| c.appenddirname.clone(),
         set: |c, a| {
             c.appenddirname = plain_name(one(a), "appenddirname", "dirname")?;
@@ -753,6 +797,9 @@ impl Dir {
     pub(crate) fn flags(self) -> u32 {
         match self {
             Dir::Own(d) => d.flags,
+            Dir::Accepted(a) if matches!(a.kind, crate::config::accepted::Kind::Str) => {
+                a.flags | STRING
+            }
             Dir::Accepted(a) => a.flags,
         }
     }

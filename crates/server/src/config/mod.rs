@@ -5,7 +5,7 @@
 //! (and reporting every refused line at once) is in `load.rs`; the directive table in `directives.rs`, CONFIG REWRITE in `rewrite.rs`. Later features add rows.
 
 pub(crate) mod accepted;
-mod directives;
+pub(crate) mod directives;
 pub(crate) mod load;
 mod rewrite;
 
@@ -75,11 +75,22 @@ pub struct Config {
     pub(crate) reading_file: bool,
     pub(crate) dbfilename: String,
     pub(crate) rdbcompression: bool,
+    /// latency-tracking: per-command latency histograms (LATENCY HISTOGRAM).
+    pub(crate) latency_tracking: bool,
     pub(crate) rdbchecksum: bool,
     pub(crate) stop_writes_on_bgsave_error: bool,
     pub(crate) rdb_save_incremental_fsync: bool,
     /// Microseconds to sleep per key while saving (a test aid, as in Redis; negative = nanosleep).
     pub(crate) rdb_key_save_delay: i64,
+    /// key-load-delay (hidden test aid): microseconds to wait after each key loaded from an
+    /// RDB (negative -n: 1 microsecond, one key in n on average), as Redis's debugDelay.
+    pub(crate) key_load_delay: i64,
+    /// loading-process-events-interval-bytes (hidden): how often Redis's loader stops to serve
+    /// clients. Amber loads on a thread and serves clients all along, so nothing reads it.
+    pub(crate) loading_process_events_interval_bytes: i64,
+    /// use-exit-on-panic (hidden): a panic or failed assertion ends the process with exit
+    /// code 1 after its report instead of SIGABRT (sys::crash keeps the switch).
+    pub(crate) use_exit_on_panic: bool,
     pub(crate) appendonly: bool,
     pub(crate) appendfilename: String,
     pub(crate) appenddirname: String,
@@ -238,10 +249,14 @@ impl Default for Config {
             reading_file: false,
             dbfilename: "dump.rdb".into(),
             rdbcompression: true,
+            latency_tracking: true,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             rdb_save_incremental_fsync: true,
             rdb_key_save_delay: 0,
+            key_load_delay: 0,
+            loading_process_events_interval_bytes: 2 * 1024 * 1024,
+            use_exit_on_panic: false,
             appendonly: false,
             appendfilename: "appendonly.aof".into(),
             appenddirname: "appendonlydir".into(),

@@ -48,6 +48,8 @@ pub(crate) struct Loaded {
     /// The `used-mem` aux field (loading_rdb_used_mem).
     pub(crate) used_mem: u64,
     pub(crate) aof_base: bool,
+    /// The replication history the file records (repl-stream-db, repl-id, repl-offset).
+    pub(crate) history: crate::replication::resume::SavedHistory,
     /// The stored and the computed CRC-64 (None before version 5). They differ only when
     /// loaded with rdbchecksum no; a stored 0 means the file was saved without a checksum.
     pub(crate) crc: Option<(u64, u64)>,
@@ -99,6 +101,8 @@ pub(crate) struct Applier<'a> {
     /// Keys whose expiry is before this are skipped and counted as expired.
     expire_before: Option<i64>,
     lru: u32,
+    /// key-load-delay, microseconds per key (see Config::key_load_delay).
+    pub(crate) key_delay_us: i64,
 }
 
 impl<'a> Applier<'a> {
@@ -121,6 +125,7 @@ impl<'a> Applier<'a> {
                 rdb_version: 0,
                 used_mem: 0,
                 aof_base: false,
+                history: Default::default(),
                 crc: None,
             },
             db: 0,
@@ -131,6 +136,7 @@ impl<'a> Applier<'a> {
             limits,
             expire_before,
             lru,
+            key_delay_us: 0,
         }
     }
 
@@ -205,7 +211,9 @@ impl<'a> Applier<'a> {
                         .unwrap_or(0)
                 }
                 b"aof-base" => out.aof_base = value == b"1",
-                _ => {}
+                k => {
+                    out.history.aux(k, &value);
+                }
             },
             Item::Entry(e) => {
                 if let (Some(t), Some(now)) = (e.expire_ms, self.expire_before) {
@@ -214,6 +222,7 @@ impl<'a> Applier<'a> {
                         return Ok(false);
                     }
                 }
+                key_load_delay(self.key_delay_us);
                 let value = rdb::to_value(e.value, self.limits);
                 let expire = e.expire_ms.unwrap_or(NO_EXPIRE);
                 self.batch.push((Key::from_slice(&e.key), value, expire));
@@ -226,6 +235,19 @@ impl<'a> Applier<'a> {
     }
 }
 
+/// Redis's debugDelay for key-load-delay: `us` microseconds, or for a negative -n one
+/// microsecond with probability 1/n.
+fn key_load_delay(us: i64) {
+    let us = if us < 0 {
+        u64::from(rand::random::<u64>().is_multiple_of(us.unsigned_abs()))
+    } else {
+        us as u64
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
+}
+
 /// How to load a file: the configuration that matters.
 #[derive(Clone, Copy)]
 pub(crate) struct LoadOptions {
@@ -234,6 +256,7 @@ pub(crate) struct LoadOptions {
     pub(crate) lru: u32,
     /// rdbchecksum: a CRC mismatch refuses the file (yes) or is only logged (no).
     pub(crate) verify_crc: bool,
+    pub(crate) key_load_delay: i64,
 }
 
 impl LoadOptions {
@@ -243,6 +266,7 @@ impl LoadOptions {
             limits: s.config.limits,
             lru: s.lru_clock(),
             verify_crc: s.config.rdbchecksum,
+            key_load_delay: s.config.key_load_delay,
         }
     }
 }
@@ -265,6 +289,7 @@ pub(crate) fn load_stream<R: Read>(
     let mut dec = Decoder::new(reader).map_err(fail)?;
     dec.verify_checksum(o.verify_crc);
     let mut ap = Applier::new(databases, limits, Some(now_ms), lru);
+    ap.key_delay_us = o.key_load_delay;
     ap.out.rdb_version = dec.version();
     ap.hashers = ap.out.dbs.iter().map(Db::batch_hasher).collect();
     let inserter = Inserter::start(std::mem::take(&mut ap.out.dbs), lru)?;
@@ -420,9 +445,11 @@ pub(crate) fn load_at_start(srv: &Rc<RefCell<Server>>) {
                     .as_ref()
                     .map(|p| p.started.elapsed().as_secs_f64())
                     .unwrap_or(0.0);
+                let history = l.history.clone();
                 install(&mut s, l);
                 s.log
                     .notice(&format!("DB loaded from disk: {secs:.3} seconds"));
+                crate::replication::resume::restore(&mut s, &history);
             }
             Ok(None) => {}
             Err(f) => fatal(&s, &f.to_string()),

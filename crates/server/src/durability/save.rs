@@ -163,8 +163,10 @@ impl SnapshotJob {
     }
 
     /// Adds an aux field to the RDB header (replication: repl-stream-db, repl-id, repl-offset).
+    /// They come before aof-base, as in Redis's header.
     pub(crate) fn add_aux(&mut self, key: &'static str, value: Vec<u8>) {
-        self.aux.push((key, value));
+        let at = self.aux.iter().position(|(k, _)| *k == "aof-base");
+        self.aux.insert(at.unwrap_or(self.aux.len()), (key, value));
     }
 
     /// Writes the whole snapshot to `w`: an RDB stream (header to checksum), or commands.
@@ -428,7 +430,10 @@ fn target_dir() -> PathBuf {
 pub(crate) fn save_now(srv: &mut Server) -> SaveResult {
     crate::durability::rdb_guard::keep_aside(srv);
     srv.rdb.saves += 1;
-    let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
+    let mut job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
+    for (k, v) in crate::replication::resume::save_info(srv).unwrap_or_default() {
+        job.add_aux(k, v);
+    }
     let dir = target_dir();
     let name = srv.config.dbfilename.clone();
     let fsync = srv.config.rdb_save_incremental_fsync;
@@ -452,7 +457,10 @@ pub(crate) fn bgsave_start(srv: &mut Server) -> Result<(), SaveFailure> {
     srv.rdb.lastbgsave_try = now;
     crate::durability::rdb_guard::keep_aside(srv);
     srv.rdb.saves += 1;
-    let job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
+    let mut job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
+    for (k, v) in crate::replication::resume::save_info(srv).unwrap_or_default() {
+        job.add_aux(k, v);
+    }
     let progress = job.progress.clone();
     let dir = target_dir();
     let name = srv.config.dbfilename.clone();

@@ -56,7 +56,13 @@ where
             w.done().await;
         }
         if !wbuf.is_empty() {
-            if wr.write_all(&wbuf).await.is_err() {
+            // A peer that reads nothing (a stopped replica over its output-buffer limit,
+            // CLIENT KILL) must not keep the connection open: closing wins over the write.
+            let failed = tokio::select! {
+                r = wr.write_all(&wbuf) => r.is_err(),
+                _ = closing(&client, &notify) => true,
+            };
+            if failed {
                 break;
             }
             wbuf.clear();
@@ -126,7 +132,9 @@ where
                             s.stats.commands.entry(cmd::CmdName::of(None, b.cmd)).or_default().calls += 1;
                         }
                         cmd::unregister_blocked(&mut s, &mut c);
+                        let mark = c.out.len();
                         on_timeout(&mut c.out);
+                        c.end_command(mark);
                     }
                 }
             }
@@ -145,6 +153,16 @@ where
     let mut s = srv.borrow_mut();
     let mut c = client.borrow_mut();
     free_client(&mut s, &mut c);
+}
+
+/// Returns once the client is marked to close (it is notified when it is).
+async fn closing(client: &Rc<RefCell<Client>>, notify: &tokio::sync::Notify) {
+    loop {
+        notify.notified().await;
+        if client.borrow().close_asap {
+            return;
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
@@ -221,11 +239,19 @@ fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next
     Next::Wait { deadline }
 }
 
-/// When CLIENT PAUSE holds back the next request of this client, the time it ends.
+/// When CLIENT PAUSE, or a FAILOVER's write pause, holds back the next request of this
+/// client, the time it ends (a failover's: far ahead; its end wakes the clients).
 fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant> {
-    let pause = srv.pause?;
-    if pause.until <= Instant::now() {
+    let now = Instant::now();
+    if srv.pause.is_some_and(|p| p.until <= now) {
         srv.pause = None;
+    }
+    // The failover's pause is its own: CLIENT UNPAUSE leaves it (as Redis's pause purposes).
+    let failover = crate::replication::failover::pausing(srv).then(|| crate::server::Pause {
+        until: now + Duration::from_secs(3600),
+        write_only: true,
+    });
+    if srv.pause.is_none() && failover.is_none() {
         return None;
     }
     let limits = Limits::default();
@@ -245,14 +271,13 @@ fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant
     ) {
         return None;
     }
-    if pause.write_only
-        && !cmd.is_write()
-        && cmd.flags & cmd::MAY_REPLICATE == 0
-        && !matches!(lname, "exec")
-    {
-        return None;
-    }
-    Some(pause.until)
+    let writes = cmd.is_write() || cmd.flags & cmd::MAY_REPLICATE != 0 || lname == "exec";
+    [srv.pause, failover]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.write_only || writes)
+        .map(|p| p.until)
+        .max()
 }
 
 /// Removes every trace of a client from the server (freeClient).

@@ -208,8 +208,21 @@ async fn session(srv: &Srv, generation: u64, host: &str, port: u16) -> Result<()
             "Trying a partial resynchronization (request {replid}:{offset})."
         ));
     }
-    send(&mut wr, &[b"PSYNC", replid.as_bytes(), offset.as_bytes()]).await?;
+    // A master failing over to this target asks it to take over (PSYNC ... FAILOVER).
+    let failover = super::failover::in_progress(&srv.borrow());
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", replid.as_bytes(), offset.as_bytes()];
+    if failover {
+        psync.push(b"FAILOVER");
+    }
+    if let Err(e) = send(&mut wr, &psync).await {
+        super::failover::write_error(&mut srv.borrow_mut());
+        return Err(e);
+    }
     let reply = rd.line().await?;
+    if failover {
+        let accepted = reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE");
+        super::failover::psync_answered(&mut srv.borrow_mut(), accepted);
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut w = rest.split_whitespace();
         let (Some(id), Some(off)) = (w.next(), w.next().and_then(|o| o.parse::<u64>().ok())) else {
@@ -220,9 +233,9 @@ async fn session(srv: &Srv, generation: u64, host: &str, port: u16) -> Result<()
         }
         log.notice(&format!("Full resync from master: {id}:{off}"));
         set_state(srv, generation, LinkState::Transfer)?;
-        full_sync(srv, generation, &mut rd, id.to_string(), off).await?;
+        let db = full_sync(srv, generation, &mut rd, id.to_string(), off).await?;
         log.notice("MASTER <-> REPLICA sync: Finished with success");
-        connected(srv, generation, host, port, &laddr, 0)?;
+        connected(srv, generation, host, port, &laddr, db)?;
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         log.notice("Successful partial resynchronization with master.");
         continue_history(srv, rest.trim());
@@ -321,13 +334,15 @@ fn continue_history(srv: &Srv, new_id: &str) {
 }
 
 /// Receives the RDB into a temporary file, then loads it on a thread and installs it.
+/// Returns the database the stream continues in (the RDB's repl-stream-db: a chained
+/// master passes on a stream that selected it before the snapshot).
 async fn full_sync(
     srv: &Srv,
     generation: u64,
     rd: &mut Reader,
     replid: String,
     offset: u64,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let head = rd.line().await?;
     if is_error(&head) {
         return Err(format!("MASTER aborted replication with an error: {head}"));
@@ -349,7 +364,9 @@ async fn full_sync(
         Ok(()) => load(srv, generation, &path, replid, offset).await,
         Err(e) => Err(e),
     };
-    let _ = std::fs::remove_file(&path);
+    if r.is_err() || !super::resume::keep_synced_rdb(&mut srv.borrow_mut(), &path) {
+        let _ = std::fs::remove_file(&path);
+    }
     r
 }
 
@@ -458,7 +475,7 @@ async fn load(
     path: &PathBuf,
     replid: String,
     offset: u64,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let (opts, log) = {
         let mut s = srv.borrow_mut();
         s.log.notice("MASTER <-> REPLICA sync: Flushing old data");
@@ -502,11 +519,12 @@ async fn load(
     }
     match r {
         Ok(loaded) => {
+            let db = usize::try_from(loaded.history.stream_db).unwrap_or(0);
             crate::durability::rdb_load::install(&mut s, loaded);
             adopt_history(&mut s, replid, offset);
             restart_aof(&mut s);
             disconnect_replicas(&mut s);
-            Ok(())
+            Ok(db)
         }
         Err(e) => {
             log.warning(&format!("RDB from the master could not be loaded: {e}"));
@@ -613,7 +631,7 @@ async fn stream_loop(
 
 /// Counts the bytes of one applied command in our offset and passes them on, unless they
 /// belong to a transaction still open (then they wait for its end).
-fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: u64) {
+fn count_applied(s: &mut Server, in_multi: bool, bytes: &[u8], limit: super::master::OutputLimit) {
     let Some(l) = s.repl.link.as_mut() else {
         return;
     };

@@ -25,6 +25,9 @@ pub(crate) struct Handshake {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum State {
+    /// Waiting for the snapshot it will share with the replicas that arrive within
+    /// repl-diskless-sync-delay (pending.rs): nothing is sent to it yet.
+    WaitStart,
     /// The snapshot is being sent (INFO: wait_bgsave, as Redis during a diskless transfer).
     SendingRdb,
     Online,
@@ -43,11 +46,15 @@ pub(crate) struct Replica {
     /// Whether `pending` may go out (after the RDB; diskless: after the first ACK).
     pub(crate) streaming: bool,
     /// The RDB went out EOF-marked: the stream starts at the first ACK.
-    diskless: bool,
+    pub(crate) diskless: bool,
     /// Came with SYNC: sends no ACKs.
     pre_psync: bool,
     /// Its pending output passed the replica output-buffer limit: it is dropped.
     pub(crate) over_limit: bool,
+    /// Since when its pending output is at or over the soft limit.
+    soft_since: Option<Instant>,
+    /// Its closing for the limit was logged.
+    limit_logged: bool,
     /// The PSYNC reply went out: any later reply to it is dropped (Redis does not answer
     /// its replicas), so that only the stream reaches it.
     replied: bool,
@@ -55,13 +62,25 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    /// Queues stream bytes, up to `limit` pending bytes (0: no limit).
-    pub(crate) fn push(&mut self, bytes: &[u8], limit: u64) {
-        if self.over_limit {
+    /// Queues stream bytes; past the output-buffer limit (checkClientOutputBufferLimits:
+    /// the hard limit at once, the soft one when still reached more than its seconds after
+    /// it was first seen) the replica is to be dropped.
+    pub(crate) fn push(&mut self, bytes: &[u8], limit: OutputLimit) {
+        // Its stream starts with its snapshot, which is not taken yet.
+        if self.over_limit || self.state == State::WaitStart {
             return;
         }
         self.pending.push(bytes);
-        if limit > 0 && self.pending.len as u64 > limit {
+        let used = self.pending.len as u64;
+        let hard = limit.hard > 0 && used >= limit.hard;
+        let soft = if limit.soft > 0 && used >= limit.soft {
+            let since = *self.soft_since.get_or_insert_with(Instant::now);
+            since.elapsed().as_secs() > limit.soft_seconds
+        } else {
+            self.soft_since = None;
+            false
+        };
+        if hard || soft {
             self.over_limit = true;
             self.pending = Pending::default();
         }
@@ -99,8 +118,16 @@ pub(crate) struct Waiter {
     deadline: Option<Instant>,
 }
 
-/// The replica output-buffer hard limit (client-output-buffer-limit replica <hard> ...).
-pub(crate) fn output_limit(srv: &Server) -> u64 {
+/// client-output-buffer-limit replica <hard> <soft> <soft seconds> (0: no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutputLimit {
+    pub(crate) hard: u64,
+    pub(crate) soft: u64,
+    pub(crate) soft_seconds: u64,
+}
+
+/// The replica class of client-output-buffer-limit (Redis's default: 256mb 64mb 60).
+pub(crate) fn output_limit(srv: &Server) -> OutputLimit {
     let v = srv
         .config
         .accepted
@@ -108,10 +135,13 @@ pub(crate) fn output_limit(srv: &Server) -> u64 {
         .map(String::as_str)
         .unwrap_or("slave 268435456 67108864 60");
     let w: Vec<&str> = v.split_whitespace().collect();
-    w.chunks(4)
-        .find(|c| c.len() == 4 && c[0] == "slave")
-        .and_then(|c| c[1].parse().ok())
-        .unwrap_or(268_435_456)
+    let class = w.chunks(4).find(|c| c.len() == 4 && c[0] == "slave");
+    let num = |i: usize, default: u64| class.and_then(|c| c[i].parse().ok()).unwrap_or(default);
+    OutputLimit {
+        hard: num(1, 268_435_456),
+        soft: num(2, 67_108_864),
+        soft_seconds: num(3, 60),
+    }
 }
 
 /// Wakes the connections of replicas that have stream bytes to send.
@@ -130,11 +160,12 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
         return;
     };
     if r.over_limit {
-        srv.log.warning(&format!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            cl.id, cl.addr
-        ));
+        log_over_limit(srv, cl.id);
         cl.close_asap = true;
+        return;
+    }
+    // The PSYNC's reply (+FULLRESYNC) comes with its snapshot, later.
+    if r.state == State::WaitStart {
         return;
     }
     if std::mem::replace(&mut r.replied, true) {
@@ -148,6 +179,21 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
         // The rest goes out in the next round, after other clients had their turn.
         r.notify.notify_one();
     }
+}
+
+/// Logs, once, that replica `id` is closed for its output-buffer limit.
+fn log_over_limit(srv: &mut Server, id: ClientId) {
+    let Some(r) = srv.repl.replicas.get_mut(&id) else {
+        return;
+    };
+    if std::mem::replace(&mut r.limit_logged, true) {
+        return;
+    }
+    let msg = format!(
+        "Client id={id} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        r.addr
+    );
+    srv.log.warning(&msg);
 }
 
 /// The most stream bytes a replica's connection takes in one round.
@@ -202,6 +248,12 @@ pub(crate) fn sync_command(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
         // Already a replica: ignored, as Redis does.
         return Ok(());
     }
+    if psync && ctx.args.len() > 3 && crate::cmd::args::is(&ctx.args[3], "failover") {
+        super::failover::psync_request(ctx)?;
+    }
+    if super::failover::pausing(ctx.srv) {
+        return Err(Error::new("NOMASTERLINK Can't SYNC while failing over"));
+    }
     if let Some(e) = super::replica::sync_refusal(ctx.srv) {
         return Err(Error::new(e));
     }
@@ -246,6 +298,8 @@ fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
         diskless: false,
         pre_psync: !psync,
         over_limit: false,
+        soft_since: None,
+        limit_logged: false,
         replied: false,
         notify: ctx.cl.notify.clone(),
     }
@@ -332,37 +386,70 @@ fn add_replica(ctx: &mut Ctx<'_>, r: Replica) {
     ctx.srv.repl.replicas.insert(ctx.cl.id, r);
 }
 
-/// The full resynchronization: +FULLRESYNC (PSYNC only), then the snapshot taken now.
+/// The full resynchronization: +FULLRESYNC (PSYNC only), then a snapshot, taken now, or
+/// (diskless, repl-diskless-sync-delay) after the wait that lets more replicas share it.
 fn full_sync(ctx: &mut Ctx<'_>, mut r: Replica, psync: bool) -> Reply {
     ctx.srv.repl.sync_full += 1;
     let diskless = r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync") != 0 || ctx.cl.rdb_only;
+    let wait = diskless && r.hs.capa_eof && setting(ctx.srv, "repl-diskless-sync-delay") > 0;
+    if !ctx.cl.rdb_only {
+        r.diskless = diskless;
+        if wait {
+            r.state = State::WaitStart;
+        }
+        add_replica(ctx, r);
+    }
+    if wait {
+        super::pending::wait(ctx.srv, ctx.cl.id, psync);
+        return Ok(());
+    }
     let framing = if diskless {
         Framing::Eof(random_id(&mut ctx.srv.rng))
     } else {
         let name = format!("temp-repl-{}-{}.rdb", std::process::id(), ctx.cl.id);
         Framing::Disk(std::path::Path::new(&ctx.srv.config.dir).join(name))
     };
-    if !ctx.cl.rdb_only {
-        r.diskless = diskless;
-        add_replica(ctx, r);
-    }
-    // Everything fed from now on follows the snapshot: the stream starts with a SELECT.
-    ctx.srv.repl.stream_db = None;
-    if psync {
-        let line = format!(
-            "+FULLRESYNC {} {}\r\n",
-            ctx.srv.repl.replid, ctx.srv.repl.offset
-        );
-        ctx.cl.out.buf.extend_from_slice(line.as_bytes());
-    }
-    let rx = transfer::start(ctx.srv, framing)
+    let rx = snapshot(ctx.srv, framing, 1)
         .map_err(|e| Error::new(format!("ERR can't start the snapshot: {e}")))?;
-    ctx.srv.log.notice(&format!(
-        "Starting BGSAVE for SYNC with target: {} (fork-less snapshot)",
-        if diskless { "replicas sockets" } else { "disk" }
-    ));
-    ctx.cl.rdb_stream = Some(rx);
+    for rx in rx {
+        attach(ctx.srv, ctx.cl, psync, rx);
+    }
     Ok(())
+}
+
+/// Takes the snapshot of a full sync for `outputs` connections; the stream fed from now on
+/// follows it (starting with a SELECT).
+pub(crate) fn snapshot(
+    srv: &mut Server,
+    framing: Framing,
+    outputs: usize,
+) -> std::io::Result<Vec<tokio::sync::mpsc::Receiver<Vec<u8>>>> {
+    let target = match framing {
+        Framing::Eof(_) => "replicas sockets",
+        Framing::Disk(_) => "disk",
+    };
+    srv.log.notice(&format!(
+        "Starting BGSAVE for SYNC with target: {target} (fork-less snapshot)"
+    ));
+    srv.repl.stream_db = None;
+    transfer::start(srv, framing, outputs)
+}
+
+/// Hands a client its snapshot: +FULLRESYNC <replid> <offset> (PSYNC), then the RDB.
+pub(crate) fn attach(
+    srv: &mut Server,
+    cl: &mut Client,
+    psync: bool,
+    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    if psync {
+        let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, srv.repl.offset);
+        cl.out.buf.extend_from_slice(line.as_bytes());
+    }
+    if let Some(r) = srv.repl.replicas.get_mut(&cl.id) {
+        r.state = State::SendingRdb;
+    }
+    cl.rdb_stream = Some(rx);
 }
 
 /// The connection finished sending the snapshot (`ok`: all of it). Returns whether the
@@ -490,6 +577,8 @@ fn ack(srv: &mut Server, id: ClientId, off: i64) {
         wake_replicas(srv);
     }
     release_waiters(srv);
+    // The acknowledgement may be the one a failover waits for.
+    super::failover::update(srv);
 }
 
 /// Online replicas that acknowledged `offset` (replicationCountAcksByOffset).
@@ -534,7 +623,9 @@ pub(crate) fn wait(ctx: &mut Ctx<'_>) -> Reply {
 
 /// REPLCONF GETACK * into the stream: replicas answer with their offset at once.
 fn request_acks(srv: &mut Server) {
-    if srv.repl.replicas.is_empty() {
+    // Not while clients are paused: the offsets must stay put (a failover waits for them);
+    // replicas acknowledge every second anyway.
+    if srv.repl.replicas.is_empty() || super::failover::clients_paused(srv) {
         return;
     }
     let mut b = Vec::new();
@@ -566,7 +657,9 @@ fn release_waiters(srv: &mut Server) {
         let acked = count_acks(srv, w.offset);
         if acked >= w.wanted || w.deadline.is_some_and(|d| d <= now) {
             crate::cmd::unregister_blocked(srv, &mut c);
+            let mark = c.out.len();
             c.out.int(acked);
+            c.end_command(mark);
             c.notify.notify_one();
         } else {
             keep.push(w);
@@ -576,7 +669,7 @@ fn release_waiters(srv: &mut Server) {
 }
 
 /// Asks the connection of client `id` to close.
-fn close_client(srv: &Server, id: ClientId) {
+pub(crate) fn close_client(srv: &Server, id: ClientId) {
     if let Some(rc) = srv.clients.get(&id) {
         if let Ok(mut c) = rc.try_borrow_mut() {
             c.close_asap = true;
@@ -586,12 +679,17 @@ fn close_client(srv: &Server, id: ClientId) {
 }
 
 pub(crate) fn cron(srv: &mut Server) {
+    super::pending::start_due(srv);
     let period = Duration::from_secs(setting(srv, "repl-ping-replica-period").max(1) as u64);
     if !srv.repl.replicas.is_empty() && srv.repl.last_ping.elapsed() >= period {
         srv.repl.last_ping = Instant::now();
-        let limit = output_limit(srv);
-        srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
-        wake_replicas(srv);
+        // A replica passes on its master's stream only (its own PING would move its
+        // offset away from its master's), as Redis's replicationFeedSlaves.
+        if !super::failover::hold_pings(srv) && !super::replica::is_replica(srv) {
+            let limit = output_limit(srv);
+            srv.repl.append_stream(b"*1\r\n$4\r\nPING\r\n", limit);
+            wake_replicas(srv);
+        }
     }
     let timeout = Duration::from_secs(setting(srv, "repl-timeout").max(1) as u64);
     let dead: Vec<(ClientId, String)> = srv
@@ -608,10 +706,18 @@ pub(crate) fn cron(srv: &mut Server) {
         ));
         close_client(srv, id);
     }
-    for (id, r) in &srv.repl.replicas {
-        if r.over_limit {
-            close_client(srv, *id);
-        }
+    // Its connection may be stuck writing to a replica that reads nothing: closing it
+    // from here interrupts that write.
+    let over: Vec<ClientId> = srv
+        .repl
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.over_limit)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in over {
+        log_over_limit(srv, id);
+        close_client(srv, id);
     }
     release_waiters(srv);
     backlog_upkeep(srv);
@@ -680,7 +786,7 @@ pub(crate) fn info_replicas(srv: &Server, out: &mut String) {
     }
     for (i, r) in srv.repl.replicas.values().enumerate() {
         let (state, lag) = match r.state {
-            State::SendingRdb => ("wait_bgsave", 0),
+            State::WaitStart | State::SendingRdb => ("wait_bgsave", 0),
             State::Online => ("online", r.ack_time.elapsed().as_secs()),
         };
         let _ = write!(
@@ -720,7 +826,8 @@ pub(crate) fn info_stream(srv: &Server, out: &mut String) {
     let b = repl.backlog.as_ref();
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        super::failover::state_name(srv),
         repl.replid,
         repl.replid2,
         repl.offset,

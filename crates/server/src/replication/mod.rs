@@ -9,18 +9,23 @@
 //!   PSYNC replid offset
 //!     replid is ours (or replid2 up to second_offset) and the backlog holds offset:
 //!         +CONTINUE replid, the backlog from offset, then the live stream
-//!     else +FULLRESYNC replid offset: a fork-less snapshot taken now goes out
-//!         ($EOF:<mark> diskless, or $<len> from a temporary file); the stream fed
+//!     else +FULLRESYNC replid offset: a fork-less snapshot goes out ($EOF:<mark>
+//!         diskless, shared by the replicas that arrive within repl-diskless-sync-delay
+//!         (pending.rs); or $<len> from a temporary file, taken at once); the stream fed
 //!         meanwhile waits in pending, and goes out after it (diskless: after the
 //!         replica's first REPLCONF ACK, so its EOF-mark detection sees the RDB's end)
-//!   replicas ─REPLCONF ACK offset─▶ ack offsets ─▶ WAIT, INFO, ROLE
-//!   cron: PING every repl-ping-replica-period, WAIT timeouts, repl-timeout, backlog ttl
+//!   replicas ─REPLCONF ACK offset─▶ ack offsets ─▶ WAIT, INFO, ROLE, FAILOVER (failover.rs)
+//!   cron: PING every repl-ping-replica-period (a master only), WAIT timeouts,
+//!         repl-timeout, backlog ttl, delayed snapshots, the failover's progress
 //! ```
 
 pub(crate) mod backlog;
+pub(crate) mod failover;
 mod link;
 pub(crate) mod master;
+mod pending;
 pub(crate) mod replica;
+pub(crate) mod resume;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -60,6 +65,10 @@ pub(crate) struct Repl {
     pub(crate) link_generation: u64,
     /// The master's stream is being applied: keys do not expire under it.
     pub(crate) applying: bool,
+    /// FAILOVER in force.
+    pub(crate) failover: failover::Failover,
+    /// Full syncs waiting for a shared diskless snapshot (repl-diskless-sync-delay).
+    pub(crate) sync_waiting: Vec<pending::Waiting>,
 }
 
 pub(crate) const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -68,6 +77,8 @@ impl Repl {
     /// `replicaof`: the directive's value (`host port`), if any.
     pub(crate) fn new(rng: &mut impl rand::Rng, replicaof: Option<&String>) -> Repl {
         let now = Instant::now();
+        let link = replica::Link::from_directive(replicaof);
+        crate::sys::log::set_replica(link.is_some());
         Repl {
             replid: random_id(rng),
             replid2: NULL_REPLID.to_string(),
@@ -82,14 +93,16 @@ impl Repl {
             sync_partial_err: 0,
             no_replicas_since: now,
             last_ping: now,
-            link: replica::Link::from_directive(replicaof),
+            link,
             link_generation: 1,
             applying: false,
+            failover: failover::Failover::default(),
+            sync_waiting: Vec::new(),
         }
     }
 
     /// Appends bytes to the stream: the backlog, and every replica.
-    pub(crate) fn append_stream(&mut self, bytes: &[u8], limit: u64) {
+    pub(crate) fn append_stream(&mut self, bytes: &[u8], limit: master::OutputLimit) {
         let Some(b) = self.backlog.as_mut() else {
             return;
         };
@@ -170,8 +183,10 @@ pub(crate) fn role(srv: &Server, out: &mut amber_resp::ReplyBuf) {
     }
 }
 
-/// Once per cron tick: pings to replicas, WAIT timeouts, dead replicas, the backlog's ttl.
+/// Once per cron tick: the failover's progress, pings to replicas, WAIT timeouts, dead
+/// replicas, the backlog's ttl.
 pub(crate) fn cron(srv: &mut Server) {
+    failover::update(srv);
     // The replicaof directive's link starts once the dataset is loaded (cron waits for it).
     replica::spawn_link(srv);
     master::cron(srv);

@@ -49,14 +49,17 @@ pub(crate) fn is_replica(srv: &Server) -> bool {
     srv.repl.link.is_some()
 }
 
-/// The database our replicas' stream continues in after a snapshot: a replica's master
-/// client's (the stream it passes on selected it), else 0 (a master's stream starts with
-/// a SELECT after every full sync).
+/// The database our master's stream continues in (Redis's master or cached master db):
+/// the master client's (the stream selected it), or the one it had when the link went
+/// down; 0 on a master.
 pub(crate) fn stream_db(srv: &Server) -> usize {
-    let id = srv.repl.link.as_ref().and_then(|l| l.master_client);
-    id.and_then(|id| srv.clients.get(&id))
+    let Some(l) = srv.repl.link.as_ref() else {
+        return 0;
+    };
+    l.master_client
+        .and_then(|id| srv.clients.get(&id))
         .and_then(|c| c.try_borrow().ok().map(|c| c.db))
-        .unwrap_or(0)
+        .unwrap_or(l.master_db)
 }
 
 /// Why SYNC/PSYNC cannot be served now (a replica without its master link).
@@ -100,13 +103,16 @@ pub(crate) fn refusal(srv: &Server, cl: &Client, is_write: bool, stale_ok: bool)
 
 /// REPLICAOF host port | NO ONE (replicaofCommand).
 pub(crate) fn replicaof(ctx: &mut Ctx<'_>) -> Reply {
+    if super::failover::pausing(ctx.srv) {
+        return Err(Error::new("ERR REPLICAOF not allowed while failing over."));
+    }
     let (a1, a2) = (&ctx.args[1], &ctx.args[2]);
     if a1.eq_ignore_ascii_case(b"no") && a2.eq_ignore_ascii_case(b"one") {
         if is_replica(ctx.srv) {
             promote(ctx.srv);
             let msg = format!(
-                "MASTER MODE enabled (user request from 'id={} addr={} laddr={}')",
-                ctx.cl.id, ctx.cl.addr, ctx.cl.laddr
+                "MASTER MODE enabled (user request from '{}')",
+                client_brief(ctx.cl)
             );
             ctx.srv.log.notice(&msg);
         }
@@ -136,22 +142,32 @@ pub(crate) fn replicaof(ctx: &mut Ctx<'_>) -> Reply {
     }
     set_master(ctx.srv, host.clone(), port);
     let msg = format!(
-        "REPLICAOF {host}:{port} enabled (user request from 'id={} addr={} laddr={}')",
-        ctx.cl.id, ctx.cl.addr, ctx.cl.laddr
+        "REPLICAOF {host}:{port} enabled (user request from '{}')",
+        client_brief(ctx.cl)
     );
     ctx.srv.log.notice(&msg);
     ctx.cl.out.ok();
     Ok(())
 }
 
-/// Starts replicating `host:port` (replicationSetMaster): any previous link ends, our
-/// replicas are disconnected (they follow the new history), and the link task starts.
+/// Who asked, in log lines (the start of Redis's client info string).
+pub(crate) fn client_brief(cl: &Client) -> String {
+    format!("id={} addr={} laddr={}", cl.id, cl.addr, cl.laddr)
+}
+
+/// Starts replicating `host:port` (replicationSetMaster): any previous link ends and the
+/// link task starts. Our replicas stay: they are disconnected when our history changes (a
+/// new replid with +CONTINUE, or a full sync loaded), else they continue with us.
 pub(crate) fn set_master(srv: &mut Server, host: String, port: u16) {
     // Our own history is what we offer the new master to continue (PSYNC with our replid
     // and offset): it accepts when it was our replica, or shares our old master's history.
+    if !is_replica(srv) {
+        srv.log.notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
+    }
     let generation = drop_link(srv).wrapping_add(1);
-    disconnect_replicas(srv);
+    disconnect_blocked(srv);
     srv.repl.link = Some(Link::new(host.clone(), port, generation));
+    crate::sys::log::set_replica(true);
     srv.config
         .accepted
         .insert("replicaof", format!("{host} {port}"));
@@ -203,6 +219,7 @@ fn drop_link(srv: &mut Server) -> u64 {
     let Some(l) = srv.repl.link.take() else {
         return srv.repl.link_generation;
     };
+    crate::sys::log::set_replica(false);
     if let Some(t) = l.task {
         t.abort();
     }
@@ -217,6 +234,24 @@ fn drop_link(srv: &mut Server) -> u64 {
     srv.loading = None;
     srv.repl.link_generation = l.generation;
     l.generation
+}
+
+/// Clients blocked in a command (BLPOP, WAIT ...) on what was a master are answered with
+/// an error and closed (disconnectAllBlockedClients).
+fn disconnect_blocked(srv: &mut Server) {
+    let clients: Vec<_> = srv.clients.values().cloned().collect();
+    for rc in clients {
+        let Ok(mut c) = rc.try_borrow_mut() else {
+            continue;
+        };
+        if c.blocked.is_none() {
+            continue;
+        }
+        crate::cmd::unregister_blocked(srv, &mut c);
+        c.out.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+        c.close_after_reply = true;
+        c.notify.notify_one();
+    }
 }
 
 /// Closes the connections of our replicas (they reconnect and resync).

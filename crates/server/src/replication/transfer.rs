@@ -26,9 +26,11 @@ pub(crate) enum Framing {
     Disk(PathBuf),
 }
 
-/// Writes into a bounded channel in chunks.
+/// Writes into bounded channels in chunks: one per replica sharing the transfer (the
+/// slowest one sets the pace, as a pipe to several replicas does); a replica that went away
+/// is dropped, and the transfer fails only when none is left.
 struct ChannelWriter {
-    tx: mpsc::Sender<Vec<u8>>,
+    txs: Vec<mpsc::Sender<Vec<u8>>>,
     buf: Vec<u8>,
 }
 
@@ -47,31 +49,53 @@ impl Write for ChannelWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the replica went away"))
+        let mut chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let txs = std::mem::take(&mut self.txs);
+        let n = txs.len();
+        for (i, tx) in txs.into_iter().enumerate() {
+            // The last one takes the chunk itself: one transfer copies nothing.
+            let c = if i + 1 == n {
+                std::mem::take(&mut chunk)
+            } else {
+                chunk.clone()
+            };
+            if tx.blocking_send(c).is_ok() {
+                self.txs.push(tx);
+            }
+        }
+        if self.txs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the replica went away",
+            ));
+        }
+        Ok(())
     }
 }
 
-/// Takes the snapshot now and starts the thread that frames and sends it; the receiver
-/// yields the bytes for the connection to write.
-pub(crate) fn start(srv: &mut Server, framing: Framing) -> io::Result<mpsc::Receiver<Vec<u8>>> {
+/// Takes the snapshot now and starts the thread that frames and sends it; each of the
+/// `outputs` receivers yields the same bytes, for one connection to write.
+pub(crate) fn start(
+    srv: &mut Server,
+    framing: Framing,
+    outputs: usize,
+) -> io::Result<Vec<mpsc::Receiver<Vec<u8>>>> {
     let mut job = SnapshotJob::begin(srv, Format::Rdb { aof_base: false });
     // As Redis: where the stream that follows continues (a replica passes on its master's
     // stream, which selected this database last), and the history the data belongs to.
-    let stream_db = super::replica::stream_db(srv);
-    job.add_aux("repl-stream-db", stream_db.to_string().into_bytes());
-    job.add_aux("repl-id", srv.repl.replid.clone().into_bytes());
-    job.add_aux("repl-offset", srv.repl.offset.to_string().into_bytes());
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(8);
+    for (k, v) in super::resume::transfer_info(srv) {
+        job.add_aux(k, v);
+    }
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..outputs.max(1))
+        .map(|_| mpsc::channel::<Vec<u8>>(8))
+        .unzip();
     let log = srv.log.clone();
     std::thread::Builder::new()
         .name("amber-sync".into())
         .spawn(move || {
             crate::durability::save::background_priority();
             let mut w = ChannelWriter {
-                tx,
+                txs,
                 buf: Vec::with_capacity(CHUNK),
             };
             let r = match &framing {
@@ -89,7 +113,7 @@ pub(crate) fn start(srv: &mut Server, framing: Framing) -> io::Result<mpsc::Rece
                 }
             }
         })?;
-    Ok(rx)
+    Ok(rxs)
 }
 
 fn send_eof_marked(job: &SnapshotJob, w: &mut ChannelWriter, mark: &str) -> io::Result<()> {

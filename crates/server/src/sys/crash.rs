@@ -211,11 +211,28 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
     die(sig);
 }
 
+/// use-exit-on-panic: a panic ends with exit code 1 instead of SIGABRT (Redis's bugReportEnd
+/// for a panic or assertion; a fault signal still ends by its signal).
+static EXIT_ON_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn set_exit_on_panic(on: bool) {
+    EXIT_ON_PANIC.store(on, SeqCst);
+}
+
+/// Ends the process after a panic's report: SIGABRT, or exit code 1 under use-exit-on-panic.
+fn end_panic() -> ! {
+    if EXIT_ON_PANIC.load(SeqCst) {
+        // SAFETY: _exit is async-signal-safe and ends the process at once.
+        unsafe { libc::_exit(1) }
+    }
+    die(libc::SIGABRT)
+}
+
 /// The panic hook: the same report, then SIGABRT (Redis's serverPanic ends in abort()).
 fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
     if CRASHING.swap(true, SeqCst) {
         wait_for(&REPORT_DONE, REPORT_DEADLINE * 2);
-        die(libc::SIGABRT);
+        end_panic();
     }
     CRASH_TID.store(gettid(), SeqCst);
     let place = info
@@ -251,7 +268,7 @@ fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
     wake_reporter();
     capture_backtrace();
     wait_for(&REPORT_DONE, REPORT_DEADLINE);
-    die(libc::SIGABRT);
+    end_panic();
 }
 
 fn wake_reporter() {

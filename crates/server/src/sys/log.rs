@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::LogLevel;
@@ -144,10 +145,25 @@ impl Logger {
     }
 }
 
-/// One log line: `pid:M 25 Nov 2026 06:42:49.123 # message` and its newline.
+/// Whether this server replicates a master: its lines carry the role letter `S`, else `M`
+/// (one server per process, as Redis's `server.masterhost`).
+static REPLICA: AtomicBool = AtomicBool::new(false);
+
+/// The role of the lines that follow: a replica's (`S`) or a master's (`M`).
+pub(crate) fn set_replica(replica: bool) {
+    REPLICA.store(replica, Ordering::Relaxed);
+}
+
+/// One log line: `pid:M 25 Nov 2026 06:42:49.123 # message` and its newline (`S` for M on
+/// a replica).
 pub(crate) fn format_line(mark: char, msg: &str) -> String {
+    let role = if REPLICA.load(Ordering::Relaxed) {
+        'S'
+    } else {
+        'M'
+    };
     format!(
-        "{}:M {} {} {}\n",
+        "{}:{role} {} {} {}\n",
         std::process::id(),
         timestamp(),
         mark,

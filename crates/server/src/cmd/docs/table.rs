@@ -1,362 +1,8 @@
-//! COMMAND DOCS: the documentation table and its reply.
-//!
-//! redis-cli 7.0 builds its interactive hints and `HELP` text from the `COMMAND DOCS` reply, so
-//! the shape of that reply (field order, map/set/array types, simple-string flags) follows Redis
-//! 7.0 exactly. The facts (summaries, versions, argument names, types and tokens) are Redis's
-//! interface, checked against a real 7.0.15 server by tests/test_command_docs.py.
-//!
-//! Each command's arguments are written as one compact syntax line, parsed on first use into
-//! the argument tree that `COMMAND DOCS` returns. The grammar:
-//!
-//! ```text
-//! line    := elem (' ' elem)*
-//! elem    := leaf | '[' leaf ']' | group
-//! leaf    := word ['=' word] [':' type] suffix*
-//!              `NX`            pure token NX named "nx" (a bare word starting uppercase)
-//!              `ALPHA=sorting` pure token ALPHA named "sorting"
-//!              `EX=seconds:i`  token EX followed by an integer named "seconds"
-//!              `member`        a string named "member" (a bare word starting lowercase)
-//!              `key:k`         a key named "key"
-//! group   := [word] ('[' body ']' | '(' body ')') '=' word [':o' | ':b'] suffix*
-//!              `[NX|XX]=condition`   an optional oneof named "condition"
-//!              `(score:d member)=d`  a required block named "d"
-//!              `LIMIT[offset:i count:i]=offset_count`  a block introduced by the token LIMIT
-//!            A body with '|' is a oneof, otherwise a block; ':o'/':b' force the kind when the
-//!            body has a single element.
-//! body    := elems ('|' elems)*
-//! type    := 's' string | 'i' integer | 'd' double | 'k' key | 'p' pattern | 't' unix-time
-//! suffix  := '#' n       key_spec_index (a key without one has 0)
-//!          | '@' version since
-//!          | '!' version deprecated_since
-//!          | '*'         multiple
-//!          | '+'         multiple_token
-//! word    := [A-Za-z0-9_/-]+ | "'" any text but "'" "'"
-//! ```
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
-use amber_resp::ReplyBuf;
-
-use super::{full_name, Command};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    String,
-    Integer,
-    Double,
-    Key,
-    Pattern,
-    UnixTime,
-    PureToken,
-    OneOf,
-    Block,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::String => "string",
-            Kind::Integer => "integer",
-            Kind::Double => "double",
-            Kind::Key => "key",
-            Kind::Pattern => "pattern",
-            Kind::UnixTime => "unix-time",
-            Kind::PureToken => "pure-token",
-            Kind::OneOf => "oneof",
-            Kind::Block => "block",
-        }
-    }
-
-    fn from_code(c: u8) -> Option<Kind> {
-        Some(match c {
-            b's' => Kind::String,
-            b'i' => Kind::Integer,
-            b'd' => Kind::Double,
-            b'k' => Kind::Key,
-            b'p' => Kind::Pattern,
-            b't' => Kind::UnixTime,
-            _ => return None,
-        })
-    }
-}
-
-/// One node of an argument tree, as COMMAND DOCS describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Arg {
-    name: String,
-    kind: Kind,
-    /// Keys always have one (0 unless written); a pattern naming keys may have one too.
-    key_spec_index: Option<u32>,
-    token: Option<&'static str>,
-    since: Option<&'static str>,
-    deprecated_since: Option<&'static str>,
-    optional: bool,
-    multiple: bool,
-    multiple_token: bool,
-    args: Vec<Arg>,
-}
-
-impl Arg {
-    fn new(name: &str, kind: Kind) -> Arg {
-        Arg {
-            name: name.to_string(),
-            kind,
-            key_spec_index: None,
-            token: None,
-            since: None,
-            deprecated_since: None,
-            optional: false,
-            multiple: false,
-            multiple_token: false,
-            args: Vec::new(),
-        }
-    }
-}
-
-/// A recursive-descent parser over one syntax line.
-struct Parser {
-    s: &'static str,
-    pos: usize,
-}
-
-type Parsed<T> = Result<T, String>;
-
-impl Parser {
-    fn peek(&self) -> Option<u8> {
-        self.s.as_bytes().get(self.pos).copied()
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn fail<T>(&self, what: &str) -> Parsed<T> {
-        Err(format!("{what} at byte {} of {:?}", self.pos, self.s))
-    }
-
-    /// A bare or quoted word; the flag says whether it was quoted.
-    fn word(&mut self) -> Parsed<(&'static str, bool)> {
-        let s = self.s;
-        if self.eat(b'\'') {
-            let start = self.pos;
-            match s[start..].find('\'') {
-                Some(len) => {
-                    self.pos = start + len + 1;
-                    Ok((&s[start..start + len], true))
-                }
-                None => self.fail("unterminated quote"),
-            }
-        } else {
-            let start = self.pos;
-            while self
-                .peek()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'/' | b'-'))
-            {
-                self.pos += 1;
-            }
-            if self.pos == start {
-                return self.fail("expected a word");
-            }
-            Ok((&s[start..self.pos], false))
-        }
-    }
-
-    /// A version such as 2.6.12, after '@' or '!'.
-    fn version(&mut self) -> Parsed<&'static str> {
-        let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_digit() || c == b'.') {
-            self.pos += 1;
-        }
-        if self.pos == start {
-            return self.fail("expected a version");
-        }
-        Ok(&self.s[start..self.pos])
-    }
-
-    fn suffixes(&mut self, arg: &mut Arg) -> Parsed<()> {
-        loop {
-            match self.peek() {
-                Some(b'#') => {
-                    self.pos += 1;
-                    let v = self.version()?;
-                    arg.key_spec_index = match v.parse() {
-                        Ok(n) => Some(n),
-                        Err(_) => return self.fail("bad key_spec_index"),
-                    };
-                }
-                Some(b'@') => {
-                    self.pos += 1;
-                    arg.since = Some(self.version()?);
-                }
-                Some(b'!') => {
-                    self.pos += 1;
-                    arg.deprecated_since = Some(self.version()?);
-                }
-                Some(b'*') => {
-                    self.pos += 1;
-                    arg.multiple = true;
-                }
-                Some(b'+') => {
-                    self.pos += 1;
-                    arg.multiple_token = true;
-                }
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// Elements up to `close` (or the end of the line when `close` is None), split into
-    /// alternatives at '|'.
-    fn body(&mut self, close: Option<u8>) -> Parsed<Vec<Vec<Arg>>> {
-        let mut alts = vec![Vec::new()];
-        loop {
-            if let Some(last) = alts.last_mut() {
-                last.push(self.elem()?);
-            }
-            match self.peek() {
-                Some(b' ') => self.pos += 1,
-                Some(b'|') if close.is_some() => {
-                    self.pos += 1;
-                    alts.push(Vec::new());
-                }
-                c if c == close => {
-                    self.pos += 1;
-                    return Ok(alts);
-                }
-                _ => return self.fail("unexpected character"),
-            }
-        }
-    }
-
-    fn elem(&mut self) -> Parsed<Arg> {
-        match self.peek() {
-            Some(b'[' | b'(') => self.group(None),
-            _ => {
-                let (w, quoted) = self.word()?;
-                if matches!(self.peek(), Some(b'[' | b'(')) {
-                    self.group(Some(w))
-                } else {
-                    self.leaf(w, quoted)
-                }
-            }
-        }
-    }
-
-    fn leaf(&mut self, first: &'static str, quoted: bool) -> Parsed<Arg> {
-        let mut arg = if self.eat(b'=') {
-            let (name, _) = self.word()?;
-            let mut a = Arg::new(name, Kind::PureToken);
-            a.token = Some(first);
-            a
-        } else if !quoted && first.starts_with(|c: char| c.is_ascii_uppercase()) {
-            let mut a = Arg::new(&first.to_ascii_lowercase(), Kind::PureToken);
-            a.token = Some(first);
-            a
-        } else {
-            Arg::new(first, Kind::String)
-        };
-        if self.eat(b':') {
-            match self.peek().and_then(Kind::from_code) {
-                Some(k) => {
-                    self.pos += 1;
-                    arg.kind = k;
-                    if k == Kind::Key {
-                        arg.key_spec_index = Some(0);
-                    }
-                }
-                None => return self.fail("unknown type code"),
-            }
-        }
-        self.suffixes(&mut arg)?;
-        Ok(arg)
-    }
-
-    fn group(&mut self, token: Option<&'static str>) -> Parsed<Arg> {
-        let optional = self.peek() == Some(b'[');
-        let close = if optional { b']' } else { b')' };
-        self.pos += 1;
-        let mut alts = self.body(Some(close))?;
-        if !self.eat(b'=') {
-            // Brackets around a single leaf: an optional argument, not a group.
-            return match (token, optional, alts.pop(), alts.is_empty()) {
-                (None, true, Some(mut only), true) if only.len() == 1 => match only.pop() {
-                    Some(mut a) => {
-                        a.optional = true;
-                        Ok(a)
-                    }
-                    None => self.fail("empty brackets"),
-                },
-                _ => self.fail("a group needs a name"),
-            };
-        }
-        let (name, _) = self.word()?;
-        let mut kind = if alts.len() > 1 {
-            Kind::OneOf
-        } else {
-            Kind::Block
-        };
-        if self.eat(b':') {
-            kind = match self.peek() {
-                Some(b'o') => Kind::OneOf,
-                Some(b'b') => Kind::Block,
-                _ => return self.fail("unknown group kind"),
-            };
-            self.pos += 1;
-        }
-        let mut arg = Arg::new(name, kind);
-        arg.token = token;
-        arg.optional = optional;
-        arg.args = match kind {
-            Kind::OneOf => {
-                let mut v = Vec::with_capacity(alts.len());
-                for mut alt in alts {
-                    match (alt.pop(), alt.is_empty()) {
-                        (Some(a), true) => v.push(a),
-                        _ => return self.fail("a oneof alternative is a single element"),
-                    }
-                }
-                v
-            }
-            _ => match (alts.pop(), alts.is_empty()) {
-                (Some(v), true) => v,
-                _ => return self.fail("a block has no alternatives"),
-            },
-        };
-        self.suffixes(&mut arg)?;
-        Ok(arg)
-    }
-}
-
-fn parse(line: &'static str) -> Parsed<Vec<Arg>> {
-    if line.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut p = Parser { s: line, pos: 0 };
-    p.body(None)
-        .and_then(|mut alts| match (alts.pop(), alts.is_empty()) {
-            (Some(v), true) => Ok(v),
-            _ => p.fail("'|' outside a group"),
-        })
-}
-
-/// One command's documentation, ready to reply with.
-struct Doc {
-    row: &'static Row,
-    args: Vec<Arg>,
-    history: Vec<(&'static str, &'static str)>,
-    doc_flags: Vec<&'static str>,
-    deprecated_since: Option<&'static str>,
-    replaced_by: Option<&'static str>,
-}
+//! The documentation tables: one row per command (summary, versions, group, argument line in
+//! the syntax of `spec`), and the history, deprecation and doc-flag lists.
 
 /// name, since, group, complexity ("" when Redis has none), summary, arguments.
-type Row = (
+pub(super) type Row = (
     &'static str,
     &'static str,
     &'static str,
@@ -365,203 +11,11 @@ type Row = (
     &'static str,
 );
 
-fn table() -> &'static HashMap<&'static str, Doc> {
-    static TABLE: OnceLock<HashMap<&'static str, Doc>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut docs: HashMap<&'static str, Doc> = ROWS
-            .iter()
-            .map(|row| {
-                // A line that does not parse is a bug in the table (the unit test catches it);
-                // the command then gets its summary without arguments rather than a panic.
-                let args = parse(row.5).unwrap_or_default();
-                let doc = Doc {
-                    row,
-                    args,
-                    history: Vec::new(),
-                    doc_flags: Vec::new(),
-                    deprecated_since: None,
-                    replaced_by: None,
-                };
-                (row.0, doc)
-            })
-            .collect();
-        for &(name, version, change) in HISTORY {
-            if let Some(d) = docs.get_mut(name) {
-                d.history.push((version, change));
-            }
-        }
-        for &(name, since, by) in DEPRECATED {
-            if let Some(d) = docs.get_mut(name) {
-                d.deprecated_since = Some(since);
-                d.replaced_by = Some(by);
-            }
-        }
-        for &(name, flag) in DOC_FLAGS {
-            if let Some(d) = docs.get_mut(name) {
-                d.doc_flags.push(flag);
-            }
-        }
-        docs
-    })
-}
-
-fn write_arg(out: &mut ReplyBuf, a: &Arg) {
-    let nested = matches!(a.kind, Kind::OneOf | Kind::Block);
-    let has_flags = a.optional || a.multiple || a.multiple_token;
-    let n = 2
-        + usize::from(a.key_spec_index.is_some())
-        + usize::from(a.token.is_some())
-        + usize::from(a.since.is_some())
-        + usize::from(a.deprecated_since.is_some())
-        + usize::from(has_flags)
-        + usize::from(nested);
-    out.map(n);
-    out.bulk(b"name");
-    out.bulk(a.name.as_bytes());
-    out.bulk(b"type");
-    out.bulk(a.kind.name().as_bytes());
-    if let Some(i) = a.key_spec_index {
-        out.bulk(b"key_spec_index");
-        out.int(i64::from(i));
-    }
-    if let Some(t) = a.token {
-        out.bulk(b"token");
-        out.bulk(t.as_bytes());
-    }
-    if let Some(s) = a.since {
-        out.bulk(b"since");
-        out.bulk(s.as_bytes());
-    }
-    if let Some(s) = a.deprecated_since {
-        out.bulk(b"deprecated_since");
-        out.bulk(s.as_bytes());
-    }
-    if has_flags {
-        out.bulk(b"flags");
-        let flags = [
-            (a.optional, "optional"),
-            (a.multiple, "multiple"),
-            (a.multiple_token, "multiple_token"),
-        ];
-        out.set(flags.iter().filter(|f| f.0).count());
-        for (_, f) in flags.iter().filter(|f| f.0) {
-            out.simple(f);
-        }
-    }
-    if nested {
-        out.bulk(b"arguments");
-        write_args(out, &a.args);
-    }
-}
-
-fn write_args(out: &mut ReplyBuf, args: &[Arg]) {
-    out.array(args.len());
-    for a in args {
-        write_arg(out, a);
-    }
-}
-
-/// Writes one command's name and documentation map. `group_of` names the group of a command
-/// the table does not cover.
-fn write_doc(
-    out: &mut ReplyBuf,
-    c: &Command,
-    parent: Option<&Command>,
-    group_of: fn(&Command) -> &'static str,
-) {
-    let name = full_name(parent, c);
-    out.bulk(name.as_bytes());
-    let subs = !c.subcommands.is_empty();
-    let Some(d) = table().get(name.as_str()) else {
-        out.map(3 + usize::from(subs));
-        out.bulk(b"summary");
-        out.bulk(format!("The {} command", name.to_ascii_uppercase()).as_bytes());
-        out.bulk(b"since");
-        out.bulk(b"1.0.0");
-        out.bulk(b"group");
-        out.bulk(group_of(parent.unwrap_or(c)).as_bytes());
-        write_subcommands(out, c, group_of);
-        return;
-    };
-    let (_, since, group, complexity, summary, _) = *d.row;
-    let n = 3
-        + usize::from(!complexity.is_empty())
-        + usize::from(!d.doc_flags.is_empty())
-        + usize::from(d.deprecated_since.is_some())
-        + usize::from(d.replaced_by.is_some())
-        + usize::from(!d.history.is_empty())
-        + usize::from(!d.args.is_empty())
-        + usize::from(subs);
-    out.map(n);
-    out.bulk(b"summary");
-    out.bulk(summary.as_bytes());
-    out.bulk(b"since");
-    out.bulk(since.as_bytes());
-    out.bulk(b"group");
-    out.bulk(group.as_bytes());
-    if !complexity.is_empty() {
-        out.bulk(b"complexity");
-        out.bulk(complexity.as_bytes());
-    }
-    if !d.doc_flags.is_empty() {
-        out.bulk(b"doc_flags");
-        out.set(d.doc_flags.len());
-        for f in &d.doc_flags {
-            out.simple(f);
-        }
-    }
-    if let Some(s) = d.deprecated_since {
-        out.bulk(b"deprecated_since");
-        out.bulk(s.as_bytes());
-    }
-    if let Some(s) = d.replaced_by {
-        out.bulk(b"replaced_by");
-        out.bulk(s.as_bytes());
-    }
-    if !d.history.is_empty() {
-        out.bulk(b"history");
-        out.set(d.history.len());
-        for (version, change) in &d.history {
-            out.array(2);
-            out.bulk(version.as_bytes());
-            out.bulk(change.as_bytes());
-        }
-    }
-    if !d.args.is_empty() {
-        out.bulk(b"arguments");
-        write_args(out, &d.args);
-    }
-    write_subcommands(out, c, group_of);
-}
-
-fn write_subcommands(out: &mut ReplyBuf, c: &Command, group_of: fn(&Command) -> &'static str) {
-    if c.subcommands.is_empty() {
-        return;
-    }
-    out.bulk(b"subcommands");
-    out.map(c.subcommands.len());
-    for s in c.subcommands {
-        write_doc(out, s, Some(c), group_of);
-    }
-}
-
-/// The COMMAND DOCS reply for `list` (command, parent when it is a subcommand).
-pub(crate) fn reply(
-    out: &mut ReplyBuf,
-    list: &[(&'static Command, Option<&'static Command>)],
-    group_of: fn(&Command) -> &'static str,
-) {
-    out.map(list.len());
-    for &(c, parent) in list {
-        write_doc(out, c, parent, group_of);
-    }
-}
-
 // The tables. Groups in Redis's order of families, commands by name, each container followed
 // by its subcommands.
 
 #[rustfmt::skip]
-const ROWS: &[Row] = &[
+pub(super) const ROWS: &[Row] = &[
     ("append", "2.0.0", "string", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "Append a value to a key",
      "key:k value"),
     ("decr", "1.0.0", "string", "O(1)", "Decrement the integer value of a key by one",
@@ -606,6 +60,26 @@ const ROWS: &[Row] = &[
      "key:k [GET(encoding offset:i)=encoding_offset|(OVERFLOW[WRAP|SAT|FAIL]=wrap_sat_fail (SET(encoding offset:i value:i)=encoding_offset_value|INCRBY(encoding offset:i increment:i)=encoding_offset_increment)=write_operation)=write]=operation*"),
     ("bitfield_ro", "6.0.0", "bitmap", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
      "key:k GET[encoding offset:i]=encoding_offset*+"),
+    ("geoadd", "3.2.0", "geo", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "Add one or more geospatial items in the geospatial index represented using a sorted set",
+     "key:k [NX|XX]=condition@6.2.0 [CH=change@6.2.0] (longitude:d latitude:d member)=longitude_latitude_member*"),
+    ("geodist", "3.2.0", "geo", "O(log(N))", "Returns the distance between two members of a geospatial index",
+     "key:k member1 member2 [M=m|KM=km|FT=ft|MI=mi]=unit"),
+    ("geohash", "3.2.0", "geo", "O(log(N)) for each member requested, where N is the number of elements in the sorted set.", "Returns members of a geospatial index as standard geohash strings",
+     "key:k member*"),
+    ("geopos", "3.2.0", "geo", "O(N) where N is the number of members requested.", "Returns longitude and latitude of members of a geospatial index",
+     "key:k member*"),
+    ("georadius", "3.2.0", "geo", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+     "key:k longitude:d latitude:d radius:d (M=m|KM=km|FT=ft|MI=mi)=unit [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT=count:i [ANY@6.2.0]]=count [ASC|DESC]=order [STORE=key:k#1] [STOREDIST=key:k#2]"),
+    ("georadius_ro", "3.2.10", "geo", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "A read-only variant for GEORADIUS",
+     "key:k longitude:d latitude:d radius:d (M=m|KM=km|FT=ft|MI=mi)=unit [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT=count:i [ANY@6.2.0]]=count [ASC|DESC]=order"),
+    ("georadiusbymember", "3.2.0", "geo", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+     "key:k member radius:d (M=m|KM=km|FT=ft|MI=mi)=unit [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT=count:i [ANY]]=count [ASC|DESC]=order [STORE=key:k#1] [STOREDIST=key:k#2]"),
+    ("georadiusbymember_ro", "3.2.10", "geo", "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.", "A read-only variant for GEORADIUSBYMEMBER",
+     "key:k member radius:d (M=m|KM=km|FT=ft|MI=mi)=unit [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT=count:i [ANY]]=count [ASC|DESC]=order"),
+    ("geosearch", "6.2.0", "geo", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.",
+     "key:k (FROMMEMBER=member:s|FROMLONLAT(longitude:d latitude:d)=longitude_latitude)=from ((BYRADIUS=radius:d (M=m|KM=km|FT=ft|MI=mi)=unit)=circle|(BYBOX=width:d height:d (M=m|KM=km|FT=ft|MI=mi)=unit)=box)=by [ASC|DESC]=order [COUNT=count:i [ANY]]=count [WITHCOORD] [WITHDIST] [WITHHASH]"),
+    ("geosearchstore", "6.2.0", "geo", "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape", "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+     "destination:k source:k#1 (FROMMEMBER=member:s|FROMLONLAT(longitude:d latitude:d)=longitude_latitude)=from ((BYRADIUS=radius:d (M=m|KM=km|FT=ft|MI=mi)=unit)=circle|(BYBOX=width:d height:d (M=m|KM=km|FT=ft|MI=mi)=unit)=box)=by [ASC|DESC]=order [COUNT=count:i [ANY]]=count [STOREDIST]"),
     ("bitcount", "2.6.0", "bitmap", "O(N)", "Count set bits in a string",
      "key:k [start:i end:i [BYTE|BIT]=index_unit@7.0.0]=index"),
     ("bitpos", "2.8.7", "bitmap", "O(N)", "Find first bit set or clear in a string",
@@ -1124,7 +598,7 @@ const ROWS: &[Row] = &[
 
 /// Version and change, in Redis's order, for commands whose behaviour changed over time.
 #[rustfmt::skip]
-const HISTORY: &[(&str, &str, &str)] = &[
+pub(super) const HISTORY: &[(&str, &str, &str)] = &[
     ("set", "2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
     ("set", "6.0.0", "Added the `KEEPTTL` option."),
     ("set", "6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
@@ -1201,13 +675,20 @@ const HISTORY: &[(&str, &str, &str)] = &[
     ("restore-asking", "5.0.0", "Added the `IDLETIME` and `FREQ` options."),
     ("shutdown", "7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
     ("slowlog|get", "4.0.0", "Added client IP address, port and name to the reply."),
+    ("geoadd", "6.2.0", "Added the `CH`, `NX` and `XX` options."),
+    ("georadius", "6.2.0", "Added the `ANY` option for `COUNT`."),
+    ("georadius", "7.0.0", "Added support for uppercase unit names."),
+    ("georadius_ro", "6.2.0", "Added the `ANY` option for `COUNT`."),
+    ("georadiusbymember", "7.0.0", "Added support for uppercase unit names."),
+    ("geosearch", "7.0.0", "Added support for uppercase unit names."),
+    ("geosearchstore", "7.0.0", "Added support for uppercase unit names."),
     ("bitcount", "7.0.0", "Added the `BYTE|BIT` option."),
     ("bitpos", "7.0.0", "Added the `BYTE|BIT` option."),
 ];
 
 /// Deprecated commands: deprecated_since and replaced_by.
 #[rustfmt::skip]
-const DEPRECATED: &[(&str, &str, &str)] = &[
+pub(super) const DEPRECATED: &[(&str, &str, &str)] = &[
     ("getset", "6.2.0", "`SET` with the `!GET` argument"),
     ("substr", "2.0.0", "`GETRANGE`"),
     ("brpoplpush", "6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments"),
@@ -1218,11 +699,15 @@ const DEPRECATED: &[(&str, &str, &str)] = &[
     ("zrevrange", "6.2.0", "`ZRANGE` with the `REV` argument"),
     ("zrevrangebylex", "6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments"),
     ("zrevrangebyscore", "6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments"),
+    ("georadius", "6.2.0", "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument"),
+    ("georadius_ro", "6.2.0", "`GEOSEARCH` with the `BYRADIUS` argument"),
+    ("georadiusbymember", "6.2.0", "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments"),
+    ("georadiusbymember_ro", "6.2.0", "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments"),
     ("slaveof", "5.0.0", "`REPLICAOF`"),
 ];
 
 #[rustfmt::skip]
-const DOC_FLAGS: &[(&str, &str)] = &[
+pub(super) const DOC_FLAGS: &[(&str, &str)] = &[
     ("getset", "deprecated"),
     ("substr", "deprecated"),
     ("brpoplpush", "deprecated"),
@@ -1233,6 +718,10 @@ const DOC_FLAGS: &[(&str, &str)] = &[
     ("zrevrange", "deprecated"),
     ("zrevrangebylex", "deprecated"),
     ("zrevrangebyscore", "deprecated"),
+    ("georadius", "deprecated"),
+    ("georadius_ro", "deprecated"),
+    ("georadiusbymember", "deprecated"),
+    ("georadiusbymember_ro", "deprecated"),
     ("debug", "syscmd"),
     ("pfdebug", "syscmd"),
     ("pfselftest", "syscmd"),
@@ -1240,58 +729,3 @@ const DOC_FLAGS: &[(&str, &str)] = &[
     ("restore-asking", "syscmd"),
     ("slaveof", "deprecated"),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_row_parses() {
-        for row in ROWS {
-            if let Err(e) = parse(row.5) {
-                panic!("{}: {e}", row.0);
-            }
-        }
-    }
-
-    #[test]
-    fn set_tree() {
-        let args = parse("key:k value [NX|XX]=condition@2.6.12 [GET@6.2.0]").unwrap_or_default();
-        assert_eq!(args.len(), 4);
-        assert_eq!(args[0].kind, Kind::Key);
-        assert_eq!(args[1].kind, Kind::String);
-        assert_eq!(args[2].kind, Kind::OneOf);
-        assert!(args[2].optional);
-        assert_eq!(args[2].since, Some("2.6.12"));
-        assert_eq!(args[2].args[1].token, Some("XX"));
-        assert_eq!(args[2].args[1].name, "xx");
-        assert_eq!(args[3].kind, Kind::PureToken);
-        assert!(args[3].optional);
-    }
-
-    #[test]
-    fn tokens_blocks_and_quotes() {
-        let args = parse(
-            "LIMIT[offset:i count:i]=offset_count [GET=pattern:p*+] ('ip:port'!2.8.12|''=e)=f",
-        )
-        .unwrap_or_default();
-        assert_eq!(args.len(), 3);
-        assert_eq!(args[0].kind, Kind::Block);
-        assert_eq!(args[0].token, Some("LIMIT"));
-        assert!(args[0].optional);
-        assert_eq!(args[0].args[1].kind, Kind::Integer);
-        assert!(args[1].multiple && args[1].multiple_token && args[1].optional);
-        assert_eq!(args[1].kind, Kind::Pattern);
-        assert_eq!(args[2].args[0].name, "ip:port");
-        assert_eq!(args[2].args[0].deprecated_since, Some("2.8.12"));
-        assert_eq!(args[2].args[1].token, Some(""));
-        assert_eq!(args[2].args[1].kind, Kind::PureToken);
-    }
-
-    #[test]
-    fn malformed_lines_are_errors() {
-        for bad in ["[a b]", "(a)", "a|b", "[a", "x:z", "'open", "[a|b]=", "k#x"] {
-            assert!(parse(bad).is_err(), "{bad}");
-        }
-    }
-}

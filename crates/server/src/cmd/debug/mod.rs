@@ -1,6 +1,9 @@
 //! DEBUG: the subcommands tests and tools use (Redis's debug.c): DIGEST and DIGEST-VALUE,
 //! POPULATE, OBJECT, RELOAD, LOADAOF, SLEEP, SET-ACTIVE-EXPIRE, and the crash triggers
-//! SEGFAULT, PANIC and ASSERT (each ends the server with a crash report in the log).
+//! SEGFAULT, PANIC and ASSERT (each ends the server with a crash report in the log); the
+//! test aids for clients and tools are in aids.rs.
+
+mod aids;
 
 use amber_store::{Key, Value};
 
@@ -72,6 +75,17 @@ fn debug(ctx: &mut Ctx<'_>) -> Reply {
             ctx.cl.out.ok();
         }
         "reload" => return reload(ctx),
+        "error" if a.len() == 3 => return aids::error(ctx),
+        "protocol" if a.len() == 3 => return aids::protocol(ctx),
+        "change-repl-id" if a.len() == 2 => return aids::change_repl_id(ctx),
+        "quicklist-packed-threshold" if a.len() == 3 => {
+            return aids::quicklist_packed_threshold(ctx)
+        }
+        "stringmatch-test" if a.len() == 2 => return aids::stringmatch_test(ctx),
+        "listpack" if a.len() == 3 => return aids::listpack(ctx),
+        "quicklist" if a.len() == 3 || a.len() == 4 => return aids::quicklist(ctx),
+        "htstats" if a.len() == 3 => return aids::htstats(ctx),
+        "htstats-key" if a.len() == 3 => return aids::htstats_key(ctx),
         "help" => return help(ctx),
         _ => {
             return Err(Error::new(format!(
@@ -189,14 +203,24 @@ fn reload(ctx: &mut Ctx<'_>) -> Reply {
 fn help(ctx: &mut Ctx<'_>) -> Reply {
     ctx.help_lines(&[
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ASSERT",
+        "    Crash by assertion failed.",
+        "CHANGE-REPL-ID",
+        "    Change the replication IDs of the instance.",
+        "    Dangerous: should be used only for testing the replication subsystem.",
         "DIGEST",
         "    Output a hex signature representing the current DB content.",
         "DIGEST-VALUE <key> [<key> ...]",
         "    Output a hex signature of the values of all the specified keys.",
+        "ERROR <string>",
+        "    Return a Redis protocol error with <string> as message. Useful for clients",
+        "    unit tests to simulate Redis errors.",
+        "HTSTATS <dbid>",
+        "    Return hash table statistics of the specified Redis database.",
+        "HTSTATS-KEY <key>",
+        "    Like HTSTATS but for the hash table stored at <key>'s value.",
         "LOADAOF",
         "    Flush the AOF buffers on disk and reload the AOF in memory.",
-        "ASSERT",
-        "    Crash by assertion failed.",
         "OBJECT <key>",
         "    Show low level info about `key` and associated value.",
         "POPULATE <count> [<prefix>] [<size>]",
@@ -206,6 +230,10 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
         "    current node can be created in cluster mode.",
         "PANIC",
         "    Crash the server simulating a panic.",
+        "PROTOCOL <type>",
+        "    Reply with a test value of the specified type. <type> can be: string,",
+        "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+        "    true, false.",
         "RELOAD [option ...]",
         "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
         "    * MERGE: conflicting keys will be loaded from RDB.",
@@ -225,9 +253,19 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
         "    Setting it to 0 disables expiring keys in background when they are not",
         "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
         "    default.",
+        "QUICKLIST-PACKED-THRESHOLD <size>",
+        "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+        "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
         "SLEEP <seconds>",
         "    Stop the server for <seconds>. Decimals allowed.",
+        "STRINGMATCH-TEST",
+        "    Run a fuzz tester against the stringmatchlen() function.",
+        "LISTPACK <key>",
+        "    Show low level info about the listpack encoding of <key>.",
+        "QUICKLIST <key> [<0|1>]",
+        "    Show low level info about the quicklist encoding of <key>.",
+        "    The optional argument (0 by default) sets the level of detail",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }
