@@ -52,7 +52,7 @@ def collect(port, flags, commands):
 
 
 def stream(seed, n):
-    """A seeded stream over every type but sorted sets, with expiries, deletions that empty
+    """A seeded stream over every type (geo included), with expiries, deletions that empty
     collections, renames, moves and copies."""
     rng = random.Random(seed)
     keys = [f"k{i}" for i in range(6)]
@@ -77,6 +77,14 @@ def stream(seed, n):
             ["PERSIST", k], ["RENAME", k, k2], ["RENAMENX", k, k2], ["MOVE", k, "1"],
             ["COPY", k, k2, "REPLACE"], ["COPY", k, k2, "DB", "2"],
             ["SORT", k, "ALPHA", "STORE", k2], ["GET", k], ["EXISTS", k],
+            ["ZADD", k, v, "m" + v], ["ZADD", k, "INCR", "1", "m"], ["ZINCRBY", k, "2", "n"],
+            ["ZADD", k, "NX", v, "m"], ["ZREM", k, "m", "m" + v], ["ZREMRANGEBYSCORE", k, "0", v],
+            ["ZREMRANGEBYRANK", k, "0", "0"], ["ZREMRANGEBYLEX", k, "-", "[m"], ["ZPOPMIN", k],
+            ["ZPOPMAX", k, "2"], ["ZMPOP", "2", k, k2, "MIN"], ["ZRANGESTORE", k2, k, "0", "-1"],
+            ["ZUNIONSTORE", k, "2", k, k2], ["ZINTERSTORE", k2, "2", k, k2], ["ZDIFFSTORE", k, "1", k2],
+            ["GEOADD", k, "13.36", "38.11", "p" + v], ["GEOSEARCHSTORE", k2, k, "FROMLONLAT", "13", "38",
+                                                       "BYRADIUS", "500", "km"],
+            ["GEORADIUS", k, "13", "38", "500", "km", "STORE", k2],
         ]))
     return out
 

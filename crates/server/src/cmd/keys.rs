@@ -61,14 +61,27 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 const SHARED_INTEGERS: i64 = 10_000;
 
 /// A live key for a command that must not update the access clock (LOOKUP_NOTOUCH), counting
-/// keyspace hits and misses.
+/// keyspace hits and misses, and announcing a miss ("keymiss") unless OBJECT asks
+/// (LOOKUP_NONOTIFY).
 fn lookup_notouch<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Option<&'s Entry> {
+    lookup_notouch_with(srv, db, key, true)
+}
+
+fn lookup_notouch_with<'s>(
+    srv: &'s mut Server,
+    db: usize,
+    key: &[u8],
+    announce_miss: bool,
+) -> Option<&'s Entry> {
     srv.expire_if_needed(db, key);
     let found = srv.dbs[db].get(key).is_some();
     if found {
         srv.stats.keyspace_hits += 1;
     } else {
         srv.stats.keyspace_misses += 1;
+        if announce_miss {
+            srv.notify(notify::KEY_MISS, "keymiss", key, db);
+        }
     }
     srv.dbs[db].get(key)
 }
@@ -407,7 +420,7 @@ fn touch(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_encoding(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    match lookup_notouch(ctx.srv, db, &ctx.args[2]) {
+    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
         Some(e) => ctx.cl.out.bulk(e.value.encoding().as_bytes()),
         None => ctx.cl.out.null(),
     }
@@ -416,7 +429,7 @@ fn object_encoding(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_refcount(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    match lookup_notouch(ctx.srv, db, &ctx.args[2]) {
+    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
         // Small integers are Redis's shared objects.
         Some(e) => match e.value {
             Value::Int(n) if (0..SHARED_INTEGERS).contains(&n) => ctx.cl.out.int(SHARED_REFCOUNT),
@@ -430,7 +443,7 @@ fn object_refcount(ctx: &mut Ctx<'_>) -> Reply {
 fn object_idletime(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
     let clock = ctx.srv.lru_clock();
-    match lookup_notouch(ctx.srv, db, &ctx.args[2]) {
+    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
         Some(e) => {
             // The 24-bit seconds clock wraps.
             let idle = if clock >= e.lru() {
@@ -447,7 +460,7 @@ fn object_idletime(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_freq(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    if lookup_notouch(ctx.srv, db, &ctx.args[2]).is_none() {
+    if lookup_notouch_with(ctx.srv, db, &ctx.args[2], false).is_none() {
         ctx.cl.out.null();
         return Ok(());
     }
