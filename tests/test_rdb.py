@@ -338,7 +338,9 @@ def test_snapshots_keep_their_moment_across_flushdb_swapdb_and_a_second_snapshot
     are rewritten, and a replica's SYNC (redis-cli --rdb) takes a second snapshot. Each file
     holds exactly the dataset of its own start (checked by loading it into Redis 7.0.15 and
     comparing DEBUG DIGEST)."""
-    s = start("amber", tmp_path / "a", "--save", "", "--rdb-key-save-delay", "150")
+    # No diskless-sync delay: the SYNC's snapshot must start while the slowed BGSAVE runs.
+    s = start("amber", tmp_path / "a", "--save", "", "--rdb-key-save-delay", "150",
+              "--repl-diskless-sync-delay", "0")
     c = s.client()
     n = 6000
     for db in range(3):
