@@ -203,3 +203,16 @@ def seed_template_server(request, tmp_path_factory):
     s = ServerProc("amber", tmp_path_factory.mktemp("seed-template"), port=6379).start()
     yield s
     s.stop()
+
+
+def replies_agree(clients, *cmd, raw=False):
+    """Runs `cmd` on each client (an Amber and a Redis); the replies, or the error texts, must
+    be equal. `raw` bypasses redis-py's reply callbacks. Returns ("ok", reply) or ("err", text)."""
+    out = []
+    for c in clients:
+        try:
+            out.append(("ok", raw_command(c, *cmd) if raw else c.execute_command(*cmd)))
+        except redis.ResponseError as e:
+            out.append(("err", str(e)))
+    assert out[0] == out[1], (cmd, out)
+    return out[0]

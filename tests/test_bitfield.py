@@ -4,20 +4,12 @@ same replies, error texts and string bytes on both servers."""
 
 import random
 
-import redis
 
-from conftest import raw_command
+from conftest import raw_command, replies_agree
 
 
 def same(clients, *cmd):
-    out = []
-    for c in clients:
-        try:
-            out.append(("ok", c.execute_command(*cmd)))
-        except redis.ResponseError as e:
-            out.append(("err", str(e)))
-    assert out[0] == out[1], (cmd, out)
-    return out[0][1]
+    return replies_agree(clients, *cmd)[1]
 
 
 def test_fixed_cases(amber_and_redis):

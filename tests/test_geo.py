@@ -7,9 +7,8 @@ stream of points over the globe, near the latitude limits and across the antimer
 import random
 
 import pytest
-import redis
 
-from conftest import ServerProc, raw_command
+from conftest import ServerProc, raw_command, replies_agree
 from replstream import assert_same, settle
 
 NYC = [
@@ -31,14 +30,7 @@ def clients(servers, protocol=2):
 
 def same(cs, *cmd):
     """Runs `cmd` on both servers; the raw replies (or error texts) must be equal."""
-    out = []
-    for c in cs:
-        try:
-            out.append(("ok", raw_command(c, *cmd)))
-        except redis.ResponseError as e:
-            out.append(("err", str(e)))
-    assert out[0] == out[1], (cmd, out)
-    return out[0]
+    return replies_agree(cs, *cmd, raw=True)
 
 
 def same_ok(cs, *cmd):

@@ -6,9 +6,8 @@ sketches answer as Redis does and never crash; PFCOUNT's cache update reaches th
 import random
 
 import pytest
-import redis
 
-from conftest import ServerProc, raw_command
+from conftest import ServerProc, raw_command, replies_agree
 
 
 def both(amber_and_redis):
@@ -17,14 +16,7 @@ def both(amber_and_redis):
 
 def same(clients, *cmd):
     """Runs `cmd` on Amber and Redis; the replies (or error texts) must be equal."""
-    out = []
-    for c in clients:
-        try:
-            out.append(("ok", c.execute_command(*cmd)))
-        except redis.ResponseError as e:
-            out.append(("err", str(e)))
-    assert out[0] == out[1], (cmd, out)
-    return out[0][1]
+    return replies_agree(clients, *cmd)[1]
 
 
 def same_value(clients, key):

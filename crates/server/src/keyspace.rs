@@ -3,6 +3,7 @@
 
 use amber_store::{Db, Entry, Key, Value};
 
+use crate::cmd::notify;
 use crate::server::Server;
 
 impl Server {
@@ -47,6 +48,7 @@ impl Server {
         self.stats.expired_keys += 1;
         self.touch_watched(db, key);
         self.propagate_deletion(db, key);
+        self.notify(notify::EXPIRED, "expired", key, db);
     }
 
     /// The live entry of `key` for a read command; counts keyspace hits and misses and
@@ -62,6 +64,14 @@ impl Server {
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                // Field by field: the entry's borrow of `dbs` is still alive here.
+                notify::queue(
+                    &self.config,
+                    &mut self.notifications,
+                    (notify::KEY_MISS, "keymiss"),
+                    key,
+                    db,
+                );
                 None
             }
         }
@@ -88,6 +98,7 @@ impl Server {
 
     /// Adds a new key; the caller knows it does not exist (dbAdd).
     pub(crate) fn add_key(&mut self, db: usize, key: Key, value: Value) {
+        self.notify(notify::NEW, "new", &key, db);
         let clock = self.lru_clock();
         self.dbs[db].insert(key, value, amber_store::db::NO_EXPIRE, clock);
     }
@@ -102,7 +113,12 @@ impl Server {
         } else {
             amber_store::db::NO_EXPIRE
         };
-        self.dbs[db].insert(Key::from_slice(key), value, expire, clock);
+        if self.dbs[db]
+            .insert(Key::from_slice(key), value, expire, clock)
+            .is_none()
+        {
+            self.notify(notify::NEW, "new", key, db);
+        }
     }
 
     /// Deletes a live key; returns whether it existed.
@@ -135,6 +151,7 @@ impl Server {
                     self.stats.expired_keys += 1;
                     self.touch_watched(db, k);
                     self.propagate_deletion(db, k);
+                    self.notify(notify::EXPIRED, "expired", k, db);
                 }
                 total += expired;
                 // Like Redis: keep going while more than 10% of what was checked had expired.
@@ -148,6 +165,7 @@ impl Server {
         }
         crate::replication::feed(self, None);
         crate::durability::aof::feed_propagated(self);
+        notify::flush(self, None);
         total
     }
 }

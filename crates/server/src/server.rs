@@ -146,6 +146,8 @@ pub(crate) struct Server {
     pub(crate) rng: SmallRng,
     pub(crate) blocking: Blocking,
     pub(crate) pubsub: PubSub,
+    /// Keyspace notifications waiting for delivery: (channel, message).
+    pub(crate) notifications: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) watched: HashMap<(usize, Key), Vec<ClientId>>,
     /// (client, db, key) for watched keys that existed when WATCH ran: their expiry fails EXEC.
     pub(crate) watch_live: HashSet<(ClientId, usize, Key)>,
@@ -218,6 +220,7 @@ impl Server {
             rng,
             blocking: Blocking::default(),
             pubsub: PubSub::default(),
+            notifications: Vec::new(),
             watched: HashMap::new(),
             watch_live: HashSet::new(),
             pause: None,

@@ -3,6 +3,7 @@
 //! read with GET, written with SET and INCRBY under OVERFLOW WRAP (default), SAT or FAIL.
 //! Bit 0 is the most significant bit of the first byte, as SETBIT; integers are big endian.
 
+use super::notify;
 use amber_store::{Key, Value};
 
 use super::bitmaps::bit_offset_arg;
@@ -324,6 +325,7 @@ fn run(ctx: &mut Ctx<'_>, ro_command: bool) -> Reply {
     }
     if changes > 0 {
         ctx.changed(db, key, changes);
+        ctx.notify(notify::STRING, "setbit", key);
     }
     let out = &mut ctx.cl.out;
     out.array(replies.len());

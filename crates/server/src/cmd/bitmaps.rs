@@ -2,6 +2,7 @@
 //! bitops.c (bit 0 is the most significant bit of the first byte; a missing key is an endless
 //! string of zero bits; ranges in bytes, or in bits with BIT).
 
+use super::notify;
 use std::borrow::Cow;
 
 use amber_store::{Key, Value};
@@ -73,6 +74,7 @@ fn setbit(ctx: &mut Ctx<'_>) -> Reply {
         }
         ctx.srv.add_key(db, Key::from_slice(&key), Value::raw(buf));
         ctx.changed(db, &key, 1);
+        ctx.notify(notify::STRING, "setbit", &key);
         ctx.cl.out.int(0);
         return Ok(());
     }
@@ -80,7 +82,8 @@ fn setbit(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::new("ERR no such key"));
     };
     let buf = unshare(&mut e.value);
-    if buf.len() <= byte {
+    let grew = buf.len() <= byte;
+    if grew {
         buf.resize(byte + 1, 0);
     }
     let old = u8::from(buf[byte] & mask != 0);
@@ -89,7 +92,11 @@ fn setbit(ctx: &mut Ctx<'_>) -> Reply {
     } else {
         buf[byte] &= !mask;
     }
-    ctx.changed(db, &key, 1);
+    // As Redis 7.0.15: a SETBIT that changes nothing is no write (no event, not logged).
+    if grew || (old == 1) != on {
+        ctx.changed(db, &key, 1);
+        ctx.notify(notify::STRING, "setbit", &key);
+    }
     ctx.cl.out.int(i64::from(old));
     Ok(())
 }
@@ -326,6 +333,12 @@ fn bitop(ctx: &mut Ctx<'_>) -> Reply {
     };
     if changed {
         ctx.changed(db, &dest, 1);
+        let (class, event) = if maxlen > 0 {
+            (notify::STRING, "set")
+        } else {
+            (notify::GENERIC, "del")
+        };
+        ctx.notify(class, event, &dest);
     }
     ctx.cl.out.int(maxlen as i64);
     Ok(())

@@ -83,6 +83,19 @@ impl Ctx<'_> {
         self.srv.dirty += n;
     }
 
+    /// A keyspace event on `key` of the client's database (notifyKeyspaceEvent), delivered at
+    /// once, after any queued by lookups (an expiry).
+    pub(crate) fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.cl.db;
+        self.notify_db(class, event, key, db);
+    }
+
+    /// A keyspace event in another database (MOVE, COPY ... DB).
+    pub(crate) fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        self.srv.notify(class, event, key, db);
+        super::notify::flush(self.srv, Some(&mut *self.cl));
+    }
+
     /// Records the effect to replay instead of the command as received (e.g. SPOP → SREM).
     pub(crate) fn propagate(&mut self, args: Vec<Vec<u8>>) {
         let db = self.cl.db;
@@ -380,6 +393,8 @@ pub(crate) fn call(
     }
     let res = (stat_cmd.handler)(&mut ctx);
     let touched = ctx.touched;
+    // Events queued where no client was at hand (a key found expired by a lookup).
+    super::notify::flush(srv, Some(&mut *cl));
     if top {
         crate::sys::crash::set_current(0, None);
     }

@@ -1,6 +1,7 @@
 //! DUMP and RESTORE: one value as a Redis DUMP payload (RDB value + version + CRC64), with
 //! Redis 7.0's options and errors. Payloads are validated whole before anything changes.
 
+use super::notify;
 use amber_persist::rdb::{self, EncodeOptions};
 use amber_store::Key;
 
@@ -96,6 +97,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Reply {
         if deleted {
             ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
             ctx.changed(db, key, 1);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         ctx.cl.out.ok();
         return Ok(());
@@ -119,6 +121,7 @@ fn restore(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.srv.signal_ready(db, key);
     ctx.changed(db, key, 1);
+    ctx.notify(notify::GENERIC, "restore", key);
     ctx.cl.out.ok();
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Hash commands: HSET HSETNX HGET HMGET HMSET HDEL HLEN HSTRLEN HEXISTS HKEYS HVALS HGETALL
 //! HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN.
 
+use super::notify;
 use std::sync::Arc;
 
 use amber_store::hash::Hash;
@@ -100,13 +101,14 @@ fn write_hash<'a>(
     }
 }
 
-/// Deletes `key` if its hash was left empty.
-fn drop_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
+/// Deletes `key` if its hash was left empty; whether it did.
+fn drop_if_empty(srv: &mut Server, db: usize, key: &[u8]) -> bool {
     let empty =
         matches!(srv.db(db).get(key), Some(Entry { value: Value::Hash(h), .. }) if h.is_empty());
     if empty {
         srv.db_mut(db).remove(key);
     }
+    empty
 }
 
 fn hset(ctx: &mut Ctx<'_>) -> Reply {
@@ -128,6 +130,7 @@ fn hset(ctx: &mut Ctx<'_>) -> Reply {
         }
     }
     ctx.changed(db, &a[1], ((a.len() - 2) / 2) as u64);
+    ctx.notify(notify::HASH, "hset", &a[1]);
     if ctx.cmd.name == "hmset" {
         ctx.cl.out.ok();
     } else {
@@ -149,6 +152,7 @@ fn hsetnx(ctx: &mut Ctx<'_>) -> Reply {
     }
     h.set(&a[2], &a[3], &limits);
     ctx.changed(db, &a[1], 1);
+    ctx.notify(notify::HASH, "hset", &a[1]);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -189,8 +193,12 @@ fn hdel(ctx: &mut Ctx<'_>) -> Reply {
         }
     }
     if n > 0 {
-        drop_if_empty(ctx.srv, db, &a[1]);
+        let gone = drop_if_empty(ctx.srv, db, &a[1]);
         ctx.changed(db, &a[1], n as u64);
+        ctx.notify(notify::HASH, "hdel", &a[1]);
+        if gone {
+            ctx.notify(notify::GENERIC, "del", &a[1]);
+        }
     }
     ctx.cl.out.int(n);
     Ok(())
@@ -274,6 +282,7 @@ fn hincrby(ctx: &mut Ctx<'_>) -> Reply {
     };
     h.set(&a[2], new.to_string().as_bytes(), &limits);
     ctx.changed(db, &a[1], 1);
+    ctx.notify(notify::HASH, "hincrby", &a[1]);
     ctx.cl.out.int(new);
     Ok(())
 }
@@ -296,6 +305,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>) -> Reply {
     };
     h.set(&a[2], &new, &limits);
     ctx.changed(db, &a[1], 1);
+    ctx.notify(notify::HASH, "hincrbyfloat", &a[1]);
     ctx.cl.out.bulk(&new);
     // Replicas and the AOF get the result, never the float arithmetic.
     ctx.propagate(vec![b"HSET".to_vec(), a[1].clone(), a[2].clone(), new]);

@@ -1,6 +1,7 @@
 //! HyperLogLog commands (PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST) as Redis 7.0.15's
 //! hyperloglog.c: the sketch is a string value, in the byte layout of amber_store::hll.
 
+use super::notify;
 use amber_store::hll::{self, Corrupt, Encoding, Registers};
 use amber_store::{Key, Value};
 
@@ -84,6 +85,7 @@ fn pfadd(ctx: &mut Ctx<'_>) -> Reply {
     }
     if updated > 0 {
         ctx.changed(db, key, updated);
+        ctx.notify(notify::STRING, "pfadd", key);
     }
     ctx.out().int(i64::from(updated > 0));
     Ok(())
@@ -164,6 +166,7 @@ fn pfmerge(ctx: &mut Ctx<'_>) -> Reply {
     }
     hll::invalidate_cache(s);
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "pfadd", key);
     ctx.out().ok();
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! COPY TOUCH OBJECT, and expiry: EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME
 //! PEXPIRETIME PERSIST.
 
+use super::notify;
 use amber_store::db::NO_EXPIRE;
 use amber_store::value::Kind;
 use amber_store::{Entry, Key, Value};
@@ -60,14 +61,27 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 const SHARED_INTEGERS: i64 = 10_000;
 
 /// A live key for a command that must not update the access clock (LOOKUP_NOTOUCH), counting
-/// keyspace hits and misses.
+/// keyspace hits and misses, and announcing a miss ("keymiss") unless OBJECT asks
+/// (LOOKUP_NONOTIFY).
 fn lookup_notouch<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Option<&'s Entry> {
+    lookup_notouch_with(srv, db, key, true)
+}
+
+fn lookup_notouch_with<'s>(
+    srv: &'s mut Server,
+    db: usize,
+    key: &[u8],
+    announce_miss: bool,
+) -> Option<&'s Entry> {
     srv.expire_if_needed(db, key);
     let found = srv.dbs[db].get(key).is_some();
     if found {
         srv.stats.keyspace_hits += 1;
     } else {
         srv.stats.keyspace_misses += 1;
+        if announce_miss {
+            srv.notify(notify::KEY_MISS, "keymiss", key, db);
+        }
     }
     srv.dbs[db].get(key)
 }
@@ -83,6 +97,7 @@ fn del(ctx: &mut Ctx<'_>) -> Reply {
     for k in &ctx.args[1..] {
         if ctx.srv.delete_key(db, k) {
             ctx.changed(db, k, 1);
+            ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -136,6 +151,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
     let Some(old) = ctx.srv.db_mut(db).remove(src) else {
         return Err(Error::no_such_key());
     };
+    ctx.srv.notify(notify::NEW, "new", dst, db);
     let wake = may_unblock(&old.value);
     let clock = ctx.srv.lru_clock();
     ctx.srv
@@ -146,6 +162,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
     }
     ctx.modified(db, src);
     ctx.changed(db, dst, 1);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.cl.out.int(1);
     } else {
@@ -269,6 +287,7 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
         ctx.cl.out.int(0);
         return Ok(());
     };
+    ctx.srv.notify(notify::NEW, "new", key, dst);
     let wake = may_unblock(&old.value);
     let clock = ctx.srv.lru_clock();
     ctx.srv
@@ -279,6 +298,8 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.modified(src, key);
     ctx.changed(dst, key, 1);
+    ctx.notify_db(notify::GENERIC, "move_from", key, src);
+    ctx.notify_db(notify::GENERIC, "move_to", key, dst);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -315,6 +336,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
         }
         ctx.srv.db_mut(dst).remove(newkey);
     }
+    ctx.srv.notify(notify::NEW, "new", newkey, dst);
     let wake = may_unblock(&value);
     let clock = ctx.srv.lru_clock();
     ctx.srv
@@ -324,6 +346,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
         ctx.srv.signal_ready(dst, newkey);
     }
     ctx.changed(dst, newkey, 1);
+    ctx.notify_db(notify::GENERIC, "copy_to", newkey, dst);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -397,7 +420,7 @@ fn touch(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_encoding(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    match lookup_notouch(ctx.srv, db, &ctx.args[2]) {
+    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
         Some(e) => ctx.cl.out.bulk(e.value.encoding().as_bytes()),
         None => ctx.cl.out.null(),
     }
@@ -406,7 +429,7 @@ fn object_encoding(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_refcount(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    match lookup_notouch(ctx.srv, db, &ctx.args[2]) {
+    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
         // Small integers are Redis's shared objects.
         Some(e) => match e.value {
             Value::Int(n) if (0..SHARED_INTEGERS).contains(&n) => ctx.cl.out.int(SHARED_REFCOUNT),
@@ -420,7 +443,7 @@ fn object_refcount(ctx: &mut Ctx<'_>) -> Reply {
 fn object_idletime(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
     let clock = ctx.srv.lru_clock();
-    match lookup_notouch(ctx.srv, db, &ctx.args[2]) {
+    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
         Some(e) => {
             // The 24-bit seconds clock wraps.
             let idle = if clock >= e.lru() {
@@ -437,7 +460,7 @@ fn object_idletime(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_freq(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    if lookup_notouch(ctx.srv, db, &ctx.args[2]).is_none() {
+    if lookup_notouch_with(ctx.srv, db, &ctx.args[2], false).is_none() {
         ctx.cl.out.null();
         return Ok(());
     }
@@ -553,6 +576,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, relative: bool, seconds: bool) -> Reply {
         ctx.propagate(argv);
     }
     ctx.changed(db, key, 1);
+    let event = if ctx.srv.db(db).get(key).is_some() {
+        "expire"
+    } else {
+        "del"
+    };
+    ctx.notify(notify::GENERIC, event, key);
     ctx.cl.out.int(1);
     Ok(())
 }
@@ -622,6 +651,7 @@ fn persist(ctx: &mut Ctx<'_>) -> Reply {
     if had {
         ctx.srv.db_mut(db).set_expire(key, NO_EXPIRE);
         ctx.changed(db, key, 1);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     ctx.cl.out.int(i64::from(had));
     Ok(())

@@ -8,6 +8,7 @@
 //! propagate as their non-blocking equivalents: BLPOP → LPOP, BLMPOP → LPOP key count,
 //! BLMOVE → LMOVE, BRPOPLPUSH → RPOPLPUSH.
 
+use super::notify;
 use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
@@ -129,12 +130,34 @@ fn list_mut<'s>(srv: &'s mut Server, db: usize, key: &[u8]) -> Option<&'s mut Li
     }
 }
 
-/// Deletes `key` if its list became empty (Redis never keeps an empty list).
-fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
+/// Deletes `key` if its list became empty (Redis never keeps an empty list); whether it did.
+fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) -> bool {
     let empty =
         matches!(srv.db(db).get(key).map(|e| &e.value), Some(Value::List(l)) if l.is_empty());
     if empty {
         srv.db_mut(db).remove(key);
+    }
+    empty
+}
+
+/// After elements left a list (listElementsRemoved): the pop event, then the key's deletion
+/// and its event when the list emptied.
+fn elements_removed(ctx: &mut Ctx<'_>, key: &[u8], end: End) {
+    ctx.notify(notify::LIST, end_event(end, "lpop", "rpop"), key);
+    delete_emptied(ctx, key);
+}
+
+/// Deletes an emptied list with its "del" event.
+fn delete_emptied(ctx: &mut Ctx<'_>, key: &[u8]) {
+    if delete_if_empty(ctx.srv, ctx.cl.db, key) {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
+fn end_event(end: End, left: &'static str, right: &'static str) -> &'static str {
+    match end {
+        End::Left => left,
+        End::Right => right,
     }
 }
 
@@ -205,6 +228,7 @@ fn push(ctx: &mut Ctx<'_>, end: End, only_existing: bool) -> Reply {
     ctx.cl.out.int(len as i64);
     let pushed = (args.len() - 2) as u64;
     ctx.changed(db, key, pushed);
+    ctx.notify(notify::LIST, end_event(end, "lpush", "rpush"), key);
     ctx.srv.signal_ready(db, key);
     Ok(())
 }
@@ -268,12 +292,12 @@ fn pop(ctx: &mut Ctx<'_>, end: End) -> Reply {
                     ctx.cl.out.bulk(&v);
                 }
             }
-            delete_if_empty(ctx.srv, db, key);
+            elements_removed(ctx, key, end);
             ctx.changed(db, key, n as u64);
             return Ok(());
         }
     }
-    delete_if_empty(ctx.srv, db, key);
+    elements_removed(ctx, key, end);
     ctx.changed(db, key, 1);
     Ok(())
 }
@@ -410,6 +434,7 @@ fn lset(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.cl.out.ok();
     ctx.changed(db, key, 1);
+    ctx.notify(notify::LIST, "lset", key);
     Ok(())
 }
 
@@ -424,7 +449,8 @@ fn ltrim(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     }
     let removed = list_mut(ctx.srv, db, key).map_or(0, |l| l.trim(start, end));
-    delete_if_empty(ctx.srv, db, key);
+    ctx.notify(notify::LIST, "ltrim", key);
+    delete_emptied(ctx, key);
     // Redis signals the key even when nothing was trimmed.
     ctx.changed(db, key, removed as u64);
     ctx.cl.out.ok();
@@ -456,6 +482,7 @@ fn linsert(ctx: &mut Ctx<'_>) -> Reply {
     let len = list.len();
     ctx.cl.out.int(len as i64);
     ctx.changed(db, key, 1);
+    ctx.notify(notify::LIST, "linsert", key);
     Ok(())
 }
 
@@ -469,8 +496,9 @@ fn lrem(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     }
     let removed = list_mut(ctx.srv, db, key).map_or(0, |l| l.remove(count, &args[3]));
-    delete_if_empty(ctx.srv, db, key);
     if removed > 0 {
+        ctx.notify(notify::LIST, "lrem", key);
+        delete_emptied(ctx, key);
         ctx.changed(db, key, removed as u64);
     }
     ctx.cl.out.int(removed as i64);
@@ -511,10 +539,11 @@ fn move_element(ctx: &mut Ctx<'_>, from: End, to: End) -> Reply {
     if let Some(l) = list_mut(ctx.srv, db, dst) {
         l.push(to, &v);
     }
+    ctx.notify(notify::LIST, end_event(to, "lpush", "rpush"), dst);
     ctx.cl.out.bulk(&v);
     ctx.modified(db, dst);
     ctx.srv.signal_ready(db, dst);
-    delete_if_empty(ctx.srv, db, src);
+    elements_removed(ctx, src, from);
     ctx.changed(db, src, 1);
     match ctx.cmd.name {
         "blmove" => {
@@ -597,7 +626,7 @@ fn mpop_from(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], end: End, count: usize) -> Res
                 out.bulk(&v);
             }
         }
-        delete_if_empty(ctx.srv, db, key);
+        elements_removed(ctx, key, end);
         ctx.changed(db, key, n as u64);
         ctx.propagate(vec![
             pop_name(end).to_vec(),
@@ -654,7 +683,7 @@ fn blocking_pop(ctx: &mut Ctx<'_>, end: End) -> Reply {
         ctx.cl.out.array(2);
         ctx.cl.out.bulk(key);
         ctx.cl.out.bulk(&v);
-        delete_if_empty(ctx.srv, db, key);
+        elements_removed(ctx, key, end);
         ctx.changed(db, key, 1);
         ctx.propagate(vec![pop_name(end).to_vec(), key.clone()]);
         return Ok(());

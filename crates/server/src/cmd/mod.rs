@@ -40,6 +40,7 @@ mod lolwut;
 pub(crate) mod memory;
 mod module;
 pub(crate) mod monitor;
+pub(crate) mod notify;
 pub(crate) mod persistence;
 pub(crate) mod pubsub;
 pub(crate) mod replication;

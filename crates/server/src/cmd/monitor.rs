@@ -78,7 +78,7 @@ pub(crate) fn feed(srv: &mut Server, cl: &mut Client, full_name: &str, args: &[V
     }
     let monitors = srv.monitors.clone();
     for id in monitors {
-        super::pubsub::deliver(srv, cl, id, |out| out.simple(&line));
+        super::pubsub::deliver(srv, Some(&mut *cl), id, |out| out.simple(&line));
     }
 }
 

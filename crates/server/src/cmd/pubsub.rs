@@ -17,9 +17,10 @@ use amber_store::Blob;
 use super::{
     Command, Ctx, Error, Reply, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, PUBSUB, SENTINEL, STALE,
 };
-use crate::client::Client;
+use crate::client::{Client, ClientId};
 use crate::cmd::glob;
 use crate::server::Server;
+use hashbrown::{HashMap, HashSet};
 
 const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SENTINEL;
 const SHARD_SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
@@ -103,33 +104,55 @@ fn confirm(out: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
 
 fn subscribe(ctx: &mut Ctx<'_>) -> Reply {
     for ch in &ctx.args[1..] {
-        let blob = Blob::from_slice(ch);
-        if ctx.cl.channels.insert(blob.clone()) {
-            ctx.srv
-                .pubsub
-                .channels
-                .entry(blob)
-                .or_default()
-                .push(ctx.cl.id);
-        }
+        add_sub(
+            &mut ctx.cl.channels,
+            &mut ctx.srv.pubsub.channels,
+            ctx.cl.id,
+            ch,
+        );
         let n = ctx.cl.global_subscriptions();
         confirm(&mut ctx.cl.out, b"subscribe", Some(ch), n);
     }
     Ok(())
 }
 
-/// Removes `ch` from the client and from the server's registry; false if not subscribed.
-fn drop_channel(srv: &mut Server, cl: &mut Client, ch: &[u8]) -> bool {
-    if !cl.channels.remove(ch) {
+/// Adds `ch` to a client's channels and to the server's registry of them (channels, or
+/// shard channels), unless already there.
+fn add_sub(
+    mine: &mut HashSet<Blob>,
+    registry: &mut HashMap<Blob, Vec<ClientId>>,
+    id: ClientId,
+    ch: &[u8],
+) {
+    let blob = Blob::from_slice(ch);
+    if mine.insert(blob.clone()) {
+        registry.entry(blob).or_default().push(id);
+    }
+}
+
+/// Removes `ch` from a client's channels and from the server's registry of them; false if
+/// the client was not subscribed.
+fn remove_sub(
+    mine: &mut HashSet<Blob>,
+    registry: &mut HashMap<Blob, Vec<ClientId>>,
+    id: ClientId,
+    ch: &[u8],
+) -> bool {
+    if !mine.remove(ch) {
         return false;
     }
-    if let Some(ids) = srv.pubsub.channels.get_mut(ch) {
-        ids.retain(|id| *id != cl.id);
+    if let Some(ids) = registry.get_mut(ch) {
+        ids.retain(|i| *i != id);
         if ids.is_empty() {
-            srv.pubsub.channels.remove(ch);
+            registry.remove(ch);
         }
     }
     true
+}
+
+/// Removes `ch` from the client and from the server's registry; false if not subscribed.
+fn drop_channel(srv: &mut Server, cl: &mut Client, ch: &[u8]) -> bool {
+    remove_sub(&mut cl.channels, &mut srv.pubsub.channels, cl.id, ch)
 }
 
 /// Removes `pat` from the client and from the server's registry; false if not subscribed.
@@ -217,15 +240,12 @@ fn ssubscribe(ctx: &mut Ctx<'_>) -> Reply {
         ));
     }
     for ch in &ctx.args[1..] {
-        let blob = Blob::from_slice(ch);
-        if ctx.cl.shard_channels.insert(blob.clone()) {
-            ctx.srv
-                .pubsub
-                .shard_channels
-                .entry(blob)
-                .or_default()
-                .push(ctx.cl.id);
-        }
+        add_sub(
+            &mut ctx.cl.shard_channels,
+            &mut ctx.srv.pubsub.shard_channels,
+            ctx.cl.id,
+            ch,
+        );
         let n = ctx.cl.shard_channels.len();
         confirm(&mut ctx.cl.out, b"ssubscribe", Some(ch), n);
     }
@@ -234,16 +254,12 @@ fn ssubscribe(ctx: &mut Ctx<'_>) -> Reply {
 
 /// Removes `ch` from the client's shard channels and from the server's; false if absent.
 fn drop_shard_channel(srv: &mut Server, cl: &mut Client, ch: &[u8]) -> bool {
-    if !cl.shard_channels.remove(ch) {
-        return false;
-    }
-    if let Some(ids) = srv.pubsub.shard_channels.get_mut(ch) {
-        ids.retain(|id| *id != cl.id);
-        if ids.is_empty() {
-            srv.pubsub.shard_channels.remove(ch);
-        }
-    }
-    true
+    remove_sub(
+        &mut cl.shard_channels,
+        &mut srv.pubsub.shard_channels,
+        cl.id,
+        ch,
+    )
 }
 
 fn sunsubscribe(ctx: &mut Ctx<'_>) -> Reply {
@@ -269,7 +285,7 @@ fn spublish(ctx: &mut Ctx<'_>) -> Reply {
     let mut receivers = 0i64;
     if let Some(ids) = ctx.srv.pubsub.shard_channels.get(channel.as_slice()) {
         for &id in ids {
-            deliver(ctx.srv, ctx.cl, id, |out| {
+            deliver(ctx.srv, Some(&mut *ctx.cl), id, |out| {
                 out.push(3);
                 out.bulk(b"smessage");
                 out.bulk(channel);
@@ -287,11 +303,11 @@ fn spublish(ctx: &mut Ctx<'_>) -> Reply {
 /// otherwise into the other client's buffer with a wake-up. `write` renders the push.
 pub(crate) fn deliver(
     srv: &Server,
-    current: &mut Client,
+    current: Option<&mut Client>,
     id: u64,
     write: impl FnOnce(&mut ReplyBuf),
 ) {
-    if id == current.id {
+    if let Some(current) = current.filter(|c| c.id == id) {
         write(&mut current.out);
         return;
     }
@@ -311,14 +327,14 @@ pub(crate) fn deliver(
 /// returns how many messages were queued.
 pub(crate) fn publish_message(
     srv: &mut Server,
-    current: &mut Client,
+    mut current: Option<&mut Client>,
     channel: &[u8],
     msg: &[u8],
 ) -> i64 {
     let mut receivers = 0i64;
     if let Some(ids) = srv.pubsub.channels.get(channel) {
         for &id in ids {
-            deliver(srv, current, id, |out| {
+            deliver(srv, current.as_deref_mut(), id, |out| {
                 out.push(3);
                 out.bulk(b"message");
                 out.bulk(channel);
@@ -331,7 +347,7 @@ pub(crate) fn publish_message(
         if !glob::matches(pat, channel, false) {
             continue;
         }
-        deliver(srv, current, *id, |out| {
+        deliver(srv, current.as_deref_mut(), *id, |out| {
             out.push(4);
             out.bulk(b"pmessage");
             out.bulk(pat);
@@ -345,7 +361,7 @@ pub(crate) fn publish_message(
 }
 
 fn publish(ctx: &mut Ctx<'_>) -> Reply {
-    let n = publish_message(ctx.srv, ctx.cl, &ctx.args[1], &ctx.args[2]);
+    let n = publish_message(ctx.srv, Some(&mut *ctx.cl), &ctx.args[1], &ctx.args[2]);
     ctx.cl.out.int(n);
     Ok(())
 }
@@ -468,18 +484,12 @@ fn pubsub_help(ctx: &mut Ctx<'_>) -> Reply {
 
 /// Drops every subscription of a client that goes away (or RESETs), without notifying it.
 pub(crate) fn unsubscribe_all(srv: &mut Server, cl: &mut Client) {
-    for ch in cl.channels.drain() {
-        if let Some(ids) = srv.pubsub.channels.get_mut(&ch) {
-            ids.retain(|id| *id != cl.id);
-            if ids.is_empty() {
-                srv.pubsub.channels.remove(&ch);
-            }
-        }
+    for ch in cl.channels.clone() {
+        drop_channel(srv, cl, &ch);
     }
     cl.patterns.clear();
     srv.pubsub.patterns.retain(|(_, id)| *id != cl.id);
-    let shard: Vec<Blob> = cl.shard_channels.iter().cloned().collect();
-    for ch in shard {
+    for ch in cl.shard_channels.clone() {
         drop_shard_channel(srv, cl, &ch);
     }
 }

@@ -1,6 +1,7 @@
 //! Set commands: SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP SRANDMEMBER SMOVE
 //! SINTER SINTERSTORE SINTERCARD SUNION SUNIONSTORE SDIFF SDIFFSTORE SSCAN.
 
+use super::notify;
 use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
@@ -105,11 +106,14 @@ fn write_set<'a>(
     }
 }
 
-fn drop_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
+/// Deletes `key` if its set was left empty, with the "del" event.
+fn drop_if_empty(ctx: &mut Ctx<'_>, key: &[u8]) {
+    let db = ctx.cl.db;
     let empty =
-        matches!(srv.db(db).get(key), Some(Entry { value: Value::Set(s), .. }) if s.is_empty());
+        matches!(ctx.srv.db(db).get(key), Some(Entry { value: Value::Set(s), .. }) if s.is_empty());
     if empty {
-        srv.db_mut(db).remove(key);
+        ctx.srv.db_mut(db).remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -134,6 +138,7 @@ fn sadd(ctx: &mut Ctx<'_>) -> Reply {
     }
     if added > 0 {
         ctx.modified(db, &a[1]);
+        ctx.notify(notify::SET, "sadd", &a[1]);
     }
     ctx.dirty(added);
     ctx.cl.out.int(added as i64);
@@ -155,7 +160,8 @@ fn srem(ctx: &mut Ctx<'_>) -> Reply {
         }
     }
     if removed > 0 {
-        drop_if_empty(ctx.srv, db, &a[1]);
+        ctx.notify(notify::SET, "srem", &a[1]);
+        drop_if_empty(ctx, &a[1]);
         ctx.changed(db, &a[1], removed);
     }
     ctx.cl.out.int(removed as i64);
@@ -217,7 +223,8 @@ fn spop(ctx: &mut Ctx<'_>) -> Reply {
         ctx.cl.out.null();
         return Ok(());
     };
-    drop_if_empty(ctx.srv, db, &a[1]);
+    ctx.notify(notify::SET, "spop", &a[1]);
+    drop_if_empty(ctx, &a[1]);
     ctx.changed(db, &a[1], 1);
     ctx.cl.out.bulk(&m);
     ctx.propagate(vec![b"SREM".to_vec(), a[1].clone(), m.to_vec()]);
@@ -250,6 +257,8 @@ fn spop_count(ctx: &mut Ctx<'_>) -> Reply {
         }
         ctx.srv.db_mut(db).remove(&a[1]);
         ctx.changed(db, &a[1], size as u64);
+        ctx.notify(notify::SET, "spop", &a[1]);
+        ctx.notify(notify::GENERIC, "del", &a[1]);
         ctx.propagate(vec![b"DEL".to_vec(), a[1].clone()]);
         return Ok(());
     }
@@ -272,6 +281,7 @@ fn spop_count(ctx: &mut Ctx<'_>) -> Reply {
         out.bulk(m);
     }
     ctx.changed(db, &a[1], popped.len() as u64);
+    ctx.notify(notify::SET, "spop", &a[1]);
     for m in popped {
         ctx.propagate(vec![b"SREM".to_vec(), a[1].clone(), m.to_vec()]);
     }
@@ -359,11 +369,13 @@ fn smove(ctx: &mut Ctx<'_>) -> Reply {
         ctx.cl.out.int(0);
         return Ok(());
     }
-    drop_if_empty(ctx.srv, db, src);
+    ctx.notify(notify::SET, "srem", src);
+    drop_if_empty(ctx, src);
     ctx.changed(db, src, 1);
     let added = write_set(ctx.srv, db, dst, true)?.is_some_and(|s| s.add(ele, &limits));
     if added {
         ctx.changed(db, dst, 1);
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.cl.out.int(1);
     Ok(())
@@ -376,22 +388,18 @@ fn read_set_quiet<'a>(srv: &'a Server, db: usize, key: &[u8]) -> Option<&'a Set>
     }
 }
 
-/// Looks up every key in order (read or write lookup), failing with WRONGTYPE on the first
-/// non-set; then returns the sets, `None` for missing keys.
+/// Looks up every key in order (lookupKeyRead, as Redis 7.0.15 does for the *STORE forms
+/// too), failing with WRONGTYPE on the first non-set; then returns the sets, `None` for
+/// missing keys.
 fn lookup_sets<'a>(
     srv: &'a mut Server,
     db: usize,
     keys: &[Vec<u8>],
-    write: bool,
 ) -> Result<Vec<Option<&'a Set>>, Error> {
     for k in keys {
-        let is_set = if write {
-            srv.lookup_write(db, k)
-                .map(|e| matches!(e.value, Value::Set(_)))
-        } else {
-            srv.lookup_read(db, k)
-                .map(|e| matches!(e.value, Value::Set(_)))
-        };
+        let is_set = srv
+            .lookup_read(db, k)
+            .map(|e| matches!(e.value, Value::Set(_)));
         if is_set == Some(false) {
             return Err(Error::wrongtype());
         }
@@ -435,7 +443,7 @@ fn set_op(ctx: &mut Ctx<'_>, op: SetOp, store: bool) -> Reply {
     let db = ctx.cl.db;
     let limits = ctx.srv.config.limits;
     let keys = if store { &a[2..] } else { &a[1..] };
-    let sets = lookup_sets(ctx.srv, db, keys, store)?;
+    let sets = lookup_sets(ctx.srv, db, keys)?;
     let out = &mut ctx.cl.out;
     let result: Set = match op {
         SetOp::Inter => {
@@ -476,11 +484,18 @@ fn set_op(ctx: &mut Ctx<'_>, op: SetOp, store: bool) -> Reply {
     if n == 0 {
         if ctx.srv.delete_key(db, dst) {
             ctx.changed(db, dst, 1);
+            ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
         ctx.srv
             .set_key(db, dst, Value::Set(Arc::new(result)), false);
         ctx.changed(db, dst, 1);
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        ctx.notify(notify::SET, event, dst);
     }
     ctx.cl.out.int(n as i64);
     Ok(())
@@ -536,7 +551,7 @@ fn sintercard(ctx: &mut Ctx<'_>) -> Reply {
             return Err(Error::syntax());
         }
     }
-    let sets = lookup_sets(ctx.srv, db, keys, false)?;
+    let sets = lookup_sets(ctx.srv, db, keys)?;
     let n = intersect(&sets, limit).len();
     ctx.cl.out.int(n as i64);
     Ok(())

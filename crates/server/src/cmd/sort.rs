@@ -1,6 +1,7 @@
 //! SORT and SORT_RO, as Redis 7.0's sort.c: BY (with `nosort`, and `key->field` of hashes),
 //! LIMIT, GET (`#` for the element itself), ASC/DESC, ALPHA, STORE.
 
+use super::notify;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -148,17 +149,10 @@ fn parse_opts(args: &[Vec<u8>], readonly: bool) -> Result<SortOpts, Error> {
 }
 
 /// The elements of the sorted key, in the order the value holds them, and its type.
-fn elements(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    write: bool,
-) -> Result<(Vec<Vec<u8>>, &'static str), Error> {
+fn elements(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(Vec<Vec<u8>>, &'static str), Error> {
     let db = ctx.cl.db;
-    let found = if write {
-        ctx.srv.lookup_write(db, key).map(|e| &e.value)
-    } else {
-        ctx.srv.lookup_read(db, key).map(|e| &e.value)
-    };
+    // Redis 7.0.15 reads the sorted key with lookupKeyRead, STORE or not.
+    let found = ctx.srv.lookup_read(db, key).map(|e| &e.value);
     let got = match found {
         None => (Vec::new(), "list"),
         Some(Value::List(l)) => (
@@ -279,7 +273,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
     let mut o = parse_opts(ctx.args, readonly)?;
     let db = ctx.cl.db;
     let key = &ctx.args[1];
-    let (mut items, kind) = elements(ctx, key, o.store.is_some())?;
+    let (mut items, kind) = elements(ctx, key)?;
     // A set has no order of its own: when the result is stored (and so replayed), sort it.
     if o.dontsort && kind == "set" && o.store.is_some() {
         o.dontsort = false;
@@ -334,8 +328,10 @@ fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
                 ctx.srv
                     .set_key(db, &dest, Value::List(Arc::new(list)), false);
                 ctx.changed(db, &dest, len as u64);
+                ctx.notify(notify::LIST, "sortstore", &dest);
             } else if ctx.srv.delete_key(db, &dest) {
                 ctx.changed(db, &dest, 1);
+                ctx.notify(notify::GENERIC, "del", &dest);
             }
             ctx.cl.out.int(len as i64);
         }

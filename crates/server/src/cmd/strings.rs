@@ -5,6 +5,7 @@
 //! raw, as tryObjectEncoding), APPEND and SETRANGE leave "raw", the INCR family "int" and
 //! INCRBYFLOAT "embstr" (or "raw" beyond 44 bytes).
 
+use super::notify;
 use std::borrow::Cow;
 
 use amber_resp::ReplyBuf;
@@ -197,8 +198,10 @@ fn set_generic(
     let value = Value::string(&ctx.args[value_at]);
     ctx.srv.set_key(db, key, value, flags & KEEPTTL != 0);
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "set", key);
     if let Some(ms) = when {
         ctx.srv.db_mut(db).set_expire(key, ms);
+        ctx.notify(notify::GENERIC, "expire", key);
         // As Redis, every expiry option is logged in one spelling (a PXAT sent as `pxat`
         // included), without GET or the client's other options.
         let argv = vec![
@@ -273,6 +276,7 @@ fn getex(ctx: &mut Ctx<'_>) -> Reply {
             ctx.srv.db_mut(db).remove(key);
             ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
             ctx.changed(db, key, 1);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         Some(ms) => {
             ctx.srv.db_mut(db).set_expire(key, ms);
@@ -283,11 +287,13 @@ fn getex(ctx: &mut Ctx<'_>) -> Reply {
             ];
             ctx.propagate(argv);
             ctx.changed(db, key, 1);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
         None if flags & PERSIST != 0 && has_ttl => {
             ctx.srv.db_mut(db).set_expire(key, NO_EXPIRE);
             ctx.propagate(vec![b"PERSIST".to_vec(), key.clone()]);
             ctx.changed(db, key, 1);
+            ctx.notify(notify::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -303,6 +309,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> Reply {
     if ctx.srv.db_mut(db).remove(key).is_some() {
         ctx.propagate(vec![b"DEL".to_vec(), key.clone()]);
         ctx.changed(db, key, 1);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -313,6 +320,7 @@ fn getset(ctx: &mut Ctx<'_>) -> Reply {
     let key = &ctx.args[1];
     ctx.srv.set_key(db, key, Value::string(&ctx.args[2]), false);
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "set", key);
     let argv = vec![b"SET".to_vec(), key.clone(), ctx.args[2].clone()];
     ctx.propagate(argv);
     Ok(())
@@ -350,6 +358,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
         ctx.srv
             .set_key(db, &pair[0], Value::string(&pair[1]), false);
         ctx.modified(db, &pair[0]);
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     ctx.dirty(((ctx.args.len() - 1) / 2) as u64);
     if nx {
@@ -427,6 +436,7 @@ fn append(ctx: &mut Ctx<'_>) -> Reply {
         }
     };
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "append", key);
     ctx.cl.out.int(total as i64);
     Ok(())
 }
@@ -463,6 +473,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, by: i64) -> Reply {
         _ => ctx.srv.add_key(db, Key::from_slice(key), Value::Int(new)),
     }
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.cl.out.int(new);
     Ok(())
 }
@@ -512,6 +523,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>) -> Reply {
         _ => ctx.srv.add_key(db, Key::from_slice(key), value),
     }
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.cl.out.bulk(&new);
     let argv = vec![b"SET".to_vec(), key.clone(), new, b"KEEPTTL".to_vec()];
     ctx.propagate(argv);
@@ -598,10 +610,12 @@ fn setrange(ctx: &mut Ctx<'_>) -> Reply {
         buf[offset..end].copy_from_slice(value);
         let n = buf.len().max(end);
         ctx.changed(db, key, 1);
+        ctx.notify(notify::STRING, "setrange", key);
         ctx.cl.out.int(n as i64);
         return Ok(());
     }
     ctx.changed(db, key, 1);
+    ctx.notify(notify::STRING, "setrange", key);
     ctx.cl.out.int(end as i64);
     Ok(())
 }

@@ -186,13 +186,6 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
         Int(0, LONG_MAX),
         "5000",
     ),
-    only_default(
-        "notify-keyspace-events",
-        0,
-        Special(notify_keyspace_events),
-        "",
-        "keyspace notifications",
-    ),
     // Data types Amber does not have.
     row("stream-node-max-bytes", 0, Mem(0, LONG_MAX), "4096"),
     row("stream-node-max-entries", 0, Int(0, LONG_MAX), "100"),
@@ -464,17 +457,6 @@ fn percentiles(_: &str, args: &[String]) -> Result<String, String> {
 }
 
 /// Checks the event classes as Redis does; shown in Redis's canonical order.
-fn notify_keyspace_events(_: &str, args: &[String]) -> Result<String, String> {
-    let s = args.first().map(String::as_str).unwrap_or("");
-    const CLASSES: &str = "g$lshzxeKEtmdn";
-    for ch in s.chars() {
-        if ch != 'A' && !CLASSES.contains(ch) {
-            return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into());
-        }
-    }
-    Ok(s.to_string())
-}
-
 fn maxmemory_clients(_: &str, args: &[String]) -> Result<String, String> {
     let s = args.first().map(String::as_str).unwrap_or("");
     if let Some(p) = s.strip_suffix('%') {
@@ -575,9 +557,5 @@ mod tests {
         );
         assert!(set("cluster-enabled", "no", &["yes"]).is_err());
         assert!(set("tls-port", "0", &["6380"]).is_err());
-        assert!(set("notify-keyspace-events", "", &["KEA"]).is_err());
-        assert!(set("notify-keyspace-events", "", &["Q"])
-            .unwrap_err()
-            .starts_with("Invalid event class"));
     }
 }

@@ -229,6 +229,20 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         i64::from(i32::MAX)
     ),
     int_directive!("timeout", None, 0, timeout, u64, 0, i64::from(i32::MAX)),
+    // Typed here (not in accepted.rs): every change reads it.
+    Directive {
+        name: "notify-keyspace-events",
+        alias: None,
+        flags: 0,
+        get: |c| crate::cmd::notify::flags_to_string(c.notify_keyspace_events),
+        set: |c, a| {
+            c.notify_keyspace_events =
+                crate::cmd::notify::parse_flags(one(a)).ok_or_else(|| {
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+                })?;
+            Ok(())
+        },
+    },
     // Typed here (not in accepted.rs): every PFADD reads it.
     Directive {
         name: "hll-sparse-max-bytes",

@@ -50,6 +50,8 @@ pub struct Config {
     pub(crate) min_replicas_max_lag: i64,
     /// hll-sparse-max-bytes: a sparse HyperLogLog that would grow past it becomes dense.
     pub(crate) hll_sparse_max_bytes: usize,
+    /// notify-keyspace-events, as the classes' bits (cmd::notify).
+    pub(crate) notify_keyspace_events: u32,
     pub(crate) loglevel: LogLevel,
     pub(crate) logfile: String,
     pub(crate) pidfile: String,
@@ -228,6 +230,7 @@ impl Default for Config {
             min_replicas_to_write: 0,
             min_replicas_max_lag: 10,
             hll_sparse_max_bytes: 3000,
+            notify_keyspace_events: 0,
             loglevel: LogLevel::Notice,
             logfile: String::new(),
             pidfile: String::new(),

@@ -213,6 +213,8 @@ fn geoadd(ctx: &mut Ctx<'_>) -> Reply {
     }
     if added + updated > 0 {
         ctx.changed(db, key, (added + updated) as u64);
+        // GEOADD is ZADD to Redis, events included.
+        ctx.notify(crate::cmd::notify::ZSET, "zadd", key);
         ctx.srv.signal_ready(db, key);
         let mut zadd = Vec::with_capacity(longidx + scores.len() * 2);
         zadd.push(b"zadd".to_vec());

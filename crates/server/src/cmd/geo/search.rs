@@ -144,6 +144,7 @@ fn generic(ctx: &mut Ctx<'_>, src: usize, form: Form, nostore: bool) -> Reply {
             Some(dst) => {
                 if ctx.srv.delete_key(db, dst) {
                     ctx.changed(db, dst, 1);
+                    ctx.notify(crate::cmd::notify::GENERIC, "del", dst);
                 }
                 ctx.cl.out.int(0);
             }
@@ -182,7 +183,12 @@ fn generic(ctx: &mut Ctx<'_>, src: usize, form: Form, nostore: bool) -> Reply {
                     (p.member.clone(), score)
                 })
                 .collect();
-            store(ctx, db, dst, entries);
+            let event = if matches!(form, Form::Search | Form::SearchStore) {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            store(ctx, db, dst, entries, event);
         }
     }
     Ok(())
@@ -402,17 +408,19 @@ fn reply_points<'p>(
 
 /// Replaces `dst` with the results (or deletes it when there are none) and replies their
 /// number. Redis builds a skiplist and converts it to a listpack when it fits.
-fn store(ctx: &mut Ctx<'_>, db: usize, dst: &[u8], entries: Vec<(Blob, f64)>) {
+fn store(ctx: &mut Ctx<'_>, db: usize, dst: &[u8], entries: Vec<(Blob, f64)>, event: &str) {
     let n = entries.len();
     if n == 0 {
         if ctx.srv.delete_key(db, dst) {
             ctx.changed(db, dst, 1);
+            ctx.notify(crate::cmd::notify::GENERIC, "del", dst);
         }
     } else {
         let limits = ctx.srv.config.limits;
         let z = ZSet::from_entries(entries, &limits);
         ctx.srv.set_key(db, dst, Value::ZSet(Arc::new(z)), false);
         ctx.changed(db, dst, n as u64);
+        ctx.notify(crate::cmd::notify::ZSET, event, dst);
         ctx.srv.signal_ready(db, dst);
     }
     ctx.cl.out.int(n as i64);

@@ -132,6 +132,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, zincrby: bool) -> Reply {
     }
     if added + updated > 0 {
         ctx.changed(db, key, (added + updated) as u64);
+        ctx.notify(
+            crate::cmd::notify::ZSET,
+            if incr { "zincr" } else { "zadd" },
+            key,
+        );
         ctx.srv.signal_ready(db, key);
     }
     if nan {

@@ -18,6 +18,7 @@ mod range;
 mod read;
 mod setops;
 
+use super::notify;
 use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
@@ -218,15 +219,18 @@ fn write_zset<'a>(
     }
 }
 
-/// After removing elements: deletes the key when the set became empty, and records the change.
-fn after_removal(ctx: &mut Ctx<'_>, db: usize, key: &[u8], removed: usize) {
+/// After removing elements: the `event`, then the key's deletion (and its "del" event) when
+/// the set became empty, and the change recorded.
+fn after_removal(ctx: &mut Ctx<'_>, db: usize, key: &[u8], removed: usize, event: &str) {
     if removed == 0 {
         return;
     }
+    ctx.notify(notify::ZSET, event, key);
     let empty = matches!(ctx.srv.db(db).get(key).map(|e| &e.value),
         Some(Value::ZSet(z)) if z.is_empty());
     if empty {
         ctx.srv.db_mut(db).remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.changed(db, key, removed as u64);
 }

@@ -102,7 +102,7 @@ fn zpop_generic(
         out.bulk(m);
         out.double(*s);
     }
-    after_removal(ctx, db, key, n);
+    after_removal(ctx, db, key, n, if max { "zpopmax" } else { "zpopmin" });
     Ok(Some(key.clone()))
 }
 

@@ -119,7 +119,7 @@ fn zrange_generic(
         Bounds::Rank(..) => items.len(),
         _ => 0,
     };
-    store_result(ctx, db, dst, items, |items, limits| {
+    store_result(ctx, db, dst, items, "zrangestore", |items, limits| {
         range_store_set(items, hint, limits)
     });
     Ok(())
@@ -149,12 +149,14 @@ pub(super) fn store_result(
     db: usize,
     dst: &[u8],
     items: Vec<(Blob, f64)>,
+    event: &str,
     build: impl FnOnce(Vec<(Blob, f64)>, &Limits) -> ZSet,
 ) {
     let n = items.len();
     if n == 0 {
         if ctx.srv.delete_key(db, dst) {
             ctx.changed(db, dst, 1);
+            ctx.notify(crate::cmd::notify::GENERIC, "del", dst);
         }
         ctx.cl.out.int(0);
         return;
@@ -163,6 +165,7 @@ pub(super) fn store_result(
     let z = build(items, &limits);
     ctx.srv.set_key(db, dst, Value::ZSet(Arc::new(z)), false);
     ctx.changed(db, dst, 1);
+    ctx.notify(crate::cmd::notify::ZSET, event, dst);
     ctx.srv.signal_ready(db, dst);
     ctx.cl.out.int(n as i64);
 }
@@ -267,7 +270,12 @@ fn zremrange_generic(ctx: &mut Ctx<'_>, b: Bounds) -> Reply {
         Bounds::Lex(r) => z.lex_range(r, false),
     };
     let n = z.remove_ranks(range);
-    after_removal(ctx, db, key, n);
+    let event = match b {
+        Bounds::Rank(..) => "zremrangebyrank",
+        Bounds::Score(_) => "zremrangebyscore",
+        Bounds::Lex(_) => "zremrangebylex",
+    };
+    after_removal(ctx, db, key, n, event);
     ctx.cl.out.int(n as i64);
     Ok(())
 }

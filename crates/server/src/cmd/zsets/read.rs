@@ -20,7 +20,7 @@ pub(super) fn zrem(ctx: &mut Ctx<'_>) -> Reply {
             }
         }
     }
-    after_removal(ctx, db, key, n);
+    after_removal(ctx, db, key, n, "zrem");
     ctx.cl.out.int(n as i64);
     Ok(())
 }

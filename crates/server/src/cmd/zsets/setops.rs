@@ -154,12 +154,8 @@ fn setop_generic(
     let db = ctx.cl.db;
     let mut srcs: Vec<(Src, f64)> = Vec::with_capacity(setnum);
     for k in &a[numkeys_idx + 1..numkeys_idx + 1 + setnum] {
-        let e = if dst.is_some() {
-            ctx.srv.lookup_write(db, k).map(|e| &*e)
-        } else {
-            ctx.srv.lookup_read(db, k)
-        };
-        let src = match e.map(|e| &e.value) {
+        // lookupKeyRead, as Redis 7.0.15, with a destination too.
+        let src = match ctx.srv.lookup_read(db, k).map(|e| &e.value) {
             None => Src::Empty,
             Some(Value::ZSet(z)) => Src::Z(z.clone()),
             Some(Value::Set(s)) => Src::S(s.clone()),
@@ -273,7 +269,12 @@ fn setop_generic(
         return Ok(());
     }
     if let Some(dst) = dst {
-        store_result(ctx, db, &dst, result, ZSet::from_entries);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, db, &dst, result, event, ZSet::from_entries);
         return Ok(());
     }
     result.sort_by(|x, y| amber_store::zset::cmp_entry(x.1, &x.0, y.1, &y.0));
