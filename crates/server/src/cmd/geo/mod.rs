@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
 use amber_store::zset::ZSet;
-use amber_store::{Key, Value};
+use amber_store::Value;
 
 use super::args::{self, is};
 use super::ldouble::LongDouble;
@@ -138,95 +138,46 @@ fn reply_coord(out: &mut ReplyBuf, x: f64) {
 
 // ---- GEOADD --------------------------------------------------------------------------------
 
-/// GEOADD key [NX|XX] [CH] lon lat member ...: Redis turns it into ZADD key [options]
-/// score member ... and runs that, so the replies, the key's encoding and what is propagated
-/// are ZADD's.
+/// GEOADD key [NX|XX] [CH] lon lat member ...: as Redis, it becomes ZADD key [options]
+/// score member ... and runs that, so the replies, the key's encoding, the events and what is
+/// propagated are ZADD's.
 fn geoadd(ctx: &mut Ctx<'_>) -> Reply {
     let a = ctx.args;
-    let (mut nx, mut xx, mut ch) = (false, false, false);
     let mut longidx = 2;
-    while longidx < a.len() {
-        let o = &a[longidx];
-        if is(o, "nx") {
-            nx = true;
-        } else if is(o, "xx") {
-            xx = true;
-        } else if is(o, "ch") {
-            ch = true;
-        } else {
-            break;
-        }
+    while longidx < a.len() && ["nx", "xx", "ch"].iter().any(|o| is(&a[longidx], o)) {
         longidx += 1;
     }
+    let (nx, xx) = (
+        a[2..longidx].iter().any(|o| is(o, "nx")),
+        a[2..longidx].iter().any(|o| is(o, "xx")),
+    );
     let triples = &a[longidx..];
     if !triples.len().is_multiple_of(3) || (xx && nx) {
         return Err(Error::syntax());
     }
-    let mut scores = Vec::with_capacity(triples.len() / 3);
+    let mut zadd = Vec::with_capacity(longidx + triples.len() / 3 * 2);
+    zadd.push(b"zadd".to_vec());
+    zadd.extend(a[1..longidx].iter().cloned());
     for t in triples.chunks_exact(3) {
         let [lon, lat] = lon_lat(&t[0], &t[1])?;
-        scores.push(hash::score_of(lon, lat));
+        zadd.push(hash::score_of(lon, lat).to_string().into_bytes());
+        zadd.push(t[2].clone());
     }
-    if scores.is_empty() {
-        // ZADD with no score-member pair.
-        return Err(Error::syntax());
-    }
-    let db = ctx.cl.db;
-    let key = &a[1];
-    let limits = ctx.srv.config.limits;
-    let exists = match ctx.srv.lookup_write(db, key) {
-        None => false,
-        Some(e) if matches!(e.value, Value::ZSet(_)) => true,
-        Some(_) => return Err(Error::wrongtype()),
+    let dirty_before = ctx.srv.dirty;
+    let mut inner = Ctx {
+        srv: &mut *ctx.srv,
+        cl: &mut *ctx.cl,
+        args: &zadd,
+        cmd: ctx.cmd,
+        reprocessing: ctx.reprocessing,
+        touched: false,
     };
-    if !exists {
-        if xx {
-            ctx.cl.out.int(0);
-            return Ok(());
-        }
-        let z = ZSet::for_new_key(&limits, triples[2].len());
-        ctx.srv
-            .add_key(db, Key::from_slice(key), Value::ZSet(Arc::new(z)));
-    }
-    let Some(Value::ZSet(z)) = ctx.srv.lookup_write(db, key).map(|e| &mut e.value) else {
-        return Err(Error::wrongtype());
-    };
-    let z = Arc::make_mut(z);
-    let (mut added, mut updated) = (0i64, 0i64);
-    for (t, &score) in triples.chunks_exact(3).zip(&scores) {
-        let member = &t[2];
-        let score = score as f64;
-        match z.score(member) {
-            Some(_) if nx => {}
-            Some(cur) => {
-                if score != cur {
-                    z.update(member, score);
-                    updated += 1;
-                }
-            }
-            None if xx => {}
-            None => {
-                z.insert(member, score, &limits);
-                added += 1;
-            }
-        }
-    }
-    if added + updated > 0 {
-        ctx.changed(db, key, (added + updated) as u64);
-        // GEOADD is ZADD to Redis, events included.
-        ctx.notify(crate::cmd::notify::ZSET, "zadd", key);
-        ctx.srv.signal_ready(db, key);
-        let mut zadd = Vec::with_capacity(longidx + scores.len() * 2);
-        zadd.push(b"zadd".to_vec());
-        zadd.extend(a[1..longidx].iter().cloned());
-        for (t, score) in triples.chunks_exact(3).zip(&scores) {
-            zadd.push(score.to_string().into_bytes());
-            zadd.push(t[2].clone());
-        }
+    let res = super::zsets::zadd(&mut inner);
+    ctx.touched |= inner.touched;
+    if ctx.srv.dirty > dirty_before {
         ctx.propagate(zadd);
     }
-    ctx.cl.out.int(if ch { added + updated } else { added });
-    Ok(())
+    res
 }
 
 // ---- GEOPOS GEOHASH GEODIST ----------------------------------------------------------------

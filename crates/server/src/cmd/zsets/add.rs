@@ -9,7 +9,7 @@ use super::write_zset;
 use crate::cmd::args::{self, is};
 use crate::cmd::{Ctx, Error, Reply};
 
-pub(super) fn zadd(ctx: &mut Ctx<'_>) -> Reply {
+pub(crate) fn zadd(ctx: &mut Ctx<'_>) -> Reply {
     zadd_generic(ctx, false)
 }
 

@@ -27,7 +27,8 @@ use amber_store::{Blob, Value};
 
 use super::{Command, Ctx, Error, BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
 use crate::server::Server;
-use add::{zadd, zincrby};
+pub(crate) use add::zadd;
+use add::zincrby;
 use pop::{bzmpop, bzpopmax, bzpopmin, zmpop, zpopmax, zpopmin};
 use random::zrandmember;
 use range::{
