@@ -52,41 +52,9 @@ impl Kind {
     }
 }
 
-/// Parses a canonical integer as Redis's string2ll does (no '+', no leading zeros, no spaces).
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
-    if digits.is_empty() || digits[0] == b'0' {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if neg {
-        if v > (i64::MAX as u64) + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
-}
+/// Parses a canonical integer as Redis's string2ll does (no '+', no leading zeros, no spaces):
+/// the protocol crate's parser, the one place that rule lives.
+pub use amber_resp::parse::string2ll as parse_i64;
 
 impl Value {
     /// A string value encoded as Redis's `tryObjectEncoding` would: int, embstr or raw.
