@@ -8,6 +8,7 @@ master, and the old master follows the new one (partial resync, equal digests)."
 import threading
 import time
 
+import pytest
 import redis
 
 from conftest import ServerProc
@@ -129,32 +130,10 @@ def test_promote_after_client_pause_write(tmp_path):
                 s.stop()
 
 
-def test_failover_from_a_redis_master_to_amber(tmp_path):
-    m = start("redis", tmp_path, "redis")
-    a = None
-    try:
-        w = Writer(m)
-        w.wait_for(2000)
-        a = start("amber", tmp_path, "amber", "--replicaof", "127.0.0.1", str(m.port))
-        mc, ac = m.client(), a.client()
-        settle(mc, ac)
-        w.wait_for(len(w.acked) + 3000)
-        before = ac.info("stats")["sync_partial_ok"]
-        assert mc.execute_command("FAILOVER", "TO", "127.0.0.1", a.port, "TIMEOUT", 20000) == b"OK"
-        w.join(30)
-        assert w.refusal == "You can't write against a read only replica."
-        assert ac.info("replication")["role"] == "master"
-        assert_all_present(w, a)
-        # The promotion was by PSYNC ... FAILOVER, and the old master continued: +CONTINUE.
-        old_master_follows(m, a, before)
-    finally:
-        for s in (m, a):
-            if s:
-                s.stop()
-
-
-def test_failover_from_an_amber_master_to_amber(tmp_path):
-    m = start("amber", tmp_path, "amber-master")
+@pytest.mark.parametrize("master_kind", ["redis", "amber"])
+def test_failover_to_amber(tmp_path, master_kind):
+    """FAILOVER TO an Amber replica, on a Redis master and on an Amber master."""
+    m = start(master_kind, tmp_path, f"{master_kind}-master")
     r = None
     try:
         w = Writer(m)
@@ -169,6 +148,7 @@ def test_failover_from_an_amber_master_to_amber(tmp_path):
         assert w.refusal == "You can't write against a read only replica."
         assert rc.info("replication")["role"] == "master"
         assert_all_present(w, r)
+        # The promotion was by PSYNC ... FAILOVER, and the old master continued: +CONTINUE.
         old_master_follows(m, r, before)
     finally:
         for s in (m, r):
