@@ -492,8 +492,14 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
     field!(out, "mem_not_counted_for_evict", 0);
     field!(out, "mem_replication_backlog", o.backlog);
-    field!(out, "mem_total_replication_buffers", 0);
-    field!(out, "mem_clients_slaves", 0);
+    // Redis 7.0 shares one buffer between the backlog and its replicas; Amber's replicas
+    // each hold what waits for them.
+    field!(
+        out,
+        "mem_total_replication_buffers",
+        o.backlog + o.clients_slaves
+    );
+    field!(out, "mem_clients_slaves", o.clients_slaves);
     field!(out, "mem_clients_normal", o.clients_normal);
     field!(out, "mem_cluster_links", 0);
     field!(out, "mem_aof_buffer", o.aof_buffer);

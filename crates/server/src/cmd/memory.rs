@@ -99,6 +99,9 @@ pub(crate) struct Overhead {
     pub(crate) startup: u64,
     pub(crate) backlog: u64,
     pub(crate) clients_normal: u64,
+    /// Replicas' connections and the stream bytes waiting for them (Redis's
+    /// mem_clients_slaves).
+    pub(crate) clients_slaves: u64,
     pub(crate) aof_buffer: u64,
     /// (db index, keys, keyspace table bytes) for each database holding keys.
     pub(crate) dbs: Vec<(usize, u64, u64)>,
@@ -110,9 +113,17 @@ impl Overhead {
     pub(crate) fn of(srv: &Server, current: Option<&Client>) -> Self {
         let client_bytes = |c: &Client| (c.out.buf.capacity() + c.qbuf_len) as u64;
         let mut clients_normal = current.map_or(0, client_bytes);
+        let mut clients_slaves: u64 = srv
+            .repl
+            .replicas
+            .values()
+            .map(|r| r.pending.in_memory() as u64)
+            .sum();
         for rc in srv.clients.values() {
             if let Ok(c) = rc.try_borrow() {
-                if !c.replica {
+                if c.replica {
+                    clients_slaves += client_bytes(&c);
+                } else {
                     clients_normal += client_bytes(&c);
                 }
             }
@@ -131,6 +142,7 @@ impl Overhead {
             startup: 0,
             backlog: srv.repl.backlog.as_ref().map_or(0, |b| b.size() as u64),
             clients_normal,
+            clients_slaves,
             aof_buffer: srv.aof.as_ref().map_or(0, |a| a.buf.capacity() as u64),
             dbs,
         }
@@ -139,7 +151,13 @@ impl Overhead {
     /// overhead.total (INFO's used_memory_overhead), never above what is allocated.
     pub(crate) fn total(&self) -> u64 {
         let dbs: u64 = self.dbs.iter().map(|d| d.2).sum();
-        (self.startup + self.backlog + self.clients_normal + self.aof_buffer + dbs).min(self.used)
+        (self.startup
+            + self.backlog
+            + self.clients_normal
+            + self.clients_slaves
+            + self.aof_buffer
+            + dbs)
+            .min(self.used)
     }
 
     pub(crate) fn dataset(&self) -> u64 {
@@ -178,7 +196,7 @@ fn stats(ctx: &mut Ctx<'_>) -> Reply {
     int(out, "total.allocated", o.used as i64);
     int(out, "startup.allocated", o.startup as i64);
     int(out, "replication.backlog", o.backlog as i64);
-    int(out, "clients.slaves", 0);
+    int(out, "clients.slaves", o.clients_slaves as i64);
     int(out, "clients.normal", o.clients_normal as i64);
     int(out, "cluster.links", 0);
     int(out, "aof.buffer", o.aof_buffer as i64);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use amber_persist::aof::command::encode_command;
 use tokio::sync::Notify;
 
+use super::outbox::Outbox;
 use super::transfer::{self, Framing};
 use super::{random_id, setting, NULL_REPLID};
 use crate::client::{Client, ClientId};
@@ -42,7 +43,7 @@ pub(crate) struct Replica {
     pub(crate) ack_off: u64,
     pub(crate) ack_time: Instant,
     /// Stream bytes not yet handed to the connection.
-    pub(crate) pending: Pending,
+    pub(crate) pending: Outbox,
     /// Whether `pending` may go out (after the RDB; diskless: after the first ACK).
     pub(crate) streaming: bool,
     /// The RDB went out EOF-marked: the stream starts at the first ACK.
@@ -58,6 +59,8 @@ pub(crate) struct Replica {
     /// The PSYNC reply went out: any later reply to it is dropped (Redis does not answer
     /// its replicas), so that only the stream reaches it.
     replied: bool,
+    /// Its waiting stream could not go to a file (logged by the cron, once).
+    spill_warning: Option<String>,
     notify: Rc<Notify>,
 }
 
@@ -70,8 +73,10 @@ impl Replica {
         if self.over_limit || self.state == State::WaitStart {
             return;
         }
-        self.pending.push(bytes);
-        let used = self.pending.len as u64;
+        if let Some(w) = self.pending.push(bytes) {
+            self.spill_warning = Some(w);
+        }
+        let used = self.pending.len() as u64;
         let hard = limit.hard > 0 && used >= limit.hard;
         let soft = if limit.soft > 0 && used >= limit.soft {
             let since = *self.soft_since.get_or_insert_with(Instant::now);
@@ -82,7 +87,7 @@ impl Replica {
         };
         if hard || soft {
             self.over_limit = true;
-            self.pending = Pending::default();
+            self.pending = Outbox::default();
         }
     }
 
@@ -174,7 +179,15 @@ pub(crate) fn take_stream(srv: &mut Server, cl: &mut Client, wbuf: &mut Vec<u8>)
     if !r.streaming || r.pending.is_empty() {
         return;
     }
-    r.pending.take_into(wbuf, HANDOUT);
+    if let Err(e) = r.pending.take_into(wbuf, HANDOUT) {
+        let msg = format!(
+            "Can't read back the stream waiting for replica {} from its temporary file ({e}): closing it, it will resynchronize.",
+            r.addr
+        );
+        srv.log.warning(&msg);
+        cl.close_asap = true;
+        return;
+    }
     if !r.pending.is_empty() {
         // The rest goes out in the next round, after other clients had their turn.
         r.notify.notify_one();
@@ -198,49 +211,6 @@ fn log_over_limit(srv: &mut Server, id: ClientId) {
 
 /// The most stream bytes a replica's connection takes in one round.
 const HANDOUT: usize = 4 * 1024 * 1024;
-
-/// Stream bytes waiting for a replica's connection, in chunks: a long backlog of them (a
-/// full sync under a write load) never needs one huge buffer or a copy of all of it.
-#[derive(Default)]
-pub(crate) struct Pending {
-    chunks: std::collections::VecDeque<Vec<u8>>,
-    len: usize,
-}
-
-const CHUNK: usize = 64 * 1024;
-
-impl Pending {
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
-        match self.chunks.back_mut() {
-            Some(last) if last.len() + bytes.len() <= CHUNK => last.extend_from_slice(bytes),
-            _ => {
-                let mut c = Vec::with_capacity(CHUNK.max(bytes.len()));
-                c.extend_from_slice(bytes);
-                self.chunks.push_back(c);
-            }
-        }
-        self.len += bytes.len();
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Moves whole chunks to `out` until it holds at least `max` bytes or none are left.
-    fn take_into(&mut self, out: &mut Vec<u8>, max: usize) {
-        while out.len() < max {
-            let Some(c) = self.chunks.pop_front() else {
-                break;
-            };
-            self.len -= c.len();
-            if out.is_empty() {
-                *out = c;
-            } else {
-                out.extend_from_slice(&c);
-            }
-        }
-    }
-}
 
 /// SYNC and PSYNC <replid> <offset> (syncCommand).
 pub(crate) fn sync_command(ctx: &mut Ctx<'_>, psync: bool) -> Reply {
@@ -293,7 +263,7 @@ fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
         state: State::SendingRdb,
         ack_off: 0,
         ack_time: Instant::now(),
-        pending: Pending::default(),
+        pending: Outbox::default(),
         streaming: false,
         diskless: false,
         pre_psync: !psync,
@@ -301,6 +271,7 @@ fn fresh(ctx: &Ctx<'_>, hs: &Handshake, psync: bool) -> Replica {
         soft_since: None,
         limit_logged: false,
         replied: false,
+        spill_warning: None,
         notify: ctx.cl.notify.clone(),
     }
 }
@@ -360,7 +331,7 @@ fn try_partial(ctx: &mut Ctx<'_>, hs: &Handshake, replid: &str, offset: i64) -> 
     ));
     r.state = State::Online;
     r.streaming = true;
-    r.pending.push(&bytes);
+    r.spill_warning = r.pending.push(&bytes);
     ctx.srv.repl.sync_partial_ok += 1;
     add_replica(ctx, r);
     true
@@ -691,6 +662,15 @@ pub(crate) fn cron(srv: &mut Server) {
             wake_replicas(srv);
         }
     }
+    let warnings: Vec<String> = srv
+        .repl
+        .replicas
+        .values_mut()
+        .filter_map(|r| r.spill_warning.take())
+        .collect();
+    for w in warnings {
+        srv.log.warning(&w);
+    }
     let timeout = Duration::from_secs(setting(srv, "repl-timeout").max(1) as u64);
     let dead: Vec<(ClientId, String)> = srv
         .repl
@@ -837,31 +817,4 @@ pub(crate) fn info_stream(srv: &Server, out: &mut String) {
         b.map_or(0, |b| b.first()),
         b.map_or(0, |b| b.histlen()),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pending_hands_out_everything_in_order_in_bounded_rounds() {
-        let mut p = Pending::default();
-        let mut want = Vec::new();
-        for i in 0..20_000u32 {
-            let b = i.to_le_bytes().repeat((i % 7 + 1) as usize);
-            p.push(&b);
-            want.extend_from_slice(&b);
-        }
-        p.push(&vec![9u8; 3 * CHUNK]);
-        want.extend_from_slice(&vec![9u8; 3 * CHUNK]);
-        let mut got = Vec::new();
-        while !p.is_empty() {
-            let mut out = Vec::new();
-            p.take_into(&mut out, 100_000);
-            assert!(out.len() < 100_000 + 3 * CHUNK);
-            got.extend_from_slice(&out);
-        }
-        assert_eq!(got, want);
-        assert_eq!(p.len, 0);
-    }
 }

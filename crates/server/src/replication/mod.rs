@@ -23,6 +23,7 @@ pub(crate) mod backlog;
 pub(crate) mod failover;
 mod link;
 pub(crate) mod master;
+mod outbox;
 mod pending;
 pub(crate) mod replica;
 pub(crate) mod resume;
