@@ -245,4 +245,23 @@ mod tests {
         assert_eq!(o.spill.as_ref().map(|s| (s.chunks, s.end)), Some((0, 0)));
         let _ = std::fs::remove_dir(&dir);
     }
+
+    #[test]
+    fn without_a_usable_file_everything_stays_in_memory_and_nothing_is_lost() {
+        let mut o = Outbox {
+            dir: "/nonexistent/amber-outbox".into(),
+            ..Outbox::default()
+        };
+        let mut want = Vec::new();
+        let mut warnings = Vec::new();
+        for i in 0..(2 * IN_MEMORY / 1000) as u32 {
+            let b = [i.to_le_bytes().as_slice(), &[7u8; 996]].concat();
+            warnings.extend(o.push(&b));
+            want.extend_from_slice(&b);
+        }
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("stays in memory"));
+        assert_eq!(o.in_memory(), want.len());
+        assert_eq!(drain(&mut o, 1 << 20), want);
+    }
 }
