@@ -165,7 +165,7 @@ impl Repo {
                     repo.explain(&e)
                 ))
             })?;
-        let known = ["catalog", "data", "uploads"];
+        let known = ["catalog", "data", "uploads", "archive"];
         let is_repo = top
             .common_prefixes
             .iter()
