@@ -223,7 +223,8 @@ pub fn check_segment(s: &Segment, stored: &[u8]) -> Result<Vec<u8>, String> {
             s.object
         ));
     }
-    let recs = super::segment::records(&raw, s.start_offset).map_err(|e| format!("{}: {e}", s.object))?;
+    let recs =
+        super::segment::records(&raw, s.start_offset).map_err(|e| format!("{}: {e}", s.object))?;
     let end = recs
         .last()
         .map_or(s.start_offset, |r| r.start + r.bytes.len() as u64);
@@ -261,6 +262,8 @@ mod tests {
         assert!(parse_segment(&to_json(&seg(5, 5))).is_err());
         let mut newer = seg(1, 2);
         newer.format = FORMAT + 1;
-        assert!(parse_segment(&to_json(&newer)).unwrap_err().contains("newer"));
+        assert!(parse_segment(&to_json(&newer))
+            .unwrap_err()
+            .contains("newer"));
     }
 }

@@ -56,7 +56,7 @@ pub fn open(
     let mut c = connect(addr, auth, wait).map_err(|f| f.0)?;
     handshake(&mut c, port, resume, wait)
         .map_err(|e| format!("{addr}: {}", refused(e)))
-        .and_then(|(info, start)| Ok((Link { client: c, info }, start)))
+        .map(|(info, start)| (Link { client: c, info }, start))
 }
 
 fn handshake(

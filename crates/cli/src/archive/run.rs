@@ -351,8 +351,7 @@ impl Archiver {
                 ));
             }
             let age = catalog::now_ms() - seg.first_ms;
-            let due = seg.raw.len() as u64 >= self.a.segment_bytes
-                || age >= self.a.flush_ms as i64;
+            let due = seg.raw.len() as u64 >= self.a.segment_bytes || age >= self.a.flush_ms as i64;
             if !seg.is_empty() && !st.in_tx() && due {
                 if let Err(e) = self.close(&mut seg, pos) {
                     break Err(e);
@@ -468,8 +467,16 @@ fn receive(mut r: BufReader<TcpStream>, tx: mpsc::SyncSender<io::Result<(i64, Ve
             )),
             Ok(b) => Ok((catalog::now_ms(), b.to_vec())),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "the source went silent"))
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the source went silent",
+                ))
             }
             Err(e) => Err(e),
         };

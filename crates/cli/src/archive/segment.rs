@@ -55,8 +55,7 @@ impl Builder {
         }
         let extend = match self.last {
             Some(h) => {
-                self.last_ms == ms
-                    && (self.raw.len() - h - HEADER + bytes.len()) <= MAX_RECORD / 2
+                self.last_ms == ms && (self.raw.len() - h - HEADER + bytes.len()) <= MAX_RECORD / 2
             }
             None => false,
         };
@@ -82,6 +81,7 @@ impl Builder {
 }
 
 /// One record read back.
+#[derive(Debug)]
 pub struct Record<'a> {
     pub ms: i64,
     pub start: u64,
@@ -134,10 +134,7 @@ pub fn name(args: &[Vec<u8>]) -> Vec<u8> {
 /// Stream commands that change no data: the source's PINGs and GETACKs, and pub/sub
 /// messages (replicated, never written to an AOF).
 pub fn no_data(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"ping" | b"replconf" | b"publish" | b"spublish" | b""
-    )
+    matches!(name, b"ping" | b"replconf" | b"publish" | b"spublish" | b"")
 }
 
 /// Splits whole commands off the front of `buf`: (the parsed commands, bytes used).

@@ -82,7 +82,12 @@ impl Spool {
         // One directory fsync, after the entry: it covers both renames.
         write_atomic(&self.dir, &format!("{stem}.zst"), stored, false)?;
         File::open(self.dir.join(format!("{stem}.zst")))?.sync_data()?;
-        write_atomic(&self.dir, &format!("{stem}.json"), &layout::to_json(s), true)
+        write_atomic(
+            &self.dir,
+            &format!("{stem}.json"),
+            &layout::to_json(s),
+            true,
+        )
     }
 
     /// The complete spooled segments, in upload order (timeline ids sort by time).

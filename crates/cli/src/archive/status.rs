@@ -47,7 +47,9 @@ struct Report {
 pub fn describe(tl: &Timeline, segs: &[Segment]) -> TimelineStatus {
     let (n, end) = layout::contiguous(tl.start_offset, segs);
     let good = &segs[..n];
-    let to_ms = good.last().map_or(tl.time_ms, |s| s.last_ms.max(tl.time_ms));
+    let to_ms = good
+        .last()
+        .map_or(tl.time_ms, |s| s.last_ms.max(tl.time_ms));
     TimelineStatus {
         id: tl.id.clone(),
         replid: tl.replid.clone(),

@@ -51,7 +51,9 @@ pub fn check_base(repo: &Repo, tl: &Timeline) -> Result<Option<String>, Failure>
             .map(|_| ())
             .map_err(|e| e.to_string())
     } else {
-        summarize(&mut u, |_| {}).map(|_| ()).map_err(|e| e.to_string())
+        summarize(&mut u, |_| {})
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     };
     let (raw, stored) = u.finish_each();
     let problem = match (decoded, raw, stored) {

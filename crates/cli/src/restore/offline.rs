@@ -348,7 +348,11 @@ pub(super) fn download(
 
 /// Moves the current dump file and AOF directory into a fresh `amber-restore-<time>/`
 /// (never deleted).
-pub(super) fn move_aside(t: &Target, staged: Staged, report: &mut OfflineReport) -> Result<Staged, Failure> {
+pub(super) fn move_aside(
+    t: &Target,
+    staged: Staged,
+    report: &mut OfflineReport,
+) -> Result<Staged, Failure> {
     let dir = &t.dir;
     let stamp = &staged.stamp;
     // A fresh directory: two restores within a second must not overwrite what the first
@@ -395,7 +399,11 @@ pub(super) fn move_aside(t: &Target, staged: Staged, report: &mut OfflineReport)
 
 /// Renames the staged RDB and AOF directory into place, then gives them to the directory's
 /// owner.
-pub(super) fn install(t: &Target, staged: Staged, report: &mut OfflineReport) -> Result<(), Failure> {
+pub(super) fn install(
+    t: &Target,
+    staged: Staged,
+    report: &mut OfflineReport,
+) -> Result<(), Failure> {
     let target = t.dir.join(&t.dbfilename);
     if let Some(rdb) = staged.rdb {
         rdb.commit()
