@@ -304,7 +304,8 @@ impl Archiver {
         let sock = writer.get_ref().try_clone().map_err(|e| e.to_string())?;
         // The reader's own bound; the shutdown below ends it sooner.
         let _ = sock.set_read_timeout(Some(silence + Duration::from_secs(5)));
-        let (tx, rx) = mpsc::sync_channel::<io::Result<(i64, Vec<u8>)>>(1024);
+        // At most 256 reads of at most 1 MiB (the buffer's size) wait for processing.
+        let (tx, rx) = mpsc::sync_channel::<io::Result<(i64, Vec<u8>)>>(256);
         let reader = std::thread::Builder::new()
             .name("receive".into())
             .spawn(move || receive(reader, tx))
@@ -313,6 +314,10 @@ impl Archiver {
         let mut seg = Builder::new(pos.offset);
         let mut last_data = Instant::now();
         let mut last_ack = Instant::now();
+        // When the open segment got its first command, by this thread's clock: a segment is
+        // closed by how long it has been open here, not by its arrival times (which lag
+        // behind when this thread catches up with a burst, and would close a segment per read).
+        let mut opened: Option<Instant> = None;
         let result = loop {
             if stopping() {
                 break Ok(());
@@ -329,6 +334,9 @@ impl Archiver {
                             Ok(g) => g,
                             Err(e) => break Err(e),
                         };
+                        if !seg.is_empty() {
+                            opened.get_or_insert_with(Instant::now);
+                        }
                         pos.offset = st.offset;
                         if getack {
                             last_ack = Instant::now();

@@ -23,6 +23,10 @@ use super::layout::{self, Segment};
 use crate::backup::catalog;
 use crate::backup::repo::Repo;
 
+/// Segments whose data objects upload together when several wait (a backlog after an
+/// outage, or a store slower than the stream).
+const UPLOADS_AT_ONCE: usize = 8;
+
 pub struct Spool {
     pub dir: PathBuf,
 }
@@ -114,29 +118,49 @@ impl Spool {
         Ok(out)
     }
 
-    /// Stores one spooled segment in the repository, then forgets it.
-    fn upload(&self, repo: &Repo, s: &Segment) -> io::Result<()> {
-        let stem = Self::stem(s);
-        let data = fs::read(self.dir.join(format!("{stem}.zst")))?;
-        if data.len() as u64 != s.stored_size {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("spooled {stem}.zst is not the size its entry says"),
-            ));
+    /// Stores spooled segments in the repository: their data objects all at once, then
+    /// their entries one by one in stream order (so a crash leaves no entry after a missing
+    /// one), each spooled pair forgotten once its entry is stored. Returns how many were
+    /// stored, and the first failure.
+    fn upload(&self, repo: &Repo, segs: &[Segment]) -> (usize, Option<io::Error>) {
+        let mut items = Vec::new();
+        for s in segs {
+            let stem = Self::stem(s);
+            match fs::read(self.dir.join(format!("{stem}.zst"))) {
+                Ok(d) if d.len() as u64 == s.stored_size => items.push((s.object.clone(), d)),
+                Ok(_) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("spooled {stem}.zst is not the size its entry says"),
+                    );
+                    return (0, Some(e));
+                }
+                Err(e) => return (0, Some(e)),
+            }
         }
-        repo.put(&s.object, data, false)?;
-        match repo.put(
-            &layout::segment_entry_key(&s.timeline, s.start_offset),
-            layout::to_json(s),
-            true,
-        ) {
-            // Stored by an earlier try whose spool files were not removed yet.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            r => r?,
+        let data = repo.put_all(items);
+        for (i, (s, stored)) in segs.iter().zip(data).enumerate() {
+            let stored = stored.and_then(|()| {
+                match repo.put(
+                    &layout::segment_entry_key(&s.timeline, s.start_offset),
+                    layout::to_json(s),
+                    true,
+                ) {
+                    // Stored by an earlier try whose spool files were not removed yet.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                    r => r,
+                }
+            });
+            if let Err(e) = stored {
+                return (i, Some(e));
+            }
+            let stem = Self::stem(s);
+            if let Err(e) = fs::remove_file(self.dir.join(format!("{stem}.json"))) {
+                return (i, Some(e));
+            }
+            let _ = fs::remove_file(self.dir.join(format!("{stem}.zst")));
         }
-        fs::remove_file(self.dir.join(format!("{stem}.json")))?;
-        let _ = fs::remove_file(self.dir.join(format!("{stem}.zst")));
-        Ok(())
+        (segs.len(), None)
     }
 
     pub fn write_status(&self, json: &[u8]) -> io::Result<()> {
@@ -177,34 +201,36 @@ pub fn uploader(
                 }
             }
         }
-        let mut failed = false;
-        for s in &pending {
-            match spool.upload(&repo, s) {
-                Ok(()) => {
-                    backoff = Duration::from_millis(250);
-                    let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(i) = st
-                        .queued
-                        .iter()
-                        .position(|q| q.0 == s.timeline && q.1 == s.end_offset)
-                    {
-                        if let Some(q) = st.queued.remove(i) {
-                            st.queued_bytes = st.queued_bytes.saturating_sub(q.3);
-                        }
+        let batch = &pending[..pending.len().min(UPLOADS_AT_ONCE)];
+        let (done, err) = spool.upload(&repo, batch);
+        if done > 0 {
+            backoff = Duration::from_millis(250);
+            let mut st = stats.lock().unwrap_or_else(|p| p.into_inner());
+            for s in &batch[..done] {
+                if let Some(i) = st
+                    .queued
+                    .iter()
+                    .position(|q| q.0 == s.timeline && q.1 == s.end_offset)
+                {
+                    if let Some(q) = st.queued.remove(i) {
+                        st.queued_bytes = st.queued_bytes.saturating_sub(q.3);
                     }
-                    st.archived = Some((s.timeline.clone(), s.end_offset));
-                    st.last_upload_ms = Some(catalog::now_ms());
-                    st.uploads += 1;
-                    st.last_error = None;
-                    st.failing_since_ms = None;
                 }
-                Err(e) => {
-                    note_error(&stats, format!("uploading {}: {e}", s.object));
-                    failed = true;
-                    break;
-                }
+                st.archived = Some((s.timeline.clone(), s.end_offset));
+                st.uploads += 1;
             }
+            st.last_upload_ms = Some(catalog::now_ms());
+            st.last_error = None;
+            st.failing_since_ms = None;
         }
+        let failed = match err {
+            Some(e) => {
+                let what = batch.get(done).map_or("", |s| s.object.as_str());
+                note_error(&stats, format!("uploading {what}: {e}"));
+                true
+            }
+            None => false,
+        };
         if failed {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(5));
