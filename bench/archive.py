@@ -39,27 +39,25 @@ def amber_tool():
 
 
 class Watcher(threading.Thread):
-    """Records (time first seen, end offset) of every segment entry as it appears."""
+    """Records (time first visible, end offset) of every segment entry as it appears. Segments
+    follow each other: the next entry's key is known (its start is the last one's end), so
+    the watcher asks for exactly that object, which costs the store one GET, not a listing."""
 
-    def __init__(self, lister):
+    def __init__(self, fetch, timeline, start):
         super().__init__(daemon=True)
-        self.lister = lister
-        self.seen = {}
-        self.visible = []  # (seen at, end offset), in order seen
+        self.fetch, self.timeline, self.next = fetch, timeline, start
+        self.visible = []  # (seen at, end offset), in order
         self.stop = False
 
     def run(self):
         while not self.stop:
-            try:
-                for name, read in self.lister():
-                    if name not in self.seen:
-                        now = time.time()
-                        end = json.loads(read())["end_offset"]
-                        self.seen[name] = end
-                        self.visible.append((now, end))
-            except Exception as e:  # the store is busy: try again
-                print("watch:", e, file=sys.stderr)
-            time.sleep(0.02)
+            body = self.fetch(f"archive/{self.timeline}/seg/{self.next:020}.json")
+            if body is None:
+                time.sleep(0.005)
+                continue
+            end = json.loads(body)["end_offset"]
+            self.visible.append((time.time(), end))
+            self.next = end
 
     def durable_at(self, offset):
         for t, end in self.visible:
@@ -68,32 +66,22 @@ class Watcher(threading.Thread):
         return None
 
 
-def s3_lister(s3, bucket, prefix):
-    """New keys only: the listing starts after the last key seen (segment keys sort by offset
-    within the one timeline this benchmark makes), so the watcher does not load the S3 server."""
-    last = [""]
-
-    def lister():
-        out = []
-        kw = {"Bucket": bucket, "Prefix": prefix}
-        if last[0]:
-            kw["StartAfter"] = last[0]
-        r = s3.list_objects_v2(**kw)
-        for o in r.get("Contents", []):
-            k = o["Key"]
-            if "/seg/" in k and k.endswith(".json"):
-                # Only entries move the start: an entry sorts before its own segment object
-                # (.json < .zst), which is written first.
-                last[0] = max(last[0], k)
-                out.append((k, lambda k=k: s3.get_object(Bucket=bucket, Key=k)["Body"].read()))
-        return out
-    return lister
+def s3_fetch(s3, bucket, prefix):
+    def fetch(key):
+        try:
+            return s3.get_object(Bucket=bucket, Key=prefix + key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+    return fetch
 
 
-def local_lister(root):
-    def lister():
-        return [(str(p), p.read_bytes) for p in (root / "archive").glob("*/seg/*.json")]
-    return lister
+def local_fetch(root):
+    def fetch(key):
+        try:
+            return (root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+    return fetch
 
 
 def main():
@@ -111,7 +99,7 @@ def main():
         env = dict(os.environ)
         if args.local:
             repo = tmp / "repo"
-            lister = local_lister(repo)
+            fetch = local_fetch(repo)
         else:
             from test_backup_s3 import Moto  # noqa: E402
             moto = Moto(tmp)
@@ -119,7 +107,7 @@ def main():
             s3.create_bucket(Bucket="bench")
             env = moto.env()
             repo = "s3://bench/a"
-            lister = s3_lister(s3, "bench", "a/archive/")
+            fetch = s3_fetch(s3, "bench", "a/")
         argv = [amber_tool(), "archive", "--from", f"127.0.0.1:{src.port}", "--repo", str(repo),
                 "--spool", str(tmp / "spool"), "-q"]
         if args.flush_ms:
@@ -131,7 +119,12 @@ def main():
         while not (tmp / "spool" / "status.json").exists():
             assert time.time() < deadline and arch.poll() is None, (tmp / "archiver.log").read_text()
             time.sleep(0.1)
-        watcher = Watcher(lister)
+        live = json.loads((tmp / "spool" / "status.json").read_text())
+        while not live.get("timeline"):
+            time.sleep(0.1)
+            live = json.loads((tmp / "spool" / "status.json").read_text())
+        tl = fetch(f"archive/{live['timeline']}/timeline.json")
+        watcher = Watcher(fetch, live["timeline"], json.loads(tl)["start_offset"])
         watcher.start()
         bench = subprocess.Popen(["redis-benchmark", "-p", str(src.port), "-t", "set", "-P", "16", "-r", "100000",
                                   "-d", "64", "-n", "1000000000", "-q"], stdout=subprocess.DEVNULL,
@@ -170,6 +163,15 @@ def main():
                 missing += 1
             else:
                 delays.append(max(0.0, t - acked))
+        # The worst delay of each 5-second window: a stall shows where it happened.
+        t0 = probes[0][0]
+        windows = {}
+        for acked, off in probes:
+            t = watcher.durable_at(off)
+            if t is not None:
+                w = int((acked - t0) // 5)
+                windows[w] = max(windows.get(w, 0), t - acked)
+        print("worst delay per 5 s window (ms):", [round(windows[w] * 1000) for w in sorted(windows)])
         delays.sort()
         q = statistics.quantiles(delays, n=100)
         mb_s = total / args.seconds / 1e6

@@ -124,17 +124,117 @@ pub fn records(raw: &[u8], start: u64) -> Result<Vec<Record<'_>>, String> {
     Ok(out)
 }
 
-/// Lower-cased first argument.
-pub fn name(args: &[Vec<u8>]) -> Vec<u8> {
-    args.first()
-        .map(|a| a.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 /// Stream commands that change no data: the source's PINGs and GETACKs, and pub/sub
 /// messages (replicated, never written to an AOF).
 pub fn no_data(name: &[u8]) -> bool {
     matches!(name, b"ping" | b"replconf" | b"publish" | b"spublish" | b"")
+}
+
+/// One command found in a buffer without copying it: its length and the byte ranges of its
+/// first two arguments (the name, and REPLCONF's subcommand).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found {
+    pub len: usize,
+    pub name: (usize, usize),
+    pub arg1: Option<(usize, usize)>,
+}
+
+fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let i = from + buf.get(from..)?.iter().position(|&b| b == b'\n')?;
+    (i > from && buf[i - 1] == b'\r').then_some(i - 1)
+}
+
+fn header_num(buf: &[u8], at: usize, kind: u8) -> Result<Option<(i64, usize)>, String> {
+    match buf.get(at) {
+        None => return Ok(None),
+        Some(&b) if b != kind => {
+            return Err(format!(
+                "the replication stream does not parse: '{}' where '{}' was expected",
+                b as char, kind as char
+            ))
+        }
+        _ => {}
+    }
+    if buf.len() - at > 32 && line_end(&buf[..at + 32], at).is_none() {
+        return Err("the replication stream does not parse: header line too long".into());
+    }
+    let Some(e) = line_end(buf, at) else {
+        return Ok(None);
+    };
+    let n = amber_resp::parse::string2ll(&buf[at + 1..e])
+        .ok_or("the replication stream does not parse: bad length")?;
+    Ok(Some((n, e + 2)))
+}
+
+/// Finds the command at the front of `buf` (multibulk, as every replication stream sends;
+/// anything else goes through the full parser). `Ok(None)`: not whole yet.
+pub fn scan(buf: &[u8]) -> Result<Option<Found>, String> {
+    if buf.first() != Some(&b'*') {
+        return Ok(split_one(buf)?.map(|p| Found {
+            len: p.consumed,
+            name: (0, 0),
+            arg1: None,
+        }));
+    }
+    let Some((n, mut pos)) = header_num(buf, 0, b'*')? else {
+        return Ok(None);
+    };
+    if !(0..=1024 * 1024).contains(&n) {
+        return Err(format!(
+            "the replication stream does not parse: {n} arguments"
+        ));
+    }
+    let (mut name, mut arg1) = ((0, 0), None);
+    for i in 0..n {
+        let Some((len, start)) = header_num(buf, pos, b'$')? else {
+            return Ok(None);
+        };
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= MAX_RECORD)
+            .ok_or("the replication stream does not parse: bad bulk length")?;
+        let end = start + len;
+        match buf.get(end..end + 2) {
+            None | Some([_]) => return Ok(None),
+            Some(b"\r\n") => {}
+            Some(_) => {
+                return Err("the replication stream does not parse: bulk without CRLF".into())
+            }
+        }
+        if i == 0 {
+            name = (start, end);
+        } else if i == 1 {
+            arg1 = Some((start, end));
+        }
+        pos = end + 2;
+    }
+    Ok(Some(Found {
+        len: pos,
+        name,
+        arg1,
+    }))
+}
+
+fn split_one(buf: &[u8]) -> Result<Option<Parsed>, String> {
+    parse_request(buf, &Limits::default())
+        .map_err(|e| format!("the replication stream does not parse: {e}"))
+}
+
+/// Every whole command at the front of `buf`, found by `scan`: (them, bytes used). A
+/// command's ranges are relative to its own start.
+pub fn scan_all(buf: &[u8]) -> Result<(Vec<Found>, usize), String> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < buf.len() {
+        match scan(&buf[pos..])? {
+            Some(f) => {
+                pos += f.len;
+                out.push(f);
+            }
+            None => break,
+        }
+    }
+    Ok((out, pos))
 }
 
 /// Splits whole commands off the front of `buf`: (the parsed commands, bytes used).
@@ -189,5 +289,22 @@ mod tests {
         assert!(records(b"AMBRSEG0", 0).is_err());
         let (c, used) = split(&x[..x.len() - 1]).unwrap();
         assert_eq!((c.len(), used), (0, 0));
+        // The scanner agrees with the parser on every prefix.
+        let mut wire = x.clone();
+        wire.extend_from_slice(&cmd(&["REPLCONF", "GETACK", "*"]));
+        wire.extend_from_slice(&cmd(&["PING"]));
+        for cut in 0..=wire.len() {
+            let (found, used) = scan_all(&wire[..cut]).unwrap();
+            let (parsed, used2) = split(&wire[..cut]).unwrap();
+            assert_eq!((found.len(), used), (parsed.len(), used2), "cut {cut}");
+        }
+        let (found, _) = scan_all(&wire).unwrap();
+        let at = x.len();
+        let (a, b) = found[1].name;
+        assert_eq!(&wire[at + a..at + b], b"REPLCONF");
+        let (a, b) = found[1].arg1.unwrap();
+        assert_eq!(&wire[at + a..at + b], b"GETACK");
+        assert!(scan(b"*1\r\n$3\r\nabcXY").is_err());
+        assert!(scan(b"*1\r\n+3\r\n").is_err());
     }
 }

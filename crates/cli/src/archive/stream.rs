@@ -43,24 +43,24 @@ impl Stream {
     /// whether the source asked for an acknowledgement (REPLCONF GETACK).
     pub fn feed(&mut self, data: &[u8], ms: i64, seg: &mut Builder) -> Result<bool, String> {
         self.pending.extend_from_slice(data);
-        let (cmds, used) = segment::split(&self.pending)?;
+        let (cmds, used) = segment::scan_all(&self.pending)?;
         let mut getack = false;
         let mut pos = 0;
         // Plain commands in a row: (where they start, how many), filed as one push.
         let mut run: Option<(usize, u64)> = None;
         for p in cmds {
-            let end = pos + p.consumed;
-            let name = segment::name(&p.args);
+            let end = pos + p.len;
+            let name = &self.pending[pos + p.name.0..pos + p.name.1];
             if let Some((tx, n)) = &mut self.tx {
                 tx.extend_from_slice(&self.pending[pos..end]);
                 *n += 1;
-                if name == b"exec" || name == b"discard" {
+                if name.eq_ignore_ascii_case(b"exec") || name.eq_ignore_ascii_case(b"discard") {
                     if let Some((tx, n)) = self.tx.take() {
                         seg.push(ms, &tx, n);
                         self.offset += tx.len() as u64;
                     }
                 }
-            } else if name == b"multi" {
+            } else if name.eq_ignore_ascii_case(b"multi") {
                 if let Some((start, n)) = run.take() {
                     seg.push(ms, &self.pending[start..pos], n);
                     self.offset += (pos - start) as u64;
@@ -71,10 +71,10 @@ impl Stream {
                     Some((start, n)) => (start, n + 1),
                     None => (pos, 1),
                 });
-                if name == b"replconf"
-                    && p.args
-                        .get(1)
-                        .is_some_and(|a| a.eq_ignore_ascii_case(b"getack"))
+                if name.eq_ignore_ascii_case(b"replconf")
+                    && p.arg1.is_some_and(|(a, b)| {
+                        self.pending[pos + a..pos + b].eq_ignore_ascii_case(b"getack")
+                    })
                 {
                     getack = true;
                 }

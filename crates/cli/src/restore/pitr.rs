@@ -179,12 +179,39 @@ impl Replay {
     /// The commands of one checked segment, into `out`; stops at the limit. `Err`: the
     /// segment does not parse (nothing of it should be kept).
     fn segment(&mut self, raw: &[u8], s: &Segment, out: &mut Vec<u8>) -> Result<(), String> {
+        // Where the last data command applied is in `raw` (described once, at the end; None
+        // when a transaction came last, which describes itself).
+        let mut last: Option<(usize, usize)> = None;
+        let base = raw.as_ptr() as usize;
+        let result = self.records(raw, s, out, &mut |bytes: Option<&[u8]>| {
+            last = bytes.map(|b| {
+                let at = b.as_ptr() as usize - base;
+                (at, at + b.len())
+            });
+        });
+        if let Some((a, b)) = last {
+            if let Ok((cmds, _)) = segment::split(&raw[a..b]) {
+                if let Some(p) = cmds.first() {
+                    self.at.last_command = Some(describe(&p.args));
+                }
+            }
+        }
+        result
+    }
+
+    fn records(
+        &mut self,
+        raw: &[u8],
+        s: &Segment,
+        out: &mut Vec<u8>,
+        last: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<(), String> {
         for r in segment::records(raw, s.start_offset)? {
             if r.ms > self.lim.time_ms {
                 self.done = true;
                 return Ok(());
             }
-            let (cmds, used) = segment::split(r.bytes)?;
+            let (cmds, used) = segment::scan_all(r.bytes)?;
             if used != r.bytes.len() {
                 return Err(format!(
                     "a record at offset {} ends inside a command",
@@ -193,10 +220,10 @@ impl Replay {
             }
             let mut pos = 0usize;
             for p in cmds {
-                let bytes = &r.bytes[pos..pos + p.consumed];
-                pos += p.consumed;
+                let bytes = &r.bytes[pos..pos + p.len];
+                pos += p.len;
                 let end = r.start + pos as u64;
-                let name = segment::name(&p.args);
+                let name = bytes[p.name.0..p.name.1].to_ascii_lowercase();
                 if let Some((tx, n)) = &mut self.tx {
                     tx.extend_from_slice(bytes);
                     *n += 1;
@@ -210,6 +237,7 @@ impl Replay {
                     if let Some((tx, n)) = self.tx.take() {
                         if name == b"exec" {
                             out.extend_from_slice(&tx);
+                            last(None);
                             self.at.last_command = Some(format!("MULTI ... EXEC ({n} commands)"));
                             self.at.last_command_offset = Some(end);
                             self.commands += n;
@@ -225,7 +253,7 @@ impl Replay {
                     }
                     if !segment::no_data(&name) {
                         out.extend_from_slice(bytes);
-                        self.at.last_command = Some(describe(&p.args));
+                        last(Some(bytes));
                         self.at.last_command_offset = Some(end);
                         self.commands += 1;
                     }
