@@ -6,6 +6,7 @@
 //! | 0 | everything checked is fine |
 //! | 1 | a problem was found (corrupt or unsupported file) |
 //! | 2 | the tool could not do its job (usage, unreadable file) |
+//! | 3 | `restore --to-time/--to-offset` stopped early at a damaged or missing archive segment: restored to the last good point (0 with --allow-partial) |
 //!
 //! Like any Unix tool, `amber ... | head` ends silently when the reader goes away: SIGPIPE
 //! keeps its default action (the process ends by the signal, status 141 in a shell) instead
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod backup;
 mod check_aof;
 mod check_rdb;
@@ -47,6 +49,9 @@ enum Command {
     /// Backups of a running server: create, list, show, verify, prune.
     #[command(subcommand)]
     Backup(backup::Cmd),
+    /// Continuous archiving of a server's writes (as a replica) for point-in-time recovery;
+    /// `archive status`, `archive verify`.
+    Archive(archive::Cli),
     /// Put a backup back: offline into a data directory, or online into a running server.
     Restore(restore::Args),
     /// Run the persistence checklist against a live server: findings with P-codes and fixes.
@@ -58,6 +63,8 @@ pub enum Outcome {
     Ok,
     /// A problem in the data the user asked about (exit 1).
     Problem,
+    /// A point-in-time restore that stopped at the last good point before the one asked (exit 3).
+    Partial,
 }
 
 /// The tool could not do its job (exit 2).
@@ -70,12 +77,14 @@ fn main() -> ExitCode {
         Command::CheckRdb(a) => check_rdb::run(a),
         Command::CheckAof(a) => check_aof::run(a),
         Command::Backup(c) => backup::run(c),
+        Command::Archive(c) => archive::run(c),
         Command::Restore(a) => restore::run(a),
         Command::Doctor(a) => doctor::run(a),
     };
     match r {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problem) => ExitCode::from(1),
+        Ok(Outcome::Partial) => ExitCode::from(3),
         Err(Failure(msg)) => {
             eprintln!("amber: {msg}");
             ExitCode::from(2)

@@ -302,7 +302,7 @@ fn new_entry(
     }
 }
 
-fn source_from_info(addr: &str, method: &str, info: &Info) -> Source {
+pub(crate) fn source_from_info(addr: &str, method: &str, info: &Info) -> Source {
     Source {
         address: addr.to_string(),
         method: method.into(),

@@ -13,7 +13,7 @@
 //! ```
 
 pub mod catalog;
-mod create;
+pub(crate) mod create;
 pub mod local;
 mod prune;
 pub mod repo;

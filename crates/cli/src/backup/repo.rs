@@ -165,7 +165,7 @@ impl Repo {
                     repo.explain(&e)
                 ))
             })?;
-        let known = ["catalog", "data", "uploads"];
+        let known = ["catalog", "data", "uploads", "archive"];
         let is_repo = top
             .common_prefixes
             .iter()
@@ -236,6 +236,30 @@ impl Repo {
             },
             Err(e) => Err(self.err(key, e)),
         }
+    }
+
+    /// Stores several small objects at once (each atomically, plain overwriting PUTs), all
+    /// under way together: one result per object, in order.
+    pub fn put_all(&self, items: Vec<(String, Vec<u8>)>) -> Vec<io::Result<()>> {
+        let tasks: Vec<_> = items
+            .into_iter()
+            .map(|(key, data)| {
+                let store = self.store.clone();
+                let path = Path::from(key.as_str());
+                let task = self
+                    .rt
+                    .spawn(async move { store.put(&path, PutPayload::from(data)).await });
+                (task, key)
+            })
+            .collect();
+        tasks
+            .into_iter()
+            .map(|(task, key)| match self.rt.block_on(task) {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(self.err(&key, e)),
+                Err(e) => Err(io::Error::other(format!("{key}: upload task: {e}"))),
+            })
+            .collect()
     }
 
     /// A small object, whole.

@@ -46,7 +46,7 @@ impl From<io::Error> for SyncError {
 }
 
 /// The payload header line, skipping keepalive newlines.
-fn header_line(c: &mut Client) -> io::Result<Vec<u8>> {
+pub fn header_line(c: &mut Client) -> io::Result<Vec<u8>> {
     loop {
         let l = c.read_line()?;
         if !l.is_empty() {
@@ -55,7 +55,7 @@ fn header_line(c: &mut Client) -> io::Result<Vec<u8>> {
     }
 }
 
-fn parse_header(l: &[u8]) -> Result<Transfer, SyncError> {
+pub fn parse_header(l: &[u8]) -> Result<Transfer, SyncError> {
     if l.first() == Some(&b'-') {
         return Err(SyncError::Refused(
             String::from_utf8_lossy(&l[1..]).into_owned(),

@@ -15,6 +15,7 @@ pub mod inuse;
 mod offline;
 mod online;
 pub mod pick;
+mod pitr;
 
 use std::path::PathBuf;
 
@@ -30,7 +31,25 @@ use pick::{Choice, Skipped};
 pub struct Args {
     /// The backup id (see `amber backup list`), or `latest`: the newest backup this restore
     /// would not refuse (newer ones whose verification failed are skipped, and named).
-    id: String,
+    /// Not with --to-time / --to-offset, which restore from the archive (`amber archive`).
+    #[arg(required_unless_present_any = ["to_time", "to_offset"], conflicts_with_all = ["to_time", "to_offset"])]
+    id: Option<String>,
+    /// Point-in-time recovery from the archive: every command that reached the archiver at or
+    /// before this time (RFC 3339 such as 2025-01-31T12:34:56.789Z, Unix seconds, or
+    /// `latest`), on the base of the newest timeline that starts before it. Offline only;
+    /// writes an AOF (start the server with appendonly yes).
+    #[arg(long, value_name = "TIME", conflicts_with = "into")]
+    to_time: Option<String>,
+    /// Point-in-time recovery up to this replication offset (a MULTI/EXEC is never split).
+    #[arg(long, value_name = "OFFSET", conflicts_with = "into")]
+    to_offset: Option<u64>,
+    /// With --to-time/--to-offset: this timeline (see `amber archive status`).
+    #[arg(long, value_name = "ID")]
+    timeline: Option<String>,
+    /// With --to-time/--to-offset: a restore that stops early at a damaged or missing segment
+    /// exits 0 instead of 3.
+    #[arg(long)]
+    allow_partial: bool,
     #[command(flatten)]
     repo: RepoArg,
     /// Offline restore into this data directory (the server must be stopped).
@@ -65,7 +84,10 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<Outcome, Failure> {
     let repo = Repo::open(&a.repo, false)?;
-    let (entry, skipped) = match pick::choose(&repo, &a.id, a.into.is_some(), a.force)? {
+    let Some(id) = a.id.clone() else {
+        return pitr::run(&a, &repo);
+    };
+    let (entry, skipped) = match pick::choose(&repo, &id, a.into.is_some(), a.force)? {
         Choice::Restore(e, skipped) => (e, skipped),
         Choice::Refuse(problem, skipped) => return refuse(&a, problem, skipped),
     };
@@ -98,7 +120,7 @@ struct Refusal {
 fn refuse(a: &Args, problem: String, skipped: Vec<Skipped>) -> Result<Outcome, Failure> {
     let r = Refusal {
         ok: false,
-        backup: a.id.clone(),
+        backup: a.id.clone().unwrap_or_default(),
         refused: true,
         problem,
         skipped,

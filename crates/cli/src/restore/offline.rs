@@ -21,7 +21,7 @@ use crate::progress::Progress;
 use crate::redis_conf::Conf;
 use crate::{human, Failure, Outcome};
 
-fn stamp_now() -> String {
+pub(super) fn stamp_now() -> String {
     let t = catalog::rfc3339(catalog::now_ms());
     // 2025-01-31T12:34:56.789Z → 20250131T123456Z
     let digits: String = t[..19]
@@ -31,29 +31,29 @@ fn stamp_now() -> String {
     format!("{digits}Z")
 }
 
-fn fsync_dir(d: &Path) -> io::Result<()> {
+pub(super) fn fsync_dir(d: &Path) -> io::Result<()> {
     File::open(d)?.sync_all()
 }
 
 #[derive(Serialize)]
-struct OfflineReport {
-    ok: bool,
-    backup: String,
-    data_dir: String,
-    refused: Vec<String>,
-    moved_aside: Vec<(String, String)>,
-    written: Vec<String>,
-    appendonly: bool,
-    keys: u64,
-    raw_size: u64,
-    problem: Option<String>,
-    notes: Vec<String>,
-    start_with: Option<String>,
+pub(super) struct OfflineReport {
+    pub(super) ok: bool,
+    pub(super) backup: String,
+    pub(super) data_dir: String,
+    pub(super) refused: Vec<String>,
+    pub(super) moved_aside: Vec<(String, String)>,
+    pub(super) written: Vec<String>,
+    pub(super) appendonly: bool,
+    pub(super) keys: u64,
+    pub(super) raw_size: u64,
+    pub(super) problem: Option<String>,
+    pub(super) notes: Vec<String>,
+    pub(super) start_with: Option<String>,
     /// Newer backups `latest` passed over, and why.
-    skipped: Vec<Skipped>,
+    pub(super) skipped: Vec<Skipped>,
 }
 
-fn new_file(p: &Path) -> io::Result<File> {
+pub(super) fn new_file(p: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -62,29 +62,29 @@ fn new_file(p: &Path) -> io::Result<File> {
 }
 
 /// Where and what the restore writes: from the arguments and the server's config.
-struct Target {
-    conf: Conf,
-    dir: PathBuf,
-    dbfilename: String,
-    appendfilename: String,
-    appenddirname: String,
+pub(super) struct Target {
+    pub(super) conf: Conf,
+    pub(super) dir: PathBuf,
+    pub(super) dbfilename: String,
+    pub(super) appendfilename: String,
+    pub(super) appenddirname: String,
     /// The server starts with appendonly yes: a fresh AOF directory is written too.
-    write_aof: bool,
-    notes: Vec<String>,
+    pub(super) write_aof: bool,
+    pub(super) notes: Vec<String>,
 }
 
 /// The restored files, written and checked, not yet in place.
-struct Staged {
-    rdb: AtomicFile,
+pub(super) struct Staged {
+    pub(super) rdb: Option<AtomicFile>,
     /// The new AOF directory, under a temp name in the data directory (when written).
-    aof_tmp: PathBuf,
-    fresh: FreshAof,
-    stamp: String,
+    pub(super) aof_tmp: PathBuf,
+    pub(super) fresh: FreshAof,
+    pub(super) stamp: String,
 }
 
 impl Staged {
     /// Removes the temp files: nothing in the data directory was changed.
-    fn discard(self) {
+    pub(super) fn discard(self) {
         drop(self.rdb);
         let _ = std::fs::remove_dir_all(&self.aof_tmp);
     }
@@ -132,7 +132,7 @@ pub(super) fn offline(
     drop(lock);
     report.ok = true;
     report.start_with = Some(start_command(
-        entry,
+        entry.source.amber_version.is_some(),
         a.config.as_deref(),
         &t.conf,
         &t.dir,
@@ -143,7 +143,7 @@ pub(super) fn offline(
 }
 
 /// The data directory (created if needed), the file names, and whether an AOF is written.
-fn target(a: &Args) -> Result<Target, Failure> {
+pub(super) fn target(a: &Args) -> Result<Target, Failure> {
     let conf = match &a.config {
         Some(p) => Conf::load(p).map_err(Failure)?,
         None => Conf::default(),
@@ -205,7 +205,7 @@ fn target(a: &Args) -> Result<Target, Failure> {
 }
 
 /// The directory's lock when no process uses it; otherwise who does, in `refused`.
-fn lock_unused(t: &Target, refused: &mut Vec<String>) -> Option<inuse::Lock> {
+pub(super) fn lock_unused(t: &Target, refused: &mut Vec<String>) -> Option<inuse::Lock> {
     let pidfile = t.conf.get("pidfile").map(PathBuf::from);
     let users = inuse::users(&t.dir, pidfile.as_deref());
     let lock = if users.is_empty() {
@@ -250,13 +250,19 @@ fn stage(
         None
     };
     let mut staged = Staged {
-        rdb,
+        rdb: Some(rdb),
         aof_tmp,
         fresh,
         stamp,
     };
     let quiet = a.quiet || a.json;
-    let result = download(repo, entry, quiet, &mut staged.rdb, base).and_then(|problem| {
+    let want = Want {
+        object: &entry.object,
+        raw_size: entry.raw_size,
+        raw_sha256: &entry.raw_sha256,
+        stored_sha256: &entry.stored_sha256,
+    };
+    let result = download(repo, &want, quiet, staged.rdb.as_mut(), base).and_then(|problem| {
         if problem.is_none() && t.write_aof {
             new_file(&staged.aof_tmp.join(&staged.fresh.incr_name))?.sync_all()?;
             // temp name, write, fsync, rename, fsync the directory: as the server does.
@@ -286,16 +292,24 @@ fn stage(
     }
 }
 
+/// A stored RDB object and what its entry says it holds.
+pub(super) struct Want<'a> {
+    pub object: &'a str,
+    pub raw_size: u64,
+    pub raw_sha256: &'a str,
+    pub stored_sha256: &'a str,
+}
+
 /// Streams the stored object into `rdb` (and the AOF base), then compares sizes and hashes
 /// with the entry: `Some(problem)` when they differ.
-fn download(
+pub(super) fn download(
     repo: &Repo,
-    entry: &Entry,
+    entry: &Want,
     quiet: bool,
-    rdb: &mut AtomicFile,
+    mut rdb: Option<&mut AtomicFile>,
     mut base: Option<File>,
 ) -> io::Result<Option<String>> {
-    let r = repo.reader(&entry.object)?;
+    let r = repo.reader(entry.object)?;
     let mut unpack = Unpack::new(r)?;
     let mut bar = Progress::new("restoring", entry.raw_size, quiet);
     let mut buf = vec![0u8; 1 << 20];
@@ -306,7 +320,9 @@ fn download(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Ok(Some(format!("the stored backup does not decompress: {e}"))),
         };
-        rdb.write_all(&buf[..k])?;
+        if let Some(r) = rdb.as_mut() {
+            r.write_all(&buf[..k])?;
+        }
         if let Some(b) = base.as_mut() {
             b.write_all(&buf[..k])?;
         }
@@ -332,7 +348,11 @@ fn download(
 
 /// Moves the current dump file and AOF directory into a fresh `amber-restore-<time>/`
 /// (never deleted).
-fn move_aside(t: &Target, staged: Staged, report: &mut OfflineReport) -> Result<Staged, Failure> {
+pub(super) fn move_aside(
+    t: &Target,
+    staged: Staged,
+    report: &mut OfflineReport,
+) -> Result<Staged, Failure> {
     let dir = &t.dir;
     let stamp = &staged.stamp;
     // A fresh directory: two restores within a second must not overwrite what the first
@@ -379,13 +399,17 @@ fn move_aside(t: &Target, staged: Staged, report: &mut OfflineReport) -> Result<
 
 /// Renames the staged RDB and AOF directory into place, then gives them to the directory's
 /// owner.
-fn install(t: &Target, staged: Staged, report: &mut OfflineReport) -> Result<(), Failure> {
+pub(super) fn install(
+    t: &Target,
+    staged: Staged,
+    report: &mut OfflineReport,
+) -> Result<(), Failure> {
     let target = t.dir.join(&t.dbfilename);
-    staged
-        .rdb
-        .commit()
-        .map_err(|e| Failure(format!("can't install {}: {e}", target.display())))?;
-    report.written.push(target.display().to_string());
+    if let Some(rdb) = staged.rdb {
+        rdb.commit()
+            .map_err(|e| Failure(format!("can't install {}: {e}", target.display())))?;
+        report.written.push(target.display().to_string());
+    }
     if t.write_aof {
         let aof_dir = t.dir.join(&t.appenddirname);
         std::fs::rename(&staged.aof_tmp, &aof_dir)
@@ -407,15 +431,15 @@ fn install(t: &Target, staged: Staged, report: &mut OfflineReport) -> Result<(),
 /// backup came from (amber-server or redis-server), the config when one was given, and
 /// whatever the config does not already say right (a config without an absolute `dir` equal
 /// to `dir` would start in another directory and not see the restore).
-fn start_command(
-    entry: &Entry,
+pub(super) fn start_command(
+    amber: bool,
     config: Option<&Path>,
     conf: &Conf,
     dir: &Path,
     dbfilename: &str,
     appendonly: bool,
 ) -> String {
-    let server = if entry.source.amber_version.is_some() {
+    let server = if amber {
         "amber-server"
     } else {
         "redis-server"

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""RPO of `amber archive`: how long after the source acknowledges a write that write is durable
+in the repository, under `redis-benchmark -t set -P 16` load on a Redis 7.0.15 source.
+
+A probe client writes `SET rpo:<i> x` every 20 ms beside the benchmark and records when the
+reply came and the source's master_repl_offset right after it (an offset at or past the probe's
+write). A watcher lists the repository's segment entries as fast as it can (S3 on moto_server,
+or a local directory) and records when an entry covering each offset first became visible. The
+delay per probe is visible - acknowledged: p50 and p99. The archive's lag (source offset minus
+archived offset) is sampled every second to show whether it grows.
+
+    python3 bench/archive.py [--seconds 60] [--local] [--flush-ms 250]
+
+Prints the numbers; it does not write bench/RESULTS.md.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import ServerProc  # noqa: E402
+
+
+def amber_tool():
+    t = os.environ.get("AMBER_TOOL") or str(ROOT / "target" / "release" / "amber")
+    if not os.path.exists(t):
+        raise RuntimeError(f"{t} is missing: cargo build --release")
+    return t
+
+
+class Watcher(threading.Thread):
+    """Records (time first visible, end offset) of every segment entry as it appears. Segments
+    follow each other: the next entry's key is known (its start is the last one's end), so
+    the watcher asks for exactly that object, which costs the store one GET, not a listing."""
+
+    def __init__(self, fetch, timeline, start):
+        super().__init__(daemon=True)
+        self.fetch, self.timeline, self.next = fetch, timeline, start
+        self.visible = []  # (seen at, end offset), in order
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            body = self.fetch(f"archive/{self.timeline}/seg/{self.next:020}.json")
+            if body is None:
+                time.sleep(0.005)
+                continue
+            end = json.loads(body)["end_offset"]
+            self.visible.append((time.time(), end))
+            self.next = end
+
+    def durable_at(self, offset):
+        for t, end in self.visible:
+            if end >= offset:
+                return t
+        return None
+
+
+def s3_fetch(s3, bucket, prefix):
+    def fetch(key):
+        try:
+            return s3.get_object(Bucket=bucket, Key=prefix + key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+    return fetch
+
+
+def local_fetch(root):
+    def fetch(key):
+        try:
+            return (root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+    return fetch
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--local", action="store_true", help="a local-directory repository instead of S3")
+    ap.add_argument("--flush-ms", type=int, default=None, help="the archiver's --flush-ms (default: its own)")
+    args = ap.parse_args()
+    tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-archive-bench-{os.getpid()}"
+    tmp.mkdir(parents=True)
+    src = ServerProc("redis", tmp / "src", ["--repl-diskless-sync-delay", "0"]).start()
+    moto = None
+    procs = []
+    try:
+        env = dict(os.environ)
+        if args.local:
+            repo = tmp / "repo"
+            fetch = local_fetch(repo)
+        else:
+            from test_backup_s3 import Moto  # noqa: E402
+            moto = Moto(tmp)
+            s3 = moto.client()
+            s3.create_bucket(Bucket="bench")
+            env = moto.env()
+            repo = "s3://bench/a"
+            fetch = s3_fetch(s3, "bench", "a/")
+        argv = [amber_tool(), "archive", "--from", f"127.0.0.1:{src.port}", "--repo", str(repo),
+                "--spool", str(tmp / "spool"), "-q"]
+        if args.flush_ms:
+            argv += ["--flush-ms", str(args.flush_ms)]
+        arch = subprocess.Popen(argv, env=env, stderr=open(tmp / "archiver.log", "wb"))
+        procs.append(arch)
+        c = src.client()
+        deadline = time.time() + 30
+        while not (tmp / "spool" / "status.json").exists():
+            assert time.time() < deadline and arch.poll() is None, (tmp / "archiver.log").read_text()
+            time.sleep(0.1)
+        live = json.loads((tmp / "spool" / "status.json").read_text())
+        while not live.get("timeline"):
+            time.sleep(0.1)
+            live = json.loads((tmp / "spool" / "status.json").read_text())
+        tl = fetch(f"archive/{live['timeline']}/timeline.json")
+        watcher = Watcher(fetch, live["timeline"], json.loads(tl)["start_offset"])
+        watcher.start()
+        bench = subprocess.Popen(["redis-benchmark", "-p", str(src.port), "-t", "set", "-P", "16", "-r", "100000",
+                                  "-d", "64", "-n", "1000000000", "-q"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        procs.append(bench)
+        probes = []  # (acknowledged at, offset)
+        lag = []  # (time, source offset - archived offset)
+        end = time.time() + args.seconds
+        i = 0
+        next_lag = time.time() + 1
+        first_offset = c.info("replication")["master_repl_offset"]
+        while time.time() < end:
+            c.set(f"rpo:{i}", "x")
+            acked = time.time()
+            off = c.info("replication")["master_repl_offset"]
+            probes.append((acked, off))
+            i += 1
+            if time.time() >= next_lag:
+                next_lag += 1
+                archived = max((e for _, e in watcher.visible), default=first_offset)
+                lag.append((time.time(), off - archived))
+            time.sleep(0.02)
+        total = c.info("replication")["master_repl_offset"] - first_offset
+        os.kill(bench.pid, signal.SIGTERM)
+        bench.wait(10)
+        # Let the tail become durable.
+        deadline = time.time() + 60
+        while watcher.durable_at(probes[-1][1]) is None and time.time() < deadline:
+            time.sleep(0.05)
+        watcher.stop = True
+        delays = []
+        missing = 0
+        for acked, off in probes:
+            t = watcher.durable_at(off)
+            if t is None:
+                missing += 1
+            else:
+                delays.append(max(0.0, t - acked))
+        # The worst delay of each 5-second window: a stall shows where it happened.
+        t0 = probes[0][0]
+        windows = {}
+        for acked, off in probes:
+            t = watcher.durable_at(off)
+            if t is not None:
+                w = int((acked - t0) // 5)
+                windows[w] = max(windows.get(w, 0), t - acked)
+        print("worst delay per 5 s window (ms):", [round(windows[w] * 1000) for w in sorted(windows)])
+        delays.sort()
+        q = statistics.quantiles(delays, n=100)
+        mb_s = total / args.seconds / 1e6
+        half = len(lag) // 2
+        print(f"repository: {'local directory' if args.local else 's3 (moto_server)'}; "
+              f"flush-ms {args.flush_ms or 'default (250)'}; {args.seconds:.0f} s of redis-benchmark SET -P 16 "
+              f"({mb_s:.1f} MB/s of replication stream)")
+        print(f"probes: {len(probes)}, not durable at the end: {missing}")
+        print(f"RPO (acknowledged -> durable in the repository): p50 {q[49] * 1000:.0f} ms, "
+              f"p99 {q[98] * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms")
+        if lag:
+            first = statistics.mean(x for _, x in lag[:half] or lag)
+            last = statistics.mean(x for _, x in lag[half:])
+            print(f"lag behind the source (bytes): first half mean {first:.0f}, second half mean {last:.0f}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(40)
+                except subprocess.TimeoutExpired:
+                    os.kill(p.pid, signal.SIGKILL)
+        src.stop()
+        if moto:
+            moto.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
