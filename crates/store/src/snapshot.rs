@@ -36,7 +36,8 @@ pub const HIGH_WATER: usize = 32 * 1024;
 
 #[derive(Default)]
 struct Queue {
-    batches: VecDeque<Vec<Entry>>,
+    /// Each batch with the bytes it holds (see `Shared::held`).
+    batches: VecDeque<(Vec<Entry>, usize)>,
     entries: usize,
     /// Every entry of the snapshot is in `batches` (or was taken from it).
     done: bool,
@@ -47,6 +48,11 @@ pub(crate) struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
     keys_done: AtomicUsize,
+    /// Bytes held only for this snapshot, queued or about to be: the full size of each
+    /// before-image (the live key was changed or deleted, so nothing else holds its old
+    /// value) and the entry slot of each walked copy (its value is shared with the live key).
+    /// Eviction does not count them (Redis does not count a fork's copy-on-write pages).
+    held: AtomicUsize,
     /// The writer gave up (error, cancel) or was dropped: the walk stops.
     cancelled: AtomicBool,
 }
@@ -59,14 +65,14 @@ impl Shared {
         }
     }
 
-    fn push(&self, batch: Vec<Entry>, done: bool) {
+    fn push(&self, batch: Vec<Entry>, bytes: usize, done: bool) {
         if batch.is_empty() && !done {
             return;
         }
         let mut q = self.lock();
         if !batch.is_empty() {
             q.entries += batch.len();
-            q.batches.push_back(batch);
+            q.batches.push_back((batch, bytes));
         }
         q.done |= done;
         drop(q);
@@ -90,8 +96,9 @@ impl Snapshot {
     pub fn next_batch(&self) -> Option<Vec<Entry>> {
         let mut q = self.shared.lock();
         loop {
-            if let Some(b) = q.batches.pop_front() {
+            if let Some((b, bytes)) = q.batches.pop_front() {
                 q.entries -= b.len();
+                self.shared.held.fetch_sub(bytes, Ordering::Relaxed);
                 self.shared.keys_done.fetch_add(b.len(), Ordering::Relaxed);
                 return Some(b);
             }
@@ -128,8 +135,9 @@ pub(crate) struct Walk {
     cursor: usize,
     /// Segments dropped from the database (FLUSHDB) before the walk reached them.
     orphans: Vec<Arc<Segment>>,
-    /// Before-images not yet handed over (handed at the next step).
+    /// Before-images not yet handed over (handed at the next step), and their bytes.
     pre: Vec<Entry>,
+    pre_bytes: usize,
 }
 
 impl Walk {
@@ -138,6 +146,7 @@ impl Walk {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             keys_done: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
             cancelled: AtomicBool::new(false),
         });
         let walk = Walk {
@@ -147,6 +156,7 @@ impl Walk {
             cursor: 0,
             orphans: Vec::new(),
             pre: Vec::new(),
+            pre_bytes: 0,
         };
         (walk, Snapshot { shared })
     }
@@ -156,6 +166,9 @@ impl Walk {
     #[inline]
     pub(crate) fn before_write(&mut self, si: usize, e: &Entry) {
         if e.mark() < self.gen && !self.walked[si] {
+            let bytes = std::mem::size_of::<Entry>() + crate::memory::usage(&e.key, &e.value, 5);
+            self.pre_bytes += bytes;
+            self.shared.held.fetch_add(bytes, Ordering::Relaxed);
             self.pre.push(e.clone());
         }
     }
@@ -176,6 +189,11 @@ impl Walk {
     pub(crate) fn renumber(&mut self, map: &[u8; 256], renumber: impl Fn(&mut Arc<Segment>)) {
         self.gen = map[usize::from(self.gen)];
         self.orphans.iter_mut().for_each(renumber);
+    }
+
+    /// Bytes held for this snapshot (see `Shared::held`).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.shared.held.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -207,8 +225,9 @@ impl Walk {
         high_water: bool,
     ) -> (usize, bool) {
         let pre = std::mem::take(&mut self.pre);
+        let pre_bytes = std::mem::take(&mut self.pre_bytes);
         let mut produced = pre.len();
-        self.shared.push(pre, false);
+        self.shared.push(pre, pre_bytes, false);
         if high_water && self.shared.queued() >= HIGH_WATER {
             return (produced, false);
         }
@@ -238,7 +257,9 @@ impl Walk {
             batch.extend(seg.iter().filter(|e| e.mark() < gen).cloned());
         }
         produced += batch.len();
-        self.shared.push(batch, finished);
+        let bytes = batch.len() * std::mem::size_of::<Entry>();
+        self.shared.held.fetch_add(bytes, Ordering::Relaxed);
+        self.shared.push(batch, bytes, finished);
         (produced, finished)
     }
 }

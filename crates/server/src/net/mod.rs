@@ -458,6 +458,7 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         crate::durability::save::cron(&mut s);
         crate::durability::aof::cron(&mut s);
         crate::replication::cron(&mut s);
+        crate::evict::cron(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             let t = std::time::Instant::now();

@@ -226,6 +226,11 @@ impl Pending {
         self.len == 0
     }
 
+    /// Bytes allocated for the pending output (eviction does not count them).
+    pub(crate) fn allocated(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+
     /// Moves whole chunks to `out` until it holds at least `max` bytes or none are left.
     fn take_into(&mut self, out: &mut Vec<u8>, max: usize) {
         while out.len() < max {

@@ -107,6 +107,12 @@ impl Db {
     }
 
     /// Whether a snapshot of this database is still being walked.
+    /// Bytes the running snapshots hold for themselves: before-images and queued copies
+    /// (eviction leaves them out of used memory, see `snapshot.rs`).
+    pub fn snapshot_held_bytes(&self) -> usize {
+        self.walks.0.iter().map(|w| w.held_bytes()).sum()
+    }
+
     pub fn snapshot_in_progress(&self) -> bool {
         !self.walks.0.is_empty()
     }
