@@ -55,6 +55,7 @@ pub use batch_insert::{BatchHasher, PreparedBatch};
 pub use entry::{Entry, NO_EXPIRE};
 pub use scan::ScanCursor;
 pub use segment::{Segment, SPLIT_AT};
+pub use table_alloc::free_slot_bytes;
 
 use segment::prefix;
 use snapshot_walks::{before_write, Walks};
