@@ -301,3 +301,38 @@ def test_replica_follows_master_evictions(new_amber, tmp_path):
     assert rc.info("stats")["evicted_keys"] == 0
     assert rc.dbsize() == mc.dbsize()
     assert rc.execute_command("DEBUG", "DIGEST") == mc.execute_command("DEBUG", "DIGEST")
+
+
+def test_eviction_during_a_snapshot_keeps_the_snapshot_whole(new_amber, tmp_path):
+    # No save points: the shutdown below must not save the dataset over the snapshot.
+    s = new_amber("--save", "", "--maxmemory-policy", "allkeys-random", dir=tmp_path / "snap")
+    c = s.client()
+    p = c.pipeline(transaction=False)
+    for i in range(3000):
+        p.set(f"k:{i}", VALUE)
+    p.execute()
+    digest = c.execute_command("DEBUG", "DIGEST")
+    used = c.info("memory")["used_memory"]
+    # A slow BGSAVE (100 us per key): the evictions below happen while it walks the keyspace.
+    c.config_set("rdb-key-save-delay", "100")
+    c.bgsave()
+    # Evict about a third of the data: the keys deleted are handed to the snapshot as they
+    # were, and the memory they still hold for it is not counted (no eviction cascade).
+    c.config_set("maxmemory", str(used - used // 3))
+    c.get("k:0")
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    left = c.dbsize()
+    assert 1000 < left < 2500, left
+    assert c.info("stats")["evicted_keys"] == 3000 - left
+    deadline = time.time() + 30
+    while c.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    s.stop()
+    s.extra = ["--save", ""]
+    s.start()
+    c = s.client()
+    # The snapshot is the dataset as it was when BGSAVE started.
+    assert c.dbsize() == 3000
+    assert c.execute_command("DEBUG", "DIGEST") == digest

@@ -109,6 +109,9 @@ pub(crate) struct Eviction {
     /// current_eviction_exceeded_time), and the total of the periods that ended.
     exceeded_since: Option<Instant>,
     total_exceeded_us: u64,
+    /// Bytes of keys evicted while a snapshot ran whose memory the snapshot may still hold
+    /// (see `evict_until`); not counted until no snapshot runs.
+    snapshot_deferred: u64,
     /// A run stopped at its time limit with memory still over: the cron goes on evicting
     /// (Redis's evictionTimeProc), and commands are not refused meanwhile.
     pub(crate) running: bool,
@@ -261,7 +264,20 @@ pub(crate) fn not_counted(srv: &Server) -> u64 {
         .map(|c| c.out.buf.capacity())
         .sum();
     let snapshots: usize = srv.dbs.iter().map(|d| d.snapshot_held_bytes()).sum();
-    (aof + replicas + replica_out + snapshots) as u64
+    (aof + replicas + replica_out + snapshots) as u64 + srv.evict.snapshot_deferred
+}
+
+/// Whether a snapshot is walked or its writer still has entries to write.
+fn snapshot_running(srv: &Server) -> bool {
+    srv.dbs
+        .iter()
+        .any(|d| d.snapshot_in_progress() || d.snapshot_held_bytes() > 0)
+}
+
+/// Used memory less what running snapshots hold: the bytes an eviction frees or hands over.
+fn counted_memory(srv: &Server) -> i64 {
+    let held: usize = srv.dbs.iter().map(|d| d.snapshot_held_bytes()).sum();
+    crate::sys::alloc::used_memory() as i64 - held as i64
 }
 
 /// getMaxmemoryState: bytes to free to be back under maxmemory, or `None` when under it.
@@ -310,6 +326,9 @@ fn time_limit_us(tenacity: u32) -> u64 {
 pub(crate) fn perform_evictions(srv: &mut Server) -> Outcome {
     if !safe_to_evict(srv) {
         return Outcome::Ok;
+    }
+    if srv.evict.snapshot_deferred > 0 && !snapshot_running(srv) {
+        srv.evict.snapshot_deferred = 0;
     }
     let outcome = match to_free(srv) {
         None => Outcome::Ok,
@@ -364,9 +383,31 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
         let Some((db, key)) = pick(srv) else {
             return Outcome::Fail;
         };
-        let before = crate::sys::alloc::used_memory() as i64;
-        drop(srv.dbs[db].remove(key.as_slice()));
-        freed += before - crate::sys::alloc::used_memory() as i64;
+        // What the deletion freed, as Redis measures it around dbDelete; a key that a running
+        // snapshot still needs is handed to it, and those bytes count as freed too (they are
+        // not counted, see `not_counted`).
+        let snapshot = snapshot_running(srv);
+        let before = counted_memory(srv);
+        let removed = srv.dbs[db].remove(key.as_slice());
+        // A snapshot may still hold the value in its queue (a copy walked before the key was
+        // evicted): its memory goes when the snapshot writes it. Count it as freed now, and
+        // leave it out of used memory while snapshots run (Redis's fork keeps such pages too,
+        // uncounted), or each command would evict again what is already on its way out.
+        let estimate = match (&removed, snapshot) {
+            (Some(e), true) => {
+                (std::mem::size_of::<amber_store::Entry>()
+                    + amber_store::memory::usage(&e.key, &e.value, 5)) as i64
+            }
+            _ => 0,
+        };
+        drop(removed);
+        let delta = before - counted_memory(srv);
+        if estimate > delta {
+            srv.evict.snapshot_deferred += (estimate - delta) as u64;
+            freed += estimate;
+        } else {
+            freed += delta;
+        }
         srv.evict.evicted_keys += 1;
         srv.touch_watched(db, &key);
         srv.notify(notify::EVICTED, "evicted", &key, db);

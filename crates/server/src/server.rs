@@ -194,6 +194,8 @@ pub(crate) struct Server {
     pub(crate) repl: crate::replication::Repl,
     /// maxmemory: the eviction pool and statistics.
     pub(crate) evict: crate::evict::Eviction,
+    /// The largest client output buffers of the last seconds (INFO clients).
+    pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
 }
 
 impl Server {
@@ -250,6 +252,7 @@ impl Server {
             rdb_not_loaded: None,
             repl,
             evict: Default::default(),
+            obuf_peaks: Default::default(),
             config,
         }
     }

@@ -82,6 +82,11 @@ impl Shared {
     fn queued(&self) -> usize {
         self.lock().entries
     }
+
+    /// See `held`.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
 }
 
 /// The writer's handle on one database's snapshot. Dropping it abandons the snapshot.
@@ -93,14 +98,19 @@ impl Snapshot {
     /// The next entries of the snapshot, each exactly once across calls, as they were when the
     /// snapshot began; `None` when there are no more. Blocks while the main thread has not
     /// produced more (it must be running `Db::snapshot_step`).
-    pub fn next_batch(&self) -> Option<Vec<Entry>> {
+    pub fn next_batch(&self) -> Option<Batch> {
         let mut q = self.shared.lock();
         loop {
-            if let Some((b, bytes)) = q.batches.pop_front() {
-                q.entries -= b.len();
-                self.shared.held.fetch_sub(bytes, Ordering::Relaxed);
-                self.shared.keys_done.fetch_add(b.len(), Ordering::Relaxed);
-                return Some(b);
+            if let Some((entries, bytes)) = q.batches.pop_front() {
+                q.entries -= entries.len();
+                self.shared
+                    .keys_done
+                    .fetch_add(entries.len(), Ordering::Relaxed);
+                return Some(Batch {
+                    entries,
+                    bytes,
+                    shared: self.shared.clone(),
+                });
             }
             if q.done {
                 return None;
@@ -115,6 +125,43 @@ impl Snapshot {
     /// Keys handed to the writer so far.
     pub fn keys_done(&self) -> usize {
         self.shared.keys_done.load(Ordering::Relaxed)
+    }
+}
+
+/// Entries of a snapshot handed to its writer. The bytes they hold stay counted as the
+/// snapshot's (`Shared::held`) until the batch is dropped or turned into an iterator.
+pub struct Batch {
+    entries: Vec<Entry>,
+    bytes: usize,
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for Batch {
+    type Target = Vec<Entry>;
+    fn deref(&self) -> &Vec<Entry> {
+        &self.entries
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.shared.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+impl IntoIterator for Batch {
+    type Item = Entry;
+    type IntoIter = std::vec::IntoIter<Entry>;
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut self.entries).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Batch {
+    type Item = &'a Entry;
+    type IntoIter = std::slice::Iter<'a, Entry>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
     }
 }
 
@@ -193,7 +240,7 @@ impl Walk {
 
     /// Bytes held for this snapshot (see `Shared::held`).
     pub(crate) fn held_bytes(&self) -> usize {
-        self.shared.held.load(Ordering::Relaxed)
+        self.shared.held_bytes()
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {

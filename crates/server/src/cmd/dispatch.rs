@@ -119,6 +119,7 @@ pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> 
     if cl.blocked.is_none() {
         cl.end_command(mark);
     }
+    crate::net::output_limit::enforce(srv, cl);
     after
 }
 

@@ -430,7 +430,11 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "cluster_connections", 0);
     field!(out, "maxclients", srv.config.maxclients);
     field!(out, "client_recent_max_input_buffer", 16384);
-    field!(out, "client_recent_max_output_buffer", 0);
+    field!(
+        out,
+        "client_recent_max_output_buffer",
+        srv.obuf_peaks.recent_max(crate::server::unix_ms() / 1000)
+    );
     field!(out, "blocked_clients", srv.blocking.count);
     field!(out, "tracking_clients", 0);
     field!(out, "clients_in_timeout_table", srv.blocking.count);

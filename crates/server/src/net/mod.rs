@@ -2,6 +2,7 @@
 //! Redis's admission rules (maxclients, protected mode), the periodic cron, and signals.
 
 pub(crate) mod conn;
+pub(crate) mod output_limit;
 pub(crate) mod shutdown;
 pub(crate) mod supervise;
 pub(crate) mod timer;
@@ -449,6 +450,13 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
         crate::sys::alloc::peak_memory();
+        let biggest = s
+            .clients
+            .values()
+            .filter_map(|c| c.try_borrow().ok().map(|c| c.out.len()))
+            .max()
+            .unwrap_or(0);
+        s.obuf_peaks.sample(now / 1000, biggest);
         if crate::sys::crash::cache_due(now) {
             cache_for_crash_report(&mut s, now);
         }

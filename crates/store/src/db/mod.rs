@@ -90,7 +90,7 @@ impl Db {
             len: 0,
             volatile: 0,
             gen: 0,
-            walks: Walks(Vec::new()),
+            walks: Walks::default(),
         }
     }
 
