@@ -185,11 +185,10 @@ fn lfu_elapsed(ldt: u32, now: u32) -> u32 {
 pub(crate) fn lfu_counter(word: u32, decay_time: u32, now_ms: i64) -> u32 {
     let ldt = word >> 8;
     let counter = word & 255;
-    let periods = if decay_time == 0 {
-        0
-    } else {
-        lfu_elapsed(ldt, lfu_minutes(now_ms)) / decay_time
-    };
+    // No decay when lfu-decay-time is 0.
+    let periods = lfu_elapsed(ldt, lfu_minutes(now_ms))
+        .checked_div(decay_time)
+        .unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
@@ -413,7 +412,7 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
         srv.notify(notify::EVICTED, "evicted", &key, db);
         srv.propagate_deletion(db, &key);
         keys += 1;
-        if keys % 16 == 0 && start.elapsed().as_micros() as u64 > limit {
+        if keys.is_multiple_of(16) && start.elapsed().as_micros() as u64 > limit {
             return Outcome::Running;
         }
     }

@@ -59,7 +59,12 @@ impl Server {
         match self.dbs[db].get(key).filter(|_| !expired) {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
-                e.touch(crate::evict::accessed(&self.config, &mut self.rng, now, e.lru()));
+                e.touch(crate::evict::accessed(
+                    &self.config,
+                    &mut self.rng,
+                    now,
+                    e.lru(),
+                ));
                 Some(e)
             }
             None => {
@@ -92,7 +97,12 @@ impl Server {
         }
         let now = self.cmd_time_ms;
         let e = self.dbs[db].get_mut(key)?;
-        e.touch(crate::evict::accessed(&self.config, &mut self.rng, now, e.lru()));
+        e.touch(crate::evict::accessed(
+            &self.config,
+            &mut self.rng,
+            now,
+            e.lru(),
+        ));
         Some(e)
     }
 

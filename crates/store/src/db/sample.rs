@@ -18,7 +18,11 @@ impl Db {
         volatile_only: bool,
         mut f: impl FnMut(&Entry),
     ) {
-        let total = if volatile_only { self.volatile } else { self.len };
+        let total = if volatile_only {
+            self.volatile
+        } else {
+            self.len
+        };
         let want = n.min(total);
         if want == 0 {
             return;

@@ -123,7 +123,6 @@ impl Db {
     }
 
     /// Whether a snapshot of this database is still being walked.
-
     pub fn snapshot_in_progress(&self) -> bool {
         !self.walks.0.is_empty()
     }
