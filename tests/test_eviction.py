@@ -238,8 +238,11 @@ def test_config_maxmemory_parsing_and_introspection_as_redis(tmp_path):
             assert a[f] == r[f], f
         assert "mem_not_counted_for_evict" in a
         a, r = (c.info("stats") for c in cs)
-        for f in ("evicted_keys", "total_eviction_exceeded_time", "current_eviction_exceeded_time"):
-            assert a[f] == r[f] == 0, f
+        assert a["evicted_keys"] == r["evicted_keys"] == 0
+        # Time spent over the limit (the small limits above): milliseconds, timing-dependent.
+        for f in ("total_eviction_exceeded_time", "current_eviction_exceeded_time"):
+            assert isinstance(a[f], int) and isinstance(r[f], int), f
+        assert a["current_eviction_exceeded_time"] == 0
     finally:
         stop_all(servers)
 
