@@ -165,7 +165,9 @@ mod tests {
         p.sample(100, 50);
         p.sample(101, 10);
         assert_eq!(p.recent_max(101), 50);
-        assert_eq!(p.recent_max(108), 0);
+        // Second 100 is 8 seconds old at 108: only second 101's sample is recent.
+        assert_eq!(p.recent_max(108), 10);
+        assert_eq!(p.recent_max(109), 0);
         p.sample(109, 7);
         assert_eq!(p.recent_max(109), 7);
     }
