@@ -63,3 +63,50 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    use crate::db::{Db, NO_EXPIRE};
+    use crate::value::{Key, Value};
+
+    #[test]
+    fn samples_are_distinct_and_volatile_only_when_asked() {
+        let mut db = Db::new();
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut got = Vec::new();
+        db.sample(&mut rng, 5, false, |e| got.push(e.key.clone()));
+        assert!(got.is_empty());
+        for i in 0..5000 {
+            let expire = if i % 100 == 0 { 1 << 40 } else { NO_EXPIRE };
+            db.insert(
+                Key::from_slice(format!("k{i}").as_bytes()),
+                Value::Int(i),
+                expire,
+                0,
+            );
+        }
+        for _ in 0..200 {
+            let mut got = Vec::new();
+            db.sample(&mut rng, 5, false, |e| got.push(e.key.clone()));
+            assert_eq!(got.len(), 5);
+            got.sort();
+            got.dedup();
+            assert_eq!(got.len(), 5);
+            let mut vol = Vec::new();
+            db.sample(&mut rng, 5, true, |e| {
+                assert!(e.has_expire());
+                vol.push(e.key.clone());
+            });
+            assert_eq!(vol.len(), 5);
+        }
+        // Asking for more than there are: each volatile key once.
+        let mut all = Vec::new();
+        db.sample(&mut rng, 1000, true, |e| all.push(e.key.clone()));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 50);
+    }
+}
