@@ -7,7 +7,10 @@ and by round; the ratio is the median of the per-round pairs. Also measures RSS 
 DEBUG POPULATE 1000000.
 Writes the table into bench/RESULTS.md (the "Server core" section) and prints it.
 
-    python3 bench/core.py [--rounds 5] [--requests 200000] [--no-write]
+Also SET -P 16 with maxmemory reached, under allkeys-lru and allkeys-lfu: every new key
+evicts one (a keyspace of 1M random keys over a limit that holds about a third of them).
+
+    python3 bench/core.py [--rounds 5] [--requests 200000] [--no-write] [--eviction-only]
 """
 
 import argparse
@@ -26,12 +29,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import ServerProc  # noqa: E402
 
 TESTS = ["set", "get", "incr", "lpush", "lpop", "hset", "sadd", "zadd", "mset"]
+EVICTION_POLICIES = ["allkeys-lru", "allkeys-lfu"]
+EVICTION_MAXMEMORY = "16mb"
 
 
-def bench(port, pipeline, requests, tests, clients=50):
+def bench(port, pipeline, requests, tests, clients=50, keyspace=100000):
     out = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(requests),
-         "-P", str(pipeline), "-r", "100000", "-t", ",".join(tests), "--csv"],
+         "-P", str(pipeline), "-r", str(keyspace), "-t", ",".join(tests), "--csv"],
         check=True, capture_output=True, text=True,
     ).stdout
     rows = list(csv.reader(io.StringIO(out)))
@@ -63,13 +68,52 @@ def populate_rss(kind, tmp):
         s.stop()
 
 
+def eviction_bench(tmp, rounds, requests):
+    """SET -P 16 at the memory limit, per policy: {(server, policy): [requests/s per round]}.
+    Each round starts both servers afresh, fills them past the limit, then measures."""
+    results = {(k, pol): [] for k in ("redis", "amber") for pol in EVICTION_POLICIES}
+    for rnd in range(rounds):
+        for i, pol in enumerate(EVICTION_POLICIES):
+            order = ["redis", "amber"] if (rnd + i) % 2 == 0 else ["amber", "redis"]
+            for k in order:
+                s = ServerProc(k, tmp / f"evict-{k}", ["--save", "", "--maxmemory", EVICTION_MAXMEMORY,
+                                                       "--maxmemory-policy", pol]).start()
+                try:
+                    # Past the limit first, so that the measured run evicts all along.
+                    bench(s.port, 16, requests * 5, ["set"], keyspace=1000000)
+                    assert s.client().info("stats")["evicted_keys"] > 0
+                    results[(k, pol)].append(bench(s.port, 16, requests * 5, ["set"], keyspace=1000000)["set"])
+                finally:
+                    s.stop()
+            print(f"round {rnd + 1} SET -P 16 at maxmemory {pol}: "
+                  f"{results[('amber', pol)][-1]:.0f}/{results[('redis', pol)][-1]:.0f}", flush=True)
+    return results
+
+
+def eviction_lines(results):
+    lines = ["", f"SET -P 16 with maxmemory {EVICTION_MAXMEMORY} reached (1M random keys, each new one evicts):", "",
+             "| policy | Redis 7.0.15 | Amber | Amber/Redis |", "|---|---|---|---|"]
+    worst = 10.0
+    for pol in EVICTION_POLICIES:
+        rs, as_ = results[("redis", pol)], results[("amber", pol)]
+        ratio = statistics.median(a / r for a, r in zip(as_, rs))
+        worst = min(worst, ratio)
+        lines.append(f"| {pol} | {statistics.median(rs):,.0f} | {statistics.median(as_):,.0f} | {ratio:.2f} |")
+    return lines, worst
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--eviction-only", action="store_true", help="only the maxmemory case; writes nothing")
     args = ap.parse_args()
     tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-bench-{os.getpid()}"
+    if args.eviction_only:
+        lines, worst = eviction_lines(eviction_bench(tmp, args.rounds, args.requests))
+        print("\n".join(lines + ["", f"Lowest ratio: {worst:.2f} (target ≥ 0.9)."]))
+        return
     servers = {k: ServerProc(k, tmp / k, ["--save", ""]).start() for k in ("redis", "amber")}
     # results[(server, pipeline, test)]: one number per round. Each test runs on both servers
     # back to back (the order alternates by test and by round), so that each pair of numbers
@@ -94,6 +138,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
+    evict_lines, evict_worst = eviction_lines(eviction_bench(tmp, args.rounds, args.requests))
     mem = {k: populate_rss(k, tmp) for k in ("redis", "amber")}
 
     lines = []
@@ -112,6 +157,8 @@ def main():
             ratio = statistics.median(a / r for a, r in zip(as_, rs))
             worst = min(worst, ratio)
             lines.append(f"| {t.upper()} | {p} | {rv:,.0f} | {av:,.0f} | {ratio:.2f} |")
+    lines.extend(evict_lines)
+    worst = min(worst, evict_worst)
     lines.append("")
     (rb, ra), (ab, aa) = mem["redis"], mem["amber"]
     lines.append("| memory | Redis 7.0.15 | Amber | Amber/Redis |")

@@ -34,7 +34,7 @@ def test_four_bad_lines_of_four_kinds_in_one_start(tmp_path):
         "appendonlyy yes\n"  # 3: unknown directive (a typo)
         "hz 20\n"
         "appendfsync sometimes\n"  # 5: bad value
-        "maxmemory-policy allkeys-lru\n"  # 6: a feature Amber refuses
+        "maxmemory-clients 10%\n"  # 6: a feature Amber refuses
         "databases 16 32\n"  # 7: wrong number of arguments
         "loglevel notice\n"
     )
@@ -48,17 +48,17 @@ def test_four_bad_lines_of_four_kinds_in_one_start(tmp_path):
     assert [b[2] for b in found] == [
         ">>> 'appendonlyy yes'",
         ">>> 'appendfsync sometimes'",
-        ">>> 'maxmemory-policy allkeys-lru'",
+        ">>> 'maxmemory-clients 10%'",
         ">>> 'databases 16 32'",
     ]
     assert found[0][3] == "Bad directive or wrong number of arguments"
     assert found[1][3] == "argument(s) must be one of the following: always, everysec, no"
-    assert "eviction" in found[2][3] and "Amber" in found[2][3]
+    assert "client eviction" in found[2][3] and "Amber" in found[2][3]
     assert found[3][3] == "wrong number of arguments"
     for b in found:
         assert b[4].startswith("What to do: "), b
     assert "'everysec'" in found[1][4]  # the default to fall back to
-    assert "'noeviction'" in found[2][4]
+    assert "'0'" in found[2][4]
     assert out.rstrip().endswith("4 configuration lines refused; fix them all and start again.")
 
 
@@ -71,7 +71,7 @@ def test_refused_features_and_options_are_reported_together(tmp_path):
         "rename-command CONFIG again\n"  # CONFIG is now called cfg: refused
         "rename-command cfg again\n"  # valid
     )
-    conf, p = start(tmp_path, text, "--maxmemory", "1gb")
+    conf, p = start(tmp_path, text, "--maxmemory-clients", "1gb")
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     found = blocks(out)
@@ -80,7 +80,7 @@ def test_refused_features_and_options_are_reported_together(tmp_path):
         ">>> 'user alice on >secret ~* +@all'",
         ">>> 'rename-command NOSUCH foo'",
         ">>> 'rename-command CONFIG again'",
-        ">>> 'maxmemory 1gb'",
+        ">>> 'maxmemory-clients 1gb'",
     ], out
     assert "only 'no' is accepted" in found[0][3]
     assert "'no'" in found[0][4]

@@ -71,6 +71,8 @@ pub(crate) struct Client {
     pub(crate) repl_woff: u64,
     /// Close without sending more (CLIENT KILL).
     pub(crate) close_asap: bool,
+    /// Since when the pending output is at or over its class's soft limit (net::output_limit).
+    pub(crate) obuf_soft_since: Option<std::time::Instant>,
     pub(crate) multi: Option<MultiState>,
     pub(crate) watched: Vec<(usize, Key)>,
     /// A watched key was modified: EXEC must fail.
@@ -169,6 +171,7 @@ impl Client {
             repl_hs: None,
             repl_woff: 0,
             close_asap: false,
+            obuf_soft_since: None,
             multi: None,
             watched: Vec::new(),
             dirty_cas: false,

@@ -55,11 +55,16 @@ impl Server {
     /// records the access.
     pub(crate) fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
         let expired = self.expire_if_needed(db, key);
-        let clock = self.lru_clock();
+        let now = self.cmd_time_ms;
         match self.dbs[db].get(key).filter(|_| !expired) {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
-                e.touch(clock);
+                e.touch(crate::evict::accessed(
+                    &self.config,
+                    &mut self.rng,
+                    now,
+                    e.lru(),
+                ));
                 Some(e)
             }
             None => {
@@ -90,22 +95,27 @@ impl Server {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        let clock = self.lru_clock();
+        let now = self.cmd_time_ms;
         let e = self.dbs[db].get_mut(key)?;
-        e.touch(clock);
+        e.touch(crate::evict::accessed(
+            &self.config,
+            &mut self.rng,
+            now,
+            e.lru(),
+        ));
         Some(e)
     }
 
     /// Adds a new key; the caller knows it does not exist (dbAdd).
     pub(crate) fn add_key(&mut self, db: usize, key: Key, value: Value) {
         self.notify(notify::NEW, "new", &key, db);
-        let clock = self.lru_clock();
+        let clock = self.new_lru();
         self.dbs[db].insert(key, value, amber_store::db::NO_EXPIRE, clock);
     }
 
     /// Sets `key` to `value` (setKey): replaces any old value and, unless `keep_ttl`, its expiry.
     pub(crate) fn set_key(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let clock = self.lru_clock();
+        let clock = self.new_lru();
         let expire = if keep_ttl {
             self.lookup_quiet(db, key)
                 .map(|e| e.expire)
@@ -113,11 +123,18 @@ impl Server {
         } else {
             amber_store::db::NO_EXPIRE
         };
-        if self.dbs[db]
-            .insert(Key::from_slice(key), value, expire, clock)
-            .is_none()
-        {
-            self.notify(notify::NEW, "new", key, db);
+        match self.dbs[db].insert(Key::from_slice(key), value, expire, clock) {
+            None => self.notify(notify::NEW, "new", key, db),
+            // Under LFU an overwritten key keeps its counter, counting this access (Redis's
+            // setKey looks the key up for writing, then dbSetValue keeps the old lru field).
+            Some(old) if self.config.maxmemory_policy.is_lfu() => {
+                let now = self.cmd_time_ms;
+                let word = crate::evict::accessed(&self.config, &mut self.rng, now, old.lru());
+                if let Some(e) = self.dbs[db].get(key) {
+                    e.touch(word);
+                }
+            }
+            Some(_) => {}
         }
     }
 

@@ -27,6 +27,7 @@ mod client;
 mod cmd;
 mod config;
 mod durability;
+mod evict;
 mod keyspace;
 mod net;
 mod replication;

@@ -192,6 +192,10 @@ pub(crate) struct Server {
     pub(crate) rdb_not_loaded: Option<crate::durability::rdb_guard::NotLoaded>,
     /// Replication: IDs, offsets, backlog, replicas.
     pub(crate) repl: crate::replication::Repl,
+    /// maxmemory: the eviction pool and statistics.
+    pub(crate) evict: crate::evict::Eviction,
+    /// The largest client output buffers of the last seconds (INFO clients).
+    pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
 }
 
 impl Server {
@@ -247,13 +251,21 @@ impl Server {
             snapshot_wake: Rc::new(tokio::sync::Notify::new()),
             rdb_not_loaded: None,
             repl,
+            evict: Default::default(),
+            obuf_peaks: Default::default(),
             config,
         }
     }
 
     /// Redis's LRU clock: seconds, 24 bits, from the cached command time.
     pub(crate) fn lru_clock(&self) -> u32 {
-        ((self.cmd_time_ms / 1000) as u32) & ((1 << 24) - 1)
+        crate::evict::lru_clock(self.cmd_time_ms)
+    }
+
+    /// The clock word a key created now gets: the LRU clock, or under an LFU policy the
+    /// minutes and LFU_INIT_VAL (see evict.rs).
+    pub(crate) fn new_lru(&self) -> u32 {
+        crate::evict::initial(&self.config, self.cmd_time_ms)
     }
 
     /// Marks `key` modified: transactions watching it will fail (Redis's signalModifiedKey).

@@ -36,7 +36,8 @@ pub const HIGH_WATER: usize = 32 * 1024;
 
 #[derive(Default)]
 struct Queue {
-    batches: VecDeque<Vec<Entry>>,
+    /// Each batch with the bytes it holds (see `Shared::held`).
+    batches: VecDeque<(Vec<Entry>, usize)>,
     entries: usize,
     /// Every entry of the snapshot is in `batches` (or was taken from it).
     done: bool,
@@ -47,6 +48,11 @@ pub(crate) struct Shared {
     queue: Mutex<Queue>,
     ready: Condvar,
     keys_done: AtomicUsize,
+    /// Bytes held only for this snapshot, queued or about to be: the full size of each
+    /// before-image (the live key was changed or deleted, so nothing else holds its old
+    /// value) and the entry slot of each walked copy (its value is shared with the live key).
+    /// Eviction does not count them (Redis does not count a fork's copy-on-write pages).
+    held: AtomicUsize,
     /// The writer gave up (error, cancel) or was dropped: the walk stops.
     cancelled: AtomicBool,
 }
@@ -59,14 +65,14 @@ impl Shared {
         }
     }
 
-    fn push(&self, batch: Vec<Entry>, done: bool) {
+    fn push(&self, batch: Vec<Entry>, bytes: usize, done: bool) {
         if batch.is_empty() && !done {
             return;
         }
         let mut q = self.lock();
         if !batch.is_empty() {
             q.entries += batch.len();
-            q.batches.push_back(batch);
+            q.batches.push_back((batch, bytes));
         }
         q.done |= done;
         drop(q);
@@ -75,6 +81,11 @@ impl Shared {
 
     fn queued(&self) -> usize {
         self.lock().entries
+    }
+
+    /// See `held`.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 }
 
@@ -87,13 +98,19 @@ impl Snapshot {
     /// The next entries of the snapshot, each exactly once across calls, as they were when the
     /// snapshot began; `None` when there are no more. Blocks while the main thread has not
     /// produced more (it must be running `Db::snapshot_step`).
-    pub fn next_batch(&self) -> Option<Vec<Entry>> {
+    pub fn next_batch(&self) -> Option<Batch> {
         let mut q = self.shared.lock();
         loop {
-            if let Some(b) = q.batches.pop_front() {
-                q.entries -= b.len();
-                self.shared.keys_done.fetch_add(b.len(), Ordering::Relaxed);
-                return Some(b);
+            if let Some((entries, bytes)) = q.batches.pop_front() {
+                q.entries -= entries.len();
+                self.shared
+                    .keys_done
+                    .fetch_add(entries.len(), Ordering::Relaxed);
+                return Some(Batch {
+                    entries,
+                    bytes,
+                    shared: self.shared.clone(),
+                });
             }
             if q.done {
                 return None;
@@ -108,6 +125,43 @@ impl Snapshot {
     /// Keys handed to the writer so far.
     pub fn keys_done(&self) -> usize {
         self.shared.keys_done.load(Ordering::Relaxed)
+    }
+}
+
+/// Entries of a snapshot handed to its writer. The bytes they hold stay counted as the
+/// snapshot's (`Shared::held`) until the batch is dropped or turned into an iterator.
+pub struct Batch {
+    entries: Vec<Entry>,
+    bytes: usize,
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for Batch {
+    type Target = Vec<Entry>;
+    fn deref(&self) -> &Vec<Entry> {
+        &self.entries
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.shared.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+impl IntoIterator for Batch {
+    type Item = Entry;
+    type IntoIter = std::vec::IntoIter<Entry>;
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut self.entries).into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Batch {
+    type Item = &'a Entry;
+    type IntoIter = std::slice::Iter<'a, Entry>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
     }
 }
 
@@ -128,8 +182,9 @@ pub(crate) struct Walk {
     cursor: usize,
     /// Segments dropped from the database (FLUSHDB) before the walk reached them.
     orphans: Vec<Arc<Segment>>,
-    /// Before-images not yet handed over (handed at the next step).
+    /// Before-images not yet handed over (handed at the next step), and their bytes.
     pre: Vec<Entry>,
+    pre_bytes: usize,
 }
 
 impl Walk {
@@ -138,6 +193,7 @@ impl Walk {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             keys_done: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
             cancelled: AtomicBool::new(false),
         });
         let walk = Walk {
@@ -147,6 +203,7 @@ impl Walk {
             cursor: 0,
             orphans: Vec::new(),
             pre: Vec::new(),
+            pre_bytes: 0,
         };
         (walk, Snapshot { shared })
     }
@@ -156,6 +213,9 @@ impl Walk {
     #[inline]
     pub(crate) fn before_write(&mut self, si: usize, e: &Entry) {
         if e.mark() < self.gen && !self.walked[si] {
+            let bytes = std::mem::size_of::<Entry>() + crate::memory::usage(&e.key, &e.value, 5);
+            self.pre_bytes += bytes;
+            self.shared.held.fetch_add(bytes, Ordering::Relaxed);
             self.pre.push(e.clone());
         }
     }
@@ -176,6 +236,11 @@ impl Walk {
     pub(crate) fn renumber(&mut self, map: &[u8; 256], renumber: impl Fn(&mut Arc<Segment>)) {
         self.gen = map[usize::from(self.gen)];
         self.orphans.iter_mut().for_each(renumber);
+    }
+
+    /// Bytes held for this snapshot (see `Shared::held`).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.shared.held_bytes()
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -207,8 +272,9 @@ impl Walk {
         high_water: bool,
     ) -> (usize, bool) {
         let pre = std::mem::take(&mut self.pre);
+        let pre_bytes = std::mem::take(&mut self.pre_bytes);
         let mut produced = pre.len();
-        self.shared.push(pre, false);
+        self.shared.push(pre, pre_bytes, false);
         if high_water && self.shared.queued() >= HIGH_WATER {
             return (produced, false);
         }
@@ -238,7 +304,9 @@ impl Walk {
             batch.extend(seg.iter().filter(|e| e.mark() < gen).cloned());
         }
         produced += batch.len();
-        self.shared.push(batch, finished);
+        let bytes = batch.len() * std::mem::size_of::<Entry>();
+        self.shared.held.fetch_add(bytes, Ordering::Relaxed);
+        self.shared.push(batch, bytes, finished);
         (produced, finished)
     }
 }

@@ -119,6 +119,7 @@ pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> 
     if cl.blocked.is_none() {
         cl.end_command(mark);
     }
+    crate::net::output_limit::enforce(srv, cl);
     after
 }
 
@@ -126,7 +127,10 @@ fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Aft
     let Some((parent, cmd)) = resolve(srv, cl, &args) else {
         return After::Continue;
     };
-    if let Some(msg) = refusal(srv, cl, parent, cmd) {
+    let refused = early_refusal(srv, cl, parent, cmd)
+        .or_else(|| oom_refusal(srv, cl, parent, cmd))
+        .or_else(|| refusal(srv, cl, parent, cmd));
+    if let Some(msg) = refused {
         reject_cmd(srv, cl, Some(CmdName::of(parent, cmd)), msg);
         return After::Continue;
     }
@@ -233,9 +237,9 @@ fn shown(arg: &[u8], max: usize) -> String {
 }
 
 /// Why a found command may not run now (Redis's processCommand checks, in its order):
-/// authentication, DEBUG protection, MULTI, a failed save or AOF write, MONITOR, the pub/sub
-/// context of RESP2, loading.
-fn refusal(
+/// authentication, DEBUG protection, MULTI; then (`oom_refusal`) maxmemory; then (`refusal`)
+/// a failed save or AOF write, MONITOR, the pub/sub context of RESP2, loading.
+fn early_refusal(
     srv: &Server,
     cl: &Client,
     parent: Option<&'static Command>,
@@ -259,6 +263,44 @@ fn refusal(
     if cl.in_multi() && cmd.flags & NO_MULTI != 0 {
         return Some("ERR Command not allowed inside a transaction".to_string());
     }
+    None
+}
+
+/// The maxmemory step of processCommand: evicts what the policy allows (evict.rs); if memory
+/// stays over the limit, refuses a denyoom command, an EXEC of queued denyoom commands, and
+/// anything to queue inside MULTI (queueing grows memory) but EXEC, DISCARD, QUIT and RESET.
+fn oom_refusal(
+    srv: &mut Server,
+    cl: &mut Client,
+    parent: Option<&'static Command>,
+    cmd: &'static Command,
+) -> Option<String> {
+    if srv.config.maxmemory == 0 {
+        return None;
+    }
+    let out_of_memory = crate::evict::perform_evictions(srv) == crate::evict::Outcome::Fail;
+    crate::evict::flush(srv, cl);
+    if !out_of_memory {
+        return None;
+    }
+    let name = parent.map(|p| p.name).unwrap_or(cmd.name);
+    let denyoom = cmd.flags & DENYOOM != 0
+        || (name == "exec"
+            && cl
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queue.iter().any(|q| q.cmd.flags & DENYOOM != 0)));
+    let queues = cl.in_multi() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    (denyoom || queues).then(|| crate::evict::OOM.to_string())
+}
+
+/// The checks of processCommand after maxmemory (see `early_refusal`).
+fn refusal(
+    srv: &Server,
+    cl: &Client,
+    parent: Option<&'static Command>,
+    cmd: &'static Command,
+) -> Option<String> {
     let name = parent.map(|p| p.name).unwrap_or(cmd.name);
     // A failed background save refuses writes (and PING, as Redis does) until a save succeeds.
     let is_write = cmd.flags & WRITE != 0

@@ -112,11 +112,20 @@ fn restore(ctx: &mut Ctx<'_>) -> Reply {
             ctx.propagate(argv);
         }
     }
-    if let Some(idle) = idle {
-        let clock = ctx.srv.lru_clock();
-        let secs = u32::try_from(idle.min(i64::from(u32::MAX))).unwrap_or(u32::MAX);
+    // objectSetLRUOrLFU: FREQ counts under an LFU policy, IDLETIME under the others.
+    let lfu = ctx.srv.config.maxmemory_policy.is_lfu();
+    let word = match (lfu, freq, idle) {
+        (true, Some(f), _) => Some(ctx.srv.new_lru() & !0xff | (f as u32 & 0xff)),
+        (false, _, Some(idle)) => {
+            let clock = ctx.srv.lru_clock();
+            let secs = u32::try_from(idle.min(i64::from(u32::MAX))).unwrap_or(u32::MAX);
+            Some(clock.wrapping_sub(secs) & ((1 << 24) - 1))
+        }
+        _ => None,
+    };
+    if let Some(word) = word {
         if let Some(e) = ctx.srv.db_mut(db).get(key) {
-            e.touch(clock.wrapping_sub(secs) & ((1 << 24) - 1));
+            e.touch(word);
         }
     }
     ctx.srv.signal_ready(db, key);

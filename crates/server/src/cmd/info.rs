@@ -430,7 +430,11 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "cluster_connections", 0);
     field!(out, "maxclients", srv.config.maxclients);
     field!(out, "client_recent_max_input_buffer", 16384);
-    field!(out, "client_recent_max_output_buffer", 0);
+    field!(
+        out,
+        "client_recent_max_output_buffer",
+        srv.obuf_peaks.recent_max(crate::server::unix_ms() / 1000)
+    );
     field!(out, "blocked_clients", srv.blocking.count);
     field!(out, "tracking_clients", 0);
     field!(out, "clients_in_timeout_table", srv.blocking.count);
@@ -478,9 +482,10 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "used_memory_functions", 0);
     field!(out, "used_memory_scripts", 0);
     field!(out, "used_memory_scripts_human", "0B");
-    field!(out, "maxmemory", 0);
-    field!(out, "maxmemory_human", "0B");
-    field!(out, "maxmemory_policy", "noeviction");
+    let maxmemory = srv.config.maxmemory;
+    field!(out, "maxmemory", maxmemory);
+    field!(out, "maxmemory_human", human(maxmemory));
+    field!(out, "maxmemory_policy", srv.config.maxmemory_policy.name());
     let frag = rss as f64 / used.max(1) as f64;
     field!(out, "allocator_frag_ratio", "1.00");
     field!(out, "allocator_frag_bytes", 0);
@@ -490,7 +495,11 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "rss_overhead_bytes", 0);
     field!(out, "mem_fragmentation_ratio", format!("{frag:.2}"));
     field!(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
-    field!(out, "mem_not_counted_for_evict", 0);
+    field!(
+        out,
+        "mem_not_counted_for_evict",
+        crate::evict::not_counted(srv)
+    );
     field!(out, "mem_replication_backlog", o.backlog);
     // Redis 7.0 shares one buffer between the backlog and its replicas; Amber's replicas
     // each hold what waits for them.
@@ -546,10 +555,11 @@ fn stats_section(srv: &Server, out: &mut String) {
     );
     field!(out, "expired_time_cap_reached_count", 0);
     field!(out, "expire_cycle_cpu_milliseconds", 0);
-    field!(out, "evicted_keys", 0);
+    field!(out, "evicted_keys", srv.evict.evicted_keys);
     field!(out, "evicted_clients", 0);
-    field!(out, "total_eviction_exceeded_time", 0);
-    field!(out, "current_eviction_exceeded_time", 0);
+    let (total_exceeded, current_exceeded) = srv.evict.exceeded_ms();
+    field!(out, "total_eviction_exceeded_time", total_exceeded);
+    field!(out, "current_eviction_exceeded_time", current_exceeded);
     field!(out, "keyspace_hits", st.keyspace_hits);
     field!(out, "keyspace_misses", st.keyspace_misses);
     field!(out, "pubsub_channels", srv.pubsub.channels.len());

@@ -153,7 +153,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, nx: bool) -> Reply {
     };
     ctx.srv.notify(notify::NEW, "new", dst, db);
     let wake = may_unblock(&old.value);
-    let clock = ctx.srv.lru_clock();
+    // The value moves with its access clock, as Redis moves the object.
+    let clock = old.lru();
     ctx.srv
         .db_mut(db)
         .insert(Key::from_slice(dst), old.value, old.expire, clock);
@@ -289,7 +290,7 @@ fn move_cmd(ctx: &mut Ctx<'_>) -> Reply {
     };
     ctx.srv.notify(notify::NEW, "new", key, dst);
     let wake = may_unblock(&old.value);
-    let clock = ctx.srv.lru_clock();
+    let clock = old.lru();
     ctx.srv
         .db_mut(dst)
         .insert(old.key, old.value, old.expire, clock);
@@ -338,7 +339,7 @@ fn copy(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.srv.notify(notify::NEW, "new", newkey, dst);
     let wake = may_unblock(&value);
-    let clock = ctx.srv.lru_clock();
+    let clock = ctx.srv.new_lru();
     ctx.srv
         .db_mut(dst)
         .insert(Key::from_slice(newkey), value, expire, clock);
@@ -442,30 +443,37 @@ fn object_refcount(ctx: &mut Ctx<'_>) -> Reply {
 
 fn object_idletime(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    let clock = ctx.srv.lru_clock();
-    match lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) {
-        Some(e) => {
-            // The 24-bit seconds clock wraps.
-            let idle = if clock >= e.lru() {
-                clock - e.lru()
-            } else {
-                clock + ((1 << 24) - e.lru())
-            };
-            ctx.cl.out.int(i64::from(idle));
-        }
-        None => ctx.cl.out.null(),
+    let now = ctx.srv.cmd_time_ms;
+    let lfu = ctx.srv.config.maxmemory_policy.is_lfu();
+    let Some(e) = lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) else {
+        ctx.cl.out.null();
+        return Ok(());
+    };
+    if lfu {
+        return Err(Error::new("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
+    let idle = crate::evict::idle_ms(e.lru(), now) / 1000;
+    ctx.cl.out.int(idle as i64);
     Ok(())
 }
 
 fn object_freq(ctx: &mut Ctx<'_>) -> Reply {
     let db = ctx.cl.db;
-    if lookup_notouch_with(ctx.srv, db, &ctx.args[2], false).is_none() {
+    let now = ctx.srv.cmd_time_ms;
+    let (lfu, decay) = (
+        ctx.srv.config.maxmemory_policy.is_lfu(),
+        ctx.srv.config.lfu_decay_time,
+    );
+    let Some(e) = lookup_notouch_with(ctx.srv, db, &ctx.args[2], false) else {
         ctx.cl.out.null();
         return Ok(());
+    };
+    if !lfu {
+        return Err(Error::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    // Amber has no LFU eviction policy, so frequencies are never tracked.
-    Err(Error::new("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))
+    let freq = crate::evict::lfu_counter(e.lru(), decay, now);
+    ctx.cl.out.int(i64::from(freq));
+    Ok(())
 }
 
 fn object_help(ctx: &mut Ctx<'_>) -> Reply {

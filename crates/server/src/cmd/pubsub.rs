@@ -319,8 +319,14 @@ pub(crate) fn deliver(
     let Ok(mut other) = rc.try_borrow_mut() else {
         return;
     };
+    // A client closed for its output-buffer limit gets nothing more.
+    if other.close_asap {
+        return;
+    }
     write(&mut other.out);
-    other.notify.notify_one();
+    if !crate::net::output_limit::enforce(srv, &mut other) {
+        other.notify.notify_one();
+    }
 }
 
 /// Sends `msg` on `channel` to its subscribers and to the matching patterns' subscribers;

@@ -511,6 +511,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
 
 fn config_resetstat(ctx: &mut Ctx<'_>) -> Reply {
     ctx.srv.stats = crate::server::Stats::default();
+    ctx.srv.evict.reset_stats();
     ctx.cl.out.ok();
     Ok(())
 }

@@ -148,10 +148,6 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     ),
     row("active-defrag-max-scan-fields", 0, Int(1, LONG_MAX), "1000"),
     row("active-expire-effort", 0, Int(1, 10), "1"),
-    row("maxmemory-samples", 0, Int(1, INT_MAX), "5"),
-    row("maxmemory-eviction-tenacity", 0, Int(0, 100), "10"),
-    row("lfu-log-factor", 0, Int(0, INT_MAX), "10"),
-    row("lfu-decay-time", 0, Int(0, INT_MAX), "1"),
     only_default(
         "maxmemory-clients",
         0,

@@ -487,33 +487,65 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
             _ => Err("Amber has no software watchdog; only 0 (off) is accepted".into()),
         },
     },
-    // No eviction yet: report the truth and refuse a limit rather than ignore it.
+    // maxmemory and eviction (evict.rs): Redis's size_t memory value, its policy enum and
+    // its tuning knobs with Redis's bounds.
     Directive {
         name: "maxmemory",
         alias: None,
         flags: 0,
-        get: |_| "0".into(),
-        set: |_, a| match parse_memory(one(a)) {
-            Some(0) => Ok(()),
-            Some(_) => {
-                Err("a memory limit (eviction) is not available in this version of Amber".into())
-            }
-            None => Err("argument must be a memory value".into()),
+        get: |c| c.maxmemory.to_string(),
+        set: |c, a| {
+            c.maxmemory = parse_mem_range(one(a), 0, i64::MAX)? as u64;
+            Ok(())
         },
     },
     Directive {
         name: "maxmemory-policy",
         alias: None,
         flags: 0,
-        get: |_| "noeviction".into(),
-        set: |_, a| {
-            if one(a).eq_ignore_ascii_case("noeviction") {
-                Ok(())
-            } else {
-                Err("eviction policies are not available in this version of Amber".into())
-            }
+        get: |c| c.maxmemory_policy.name().into(),
+        set: |c, a| {
+            let w = parse_enum(one(a), crate::evict::Policy::NAMES)?;
+            c.maxmemory_policy = crate::evict::Policy::from_name(w);
+            Ok(())
         },
     },
+    int_directive!(
+        "maxmemory-samples",
+        None,
+        0,
+        maxmemory_samples,
+        u32,
+        1,
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "maxmemory-eviction-tenacity",
+        None,
+        0,
+        maxmemory_eviction_tenacity,
+        u32,
+        0,
+        100
+    ),
+    int_directive!(
+        "lfu-log-factor",
+        None,
+        0,
+        lfu_log_factor,
+        u32,
+        0,
+        i64::from(i32::MAX)
+    ),
+    int_directive!(
+        "lfu-decay-time",
+        None,
+        0,
+        lfu_decay_time,
+        u32,
+        0,
+        i64::from(i32::MAX)
+    ),
     bool_directive!("appendonly", 0, appendonly),
     Directive {
         name: "appendfilename",

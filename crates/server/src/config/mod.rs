@@ -77,6 +77,14 @@ pub struct Config {
     pub(crate) rdbcompression: bool,
     /// latency-tracking: per-command latency histograms (LATENCY HISTOGRAM).
     pub(crate) latency_tracking: bool,
+    /// maxmemory in bytes (0: no limit) and how keys are evicted above it (evict.rs).
+    pub(crate) maxmemory: u64,
+    pub(crate) maxmemory_policy: crate::evict::Policy,
+    pub(crate) maxmemory_samples: u32,
+    pub(crate) maxmemory_eviction_tenacity: u32,
+    pub(crate) lfu_log_factor: u32,
+    /// Minutes per halving step of an LFU counter (0: never decays).
+    pub(crate) lfu_decay_time: u32,
     pub(crate) rdbchecksum: bool,
     pub(crate) stop_writes_on_bgsave_error: bool,
     pub(crate) rdb_save_incremental_fsync: bool,
@@ -250,6 +258,12 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             rdbcompression: true,
             latency_tracking: true,
+            maxmemory: 0,
+            maxmemory_policy: crate::evict::Policy::NoEviction,
+            maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             rdb_save_incremental_fsync: true,

@@ -264,7 +264,7 @@ impl LoadOptions {
         LoadOptions {
             databases: s.config.databases,
             limits: s.config.limits,
-            lru: s.lru_clock(),
+            lru: s.new_lru(),
             verify_crc: s.config.rdbchecksum,
             key_load_delay: s.config.key_load_delay,
         }

@@ -2,6 +2,7 @@
 //! Redis's admission rules (maxclients, protected mode), the periodic cron, and signals.
 
 pub(crate) mod conn;
+pub(crate) mod output_limit;
 pub(crate) mod shutdown;
 pub(crate) mod supervise;
 pub(crate) mod timer;
@@ -449,6 +450,13 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
         crate::sys::alloc::peak_memory();
+        let biggest = s
+            .clients
+            .values()
+            .filter_map(|c| c.try_borrow().ok().map(|c| c.out.len()))
+            .max()
+            .unwrap_or(0);
+        s.obuf_peaks.sample(now / 1000, biggest);
         if crate::sys::crash::cache_due(now) {
             cache_for_crash_report(&mut s, now);
         }
@@ -458,6 +466,7 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         crate::durability::save::cron(&mut s);
         crate::durability::aof::cron(&mut s);
         crate::replication::cron(&mut s);
+        crate::evict::cron(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             let t = std::time::Instant::now();

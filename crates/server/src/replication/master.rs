@@ -76,16 +76,7 @@ impl Replica {
         if let Some(w) = self.pending.push(bytes) {
             self.spill_warning = Some(w);
         }
-        let used = self.pending.len() as u64;
-        let hard = limit.hard > 0 && used >= limit.hard;
-        let soft = if limit.soft > 0 && used >= limit.soft {
-            let since = *self.soft_since.get_or_insert_with(Instant::now);
-            since.elapsed().as_secs() > limit.soft_seconds
-        } else {
-            self.soft_since = None;
-            false
-        };
-        if hard || soft {
+        if limit.reached(self.pending.len() as u64, &mut self.soft_since) {
             self.over_limit = true;
             self.pending = Outbox::default();
         }
@@ -123,30 +114,11 @@ pub(crate) struct Waiter {
     deadline: Option<Instant>,
 }
 
-/// client-output-buffer-limit replica <hard> <soft> <soft seconds> (0: no limit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OutputLimit {
-    pub(crate) hard: u64,
-    pub(crate) soft: u64,
-    pub(crate) soft_seconds: u64,
-}
+pub(crate) use crate::net::output_limit::OutputLimit;
 
 /// The replica class of client-output-buffer-limit (Redis's default: 256mb 64mb 60).
 pub(crate) fn output_limit(srv: &Server) -> OutputLimit {
-    let v = srv
-        .config
-        .accepted
-        .get("client-output-buffer-limit")
-        .map(String::as_str)
-        .unwrap_or("slave 268435456 67108864 60");
-    let w: Vec<&str> = v.split_whitespace().collect();
-    let class = w.chunks(4).find(|c| c.len() == 4 && c[0] == "slave");
-    let num = |i: usize, default: u64| class.and_then(|c| c[i].parse().ok()).unwrap_or(default);
-    OutputLimit {
-        hard: num(1, 268_435_456),
-        soft: num(2, 67_108_864),
-        soft_seconds: num(3, 60),
-    }
+    crate::net::output_limit::limit(srv, crate::net::output_limit::Class::Replica)
 }
 
 /// Wakes the connections of replicas that have stream bytes to send.

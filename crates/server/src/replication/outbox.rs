@@ -119,6 +119,17 @@ impl Outbox {
         self.mem
     }
 
+    /// Bytes allocated for the part in memory (eviction does not count them).
+    pub(crate) fn allocated(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Mem(v) => v.capacity(),
+                Chunk::Disk { .. } => 0,
+            })
+            .sum()
+    }
+
     /// Moves whole chunks to `out` until it holds at least `max` bytes or none are left.
     /// A failed read of the file leaves the chunk queued and returns the error (the
     /// connection is to be closed: its stream can't go on without those bytes).

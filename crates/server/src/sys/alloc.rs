@@ -11,9 +11,12 @@ pub struct Counting;
 static USED: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
-/// Bytes allocated and not yet freed.
+/// Bytes allocated and not yet freed, less the slots of the keyspace's table slabs that hold
+/// no table (an allocator does not count its free blocks either; see amber_store's
+/// table_alloc): the number INFO's used_memory and the maxmemory limit use.
 pub(crate) fn used_memory() -> usize {
     USED.load(Ordering::Relaxed)
+        .saturating_sub(amber_store::db::free_slot_bytes())
 }
 
 /// The highest `used_memory` seen when sampled (by the cron and INFO).

@@ -26,13 +26,15 @@
 //! `segment.rs` (a hash's directory position, segments, splitting and pre-sizing),
 //! `batch_insert.rs` (hashing and ordering loads off-thread), `snapshot_walks.rs` (the running
 //! snapshots and the before-image hook every write calls), `scan.rs` (SCAN cursors),
-//! `expire.rs` (expiry changes and the active expire cycle), `table_alloc.rs` (exact-size
+//! `expire.rs` (expiry changes and the active expire cycle), `sample.rs` (keys sampled for
+//! eviction), `table_alloc.rs` (exact-size
 //! blocks for full segment tables); this file holds the database and
 //! its point operations.
 
 mod batch_insert;
 mod entry;
 mod expire;
+mod sample;
 mod scan;
 mod segment;
 mod snapshot_walks;
@@ -53,6 +55,7 @@ pub use batch_insert::{BatchHasher, PreparedBatch};
 pub use entry::{Entry, NO_EXPIRE};
 pub use scan::ScanCursor;
 pub use segment::{Segment, SPLIT_AT};
+pub use table_alloc::free_slot_bytes;
 
 use segment::prefix;
 use snapshot_walks::{before_write, Walks};
@@ -87,7 +90,7 @@ impl Db {
             len: 0,
             volatile: 0,
             gen: 0,
-            walks: Walks(Vec::new()),
+            walks: Walks::default(),
         }
     }
 

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 
 use super::{Db, Entry, Segment};
-use crate::snapshot::{Snapshot, Walk};
+use crate::snapshot::{Shared, Snapshot, Walk};
 
-/// The snapshots being walked. A clone of the database does not inherit them.
+/// The snapshots being walked, and those walked to the end whose writer still reads their
+/// queue (for the bytes they hold). A clone of the database does not inherit them.
 #[derive(Default)]
-pub(super) struct Walks(pub(super) Vec<Walk>);
+pub(super) struct Walks(pub(super) Vec<Walk>, pub(super) Vec<Arc<Shared>>);
 
 impl Clone for Walks {
     fn clone(&self) -> Self {
-        Walks(Vec::new())
+        Walks::default()
     }
 }
 
@@ -95,15 +96,30 @@ impl Db {
     pub fn snapshot_step(&mut self, budget: usize, deadline: Option<std::time::Instant>) -> usize {
         let mut produced = 0;
         let segs = &self.segs;
+        let draining = &mut self.walks.1;
+        // A writer that dropped its handle reads no more.
+        draining.retain(|s| Arc::strong_count(s) > 1);
         self.walks.0.retain_mut(|w| {
             if w.is_cancelled() {
                 return false;
             }
             let (n, finished) = w.step(segs, budget, deadline);
             produced += n;
+            if finished {
+                draining.push(w.shared.clone());
+            }
             !finished
         });
         produced
+    }
+
+    /// Bytes the snapshots hold for themselves, walked or still queued for their writer:
+    /// before-images and queued copies (eviction leaves them out of used memory, see
+    /// `snapshot.rs`).
+    pub fn snapshot_held_bytes(&self) -> usize {
+        let walking: usize = self.walks.0.iter().map(|w| w.held_bytes()).sum();
+        let draining: usize = self.walks.1.iter().map(|s| s.held_bytes()).sum();
+        walking + draining
     }
 
     /// Whether a snapshot of this database is still being walked.

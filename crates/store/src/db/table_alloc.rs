@@ -18,9 +18,21 @@
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
+
+/// Bytes of chunk slots not in use: allocated from the global allocator (so counted in its
+/// live bytes) but holding no table, like the free blocks inside an allocator's own pages.
+static FREE_SLOT_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of slab slots allocated and not holding a table (see `FREE_SLOT_BYTES`): INFO's
+/// used_memory and the maxmemory count leave them out, as an allocator's count leaves out
+/// its free blocks (the pages of a slot never used are not even resident).
+pub fn free_slot_bytes() -> usize {
+    FREE_SLOT_BYTES.load(Ordering::Relaxed)
+}
 
 /// Bytes per chunk.
 const CHUNK: usize = 4 << 20;
@@ -62,6 +74,7 @@ impl Class {
                 let base = base.as_ptr() as *mut u8 as usize;
                 // Slot 0 first: keep the low slots in use, so a chunk tends to fill up.
                 let free = (0..slots as u32).rev().collect();
+                FREE_SLOT_BYTES.fetch_add(slots * self.size, Ordering::Relaxed);
                 let at = self.chunks.partition_point(|c| c.base < base);
                 self.chunks.insert(at, Chunk { base, free });
                 at
@@ -69,6 +82,7 @@ impl Class {
         };
         let c = &mut self.chunks[ci];
         let slot = c.free.pop()? as usize;
+        FREE_SLOT_BYTES.fetch_sub(self.size, Ordering::Relaxed);
         NonNull::new((c.base + slot * self.size) as *mut u8)
     }
 
@@ -82,7 +96,9 @@ impl Class {
         let c = &mut self.chunks[ci];
         debug_assert!(p >= c.base && p < c.base + CHUNK && (p - c.base).is_multiple_of(self.size));
         c.free.push(((p - c.base) / self.size) as u32);
+        FREE_SLOT_BYTES.fetch_add(self.size, Ordering::Relaxed);
         if c.free.len() == slots {
+            FREE_SLOT_BYTES.fetch_sub(slots * self.size, Ordering::Relaxed);
             let base = c.base;
             self.chunks.remove(ci);
             return Some(base);

@@ -279,7 +279,7 @@ pub(crate) fn load_file(
     let read_fix = if rd.has_preamble() { &rdb_fix } else { &fix };
     let mut cl = Client::new(AOF_CLIENT_ID, "aof".into(), String::new(), -1, true);
     let limits = srv.config.limits;
-    let lru = srv.lru_clock();
+    let lru = srv.new_lru();
     let mut applier: Option<Applier> = if rd.has_preamble() {
         Some(Applier::new(srv.config.databases, &limits, None, lru))
     } else {
