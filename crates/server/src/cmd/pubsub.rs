@@ -295,6 +295,7 @@ fn spublish(ctx: &mut Ctx<'_>) -> Reply {
         }
     }
     ctx.srv.stats.pubsub_messages += receivers as u64;
+    propagate_to_replicas(ctx);
     ctx.cl.out.int(receivers);
     Ok(())
 }
@@ -366,8 +367,17 @@ pub(crate) fn publish_message(
     receivers
 }
 
+/// PUBLISH and SPUBLISH go to replicas as received (their subscribers get the message), not
+/// to the AOF (durability::aof::feed_propagated), as Redis.
+fn propagate_to_replicas(ctx: &mut Ctx<'_>) {
+    if ctx.srv.repl.backlog.is_some() {
+        ctx.propagate(ctx.args.to_vec());
+    }
+}
+
 fn publish(ctx: &mut Ctx<'_>) -> Reply {
     let n = publish_message(ctx.srv, Some(&mut *ctx.cl), &ctx.args[1], &ctx.args[2]);
+    propagate_to_replicas(ctx);
     ctx.cl.out.int(n);
     Ok(())
 }

@@ -301,13 +301,22 @@ pub(crate) fn feed_propagated(srv: &mut Server) {
     let props = std::mem::take(&mut srv.propagated);
     let ts = srv.config.aof_timestamp_enabled;
     if let Some(aof) = srv.aof.as_mut() {
-        for (db, args) in &props {
+        for (db, args) in props.iter().filter(|(_, a)| !replicas_only(a)) {
             aof.feed(*db, args, ts);
         }
     }
     let mut props = props;
     props.clear();
     srv.propagated = props;
+}
+
+/// Effects that go to replicas and not to the AOF (Redis's forceCommandPropagation(c,
+/// PROPAGATE_REPL)): PUBLISH and SPUBLISH, so that subscribers of replicas get the messages
+/// while a replay of the AOF sends none.
+fn replicas_only(args: &[Vec<u8>]) -> bool {
+    args.first().is_some_and(|name| {
+        name.eq_ignore_ascii_case(b"publish") || name.eq_ignore_ascii_case(b"spublish")
+    })
 }
 
 /// serverCron's part: pick up failures of the background thread, retry a failed write,
