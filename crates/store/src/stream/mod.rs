@@ -337,6 +337,12 @@ impl Stream {
         out
     }
 
+    /// The first entry's ID, deleted or not (streamGetEdgeID without skipping tombstones).
+    pub fn first_slot_id(&self) -> Option<StreamId> {
+        let (master, lp) = self.nodes.iter().next()?;
+        node::decode(lp, *master).ok()?.entries.first().map(|e| e.id)
+    }
+
     /// Marks an entry deleted, dropping its node when it held no other live entry
     /// (streamDeleteItem). Does not touch first_id / max_deleted_entry_id.
     pub fn delete(&mut self, id: StreamId) -> bool {
