@@ -449,3 +449,31 @@ def test_keyspace_events_match_redis(amber_and_redis):
     assert len(msgs[0]) > 20
     assert msgs[0] == msgs[1]
     assert [b"pmessage", b"__key*__:*", b"__keyevent@0__:xgroup-createconsumer", b"e"] in msgs[1]
+
+
+STREAM_COMMANDS = ["xack", "xadd", "xautoclaim", "xclaim", "xdel", "xgroup", "xinfo", "xlen", "xpending",
+                   "xrange", "xread", "xreadgroup", "xrevrange", "xsetid", "xtrim"]
+
+
+def unordered(v):
+    """Replies with containers' subcommands in any order (Redis lists them in its dict's order)."""
+    if isinstance(v, list):
+        items = [unordered(x) for x in v]
+        return sorted(items, key=repr)
+    if isinstance(v, dict):
+        return {k: unordered(x) for k, x in v.items()}
+    return v
+
+
+def test_command_info_docs_and_getkeys_match_redis(amber_and_redis):
+    amber, redis = (s.client() for s in amber_and_redis)
+    for name in STREAM_COMMANDS:
+        for sub in ("INFO", "DOCS"):
+            mine = unordered(raw_command(amber, "COMMAND", sub, name))
+            theirs = unordered(raw_command(redis, "COMMAND", sub, name))
+            assert mine == theirs, (sub, name)
+    for cmd in (["XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "a", "b", "0", "$"],
+                ["XREADGROUP", "GROUP", "g", "c", "NOACK", "STREAMS", "streams", "0"],
+                ["XGROUP", "CREATE", "k", "g", "$"], ["XINFO", "STREAM", "k"], ["XADD", "k", "*", "f", "v"]):
+        assert raw_command(amber, "COMMAND", "GETKEYSANDFLAGS", *cmd) == raw_command(
+            redis, "COMMAND", "GETKEYSANDFLAGS", *cmd), cmd

@@ -439,6 +439,7 @@ enum Canon {
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    Stream(Box<amber_store::stream::Stream>),
 }
 
 fn canon_rdb(v: &RdbValue) -> Canon {
@@ -465,6 +466,7 @@ fn canon_rdb(v: &RdbValue) -> Canon {
             z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
             Canon::ZSet(z)
         }
+        RdbValue::Stream(s) => Canon::Stream(s.clone()),
     }
 }
 

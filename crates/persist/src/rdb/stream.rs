@@ -72,9 +72,7 @@ impl<R: std::io::Read> crate::rdb::decode::Decoder<R> {
                 return Err(self.corrupt_at("stream node key is not the size of a stream ID"));
             };
             let lp = self.read_string("a stream node listpack")?;
-            let n = s
-                .push_node(master, lp)
-                .map_err(|e| self.corrupt_at(e))?;
+            let n = s.push_node(master, lp).map_err(|e| self.corrupt_at(e))?;
             live = live.saturating_add(n);
         }
         s.length = self.read_len("the stream length")?;
@@ -165,9 +163,8 @@ impl<R: std::io::Read> crate::rdb::decode::Decoder<R> {
                         return Err(self.corrupt_at("stream PEL entry owned by two consumers"))
                     }
                     None => {
-                        return Err(self.corrupt_at(
-                            "consumer PEL entry not found in the group's global PEL",
-                        ))
+                        return Err(self
+                            .corrupt_at("consumer PEL entry not found in the group's global PEL"))
                     }
                 }
                 if let Some(c) = g.consumers.get_mut(&name) {

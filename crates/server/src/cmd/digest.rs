@@ -40,9 +40,9 @@
 //! same expired keys (tests that need that disable active expiry on both, or use TTLs that do
 //! not run out during the test).
 
-use amber_store::stream::{node::text, StreamId};
 use amber_store::hash::Hash;
 use amber_store::set::Set;
+use amber_store::stream::{node::text, StreamId};
 use amber_store::zset::ZSet;
 use amber_store::{Db, Entry, Value};
 

@@ -6,8 +6,8 @@ pub mod node;
 
 use std::collections::BTreeMap;
 
-pub use groups::{Consumer, Group, Nack};
 use crate::listpack::LpEntry;
+pub use groups::{Consumer, Group, Nack};
 
 /// An entry ID: milliseconds and sequence, ordered as one 128-bit number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -218,10 +218,7 @@ impl Stream {
         if id <= self.last_id {
             return Err(AddError::NotGreater);
         }
-        let total: u64 = pairs
-            .iter()
-            .map(|(f, v)| (f.len() + v.len()) as u64)
-            .sum();
+        let total: u64 = pairs.iter().map(|(f, v)| (f.len() + v.len()) as u64).sum();
         if total > LISTPACK_MAX_SIZE {
             return Err(AddError::TooLarge);
         }
@@ -243,7 +240,7 @@ impl Stream {
             self.nodes.insert(id, node::new_node(id, pairs));
         }
         self.length += 1;
-        self.entries_added += 1;
+        self.entries_added = self.entries_added.wrapping_add(1);
         self.last_id = id;
         if self.length == 1 {
             self.first_id = id;
@@ -340,7 +337,11 @@ impl Stream {
     /// The first entry's ID, deleted or not (streamGetEdgeID without skipping tombstones).
     pub fn first_slot_id(&self) -> Option<StreamId> {
         let (master, lp) = self.nodes.iter().next()?;
-        node::decode(lp, *master).ok()?.entries.first().map(|e| e.id)
+        node::decode(lp, *master)
+            .ok()?
+            .entries
+            .first()
+            .map(|e| e.id)
     }
 
     /// Marks an entry deleted, dropping its node when it held no other live entry
@@ -393,13 +394,13 @@ impl Stream {
                 break;
             }
             let remove_node = match by {
-                TrimBy::MaxLen(max) => self.length - entries >= max,
+                TrimBy::MaxLen(max) => self.length.saturating_sub(entries) >= max,
                 TrimBy::MinId(min) => d.entries.last().is_some_and(|e| e.id < min),
             };
             if remove_node {
                 drop(d);
                 self.nodes.remove(&master);
-                self.length -= entries;
+                self.length = self.length.saturating_sub(entries);
                 deleted += entries;
                 continue;
             }
@@ -469,10 +470,11 @@ impl Stream {
             return INVALID_ENTRIES_READ;
         }
         if self.max_deleted_entry_id.is_zero() || self.max_deleted_entry_id < self.first_id {
+            // Wrapping as Redis's long long arithmetic: a file may hold any counts.
             if id < self.first_id {
-                return added - self.length as i64;
+                return added.wrapping_sub(self.length as i64);
             } else if id == self.first_id {
-                return added - self.length as i64 + 1;
+                return added.wrapping_sub(self.length as i64).wrapping_add(1);
             }
         }
         INVALID_ENTRIES_READ
@@ -487,10 +489,10 @@ impl Stream {
         if g.entries_read != INVALID_ENTRIES_READ
             && !self.range_has_tombstones(Some(g.last_id), None)
         {
-            return Some(added - g.entries_read);
+            return Some(added.wrapping_sub(g.entries_read));
         }
         let read = self.estimate_distance(g.last_id);
-        (read != INVALID_ENTRIES_READ).then_some(added - read)
+        (read != INVALID_ENTRIES_READ).then_some(added.wrapping_sub(read))
     }
 
     /// Bytes held by the nodes (for MEMORY USAGE).

@@ -78,13 +78,16 @@ pub fn decode(lp: &[u8], master: StreamId) -> Result<Decoded<'_>, &'static str> 
         return Err("stream node master entry is invalid");
     }
     let nmaster = nmaster as usize;
-    let master_fields: Vec<LpEntry<'_>> = (0..nmaster).map(|j| get(3 + j)).collect::<Result<_, _>>()?;
+    let master_fields: Vec<LpEntry<'_>> =
+        (0..nmaster).map(|j| get(3 + j)).collect::<Result<_, _>>()?;
     let mut p = 3 + nmaster;
     if geti(p)? != 0 {
         return Err("stream node master entry lacks its terminator");
     }
     p += 1;
-    let total = count.checked_add(deleted).ok_or("stream node count overflows")?;
+    let total = count
+        .checked_add(deleted)
+        .ok_or("stream node count overflows")?;
     let mut entries = Vec::new();
     let mut prev: Option<StreamId> = None;
     let (mut live, mut dead) = (0i64, 0i64);
@@ -96,13 +99,12 @@ pub fn decode(lp: &[u8], master: StreamId) -> Result<Decoded<'_>, &'static str> 
         let id = StreamId { ms, seq };
         p += 3;
         let mut pairs = Vec::new();
-        let extra;
-        if flags & FLAG_SAMEFIELDS != 0 {
+        let extra = if flags & FLAG_SAMEFIELDS != 0 {
             for f in &master_fields {
                 pairs.push((*f, get(p)?));
                 p += 1;
             }
-            extra = 3 + nmaster as i64;
+            3 + nmaster as i64
         } else {
             let n = geti(p)?;
             if n < 0 || n as usize > elems.len() {
@@ -113,8 +115,8 @@ pub fn decode(lp: &[u8], master: StreamId) -> Result<Decoded<'_>, &'static str> 
                 pairs.push((get(p)?, get(p + 1)?));
                 p += 2;
             }
-            extra = 3 + 1 + 2 * n;
-        }
+            3 + 1 + 2 * n
+        };
         if geti(p)? != extra {
             return Err("stream entry lp-count does not match");
         }

@@ -4,8 +4,8 @@ use amber_store::stream::{AddError, AddId, StreamId, TrimBy};
 
 use super::super::{args, notify, Ctx, Error, Reply};
 use super::{
-    create, exists_for_write, node_limits, parse_add_id, parse_strict_id, read_stream,
-    reply_id, stream_mut,
+    create, exists_for_write, node_limits, parse_add_id, parse_strict_id, read_stream, reply_id,
+    stream_mut,
 };
 
 /// What streamParseAddOrTrimArgsOrReply parsed.
@@ -183,17 +183,16 @@ pub(super) fn xadd(ctx: &mut Ctx<'_>) -> Reply {
         .chunks_exact(2)
         .map(|p| (p[0].as_slice(), p[1].as_slice()))
         .collect();
-    let id = match s.add(want, now, &pairs, limits) {
-        Ok(id) => id,
-        Err(AddError::NotGreater) => {
-            return Err(Error::new(
+    let id =
+        match s.add(want, now, &pairs, limits) {
+            Ok(id) => id,
+            Err(AddError::NotGreater) => return Err(Error::new(
                 "ERR The ID specified in XADD is equal or smaller than the target stream top item",
-            ))
-        }
-        Err(AddError::TooLarge) => {
-            return Err(Error::new("ERR Elements are too large to be stored"))
-        }
-    };
+            )),
+            Err(AddError::TooLarge) => {
+                return Err(Error::new("ERR Elements are too large to be stored"))
+            }
+        };
     reply_id(&mut ctx.cl.out, id);
     ctx.changed(db, key, 1);
     ctx.notify(notify::STREAM, "xadd", key);

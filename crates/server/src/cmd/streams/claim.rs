@@ -78,8 +78,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>) -> Reply {
             deliverytime = args::int_msg(&a[j], "ERR Invalid TIME option argument for XCLAIM")?;
         } else if args::is(opt, "retrycount") && more > 0 {
             j += 1;
-            retrycount =
-                args::int_msg(&a[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")?;
+            retrycount = args::int_msg(&a[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")?;
         } else if args::is(opt, "lastid") && more > 0 {
             j += 1;
             last_id = parse_strict_id(&a[j], 0)?;
@@ -140,7 +139,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>) -> Reply {
             let count = if retrycount >= 0 {
                 retrycount as u64
             } else if !justid {
-                prev + 1
+                prev.wrapping_add(1)
             } else {
                 prev
             };
@@ -189,13 +188,15 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn owner(g: &Group, id: StreamId) -> Vec<u8> {
-    g.pel.get(&id).map(|n| n.consumer.clone()).unwrap_or_default()
+    g.pel
+        .get(&id)
+        .map(|n| n.consumer.clone())
+        .unwrap_or_default()
 }
 
 pub(super) fn xautoclaim(ctx: &mut Ctx<'_>) -> Reply {
     let a = ctx.args;
-    let minidle =
-        args::int_msg(&a[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
+    let minidle = args::int_msg(&a[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
     let start = parse_bound(&a[5], 0, true)?;
     let mut count: i64 = 100;
     let mut justid = false;
@@ -263,7 +264,12 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>) -> Reply {
             }
             let prev = nack.delivery_count;
             ensure_consumer(&mut g, cname, now, &mut created);
-            g.assign(id, cname, now, if justid { prev } else { prev + 1 });
+            g.assign(
+                id,
+                cname,
+                now,
+                if justid { prev } else { prev.wrapping_add(1) },
+            );
             claimed.push(id);
             count -= 1;
             props.push(xclaim_argv(key, gname, cname, id, &id.to_bytes(), &g));
@@ -304,4 +310,3 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>) -> Reply {
     ctx.no_propagate();
     Ok(())
 }
-

@@ -43,9 +43,7 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>) -> Reply {
             if create_sub && args::is(&a[i], "mkstream") {
                 mkstream = true;
                 i += 1;
-            } else if (create_sub || setid_sub)
-                && args::is(&a[i], "entriesread")
-                && i + 1 < a.len()
+            } else if (create_sub || setid_sub) && args::is(&a[i], "entriesread") && i + 1 < a.len()
             {
                 entries_read = args::int(&a[i + 1])?;
                 if entries_read < 0 && entries_read != INVALID_ENTRIES_READ {
@@ -62,8 +60,8 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>) -> Reply {
     }
     let mut has_group = false;
     if a.len() >= 4 {
-        has_group = exists
-            && stream_mut(ctx.srv, db, &a[2]).is_some_and(|s| s.groups.contains_key(&a[3]));
+        has_group =
+            exists && stream_mut(ctx.srv, db, &a[2]).is_some_and(|s| s.groups.contains_key(&a[3]));
     }
     if a.len() >= 4 && !mkstream {
         if !exists {

@@ -28,7 +28,14 @@ use crate::server::Server;
 const STREAM: &[&str] = &["@stream"];
 
 pub(crate) static COMMANDS: &[Command] = &[
-    Command::new("xadd", -5, WRITE | DENYOOM | FAST, (1, 1, 1), STREAM, add::xadd),
+    Command::new(
+        "xadd",
+        -5,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        STREAM,
+        add::xadd,
+    ),
     Command::new("xtrim", -4, WRITE, (1, 1, 1), STREAM, add::xtrim),
     Command::new("xdel", -3, WRITE | FAST, (1, 1, 1), STREAM, add::xdel),
     Command::new("xlen", 2, READONLY | FAST, (1, 1, 1), STREAM, add::xlen),
@@ -41,7 +48,14 @@ pub(crate) static COMMANDS: &[Command] = &[
         add::xsetid,
     ),
     Command::new("xrange", -4, READONLY, (1, 1, 1), STREAM, range::xrange),
-    Command::new("xrevrange", -4, READONLY, (1, 1, 1), STREAM, range::xrevrange),
+    Command::new(
+        "xrevrange",
+        -4,
+        READONLY,
+        (1, 1, 1),
+        STREAM,
+        range::xrevrange,
+    ),
     Command::new(
         "xread",
         -4,
@@ -59,7 +73,14 @@ pub(crate) static COMMANDS: &[Command] = &[
         read::xread,
     ),
     Command::new("xack", -4, WRITE | FAST, (1, 1, 1), STREAM, groups::xack),
-    Command::new("xpending", -3, READONLY, (1, 1, 1), STREAM, groups::xpending),
+    Command::new(
+        "xpending",
+        -3,
+        READONLY,
+        (1, 1, 1),
+        STREAM,
+        groups::xpending,
+    ),
     Command::new("xclaim", -6, WRITE | FAST, (1, 1, 1), STREAM, claim::xclaim),
     Command::new(
         "xautoclaim",
@@ -74,7 +95,14 @@ pub(crate) static COMMANDS: &[Command] = &[
 ];
 
 static XGROUP_SUBCOMMANDS: &[Command] = &[
-    Command::new("create", -5, WRITE | DENYOOM, (2, 2, 1), STREAM, groups::xgroup),
+    Command::new(
+        "create",
+        -5,
+        WRITE | DENYOOM,
+        (2, 2, 1),
+        STREAM,
+        groups::xgroup,
+    ),
     Command::new(
         "createconsumer",
         5,
@@ -86,7 +114,14 @@ static XGROUP_SUBCOMMANDS: &[Command] = &[
     Command::new("delconsumer", 5, WRITE, (2, 2, 1), STREAM, groups::xgroup),
     Command::new("destroy", 4, WRITE, (2, 2, 1), STREAM, groups::xgroup),
     Command::new("setid", -5, WRITE, (2, 2, 1), STREAM, groups::xgroup),
-    Command::new("help", 2, LOADING | STALE, (0, 0, 0), STREAM, groups::xgroup),
+    Command::new(
+        "help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        STREAM,
+        groups::xgroup,
+    ),
 ];
 
 static XINFO_SUBCOMMANDS: &[Command] = &[

@@ -19,7 +19,7 @@ fn range(ctx: &mut Ctx<'_>, rev: bool) -> Reply {
     let mut count: i64 = -1;
     let mut j = 4;
     while j < a.len() {
-        if args::is(&a[j], "count") && a.len() - j - 1 >= 1 {
+        if args::is(&a[j], "count") && a.len() - j > 1 {
             count = args::int(&a[j + 1])?.max(0);
             j += 2;
         } else {

@@ -50,7 +50,7 @@ fn parse(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Error> {
         } else if args::is(o, "streams") && more > 0 {
             r.streams_at = i + 1;
             let n = a.len() - r.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(Error::new("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."));
             }
             r.nstreams = n / 2;
@@ -162,9 +162,15 @@ pub(super) fn xread(ctx: &mut Ctx<'_>) -> Reply {
                 let last = s.groups.get(g).map_or(StreamId::MAX, |g| g.last_id);
                 // ">": what follows the group's last delivered ID.
                 gt = last;
-                (s.length > 0 && s.edge_id(false).is_some_and(|m| m > last), false)
+                (
+                    s.length > 0 && s.edge_id(false).is_some_and(|m| m > last),
+                    false,
+                )
             }
-            None => (s.length > 0 && s.edge_id(false).is_some_and(|m| m > gt), false),
+            None => (
+                s.length > 0 && s.edge_id(false).is_some_and(|m| m > gt),
+                false,
+            ),
         };
         if !serve {
             continue;
@@ -310,7 +316,7 @@ fn deliver(
 /// A group reads past `id`: its last ID and entries-read counter follow.
 pub(super) fn advance(s: &Stream, g: &mut Group, id: StreamId) {
     if g.entries_read != INVALID_ENTRIES_READ && !s.range_has_tombstones(Some(id), None) {
-        g.entries_read += 1;
+        g.entries_read = g.entries_read.wrapping_add(1);
     } else if s.entries_added > 0 {
         g.entries_read = s.estimate_distance(id);
     }
@@ -348,7 +354,7 @@ fn reply_history(
         if found {
             if let Some(n) = g.pel.get_mut(&id) {
                 n.delivery_time = now;
-                n.delivery_count += 1;
+                n.delivery_count = n.delivery_count.wrapping_add(1);
             }
         } else {
             out.array(2);
