@@ -1048,7 +1048,17 @@ fn streams_saved_by_redis_decode() {
     c.ok(&[b"XADD", b"mystream", b"1-1", b"f", b"v"]);
     c.ok(&[b"XADD", b"mystream", b"2-1", b"f", b"w"]);
     c.ok(&[b"XGROUP", b"CREATE", b"mystream", b"g", b"0"]);
-    c.ok(&[b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"STREAMS", b"mystream", b">"]);
+    c.ok(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g",
+        b"c",
+        b"COUNT",
+        b"1",
+        b"STREAMS",
+        b"mystream",
+        b">",
+    ]);
     let bytes = std::fs::read(r.save()).unwrap();
     let mut d = Decoder::new(&bytes[..]).unwrap();
     let mut stream = None;

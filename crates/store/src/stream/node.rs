@@ -223,24 +223,54 @@ pub fn slots(lp: &[u8]) -> i64 {
     n
 }
 
-/// Appends an entry to an existing node (streamAppendItem's second half).
+/// Appends an entry to an existing node (streamAppendItem's second half): the count in the
+/// master entry goes up by one and the entry follows the last one; only the master entry is
+/// read, so an append costs what the node's copy costs, not a decode of every entry.
 pub fn append(lp: &mut Vec<u8>, master: StreamId, id: StreamId, pairs: &[(&[u8], &[u8])]) {
-    let Ok(d) = decode(lp, master) else { return };
-    let same = d.master_fields.len() == pairs.len()
-        && d.master_fields
+    // The master entry: count, deleted, num-fields, fields.
+    let mut head: Vec<LpEntry<'_>> = Vec::new();
+    let mut want = 3usize;
+    let _ = listpack::for_each(lp, |e| {
+        head.push(e);
+        if head.len() == 3 {
+            want = 3 + usize::try_from(int(e).unwrap_or(0)).unwrap_or(0);
+        }
+        if head.len() >= want {
+            return Err("enough");
+        }
+        Ok(())
+    });
+    if head.len() < 3 || head.len() < want {
+        return;
+    }
+    let count = int(head[0]).unwrap_or(0);
+    let same = head[3..].len() == pairs.len()
+        && head[3..]
             .iter()
             .zip(pairs)
             .all(|(m, (f, _))| text(*m).as_ref() == *f);
-    let mut buf = Vec::with_capacity(lp.len() + 64);
-    let mut w = LpWriter::new(&mut buf);
-    w.push_int(d.count + 1);
-    for e in &d.elems[1..] {
-        match *e {
-            LpEntry::Int(v) => w.push_int(v),
-            LpEntry::Str(s) => w.push_str(s),
-        }
-    }
+    let old_count_len = listpack::int_entry_size(count);
+    let declared = u16::from_le_bytes([lp[4], lp[5]]);
+    let mut entry = Vec::new();
+    let mut w = LpWriter::new(&mut entry);
     write_entry(&mut w, id, master, pairs, same);
+    let added = w.count();
     w.finish();
-    *lp = buf;
+    let mut new_count = Vec::with_capacity(10);
+    listpack::append_int(&mut new_count, count + 1);
+    lp.splice(
+        listpack::HEADER..listpack::HEADER + old_count_len,
+        new_count,
+    );
+    lp.pop();
+    lp.extend_from_slice(&entry[listpack::HEADER..entry.len() - 1]);
+    lp.push(listpack::EOF);
+    let total = lp.len() as u32;
+    lp[0..4].copy_from_slice(&total.to_le_bytes());
+    let n = if declared == listpack::COUNT_UNKNOWN {
+        listpack::COUNT_UNKNOWN
+    } else {
+        u16::try_from(usize::from(declared) + added).unwrap_or(listpack::COUNT_UNKNOWN)
+    };
+    lp[4..6].copy_from_slice(&n.to_le_bytes());
 }
