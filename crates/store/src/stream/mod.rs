@@ -231,7 +231,10 @@ impl Stream {
         if let Some((master, lp)) = tail {
             let full = lp.len() as u64 + total >= max_bytes
                 || (limits.max_entries != 0 && node::slots(lp) as u64 >= limits.max_entries);
-            if !full {
+            if full {
+                // A full node stays as it is: give back the spare capacity (lpShrinkToFit).
+                lp.shrink_to_fit();
+            } else {
                 node::append(lp, *master, id, pairs);
                 appended = true;
             }
