@@ -17,7 +17,7 @@ PROCS = {
     "zunionInterDiffGetKeys": "NumKeys1", "sintercardGetKeys": "NumKeys1", "lmpopGetKeys": "NumKeys1",
     "zmpopGetKeys": "NumKeys1", "blmpopGetKeys": "NumKeys2", "zunionInterDiffStoreGetKeys": "StoreNumKeys",
     "evalGetKeys": "NumKeys2", "functionGetKeys": "NumKeys2",
-    "bitfieldGetKeys": "Bitfield", "georadiusGetKeys": "Georadius",
+    "bitfieldGetKeys": "Bitfield", "georadiusGetKeys": "Georadius", "xreadGetKeys": "Xread",
 }
 
 

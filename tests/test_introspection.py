@@ -19,6 +19,11 @@ GETKEYS_SAMPLES = [
     # BITFIELD, HyperLogLog, geo and sharded pub/sub.
     "bitfield k GET u8 0", "bitfield k SET u8 0 1", "bitfield k OVERFLOW SAT GET u8 0", "bitfield k FOO",
     "bitfield_ro k GET u8 0", "pfadd k a b", "pfcount a b c", "pfmerge d a b", "pfdebug GETREG k",
+    "xack k g 1-1", "xadd k * f v", "xautoclaim k g c 0 0", "xclaim k g c 0 1-1", "xdel k 1-1",
+    "xgroup create k g $", "xgroup createconsumer k g c", "xgroup delconsumer k g c", "xgroup destroy k g",
+    "xgroup setid k g $", "xinfo consumers k g", "xinfo groups k", "xinfo stream k", "xlen k",
+    "xpending k g", "xrange k - +", "xread COUNT 1 STREAMS a b 0 0", "xreadgroup GROUP g c STREAMS a 0",
+    "xrevrange k + -", "xsetid k 1-1", "xtrim k MAXLEN 1",
     "geoadd k 1 2 m", "geodist k a b", "geohash k a", "geopos k a b",
     "georadius k 1 2 3 m", "georadius k 1 2 3 m STORE d", "georadius k 1 2 3 m STOREDIST d STORE e",
     "georadius k 1 2 3 m STORE", "georadius_ro k 1 2 3 m", "georadiusbymember k a 3 m STORE d",

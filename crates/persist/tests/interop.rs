@@ -439,6 +439,7 @@ enum Canon {
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    Stream(Box<amber_store::stream::Stream>),
 }
 
 fn canon_rdb(v: &RdbValue) -> Canon {
@@ -465,6 +466,7 @@ fn canon_rdb(v: &RdbValue) -> Canon {
             z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
             Canon::ZSet(z)
         }
+        RdbValue::Stream(s) => Canon::Stream(s.clone()),
     }
 }
 
@@ -1038,34 +1040,49 @@ fn legacy_encodings_load_as_redis_loads_them() {
 }
 
 #[test]
-fn unsupported_types_are_refused_with_key_and_offset() {
+fn streams_saved_by_redis_decode() {
     let dir = tempdir("stream");
     let r = Redis::start(&dir, &[]);
     let mut c = r.client();
     c.ok(&[b"SET", b"a", b"1"]);
-    c.ok(&[b"XADD", b"mystream", b"*", b"f", b"v"]);
+    c.ok(&[b"XADD", b"mystream", b"1-1", b"f", b"v"]);
+    c.ok(&[b"XADD", b"mystream", b"2-1", b"f", b"w"]);
+    c.ok(&[b"XGROUP", b"CREATE", b"mystream", b"g", b"0"]);
+    c.ok(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g",
+        b"c",
+        b"COUNT",
+        b"1",
+        b"STREAMS",
+        b"mystream",
+        b">",
+    ]);
     let bytes = std::fs::read(r.save()).unwrap();
     let mut d = Decoder::new(&bytes[..]).unwrap();
-    let err = loop {
-        match d.next() {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("stream accepted"),
-            Err(e) => break e,
+    let mut stream = None;
+    while let Some(item) = d.next().unwrap() {
+        if let amber_persist::rdb::decode::Item::Entry(e) = item {
+            if e.key == b"mystream" {
+                stream = Some(e.value);
+            }
         }
-    };
-    match err {
-        amber_persist::rdb::RdbError::Unsupported { what, key, offset } => {
-            assert!(what.contains("stream"));
-            assert_eq!(key.as_deref(), Some(&b"mystream"[..]));
-            assert!(offset > 9 && offset < bytes.len() as u64);
-        }
-        other => panic!("expected Unsupported, got {other}"),
     }
+    let Some(RdbValue::Stream(s)) = stream else {
+        panic!("no stream decoded");
+    };
+    assert_eq!(s.length, 2);
+    assert_eq!(s.last_id, amber_store::stream::StreamId::new(2, 1));
+    let g = &s.groups[&b"g".to_vec()];
+    assert_eq!(g.pel.len(), 1);
+    assert_eq!(g.consumers[&b"c".to_vec()].pel.len(), 1);
+    // The DUMP payload decodes to the same stream.
     let payload = c.ok(&[b"DUMP", b"mystream"]).bytes();
-    assert!(matches!(
-        verify_and_decode_dump(&payload),
-        Err(amber_persist::rdb::RdbError::Unsupported { .. })
-    ));
+    match verify_and_decode_dump(&payload) {
+        Ok(RdbValue::Stream(d)) => assert_eq!(d, s),
+        other => panic!("{other:?}"),
+    }
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,6 +115,7 @@ impl Server {
 
     /// Sets `key` to `value` (setKey): replaces any old value and, unless `keep_ttl`, its expiry.
     pub(crate) fn set_key(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        self.signal_if_stream(db, key);
         let clock = self.new_lru();
         let expire = if keep_ttl {
             self.lookup_quiet(db, key)
@@ -143,7 +144,23 @@ impl Server {
         if self.expire_if_needed(db, key) {
             return false;
         }
+        self.signal_if_stream(db, key);
         self.dbs[db].remove(key).is_some()
+    }
+
+    /// A stream about to be deleted or overwritten wakes the clients blocked in XREADGROUP
+    /// on it (they get an error), as Redis's dbGenericDelete and dbOverwrite do.
+    pub(crate) fn signal_if_stream(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.by_key.is_empty() {
+            return;
+        }
+        let is_stream = matches!(
+            self.dbs[db].get(key).map(|e| &e.value),
+            Some(amber_store::Value::Stream(_))
+        );
+        if is_stream {
+            self.signal_ready(db, key);
+        }
     }
 
     /// One run of the active expire cycle over every database, within `budget`.

@@ -11,12 +11,14 @@ pub mod hash;
 pub mod hll;
 pub mod intset;
 pub mod list;
+pub mod listpack;
 pub mod memory;
 pub mod pack;
 pub mod raw;
 pub mod set;
 pub mod short_bytes;
 pub mod snapshot;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

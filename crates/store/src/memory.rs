@@ -110,8 +110,26 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
                     }),
                 }
         }
+        Value::Stream(st) => ARC + size_of::<crate::stream::Stream>() + stream_bytes(st),
     };
     ENTRY + key_heap + value
+}
+
+/// A stream: its node listpacks with a B-tree slot each (master ID and vector, about 48
+/// bytes), and per group its pending entries (ID, delivery time and count, owner in the
+/// group PEL and the consumer's: about 96 bytes each) and consumers.
+fn stream_bytes(s: &crate::stream::Stream) -> usize {
+    let nodes = s.node_bytes() + s.node_count() * 48;
+    let groups: usize = s
+        .groups
+        .iter()
+        .map(|(name, g)| {
+            64 + name.len()
+                + g.pel.values().map(|n| 96 + n.consumer.len()).sum::<usize>()
+                + g.consumers.keys().map(|c| 64 + c.len()).sum::<usize>()
+        })
+        .sum();
+    nodes + groups
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod dropped;
 pub mod manifest;
 pub mod reader;
 pub mod rewrite;
+mod rewrite_stream;
 pub mod verdict;
 
 pub use check::{

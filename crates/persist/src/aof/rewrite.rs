@@ -69,6 +69,7 @@ pub fn write_key_commands(buf: &mut Vec<u8>, key: &[u8], value: &Value, expire_m
             bulk(b, f);
             bulk(b, v);
         }),
+        Value::Stream(s) => super::rewrite_stream::write_stream_commands(buf, key, s),
     }
     if let Some(ms) = expire_ms {
         header(buf, 3);

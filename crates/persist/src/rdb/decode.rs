@@ -76,6 +76,8 @@ pub enum RdbValue {
     ZSet(Vec<(Vec<u8>, f64)>),
     /// ZSET_LISTPACK and ZSET_ZIPLIST, in stored (ascending) order.
     ZSetListpack(Vec<(Vec<u8>, f64)>),
+    /// STREAM_LISTPACKS 15, 19 and 21, checked.
+    Stream(Box<amber_store::stream::Stream>),
 }
 
 impl RdbValue {
@@ -87,11 +89,13 @@ impl RdbValue {
             RdbValue::IntSet(v) => v.len(),
             RdbValue::Hash(v) | RdbValue::HashListpack(v) => v.len(),
             RdbValue::ZSet(v) | RdbValue::ZSetListpack(v) => v.len(),
+            RdbValue::Stream(s) => s.length as usize,
         }
     }
 
+    /// Whether it holds nothing (an empty stream is still a value, as in Redis).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !matches!(self, RdbValue::Stream(_)) && self.len() == 0
     }
 }
 
@@ -171,6 +175,18 @@ impl<R: Read> Decoder<R> {
 
     pub(crate) fn reader(&mut self) -> &mut CrcReader<R> {
         &mut self.r
+    }
+
+    pub(crate) fn corrupt_at(&self, what: impl Into<String>) -> RdbError {
+        self.corrupt(what)
+    }
+
+    pub(crate) fn read_fixed8(&mut self, what: &str) -> VResult<[u8; 8]> {
+        self.fixed::<8>(what)
+    }
+
+    pub(crate) fn read_fixed16(&mut self, what: &str) -> VResult<[u8; 16]> {
+        self.fixed::<16>(what)
     }
 
     fn corrupt(&self, what: impl Into<String>) -> RdbError {
@@ -424,6 +440,10 @@ impl<R: Read> Decoder<R> {
     fn read_value_inner(&mut self, ty: RdbType) -> VResult<Option<RdbValue>> {
         let v = match ty {
             RdbType::String => return Ok(Some(RdbValue::String(self.read_string("a string")?))),
+            RdbType::StreamListpacks | RdbType::StreamListpacks2 | RdbType::StreamListpacks3 => {
+                let s = self.read_stream(ty as u8)?;
+                return Ok(Some(RdbValue::Stream(Box::new(s))));
+            }
             RdbType::List => {
                 let n = self.read_len("the list length")?;
                 let mut v = Vec::with_capacity(cap(n));
@@ -667,9 +687,6 @@ fn with_context(e: RdbError, ctx: &str) -> RdbError {
 fn unsupported(ty: RdbType) -> Option<&'static str> {
     match ty {
         RdbType::ModulePreGa | RdbType::Module2 => Some("a module value type"),
-        RdbType::StreamListpacks | RdbType::StreamListpacks2 | RdbType::StreamListpacks3 => {
-            Some("a stream")
-        }
         RdbType::HashMetadataPreGa
         | RdbType::HashListpackExPreGa
         | RdbType::HashMetadata

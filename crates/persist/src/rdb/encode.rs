@@ -167,6 +167,7 @@ pub fn rdb_type(value: &Value) -> RdbType {
             ZSet::Pack(_) => RdbType::ZSetListpack,
             ZSet::Skip(_) => RdbType::ZSet2,
         },
+        Value::Stream(_) => RdbType::StreamListpacks2,
     }
 }
 
@@ -199,6 +200,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         Value::Emb(b) => write_string(buf, b, opts),
         Value::Raw(v) => write_string(buf, v, opts),
         Value::List(l) => write_list(buf, l, opts),
+        Value::Stream(s) => crate::rdb::stream::write_stream(buf, s, opts),
         Value::Set(s) => match &**s {
             Set::Ints(v) => with_scratch(&PACK, |p| {
                 p.clear();

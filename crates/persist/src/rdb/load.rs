@@ -138,6 +138,7 @@ pub fn to_value(v: RdbValue, limits: &Limits) -> Value {
             }
             Value::ZSet(Arc::new(z))
         }
+        RdbValue::Stream(s) => Value::Stream(Arc::new(*s)),
         RdbValue::ZSetListpack(entries) => {
             let big = entries.len() > limits.zset_max_listpack_entries;
             let mut z = zset_pack(entries);

@@ -21,6 +21,7 @@ pub mod listpack;
 pub mod load;
 pub mod num;
 pub mod salvage;
+pub mod stream;
 pub mod ziplist;
 pub mod zipmap;
 

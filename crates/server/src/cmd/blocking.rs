@@ -37,6 +37,19 @@ impl Ctx<'_> {
         timeout_ms: i64,
         on_timeout: fn(&mut ReplyBuf),
     ) {
+        let args = self.args.to_vec();
+        self.block_with_args(keys, timeout_ms, on_timeout, args);
+    }
+
+    /// As `block`, running `args` (not the command as received) when woken: XREAD keeps
+    /// the IDs `$` stood for when it blocked.
+    pub(crate) fn block_with_args(
+        &mut self,
+        keys: Vec<amber_store::Key>,
+        timeout_ms: i64,
+        on_timeout: fn(&mut ReplyBuf),
+        args: Vec<Vec<u8>>,
+    ) {
         let deadline = match &self.cl.blocked {
             // Keep the original deadline when re-blocking after a wake-up.
             Some(b) if self.reprocessing => b.deadline,
@@ -50,7 +63,7 @@ impl Ctx<'_> {
             keys,
             deadline,
             cmd: self.cmd,
-            args: self.args.to_vec(),
+            args,
             on_timeout,
         });
     }
@@ -112,9 +125,12 @@ pub(crate) fn handle_ready_keys(srv: &mut Server, current: &mut Client) {
                 // it waits for. Otherwise it keeps waiting, in its place in the queue (a key
                 // pushed then emptied or overwritten in a transaction wakes nobody).
                 let kind = srv.lookup_quiet(key.0, &key.1).map(|e| e.value.kind());
+                // XREADGROUP also runs when its stream is gone (and fails with UNBLOCKED).
+                let readgroup = cmd.name == "xreadgroup";
                 match (kind, blocked_kind(cmd)) {
+                    (None, _) if readgroup => {}
                     (None, _) => break,
-                    (Some(k), Some(want)) if k != want => continue,
+                    (Some(k), Some(want)) if k != want && !readgroup => continue,
                     _ => {}
                 }
                 unregister_blocked(srv, &mut other);
@@ -155,6 +171,7 @@ fn blocked_kind(cmd: &Command) -> Option<amber_store::value::Kind> {
     match cmd.name {
         "blpop" | "brpop" | "brpoplpush" | "blmove" | "blmpop" => Some(Kind::List),
         "bzpopmin" | "bzpopmax" | "bzmpop" => Some(Kind::ZSet),
+        "xread" | "xreadgroup" => Some(Kind::Stream),
         _ => None,
     }
 }

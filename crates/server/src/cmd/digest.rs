@@ -42,6 +42,7 @@
 
 use amber_store::hash::Hash;
 use amber_store::set::Set;
+use amber_store::stream::{node::text, StreamId};
 use amber_store::zset::ZSet;
 use amber_store::{Db, Entry, Value};
 
@@ -54,6 +55,7 @@ const TYPE_LIST: u32 = 1;
 const TYPE_SET: u32 = 2;
 const TYPE_ZSET: u32 = 3;
 const TYPE_HASH: u32 = 4;
+const TYPE_STREAM: u32 = 6;
 
 fn sha1(data: &[u8]) -> Digest {
     sha1_smol::Sha1::from(data).digest().bytes()
@@ -151,6 +153,18 @@ fn add_value(d: &mut Digest, e: &Entry) {
         Value::Hash(h) => {
             mix_digest(d, &TYPE_HASH.to_be_bytes());
             add_hash(d, h);
+        }
+        Value::Stream(s) => {
+            mix_digest(d, &TYPE_STREAM.to_be_bytes());
+            // The entries only (groups are not part of it), ID as "ms.seq".
+            s.range(StreamId::MIN, StreamId::MAX, false, |id, pairs| {
+                mix_digest(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for (f, v) in pairs {
+                    mix_digest(d, &text(*f));
+                    mix_digest(d, &text(*v));
+                }
+                true
+            });
         }
     }
     if e.has_expire() {

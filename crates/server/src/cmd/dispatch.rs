@@ -96,6 +96,12 @@ impl Ctx<'_> {
         super::notify::flush(self.srv, Some(&mut *self.cl));
     }
 
+    /// Nothing of this command reaches the AOF or replicas, beyond what it propagates
+    /// itself (preventCommandPropagation).
+    pub(crate) fn no_propagate(&mut self) {
+        self.srv.propagation_replaced = true;
+    }
+
     /// Records the effect to replay instead of the command as received (e.g. SPOP → SREM).
     pub(crate) fn propagate(&mut self, args: Vec<Vec<u8>>) {
         let db = self.cl.db;

@@ -80,6 +80,9 @@ pub(crate) enum KeyProc {
     Bitfield,
     /// georadiusGetKeys: the key and the last STORE/STOREDIST target, without flags.
     Georadius,
+    /// xreadGetKeys: the first half of what follows STREAMS (options before it skipped),
+    /// without flags.
+    Xread,
 }
 
 /// (argument position, key-spec flags) for each key of `argv` (argv[0] is the command name;
@@ -365,6 +368,32 @@ fn from_proc(p: KeyProc, argv: &[Vec<u8>]) -> Vec<(usize, u16)> {
                 RW | ACCESS | UPDATE
             };
             vec![(1, flags)]
+        }
+        KeyProc::Xread => {
+            let mut streams = None;
+            let mut i = 1;
+            while i < argv.len() {
+                let a = &argv[i];
+                if a.eq_ignore_ascii_case(b"block") || a.eq_ignore_ascii_case(b"count") {
+                    i += 1;
+                } else if a.eq_ignore_ascii_case(b"group") {
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"streams") {
+                    streams = Some(i);
+                    break;
+                } else if !a.eq_ignore_ascii_case(b"noack") {
+                    break;
+                }
+                i += 1;
+            }
+            let Some(at) = streams else {
+                return Vec::new();
+            };
+            let num = argv.len() - at - 1;
+            if num == 0 || !num.is_multiple_of(2) {
+                return Vec::new();
+            }
+            (at + 1..at + 1 + num / 2).map(|k| (k, 0)).collect()
         }
         KeyProc::Georadius => {
             let mut stored = None;

@@ -49,6 +49,7 @@ pub(crate) mod server_admin;
 pub(crate) mod sets;
 pub(crate) mod slowlog;
 pub(crate) mod sort;
+pub(crate) mod streams;
 pub(crate) mod strings;
 pub(crate) mod tx;
 pub(crate) mod zsets;
@@ -217,7 +218,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 24] {
+pub(crate) fn families() -> [&'static [Command]; 25] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -230,6 +231,7 @@ pub(crate) fn families() -> [&'static [Command]; 24] {
         sets::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        streams::COMMANDS,
         tx::COMMANDS,
         pubsub::COMMANDS,
         server_admin::COMMANDS,
