@@ -217,7 +217,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 24] {
+pub(crate) fn families() -> [&'static [Command]; 25] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -243,6 +243,7 @@ pub(crate) fn families() -> [&'static [Command]; 24] {
         latency::COMMANDS,
         memory::COMMANDS,
         module::COMMANDS,
+        crate::scripting::COMMANDS,
     ]
 }
 
