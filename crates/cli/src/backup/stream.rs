@@ -74,7 +74,7 @@ pub fn summarize<R: Read>(r: R, mut progress: impl FnMut(u64)) -> Result<Summary
                     }
                 });
             }
-            Item::ResizeDb { .. } => {}
+            Item::ResizeDb { .. } | Item::Function(_) => {}
             Item::Entry(e) => {
                 let i = *cur.get_or_insert_with(|| {
                     s.databases.push(DbCount::default());

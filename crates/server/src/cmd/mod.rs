@@ -217,7 +217,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 25] {
+pub(crate) fn families() -> [&'static [Command]; 26] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -243,7 +243,8 @@ pub(crate) fn families() -> [&'static [Command]; 25] {
         latency::COMMANDS,
         memory::COMMANDS,
         module::COMMANDS,
-        crate::scripting::COMMANDS,
+        crate::scripting::EVAL_COMMANDS,
+        crate::scripting::FUNCTION_COMMANDS,
     ]
 }
 

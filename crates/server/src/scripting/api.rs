@@ -75,22 +75,16 @@ pub(crate) unsafe fn register(l: State) {
             set_field(l, -1, name);
         }
         for (name, v) in [
-            (c"LOG_DEBUG", 0.0),
-            (c"LOG_VERBOSE", 1.0),
-            (c"LOG_NOTICE", 2.0),
-            (c"LOG_WARNING", 3.0),
             (c"REPL_NONE", 0.0),
             (c"REPL_AOF", 1.0),
             (c"REPL_SLAVE", 2.0),
             (c"REPL_REPLICA", 2.0),
             (c"REPL_ALL", 3.0),
-            (c"REDIS_VERSION_NUM", 0x07000f as f64),
         ] {
             lua_pushnumber(l, v);
             set_field(l, -1, name);
         }
-        push_str(l, "7.0.15");
-        set_field(l, -1, c"REDIS_VERSION");
+        register_log_and_version(l);
         lua_setglobal(l, c"redis".as_ptr());
         lua_getglobal(l, c"math".as_ptr());
         lua_pushcfunction(l, math_random);
@@ -98,6 +92,27 @@ pub(crate) unsafe fn register(l: State) {
         lua_pushcfunction(l, math_randomseed);
         set_field(l, -1, c"randomseed");
         lua_pop(l, 1);
+    }
+}
+
+/// redis.log, the LOG_* levels and the version, into the table on top of the stack
+/// (luaRegisterLogFunction + luaRegisterVersion: also what a loading library sees).
+pub(crate) unsafe fn register_log_and_version(l: State) {
+    unsafe {
+        lua_pushcfunction(l, redis_log);
+        set_field(l, -1, c"log");
+        for (name, v) in [
+            (c"LOG_DEBUG", 0.0),
+            (c"LOG_VERBOSE", 1.0),
+            (c"LOG_NOTICE", 2.0),
+            (c"LOG_WARNING", 3.0),
+            (c"REDIS_VERSION_NUM", 0x07000f as f64),
+        ] {
+            lua_pushnumber(l, v);
+            set_field(l, -1, name);
+        }
+        push_str(l, "7.0.15");
+        set_field(l, -1, c"REDIS_VERSION");
     }
 }
 

@@ -373,7 +373,7 @@ unsafe fn table_reply(l: State, out: &mut ReplyBuf, script_resp: u8) {
         lua_pop(l, 1);
         if raw_field_type(l, c"verbatim_string") == LUA_TTABLE {
             if raw_field_type(l, c"format") == LUA_TSTRING {
-                if raw_field_type_at(l, -3, c"string") == LUA_TSTRING {
+                if raw_field_type_at(l, -2, c"string") == LUA_TSTRING {
                     let s = to_bytes(l, -1).unwrap_or_default();
                     let fmt = to_bytes(l, -2).unwrap_or_default();
                     if out.resp3() {

@@ -49,7 +49,7 @@ unsafe extern "C-unwind" fn lua_alloc(
 /// The sandbox, run once with the full base library at hand. It receives the real global
 /// table and returns the proxy scripts see as their globals and the error handler.
 const SANDBOX: &str = r#"
-local real_G, dbg, guard = ...
+local real_G, dbg, guard, lib_redis = ...
 local rawset0, setmt0, getmt0, error0, type0, tostring0 = rawset, setmetatable, getmetatable, error, type, tostring
 local pcall0, loadstring0, load0, select0 = pcall, loadstring, load, select
 local RO = 'Attempt to modify a readonly table'
@@ -61,7 +61,7 @@ local function proxy(t)
   local shown = setmt0({}, {__index = mt, __newindex = ro_newindex, __metatable = false})
   mt.__metatable = shown
   protected[p] = true; protected[t] = true; protected[shown] = true
-  return setmt0(p, mt)
+  return setmt0(p, mt), mt
 end
 rawset = guard(protected, rawset0)
 setmetatable = guard(protected, setmt0)
@@ -101,11 +101,29 @@ end
 local smt = dbg.getmetatable('')
 smt.__index = rawget(real_G, 'string')
 smt.__metatable = proxy(smt)
-local G = proxy(real_G)
+local G, G_mt = proxy(real_G)
 rawset0(real_G, '_G', G)
-setmt0(real_G, {__index = function(_, k)
+local function nonexistent(_, k)
   error0("Script attempted to access nonexistent global variable '" .. tostring0(k) .. "'", 2)
-end, __newindex = ro_newindex, __metatable = false})
+end
+setmt0(real_G, {__index = nonexistent, __newindex = ro_newindex, __metatable = false})
+-- What a function library's code sees while it loads: only redis.register_function, log
+-- and the version (function_lua.c's library API).
+local lib_api
+if lib_redis then
+  local function strict(t)
+    local p = setmt0({}, {__index = function(_, k)
+      local v = rawget(t, k)
+      if v == nil then
+        error0("Script attempted to access nonexistent global variable '" .. tostring0(k) .. "'", 2)
+      end
+      return v
+    end, __newindex = ro_newindex, __metatable = false})
+    protected[p] = true
+    return p
+  end
+  lib_api = strict({redis = strict(lib_redis)})
+end
 local getinfo = dbg.getinfo
 local function handler(err)
   local lvl = 2
@@ -116,7 +134,7 @@ local function handler(err)
   if i then err['source'] = i.source; err['line'] = i.currentline end
   return err
 end
-return G, handler
+return G, handler, G_mt, lib_api
 "#;
 
 /// One Lua interpreter with Redis's libraries and sandbox.
@@ -126,10 +144,15 @@ pub(crate) struct Engine {
     /// Registry references: the error handler and the real global table (KEYS, ARGV).
     handler_ref: c_int,
     globals_ref: c_int,
+    /// The metatable of the globals' proxy, and what its __index is while a function
+    /// library loads (nil for the EVAL interpreter).
+    globals_mt_ref: c_int,
+    lib_api_ref: c_int,
 }
 
 impl Engine {
-    pub(crate) fn new() -> Result<Engine, String> {
+    /// With `functions`, `redis.register_function` is there (the functions' interpreter).
+    pub(crate) fn new(functions: bool) -> Result<Engine, String> {
         let mut alloc = Box::new(AllocState {
             used: 0,
             limit: LUA_MEMORY_LIMIT,
@@ -145,12 +168,14 @@ impl Engine {
             alloc,
             handler_ref: 0,
             globals_ref: 0,
+            globals_mt_ref: 0,
+            lib_api_ref: 0,
         };
-        unsafe { e.setup()? };
+        unsafe { e.setup(functions)? };
         Ok(e)
     }
 
-    unsafe fn setup(&mut self) -> Result<(), String> {
+    unsafe fn setup(&mut self, functions: bool) -> Result<(), String> {
         let l = self.l;
         unsafe {
             for (name, f) in [
@@ -177,10 +202,20 @@ impl Engine {
             lua_pushvalue(l, LUA_GLOBALSINDEX);
             lua_getglobal(l, c"debug".as_ptr());
             lua_pushcfunction(l, make_guard);
-            if lua_pcall(l, 3, 2, 0) != 0 {
+            if functions {
+                lua_newtable(l);
+                lua_pushcfunction(l, super::functions::register_function);
+                set_field(l, -1, c"register_function");
+                super::api::register_log_and_version(l);
+            } else {
+                lua_pushnil(l);
+            }
+            if lua_pcall(l, 4, 4, 0) != 0 {
                 return Err(pop_message(l));
             }
-            // Stack: proxy globals, handler.
+            // Stack: proxy globals, handler, the globals' metatable, the library API.
+            self.lib_api_ref = luaL_ref(l, LUA_REGISTRYINDEX);
+            self.globals_mt_ref = luaL_ref(l, LUA_REGISTRYINDEX);
             self.handler_ref = luaL_ref(l, LUA_REGISTRYINDEX);
             lua_replace(l, LUA_GLOBALSINDEX);
         }
@@ -189,6 +224,20 @@ impl Engine {
 
     pub(crate) fn state(&self) -> State {
         self.l
+    }
+
+    /// While a function library loads, its code sees only the library API; then again the
+    /// globals (luaEngineCreate swaps the globals' __index the same way).
+    pub(crate) fn set_library_globals(&self, loading: bool) {
+        let l = self.l;
+        unsafe {
+            lua_rawgeti_(l, LUA_REGISTRYINDEX, self.globals_mt_ref);
+            push_str(l, "__index");
+            let r = if loading { self.lib_api_ref } else { self.globals_ref };
+            lua_rawgeti_(l, LUA_REGISTRYINDEX, r);
+            lua_rawset(l, -3);
+            lua_pop(l, 1);
+        }
     }
 
     /// Bytes the interpreter holds (used_memory_lua).
@@ -254,6 +303,14 @@ impl Engine {
     pub(crate) fn gc_step(&self) {
         unsafe { lua_gc(self.l, LUA_GCSTEP, 50) };
     }
+
+    /// A full collection when a script left the heap past half the limit (a refused memory
+    /// bomb leaves its garbage behind, and the next script would find no room).
+    pub(crate) fn collect_if_large(&self, out_of_memory: bool) {
+        if out_of_memory || self.alloc.used > self.alloc.limit / 2 {
+            unsafe { lua_gc(self.l, LUA_GCCOLLECT, 0) };
+        }
+    }
 }
 
 /// `guard(protected, f)`: a C function that refuses a protected first argument and calls
@@ -275,7 +332,7 @@ unsafe extern "C-unwind" fn guarded(l: State) -> c_int {
         lua_pop(l, 1);
         if refused {
             push_str(l, "Attempt to modify a readonly table");
-            return lua_error(l);
+            lua_error(l);
         }
         let n = lua_gettop(l);
         lua_pushvalue(l, lua_upvalueindex(2));

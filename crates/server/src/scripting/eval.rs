@@ -193,7 +193,7 @@ fn create_script(srv: &mut Server, body: Vec<u8>) -> Result<String, Error> {
         .compile(&fname, &body[skip..], c"@user_script")
         .map_err(|e| Error::new(format!("ERR Error compiling script (new function): {e}")))?;
     srv.scripting.scripts_mem += sha.len() + body.len();
-    srv.scripting.scripts.insert(sha.clone(), Script { body, flags });
+    srv.scripting.scripts.insert(sha.clone(), Script { flags });
     Ok(sha)
 }
 
@@ -252,6 +252,6 @@ fn script_help(ctx: &mut Ctx<'_>) -> Reply {
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ])
 }

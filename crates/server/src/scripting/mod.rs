@@ -16,6 +16,7 @@ mod convert;
 mod engine;
 mod eval;
 mod ffi;
+mod functions;
 mod libs;
 mod run;
 
@@ -23,7 +24,8 @@ use hashbrown::HashMap;
 
 use crate::client::Client;
 
-pub(crate) use eval::COMMANDS;
+pub(crate) use eval::COMMANDS as EVAL_COMMANDS;
+pub(crate) use functions::COMMANDS as FUNCTION_COMMANDS;
 
 // Script flags (Redis's SCRIPT_FLAG_*).
 pub(crate) const SF_NO_WRITES: u32 = 1 << 0;
@@ -34,9 +36,8 @@ pub(crate) const SF_NO_CLUSTER: u32 = 1 << 3;
 pub(crate) const SF_EVAL_COMPAT: u32 = 1 << 4;
 pub(crate) const SF_ALLOW_CROSS_SLOT: u32 = 1 << 5;
 
-/// A cached EVAL script.
+/// A cached EVAL script (its code is in the interpreter, compiled).
 pub(crate) struct Script {
-    pub(crate) body: Vec<u8>,
     pub(crate) flags: u32,
 }
 
@@ -44,6 +45,9 @@ pub(crate) struct Script {
 pub(crate) struct Scripting {
     /// Out only while a script runs (the run owns it then).
     engine: Option<Box<engine::Engine>>,
+    /// The interpreter of function libraries (its own, as Redis: SCRIPT FLUSH spares it).
+    fengine: Option<Box<engine::Engine>>,
+    pub(crate) funcs: functions::Functions,
     pub(crate) scripts: HashMap<String, Script>,
     /// Bytes of the cached bodies and their SHA1s (used_memory_scripts_eval).
     pub(crate) scripts_mem: usize,
@@ -57,17 +61,20 @@ pub(crate) const SCRIPT_CLIENT_ID: u64 = u64::MAX - 2;
 
 impl Scripting {
     pub(crate) fn new() -> Scripting {
-        let engine = match engine::Engine::new() {
+        let new = |functions: bool| match engine::Engine::new(functions) {
             Ok(e) => Some(Box::new(e)),
             Err(e) => {
                 eprintln!("Can't initialize Lua: {e}");
                 None
             }
         };
+        let (engine, fengine) = (new(false), new(true));
         let mut fake = Client::new(SCRIPT_CLIENT_ID, String::new(), String::new(), -1, true);
         fake.deny_blocking = true;
         Scripting {
             engine,
+            fengine,
+            funcs: functions::Functions::default(),
             scripts: HashMap::new(),
             scripts_mem: 0,
             fake: Some(Box::new(fake)),
@@ -75,12 +82,32 @@ impl Scripting {
         }
     }
 
-    fn engine_take(&mut self) -> Option<Box<engine::Engine>> {
-        self.engine.take()
+    fn engine_take(&mut self, functions: bool) -> Option<Box<engine::Engine>> {
+        if functions {
+            self.fengine.take()
+        } else {
+            self.engine.take()
+        }
     }
 
-    fn engine_put(&mut self, e: Box<engine::Engine>) {
-        self.engine = Some(e);
+    fn engine_put(&mut self, e: Box<engine::Engine>, functions: bool) {
+        if functions {
+            self.fengine = Some(e);
+        } else {
+            self.engine = Some(e);
+        }
+    }
+
+    /// FUNCTION FLUSH: a fresh interpreter and no libraries.
+    pub(crate) fn flush_functions(&mut self) -> Result<(), String> {
+        self.fengine = Some(Box::new(engine::Engine::new(true)?));
+        self.funcs = functions::Functions::default();
+        Ok(())
+    }
+
+    /// The libraries' code, for a snapshot.
+    pub(crate) fn library_codes(&self) -> Vec<Vec<u8>> {
+        self.funcs.libraries.values().map(|l| l.code.clone()).collect()
     }
 
     fn fake_client(&mut self) -> Box<Client> {
@@ -103,7 +130,7 @@ impl Scripting {
 
     /// SCRIPT FLUSH: a fresh interpreter and an empty cache.
     pub(crate) fn flush_eval(&mut self) -> Result<(), String> {
-        self.engine = Some(Box::new(engine::Engine::new()?));
+        self.engine = Some(Box::new(engine::Engine::new(false)?));
         self.scripts.clear();
         self.scripts_mem = 0;
         Ok(())
@@ -112,6 +139,11 @@ impl Scripting {
     /// used_memory_lua.
     pub(crate) fn lua_memory(&self) -> usize {
         self.engine.as_ref().map_or(0, |e| e.used_memory())
+    }
+
+    /// used_memory_vm_functions.
+    pub(crate) fn functions_memory(&self) -> usize {
+        self.fengine.as_ref().map_or(0, |e| e.used_memory())
     }
 
     /// used_memory_scripts_eval (Redis adds its dict overhead; the cached bytes here).
@@ -129,4 +161,21 @@ impl Default for Scripting {
 /// The lowercase hex SHA1 of `b` (scripts are named by it).
 pub(crate) fn sha1hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()
+}
+
+/// Puts a loaded RDB's function libraries in place of the current ones (a library that does
+/// not load is logged and skipped).
+pub(crate) fn install_libraries(srv: &mut crate::server::Server, codes: Vec<Vec<u8>>) {
+    if codes.is_empty() && srv.scripting.funcs.libraries.is_empty() {
+        return;
+    }
+    if let Err(e) = srv.scripting.flush_functions() {
+        srv.log.warning(&format!("Failed resetting the functions: {e}"));
+        return;
+    }
+    for code in codes {
+        if let Err(e) = functions::create_library(srv, &code, false, false) {
+            srv.log.warning(&format!("Failed loading library: {e}"));
+        }
+    }
 }

@@ -25,7 +25,7 @@ pub(crate) struct RunSpec<'a> {
 
 /// Runs the script and writes its reply (or returns its error).
 pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
-    let Some(engine) = ctx.srv.scripting.engine_take() else {
+    let Some(engine) = ctx.srv.scripting.engine_take(!spec.is_eval) else {
         return Err(Error::new("ERR scripting engine busy"));
     };
     let mut sc = ctx.srv.scripting.fake_client();
@@ -89,6 +89,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
             if ctx.srv.scripting.calls % 50 == 0 {
                 engine.gc_step();
             }
+            engine.collect_if_large(err == LUA_ERRMEM);
             let out = if err != 0 {
                 Err(script_error(l, spec.funcname))
             } else {
@@ -105,7 +106,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
     };
     RUN.with(|r| r.set(std::ptr::null_mut()));
     let timed_out = rctx.timed_out;
-    ctx.srv.scripting.engine_put(engine);
+    ctx.srv.scripting.engine_put(engine, !spec.is_eval);
     ctx.srv.scripting.fake_put(sc);
     if timed_out {
         super::busy::end(ctx.srv, ctx.cl.id);

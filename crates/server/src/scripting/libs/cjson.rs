@@ -176,8 +176,9 @@ unsafe fn encode_object(l: State, out: &mut Vec<u8>, depth: usize) -> Result<(),
                     out.push(b'"');
                 }
                 _ => {
+                    let t = type_name(l, -2);
                     lua_pop(l, 2);
-                    return Err(unsupported("table", "table key must be a number or string"));
+                    return Err(unsupported(t, "table key must be a number or string"));
                 }
             }
             out.push(b':');
@@ -242,18 +243,19 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn expected(&self, what: &str, t: &Token) -> String {
+        // json_token_type_name, or the text of an invalid token.
         let found = match t.kind {
-            Tok::ObjBegin => "'{'",
-            Tok::ObjEnd => "'}'",
-            Tok::ArrBegin => "'['",
-            Tok::ArrEnd => "']'",
-            Tok::Str => "string",
-            Tok::Num => "number",
-            Tok::Bool(_) => "boolean",
-            Tok::Null => "null",
-            Tok::Colon => "colon",
-            Tok::Comma => "comma",
-            Tok::End => "the end",
+            Tok::ObjBegin => "T_OBJ_BEGIN",
+            Tok::ObjEnd => "T_OBJ_END",
+            Tok::ArrBegin => "T_ARR_BEGIN",
+            Tok::ArrEnd => "T_ARR_END",
+            Tok::Str => "T_STRING",
+            Tok::Num => "T_NUMBER",
+            Tok::Bool(_) => "T_BOOLEAN",
+            Tok::Null => "T_NULL",
+            Tok::Colon => "T_COLON",
+            Tok::Comma => "T_COMMA",
+            Tok::End => "T_END",
             Tok::Error(e) => e,
         };
         format!("Expected {what} but found {found} at character {}", t.at + 1)
@@ -319,16 +321,20 @@ impl Parser<'_> {
         let mut i = t.at + 1;
         let mut v = Vec::new();
         loop {
+            // Errors point where lua-cjson's cursor stood: the end, or the backslash.
             let Some(&c) = self.s.get(i) else {
                 t.kind = Tok::Error("unexpected end of string");
+                t.at = self.s.len();
                 return t;
             };
             i += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
+                    t.at = i - 1;
                     let Some(&e) = self.s.get(i) else {
                         t.kind = Tok::Error("unexpected end of string");
+                        t.at = self.s.len();
                         return t;
                     };
                     i += 1;
