@@ -337,7 +337,9 @@ impl<R: Read> Decoder<R> {
                 }
                 x if x == Opcode::FunctionPreGa as u8 => {
                     return Err(RdbError::Unsupported {
-                        what: "a function library of a Redis 7.0 release candidate (FUNCTION_PRE_GA)".into(),
+                        what:
+                            "a function library of a Redis 7.0 release candidate (FUNCTION_PRE_GA)"
+                                .into(),
                         key: None,
                         offset: at,
                     })

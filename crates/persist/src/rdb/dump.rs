@@ -146,7 +146,9 @@ pub fn read_function_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, FunctionDumpEr
             Ok(false) => {}
             Err(_) => return Err(FunctionDumpError::Malformed),
         }
-        let t = d.byte("a function opcode").map_err(|_| FunctionDumpError::Malformed)?;
+        let t = d
+            .byte("a function opcode")
+            .map_err(|_| FunctionDumpError::Malformed)?;
         if t != crate::rdb::Opcode::Function2 as u8 {
             return Err(FunctionDumpError::NotAFunction);
         }
@@ -183,12 +185,18 @@ mod tests {
     fn function_dump_round_trip() {
         let code: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
         let p = create_function_dump(&[code, b"#!lua name=x\n"], &EncodeOptions::default());
-        assert_eq!(read_function_dump(&p).unwrap(), vec![code.to_vec(), b"#!lua name=x\n".to_vec()]);
+        assert_eq!(
+            read_function_dump(&p).unwrap(),
+            vec![code.to_vec(), b"#!lua name=x\n".to_vec()]
+        );
         let mut bad = p.clone();
         bad[0] = 0;
         assert_eq!(read_function_dump(&bad), Err(FunctionDumpError::Footer));
         let not_fn = create_dump(&Value::Int(1), &EncodeOptions::default());
-        assert_eq!(read_function_dump(&not_fn), Err(FunctionDumpError::NotAFunction));
+        assert_eq!(
+            read_function_dump(&not_fn),
+            Err(FunctionDumpError::NotAFunction)
+        );
     }
 
     #[test]

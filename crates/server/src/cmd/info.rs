@@ -473,11 +473,23 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "used_memory_scripts_eval", scripts_eval);
     field!(out, "number_of_cached_scripts", srv.scripting.scripts.len());
     let fmem = srv.scripting.functions_memory();
-    field!(out, "number_of_functions", srv.scripting.funcs.functions.len());
-    field!(out, "number_of_libraries", srv.scripting.funcs.libraries.len());
+    field!(
+        out,
+        "number_of_functions",
+        srv.scripting.funcs.functions.len()
+    );
+    field!(
+        out,
+        "number_of_libraries",
+        srv.scripting.funcs.libraries.len()
+    );
     field!(out, "used_memory_vm_functions", fmem);
     field!(out, "used_memory_vm_total", lua + fmem);
-    field!(out, "used_memory_vm_total_human", human((lua + fmem) as u64));
+    field!(
+        out,
+        "used_memory_vm_total_human",
+        human((lua + fmem) as u64)
+    );
     field!(out, "used_memory_functions", 0);
     field!(out, "used_memory_scripts", scripts_eval);
     field!(out, "used_memory_scripts_human", human(scripts_eval as u64));

@@ -141,7 +141,12 @@ enum Outcome {
 /// luaRedisGenericCommand.
 unsafe fn generic_call(l: State, raise: bool) -> c_int {
     let Some(ctx) = running() else {
-        return unsafe { raise_error(l, "redis.call/pcall can only be called inside a script invocation") };
+        return unsafe {
+            raise_error(
+                l,
+                "redis.call/pcall can only be called inside a script invocation",
+            )
+        };
     };
     let outcome = {
         let argc = unsafe { lua_gettop(l) };
@@ -163,7 +168,9 @@ unsafe fn generic_call(l: State, raise: bool) -> c_int {
             }
             unsafe { lua_settop(l, 0) };
             if args.len() != argc as usize {
-                Outcome::Refused("Lua redis lib command arguments must be strings or integers".into())
+                Outcome::Refused(
+                    "Lua redis lib command arguments must be strings or integers".into(),
+                )
             } else {
                 // SAFETY: the context lives on the handler's stack for the whole run.
                 execute(unsafe { &mut *ctx }, args)
@@ -302,7 +309,12 @@ unsafe extern "C-unwind" fn redis_status_reply(l: State) -> c_int {
 
 unsafe extern "C-unwind" fn redis_set_repl(l: State) -> c_int {
     let Some(ctx) = running() else {
-        return unsafe { raise_error(l, "redis.set_repl can only be called inside a script invocation") };
+        return unsafe {
+            raise_error(
+                l,
+                "redis.set_repl can only be called inside a script invocation",
+            )
+        };
     };
     unsafe {
         if lua_gettop(l) != 1 {
@@ -340,13 +352,19 @@ unsafe extern "C-unwind" fn redis_debug(_l: State) -> c_int {
 unsafe extern "C-unwind" fn redis_acl_check_cmd(l: State) -> c_int {
     let Some(ctx) = running() else {
         return unsafe {
-            raise_error(l, "redis.acl_check_cmd can only be called inside a script invocation")
+            raise_error(
+                l,
+                "redis.acl_check_cmd can only be called inside a script invocation",
+            )
         };
     };
     let found = unsafe {
         let argc = lua_gettop(l);
         if argc == 0 {
-            return raise_error(l, "Please specify at least one argument for this redis lib call");
+            return raise_error(
+                l,
+                "Please specify at least one argument for this redis lib call",
+            );
         }
         let mut args = Vec::new();
         for j in 1..=argc {
@@ -401,7 +419,12 @@ unsafe extern "C-unwind" fn redis_log(l: State) -> c_int {
 
 unsafe extern "C-unwind" fn redis_setresp(l: State) -> c_int {
     let Some(ctx) = running() else {
-        return unsafe { raise_error(l, "redis.setresp can only be called inside a script invocation") };
+        return unsafe {
+            raise_error(
+                l,
+                "redis.setresp can only be called inside a script invocation",
+            )
+        };
     };
     unsafe {
         if lua_gettop(l) != 1 {
@@ -455,7 +478,10 @@ unsafe fn random_body(l: State) -> LibResult {
                 if lo > up {
                     return Err("bad argument #2 to 'random' (interval is empty)".into());
                 }
-                lua_pushnumber(l, (r * (f64::from(up) - f64::from(lo) + 1.0)).floor() + f64::from(lo));
+                lua_pushnumber(
+                    l,
+                    (r * (f64::from(up) - f64::from(lo) + 1.0)).floor() + f64::from(lo),
+                );
             }
             _ => return Err("wrong number of arguments".into()),
         }

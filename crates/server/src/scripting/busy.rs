@@ -11,8 +11,10 @@ use super::convert::push_error;
 use super::ffi::*;
 use crate::server::Server;
 
-const SLOWEVAL: &str = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
-const SLOWSCRIPT: &str = "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+const SLOWEVAL: &str =
+    "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+const SLOWSCRIPT: &str =
+    "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
 
 /// busy-reply-threshold in ms (0: never busy).
 pub(crate) fn threshold_ms(srv: &Server) -> u64 {
@@ -81,7 +83,8 @@ fn serve(ctx: &mut RunCtx) {
         let mut buf = [0u8; 16 * 1024];
         loop {
             // SAFETY: reading into a local buffer from the client's socket.
-            let n = unsafe { libc::recv(c.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            let n =
+                unsafe { libc::recv(c.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
             if n <= 0 {
                 break;
             }
@@ -104,7 +107,12 @@ fn send_all(fd: c_int, mut b: &[u8]) {
     while !b.is_empty() {
         // SAFETY: writing a local buffer to the client's socket.
         let n = unsafe {
-            libc::send(fd, b.as_ptr().cast(), b.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            libc::send(
+                fd,
+                b.as_ptr().cast(),
+                b.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
         };
         if n <= 0 {
             return;
@@ -115,11 +123,19 @@ fn send_all(fd: c_int, mut b: &[u8]) {
 
 /// One request while busy (processCommand's busy branch plus scriptKill).
 fn answer(ctx: &mut RunCtx, args: &[Vec<u8>]) -> String {
-    let is = |i: usize, s: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()));
+    let is = |i: usize, s: &str| {
+        args.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()))
+    };
     if (is(0, "script") || is(0, "function")) && is(1, "kill") && args.len() == 2 {
         return kill(ctx, is(0, "script")).to_string();
     }
-    if is(0, "shutdown") && args.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"nosave")) {
+    if is(0, "shutdown")
+        && args
+            .iter()
+            .skip(1)
+            .any(|a| a.eq_ignore_ascii_case(b"nosave"))
+    {
         // SAFETY: see RunCtx.
         let srv = unsafe { &mut *ctx.srv };
         srv.log

@@ -342,7 +342,8 @@ unsafe fn table_reply(l: State, out: &mut ReplyBuf, script_resp: u8) {
         }
         lua_pop(l, 1);
         if raw_field_type(l, c"ok") == LUA_TSTRING {
-            let s = String::from_utf8_lossy(to_bytes(l, -1).unwrap_or_default()).replace(['\r', '\n'], " ");
+            let s = String::from_utf8_lossy(to_bytes(l, -1).unwrap_or_default())
+                .replace(['\r', '\n'], " ");
             out.simple(&s);
             lua_pop(l, 2);
             return;

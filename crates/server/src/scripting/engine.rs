@@ -194,8 +194,12 @@ impl Engine {
             // The real global table, kept for KEYS / ARGV.
             lua_pushvalue(l, LUA_GLOBALSINDEX);
             self.globals_ref = luaL_ref(l, LUA_REGISTRYINDEX);
-            if luaL_loadbuffer(l, SANDBOX.as_ptr().cast(), SANDBOX.len(), c"=[redis]".as_ptr())
-                != 0
+            if luaL_loadbuffer(
+                l,
+                SANDBOX.as_ptr().cast(),
+                SANDBOX.len(),
+                c"=[redis]".as_ptr(),
+            ) != 0
             {
                 return Err(pop_message(l));
             }
@@ -233,7 +237,11 @@ impl Engine {
         unsafe {
             lua_rawgeti_(l, LUA_REGISTRYINDEX, self.globals_mt_ref);
             push_str(l, "__index");
-            let r = if loading { self.lib_api_ref } else { self.globals_ref };
+            let r = if loading {
+                self.lib_api_ref
+            } else {
+                self.globals_ref
+            };
             lua_rawgeti_(l, LUA_REGISTRYINDEX, r);
             lua_rawset(l, -3);
             lua_pop(l, 1);

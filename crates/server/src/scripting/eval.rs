@@ -4,7 +4,10 @@
 use std::ffi::CString;
 
 use super::run::{run, RunSpec};
-use super::{sha1hex, Script, SF_ALLOW_CROSS_SLOT, SF_ALLOW_OOM, SF_ALLOW_STALE, SF_EVAL_COMPAT, SF_NO_CLUSTER, SF_NO_WRITES};
+use super::{
+    sha1hex, Script, SF_ALLOW_CROSS_SLOT, SF_ALLOW_OOM, SF_ALLOW_STALE, SF_EVAL_COMPAT,
+    SF_NO_CLUSTER, SF_NO_WRITES,
+};
 use crate::cmd::{
     Command, Ctx, Error, Reply, ALLOW_BUSY, LOADING, MAY_REPLICATE, MOVABLEKEYS, NOSCRIPT,
     NO_MANDATORY_KEYS, READONLY, SKIP_MONITOR, STALE,
@@ -15,20 +18,57 @@ const SCRIPTING: &[&str] = &["@scripting"];
 
 pub(crate) static SCRIPT_SUBCOMMANDS: &[Command] = &[
     Command::new("exists", -3, NOSCRIPT, (0, 0, 0), SCRIPTING, script_exists),
-    Command::new("flush", -2, NOSCRIPT | MAY_REPLICATE, (0, 0, 0), SCRIPTING, script_flush),
-    Command::new("help", 2, LOADING | STALE, (0, 0, 0), SCRIPTING, script_help),
-    Command::new("kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), SCRIPTING, script_kill),
-    Command::new("load", 3, NOSCRIPT | STALE, (0, 0, 0), SCRIPTING, script_load),
+    Command::new(
+        "flush",
+        -2,
+        NOSCRIPT | MAY_REPLICATE,
+        (0, 0, 0),
+        SCRIPTING,
+        script_flush,
+    ),
+    Command::new(
+        "help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        SCRIPTING,
+        script_help,
+    ),
+    Command::new(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        (0, 0, 0),
+        SCRIPTING,
+        script_kill,
+    ),
+    Command::new(
+        "load",
+        3,
+        NOSCRIPT | STALE,
+        (0, 0, 0),
+        SCRIPTING,
+        script_load,
+    ),
 ];
 
-const EVAL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLEKEYS;
-const EVAL_RO_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLEKEYS;
+const EVAL_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLEKEYS;
+const EVAL_RO_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLEKEYS;
 
 pub(crate) static COMMANDS: &[Command] = &[
     Command::new("eval", -3, EVAL_FLAGS, (0, 0, 0), SCRIPTING, eval),
     Command::new("evalsha", -3, EVAL_FLAGS, (0, 0, 0), SCRIPTING, evalsha),
     Command::new("eval_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), SCRIPTING, eval_ro),
-    Command::new("evalsha_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), SCRIPTING, evalsha_ro),
+    Command::new(
+        "evalsha_ro",
+        -3,
+        EVAL_RO_FLAGS,
+        (0, 0, 0),
+        SCRIPTING,
+        evalsha_ro,
+    ),
     Command::container("script", -2, 0, SCRIPT_SUBCOMMANDS),
 ];
 
@@ -54,7 +94,9 @@ pub(crate) fn numkeys(args: &[Vec<u8>], at: usize) -> Result<usize, Error> {
         .and_then(|s| amber_resp::parse::string2ll(s.as_bytes()))
         .ok_or_else(Error::not_int)?;
     if n > (args.len() - at - 1) as i64 {
-        return Err(Error::new("ERR Number of keys can't be greater than number of args"));
+        return Err(Error::new(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     if n < 0 {
         return Err(Error::new("ERR Number of keys can't be negative"));
@@ -218,13 +260,20 @@ fn script_exists(ctx: &mut Ctx<'_>) -> Reply {
 fn script_flush(ctx: &mut Ctx<'_>) -> Reply {
     let ok = match ctx.args.len() {
         2 => true,
-        3 => ctx.args[2].eq_ignore_ascii_case(b"sync") || ctx.args[2].eq_ignore_ascii_case(b"async"),
+        3 => {
+            ctx.args[2].eq_ignore_ascii_case(b"sync") || ctx.args[2].eq_ignore_ascii_case(b"async")
+        }
         _ => false,
     };
     if !ok {
-        return Err(Error::new("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
+        return Err(Error::new(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
     }
-    ctx.srv.scripting.flush_eval().map_err(|e| Error::new(format!("ERR {e}")))?;
+    ctx.srv
+        .scripting
+        .flush_eval()
+        .map_err(|e| Error::new(format!("ERR {e}")))?;
     ctx.out().ok();
     Ok(())
 }

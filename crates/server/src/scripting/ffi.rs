@@ -68,7 +68,9 @@ pub(crate) unsafe fn lib_call(l: State, f: unsafe fn(State) -> LibResult) -> c_i
 /// Declares a Lua C function that runs a `LibResult` body through `lib_call`.
 macro_rules! lua_fn {
     ($name:ident, $body:path) => {
-        pub(crate) unsafe extern "C-unwind" fn $name(l: $crate::scripting::ffi::State) -> std::ffi::c_int {
+        pub(crate) unsafe extern "C-unwind" fn $name(
+            l: $crate::scripting::ffi::State,
+        ) -> std::ffi::c_int {
             unsafe { $crate::scripting::ffi::lib_call(l, $body) }
         }
     };
@@ -108,7 +110,11 @@ pub(crate) unsafe fn type_name(l: State, idx: c_int) -> &'static str {
 }
 
 /// String argument `idx` (numbers convert, as luaL_checklstring).
-pub(crate) unsafe fn check_bytes<'a>(l: State, idx: c_int, fname: &str) -> Result<&'a [u8], String> {
+pub(crate) unsafe fn check_bytes<'a>(
+    l: State,
+    idx: c_int,
+    fname: &str,
+) -> Result<&'a [u8], String> {
     unsafe {
         match lua_type(l, idx) {
             LUA_TSTRING | LUA_TNUMBER => Ok(to_bytes(l, idx).unwrap_or_default()),
@@ -120,7 +126,9 @@ pub(crate) unsafe fn check_bytes<'a>(l: State, idx: c_int, fname: &str) -> Resul
 /// C's `(long long)d` as x86-64 computes it: out of range (and NaN) is i64::MIN, which is
 /// what Redis replies for `return math.huge`.
 pub(crate) fn lua_number_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9.223_372_036_854_775_808e18 || d < -9.223_372_036_854_775_808e18 {
+    // 2^63: the first double past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&d) {
         i64::MIN
     } else {
         d as i64

@@ -68,7 +68,12 @@ fn valid_name(n: &[u8]) -> bool {
 pub(crate) unsafe extern "C-unwind" fn register_function(l: State) -> c_int {
     let loading = LOADING.with(|c| c.borrow().as_ref().map(|c| c.seq));
     let Some(seq) = loading else {
-        unsafe { push_error(l, b"redis.register_function can only be called on FUNCTION LOAD command") };
+        unsafe {
+            push_error(
+                l,
+                b"redis.register_function can only be called on FUNCTION LOAD command",
+            )
+        };
         unsafe { lua_error(l) }
     };
     let r = unsafe { read_register_args(l, seq) };
@@ -109,7 +114,10 @@ unsafe fn read_register_args(l: State, seq: u64) -> Result<(), String> {
             while lua_next(l, 1) != 0 {
                 if lua_isstring(l, -2) == 0 {
                     lua_pop(l, 2);
-                    return Err("named argument key given to redis.register_function is not a string".into());
+                    return Err(
+                        "named argument key given to redis.register_function is not a string"
+                            .into(),
+                    );
                 }
                 let key = to_bytes(l, -2).unwrap_or_default().to_ascii_lowercase();
                 match key.as_slice() {
@@ -178,7 +186,8 @@ unsafe fn read_register_args(l: State, seq: u64) -> Result<(), String> {
     if dup {
         return Err("Function already exists in the library".into());
     }
-    let reg = CString::new(format!("fn{seq}_{name}")).map_err(|_| "bad function name".to_string())?;
+    let reg =
+        CString::new(format!("fn{seq}_{name}")).map_err(|_| "bad function name".to_string())?;
     // The callback is on top of the stack.
     unsafe { lua_setfield(l, LUA_REGISTRYINDEX, reg.as_ptr()) };
     LOADING.with(|c| {
@@ -244,19 +253,29 @@ fn lib_metadata(code: &[u8]) -> Result<(String, String, usize), String> {
     for p in &parts[1..] {
         if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=") {
             if name.is_some() {
-                return Err("Invalid metadata value, name argument was given multiple times".into());
+                return Err(
+                    "Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
             name = Some(String::from_utf8_lossy(&p[5..]).into_owned());
             continue;
         }
-        return Err(format!("Invalid metadata value given: {}", String::from_utf8_lossy(p)));
+        return Err(format!(
+            "Invalid metadata value given: {}",
+            String::from_utf8_lossy(p)
+        ));
     }
     let name = name.ok_or("Library name was not given")?;
     Ok((name, engine, end))
 }
 
 /// functionsCreateWithLibraryCtx: loads (or with `replace`, replaces) a library; its name.
-pub(crate) fn create_library(srv: &mut Server, code: &[u8], replace: bool, timeout: bool) -> Result<String, String> {
+pub(crate) fn create_library(
+    srv: &mut Server,
+    code: &[u8],
+    replace: bool,
+    timeout: bool,
+) -> Result<String, String> {
     let (name, engine_name, skip) = lib_metadata(code)?;
     if !valid_name(name.as_bytes()) {
         return Err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
@@ -284,7 +303,12 @@ pub(crate) fn create_library(srv: &mut Server, code: &[u8], replace: bool, timeo
         return Err("No functions registered".into());
     }
     for r in &registered {
-        if sc.funcs.functions.get(&r.0).is_some_and(|f| f.library != name) {
+        if sc
+            .funcs
+            .functions
+            .get(&r.0)
+            .is_some_and(|f| f.library != name)
+        {
             drop_new(engine, &registered);
             return Err(format!("Function {} already exists", r.0));
         }
@@ -321,11 +345,24 @@ pub(crate) fn create_library(srv: &mut Server, code: &[u8], replace: bool, timeo
 
 /// Runs the library's top-level code; what it registered.
 #[allow(clippy::type_complexity)]
-fn load_code(engine: &Engine, body: &[u8], seq: u64, timeout: bool) -> Result<Vec<(String, CString, u32, Option<Vec<u8>>)>, String> {
+fn load_code(
+    engine: &Engine,
+    body: &[u8],
+    seq: u64,
+    timeout: bool,
+) -> Result<Vec<(String, CString, u32, Option<Vec<u8>>)>, String> {
     let l = engine.state();
     unsafe {
-        if luaL_loadbuffer(l, body.as_ptr().cast(), body.len(), c"@user_function".as_ptr()) != 0 {
-            let msg = to_bytes(l, -1).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        if luaL_loadbuffer(
+            l,
+            body.as_ptr().cast(),
+            body.len(),
+            c"@user_function".as_ptr(),
+        ) != 0
+        {
+            let msg = to_bytes(l, -1)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
             lua_pop(l, 1);
             return Err(format!("Error compiling function: {msg}"));
         }
@@ -370,25 +407,83 @@ fn load_code(engine: &Engine, body: &[u8], seq: u64, timeout: bool) -> Result<Ve
     Ok(registered)
 }
 
-const FUNCTION_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLEKEYS;
-const FUNCTION_RO_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLEKEYS;
+const FUNCTION_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLEKEYS;
+const FUNCTION_RO_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLEKEYS;
 const SCRIPTING: &[&str] = &["@scripting"];
 
 static SUBCOMMANDS: &[Command] = &[
-    Command::new("delete", 3, NOSCRIPT | WRITE, (0, 0, 0), SCRIPTING, function_delete),
+    Command::new(
+        "delete",
+        3,
+        NOSCRIPT | WRITE,
+        (0, 0, 0),
+        SCRIPTING,
+        function_delete,
+    ),
     Command::new("dump", 2, NOSCRIPT, (0, 0, 0), SCRIPTING, function_dump),
-    Command::new("flush", -2, NOSCRIPT | WRITE, (0, 0, 0), SCRIPTING, function_flush),
-    Command::new("help", 2, super::super::cmd::LOADING | STALE, (0, 0, 0), SCRIPTING, function_help),
-    Command::new("kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), SCRIPTING, function_kill),
+    Command::new(
+        "flush",
+        -2,
+        NOSCRIPT | WRITE,
+        (0, 0, 0),
+        SCRIPTING,
+        function_flush,
+    ),
+    Command::new(
+        "help",
+        2,
+        super::super::cmd::LOADING | STALE,
+        (0, 0, 0),
+        SCRIPTING,
+        function_help,
+    ),
+    Command::new(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        (0, 0, 0),
+        SCRIPTING,
+        function_kill,
+    ),
     Command::new("list", -2, NOSCRIPT, (0, 0, 0), SCRIPTING, function_list),
-    Command::new("load", -3, NOSCRIPT | WRITE | DENYOOM, (0, 0, 0), SCRIPTING, function_load),
-    Command::new("restore", -3, NOSCRIPT | WRITE | DENYOOM, (0, 0, 0), SCRIPTING, function_restore),
-    Command::new("stats", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), SCRIPTING, function_stats),
+    Command::new(
+        "load",
+        -3,
+        NOSCRIPT | WRITE | DENYOOM,
+        (0, 0, 0),
+        SCRIPTING,
+        function_load,
+    ),
+    Command::new(
+        "restore",
+        -3,
+        NOSCRIPT | WRITE | DENYOOM,
+        (0, 0, 0),
+        SCRIPTING,
+        function_restore,
+    ),
+    Command::new(
+        "stats",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        (0, 0, 0),
+        SCRIPTING,
+        function_stats,
+    ),
 ];
 
 pub(crate) static COMMANDS: &[Command] = &[
     Command::new("fcall", -3, FUNCTION_FLAGS, (0, 0, 0), SCRIPTING, fcall),
-    Command::new("fcall_ro", -3, FUNCTION_RO_FLAGS, (0, 0, 0), SCRIPTING, fcall_ro),
+    Command::new(
+        "fcall_ro",
+        -3,
+        FUNCTION_RO_FLAGS,
+        (0, 0, 0),
+        SCRIPTING,
+        fcall_ro,
+    ),
     Command::container("function", -2, 0, SUBCOMMANDS),
 ];
 
@@ -447,7 +542,8 @@ fn function_load(ctx: &mut Ctx<'_>) -> Reply {
     }
     let obey = ctx.cl.is_master || ctx.cl.id == crate::durability::aof::load::AOF_CLIENT_ID;
     let code = ctx.args[i].clone();
-    let name = create_library(ctx.srv, &code, replace, !obey).map_err(|e| Error::new(format!("ERR {e}")))?;
+    let name = create_library(ctx.srv, &code, replace, !obey)
+        .map_err(|e| Error::new(format!("ERR {e}")))?;
     ctx.dirty(1);
     ctx.out().bulk(name.as_bytes());
     Ok(())
@@ -472,13 +568,20 @@ fn function_delete(ctx: &mut Ctx<'_>) -> Reply {
 fn function_flush(ctx: &mut Ctx<'_>) -> Reply {
     let ok = match ctx.args.len() {
         2 => true,
-        3 => ctx.args[2].eq_ignore_ascii_case(b"sync") || ctx.args[2].eq_ignore_ascii_case(b"async"),
+        3 => {
+            ctx.args[2].eq_ignore_ascii_case(b"sync") || ctx.args[2].eq_ignore_ascii_case(b"async")
+        }
         _ => false,
     };
     if !ok {
-        return Err(Error::new("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"));
+        return Err(Error::new(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        ));
     }
-    ctx.srv.scripting.flush_functions().map_err(|e| Error::new(format!("ERR {e}")))?;
+    ctx.srv
+        .scripting
+        .flush_functions()
+        .map_err(|e| Error::new(format!("ERR {e}")))?;
     ctx.dirty(1);
     ctx.out().ok();
     Ok(())
@@ -614,17 +717,16 @@ fn function_dump(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn function_restore(ctx: &mut Ctx<'_>) -> Reply {
-    let policy = match ctx.args.get(3) {
-        None => Policy::Append,
-        Some(p) if p.eq_ignore_ascii_case(b"flush") => Policy::Flush,
-        Some(p) if p.eq_ignore_ascii_case(b"append") => Policy::Append,
-        Some(p) if p.eq_ignore_ascii_case(b"replace") => Policy::Replace,
-        Some(_) => {
-            return Err(Error::new(
+    let policy =
+        match ctx.args.get(3) {
+            None => Policy::Append,
+            Some(p) if p.eq_ignore_ascii_case(b"flush") => Policy::Flush,
+            Some(p) if p.eq_ignore_ascii_case(b"append") => Policy::Append,
+            Some(p) if p.eq_ignore_ascii_case(b"replace") => Policy::Replace,
+            Some(_) => return Err(Error::new(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            ))
-        }
-    };
+            )),
+        };
     use amber_persist::rdb::dump::{read_function_dump, FunctionDumpError};
     let codes = read_function_dump(&ctx.args[2]).map_err(|e| {
         Error::new(match e {
@@ -648,7 +750,11 @@ pub(crate) enum Policy {
 
 /// Loads `codes` as FUNCTION RESTORE does: FLUSH first, APPEND refusing any existing
 /// library or function, REPLACE replacing same-named libraries; all or nothing.
-pub(crate) fn restore_libraries(srv: &mut Server, codes: Vec<Vec<u8>>, policy: Policy) -> Result<(), String> {
+pub(crate) fn restore_libraries(
+    srv: &mut Server,
+    codes: Vec<Vec<u8>>,
+    policy: Policy,
+) -> Result<(), String> {
     let saved: Vec<Vec<u8>> = srv
         .scripting
         .funcs

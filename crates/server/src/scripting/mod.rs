@@ -107,7 +107,11 @@ impl Scripting {
 
     /// The libraries' code, for a snapshot.
     pub(crate) fn library_codes(&self) -> Vec<Vec<u8>> {
-        self.funcs.libraries.values().map(|l| l.code.clone()).collect()
+        self.funcs
+            .libraries
+            .values()
+            .map(|l| l.code.clone())
+            .collect()
     }
 
     fn fake_client(&mut self) -> Box<Client> {
@@ -170,7 +174,8 @@ pub(crate) fn install_libraries(srv: &mut crate::server::Server, codes: Vec<Vec<
         return;
     }
     if let Err(e) = srv.scripting.flush_functions() {
-        srv.log.warning(&format!("Failed resetting the functions: {e}"));
+        srv.log
+            .warning(&format!("Failed resetting the functions: {e}"));
         return;
     }
     for code in codes {

@@ -86,7 +86,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
             }
             let err = lua_pcall(l, nargs, 1, -2 - nargs);
             ctx.srv.scripting.calls += 1;
-            if ctx.srv.scripting.calls % 50 == 0 {
+            if ctx.srv.scripting.calls.is_multiple_of(50) {
                 engine.gc_step();
             }
             engine.collect_if_large(err == LUA_ERRMEM);

@@ -137,7 +137,12 @@ unsafe fn array_length(l: State) -> Result<usize, String> {
     Ok(max as usize)
 }
 
-unsafe fn encode_array(l: State, out: &mut Vec<u8>, len: usize, depth: usize) -> Result<(), String> {
+unsafe fn encode_array(
+    l: State,
+    out: &mut Vec<u8>,
+    len: usize,
+    depth: usize,
+) -> Result<(), String> {
     out.push(b'[');
     for i in 1..=len {
         if i > 1 {
@@ -200,7 +205,11 @@ unsafe fn decode_b(l: State) -> LibResult {
             return Err("bad argument #1 to 'decode' (expected 1 argument)".into());
         }
         let text = check_bytes(l, 1, "decode")?.to_vec();
-        let mut p = Parser { s: &text, pos: 0, l };
+        let mut p = Parser {
+            s: &text,
+            pos: 0,
+            l,
+        };
         p.value(0)?;
         let t = p.token();
         if !matches!(t.kind, Tok::End) {
@@ -258,7 +267,10 @@ impl Parser<'_> {
             Tok::End => "T_END",
             Tok::Error(e) => e,
         };
-        format!("Expected {what} but found {found} at character {}", t.at + 1)
+        format!(
+            "Expected {what} but found {found} at character {}",
+            t.at + 1
+        )
     }
 
     fn token(&mut self) -> Token {
@@ -290,7 +302,10 @@ impl Parser<'_> {
                     .iter()
                     .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                     .map_or(self.s.len(), |i| at + i);
-                match std::str::from_utf8(&self.s[at..end]).ok().and_then(|x| x.parse::<f64>().ok()) {
+                match std::str::from_utf8(&self.s[at..end])
+                    .ok()
+                    .and_then(|x| x.parse::<f64>().ok())
+                {
                     Some(n) => {
                         self.pos = end;
                         t.num = n;
@@ -301,7 +316,11 @@ impl Parser<'_> {
                 return t;
             }
             _ => {
-                for (word, kind) in [(&b"true"[..], Tok::Bool(true)), (b"false", Tok::Bool(false)), (b"null", Tok::Null)] {
+                for (word, kind) in [
+                    (&b"true"[..], Tok::Bool(true)),
+                    (b"false", Tok::Bool(false)),
+                    (b"null", Tok::Null),
+                ] {
                     if self.s[at..].starts_with(word) {
                         self.pos = at + word.len();
                         t.kind = kind;

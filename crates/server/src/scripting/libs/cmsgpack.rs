@@ -47,7 +47,11 @@ unsafe fn encode(l: State, out: &mut Vec<u8>, level: usize) {
         }
         match t {
             LUA_TSTRING => encode_bytes(out, to_bytes(l, -1).unwrap_or_default()),
-            LUA_TBOOLEAN => out.push(if lua_toboolean(l, -1) != 0 { 0xc3 } else { 0xc2 }),
+            LUA_TBOOLEAN => out.push(if lua_toboolean(l, -1) != 0 {
+                0xc3
+            } else {
+                0xc2
+            }),
             LUA_TNUMBER => {
                 let n = lua_tonumber(l, -1);
                 if !n.is_infinite() && !n.is_nan() && (lua_number_to_i64(n) as f64) == n {
@@ -189,13 +193,20 @@ struct Cur<'a> {
 
 impl Cur<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
-        let end = self.p.checked_add(n).filter(|e| *e <= self.b.len()).ok_or(DecodeError::Eof)?;
+        let end = self
+            .p
+            .checked_add(n)
+            .filter(|e| *e <= self.b.len())
+            .ok_or(DecodeError::Eof)?;
         let s = &self.b[self.p..end];
         self.p = end;
         Ok(s)
     }
     fn uint(&mut self, n: usize) -> Result<u64, DecodeError> {
-        Ok(self.take(n)?.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |a, &b| (a << 8) | u64::from(b)))
     }
 }
 
@@ -209,7 +220,7 @@ unsafe fn decode(l: State, c: &mut Cur<'_>) -> Result<(), DecodeError> {
         match t {
             0x00..=0x7f => lua_pushnumber(l, f64::from(t)),
             0xe0..=0xff => lua_pushnumber(l, f64::from(t as i8)),
-            0xcc | 0xcd | 0xce | 0xcf => {
+            0xcc..=0xcf => {
                 let n = 1usize << (t - 0xcc);
                 lua_pushnumber(l, c.uint(n)? as f64)
             }
@@ -293,7 +304,11 @@ unsafe fn unpack_full(l: State, limit: i64, offset: i64) -> LibResult {
             s.len()
         ));
     }
-    let limit = if decode_all { i64::from(i32::MAX) } else { limit };
+    let limit = if decode_all {
+        i64::from(i32::MAX)
+    } else {
+        limit
+    };
     unsafe { lua_settop(l, 1) };
     let mut c = Cur {
         b: &s,

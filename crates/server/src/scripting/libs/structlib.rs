@@ -50,7 +50,9 @@ fn optsize(opt: u8, fmt: &[u8], i: &mut usize) -> Result<usize, String> {
         b'i' | b'I' => {
             let sz = getnum(fmt, i, 4)?;
             if sz > MAXINTSIZE {
-                return Err(format!("integral size {sz} is larger than limit of {MAXINTSIZE}"));
+                return Err(format!(
+                    "integral size {sz} is larger than limit of {MAXINTSIZE}"
+                ));
             }
             sz
         }
@@ -66,7 +68,13 @@ fn gettoalign(len: usize, h: &Header, opt: u8, size: usize) -> usize {
     (size - (len & (size - 1))) & (size - 1)
 }
 
-fn controloptions(opt: u8, fmt: &[u8], i: &mut usize, h: &mut Header, fname: &str) -> Result<(), String> {
+fn controloptions(
+    opt: u8,
+    fmt: &[u8],
+    i: &mut usize,
+    h: &mut Header,
+    fname: &str,
+) -> Result<(), String> {
     match opt {
         b' ' => {}
         b'>' => h.big = true,
@@ -89,7 +97,10 @@ fn controloptions(opt: u8, fmt: &[u8], i: &mut usize, h: &mut Header, fname: &st
 }
 
 fn is_int(opt: u8) -> bool {
-    matches!(opt, b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I')
+    matches!(
+        opt,
+        b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I'
+    )
 }
 
 unsafe fn pack_b(l: State) -> LibResult {
@@ -126,12 +137,20 @@ unsafe fn pack_b(l: State) -> LibResult {
                 b'f' => {
                     let f = unsafe { check_number(l, arg, "pack")? } as f32;
                     arg += 1;
-                    out.extend_from_slice(&if h.big { f.to_be_bytes() } else { f.to_le_bytes() });
+                    out.extend_from_slice(&if h.big {
+                        f.to_be_bytes()
+                    } else {
+                        f.to_le_bytes()
+                    });
                 }
                 b'd' => {
                     let d = unsafe { check_number(l, arg, "pack")? };
                     arg += 1;
-                    out.extend_from_slice(&if h.big { d.to_be_bytes() } else { d.to_le_bytes() });
+                    out.extend_from_slice(&if h.big {
+                        d.to_be_bytes()
+                    } else {
+                        d.to_le_bytes()
+                    });
                 }
                 b'c' | b's' => {
                     let s = unsafe { check_bytes(l, arg, "pack")? };
@@ -191,7 +210,11 @@ unsafe fn unpack_b(l: State) -> LibResult {
             if is_int(opt) {
                 let mut v: u64 = 0;
                 for k in 0..size {
-                    let b = if h.big { data[pos + k] } else { data[pos + size - 1 - k] };
+                    let b = if h.big {
+                        data[pos + k]
+                    } else {
+                        data[pos + size - 1 - k]
+                    };
                     v = (v << 8) | u64::from(b);
                 }
                 let res = if opt.is_ascii_lowercase() && size > 0 && size < 8 {
@@ -210,14 +233,22 @@ unsafe fn unpack_b(l: State) -> LibResult {
                     b'f' => {
                         let mut b = [0u8; 4];
                         b.copy_from_slice(&data[pos..pos + 4]);
-                        let f = if h.big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) };
+                        let f = if h.big {
+                            f32::from_be_bytes(b)
+                        } else {
+                            f32::from_le_bytes(b)
+                        };
                         lua_pushnumber(l, f64::from(f));
                         n += 1;
                     }
                     b'd' => {
                         let mut b = [0u8; 8];
                         b.copy_from_slice(&data[pos..pos + 8]);
-                        let d = if h.big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) };
+                        let d = if h.big {
+                            f64::from_be_bytes(b)
+                        } else {
+                            f64::from_le_bytes(b)
+                        };
                         lua_pushnumber(l, d);
                         n += 1;
                     }
