@@ -32,6 +32,33 @@ TESTS = ["set", "get", "incr", "lpush", "lpop", "hset", "sadd", "zadd", "mset"]
 EVICTION_POLICIES = ["allkeys-lru", "allkeys-lfu"]
 EVICTION_MAXMEMORY = "16mb"
 
+# Scripting: a 3-command script by EVALSHA, and the same as a function by FCALL.
+SCRIPT3 = ("redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], ARGV[1]) "
+           "return redis.call('get', KEYS[2])")
+LIBRARY3 = ("#!lua name=benchlib\nredis.register_function('three', function(keys, args) "
+            "redis.call('incr', keys[1]) redis.call('set', keys[2], args[1]) "
+            "return redis.call('get', keys[2]) end)")
+SCRIPTED = ["evalsha", "fcall"]
+
+
+def prepare_scripting(client):
+    """Loads the script and the library; the EVALSHA and FCALL command lines to run."""
+    sha = client.script_load(SCRIPT3)
+    client.function_load(LIBRARY3, replace=True)
+    keys = ["2", "counter:__rand_int__", "value:__rand_int__", "v"]
+    return {"evalsha": ["EVALSHA", sha] + keys, "fcall": ["FCALL", "three"] + keys}
+
+
+def bench_command(port, pipeline, requests, argv, clients=50):
+    """redis-benchmark running one command line (with __rand_int__ keys)."""
+    out = subprocess.run(
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-n", str(requests),
+         "-P", str(pipeline), "-r", "100000", "--csv"] + argv,
+        check=True, capture_output=True, text=True,
+    ).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    return float(rows[1][1])
+
 
 def bench(port, pipeline, requests, tests, clients=50, keyspace=100000):
     out = subprocess.run(
@@ -119,7 +146,8 @@ def main():
     # back to back (the order alternates by test and by round), so that each pair of numbers
     # shares the machine's state of the moment; the ratio reported is the median of the
     # per-round pair ratios.
-    results = {(k, p, t): [] for k in servers for p in (1, 16) for t in TESTS}
+    results = {(k, p, t): [] for k in servers for p in (1, 16) for t in TESTS + SCRIPTED}
+    scripted = {k: prepare_scripting(servers[k].client()) for k in servers}
     try:
         for rnd in range(args.rounds):
             for p in (1, 16):
@@ -132,8 +160,13 @@ def main():
                     order = ["redis", "amber"] if (rnd + i) % 2 == 0 else ["amber", "redis"]
                     for k in order:
                         results[(k, p, t)].append(bench(servers[k].port, p, n, [t])[t])
+                for i, t in enumerate(SCRIPTED):
+                    order = ["redis", "amber"] if (rnd + i) % 2 == 0 else ["amber", "redis"]
+                    for k in order:
+                        results[(k, p, t)].append(bench_command(servers[k].port, p, n, scripted[k][t]))
                 print(f"round {rnd + 1} -P {p}: " + " ".join(
-                    f"{t}={results[('amber', p, t)][-1]:.0f}/{results[('redis', p, t)][-1]:.0f}" for t in TESTS),
+                    f"{t}={results[('amber', p, t)][-1]:.0f}/{results[('redis', p, t)][-1]:.0f}"
+                    for t in TESTS + SCRIPTED),
                     flush=True)
     finally:
         for s in servers.values():
@@ -151,12 +184,13 @@ def main():
     lines.append("|---|---|---|---|---|")
     worst = 10.0
     for p in (1, 16):
-        for t in TESTS:
+        for t in TESTS + SCRIPTED:
             rs, as_ = results[("redis", p, t)], results[("amber", p, t)]
             rv, av = statistics.median(rs), statistics.median(as_)
             ratio = statistics.median(a / r for a, r in zip(as_, rs))
             worst = min(worst, ratio)
-            lines.append(f"| {t.upper()} | {p} | {rv:,.0f} | {av:,.0f} | {ratio:.2f} |")
+            name = "EVALSHA (3 commands)" if t == "evalsha" else "FCALL (3 commands)" if t == "fcall" else t.upper()
+            lines.append(f"| {name} | {p} | {rv:,.0f} | {av:,.0f} | {ratio:.2f} |")
     lines.extend(evict_lines)
     worst = min(worst, evict_worst)
     lines.append("")

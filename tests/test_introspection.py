@@ -59,6 +59,9 @@ GETKEYS_SAMPLES = [
     "zremrangebyrank k 0 1", "zremrangebyscore k 0 1", "zrevrange k 0 1", "zrevrangebylex k + -",
     "zrevrangebyscore k 1 0", "zrevrank k m", "zscan k 0", "zscore k m", "zunion 2 a b", "zunion 2 a b AGGREGATE MIN",
     "zunionstore d 2 a b", "zunionstore d 2 a b WEIGHTS 1",
+    # Scripting and functions.
+    "eval s 2 a b c", "eval s 0", "eval s 5 a", "evalsha x 1 a", "eval_ro s 1 a", "evalsha_ro x 1 a",
+    "fcall f 2 a b x", "fcall_ro f 1 a", "fcall f 0",
 ]
 
 # Errors and edge cases of the lookup and arity checks.

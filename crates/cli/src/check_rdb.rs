@@ -271,7 +271,7 @@ fn count(report: &mut Report, item: &Item, now_ms: i64) {
                 *d.encodings.entry(t.name()).or_default() += 1;
             }
         }
-        Item::ResizeDb { .. } | Item::Eof { .. } => {}
+        Item::ResizeDb { .. } | Item::Eof { .. } | Item::Function(_) => {}
     }
 }
 

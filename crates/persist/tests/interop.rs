@@ -537,7 +537,7 @@ fn decode_file(path: &Path) -> (DbContents, AuxFields) {
         match d.next().unwrap() {
             Some(Item::Aux { key, value }) => aux.push((key, value)),
             Some(Item::SelectDb(n)) => db = n,
-            Some(Item::ResizeDb { .. }) => {}
+            Some(Item::ResizeDb { .. }) | Some(Item::Function(_)) => {}
             Some(Item::Entry(e)) => {
                 let prev = out
                     .entry(db)

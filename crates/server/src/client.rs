@@ -98,6 +98,11 @@ pub(crate) struct Client {
     pub(crate) reply_mode: ReplyMode,
     /// CLIENT NO-EVICT ON (CLIENT LIST flag `e`).
     pub(crate) no_evict: bool,
+    /// The client scripts run commands as: blocking commands do not block.
+    pub(crate) deny_blocking: bool,
+    /// Input read while a script was busy (scripting/busy.rs) and not yet a whole request:
+    /// the connection continues from it.
+    pub(crate) busy_in: Vec<u8>,
 }
 
 /// CLIENT REPLY ON|OFF|SKIP (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT and _SKIP flags).
@@ -189,6 +194,8 @@ impl Client {
             monitor: false,
             reply_mode: ReplyMode::On,
             no_evict: false,
+            deny_blocking: false,
+            busy_in: Vec::new(),
         }
     }
 

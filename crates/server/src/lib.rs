@@ -13,6 +13,7 @@
 //! durability/    how a write becomes durable: the AOF (feed, writer thread, loader, rewrite),
 //!                RDB save and load; its mod.rs draws the path and the guarantees
 //! replication/   the replication stream, backlog, full and partial resync, WAIT
+//! scripting/     Lua: EVAL and SCRIPT, the redis.* API, the sandbox and libraries
 //! config/        redis.conf reading, the directive table, CONFIG GET/SET/REWRITE
 //! sys/           allocator, clocks, logging, crash reports
 //! ```
@@ -31,6 +32,7 @@ mod evict;
 mod keyspace;
 mod net;
 mod replication;
+mod scripting;
 mod server;
 mod sys;
 

@@ -167,6 +167,8 @@ pub(crate) struct Server {
     pub(crate) propagation_replaced: bool,
     /// Nesting of `cmd::call` (EXEC runs its commands inside its own call).
     pub(crate) call_depth: u32,
+    /// Lua: the interpreter, the script cache.
+    pub(crate) scripting: crate::scripting::Scripting,
     /// What the AOF, the RDB save and the manifest write through (the file system; a
     /// fault-injecting model in the crash tests).
     pub(crate) storage: std::sync::Arc<dyn amber_persist::storage::Storage>,
@@ -239,6 +241,7 @@ impl Server {
             propagated: Vec::new(),
             propagation_replaced: false,
             call_depth: 0,
+            scripting: crate::scripting::Scripting::new(),
             storage: amber_persist::storage::real(),
             aof: None,
             aof_status: crate::durability::aof::AofStatus::default(),

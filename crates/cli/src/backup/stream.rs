@@ -75,6 +75,15 @@ pub fn summarize<R: Read>(r: R, mut progress: impl FnMut(u64)) -> Result<Summary
                 });
             }
             Item::ResizeDb { .. } => {}
+            // A library cannot be restored key by key (online): the backup says so, and
+            // only an offline restore (the RDB as it is) brings it back.
+            Item::Function(_) => {
+                return Err(RdbError::Unsupported {
+                    what: "a function library (FUNCTION)".into(),
+                    key: None,
+                    offset: dec.offset(),
+                })
+            }
             Item::Entry(e) => {
                 let i = *cur.get_or_insert_with(|| {
                     s.databases.push(DbCount::default());

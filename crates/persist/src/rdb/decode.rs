@@ -31,6 +31,8 @@ pub enum Item {
         expires: u64,
     },
     Entry(RdbEntry),
+    /// A function library (RDB_OPCODE_FUNCTION2): its code, `#!lua name=...` line included.
+    Function(Vec<u8>),
     /// The end. `stored_crc` is `None` for versions without a checksum (< 5); a stored zero
     /// means the writer had checksums off and nothing was verified. A nonzero stored CRC
     /// differs from `computed_crc` only when verification was turned off.
@@ -194,7 +196,7 @@ impl<R: Read> Decoder<R> {
     }
 
     #[inline]
-    fn byte(&mut self, what: &str) -> VResult<u8> {
+    pub(crate) fn byte(&mut self, what: &str) -> VResult<u8> {
         match self.r.byte()? {
             Some(b) => Ok(b),
             None => Err(self.corrupt(format!("unexpected end of file reading {what}"))),
@@ -345,9 +347,15 @@ impl<R: Read> Decoder<R> {
                         offset: at,
                     })
                 }
-                x if x == Opcode::Function2 as u8 || x == Opcode::FunctionPreGa as u8 => {
+                x if x == Opcode::Function2 as u8 => {
+                    let code = self.read_string("a function library")?;
+                    return Ok(Some(Item::Function(code)));
+                }
+                x if x == Opcode::FunctionPreGa as u8 => {
                     return Err(RdbError::Unsupported {
-                        what: "a function library (FUNCTION)".into(),
+                        what:
+                            "a function library of a Redis 7.0 release candidate (FUNCTION_PRE_GA)"
+                                .into(),
                         key: None,
                         offset: at,
                     })

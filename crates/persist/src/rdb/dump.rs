@@ -107,6 +107,58 @@ pub fn verify_and_decode_dump_typed(payload: &[u8]) -> Result<(u8, RdbValue), Rd
     }
 }
 
+/// FUNCTION DUMP's payload: each library's code after RDB_OPCODE_FUNCTION2, then the
+/// footer.
+pub fn create_function_dump(codes: &[&[u8]], opts: &EncodeOptions) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for code in codes {
+        buf.push(crate::rdb::Opcode::Function2 as u8);
+        crate::rdb::encode::write_string(&mut buf, code, opts);
+    }
+    push_footer(&mut buf, RDB_VERSION as u16);
+    buf
+}
+
+/// Why a FUNCTION RESTORE payload is refused, with Redis's texts.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FunctionDumpError {
+    /// "DUMP payload version or checksum are wrong"
+    Footer,
+    /// "given type is not a function"
+    NotAFunction,
+    /// "failed loading the given functions payload"
+    Malformed,
+}
+
+/// The library codes in a FUNCTION DUMP payload.
+pub fn read_function_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, FunctionDumpError> {
+    if !footer_ok(payload) {
+        return Err(FunctionDumpError::Footer);
+    }
+    let n = payload.len();
+    let version = u32::from(u16::from_le_bytes([payload[n - 10], payload[n - 9]]));
+    let body = &payload[..n - 10];
+    let mut d = Decoder::headless(body, version.max(1));
+    let mut codes = Vec::new();
+    loop {
+        match d.reader().at_end() {
+            Ok(true) => return Ok(codes),
+            Ok(false) => {}
+            Err(_) => return Err(FunctionDumpError::Malformed),
+        }
+        let t = d
+            .byte("a function opcode")
+            .map_err(|_| FunctionDumpError::Malformed)?;
+        if t != crate::rdb::Opcode::Function2 as u8 {
+            return Err(FunctionDumpError::NotAFunction);
+        }
+        let code = d
+            .read_string("a function library")
+            .map_err(|_| FunctionDumpError::Malformed)?;
+        codes.push(code);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -127,6 +179,24 @@ mod tests {
             .collect();
         assert_eq!(verify_and_decode_dump(l).unwrap(), RdbValue::List(want));
         assert_eq!(create_dump(&Value::Int(123), &EncodeOptions::default()), s);
+    }
+
+    #[test]
+    fn function_dump_round_trip() {
+        let code: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+        let p = create_function_dump(&[code, b"#!lua name=x\n"], &EncodeOptions::default());
+        assert_eq!(
+            read_function_dump(&p).unwrap(),
+            vec![code.to_vec(), b"#!lua name=x\n".to_vec()]
+        );
+        let mut bad = p.clone();
+        bad[0] = 0;
+        assert_eq!(read_function_dump(&bad), Err(FunctionDumpError::Footer));
+        let not_fn = create_dump(&Value::Int(1), &EncodeOptions::default());
+        assert_eq!(
+            read_function_dump(&not_fn),
+            Err(FunctionDumpError::NotAFunction)
+        );
     }
 
     #[test]

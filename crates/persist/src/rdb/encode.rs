@@ -376,6 +376,14 @@ impl<W: Write> Encoder<W> {
         self.maybe_flush()
     }
 
+    /// A function library (RDB_OPCODE_FUNCTION2 and its code), written after the aux fields
+    /// and before the databases, as Redis does.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.push(Opcode::Function2 as u8);
+        write_string(&mut self.buf, code, &self.opts);
+        self.maybe_flush()
+    }
+
     pub fn select_db(&mut self, db: u64) -> io::Result<()> {
         self.buf.push(Opcode::SelectDb as u8);
         write_len(&mut self.buf, db);

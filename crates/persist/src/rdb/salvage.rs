@@ -160,6 +160,11 @@ pub fn salvage<R: Read, W: Write>(
                     enc.aux(k, &value)?;
                 }
             }
+            Item::Function(code) => {
+                if let Some(enc) = out.as_deref_mut() {
+                    enc.function(&code)?;
+                }
+            }
             Item::SelectDb(n) => {
                 db = n;
                 if let Some(enc) = out.as_deref_mut() {

@@ -24,9 +24,9 @@ impl Ctx<'_> {
         order
     }
 
-    /// Whether a blocking command may wait (not inside MULTI).
+    /// Whether a blocking command may wait (not inside MULTI, not from a script).
     pub(crate) fn can_block(&self) -> bool {
-        !self.cl.in_multi()
+        !self.cl.in_multi() && !self.cl.deny_blocking
     }
 
     /// Blocks the client on `keys` until one is ready or `timeout_ms` passes (0 = forever).

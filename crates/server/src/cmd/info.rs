@@ -468,20 +468,35 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "allocator_resident", rss);
     field!(out, "total_system_memory", sys);
     field!(out, "total_system_memory_human", human(sys));
+    let lua = srv.scripting.lua_memory();
+    let scripts_eval = srv.scripting.scripts_memory();
     for f in ["used_memory_lua", "used_memory_vm_eval"] {
-        field!(out, f, 0);
+        field!(out, f, lua);
     }
-    field!(out, "used_memory_lua_human", "0B");
-    field!(out, "used_memory_scripts_eval", 0);
-    field!(out, "number_of_cached_scripts", 0);
-    field!(out, "number_of_functions", 0);
-    field!(out, "number_of_libraries", 0);
-    field!(out, "used_memory_vm_functions", 0);
-    field!(out, "used_memory_vm_total", 0);
-    field!(out, "used_memory_vm_total_human", "0B");
+    field!(out, "used_memory_lua_human", human(lua as u64));
+    field!(out, "used_memory_scripts_eval", scripts_eval);
+    field!(out, "number_of_cached_scripts", srv.scripting.scripts.len());
+    let fmem = srv.scripting.functions_memory();
+    field!(
+        out,
+        "number_of_functions",
+        srv.scripting.funcs.functions.len()
+    );
+    field!(
+        out,
+        "number_of_libraries",
+        srv.scripting.funcs.libraries.len()
+    );
+    field!(out, "used_memory_vm_functions", fmem);
+    field!(out, "used_memory_vm_total", lua + fmem);
+    field!(
+        out,
+        "used_memory_vm_total_human",
+        human((lua + fmem) as u64)
+    );
     field!(out, "used_memory_functions", 0);
-    field!(out, "used_memory_scripts", 0);
-    field!(out, "used_memory_scripts_human", "0B");
+    field!(out, "used_memory_scripts", scripts_eval);
+    field!(out, "used_memory_scripts_human", human(scripts_eval as u64));
     let maxmemory = srv.config.maxmemory;
     field!(out, "maxmemory", maxmemory);
     field!(out, "maxmemory_human", human(maxmemory));

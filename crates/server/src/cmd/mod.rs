@@ -218,7 +218,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 25] {
+pub(crate) fn families() -> [&'static [Command]; 27] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -245,6 +245,8 @@ pub(crate) fn families() -> [&'static [Command]; 25] {
         latency::COMMANDS,
         memory::COMMANDS,
         module::COMMANDS,
+        crate::scripting::EVAL_COMMANDS,
+        crate::scripting::FUNCTION_COMMANDS,
     ]
 }
 

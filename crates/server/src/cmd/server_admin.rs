@@ -222,7 +222,9 @@ fn acl_categories(c: &Command) -> Vec<String> {
         (super::BLOCKING, "@blocking"),
     ];
     for (bit, cat) in implied {
-        if f & bit != 0 {
+        // As Redis's setImplicitACLCategories: a read-only scripting command (EVAL_RO,
+        // FCALL_RO) is not @read.
+        if f & bit != 0 && !(cat == "@read" && c.acl.contains(&"@scripting")) {
             cats.push(cat);
         }
     }

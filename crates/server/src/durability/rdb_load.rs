@@ -53,6 +53,8 @@ pub(crate) struct Loaded {
     /// The stored and the computed CRC-64 (None before version 5). They differ only when
     /// loaded with rdbchecksum no; a stored 0 means the file was saved without a checksum.
     pub(crate) crc: Option<(u64, u64)>,
+    /// The function libraries' code (RDB_OPCODE_FUNCTION2), in file order.
+    pub(crate) functions: Vec<Vec<u8>>,
 }
 
 /// Why a load failed. `P002` for a corrupt or unreadable file.
@@ -127,6 +129,7 @@ impl<'a> Applier<'a> {
                 aof_base: false,
                 history: Default::default(),
                 crc: None,
+                functions: Vec::new(),
             },
             db: 0,
             batch: Vec::with_capacity(BATCH),
@@ -182,6 +185,7 @@ impl<'a> Applier<'a> {
                 out.crc = stored_crc.map(|c| (c, computed_crc));
                 return Ok(true);
             }
+            Item::Function(code) => out.functions.push(code),
             Item::SelectDb(n) => {
                 let databases = self.databases;
                 if n >= databases as u64 {
@@ -473,6 +477,7 @@ pub(crate) fn install(s: &mut Server, l: Loaded) {
         l.keys_loaded, l.keys_expired
     ));
     s.dbs = l.dbs;
+    crate::scripting::install_libraries(s, l.functions);
     s.rdb.last_load_keys_loaded = l.keys_loaded;
     s.rdb.last_load_keys_expired = l.keys_expired;
 }

@@ -93,6 +93,8 @@ pub(crate) struct SnapshotJob {
     opts: EncodeOptions,
     format: Format,
     aux: Vec<(&'static str, Vec<u8>)>,
+    /// The function libraries' code at the snapshot's moment.
+    functions: Vec<Vec<u8>>,
     dbs: Vec<DbJob>,
     key_save_delay_us: i64,
     pub(crate) progress: Arc<Progress>,
@@ -155,6 +157,7 @@ impl SnapshotJob {
             opts,
             format,
             aux,
+            functions: srv.scripting.library_codes(),
             dbs,
             key_save_delay_us: srv.config.rdb_key_save_delay,
             progress,
@@ -178,6 +181,10 @@ impl SnapshotJob {
                 for (k, v) in &self.aux {
                     enc.aux(k, v)?;
                 }
+                // As Redis: the libraries after the aux fields, before the databases.
+                for code in &self.functions {
+                    enc.function(code)?;
+                }
                 let keys = self.write_dbs(&mut enc, |enc, db| {
                     enc.select_db(db.index as u64)?;
                     enc.resize_db(db.keys, db.expires)
@@ -190,6 +197,12 @@ impl SnapshotJob {
                 if timestamp {
                     let mut b = Vec::new();
                     amber_persist::aof::encode_timestamp(&mut b, crate::server::unix_ms() / 1000);
+                    out.raw(&b)?;
+                }
+                // An AOF rewrite without preamble loads the libraries first (rewriteFunctions).
+                for code in &self.functions {
+                    let mut b = Vec::new();
+                    amber_resp::encode_command(&mut b, &[b"FUNCTION", b"LOAD", code]);
                     out.raw(&b)?;
                 }
                 let keys = self.write_dbs(&mut out, |out, db| {

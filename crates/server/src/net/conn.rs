@@ -40,6 +40,13 @@ where
         let (next, durable) = {
             let mut s = srv.borrow_mut();
             let mut c = client.borrow_mut();
+            if !c.busy_in.is_empty() {
+                // Input a busy script read for us (scripting/busy.rs) comes first.
+                let mut pending = std::mem::take(&mut c.busy_in);
+                pending.extend_from_slice(&rbuf);
+                rbuf.clear();
+                rbuf.extend_from_slice(&pending);
+            }
             let next = process_input(&mut s, &mut c, &mut rbuf);
             std::mem::swap(&mut c.out.buf, &mut wbuf);
             if c.replica {
