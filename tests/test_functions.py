@@ -10,27 +10,7 @@ import pytest
 import redis
 
 from conftest import ServerProc, raw_command
-from test_scripting import agree, outcome, plain
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    base = tmp_path_factory.mktemp("functions")
-    servers = [ServerProc(kind, base / kind).start() for kind in ("amber", "redis")]
-    yield servers
-    for s in servers:
-        s.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def clients(request, pair):
-    cs = [s.client(protocol=request.param) for s in pair]
-    for c in cs:
-        c.flushall()
-        c.function_flush()
-    yield cs
-    for c in cs:
-        c.close()
+from test_scripting import agree, clients, outcome, pair, plain  # noqa: F401 (fixtures)
 
 
 def lib(name, *funcs):

@@ -33,6 +33,7 @@ def clients(request, pair):
     for c in cs:
         c.flushall()
         c.script_flush()
+        c.function_flush()
     yield cs
     for c in cs:
         c.close()

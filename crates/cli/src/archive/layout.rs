@@ -126,49 +126,25 @@ pub fn parse_segment(b: &[u8]) -> Result<Segment, String> {
 
 /// Every timeline with an entry, oldest first, and the entries that do not parse.
 pub fn timelines(repo: &Repo) -> Result<(Vec<Timeline>, Vec<String>), Failure> {
-    let metas = repo
-        .list("archive")
+    let (read, bad) = repo
+        .read_parsed("archive", "/timeline.json", parse_timeline)
         .map_err(|e| Failure(format!("can't list {}: {e}", repo.location)))?;
-    let mut out = Vec::new();
-    let mut bad = Vec::new();
-    for m in metas {
-        let key = m.location.to_string();
-        if !key.ends_with("/timeline.json") {
-            continue;
-        }
-        match repo
-            .get(&key)
-            .map_err(|e| e.to_string())
-            .and_then(|b| parse_timeline(&b))
-        {
-            Ok(t) => out.push(t),
-            Err(e) => bad.push(format!("{key}: {e}")),
-        }
-    }
+    let mut out: Vec<Timeline> = read.into_iter().map(|(_, t)| t).collect();
     out.sort_by(|a, b| a.time_ms.cmp(&b.time_ms).then_with(|| a.id.cmp(&b.id)));
     Ok((out, bad))
 }
 
 /// A timeline's listed segments in stream order, and the entries that do not parse.
 pub fn segments(repo: &Repo, tl: &str) -> Result<(Vec<Segment>, Vec<String>), Failure> {
-    let metas = repo
-        .list(&format!("archive/{tl}/seg"))
+    let (read, mut bad) = repo
+        .read_parsed(&format!("archive/{tl}/seg"), ".json", parse_segment)
         .map_err(|e| Failure(format!("can't list {}: {e}", repo.location)))?;
     let mut out = Vec::new();
-    let mut bad = Vec::new();
-    for m in metas {
-        let key = m.location.to_string();
-        if !key.ends_with(".json") {
-            continue;
-        }
-        match repo
-            .get(&key)
-            .map_err(|e| e.to_string())
-            .and_then(|b| parse_segment(&b))
-        {
-            Ok(s) if s.timeline == tl => out.push(s),
-            Ok(s) => bad.push(format!("{key}: names timeline {}", s.timeline)),
-            Err(e) => bad.push(format!("{key}: {e}")),
+    for (key, s) in read {
+        if s.timeline == tl {
+            out.push(s);
+        } else {
+            bad.push(format!("{key}: names timeline {}", s.timeline));
         }
     }
     out.sort_by_key(|s| s.start_offset);

@@ -277,25 +277,10 @@ fn print_entry(e: &Entry) {
 
 /// Every readable catalog entry, oldest first, and the names of unreadable ones.
 pub fn load_catalog(repo: &Repo) -> Result<(Vec<Entry>, Vec<String>), Failure> {
-    let metas = repo
-        .list("catalog")
+    let (read, bad) = repo
+        .read_parsed("catalog", ".json", Entry::from_json)
         .map_err(|e| Failure(format!("can't list {}: {e}", repo.location)))?;
-    let mut entries = Vec::new();
-    let mut bad = Vec::new();
-    for m in metas {
-        let key = m.location.to_string();
-        if !key.ends_with(".json") {
-            continue;
-        }
-        match repo
-            .get(&key)
-            .map_err(|e| e.to_string())
-            .and_then(|b| Entry::from_json(&b))
-        {
-            Ok(e) => entries.push(e),
-            Err(e) => bad.push(format!("{key}: {e}")),
-        }
-    }
+    let mut entries: Vec<Entry> = read.into_iter().map(|(_, e)| e).collect();
     entries.sort_by(|a, b| a.time_ms.cmp(&b.time_ms).then_with(|| a.id.cmp(&b.id)));
     Ok((entries, bad))
 }

@@ -106,6 +106,9 @@ fn runtime() -> Result<Runtime, Failure> {
         .map_err(|e| Failure(format!("can't start the I/O runtime: {e}")))
 }
 
+/// Objects read and parsed: (key, value) of those that parsed, "<key>: <why>" of the others.
+pub type Parsed<T> = (Vec<(String, T)>, Vec<String>);
+
 impl Repo {
     /// Opens the repository `arg` names, creating it when `create` (backup create does,
     /// every other command wants an existing one).
@@ -283,6 +286,34 @@ impl Repo {
         self.rt
             .block_on(self.store.delete(&Path::from(key)))
             .map_err(|e| self.err(key, e))
+    }
+
+    /// The objects under `prefix` whose names end with `suffix`, each read and parsed: the
+    /// keys and values that parsed, and "<key>: <why>" for those that did not (a failed
+    /// listing fails as a whole).
+    pub fn read_parsed<T>(
+        &self,
+        prefix: &str,
+        suffix: &str,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> io::Result<Parsed<T>> {
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        for m in self.list(prefix)? {
+            let key = m.location.to_string();
+            if !key.ends_with(suffix) {
+                continue;
+            }
+            match self
+                .get(&key)
+                .map_err(|e| e.to_string())
+                .and_then(|b| parse(&b))
+            {
+                Ok(v) => out.push((key, v)),
+                Err(e) => bad.push(format!("{key}: {e}")),
+            }
+        }
+        Ok((out, bad))
     }
 
     /// Every object under `prefix` ("data", "catalog", "uploads").

@@ -258,14 +258,7 @@ fn script_exists(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn script_flush(ctx: &mut Ctx<'_>) -> Reply {
-    let ok = match ctx.args.len() {
-        2 => true,
-        3 => {
-            ctx.args[2].eq_ignore_ascii_case(b"sync") || ctx.args[2].eq_ignore_ascii_case(b"async")
-        }
-        _ => false,
-    };
-    if !ok {
+    if !super::flush_mode_ok(ctx.args) {
         return Err(Error::new(
             "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
         ));

@@ -566,14 +566,7 @@ fn function_delete(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn function_flush(ctx: &mut Ctx<'_>) -> Reply {
-    let ok = match ctx.args.len() {
-        2 => true,
-        3 => {
-            ctx.args[2].eq_ignore_ascii_case(b"sync") || ctx.args[2].eq_ignore_ascii_case(b"async")
-        }
-        _ => false,
-    };
-    if !ok {
+    if !super::flush_mode_ok(ctx.args) {
         return Err(Error::new(
             "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
         ));

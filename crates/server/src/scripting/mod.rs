@@ -184,3 +184,12 @@ pub(crate) fn install_libraries(srv: &mut crate::server::Server, codes: Vec<Vec<
         }
     }
 }
+
+/// SCRIPT FLUSH / FUNCTION FLUSH take no argument or one of SYNC and ASYNC.
+fn flush_mode_ok(args: &[Vec<u8>]) -> bool {
+    match args.len() {
+        2 => true,
+        3 => args[2].eq_ignore_ascii_case(b"sync") || args[2].eq_ignore_ascii_case(b"async"),
+        _ => false,
+    }
+}
