@@ -7,7 +7,8 @@ and by round; the ratio is the median of the per-round pairs. Also measures RSS 
 DEBUG POPULATE 1000000.
 Writes the table into bench/RESULTS.md (the "Server core" section) and prints it.
 
-Also SET -P 16 with maxmemory reached, under allkeys-lru and allkeys-lfu: every new key
+Also command lines of the newer types and of scripting (EVALSHA, FCALL, XADD, XRANGE, PFADD,
+PFCOUNT, GEOADD, GEOSEARCH), and SET -P 16 with maxmemory reached, under allkeys-lru and allkeys-lfu: every new key
 evicts one (a keyspace of 1M random keys over a limit that holds about a third of them).
 
     python3 bench/core.py [--rounds 5] [--requests 200000] [--no-write] [--eviction-only]
@@ -38,15 +39,28 @@ SCRIPT3 = ("redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], ARGV[1]) "
 LIBRARY3 = ("#!lua name=benchlib\nredis.register_function('three', function(keys, args) "
             "redis.call('incr', keys[1]) redis.call('set', keys[2], args[1]) "
             "return redis.call('get', keys[2]) end)")
-SCRIPTED = ["evalsha", "fcall"]
+# Tests that are command lines (redis-benchmark's __rand_int__ placeholders), run in this order
+# so that each read finds what the write before it stored: name -> (label in the table, argv).
+SCRIPTED = ["evalsha", "fcall", "xadd", "xrange", "pfadd", "pfcount", "geoadd", "geosearch"]
 
 
 def prepare_scripting(client):
-    """Loads the script and the library; the EVALSHA and FCALL command lines to run."""
+    """Loads the script and the library; every command-line test's (label, argv)."""
     sha = client.script_load(SCRIPT3)
     client.function_load(LIBRARY3, replace=True)
     keys = ["2", "counter:__rand_int__", "value:__rand_int__", "v"]
-    return {"evalsha": ["EVALSHA", sha] + keys, "fcall": ["FCALL", "three"] + keys}
+    return {
+        "evalsha": ("EVALSHA (3 commands)", ["EVALSHA", sha] + keys),
+        "fcall": ("FCALL (3 commands)", ["FCALL", "three"] + keys),
+        "xadd": ("XADD", ["XADD", "bench:stream", "*", "field", "__rand_int__"]),
+        "xrange": ("XRANGE - + COUNT 10", ["XRANGE", "bench:stream", "-", "+", "COUNT", "10"]),
+        "pfadd": ("PFADD", ["PFADD", "bench:hll", "__rand_int__"]),
+        "pfcount": ("PFCOUNT", ["PFCOUNT", "bench:hll"]),
+        "geoadd": ("GEOADD", ["GEOADD", "bench:geo", "13.__rand_int__", "38.__rand_int__", "m:__rand_int__"]),
+        "geosearch": ("GEOSEARCH BYRADIUS COUNT 10 ANY",
+                      ["GEOSEARCH", "bench:geo", "FROMLONLAT", "13", "38", "BYRADIUS", "50", "km",
+                       "COUNT", "10", "ANY"]),
+    }
 
 
 def bench_command(port, pipeline, requests, argv, clients=50):
@@ -163,7 +177,7 @@ def main():
                 for i, t in enumerate(SCRIPTED):
                     order = ["redis", "amber"] if (rnd + i) % 2 == 0 else ["amber", "redis"]
                     for k in order:
-                        results[(k, p, t)].append(bench_command(servers[k].port, p, n, scripted[k][t]))
+                        results[(k, p, t)].append(bench_command(servers[k].port, p, n, scripted[k][t][1]))
                 print(f"round {rnd + 1} -P {p}: " + " ".join(
                     f"{t}={results[('amber', p, t)][-1]:.0f}/{results[('redis', p, t)][-1]:.0f}"
                     for t in TESTS + SCRIPTED),
@@ -189,7 +203,7 @@ def main():
             rv, av = statistics.median(rs), statistics.median(as_)
             ratio = statistics.median(a / r for a, r in zip(as_, rs))
             worst = min(worst, ratio)
-            name = "EVALSHA (3 commands)" if t == "evalsha" else "FCALL (3 commands)" if t == "fcall" else t.upper()
+            name = scripted["amber"][t][0] if t in SCRIPTED else t.upper()
             lines.append(f"| {name} | {p} | {rv:,.0f} | {av:,.0f} | {ratio:.2f} |")
     lines.extend(evict_lines)
     worst = min(worst, evict_worst)
