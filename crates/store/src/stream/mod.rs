@@ -274,16 +274,15 @@ impl Stream {
                 if *master > end {
                     return;
                 }
-                let Ok(d) = node::decode(lp, *master) else {
-                    continue;
-                };
-                for e in &d.entries {
-                    if e.id < start || e.deleted() {
-                        continue;
+                // Decoded as far as the range needs (COUNT 10 reads ten entries, not the node).
+                let stopped = node::walk(lp, *master, |id, flags, pairs| {
+                    if id < start || flags & node::FLAG_DELETED != 0 {
+                        return true;
                     }
-                    if e.id > end || !f(e.id, &e.pairs) {
-                        return;
-                    }
+                    id <= end && f(id, pairs)
+                });
+                if stopped {
+                    return;
                 }
             }
         } else {

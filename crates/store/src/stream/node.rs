@@ -152,6 +152,118 @@ pub fn decode(lp: &[u8], master: StreamId) -> Result<Decoded<'_>, &'static str> 
     })
 }
 
+/// Visits a node's entries in order, decoding as it goes and stopping as soon as `f` returns
+/// false (Redis's streamIteratorGetID walks a node the same way): a range that wants the
+/// first few entries of a node reads only those. `f` gets every entry, deleted ones
+/// included. The node is one the stream holds (checked when it was loaded or built); a
+/// malformed one ends the walk early. Returns whether `f` asked to stop.
+pub fn walk<'a>(
+    lp: &'a [u8],
+    master: StreamId,
+    mut f: impl FnMut(StreamId, i64, &[(LpEntry<'a>, LpEntry<'a>)]) -> bool,
+) -> bool {
+    const STOP: &str = "stop";
+    #[derive(Clone, Copy)]
+    enum At {
+        Header(usize),
+        MasterField,
+        MasterEnd,
+        Flags,
+        Ms,
+        Seq,
+        NumFields,
+        Field,
+        Value,
+        LpCount,
+    }
+    let mut at = At::Header(0);
+    let mut nmaster = 0usize;
+    let mut master_fields: Vec<LpEntry<'a>> = Vec::new();
+    let mut pairs: Vec<(LpEntry<'a>, LpEntry<'a>)> = Vec::new();
+    let (mut flags, mut ms, mut seq, mut left) = (0i64, 0u64, 0u64, 0usize);
+    let mut field: Option<LpEntry<'a>> = None;
+    let int = |e: LpEntry<'_>| match e {
+        LpEntry::Int(v) => Ok(v),
+        LpEntry::Str(_) => Err("stream node integer expected"),
+    };
+    let r = listpack::for_each(lp, |e| {
+        at = match at {
+            At::Header(2) => {
+                nmaster = usize::try_from(int(e)?).map_err(|_| "bad field count")?;
+                if nmaster == 0 {
+                    At::MasterEnd
+                } else {
+                    At::MasterField
+                }
+            }
+            At::Header(i) => At::Header(i + 1),
+            At::MasterField => {
+                master_fields.push(e);
+                if master_fields.len() == nmaster {
+                    At::MasterEnd
+                } else {
+                    At::MasterField
+                }
+            }
+            At::MasterEnd | At::LpCount => At::Flags,
+            At::Flags => {
+                flags = int(e)?;
+                At::Ms
+            }
+            At::Ms => {
+                ms = master.ms.wrapping_add(int(e)? as u64);
+                At::Seq
+            }
+            At::Seq => {
+                seq = master.seq.wrapping_add(int(e)? as u64);
+                pairs.clear();
+                if flags & FLAG_SAMEFIELDS != 0 {
+                    left = nmaster;
+                    if left == 0 {
+                        At::LpCount
+                    } else {
+                        At::Value
+                    }
+                } else {
+                    At::NumFields
+                }
+            }
+            At::NumFields => {
+                left = usize::try_from(int(e)?).map_err(|_| "bad field count")?;
+                if left == 0 {
+                    At::LpCount
+                } else {
+                    At::Field
+                }
+            }
+            At::Field => {
+                field = Some(e);
+                At::Value
+            }
+            At::Value => {
+                let f = match field.take() {
+                    Some(f) => f,
+                    None => *master_fields.get(pairs.len()).ok_or("bad field")?,
+                };
+                pairs.push((f, e));
+                left -= 1;
+                if left == 0 {
+                    At::LpCount
+                } else if flags & FLAG_SAMEFIELDS != 0 {
+                    At::Value
+                } else {
+                    At::Field
+                }
+            }
+        };
+        if matches!(at, At::LpCount) && !f(StreamId { ms, seq }, flags, &pairs) {
+            return Err(STOP);
+        }
+        Ok(())
+    });
+    r == Err(STOP)
+}
+
 /// Writes elements back as a listpack (integers stay integers: the bytes are what Redis's
 /// lpReplaceInteger leaves).
 pub fn encode(elems: &[LpEntry<'_>]) -> Vec<u8> {

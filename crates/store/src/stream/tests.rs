@@ -89,3 +89,65 @@ fn nodes_decode_back_and_reject_damage() {
     assert_eq!(d.entries[2].id, StreamId::new(11, 0));
     assert!(node::decode(&lp[..lp.len() - 1], *m).is_err());
 }
+
+#[test]
+fn walk_sees_what_decode_sees_and_stops_when_asked() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+    for round in 0..50 {
+        let mut st = Stream::new();
+        let n = rng.gen_range(1..300);
+        for i in 0..n {
+            // Same fields as the master entry or not, and a deletion now and then.
+            let fields: Vec<(Vec<u8>, Vec<u8>)> = if rng.gen_bool(0.5) {
+                vec![(b"f".to_vec(), format!("{i}").into_bytes())]
+            } else {
+                (0..rng.gen_range(0..4))
+                    .map(|j| {
+                        (
+                            format!("g{j}").into_bytes(),
+                            vec![b'v'; rng.gen_range(0..40)],
+                        )
+                    })
+                    .collect()
+            };
+            let refs: Vec<(&[u8], &[u8])> = fields
+                .iter()
+                .map(|(a, b)| (a.as_slice(), b.as_slice()))
+                .collect();
+            let id = StreamId::new(1000 + i, round);
+            let limits = NodeLimits {
+                max_bytes: 4096,
+                max_entries: 16,
+            };
+            st.add(AddId::Exact(id), 0, &refs, limits).expect("append");
+            if rng.gen_bool(0.1) {
+                st.delete(id);
+            }
+        }
+        for (master, lp) in st.nodes.iter() {
+            let d = node::decode(lp, *master).expect("a node the stream built");
+            let mut seen = Vec::new();
+            assert!(!node::walk(lp, *master, |id, flags, pairs| {
+                seen.push((id, flags, pairs.to_vec()));
+                true
+            }));
+            let want: Vec<_> = d
+                .entries
+                .iter()
+                .map(|e| (e.id, e.flags, e.pairs.clone()))
+                .collect();
+            assert_eq!(seen, want);
+            let stop_at = rng.gen_range(0..want.len().max(1));
+            let mut calls = 0;
+            let stopped = node::walk(lp, *master, |_, _, _| {
+                calls += 1;
+                calls <= stop_at
+            });
+            assert_eq!(
+                (stopped, calls),
+                (stop_at < want.len(), (stop_at + 1).min(want.len()))
+            );
+        }
+    }
+}
