@@ -16,6 +16,7 @@ import redis
 import redis.lock
 
 from conftest import ServerProc, raw_command
+from test_aof_spelling import parse_resp_commands
 
 
 @pytest.fixture(scope="module")
@@ -409,21 +410,7 @@ def read_aof_commands(dirpath):
     d = pathlib.Path(dirpath) / "appendonlydir"
     incr = sorted(d.glob("*.incr.aof"))
     assert incr, list(d.iterdir())
-    data = incr[-1].read_bytes()
-    cmds, i = [], 0
-    while i < len(data):
-        assert data[i:i + 1] == b"*", data[i:i + 40]
-        j = data.index(b"\r\n", i)
-        n = int(data[i + 1:j])
-        i = j + 2
-        args = []
-        for _ in range(n):
-            j = data.index(b"\r\n", i)
-            ln = int(data[i + 1:j])
-            args.append(data[j + 2:j + 2 + ln])
-            i = j + 2 + ln + 2
-        cmds.append(args)
-    return cmds
+    return parse_resp_commands(incr[-1].read_bytes())
 
 
 SCRIPTS_FOR_AOF = [

@@ -49,14 +49,7 @@ fn parse_trim_args(ctx: &Ctx<'_>, xadd: bool) -> Result<TrimArgs, Error> {
             if t.by.is_some() {
                 return Err(Error::new(conflict));
             }
-            t.approx = false;
-            let next = &a[i + 1];
-            if more >= 2 && next.as_slice() == b"~" {
-                t.approx = true;
-                i += 1;
-            } else if more >= 2 && next.as_slice() == b"=" {
-                i += 1;
-            }
+            i += approx_mark(&mut t, &a[i + 1], more);
             let n = args::int(&a[i + 1])?;
             if n < 0 {
                 return Err(Error::new("ERR The MAXLEN argument must be >= 0."));
@@ -68,14 +61,7 @@ fn parse_trim_args(ctx: &Ctx<'_>, xadd: bool) -> Result<TrimArgs, Error> {
             if t.by.is_some() {
                 return Err(Error::new(conflict));
             }
-            t.approx = false;
-            let next = &a[i + 1];
-            if more >= 2 && next.as_slice() == b"~" {
-                t.approx = true;
-                i += 1;
-            } else if more >= 2 && next.as_slice() == b"=" {
-                i += 1;
-            }
+            i += approx_mark(&mut t, &a[i + 1], more);
             let id = parse_strict_id(&a[i + 1], 0)?;
             i += 1;
             t.by = Some(TrimBy::MinId(id));
@@ -354,4 +340,11 @@ pub(super) fn xsetid(ctx: &mut Ctx<'_>) -> Reply {
     ctx.dirty(1);
     ctx.notify(notify::STREAM, "xsetid", key);
     Ok(())
+}
+
+/// After MAXLEN or MINID: an optional `~` (approximate) or `=` (exact) before the threshold.
+/// Returns how many arguments it took (0 or 1).
+fn approx_mark(t: &mut TrimArgs, next: &[u8], more: usize) -> usize {
+    t.approx = more >= 2 && next == b"~";
+    usize::from(more >= 2 && (next == b"~" || next == b"="))
 }
