@@ -1,7 +1,8 @@
 //! XCLAIM and XAUTOCLAIM: pending entries change owner. Each claim propagates as XCLAIM ...
 //! FORCE JUSTID LASTID (as Redis), a pending entry whose stream entry is gone is dropped.
 
-use amber_store::stream::{Group, StreamId};
+use amber_resp::ReplyBuf;
+use amber_store::stream::{Group, Stream, StreamId};
 
 use super::super::{args, notify, Ctx, Error, Reply};
 use super::read::{setid_argv, xclaim_argv};
@@ -158,17 +159,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>) -> Reply {
             dirty += 1;
         }
         let out = &mut ctx.cl.out;
-        out.array(replies.len());
-        for id in &replies {
-            if justid {
-                reply_id(out, *id);
-            } else {
-                s.range(*id, *id, false, |id, pairs| {
-                    reply_entry(out, id, pairs);
-                    false
-                });
-            }
-        }
+        reply_claimed(out, s, &replies, justid);
     }
     if propagate_last_id {
         props.push(setid_argv(key, gname, &g));
@@ -282,17 +273,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>) -> Reply {
         let out = &mut ctx.cl.out;
         out.array(3);
         reply_id(out, next);
-        out.array(claimed.len());
-        for id in &claimed {
-            if justid {
-                reply_id(out, *id);
-            } else {
-                s.range(*id, *id, false, |id, pairs| {
-                    reply_entry(out, id, pairs);
-                    false
-                });
-            }
-        }
+        reply_claimed(out, s, &claimed, justid);
         out.array(deleted.len());
         for id in &deleted {
             reply_id(out, *id);
@@ -309,4 +290,19 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.no_propagate();
     Ok(())
+}
+
+/// The claimed entries, as IDs (JUSTID) or as entries.
+fn reply_claimed(out: &mut ReplyBuf, s: &Stream, ids: &[StreamId], justid: bool) {
+    out.array(ids.len());
+    for id in ids {
+        if justid {
+            reply_id(out, *id);
+        } else {
+            s.range(*id, *id, false, |id, pairs| {
+                reply_entry(out, id, pairs);
+                false
+            });
+        }
+    }
 }
