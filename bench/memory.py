@@ -12,7 +12,9 @@ Datasets:
 - DEBUG POPULATE 1000000 (values `value:<n>`, 7 to 12 bytes);
 - 1M small hashes (10 fields `f<i>` of 10-byte values), 1M small sets of 10 strings and of 10
   integers, 1M small sorted sets (10 members, integer scores): Redis's listpack/intset range;
-- 10k large hashes, sets and sorted sets of 1000 elements each (hash table / skiplist range).
+- 10k large hashes, sets and sorted sets of 1000 elements each (hash table / skiplist range);
+- streams: one stream of 1M entries and 1000 streams of 1000 entries (XADD *, 2 fields);
+- HyperLogLogs: 100k sparse ones (100 elements each) and 10k dense ones (3000 elements).
 Collections are written with redis-cli --pipe from one generated command file per dataset.
 
     python3 bench/memory.py [--rounds 3] [--only strings100,hash_small] [--no-write]
@@ -97,6 +99,22 @@ def large_zset(n):
     return resp(*args)
 
 
+def stream_entry(n):
+    return resp("XADD", "stream", "*", "sensor", str(n % 1000), "value", str(n * 7 % 100003))
+
+
+def stream_many(n):
+    return resp("XADD", f"stream:{n % 1000}", "*", "sensor", str(n % 1000), "value", str(n))
+
+
+def hll_sparse(n):
+    return resp("PFADD", f"hll:{n}", *[f"e{n}:{i}" for i in range(100)])
+
+
+def hll_dense(n):
+    return resp("PFADD", f"hll:{n}", *[f"e{n}:{i}" for i in range(3000)])
+
+
 # name: (label, kind, parameters)
 DATASETS = {
     "strings10": ("5M keys x 10-byte values (Redis dump loaded)", "dump", (5_000_000, 10)),
@@ -110,6 +128,10 @@ DATASETS = {
     "hash_large": ("10k hashes x 1000 fields", "pipe", (10_000, large_hash)),
     "set_large": ("10k sets x 1000 strings", "pipe", (10_000, large_set)),
     "zset_large": ("10k sorted sets x 1000 members", "pipe", (10_000, large_zset)),
+    "stream_1m": ("1 stream x 1M entries (2 fields)", "pipe", (1_000_000, stream_entry)),
+    "stream_many": ("1000 streams x 1000 entries (2 fields)", "pipe", (1_000_000, stream_many)),
+    "hll_sparse": ("100k HyperLogLogs x 100 elements (sparse)", "pipe", (100_000, hll_sparse)),
+    "hll_dense": ("10k HyperLogLogs x 3000 elements (dense)", "pipe", (10_000, hll_dense)),
 }
 
 

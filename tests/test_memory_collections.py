@@ -67,6 +67,21 @@ def test_large_zsets_store_each_member_once(tmp_path):
     assert grown / (keys * members) < 110, grown / (keys * members)
 
 
+def test_full_stream_nodes_give_back_their_spare_capacity(tmp_path):
+    keys, entries = 1000, 500
+
+    def fill(p, n):
+        for i in range(entries):
+            p.xadd(f"stream:{n}", {"v": i}, id=f"{i + 1}-0")
+
+    grown, _ = growth(tmp_path, "stream", keys, fill)
+    # About 7 listpack bytes per entry (100 per node) in an exactly sized block: ~16.5 bytes an
+    # entry with the nodes' tree. When a full node only called shrink_to_fit, mimalloc kept the
+    # doubled block in place and an entry took ~25.8 bytes here (one 1M-entry stream: 32.0 vs
+    # 27.9 MiB).
+    assert grown / (keys * entries) < 18.5, grown / (keys * entries)
+
+
 def test_collections_answer_as_before_after_repacking(tmp_path):
     s = ServerProc("amber", tmp_path / "ops", ["--save", ""]).start()
     try:

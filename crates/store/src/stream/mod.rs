@@ -233,7 +233,9 @@ impl Stream {
                 || (limits.max_entries != 0 && node::slots(lp) as u64 >= limits.max_entries);
             if full {
                 // A full node stays as it is: give back the spare capacity (lpShrinkToFit).
-                lp.shrink_to_fit();
+                // A copy, not shrink_to_fit: mimalloc's realloc keeps a block in place while
+                // the new size is at least half of it, so shrinking would free nothing.
+                *lp = lp.as_slice().to_vec();
             } else {
                 node::append(lp, *master, id, pairs);
                 appended = true;
