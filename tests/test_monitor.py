@@ -13,7 +13,13 @@ WORK = [
     ["SET", "k", "v"], ["GET", "k"], ["SET", "q", 'a "quoted"\r\n\x00\xff\\ value'],
     ["SELECT", "2"], ["SET", "x", "1"], ["MULTI"], ["INCR", "x"], ["GET", "x"], ["EXEC"],
     ["CONFIG", "GET", "hz"], ["AUTH", "secret"], ["HELLO", "2", "AUTH", "u", "p"], ["NOSUCH", "1"],
-    ["SET", "only-arity"], ["CLIENT", "SETNAME", "w"], ["DEBUG", "SLEEP", "0"], ["MONITOR"],
+    ["SET", "only-arity"], ["CLIENT", "SETNAME", "w"], ["DEBUG", "SLEEP", "0"],
+    ["EVAL", "redis.call('SET', KEYS[1], 'lua') return redis.call('GET', KEYS[1])", "1", "s"],
+    ["EVALSHA", "0" * 40, "0"], ["EVAL", "return 1", "x"],
+    ["FUNCTION", "LOAD", "REPLACE",
+     "#!lua name=mon\nredis.register_function('touch', function(k) return redis.call('INCR', k[1]) end)"],
+    ["FCALL", "touch", "1", "n"], ["FCALL", "missing", "0"],
+    ["MONITOR"],
     ["RPUSH", "l", "1", "2"], ["SORT", "l", "DESC"], ["TYPE", "l"],
 ]
 
@@ -50,15 +56,22 @@ def test_monitor_lines_as_redis(amber_and_redis):
     for s in amber_and_redis:
         seen, nxt = lines_seen(s.port)
         assert nxt == b"+PONG\r\n"
-        shape = re.compile(r"^\+\d{10}\.\d{6} \[(\d+) 127\.0\.0\.1:\d+\] (.*)\r\n$")
+        shape = re.compile(r"^\+\d{10}\.\d{6} \[(\d+) (127\.0\.0\.1:\d+|lua)\] (.*)\r\n$")
         out = []
         for line in seen:
             m = shape.match(line)
             assert m, line
-            out.append((m.group(1), m.group(2)))
+            who = "lua" if m.group(2) == "lua" else "tcp"
+            out.append((m.group(1), who, m.group(3)))
         got[s.kind] = out
     assert got["amber"] == got["redis"]
-    shown = [cmd for _, cmd in got["amber"]]
+    shown = [cmd for _, _, cmd in got["amber"]]
+    # A script's commands show as "lua", before the EVAL that ran them.
+    assert ("2", "lua", '"SET" "s" "lua"') in got["amber"]
+    # EVAL and FCALL show when they start (even those that fail), their commands after them.
+    assert shown.index('"GET" "s"') > next(i for i, c in enumerate(shown) if c.startswith('"EVAL"'))
+    assert shown.index('"INCR" "n"') > shown.index('"FCALL" "touch" "1" "n"')
+    assert '"FCALL" "missing" "0"' in shown
     assert '"AUTH" "(redacted)"' in shown
     assert not any(w in c.lower() for c in shown for w in ('"config"', '"debug"', "nosuch", '"monitor"'))
     assert shown.index('"INCR" "x"') < shown.index('"EXEC"')

@@ -54,7 +54,10 @@ pub(crate) fn feed(srv: &mut Server, cl: &mut Client, full_name: &str, args: &[V
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let who = if cl.is_unix {
+    // replicationFeedMonitors: a script's commands show as "lua", not as a connection.
+    let who = if cl.id == crate::scripting::SCRIPT_CLIENT_ID {
+        "lua".to_string()
+    } else if cl.is_unix {
         format!("unix:{}", srv.config.unixsocket)
     } else {
         cl.addr.clone()
@@ -80,6 +83,19 @@ pub(crate) fn feed(srv: &mut Server, cl: &mut Client, full_name: &str, args: &[V
     for id in monitors {
         super::pubsub::deliver(srv, Some(&mut *cl), id, |out| out.simple(&line));
     }
+}
+
+/// EVAL, EVALSHA, FCALL and their _RO forms show themselves to monitors when they start, so
+/// the commands their script runs (shown as "lua") come after them; these commands are
+/// SKIP_MONITOR for the usual feed after a command (evalCommand, fcallCommandGeneric).
+pub(crate) fn feed_script_start(ctx: &mut super::dispatch::Ctx<'_>) {
+    if ctx.srv.monitors.is_empty()
+        || ctx.reprocessing
+        || ctx.cl.id == crate::durability::aof::load::AOF_CLIENT_ID
+    {
+        return;
+    }
+    feed(ctx.srv, ctx.cl, ctx.cmd.name, ctx.args);
 }
 
 /// A client went away: it monitors no more.

@@ -105,6 +105,7 @@ pub(crate) fn numkeys(args: &[Vec<u8>], at: usize) -> Result<usize, Error> {
 }
 
 fn eval_generic(ctx: &mut Ctx<'_>, evalsha: bool, ro: bool) -> Reply {
+    crate::cmd::monitor::feed_script_start(ctx);
     let nk = numkeys(ctx.args, 2)?;
     let sha = if evalsha {
         if ctx.args[1].len() != 40 {

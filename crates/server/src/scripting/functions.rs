@@ -495,6 +495,7 @@ fn fcall_ro(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> Reply {
+    crate::cmd::monitor::feed_script_start(ctx);
     let name = String::from_utf8_lossy(&ctx.args[1]).into_owned();
     let Some(f) = ctx.srv.scripting.funcs.functions.get(&name) else {
         return Err(Error::new("ERR Function not found"));
