@@ -240,7 +240,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        write_section("Memory", table)
+        write_section("Memory per key: latest run", table)
 
 
 if __name__ == "__main__":
