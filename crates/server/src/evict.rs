@@ -115,6 +115,9 @@ pub(crate) struct Eviction {
     /// A run stopped at its time limit with memory still over: the cron goes on evicting
     /// (Redis's evictionTimeProc), and commands are not refused meanwhile.
     pub(crate) running: bool,
+    /// Memory was over the limit when the current top-level command started (Redis's
+    /// pre_command_oom_state): a script's first deny-oom command is refused on it.
+    pub(crate) pre_command_oom: bool,
 }
 
 struct Candidate {

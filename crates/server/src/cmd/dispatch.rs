@@ -134,7 +134,7 @@ fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Aft
         return After::Continue;
     };
     let refused = early_refusal(srv, cl, parent, cmd)
-        .or_else(|| oom_refusal(srv, cl, parent, cmd))
+        .or_else(|| oom_refusal(srv, cl, parent, cmd, &args))
         .or_else(|| refusal(srv, cl, parent, cmd));
     if let Some(msg) = refused {
         reject_cmd(srv, cl, Some(CmdName::of(parent, cmd)), msg);
@@ -280,6 +280,7 @@ fn oom_refusal(
     cl: &mut Client,
     parent: Option<&'static Command>,
     cmd: &'static Command,
+    args: &[Vec<u8>],
 ) -> Option<String> {
     if srv.config.maxmemory == 0 {
         return None;
@@ -287,17 +288,27 @@ fn oom_refusal(
     let out_of_memory = crate::evict::perform_evictions(srv) == crate::evict::Outcome::Fail;
     crate::evict::flush(srv, cl);
     if !out_of_memory {
+        srv.evict.pre_command_oom = false;
         return None;
     }
     let name = parent.map(|p| p.name).unwrap_or(cmd.name);
-    let denyoom = cmd.flags & DENYOOM != 0
+    let denyoom = denyoom(srv, cmd, args)
         || (name == "exec"
             && cl
                 .multi
                 .as_ref()
-                .is_some_and(|m| m.queue.iter().any(|q| q.cmd.flags & DENYOOM != 0)));
+                .is_some_and(|m| m.queue.iter().any(|q| denyoom(srv, q.cmd, &q.args))));
     let queues = cl.in_multi() && !matches!(name, "exec" | "discard" | "quit" | "reset");
-    (denyoom || queues).then(|| crate::evict::OOM.to_string())
+    let refused = (denyoom || queues).then(|| crate::evict::OOM.to_string());
+    // Kept for the scripts this command runs (none when it is refused).
+    srv.evict.pre_command_oom = true;
+    refused
+}
+
+/// Whether a command may not run over maxmemory (getCommandFlags' CMD_DENYOOM): a script
+/// that declares flags decides for EVAL, EVALSHA and FCALL.
+fn denyoom(srv: &Server, cmd: &Command, args: &[Vec<u8>]) -> bool {
+    crate::scripting::declared_denyoom(srv, cmd.name, args).unwrap_or(cmd.flags & DENYOOM != 0)
 }
 
 /// The checks of processCommand after maxmemory (see `early_refusal`).

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::convert::{push_error, push_reply};
 use super::ffi::*;
 use crate::client::Client;
-use crate::cmd::{self, Command, MAY_REPLICATE, NOSCRIPT, WRITE};
+use crate::cmd::{self, Command, DENYOOM, MAY_REPLICATE, NOSCRIPT, WRITE};
 use crate::server::Server;
 
 /// What a running script may touch. Lives on the stack of the EVAL / FCALL handler while
@@ -37,6 +37,8 @@ pub(crate) struct RunCtx {
     pub(crate) obey: bool,
     /// Why this replica refuses writes from the caller (replica-read-only), if it does.
     pub(crate) replica_refusal: Option<String>,
+    /// The script declared allow-oom (scriptVerifyOOM lets everything through).
+    pub(crate) allow_oom: bool,
 }
 
 thread_local! {
@@ -244,6 +246,17 @@ fn execute(ctx: &mut RunCtx, args: Vec<Vec<u8>>) -> Outcome {
         if let Some(msg) = crate::durability::aof::writes_denied(srv) {
             return Outcome::Refused(format!("-{msg}"));
         }
+    }
+    // scriptVerifyOOM: over maxmemory when the script started, its first deny-oom command
+    // is refused, unless it wrote already (it cannot be stopped half way then).
+    if flags & DENYOOM != 0
+        && !ctx.allow_oom
+        && !ctx.obey
+        && !ctx.write_dirty
+        && srv.config.maxmemory != 0
+        && srv.evict.pre_command_oom
+    {
+        return Outcome::Refused(format!("-{}", crate::evict::OOM));
     }
     if flags & WRITE != 0 {
         ctx.write_dirty = true;

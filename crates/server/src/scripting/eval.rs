@@ -136,6 +136,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, evalsha: bool, ro: bool) -> Reply {
             argv,
             read_only,
             is_eval: true,
+            allow_oom: flags & SF_EVAL_COMPAT == 0 && flags & SF_ALLOW_OOM != 0,
         },
     )
 }
@@ -168,6 +169,13 @@ pub(crate) fn prepare_checks(ctx: &mut Ctx<'_>, flags: u32, ro: bool) -> Reply {
                 "ERR Can not execute a script with write flag using *_ro command.",
             ));
         }
+    }
+    // The no-writes flag implies allow-oom.
+    if ctx.srv.evict.pre_command_oom
+        && ctx.srv.config.maxmemory != 0
+        && flags & (SF_ALLOW_OOM | SF_NO_WRITES) == 0
+    {
+        return Err(Error::new("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"));
     }
     Ok(())
 }

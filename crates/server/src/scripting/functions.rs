@@ -520,6 +520,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, ro: bool) -> Reply {
             argv,
             read_only,
             is_eval: false,
+            allow_oom: flags & SF_ALLOW_OOM != 0,
         },
     )
 }

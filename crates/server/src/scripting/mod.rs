@@ -56,6 +56,44 @@ pub(crate) struct Scripting {
     calls: u64,
 }
 
+/// The flags a script declares for EVAL, EVALSHA and FCALL (and their _RO forms) about to
+/// run with `args` (evalGetCommandFlags, fcallGetCommandFlags): None when it declares none
+/// (no shebang), is not known yet (EVALSHA of a missing script, FCALL of a missing
+/// function), or the command is not one of those.
+pub(crate) fn declared_flags(
+    srv: &crate::server::Server,
+    name: &str,
+    args: &[Vec<u8>],
+) -> Option<u32> {
+    let body = args.get(1)?;
+    let flags = match name {
+        "eval" | "eval_ro" => match srv.scripting.scripts.get(&sha1hex(body)) {
+            Some(s) => s.flags,
+            None => eval::shebang_flags(body).ok()?.0,
+        },
+        "evalsha" | "evalsha_ro" if body.len() == 40 => {
+            let sha = String::from_utf8_lossy(body).to_ascii_lowercase();
+            srv.scripting.scripts.get(&sha)?.flags
+        }
+        "fcall" | "fcall_ro" => {
+            let name = String::from_utf8_lossy(body);
+            srv.scripting.funcs.functions.get(name.as_ref())?.flags
+        }
+        _ => return None,
+    };
+    (flags & SF_EVAL_COMPAT == 0).then_some(flags)
+}
+
+/// scriptFlagsToCmdFlags' CMD_DENYOOM: a script that declares flags may not start over
+/// maxmemory unless it says allow-oom or no-writes (None: the command's own flags decide).
+pub(crate) fn declared_denyoom(
+    srv: &crate::server::Server,
+    name: &str,
+    args: &[Vec<u8>],
+) -> Option<bool> {
+    declared_flags(srv, name, args).map(|f| f & (SF_ALLOW_OOM | SF_NO_WRITES) == 0)
+}
+
 /// The id of the client scripts run commands as.
 pub(crate) const SCRIPT_CLIENT_ID: u64 = u64::MAX - 2;
 

@@ -21,6 +21,8 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) read_only: bool,
     /// EVAL (KEYS/ARGV globals) rather than FCALL (keys and args as arguments).
     pub(crate) is_eval: bool,
+    /// The script declared allow-oom: its deny-oom commands run over maxmemory too.
+    pub(crate) allow_oom: bool,
 }
 
 /// Runs the script and writes its reply (or returns its error).
@@ -52,6 +54,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
         repl: 3,
         obey,
         replica_refusal,
+        allow_oom: spec.allow_oom,
     };
     let threshold = super::busy::threshold_ms(ctx.srv);
     let propagated_before = ctx.srv.propagated.len();
