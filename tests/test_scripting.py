@@ -8,6 +8,7 @@ escapes, a busy script with BUSY replies and SCRIPT KILL, and scripts' effects i
 (MULTI/EXEC, replay after kill -9 with an equal DEBUG DIGEST)."""
 
 import pathlib
+import socket
 import threading
 import time
 
@@ -363,9 +364,22 @@ def busy_scenario(server):
     for cmd in (("PING",), ("GET", "x"), ("FUNCTION", "KILL")):
         got[cmd] = outcome(other, *cmd)
     got["busy_within_1s"] = time.time() - started < 1
+    # A connection made while the script runs is accepted and answered too.
+    fresh = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    fresh.sendall(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n")
+    got["new_connection"] = fresh.recv(4096)
     got["kill"] = outcome(other, "SCRIPT", "KILL")
     t.join(10)
     got["after"] = outcome(other, "PING")
+    # Its half-sent request is finished after the script ended.
+    fresh.sendall(b"$1\r\nx\r\n*1\r\n$4\r\nPING\r\n")
+    got["new_connection_after"] = b""
+    while not got["new_connection_after"].endswith(b"+PONG\r\n"):
+        chunk = fresh.recv(4096)
+        if not chunk:
+            break
+        got["new_connection_after"] += chunk
+    fresh.close()
     got["notbusy"] = outcome(other, "SCRIPT", "KILL")
     other.close()
     return got
@@ -380,6 +394,8 @@ def test_busy_script_and_script_kill(pair):
     # (redis-py drops the "ERR " of error texts.)
     assert r["looped"][1].startswith("Script killed by user with SCRIPT KILL... script: ")
     assert r["busy_within_1s"]
+    assert r["new_connection"].startswith(b"-BUSY Redis is busy running a script.")
+    assert r["new_connection_after"] == b"$-1\r\n+PONG\r\n"
 
 
 def test_unkillable_after_write(new_amber):

@@ -158,6 +158,9 @@ pub(crate) struct Server {
     pub(crate) executable: String,
     /// The accept loops in service, replaced when CONFIG SET changes port or bind.
     pub(crate) listeners: Vec<tokio::task::AbortHandle>,
+    /// The listening sockets (descriptor, is the unix socket), for accepting while a busy
+    /// script holds the thread (net::accept_while_busy).
+    pub(crate) listen_fds: Vec<(i32, bool)>,
     /// This server's own handle, for work that must spawn tasks (rebinding listeners).
     pub(crate) self_ref: std::rc::Weak<RefCell<Server>>,
     /// Commands propagated (effects, for the AOF) by the command being executed.
@@ -237,6 +240,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             listeners: Vec::new(),
+            listen_fds: Vec::new(),
             self_ref: std::rc::Weak::new(),
             propagated: Vec::new(),
             propagation_replaced: false,

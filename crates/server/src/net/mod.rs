@@ -94,6 +94,15 @@ pub(crate) fn bind_all(
 
 /// Replaces the TCP listeners in service with `listeners` (start-up, CONFIG SET port/bind).
 pub(crate) fn start_listeners(srv: &Rc<RefCell<Server>>, listeners: Vec<TcpListener>) {
+    let fds: Vec<(i32, bool)> = listeners
+        .iter()
+        .map(|l| (std::os::fd::AsRawFd::as_raw_fd(l), false))
+        .collect();
+    {
+        let mut s = srv.borrow_mut();
+        s.listen_fds.retain(|&(_, unix)| unix);
+        s.listen_fds.extend(fds);
+    }
     let handles: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::task::spawn_local(accept_tcp(srv.clone(), l)).abort_handle())
@@ -228,6 +237,8 @@ async fn serve(config: Config, log: Logger) -> i32 {
     srv.borrow_mut().self_ref = Rc::downgrade(&srv);
     start_listeners(&srv, listeners);
     if let Some(u) = unix {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&u);
+        srv.borrow_mut().listen_fds.push((fd, true));
         tokio::task::spawn_local(accept_unix(srv.clone(), u));
         log.notice(&format!(
             "The server is now ready to accept connections at {unixsocket}"
@@ -260,21 +271,38 @@ async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        let keepalive = srv.borrow().config.tcp_keepalive;
-        if keepalive > 0 {
-            set_keepalive(&stream, keepalive);
-        }
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let is_loopback = peer.ip().is_loopback()
-            || matches!(peer.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
-        let addr = peer.to_string();
-        admit(srv.clone(), stream, addr, laddr, fd, is_loopback, false).await;
+        let rc = srv.clone();
+        admit_tcp(&mut srv.borrow_mut(), rc, stream, peer);
     }
+}
+
+fn admit_tcp(
+    s: &mut Server,
+    srv: Rc<RefCell<Server>>,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    if s.config.tcp_keepalive > 0 {
+        set_keepalive(&stream, s.config.tcp_keepalive);
+    }
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let is_loopback = peer.ip().is_loopback()
+        || matches!(peer.ip(), std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+    admit(
+        s,
+        srv,
+        stream,
+        peer.to_string(),
+        laddr,
+        fd,
+        is_loopback,
+        false,
+    );
 }
 
 async fn accept_unix(srv: Rc<RefCell<Server>>, l: UnixListener) {
@@ -283,18 +311,57 @@ async fn accept_unix(srv: Rc<RefCell<Server>>, l: UnixListener) {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
-        let path = srv.borrow().config.unixsocket.clone();
-        admit(
-            srv.clone(),
-            stream,
-            format!("{path}:0"),
-            path,
-            fd,
-            true,
-            true,
-        )
-        .await;
+        let rc = srv.clone();
+        admit_unix(&mut srv.borrow_mut(), rc, stream);
+    }
+}
+
+fn admit_unix(s: &mut Server, srv: Rc<RefCell<Server>>, stream: tokio::net::UnixStream) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let path = s.config.unixsocket.clone();
+    admit(s, srv, stream, format!("{path}:0"), path, fd, true, true);
+}
+
+/// While a busy script holds the thread (scripting/busy.rs): the connections waiting on the
+/// listening sockets are accepted and admitted now, so the requests they send get -BUSY as
+/// in Redis (whose processEventsWhileBlocked accepts too) instead of waiting for the script.
+pub(crate) fn accept_while_busy(s: &mut Server) {
+    let Some(srv) = s.self_ref.upgrade() else {
+        return;
+    };
+    for (fd, unix) in s.listen_fds.clone() {
+        loop {
+            // SAFETY: accept4 on a listening socket this server owns; the new descriptor is
+            // owned by the stream made from it below.
+            let nfd = unsafe {
+                libc::accept4(
+                    fd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            };
+            if nfd < 0 {
+                break;
+            }
+            // SAFETY: `nfd` was just accepted and nothing else owns it.
+            let owned =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(nfd) };
+            if unix {
+                let std_stream = std::os::unix::net::UnixStream::from(owned);
+                if let Ok(stream) = tokio::net::UnixStream::from_std(std_stream) {
+                    admit_unix(s, srv.clone(), stream);
+                }
+            } else {
+                let std_stream = std::net::TcpStream::from(owned);
+                let Ok(peer) = std_stream.peer_addr() else {
+                    continue;
+                };
+                if let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) {
+                    admit_tcp(s, srv.clone(), stream, peer);
+                }
+            }
+        }
     }
 }
 
@@ -367,7 +434,9 @@ pub(crate) fn admission(config: &Config, clients: usize, local: bool) -> Option<
 }
 
 /// Applies maxclients and protected mode, then serves the connection on its own task.
-async fn admit<S>(
+#[allow(clippy::too_many_arguments)]
+fn admit<S>(
+    s: &mut Server,
     srv: Rc<RefCell<Server>>,
     mut stream: S,
     addr: String,
@@ -379,37 +448,29 @@ async fn admit<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     use tokio::io::AsyncWriteExt;
-    let refusal = {
-        let mut s = srv.borrow_mut();
-        let r = admission(&s.config, s.clients.len(), local);
-        match r {
-            Some(Refusal::MaxClients) => s.stats.rejected_connections += 1,
-            Some(Refusal::ProtectedMode) => {
-                s.log.warning(&format!("Possible SECURITY ATTACK detected: protected mode refused a connection from {addr}"))
-            }
-            None => {}
-        }
-        r.map(Refusal::message)
-    };
-    if let Some(msg) = refusal {
+    let refusal = admission(&s.config, s.clients.len(), local);
+    match refusal {
+        Some(Refusal::MaxClients) => s.stats.rejected_connections += 1,
+        Some(Refusal::ProtectedMode) => s.log.warning(&format!(
+            "Possible SECURITY ATTACK detected: protected mode refused a connection from {addr}"
+        )),
+        None => {}
+    }
+    if let Some(msg) = refusal.map(Refusal::message) {
         tokio::task::spawn_local(async move {
             let _ = stream.write_all(msg.as_bytes()).await;
         });
         return;
     }
-    let client = {
-        let mut s = srv.borrow_mut();
-        s.stats.total_connections_received += 1;
-        let id = s.next_client_id;
-        s.next_client_id += 1;
-        let authenticated = s.config.requirepass.is_none();
-        let mut c = Client::new(id, addr, laddr, fd, authenticated);
-        c.is_local = local;
-        c.is_unix = unix;
-        let c = Rc::new(RefCell::new(c));
-        s.clients.insert(id, c.clone());
-        c
-    };
+    s.stats.total_connections_received += 1;
+    let id = s.next_client_id;
+    s.next_client_id += 1;
+    let authenticated = s.config.requirepass.is_none();
+    let mut c = Client::new(id, addr, laddr, fd, authenticated);
+    c.is_local = local;
+    c.is_unix = unix;
+    let client = Rc::new(RefCell::new(c));
+    s.clients.insert(id, client.clone());
     tokio::task::spawn_local(crate::net::conn::serve(srv, client, stream));
 }
 

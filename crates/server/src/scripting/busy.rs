@@ -67,6 +67,7 @@ fn interrupt(ctx: &mut RunCtx) -> bool {
 fn serve(ctx: &mut RunCtx) {
     // SAFETY: see RunCtx.
     let srv = unsafe { &mut *ctx.srv };
+    crate::net::accept_while_busy(srv);
     let clients: Vec<_> = srv
         .clients
         .iter()
