@@ -54,13 +54,14 @@ class Archiver:
         self.logs = tmp
         self.n = 0
         self.proc = None
+        self.extra = []  # more `amber archive` arguments
 
     def start(self):
         self.n += 1
         self.log = open(self.logs / f"archiver-{self.n}.log", "wb")
         self.proc = subprocess.Popen(
             [tool(), "archive", "--from", addr(self.src), "--repo", str(self.repo), "--spool", str(self.spool),
-             "--flush-ms", str(self.flush_ms), "-q"], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+             "--flush-ms", str(self.flush_ms), "-q", *self.extra], stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         return self
 
     def status(self):
