@@ -32,9 +32,9 @@ def test_doctor_follows_the_archive(tmp_path, servers, archivers, moto, bucket):
     # Without --archive the check is there, skipped.
     f, _ = doctor(env, src)
     assert f["status"] == "skip"
-    # No timeline yet.
+    # A backup repository without an archive.
     empty = tmp_path / "empty"
-    empty.mkdir()
+    (empty / "catalog").mkdir(parents=True)
     f, code = doctor(env, src, "--archive", empty)
     assert (f["status"], f["code"], code) == ("error", "ARCHIVE_EMPTY", 1)
     arch = Archiver(tmp_path, env, src, repo).start()
