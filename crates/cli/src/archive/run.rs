@@ -401,12 +401,14 @@ impl Archiver {
                     silence.as_secs()
                 ));
             }
-            let age = catalog::now_ms() - seg.first_ms;
-            let due = seg.raw.len() as u64 >= self.a.segment_bytes || age >= self.a.flush_ms as i64;
+            let open_for = opened.map_or(Duration::ZERO, |o| o.elapsed());
+            let due = seg.raw.len() as u64 >= self.a.segment_bytes
+                || open_for >= Duration::from_millis(self.a.flush_ms);
             if !seg.is_empty() && !st.in_tx() && due {
                 if let Err(e) = self.close(&mut seg, pos) {
                     break Err(e);
                 }
+                opened = None;
             }
             if last_ack.elapsed() >= Duration::from_secs(1) {
                 last_ack = Instant::now();
