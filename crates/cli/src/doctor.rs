@@ -39,6 +39,23 @@ pub struct Args {
     /// Print {server, findings} as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// The repository `amber archive` writes this server's archive to (a directory or
+    /// s3://BUCKET/PREFIX): the `archive` check reports an archive that lags or has stopped.
+    #[arg(long, value_name = "REPO")]
+    archive: Option<String>,
+    /// With --archive on s3://: the S3 endpoint URL (else AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL", requires = "archive")]
+    endpoint: Option<String>,
+    /// With --archive on s3://: the bucket's region (else AWS_REGION).
+    #[arg(long, value_name = "REGION", requires = "archive")]
+    region: Option<String>,
+    /// The archiver's spool directory, when on this machine: whether it runs, its last error.
+    #[arg(long, value_name = "DIR", requires = "archive")]
+    archive_spool: Option<PathBuf>,
+    /// The archive lags when the server's offset is not reached and its newest command is
+    /// older than this (30s, 5m, ...).
+    #[arg(long, value_name = "DUR", default_value = "60s", requires = "archive")]
+    archive_max_lag: String,
     /// Seconds to wait for the connection and each reply.
     #[arg(long, default_value_t = 5)]
     timeout: u64,
@@ -253,7 +270,20 @@ pub fn run(a: Args) -> Result<Outcome, Failure> {
             return Err(Failure(msg));
         }
     };
-    let findings = checks::run_all(&srv, a.data_dir.as_deref());
+    let arch = match &a.archive {
+        Some(repo) => Some(checks::archive::ArchiveOpts {
+            repo: crate::backup::RepoArg {
+                repo: repo.clone(),
+                endpoint: a.endpoint.clone(),
+                region: a.region.clone(),
+            },
+            spool: a.archive_spool.clone(),
+            max_lag_ms: crate::backup::retention::parse_duration(&a.archive_max_lag)
+                .map_err(|e| Failure(format!("--archive-max-lag: {e}")))?,
+        }),
+        None => None,
+    };
+    let findings = checks::run_all(&srv, a.data_dir.as_deref(), arch.as_ref());
     if a.json {
         print_json(&a.server, &findings)?;
     } else {

@@ -23,6 +23,7 @@ const CHECKS: &[&str] = &[
     "rdb_file",
     "aof_files",
     "rdb_vs_aof",
+    "archive",
 ];
 
 fn tmpdir(tag: &str) -> PathBuf {

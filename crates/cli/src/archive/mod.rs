@@ -11,14 +11,16 @@
 //! spool.rs    the local spool and the uploader thread
 //! status.rs   `archive status`: timelines, restorable window, lag
 //! verify.rs   `archive verify`: every object read back and checked
+//! prune.rs    `archive prune`: retention of whole timelines
 //! ```
 
 pub mod layout;
 mod link;
+mod prune;
 mod run;
 pub mod segment;
 mod spool;
-mod status;
+pub mod status;
 mod stream;
 mod verify;
 
@@ -44,6 +46,9 @@ pub enum Cmd {
     /// Read every base and segment back: checksums, RDB decoded, records and commands parsed,
     /// offsets without gaps.
     Verify(VerifyArgs),
+    /// Retention: delete whole timelines (base and segments together) that no rule keeps; the
+    /// newest timeline always stays. A dry run unless --apply.
+    Prune(PruneArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,6 +88,11 @@ pub struct RunArgs {
     /// repl-ping-replica-period, 10 s by default).
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// Start a new timeline (a full resync: a new base) once the base is this old (24h, 7d,
+    /// 1d12h): `archive prune` expires whole timelines, so this bounds how long old history
+    /// must be kept. Default: never (one timeline while the source's history continues).
+    #[arg(long, value_name = "DUR")]
+    base_every: Option<String>,
     /// zstd level for bases and segments.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     zstd_level: i32,
@@ -101,6 +111,35 @@ pub struct StatusArgs {
     /// Print as JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Keep the N newest timelines.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<usize>,
+    /// Keep what restores any moment of the last DUR (30d, 12h, 1d12h): the timelines from the
+    /// newest base at or before now - DUR onwards.
+    #[arg(long, value_name = "DUR")]
+    keep_within: Option<String>,
+    /// Objects of a timeline without an entry (a killed prune, or a base being stored) older
+    /// than this go too.
+    #[arg(long, value_name = "DUR", default_value = "1h")]
+    orphan_grace: String,
+    /// Delete for real (the default is a dry run that prints what would go).
+    #[arg(long, conflicts_with = "dry_run")]
+    apply: bool,
+    /// Only print what would go (the default; for scripts that want to say it).
+    #[arg(long)]
+    dry_run: bool,
+    /// Print what is kept and removed as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Print nothing unless something fails (for cron).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +168,7 @@ pub fn run(c: Cli) -> Result<Outcome, Failure> {
     match c.cmd {
         Some(Cmd::Status(a)) => status::status(a),
         Some(Cmd::Verify(a)) => verify::verify(a),
+        Some(Cmd::Prune(a)) => prune::prune(a),
         None => run::archive(c.run),
     }
 }

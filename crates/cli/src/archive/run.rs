@@ -9,6 +9,9 @@
 //!         read ─► whole commands ─► segment ─► (closed) spool ─► uploader ─► repository
 //!         REPLCONF ACK <offset> every second and on GETACK
 //!         link lost: the open segment is closed, reconnect with backoff (1 s doubling to 30 s)
+//!         --base-every: once the timeline's base is that old (outside a transaction), the open
+//!         segment is closed and the next connection asks for a full resync: a new timeline
+//!         starts where the old one ends, so `archive prune` can expire the old one
 //! SIGTERM/SIGINT: close the open segment, let the uploader drain (at most 30 s), exit 0
 //! ```
 
@@ -54,6 +57,17 @@ struct Position {
     timeline: String,
     replid: String,
     offset: u64,
+    /// When the timeline's base was taken (Unix ms).
+    base_ms: i64,
+}
+
+/// Why a connection's stream ended without an error.
+#[derive(PartialEq)]
+enum Ended {
+    /// SIGTERM or SIGINT.
+    Stop,
+    /// The base is --base-every old: start a new timeline.
+    NewBase,
 }
 
 struct Archiver {
@@ -66,10 +80,20 @@ struct Archiver {
     link_state: &'static str,
     received: Option<Position>,
     last_status: Instant,
+    base_every_ms: Option<i64>,
 }
 
 pub(super) fn archive(a: RunArgs) -> Result<Outcome, Failure> {
     let addr = a.from.clone().unwrap_or_default();
+    let base_every_ms = a
+        .base_every
+        .as_deref()
+        .map(crate::backup::retention::parse_duration)
+        .transpose()
+        .map_err(Failure)?;
+    if base_every_ms.is_some_and(|ms| ms < 1000) {
+        return Err(Failure("--base-every must be at least 1s".into()));
+    }
     let spool_dir = a.spool.clone().unwrap_or_default();
     let repo = Arc::new(Repo::open(&a.repo_arg(), true)?);
     let spool = Arc::new(
@@ -113,6 +137,7 @@ pub(super) fn archive(a: RunArgs) -> Result<Outcome, Failure> {
         link_state: "connecting",
         received: at.clone(),
         last_status: Instant::now(),
+        base_every_ms,
     };
     if let Some(p) = &at {
         ar.say(format!(
@@ -124,7 +149,16 @@ pub(super) fn archive(a: RunArgs) -> Result<Outcome, Failure> {
     while !stopping() {
         let began = Instant::now();
         match ar.session(&mut at) {
-            Ok(()) => break,
+            Ok(Ended::Stop) => break,
+            Ok(Ended::NewBase) => {
+                ar.say(
+                    "the base is --base-every old: asking for a full resync (a new timeline)"
+                        .into(),
+                );
+                at = None;
+                backoff = Duration::from_secs(1);
+                continue;
+            }
             Err(e) => {
                 ar.link_state = "down";
                 eprintln!("amber archive: {e}; reconnecting in {}s", backoff.as_secs());
@@ -180,6 +214,7 @@ fn resume_point(repo: &Repo, spooled: &[Segment]) -> Result<Option<Position>, Fa
         timeline: tl.id.clone(),
         replid,
         offset: end,
+        base_ms: tl.time_ms,
     }))
 }
 
@@ -191,7 +226,7 @@ impl Archiver {
     }
 
     /// One connection: handshake, base when needed, then the stream until it ends.
-    fn session(&mut self, at: &mut Option<Position>) -> Result<(), String> {
+    fn session(&mut self, at: &mut Option<Position>) -> Result<Ended, String> {
         let wait = Duration::from_secs(self.a.timeout.max(1));
         self.link_state = "connecting";
         let resume = at.as_ref().map(|p| (p.replid.as_str(), p.offset));
@@ -212,6 +247,7 @@ impl Archiver {
                     timeline: tl.id,
                     replid,
                     offset,
+                    base_ms: tl.time_ms,
                 });
             }
             Start::Continue { replid } => {
@@ -296,7 +332,7 @@ impl Archiver {
     /// The stream, until the link is lost (Err) or a stop is asked (Ok). A reader thread
     /// stamps each read with its arrival time as it happens (whatever this thread is doing:
     /// compressing, spooling), so times are those of the socket, not of the processing.
-    fn stream(&mut self, link: Link, pos: &mut Position) -> Result<(), String> {
+    fn stream(&mut self, link: Link, pos: &mut Position) -> Result<Ended, String> {
         let silence = Duration::from_secs(self.a.timeout.max(1));
         let Link { client, .. } = link;
         let Client { reader, writer } = client;
@@ -320,7 +356,14 @@ impl Archiver {
         let mut opened: Option<Instant> = None;
         let result = loop {
             if stopping() {
-                break Ok(());
+                break Ok(Ended::Stop);
+            }
+            if self
+                .base_every_ms
+                .is_some_and(|e| catalog::now_ms() - pos.base_ms >= e)
+                && !st.in_tx()
+            {
+                break Ok(Ended::NewBase);
             }
             if self.spooled_bytes() > self.a.spool_max_bytes {
                 // Back-pressure: the source keeps the stream in its buffer meanwhile.
@@ -358,12 +401,14 @@ impl Archiver {
                     silence.as_secs()
                 ));
             }
-            let age = catalog::now_ms() - seg.first_ms;
-            let due = seg.raw.len() as u64 >= self.a.segment_bytes || age >= self.a.flush_ms as i64;
+            let open_for = opened.map_or(Duration::ZERO, |o| o.elapsed());
+            let due = seg.raw.len() as u64 >= self.a.segment_bytes
+                || open_for >= Duration::from_millis(self.a.flush_ms);
             if !seg.is_empty() && !st.in_tx() && due {
                 if let Err(e) = self.close(&mut seg, pos) {
                     break Err(e);
                 }
+                opened = None;
             }
             if last_ack.elapsed() >= Duration::from_secs(1) {
                 last_ack = Instant::now();

@@ -96,6 +96,12 @@ impl Spool {
 
     /// The complete spooled segments, in upload order (timeline ids sort by time).
     pub fn pending(&self) -> io::Result<Vec<Segment>> {
+        self.first_pending(usize::MAX)
+    }
+
+    /// The first `k` of `pending`: only their entries are read (a backlog of thousands of
+    /// segments is not parsed again for every batch).
+    fn first_pending(&self, k: usize) -> io::Result<Vec<Segment>> {
         let mut names: Vec<String> = fs::read_dir(&self.dir)?
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -103,7 +109,7 @@ impl Spool {
             .collect();
         names.sort();
         let mut out = Vec::new();
-        for n in names {
+        for n in names.into_iter().take(k) {
             let b = fs::read(self.dir.join(&n))?;
             match layout::parse_segment(&b) {
                 Ok(s) => out.push(s),
@@ -180,7 +186,7 @@ pub fn uploader(
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        let pending = match spool.pending() {
+        let pending = match spool.first_pending(UPLOADS_AT_ONCE) {
             Ok(p) => p,
             Err(e) => {
                 note_error(&stats, format!("spool: {e}"));
@@ -194,7 +200,7 @@ pub fn uploader(
             match wake.recv_timeout(Duration::from_millis(100)) {
                 Ok(()) | Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    if spool.pending().map(|p| p.is_empty()).unwrap_or(true) {
+                    if spool.first_pending(1).map(|p| p.is_empty()).unwrap_or(true) {
                         return;
                     }
                     continue;

@@ -74,7 +74,7 @@ pub fn describe(tl: &Timeline, segs: &[Segment]) -> TimelineStatus {
     }
 }
 
-fn archiver(spool: &std::path::Path) -> Option<serde_json::Value> {
+pub(crate) fn archiver(spool: &std::path::Path) -> Option<serde_json::Value> {
     let b = std::fs::read(spool.join("status.json")).ok()?;
     let mut v: serde_json::Value = serde_json::from_slice(&b).ok()?;
     let now = catalog::now_ms();

@@ -1,6 +1,7 @@
 //! Streaming transfers to and from a repository (see `repo`): `ObjectWriter` uploads 8 MiB
 //! parts with up to `IN_FLIGHT` of them under way while the caller produces the next, and
-//! publishes the object only in `finish`; `ObjectReader` reads 8 MiB ranges.
+//! publishes the object only in `finish`; `ObjectReader` reads 8 MiB ranges, the next
+//! `READ_AHEAD` of them requested while the caller consumes the current one.
 //!
 //! On S3 an upload is a multipart upload whose id is recorded in `uploads/` before the
 //! first part goes out, and the record is removed once the upload is completed or aborted;
@@ -28,6 +29,8 @@ use super::repo::{marker_key, Backend, Repo, UploadMarker};
 const PART: usize = 8 * 1024 * 1024;
 /// Parts uploading at once (memory: this many parts plus the one being filled).
 const IN_FLIGHT: usize = 4;
+/// Ranged reads under way ahead of the one being consumed.
+const READ_AHEAD: usize = 2;
 /// How often an S3 upload in progress refreshes its record in uploads/.
 const TOUCH: Duration = Duration::from_secs(60);
 
@@ -107,6 +110,7 @@ impl Repo {
             size,
             pos: 0,
             chunk: Bytes::new(),
+            ahead: VecDeque::new(),
         })
     }
 }
@@ -253,8 +257,19 @@ pub struct ObjectReader<'a> {
     repo: &'a Repo,
     path: Path,
     size: u64,
+    /// Where the next range to request starts.
     pos: u64,
     chunk: Bytes,
+    /// Ranges requested, in order: (expected length, the request).
+    ahead: VecDeque<(u64, JoinHandle<object_store::Result<Bytes>>)>,
+}
+
+impl Drop for ObjectReader<'_> {
+    fn drop(&mut self) {
+        for (_, t) in self.ahead.drain(..) {
+            t.abort();
+        }
+    }
 }
 
 impl ObjectReader<'_> {
@@ -263,26 +278,41 @@ impl ObjectReader<'_> {
     }
 }
 
+impl ObjectReader<'_> {
+    /// Requests ranges until `READ_AHEAD` + 1 are under way or the object is covered.
+    fn request(&mut self) {
+        while self.ahead.len() <= READ_AHEAD && self.pos < self.size {
+            let end = (self.pos + PART as u64).min(self.size);
+            let (store, path, range) = (self.repo.store.clone(), self.path.clone(), self.pos..end);
+            let t = self
+                .repo
+                .rt
+                .spawn(async move { store.get_range(&path, range).await });
+            self.ahead.push_back((end - self.pos, t));
+            self.pos = end;
+        }
+    }
+}
+
 impl Read for ObjectReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.chunk.is_empty() {
-            if self.pos >= self.size {
+            self.request();
+            let Some((want, t)) = self.ahead.pop_front() else {
                 return Ok(0);
-            }
-            let end = (self.pos + PART as u64).min(self.size);
-            let b = self
-                .repo
-                .rt
-                .block_on(self.repo.store.get_range(&self.path, self.pos..end))
-                .map_err(|e| self.repo.err(self.path.as_ref(), e))?;
-            if b.is_empty() {
+            };
+            let b = match self.repo.rt.block_on(t) {
+                Ok(r) => r.map_err(|e| self.repo.err(self.path.as_ref(), e))?,
+                Err(e) => return Err(io::Error::other(format!("{}: read task: {e}", self.path))),
+            };
+            if b.len() as u64 != want {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!("{} is shorter than its listed size", self.path),
                 ));
             }
-            self.pos += b.len() as u64;
             self.chunk = b;
+            self.request();
         }
         let k = out.len().min(self.chunk.len());
         out[..k].copy_from_slice(&self.chunk[..k]);

@@ -16,6 +16,7 @@ mod offline;
 mod online;
 pub mod pick;
 mod pitr;
+mod writeback;
 
 use std::path::PathBuf;
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::aof_base::{self, FreshAof};
 use super::inuse;
 use super::pick::Skipped;
+use super::writeback::Writeback;
 use super::Args;
 use crate::backup::catalog::{self, Entry};
 use crate::backup::print_json;
@@ -307,8 +308,9 @@ pub(super) fn download(
     entry: &Want,
     quiet: bool,
     mut rdb: Option<&mut AtomicFile>,
-    mut base: Option<File>,
+    base: Option<File>,
 ) -> io::Result<Option<String>> {
+    let mut base = base.map(Writeback::new);
     let r = repo.reader(entry.object)?;
     let mut unpack = Unpack::new(r)?;
     let mut bar = Progress::new("restoring", entry.raw_size, quiet);
@@ -341,7 +343,7 @@ pub(super) fn download(
         ));
     }
     if let Some(b) = base {
-        b.sync_all()?;
+        b.finish()?;
     }
     Ok(None)
 }

@@ -21,11 +21,13 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
 use super::aof_base::FreshAof;
 use super::offline::{self, OfflineReport, Staged, Want};
+use super::writeback::Writeback;
 use super::Args;
 use crate::archive::layout::{self, Segment, Timeline};
 use crate::archive::segment;
@@ -384,6 +386,9 @@ pub(super) fn run(a: &Args, repo: &Repo) -> Result<Outcome, Failure> {
 
 /// Writes the staged AOF directory: base, commands up to the limit, manifest. `Some`: the
 /// base is not what its entry says (nothing usable).
+///
+/// Three threads at once: the base is downloaded, checked and written; the segments are
+/// fetched and checked ahead (a few at most); this thread cuts and writes the commands.
 fn stage(
     a: &Args,
     repo: &Repo,
@@ -400,15 +405,16 @@ fn stage(
         raw_sha256: &tl.base.raw_sha256,
         stored_sha256: &tl.base.stored_sha256,
     };
-    if let Some(p) = offline::download(repo, &want, a.quiet || a.json, None, Some(base))? {
-        return Ok(Some(format!("the base of timeline {}: {p}", tl.id)));
-    }
     let incr = offline::new_file(&staged.aof_tmp.join(&staged.fresh.incr_name))?;
-    let mut incr = BufWriter::with_capacity(1 << 20, incr);
     let segs = layout::segments(repo, &tl.id)
         .map_err(|f| std::io::Error::other(f.0))?
         .0;
     let (n, gap_at) = layout::contiguous(tl.start_offset, &segs);
+    // The segments the limit can reach: those after begin past it.
+    let reach = segs[..n]
+        .iter()
+        .take_while(|s| s.first_ms <= lim.time_ms && s.start_offset < lim.offset)
+        .count();
     let mut rp = Replay {
         lim,
         at: report.restored_to.clone(),
@@ -417,31 +423,35 @@ fn stage(
         done: false,
     };
     rp.at.time_ms = Some(tl.time_ms);
-    let mut buf = Vec::new();
-    for s in &segs[..n] {
-        if rp.done {
-            break;
-        }
-        if s.first_ms > lim.time_ms || s.start_offset >= lim.offset {
-            rp.done = true;
-            break;
-        }
-        let raw = match layout::load_segment(repo, s)? {
-            Ok(raw) => raw,
-            Err(p) => {
-                report.stopped = Some(format!("segment {p}"));
-                break;
+    let quiet = a.quiet || a.json;
+    let base_problem = std::thread::scope(|sc| -> std::io::Result<Option<String>> {
+        let base_job = sc.spawn(|| offline::download(repo, &want, quiet, None, Some(base)));
+        let (tx, rx) = mpsc::sync_channel(AHEAD);
+        let todo = &segs[..reach];
+        sc.spawn(move || {
+            for s in todo {
+                let r = layout::load_segment(repo, s);
+                let last = !matches!(r, Ok(Ok(_)));
+                if tx.send(r).is_err() || last {
+                    break;
+                }
             }
-        };
-        buf.clear();
-        let saved = (rp.at.clone(), rp.commands, rp.tx.clone());
-        if let Err(p) = rp.segment(&raw, s, &mut buf) {
-            (rp.at, rp.commands, rp.tx) = saved;
-            report.stopped = Some(format!("segment {}: {p}", s.object));
-            break;
-        }
-        incr.write_all(&buf)?;
-        report.segments_applied += 1;
+        });
+        let replayed = replay(&rx, todo, &mut rp, incr, report);
+        // The loader stops at its next send.
+        drop(rx);
+        let base = base_job
+            .join()
+            .map_err(|_| std::io::Error::other("the base download panicked"))?;
+        replayed?;
+        base
+    })?;
+    if let Some(p) = base_problem {
+        return Ok(Some(format!("the base of timeline {}: {p}", tl.id)));
+    }
+    if report.stopped.is_none() && !rp.done && reach < n {
+        // The next segment begins past the limit.
+        rp.done = true;
     }
     if report.stopped.is_none() && !rp.done && n < segs.len() {
         report.stopped = Some(format!(
@@ -462,8 +472,6 @@ fn stage(
             rp.at.time_ms.map(catalog::rfc3339).unwrap_or_default()
         ));
     }
-    let file: File = incr.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
     staged
         .fresh
         .manifest
@@ -472,6 +480,50 @@ fn stage(
     report.restored_to = rp.at;
     report.commands_applied = rp.commands;
     Ok(None)
+}
+
+/// Segments fetched and checked ahead of the replay.
+const AHEAD: usize = 4;
+
+type Loaded = std::io::Result<Result<Vec<u8>, String>>;
+
+/// The commands of the checked segments `rx` delivers (those of `todo`, in order) into the
+/// incr file, up to the limit or the first bad segment; the file made durable.
+fn replay(
+    rx: &mpsc::Receiver<Loaded>,
+    todo: &[Segment],
+    rp: &mut Replay,
+    incr: File,
+    report: &mut Report,
+) -> std::io::Result<()> {
+    let mut incr = BufWriter::with_capacity(1 << 20, Writeback::new(incr));
+    let mut buf = Vec::new();
+    for s in todo {
+        if rp.done {
+            break;
+        }
+        let loaded = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the segment loader stopped"))?;
+        let raw = match loaded? {
+            Ok(raw) => raw,
+            Err(p) => {
+                report.stopped = Some(format!("segment {p}"));
+                break;
+            }
+        };
+        buf.clear();
+        let saved = (rp.at.clone(), rp.commands, rp.tx.clone());
+        if let Err(p) = rp.segment(&raw, s, &mut buf) {
+            (rp.at, rp.commands, rp.tx) = saved;
+            report.stopped = Some(format!("segment {}: {p}", s.object));
+            break;
+        }
+        incr.write_all(&buf)?;
+        report.segments_applied += 1;
+    }
+    incr.into_inner().map_err(|e| e.into_error())?.finish()?;
+    Ok(())
 }
 
 fn finish(a: &Args, r: Report) -> Result<Outcome, Failure> {

@@ -8,8 +8,10 @@
 //! server.rs  from INFO/CONFIG: server, persistence, misconf, last_save, fork, aof_status, aof_fsync
 //! dir.rs     the data directory: dir_writable, disk_space
 //! files.rs   the files: rdb_file, aof_files, rdb_vs_aof
+//! archive.rs the continuous archive (--archive): archive
 //! ```
 
+pub mod archive;
 mod dir;
 mod files;
 mod server;
@@ -36,6 +38,7 @@ pub const CHECKS: &[&str] = &[
     "rdb_file",
     "aof_files",
     "rdb_vs_aof",
+    "archive",
 ];
 
 /// What this machine sees of the server's data directory.
@@ -104,7 +107,11 @@ pub fn parse_save(s: &str) -> Vec<(u64, u64)> {
         .collect()
 }
 
-pub fn run_all(srv: &Server, data_dir: Option<&Path>) -> Vec<Finding> {
+pub fn run_all(
+    srv: &Server,
+    data_dir: Option<&Path>,
+    arch: Option<&archive::ArchiveOpts>,
+) -> Vec<Finding> {
     let same_host = is_loopback(&srv.addr);
     let server_dir = srv.config("dir").map(PathBuf::from);
     let local =
@@ -144,6 +151,7 @@ pub fn run_all(srv: &Server, data_dir: Option<&Path>) -> Vec<Finding> {
         rdb_file(&ctx),
         aof_files(&ctx),
         rdb_vs_aof(&ctx),
+        archive::archive(srv, arch),
     ];
     debug_assert!(out.iter().map(|f| f.check).eq(CHECKS.iter().copied()));
     if let Some(l) = &ctx.local {
@@ -234,7 +242,7 @@ mod tests {
             ping: Reply::Status("PONG".into()),
             latency: Vec::new(),
         };
-        let f = run_all(&srv, None);
+        let f = run_all(&srv, None, None);
         let names: Vec<&str> = f.iter().map(|f| f.check).collect();
         assert_eq!(names, CHECKS);
         assert_eq!(f[1].code.as_deref(), Some("NO_PERSISTENCE"));
