@@ -160,11 +160,13 @@ impl Config {
                     "remove the line; Amber has no module support.",
                 ))
             }
-            "user" => {
-                return Err(refuse(
-                    "this version of Amber does not support ACL users",
-                    "remove the line; the default user's password is set with `requirepass`.",
-                ))
+            "user" if args.len() >= 2 => {
+                let user = args[1..].to_vec();
+                crate::acl::file::check_config_user(&self.acl_users, &user).map_err(|reason| {
+                    refuse(reason, "correct the rule (see ACL SETUSER), or remove it.")
+                })?;
+                self.acl_users.push(user);
+                return Ok(());
             }
             _ => {}
         }

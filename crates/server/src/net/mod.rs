@@ -223,6 +223,10 @@ async fn serve(config: Config, log: Logger) -> i32 {
         log.notice(&format!("Running mode=standalone, port={}.", config.port));
     }
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
+    if let Err(e) = crate::acl::file::load_at_startup(&mut srv.borrow_mut()) {
+        log.warning(&e);
+        return 1;
+    }
     srv.borrow_mut().rdb_not_loaded = rdb_not_loaded;
     log.notice("Server initialized");
     srv.borrow_mut().self_ref = Rc::downgrade(&srv);
@@ -402,7 +406,7 @@ async fn admit<S>(
         s.stats.total_connections_received += 1;
         let id = s.next_client_id;
         s.next_client_id += 1;
-        let authenticated = s.config.requirepass.is_none();
+        let authenticated = crate::acl::default_open(&s);
         let mut c = Client::new(id, addr, laddr, fd, authenticated);
         c.is_local = local;
         c.is_unix = unix;
