@@ -5,7 +5,6 @@ use super::rules::{Selector, User, KEY_READ, KEY_WRITE};
 use super::table::{table, Channels};
 use crate::cmd::getkeys::flags as kf;
 use crate::cmd::glob::matches as glob_match;
-use crate::cmd::NO_AUTH;
 
 /// Why a command was refused, in Redis's order of relevance (ACL_DENIED_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,7 +29,7 @@ fn selector_check(
 ) -> Result<(), Refusal> {
     let t = table();
     let info = &t.cmds[usize::from(id)];
-    if !s.allcommands && info.cmd.flags & NO_AUTH == 0 && !s.bit(usize::from(id)) {
+    if !s.allcommands && !info.no_auth() && !s.bit(usize::from(id)) {
         let idx = if info.parent.is_some() { 2 } else { 1 };
         let allowed = args.len() >= 2
             && s.firstargs

@@ -356,7 +356,7 @@ fn help(ctx: &mut Ctx<'_>) -> Reply {
         "WHOAMI",
         "    Return the current connection username.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     ctx.help_lines(LINES)
 }

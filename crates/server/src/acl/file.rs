@@ -104,7 +104,10 @@ const MAX_FILE: u64 = 64 << 20;
 pub(crate) fn load_file(srv: &mut Server, me: &mut Option<&mut Client>) -> Result<(), String> {
     let fname = acl_filename(srv);
     let text = read_capped(&fname).map_err(|e| {
-        format!("Error loading ACLs, opening file '{fname}': {e}")
+        format!(
+            "Error loading ACLs, opening file '{fname}': {}",
+            crate::durability::aof::failure::strerror_of(&e)
+        )
     })?;
     let all = pubsub_all(srv);
     let mut users: BTreeMap<Vec<u8>, User> = BTreeMap::new();
@@ -220,6 +223,20 @@ pub(crate) fn file_text(acl: &Acl) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+/// The `user` lines CONFIG REWRITE writes (rewriteConfigUserOption); None with an ACL file.
+pub(crate) fn config_user_lines(srv: &Server) -> Option<Vec<String>> {
+    if !acl_filename(srv).is_empty() {
+        return None;
+    }
+    let lines = srv
+        .acl
+        .users
+        .values()
+        .map(|u| String::from_utf8_lossy(&user_line(&u.borrow())).into_owned())
+        .collect();
+    Some(lines)
 }
 
 /// ACLSaveToFile: written to a temp file beside it, then renamed over it.

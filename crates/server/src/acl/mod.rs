@@ -21,6 +21,7 @@ pub(crate) mod command;
 pub(crate) mod describe;
 pub(crate) mod file;
 pub(crate) mod log;
+mod redis_commands;
 pub(crate) mod rules;
 pub(crate) mod table;
 

@@ -266,7 +266,7 @@ impl Selector {
         if sub.is_empty() {
             return Err(RuleError::Syntax);
         }
-        if !info.cmd.subcommands.is_empty() {
+        if !info.subs.is_empty() {
             let sid = t.lookup(name).ok_or(RuleError::UnknownCommand)?;
             self.change_perm(sid, true);
         } else {

@@ -55,7 +55,9 @@ pub(crate) enum Channels {
 }
 
 pub(crate) struct CmdInfo {
-    pub(crate) cmd: &'static Command,
+    /// Amber's command; None for a Redis command Amber does not have (rules may still name
+    /// it, as Redis's ACL files do).
+    pub(crate) cmd: Option<&'static Command>,
     pub(crate) parent: Option<u16>,
     /// "get", "config|get".
     pub(crate) full: String,
@@ -65,15 +67,24 @@ pub(crate) struct CmdInfo {
     pub(crate) has_keys: bool,
 }
 
+impl CmdInfo {
+    /// NO_AUTH commands (AUTH, HELLO) are never refused by the command rules.
+    pub(crate) fn no_auth(&self) -> bool {
+        self.cmd.is_some_and(|c| c.flags & crate::cmd::NO_AUTH != 0)
+    }
+}
+
 pub(crate) struct Table {
     pub(crate) cmds: Vec<CmdInfo>,
-    /// The top-level commands, in table order.
+    /// The top-level commands, by name.
     pub(crate) top: Vec<u16>,
     by_ptr: HashMap<usize, u16>,
     by_name: HashMap<String, u16>,
 }
 
 impl Table {
+    /// Redis's command table, then Amber's commands mapped onto it (and any Redis lacks
+    /// added with the categories Amber gives them).
     fn build() -> Table {
         let mut t = Table {
             cmds: Vec::new(),
@@ -81,50 +92,66 @@ impl Table {
             by_ptr: HashMap::new(),
             by_name: HashMap::new(),
         };
+        for (full, cats) in super::redis_commands::REDIS_COMMANDS {
+            t.add(full, *cats);
+        }
         for fam in families() {
             for c in fam.iter() {
-                let id = t.add(c, None);
-                t.top.push(id);
+                t.map(c, None);
                 for s in c.subcommands {
-                    let sid = t.add(s, Some(id));
-                    t.cmds[usize::from(id)].subs.push(sid);
+                    t.map(s, Some(c));
                 }
             }
         }
         t
     }
 
-    fn add(&mut self, c: &'static Command, parent: Option<u16>) -> u16 {
+    fn add(&mut self, full: &str, cats: u32) -> u16 {
         let id = self.cmds.len() as u16;
-        let full = match parent {
-            Some(p) => format!("{}|{}", self.cmds[usize::from(p)].full, c.name),
-            None => c.name.to_string(),
-        };
-        let mut cats = 0;
-        for cat in crate::cmd::server_admin::acl_categories(c) {
-            if let Some(b) = category_bit(cat.trim_start_matches('@').as_bytes()) {
-                cats |= b;
-            }
-        }
-        let channels = match (parent, c.name) {
-            (None, "subscribe" | "ssubscribe") => Channels::Subscribe,
-            (None, "psubscribe") => Channels::PSubscribe,
-            (None, "publish" | "spublish") => Channels::Publish,
+        let parent = full
+            .split_once('|')
+            .and_then(|(p, _)| self.by_name.get(p).copied());
+        let channels = match full {
+            "subscribe" | "ssubscribe" => Channels::Subscribe,
+            "psubscribe" => Channels::PSubscribe,
+            "publish" | "spublish" => Channels::Publish,
             _ => Channels::None,
         };
-        let has_keys = crate::cmd::getkeys::has_keys(&full);
-        self.by_ptr.insert(c as *const Command as usize, id);
-        self.by_name.insert(full.clone(), id);
+        match parent {
+            Some(p) => self.cmds[usize::from(p)].subs.push(id),
+            None => self.top.push(id),
+        }
+        self.by_name.insert(full.to_string(), id);
         self.cmds.push(CmdInfo {
-            cmd: c,
+            cmd: None,
             parent,
-            full,
+            full: full.to_string(),
             cats,
             subs: Vec::new(),
             channels,
-            has_keys,
+            has_keys: false,
         });
         id
+    }
+
+    fn map(&mut self, c: &'static Command, parent: Option<&'static Command>) {
+        let full = crate::cmd::full_name(parent, c);
+        let id = match self.by_name.get(&full) {
+            Some(&id) => id,
+            None => {
+                let mut cats = 0;
+                for cat in crate::cmd::server_admin::acl_categories(c) {
+                    if let Some(b) = category_bit(cat.trim_start_matches('@').as_bytes()) {
+                        cats |= b;
+                    }
+                }
+                self.add(&full, cats)
+            }
+        };
+        let info = &mut self.cmds[usize::from(id)];
+        info.cmd = Some(c);
+        info.has_keys = crate::cmd::getkeys::has_keys(&full);
+        self.by_ptr.insert(c as *const Command as usize, id);
     }
 
     /// The id of a command of the table.

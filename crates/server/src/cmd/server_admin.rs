@@ -524,7 +524,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn config_rewrite(ctx: &mut Ctx<'_>) -> Reply {
-    match ctx.srv.config.rewrite() {
+    let users = crate::acl::file::config_user_lines(ctx.srv);
+    match ctx.srv.config.rewrite(users.as_deref()) {
         Ok(()) => {
             ctx.srv.log.notice("CONFIG REWRITE executed with success.");
             ctx.cl.out.ok();
