@@ -320,3 +320,6 @@ pub(crate) fn kill_pubsub_clients_if_needed(srv: &mut Server, me: &mut Client, u
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
