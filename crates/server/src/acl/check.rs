@@ -122,4 +122,3 @@ pub(crate) fn user_check(u: &User, id: u16, args: &[Vec<u8>]) -> Result<(), Refu
     }
     Err(relevant)
 }
-

@@ -273,10 +273,7 @@ fn log(ctx: &mut Ctx<'_>) -> Reply {
         count = args::int(a)?.max(0);
     }
     let now = crate::server::unix_ms();
-    ctx.srv
-        .acl
-        .log
-        .reply(&mut ctx.cl.out, count as usize, now);
+    ctx.srv.acl.log.reply(&mut ctx.cl.out, count as usize, now);
     Ok(())
 }
 

@@ -16,7 +16,11 @@ use crate::server::Server;
 pub(crate) fn check_config_user(seen: &[Vec<Vec<u8>>], args: &[Vec<u8>]) -> Result<(), String> {
     let declaration = |i: usize, e: RuleError| {
         // Redis names argv[j] (j counted from the rules), whatever the word it is.
-        let word = if i == 0 { b"user".to_vec() } else { args.get(i - 1).cloned().unwrap_or_default() };
+        let word = if i == 0 {
+            b"user".to_vec()
+        } else {
+            args.get(i - 1).cloned().unwrap_or_default()
+        };
         format!(
             "Error in user declaration '{}': {}",
             String::from_utf8_lossy(&word),
@@ -91,7 +95,11 @@ pub(crate) fn load_at_startup(srv: &mut Server) -> Result<(), String> {
 
 /// The aclfile directive ("" when there is none).
 pub(crate) fn acl_filename(srv: &Server) -> String {
-    srv.config.accepted.get("aclfile").cloned().unwrap_or_default()
+    srv.config
+        .accepted
+        .get("aclfile")
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The most a line of an ACL file is read as (fgets's buffer joins lines anyway; this caps
@@ -179,11 +187,16 @@ pub(crate) fn load_file(srv: &mut Server, me: &mut Option<&mut Client>) -> Resul
 
 /// Replaces the users with a loaded set: the default user object takes the new default's
 /// rules; the clients of every other old user are closed.
-fn install(srv: &mut Server, me: &mut Option<&mut Client>, mut users: BTreeMap<Vec<u8>, User>, all: bool) {
+fn install(
+    srv: &mut Server,
+    me: &mut Option<&mut Client>,
+    mut users: BTreeMap<Vec<u8>, User>,
+    all: bool,
+) {
     let new_default = users
         .remove(&b"default"[..])
         .unwrap_or_else(|| User::default_user(all));
-    let old = std::mem::replace(&mut srv.acl.users, BTreeMap::new());
+    let old = std::mem::take(&mut srv.acl.users);
     *srv.acl.default.borrow_mut() = new_default;
     for (name, u) in old {
         if name != b"default" {
@@ -211,7 +224,10 @@ fn read_capped(path: &str) -> std::io::Result<Vec<u8>> {
 
 fn trim<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
     let start = s.iter().position(|b| !set.contains(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !set.contains(b)).map_or(start, |e| e + 1);
+    let end = s
+        .iter()
+        .rposition(|b| !set.contains(b))
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 
@@ -243,7 +259,11 @@ pub(crate) fn config_user_lines(srv: &Server) -> Option<Vec<String>> {
 pub(crate) fn save_file(srv: &Server) -> Result<(), String> {
     let fname = acl_filename(srv);
     let text = file_text(&srv.acl);
-    let tmp = format!("{fname}.tmp-{}-{}", std::process::id(), crate::server::unix_ms());
+    let tmp = format!(
+        "{fname}.tmp-{}-{}",
+        std::process::id(),
+        crate::server::unix_ms()
+    );
     let res = (|| -> std::io::Result<()> {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()

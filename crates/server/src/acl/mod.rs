@@ -111,7 +111,14 @@ pub(crate) fn set_default_password(srv: &mut Server, pass: Option<&[u8]>) {
 }
 
 /// Logs an event for this client (addACLLogEntry).
-fn log_event(srv: &mut Server, info_of: &Client, reason: Denied, ctx: Context, object: Vec<u8>, username: Vec<u8>) {
+fn log_event(
+    srv: &mut Server,
+    info_of: &Client,
+    reason: Denied,
+    ctx: Context,
+    object: Vec<u8>,
+    username: Vec<u8>,
+) {
     let client_info = crate::cmd::connection::client_line(info_of, false);
     let max = log_max_len(srv);
     let now = crate::server::unix_ms();
@@ -130,7 +137,13 @@ fn log_event(srv: &mut Server, info_of: &Client, reason: Denied, ctx: Context, o
 
 /// AUTH and HELLO AUTH (ACLAuthenticateUser): on success the client runs as the user; on
 /// failure the attempt is logged. `argv0` is the command as the client spelled it.
-pub(crate) fn authenticate(srv: &mut Server, cl: &mut Client, name: &[u8], pass: &[u8], argv0: &[u8]) -> bool {
+pub(crate) fn authenticate(
+    srv: &mut Server,
+    cl: &mut Client,
+    name: &[u8],
+    pass: &[u8],
+    argv0: &[u8],
+) -> bool {
     let found = srv.acl.users.get(name).cloned();
     if let Some(u) = found.filter(|u| u.borrow().password_ok(pass)) {
         cl.authenticated = true;
@@ -192,7 +205,12 @@ fn refusal(
 }
 
 /// processCommand's ACL step: None, or the NOPERM error to reply.
-pub(crate) fn check_command(srv: &mut Server, cl: &Client, cmd: &'static Command, args: &[Vec<u8>]) -> Option<String> {
+pub(crate) fn check_command(
+    srv: &mut Server,
+    cl: &Client,
+    cmd: &'static Command,
+    args: &[Vec<u8>],
+) -> Option<String> {
     let ctx = if cl.in_multi() {
         Context::Multi
     } else {
@@ -201,14 +219,25 @@ pub(crate) fn check_command(srv: &mut Server, cl: &Client, cmd: &'static Command
     let (why, full) = refusal(srv, cl, cl, cmd, args, ctx)?;
     Some(match why {
         Denied::Cmd => format!("NOPERM this user has no permissions to run the '{full}' command"),
-        Denied::Key => "NOPERM this user has no permissions to access one of the keys used as arguments".to_string(),
-        Denied::Channel => "NOPERM this user has no permissions to access one of the channels used as arguments".to_string(),
+        Denied::Key => {
+            "NOPERM this user has no permissions to access one of the keys used as arguments"
+                .to_string()
+        }
+        Denied::Channel => {
+            "NOPERM this user has no permissions to access one of the channels used as arguments"
+                .to_string()
+        }
         Denied::Auth => "ERR no permission".to_string(),
     })
 }
 
 /// EXEC's check of each queued command (the rules may have changed since it was queued).
-pub(crate) fn check_queued(srv: &mut Server, cl: &Client, cmd: &'static Command, args: &[Vec<u8>]) -> Option<String> {
+pub(crate) fn check_queued(
+    srv: &mut Server,
+    cl: &Client,
+    cmd: &'static Command,
+    args: &[Vec<u8>],
+) -> Option<String> {
     let (why, _) = refusal(srv, cl, cl, cmd, args, Context::Multi)?;
     let reason = match why {
         Denied::Cmd => "no permission to execute the command or subcommand",
@@ -232,9 +261,17 @@ fn error_message(why: Denied) -> &'static str {
 /// redis.call / pcall's check (scriptVerifyACL): the script's client runs as the caller's
 /// user (scripting/run.rs sets it). None, or the error text for the script. The log's
 /// client-info describes the script's client (Redis describes the caller).
-pub(crate) fn check_script_call(srv: &mut Server, sc: &Client, cmd: &'static Command, args: &[Vec<u8>]) -> Option<String> {
+pub(crate) fn check_script_call(
+    srv: &mut Server,
+    sc: &Client,
+    cmd: &'static Command,
+    args: &[Vec<u8>],
+) -> Option<String> {
     let (why, _) = refusal(srv, sc, sc, cmd, args, Context::Lua)?;
-    Some(format!("The user executing the script {}", error_message(why)))
+    Some(format!(
+        "The user executing the script {}",
+        error_message(why)
+    ))
 }
 
 /// ACL DRYRUN's text for a refusal.
@@ -281,7 +318,12 @@ pub(crate) fn kill_clients_of(srv: &mut Server, me: Option<&mut Client>, u: &Use
 
 /// ACLKillPubsubClientsIfNeeded: after `u` changed to `new`, its pub/sub clients whose
 /// subscriptions the new channel rules no longer allow are closed.
-pub(crate) fn kill_pubsub_clients_if_needed(srv: &mut Server, me: &mut Client, u: &UserRef, new: &User) {
+pub(crate) fn kill_pubsub_clients_if_needed(
+    srv: &mut Server,
+    me: &mut Client,
+    u: &UserRef,
+    new: &User,
+) {
     if new.selectors.iter().any(|s| s.allchannels) {
         return;
     }
@@ -301,7 +343,10 @@ pub(crate) fn kill_pubsub_clients_if_needed(srv: &mut Server, me: &mut Client, u
     }
     let violates = |c: &Client| {
         c.subscriptions() > 0
-            && (c.patterns.iter().any(|p| !check::channel_allowed(&upcoming, p, true))
+            && (c
+                .patterns
+                .iter()
+                .any(|p| !check::channel_allowed(&upcoming, p, true))
                 || c.channels
                     .iter()
                     .chain(c.shard_channels.iter())

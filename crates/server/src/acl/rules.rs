@@ -192,9 +192,7 @@ impl Selector {
         } else if op[0] == b'+' && op.get(1) != Some(&b'@') {
             self.allow_command(&op[1..])?;
         } else if op[0] == b'-' && op.get(1) != Some(&b'@') {
-            let id = table()
-                .lookup(&op[1..])
-                .ok_or(RuleError::UnknownCommand)?;
+            let id = table().lookup(&op[1..]).ok_or(RuleError::UnknownCommand)?;
             self.change_perm(id, false);
         } else if (op[0] == b'+' || op[0] == b'-') && op.get(1) == Some(&b'@') {
             let cat = category_bit(&op[2..]).ok_or(RuleError::UnknownCommand)?;
@@ -316,7 +314,9 @@ pub(crate) fn hash_password(pass: &[u8]) -> String {
 }
 
 fn valid_hash(h: &[u8]) -> bool {
-    h.len() == 64 && h.iter().all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    h.len() == 64
+        && h.iter()
+            .all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 impl User {

@@ -51,7 +51,10 @@ fn bad_rules_give_redis_errors() {
         RuleError::UnknownCommand.message(),
         "Unknown command or category name in ACL"
     );
-    assert_eq!(merge_selectors(&[b"(+get".to_vec(), b"~x".to_vec()]), Err(0));
+    assert_eq!(
+        merge_selectors(&[b"(+get".to_vec(), b"~x".to_vec()]),
+        Err(0)
+    );
 }
 
 #[test]
@@ -59,7 +62,15 @@ fn descriptions_read_as_redis_writes_them() {
     let mut u = User::new(b"u1", false);
     apply_all(
         &mut u,
-        &["on", ">pw", "~app:*", "+@read", "-@dangerous", "%R~r*", "&ch*"],
+        &[
+            "on",
+            ">pw",
+            "~app:*",
+            "+@read",
+            "-@dangerous",
+            "%R~r*",
+            "&ch*",
+        ],
     )
     .unwrap();
     assert_eq!(
@@ -67,10 +78,23 @@ fn descriptions_read_as_redis_writes_them() {
         "on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~app:* %R~r* resetchannels &ch* -@all +@read -keys -sort_ro"
     );
     let d = User::default_user(false);
-    assert_eq!(String::from_utf8(user(&d)).unwrap(), "on nopass ~* &* +@all");
+    assert_eq!(
+        String::from_utf8(user(&d)).unwrap(),
+        "on nopass ~* &* +@all"
+    );
     assert!(d.unrestricted());
     let mut r = User::new(b"r", false);
-    apply_all(&mut r, &["+@all", "-@dangerous", "+select|0", "-config", "+config|get"]).unwrap();
+    apply_all(
+        &mut r,
+        &[
+            "+@all",
+            "-@dangerous",
+            "+select|0",
+            "-config",
+            "+config|get",
+        ],
+    )
+    .unwrap();
     assert!(command_rules(&r.selectors[0]).starts_with("+@all -@dangerous"));
 }
 
@@ -89,12 +113,53 @@ fn round_trips(u: &User) {
 }
 
 const WORDS: &[&str] = &[
-    "on", "off", "nopass", "resetpass", "reset", "allkeys", "resetkeys", "allchannels",
-    "resetchannels", "allcommands", "nocommands", "clearselectors", "+@all", "-@all",
-    "+@read", "-@write", "+@dangerous", "-@admin", "+get", "-set", "+config|get", "-config",
-    "+client|id", "+select|0", "+debug|object", "~k*", "%R~r*", "%W~w*", "%RW~x", "&ch*",
-    ">pw", "<pw", "#", "!", "(", ")", "(+get ~s*)", "( ", "|", "%", "~", "&", "+", "-",
-    "+@", "sanitize-payload", "skip-sanitize-payload",
+    "on",
+    "off",
+    "nopass",
+    "resetpass",
+    "reset",
+    "allkeys",
+    "resetkeys",
+    "allchannels",
+    "resetchannels",
+    "allcommands",
+    "nocommands",
+    "clearselectors",
+    "+@all",
+    "-@all",
+    "+@read",
+    "-@write",
+    "+@dangerous",
+    "-@admin",
+    "+get",
+    "-set",
+    "+config|get",
+    "-config",
+    "+client|id",
+    "+select|0",
+    "+debug|object",
+    "~k*",
+    "%R~r*",
+    "%W~w*",
+    "%RW~x",
+    "&ch*",
+    ">pw",
+    "<pw",
+    "#",
+    "!",
+    "(",
+    ")",
+    "(+get ~s*)",
+    "( ",
+    "|",
+    "%",
+    "~",
+    "&",
+    "+",
+    "-",
+    "+@",
+    "sanitize-payload",
+    "skip-sanitize-payload",
 ];
 
 #[test]

@@ -85,7 +85,10 @@ fn rewrite_text(old: &str, c: &Config, users: Option<&[String]>) -> String {
         }
         let name = amber_resp::parse::split_args(line.as_bytes())
             .and_then(|a| a.first().map(|n| String::from_utf8_lossy(n).into_owned()));
-        if name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("user")) {
+        if name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case("user"))
+        {
             user_at.push(lines.len());
         } else if let Some(d) = name.as_deref().and_then(find) {
             at.entry(d.name()).or_default().push(lines.len());
