@@ -630,3 +630,20 @@ def test_backup_and_doctor_as_least_privilege_user(tmp_path):
         assert not [e for e in log if b"info" in e or b"psync" in e], log
     finally:
         s.stop()
+
+
+def test_setuser_is_redacted_in_the_slowlog(pair, admins):
+    for c in admins:
+        c.config_set("slowlog-log-slower-than", 0)
+        c.slowlog_reset()
+    try:
+        agree(admins, "ACL", "SETUSER", "hidden", "on", ">secret", "~k*")
+        got = []
+        for c in admins:
+            entries = raw_command(c, "SLOWLOG", "GET", 10)
+            got.append([e[3] for e in entries if e[3][0].upper() in (b"ACL", b"AUTH")])
+        assert got[0] == got[1]
+        assert [b"ACL", b"SETUSER"] + [b"(redacted)"] * 4 in got[0], got[0]
+    finally:
+        for c in admins:
+            c.config_set("slowlog-log-slower-than", 10000)
