@@ -202,7 +202,8 @@ COMMANDS = ["get", "set", "del", "mget", "mset", "lpush", "lrange", "hset", "hge
 SUBCOMMANDS = ["config|get", "config|set", "client|id", "client|list", "object|encoding",
                "debug|object", "memory|usage"]
 FIRSTARGS = ["select|0", "get|k:1", "set|w:1"]
-KEY_RULES = ["~k:*", "%R~r:*", "%W~w:*", "%RW~rw:*", "~k:1", "resetkeys", "allkeys", "~*"]
+KEY_RULES = ["~k:*", "%R~r:*", "%W~w:*", "%RW~rw:*", "~k:1", "resetkeys", "allkeys", "~*",
+             "%R~*"]
 CHANNEL_RULES = ["&ch:*", "&news", "resetchannels", "allchannels", "&pat:*"]
 
 
@@ -239,6 +240,8 @@ PROBES = [
     (("INCR", "rw:n"), True), (("LPUSH", "k:l", "a"), True), (("LRANGE", "r:l", 0, -1), True),
     (("HSET", "w:h", "f", "v"), True), (("HGET", "r:h", "f"), True), (("EXPIRE", "k:1", 100), True),
     (("RENAME", "k:1", "w:9"), True), (("SORT", "k:l", "STORE", "w:s"), True),
+    (("SORT", "k:l", "BY", "r:*", "ALPHA"), True), (("SORT", "k:l", "GET", "#", "ALPHA"), True),
+    (("SORT", "k:l", "BY", "nosort"), True),
     (("XADD", "w:x", "1-1", "f", "v"), True), (("PUBLISH", "ch:1", "m"), True),
     (("PUBLISH", "news", "m"), True), (("PUBLISH", "sel:1", "m"), True), (("PING",), True),
     (("SELECT", "0"), True), (("SELECT", "1"), True), (("OBJECT", "ENCODING", "k:1"), True),

@@ -122,3 +122,19 @@ pub(crate) fn user_check(u: &User, id: u16, args: &[Vec<u8>]) -> Result<(), Refu
     }
     Err(relevant)
 }
+
+/// ACLUserCheckCmdWithUnrestrictedKeyAccess for read access (SORT's BY and GET): a selector
+/// runs the command and reads every key (allkeys, or a `*` pattern with read permission).
+pub(crate) fn user_reads_all_keys(u: &User, id: u16, args: &[Vec<u8>]) -> bool {
+    if u.unrestricted() {
+        return true;
+    }
+    let mut keys = KeyCache(None);
+    u.selectors.iter().any(|s| {
+        selector_check(s, id, args, &mut keys).is_ok()
+            && (s.allkeys
+                || s.keys
+                    .iter()
+                    .any(|p| p.flags & KEY_READ != 0 && p.pattern == b"*"))
+    })
+}

@@ -249,6 +249,18 @@ pub(crate) fn check_queued(
     Some(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"))
 }
 
+/// Whether the client's user may read any key with this command (SORT's BY and GET
+/// patterns name keys no key spec shows).
+pub(crate) fn reads_all_keys(srv: &Server, cl: &Client, cmd: &'static Command, args: &[Vec<u8>]) -> bool {
+    let u = user_of(srv, cl).borrow();
+    if u.unrestricted() {
+        return true;
+    }
+    table::table()
+        .id_of(cmd)
+        .is_some_and(|id| check::user_reads_all_keys(&u, id, args))
+}
+
 /// getAclErrorMessage.
 fn error_message(why: Denied) -> &'static str {
     match why {
