@@ -251,7 +251,12 @@ pub(crate) fn check_queued(
 
 /// Whether the client's user may read any key with this command (SORT's BY and GET
 /// patterns name keys no key spec shows).
-pub(crate) fn reads_all_keys(srv: &Server, cl: &Client, cmd: &'static Command, args: &[Vec<u8>]) -> bool {
+pub(crate) fn reads_all_keys(
+    srv: &Server,
+    cl: &Client,
+    cmd: &'static Command,
+    args: &[Vec<u8>],
+) -> bool {
     let u = user_of(srv, cl).borrow();
     if u.unrestricted() {
         return true;

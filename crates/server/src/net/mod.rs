@@ -358,12 +358,17 @@ impl Refusal {
     }
 }
 
-/// Redis's admission rules: maxclients first, then protected mode (no password and the
-/// client is neither on loopback nor on the unix socket).
-pub(crate) fn admission(config: &Config, clients: usize, local: bool) -> Option<Refusal> {
+/// Redis's admission rules: maxclients first, then protected mode (the default user needs
+/// no password and the client is neither on loopback nor on the unix socket).
+pub(crate) fn admission(
+    config: &Config,
+    default_nopass: bool,
+    clients: usize,
+    local: bool,
+) -> Option<Refusal> {
     if clients as u64 >= config.maxclients {
         Some(Refusal::MaxClients)
-    } else if config.protected_mode && config.requirepass.is_none() && !local {
+    } else if config.protected_mode && default_nopass && !local {
         Some(Refusal::ProtectedMode)
     } else {
         None
@@ -385,7 +390,8 @@ async fn admit<S>(
     use tokio::io::AsyncWriteExt;
     let refusal = {
         let mut s = srv.borrow_mut();
-        let r = admission(&s.config, s.clients.len(), local);
+        let nopass = s.acl.default.borrow().nopass();
+        let r = admission(&s.config, nopass, s.clients.len(), local);
         match r {
             Some(Refusal::MaxClients) => s.stats.rejected_connections += 1,
             Some(Refusal::ProtectedMode) => {
@@ -512,15 +518,14 @@ mod tests {
     #[test]
     fn protected_mode_refuses_remote_clients_without_password() {
         let mut c = Config::default();
-        assert_eq!(admission(&c, 0, false), Some(Refusal::ProtectedMode));
-        assert_eq!(admission(&c, 0, true), None);
-        c.requirepass = Some(b"pw".to_vec());
-        assert_eq!(admission(&c, 0, false), None);
-        c.requirepass = None;
+        assert_eq!(admission(&c, true, 0, false), Some(Refusal::ProtectedMode));
+        assert_eq!(admission(&c, true, 0, true), None);
+        // A password for the default user (requirepass, or a `user default` line).
+        assert_eq!(admission(&c, false, 0, false), None);
         c.protected_mode = false;
-        assert_eq!(admission(&c, 0, false), None);
+        assert_eq!(admission(&c, true, 0, false), None);
         c.maxclients = 1;
-        assert_eq!(admission(&c, 1, true), Some(Refusal::MaxClients));
+        assert_eq!(admission(&c, true, 1, true), Some(Refusal::MaxClients));
         assert!(Refusal::ProtectedMode
             .message()
             .starts_with("-DENIED Redis is running in protected mode"));
