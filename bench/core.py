@@ -8,7 +8,8 @@ DEBUG POPULATE 1000000.
 Writes the table into bench/RESULTS.md (the "Server core" section) and prints it.
 
 Also command lines of the newer types and of scripting (EVALSHA, FCALL, XADD, XRANGE, PFADD,
-PFCOUNT, GEOADD, GEOSEARCH), and SET -P 16 with maxmemory reached, under allkeys-lru and allkeys-lfu: every new key
+PFCOUNT, GEOADD, GEOSEARCH), SET and GET by a client AUTH-ed as an ACL user with rules
+(`ACL_RULES`: a key pattern, categories, -@dangerous), and SET -P 16 with maxmemory reached, under allkeys-lru and allkeys-lfu: every new key
 evicts one (a keyspace of 1M random keys over a limit that holds about a third of them).
 
     python3 bench/core.py [--rounds 5] [--requests 200000] [--no-write] [--eviction-only]
@@ -41,12 +42,18 @@ LIBRARY3 = ("#!lua name=benchlib\nredis.register_function('three', function(keys
             "return redis.call('get', keys[2]) end)")
 # Tests that are command lines (redis-benchmark's __rand_int__ placeholders), run in this order
 # so that each read finds what the write before it stored: name -> (label in the table, argv).
-SCRIPTED = ["evalsha", "fcall", "xadd", "xrange", "pfadd", "pfcount", "geoadd", "geosearch"]
+SCRIPTED = ["evalsha", "fcall", "xadd", "xrange", "pfadd", "pfcount", "geoadd", "geosearch",
+            "acl_set", "acl_get"]
+# The ACL user of the acl_* tests: every command is checked against its rules, every key
+# against its pattern (the default user skips both).
+ACL_RULES = ["on", ">benchpw", "~key:*", "+@read", "+@write", "-@dangerous"]
+ACL_AUTH = ["--user", "app", "-a", "benchpw"]
 
 
 def prepare_scripting(client):
     """Loads the script and the library; every command-line test's (label, argv)."""
     sha = client.script_load(SCRIPT3)
+    client.execute_command("ACL", "SETUSER", "app", "reset", *ACL_RULES)
     client.function_load(LIBRARY3, replace=True)
     keys = ["2", "counter:__rand_int__", "value:__rand_int__", "v"]
     return {
@@ -60,6 +67,8 @@ def prepare_scripting(client):
         "geosearch": ("GEOSEARCH BYRADIUS COUNT 10 ANY",
                       ["GEOSEARCH", "bench:geo", "FROMLONLAT", "13", "38", "BYRADIUS", "50", "km",
                        "COUNT", "10", "ANY"]),
+        "acl_set": ("SET as an ACL user", ACL_AUTH + ["SET", "key:__rand_int__", "xxx"]),
+        "acl_get": ("GET as an ACL user", ACL_AUTH + ["GET", "key:__rand_int__"]),
     }
 
 

@@ -180,7 +180,6 @@ def test_features_amber_lacks_accept_only_their_default(amber_server, tmp_path):
     # In a config file the start stops at the line, with the reason.
     for line, why in [
         ("cluster-enabled yes", "does not support cluster mode"),
-        ("aclfile /etc/redis/users.acl", "does not support ACL files"),
         ("loadmodule /usr/lib/redis/modules/x.so", "does not support modules"),
         ("rename-command NOSUCHCOMMAND x", "No such command in rename-command"),
         ("rename-command GET SET", "Target command name already exists"),

@@ -65,7 +65,7 @@ def test_four_bad_lines_of_four_kinds_in_one_start(tmp_path):
 def test_refused_features_and_options_are_reported_together(tmp_path):
     text = (
         "cluster-enabled yes\n"
-        "user alice on >secret ~* +@all\n"
+        "user alice on >secret ~* +@all bogus\n"
         "rename-command NOSUCH foo\n"
         "rename-command CONFIG cfg\n"  # valid, and a later line depends on it
         "rename-command CONFIG again\n"  # CONFIG is now called cfg: refused
@@ -77,14 +77,14 @@ def test_refused_features_and_options_are_reported_together(tmp_path):
     found = blocks(out)
     assert [b[2] for b in found] == [
         ">>> 'cluster-enabled yes'",
-        ">>> 'user alice on >secret ~* +@all'",
+        ">>> 'user alice on >secret ~* +@all bogus'",
         ">>> 'rename-command NOSUCH foo'",
         ">>> 'rename-command CONFIG again'",
         ">>> 'maxmemory-clients 1gb'",
     ], out
     assert "only 'no' is accepted" in found[0][3]
     assert "'no'" in found[0][4]
-    assert "requirepass" in found[1][4]
+    assert found[1][3] == "Error in user declaration '~*': Syntax error"  # Redis names argv[j]
     assert found[2][3] == "No such command in rename-command"
     # Command-line options become lines after --port, --bind and --dir, as in Redis: no file name.
     assert found[4][1] == "Reading the configuration file, at line 4"

@@ -55,6 +55,8 @@ pub(crate) struct Client {
     pub(crate) db: usize,
     pub(crate) out: ReplyBuf,
     pub(crate) authenticated: bool,
+    /// The ACL user this client runs as (acl/); None: the default user.
+    pub(crate) user: Option<crate::acl::UserRef>,
     /// Send what is buffered, then close (QUIT, protocol errors).
     pub(crate) close_after_reply: bool,
     /// REPLCONF rdb-only 1: SYNC/PSYNC sends just the RDB (redis-cli --rdb, backups).
@@ -168,6 +170,7 @@ impl Client {
             db: 0,
             out: ReplyBuf::new(Proto::Resp2),
             authenticated,
+            user: None,
             close_after_reply: false,
             rdb_only: false,
             rdb_stream: None,

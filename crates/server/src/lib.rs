@@ -24,6 +24,7 @@ pub const AMBER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `redis_version`, HELLO's `version`, the RDB's `redis-ver` aux field.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+mod acl;
 mod client;
 mod cmd;
 mod config;

@@ -127,6 +127,8 @@ pub(crate) struct Pause {
 
 pub(crate) struct Server {
     pub(crate) config: Config,
+    /// ACL users and the ACL log.
+    pub(crate) acl: crate::acl::Acl,
     pub(crate) dbs: Vec<Db>,
     pub(crate) clients: BTreeMap<ClientId, Rc<RefCell<Client>>>,
     pub(crate) next_client_id: ClientId,
@@ -260,6 +262,7 @@ impl Server {
             repl,
             evict: Default::default(),
             obuf_peaks: Default::default(),
+            acl: Default::default(),
             config,
         }
     }

@@ -7,7 +7,7 @@ use amber_resp::Proto;
 use super::args::{self, is};
 use super::{Command, Ctx, Error, Reply, ADMIN, FAST, LOADING, NOSCRIPT, NO_AUTH, SENTINEL, STALE};
 use crate::client::Client;
-use crate::server::{Pause, Server};
+use crate::server::Pause;
 
 const CONN: &[&str] = &["@connection"];
 
@@ -167,24 +167,6 @@ fn quit(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-/// Checks a username/password pair against the default user (the only user without ACLs).
-fn check_credentials(srv: &Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &srv.config.requirepass {
-        None => true,
-        Some(p) => constant_time_eq(p, pass),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 fn auth(ctx: &mut Ctx<'_>) -> Reply {
@@ -192,15 +174,15 @@ fn auth(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::syntax());
     }
     let (user, pass): (&[u8], &[u8]) = if ctx.args.len() == 2 {
-        if ctx.srv.config.requirepass.is_none() {
+        if ctx.srv.acl.default.borrow().nopass() {
             return Err(Error::new("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
         }
         (b"default", &ctx.args[1])
     } else {
         (&ctx.args[1], &ctx.args[2])
     };
-    if check_credentials(ctx.srv, user, pass) {
-        ctx.cl.authenticated = true;
+    let argv0 = ctx.args[0].clone();
+    if crate::acl::authenticate(ctx.srv, ctx.cl, user, pass, &argv0) {
         ctx.cl.out.ok();
         Ok(())
     } else {
@@ -242,10 +224,10 @@ fn hello(ctx: &mut Ctx<'_>) -> Reply {
         j += 1;
     }
     if let Some((u, p)) = creds {
-        if !check_credentials(ctx.srv, &u, &p) {
+        let argv0 = ctx.args[0].clone();
+        if !crate::acl::authenticate(ctx.srv, ctx.cl, &u, &p, &argv0) {
             return Err(Error::new(WRONGPASS));
         }
-        ctx.cl.authenticated = true;
     }
     if !ctx.cl.authenticated {
         return Err(Error::new("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
@@ -286,7 +268,7 @@ fn reset(ctx: &mut Ctx<'_>) -> Reply {
     ctx.cl.db = 0;
     ctx.cl.out.proto = Proto::Resp2;
     ctx.cl.name = None;
-    ctx.cl.authenticated = ctx.srv.config.requirepass.is_none();
+    crate::acl::reset_client(ctx.srv, ctx.cl);
     ctx.cl.out.simple("RESET");
     Ok(())
 }
@@ -392,7 +374,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     };
     let omem = cl.out.len();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -412,6 +394,9 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
         omem,
         omem + cl.qbuf_len + 20000,
         cmd,
+        cl.user
+            .as_ref()
+            .map_or_else(|| "default".to_string(), |u| String::from_utf8_lossy(&u.borrow().name).into_owned()),
         cl.resp()
     )
 }
@@ -541,7 +526,7 @@ fn client_kill(ctx: &mut Ctx<'_>) -> Reply {
         } else if is(&a[i], "LADDR") {
             f_laddr = Some(v.clone());
         } else if is(&a[i], "USER") {
-            if v.as_slice() != b"default" {
+            if !ctx.srv.acl.users.contains_key(v.as_slice()) {
                 return Err(Error::new(format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(v)
@@ -561,24 +546,32 @@ fn client_kill(ctx: &mut Ctx<'_>) -> Reply {
         }
         i += 2;
     }
-    let _ = f_user;
     let mut victims = Vec::new();
     for (id, c) in &ctx.srv.clients {
         if *id == me && skipme {
             continue;
         }
-        let (addr, laddr, kind) = if *id == me {
+        let (addr, laddr, kind, user) = if *id == me {
             (
                 ctx.cl.addr.clone(),
                 ctx.cl.laddr.clone(),
                 client_type(ctx.cl),
+                crate::acl::user_name(ctx.srv, ctx.cl),
             )
         } else {
             match c.try_borrow() {
-                Ok(c) => (c.addr.clone(), c.laddr.clone(), client_type(&c)),
+                Ok(c) => (
+                    c.addr.clone(),
+                    c.laddr.clone(),
+                    client_type(&c),
+                    crate::acl::user_name(ctx.srv, &c),
+                ),
                 Err(_) => continue,
             }
         };
+        if f_user.as_ref().is_some_and(|f| *f != user) {
+            continue;
+        }
         if f_id.is_some_and(|f| f != *id) {
             continue;
         }

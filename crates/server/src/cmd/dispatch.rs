@@ -134,6 +134,7 @@ fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Aft
         return After::Continue;
     };
     let refused = early_refusal(srv, cl, parent, cmd)
+        .or_else(|| crate::acl::check_command(srv, cl, cmd, &args))
         .or_else(|| oom_refusal(srv, cl, parent, cmd, &args))
         .or_else(|| refusal(srv, cl, parent, cmd));
     if let Some(msg) = refused {
@@ -251,7 +252,7 @@ fn early_refusal(
     parent: Option<&'static Command>,
     cmd: &'static Command,
 ) -> Option<String> {
-    if !cl.authenticated && srv.config.requirepass.is_some() && cmd.flags & NO_AUTH == 0 {
+    if cmd.flags & NO_AUTH == 0 && crate::acl::auth_required(srv, cl) {
         return Some("NOAUTH Authentication required.".to_string());
     }
     if parent.is_none()

@@ -218,7 +218,7 @@ pub(crate) struct CommandTable {
     original: HashMap<&'static str, &'static Command>,
 }
 
-pub(crate) fn families() -> [&'static [Command]; 27] {
+pub(crate) fn families() -> [&'static [Command]; 28] {
     [
         connection::COMMANDS,
         keys::COMMANDS,
@@ -247,6 +247,7 @@ pub(crate) fn families() -> [&'static [Command]; 27] {
         module::COMMANDS,
         crate::scripting::EVAL_COMMANDS,
         crate::scripting::FUNCTION_COMMANDS,
+        crate::acl::command::COMMANDS,
     ]
 }
 

@@ -209,7 +209,7 @@ const ACL_ORDER: &[&str] = &[
     "@scripting",
 ];
 
-fn acl_categories(c: &Command) -> Vec<String> {
+pub(crate) fn acl_categories(c: &Command) -> Vec<String> {
     let f = c.flags;
     let mut cats: Vec<&str> = c.acl.to_vec();
     let implied = [
@@ -495,7 +495,12 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
         ctx.srv.log.set_level(next.loglevel);
     }
     let aof_change = next.appendonly != ctx.srv.config.appendonly;
+    let pass_change = next.requirepass != ctx.srv.config.requirepass;
     let old = std::mem::replace(&mut ctx.srv.config, next);
+    if pass_change {
+        let pass = ctx.srv.config.requirepass.clone();
+        crate::acl::set_default_password(ctx.srv, pass.as_deref());
+    }
     if aof_change {
         if ctx.srv.config.appendonly {
             if let Err(e) = crate::durability::aof::start_at_runtime(ctx.srv) {
@@ -519,7 +524,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn config_rewrite(ctx: &mut Ctx<'_>) -> Reply {
-    match ctx.srv.config.rewrite() {
+    let users = crate::acl::file::config_user_lines(ctx.srv);
+    match ctx.srv.config.rewrite(users.as_deref()) {
         Ok(()) => {
             ctx.srv.log.notice("CONFIG REWRITE executed with success.");
             ctx.cl.out.ok();

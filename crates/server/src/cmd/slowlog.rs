@@ -91,10 +91,11 @@ impl SlowLog {
 }
 
 /// Arguments Redis 7.0 hides from the slow log and MONITOR: passwords (AUTH, HELLO ... AUTH, and CONFIG
-/// SET of requirepass, masterauth, masteruser).
+/// SET of requirepass, masterauth, masteruser) and ACL SETUSER's user and rules.
 pub(crate) fn redacted(cmd_name: &str, args: &[Vec<u8>], i: usize) -> bool {
     match cmd_name {
         "auth" => i >= 1,
+        "acl|setuser" => i >= 2,
         "hello" => args
             .iter()
             .enumerate()

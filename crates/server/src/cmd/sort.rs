@@ -111,7 +111,8 @@ struct SortOpts {
     gets: Vec<Vec<u8>>,
 }
 
-fn parse_opts(args: &[Vec<u8>], readonly: bool) -> Result<SortOpts, Error> {
+/// `full_access`: the user may read any key (ACL), which BY and GET patterns need.
+fn parse_opts(args: &[Vec<u8>], readonly: bool, full_access: bool) -> Result<SortOpts, Error> {
     let mut o = SortOpts::default();
     let mut j = 2;
     while j < args.len() {
@@ -134,10 +135,20 @@ fn parse_opts(args: &[Vec<u8>], readonly: bool) -> Result<SortOpts, Error> {
             b"by" if left >= 1 => {
                 let p = args[j + 1].clone();
                 o.dontsort = !p.contains(&b'*');
+                if !o.dontsort && !full_access {
+                    return Err(Error::new(
+                        "ERR BY option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 o.by = Some(p);
                 j += 1;
             }
             b"get" if left >= 1 => {
+                if !full_access {
+                    return Err(Error::new(
+                        "ERR GET option of SORT denied due to insufficient ACL permissions.",
+                    ));
+                }
                 o.gets.push(args[j + 1].clone());
                 j += 1;
             }
@@ -270,7 +281,8 @@ fn order(items: &mut [Item], o: &SortOpts) {
 }
 
 fn sort_generic(ctx: &mut Ctx<'_>, readonly: bool) -> Reply {
-    let mut o = parse_opts(ctx.args, readonly)?;
+    let full_access = crate::acl::reads_all_keys(ctx.srv, ctx.cl, ctx.cmd, ctx.args);
+    let mut o = parse_opts(ctx.args, readonly, full_access)?;
     let db = ctx.cl.db;
     let key = &ctx.args[1];
     let (mut items, kind) = elements(ctx, key)?;

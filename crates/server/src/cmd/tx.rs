@@ -96,6 +96,16 @@ fn exec(ctx: &mut Ctx<'_>) -> Reply {
     }
     ctx.cl.out.array(queue.len());
     for q in &queue {
+        // The rules may have changed since the command was queued (ACL SETUSER).
+        let c = if q.cmd.subcommands.is_empty() {
+            q.cmd
+        } else {
+            super::subcommand(q.cmd, &q.args).unwrap_or(q.cmd)
+        };
+        if let Some(msg) = crate::acl::check_queued(ctx.srv, ctx.cl, c, &q.args) {
+            ctx.cl.out.error(&msg);
+            continue;
+        }
         super::call(ctx.srv, ctx.cl, q.cmd, &q.args, false);
     }
     if wrap {

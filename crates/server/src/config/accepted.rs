@@ -186,7 +186,7 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     row("stream-node-max-bytes", 0, Mem(0, LONG_MAX), "4096"),
     row("stream-node-max-entries", 0, Int(0, LONG_MAX), "100"),
     // ACL.
-    only_default("aclfile", IMMUTABLE, Str, "", "ACL files"),
+    row("aclfile", IMMUTABLE, Str, ""),
     row("acllog-max-len", 0, Int(0, LONG_MAX), "128"),
     row(
         "acl-pubsub-default",

@@ -160,11 +160,13 @@ impl Config {
                     "remove the line; Amber has no module support.",
                 ))
             }
-            "user" => {
-                return Err(refuse(
-                    "this version of Amber does not support ACL users",
-                    "remove the line; the default user's password is set with `requirepass`.",
-                ))
+            "user" if args.len() >= 2 => {
+                let user = args[1..].to_vec();
+                crate::acl::file::check_config_user(&self.acl_users, &user).map_err(|reason| {
+                    refuse(reason, "correct the rule (see ACL SETUSER), or remove it.")
+                })?;
+                self.acl_users.push(user);
+                return Ok(());
             }
             _ => {}
         }
@@ -250,7 +252,7 @@ mod tests {
     #[test]
     fn every_refused_line_is_reported() {
         let mut c = Config::default();
-        let text = "port 7000\nbogus 1\nhz abc\nmaxmemory-clients 10%\nhz 20\ndatabases 1 2\n\"open\nrename-command nosuch x\nuser alice on\n";
+        let text = "port 7000\nbogus 1\nhz abc\nmaxmemory-clients 10%\nhz 20\ndatabases 1 2\n\"open\nrename-command nosuch x\nuser alice on bogus\n";
         let errs = c.load_str(text, None).unwrap_err();
         let lines: Vec<usize> = errs.0.iter().map(|e| e.line_no).collect();
         assert_eq!(lines, vec![2, 3, 4, 6, 7, 8, 9]);

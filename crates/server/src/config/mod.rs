@@ -42,6 +42,8 @@ pub struct Config {
     pub(crate) bind: Vec<String>,
     pub(crate) protected_mode: bool,
     pub(crate) requirepass: Option<Vec<u8>>,
+    /// redis.conf's `user` lines (name and rules), applied at startup (acl::file).
+    pub(crate) acl_users: Vec<Vec<Vec<u8>>>,
     pub(crate) databases: usize,
     pub(crate) timeout: u64,
     pub(crate) tcp_keepalive: u64,
@@ -231,6 +233,7 @@ impl Default for Config {
             bind: vec!["127.0.0.1".into(), "-::1".into()],
             protected_mode: true,
             requirepass: None,
+            acl_users: Vec::new(),
             databases: 16,
             timeout: 0,
             tcp_keepalive: 300,

@@ -210,7 +210,7 @@ fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next
         }
         let limits = Limits {
             max_bulk_len: srv.config.proto_max_bulk_len,
-            unauthenticated: srv.config.requirepass.is_some() && !cl.authenticated,
+            unauthenticated: crate::acl::auth_required(srv, cl),
         };
         match parse_request(&rbuf[pos..], &limits) {
             Ok(None) => break,
@@ -267,7 +267,7 @@ fn paused_until(srv: &mut Server, cl: &Client, pending: &[u8]) -> Option<Instant
     };
     let name = p.args.first()?;
     let cmd = srv.commands.lookup(name)?;
-    if !cl.authenticated && srv.config.requirepass.is_some() {
+    if crate::acl::auth_required(srv, cl) {
         return None;
     }
     let lname = cmd.name;

@@ -232,6 +232,10 @@ async fn serve(config: Config, log: Logger) -> i32 {
         log.notice(&format!("Running mode=standalone, port={}.", config.port));
     }
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
+    if let Err(e) = crate::acl::file::load_at_startup(&mut srv.borrow_mut()) {
+        log.warning(&e);
+        return 1;
+    }
     srv.borrow_mut().rdb_not_loaded = rdb_not_loaded;
     log.notice("Server initialized");
     srv.borrow_mut().self_ref = Rc::downgrade(&srv);
@@ -421,12 +425,17 @@ impl Refusal {
     }
 }
 
-/// Redis's admission rules: maxclients first, then protected mode (no password and the
-/// client is neither on loopback nor on the unix socket).
-pub(crate) fn admission(config: &Config, clients: usize, local: bool) -> Option<Refusal> {
+/// Redis's admission rules: maxclients first, then protected mode (the default user needs
+/// no password and the client is neither on loopback nor on the unix socket).
+pub(crate) fn admission(
+    config: &Config,
+    default_nopass: bool,
+    clients: usize,
+    local: bool,
+) -> Option<Refusal> {
     if clients as u64 >= config.maxclients {
         Some(Refusal::MaxClients)
-    } else if config.protected_mode && config.requirepass.is_none() && !local {
+    } else if config.protected_mode && default_nopass && !local {
         Some(Refusal::ProtectedMode)
     } else {
         None
@@ -448,7 +457,8 @@ fn admit<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
     use tokio::io::AsyncWriteExt;
-    let refusal = admission(&s.config, s.clients.len(), local);
+    let nopass = s.acl.default.borrow().nopass();
+    let refusal = admission(&s.config, nopass, s.clients.len(), local);
     match refusal {
         Some(Refusal::MaxClients) => s.stats.rejected_connections += 1,
         Some(Refusal::ProtectedMode) => s.log.warning(&format!(
@@ -465,7 +475,7 @@ fn admit<S>(
     s.stats.total_connections_received += 1;
     let id = s.next_client_id;
     s.next_client_id += 1;
-    let authenticated = s.config.requirepass.is_none();
+    let authenticated = crate::acl::default_open(s);
     let mut c = Client::new(id, addr, laddr, fd, authenticated);
     c.is_local = local;
     c.is_unix = unix;
@@ -569,15 +579,14 @@ mod tests {
     #[test]
     fn protected_mode_refuses_remote_clients_without_password() {
         let mut c = Config::default();
-        assert_eq!(admission(&c, 0, false), Some(Refusal::ProtectedMode));
-        assert_eq!(admission(&c, 0, true), None);
-        c.requirepass = Some(b"pw".to_vec());
-        assert_eq!(admission(&c, 0, false), None);
-        c.requirepass = None;
+        assert_eq!(admission(&c, true, 0, false), Some(Refusal::ProtectedMode));
+        assert_eq!(admission(&c, true, 0, true), None);
+        // A password for the default user (requirepass, or a `user default` line).
+        assert_eq!(admission(&c, false, 0, false), None);
         c.protected_mode = false;
-        assert_eq!(admission(&c, 0, false), None);
+        assert_eq!(admission(&c, true, 0, false), None);
         c.maxclients = 1;
-        assert_eq!(admission(&c, 1, true), Some(Refusal::MaxClients));
+        assert_eq!(admission(&c, true, 1, true), Some(Refusal::MaxClients));
         assert!(Refusal::ProtectedMode
             .message()
             .starts_with("-DENIED Redis is running in protected mode"));

@@ -232,6 +232,11 @@ fn execute(ctx: &mut RunCtx, args: Vec<Vec<u8>>) -> Outcome {
     if (c.flags | top.flags) & NOSCRIPT != 0 {
         return Outcome::Refused("This Redis command is not allowed from script".into());
     }
+    if !ctx.obey {
+        if let Some(msg) = crate::acl::check_script_call(srv, sc, c, &args) {
+            return Outcome::Refused(msg);
+        }
+    }
     let flags = c.flags | top.flags;
     if ctx.read_only && flags & (WRITE | MAY_REPLICATE) != 0 {
         return Outcome::Refused("Write commands are not allowed from read-only scripts.".into());

@@ -32,6 +32,8 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
     };
     let mut sc = ctx.srv.scripting.fake_client();
     sc.db = ctx.cl.db;
+    // Commands the script calls are checked against the caller's ACL user.
+    sc.user = ctx.cl.user.clone();
     sc.out.proto = amber_resp::Proto::Resp2;
     sc.out.buf.clear();
     let obey = ctx.cl.is_master || ctx.cl.id == crate::durability::aof::load::AOF_CLIENT_ID;

@@ -24,7 +24,7 @@
 //! nothing) are being served, batches go to the writer thread, so that those replies never
 //! wait for the disk and the next batch is prepared while the fsync runs.
 
-mod failure;
+pub(crate) mod failure;
 mod flush;
 pub(crate) mod load;
 pub(crate) mod rewrite;
