@@ -18,17 +18,29 @@ Each `Op` says how its reply is compared (`cmp`):
   hello      HELLO's map, without the client id
   unsub_all  a mass UNSUBSCRIBE: channel names as a set, the counts in sequence
   exec       EXEC's array, element by element with the queued commands' own modes
+  xtime      stream replies with idle and delivery times masked (XPENDING, XCLAIM, XINFO)
+  fload      exact, but in "Function/Library X already exists" the name is not compared (which
+             one collides first follows dict orders)
+  funclist   FUNCTION LIST: libraries, and each library's functions, compared as sets
+  cmdinfo / cmddocs
+             COMMAND INFO / DOCS: subcommands compared as a set (Redis lists them in dict order)
 and `kind` says how it runs: cmd, block (a blocking command on the second connection, then a
-push on the main one), scan (a full cursor iteration), random (a reply checked by properties
+push on the main one), frestore (FUNCTION DUMP, then FUNCTION RESTORE of each server's own
+payload), scan (a full cursor iteration), random (a reply checked by properties
 against the collection's contents, then a resync), check (compare the whole datasets)."""
 
 from .common import *  # noqa: F401,F403  (the pools and corpora, as before the split)
 from .containers import ContainersMixin
 from .core import GenBase
+from .introspection import IntrospectionMixin
 from .keyspace import KeysMixin
+from .probabilistic import ProbabilisticMixin
+from .scripting import ScriptingMixin
 from .session import SessionMixin
+from .streams import StreamsMixin
 from .strings import StringsMixin
 
 
-class Gen(StringsMixin, KeysMixin, ContainersMixin, SessionMixin, GenBase):
+class Gen(StringsMixin, KeysMixin, ContainersMixin, SessionMixin, StreamsMixin, ProbabilisticMixin,
+          ScriptingMixin, IntrospectionMixin, GenBase):
     """A seeded stream generator: `Gen(seed, families).stream(count)`."""

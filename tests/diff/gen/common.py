@@ -3,11 +3,14 @@
 NDB = 4
 
 FAMILIES = ("basic", "strings", "bitmaps", "sort", "keys", "lists", "hashes", "sets", "zsets", "tx", "blocking",
-            "connection", "server", "pubsub")
+            "connection", "server", "pubsub", "streams", "hll", "geo", "bitfield", "shardpubsub", "scripting",
+            "functions", "introspection", "notify")
 
 # Relative weights of the families in a stream.
 WEIGHTS = {"basic": 3, "strings": 14, "bitmaps": 6, "sort": 5, "keys": 12, "lists": 12, "hashes": 10, "sets": 10,
-           "zsets": 14, "tx": 5, "blocking": 4, "connection": 3, "server": 2, "pubsub": 6}
+           "zsets": 14, "tx": 5, "blocking": 4, "connection": 3, "server": 2, "pubsub": 6, "streams": 20, "hll": 6,
+           "geo": 8, "bitfield": 5, "shardpubsub": 4, "scripting": 8, "functions": 7, "introspection": 5,
+           "notify": 1}
 
 
 class Op:
@@ -55,7 +58,10 @@ ZSET_KEYS = ["z0", "z1", "z2", "z3"]
 # score 0, and no other command writes them (they are not in ALL_KEYS).
 LEX_KEYS = ["zl0", "zl1"]
 OTHER_KEYS = ["k0", BIN, b""]
-ALL_KEYS = STR_KEYS + LIST_KEYS + HASH_KEYS + SET_KEYS + ZSET_KEYS + OTHER_KEYS
+STREAM_KEYS = ["x0", "x1", "x2"]
+HLL_KEYS = ["p0", "p1", "p2"]
+GEO_KEYS = ["g0", "g1"]
+ALL_KEYS = STR_KEYS + LIST_KEYS + HASH_KEYS + SET_KEYS + ZSET_KEYS + OTHER_KEYS + STREAM_KEYS + HLL_KEYS + GEO_KEYS
 
 INTS = ["0", "1", "-1", "7", "42", "100", "-100", "65535", "2147483648", "9223372036854775807",
         "-9223372036854775808", "9223372036854775808", "-9223372036854775809", "1.5", "abc", "",
@@ -75,8 +81,15 @@ PATTERNS = ["ch:*", "c?:[01]", "*", "n*s", "news", "s[^x]ort", "\\*"]
 # The subscriber connection of each server listens to these for the whole stream.
 SUB_CHANNELS = ["ch:0", "news"]
 SUB_PATTERNS = ["ch:*", "n*s"]
+SHARD_CHANNELS = ["sh:0", "sh:1", "news", "ch:0"]
+# ... and, when the shardpubsub family is on, to these sharded channels.
+SUB_SHARDS = ["sh:0", "news"]
+# ... and, when the notify family is on, to every keyspace and keyevent channel.
+SUB_NOTIFY = ["__keyspace@*__:*", "__keyevent@*__:*"]
 
 
-# Commands whose effect on the client state the generator models: never mutated.
+# Commands whose effect on the client state the generator models (and COMMAND, whose reply
+# without arguments lists every command in dict order): never mutated.
 STATEFUL = {b"SELECT", b"HELLO", b"RESET", b"SUBSCRIBE", b"UNSUBSCRIBE", b"PSUBSCRIBE",
-            b"PUNSUBSCRIBE", b"MULTI", b"EXEC", b"DISCARD"}
+            b"PUNSUBSCRIBE", b"MULTI", b"EXEC", b"DISCARD", b"SSUBSCRIBE", b"SUNSUBSCRIBE", b"CLIENT",
+            b"COMMAND"}

@@ -21,6 +21,7 @@ class GenBase:
         self.other_db = 0
         self.channels = []  # the main connection's subscriptions, in order
         self.patterns = []
+        self.shards = []  # sharded channels (SSUBSCRIBE)
         self.in_multi = False
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -40,7 +41,7 @@ class GenBase:
         return str(self.rng.randint(lo, hi)) if self.chance(0.85) else self.pick(INTS)
 
     def subscribed(self):
-        return bool(self.channels or self.patterns)
+        return bool(self.channels or self.patterns or self.shards)
 
     def restricted(self):
         """RESP2 clients may only run (P)(UN)SUBSCRIBE, PING, QUIT, RESET while subscribed."""

@@ -1,7 +1,7 @@
 """Families connection, server, pubsub, tx and blocking: the ones that change the client's
 state or use the second connection."""
 
-from .common import ALL_KEYS, CHANNELS, LIST_KEYS, NDB, PATTERNS, SCORES, MEMBERS, STR_KEYS, VALUES, ZSET_KEYS, Op
+from .common import ALL_KEYS, CHANNELS, SHARD_CHANNELS, LIST_KEYS, NDB, PATTERNS, SCORES, MEMBERS, STR_KEYS, VALUES, ZSET_KEYS, Op
 
 
 class SessionMixin:
@@ -40,6 +40,7 @@ class SessionMixin:
         self.proto = 2
         self.channels = []
         self.patterns = []
+        self.shards = []
         self.in_multi = False
 
     def fam_server(self):
@@ -108,6 +109,42 @@ class SessionMixin:
             return [Op(["PUBSUB", "NUMPAT"])]
         return [Op(["PUBSUB", self.pick(["HELP", "NOPE", "NUMPAT"]), "extra"])]
 
+    def shard_op(self):
+        """SSUBSCRIBE / SUNSUBSCRIBE on the main connection (None: not this time)."""
+        r = self.rng.random()
+        if r < 0.5:
+            chans = [self.pick(SHARD_CHANNELS) for _ in range(self.rng.randint(1, 3))]
+            for ch in chans:
+                if ch not in self.shards:
+                    self.shards.append(ch)
+            return Op(["SSUBSCRIBE"] + chans, nframes=len(chans))
+        if r < 0.8:
+            if self.chance(0.4):
+                n = max(1, len(self.shards))
+                self.shards = []
+                return Op(["SUNSUBSCRIBE"], nframes=n, cmp="unsub_all" if n > 1 else "exact")
+            chans = [self.pick(SHARD_CHANNELS) for _ in range(self.rng.randint(1, 2))]
+            self.shards = [c for c in self.shards if c not in chans]
+            return Op(["SUNSUBSCRIBE"] + chans, nframes=len(chans))
+        return None
+
+    def fam_shardpubsub(self):
+        op = self.shard_op() if self.chance(0.4) else None
+        if op is not None:
+            return [op]
+        r = self.rng.random()
+        if r < 0.55:
+            return [Op(["SPUBLISH", self.pick(SHARD_CHANNELS + ["other"]), self.pick(VALUES)])]
+        if r < 0.7:
+            return [Op(["PUBSUB", "SHARDCHANNELS"] + ([self.pick(PATTERNS + ["sh:*"])] if self.chance(0.5) else []),
+                       cmp="set")]
+        if r < 0.85:
+            return [Op(["PUBSUB", "SHARDNUMSUB"] + [self.pick(SHARD_CHANNELS) for _ in range(self.rng.randint(0, 3))])]
+        if r < 0.93:
+            return [Op(["PUBLISH", self.pick(SHARD_CHANNELS), "not-sharded"])]
+        return [Op(self.pick([["SPUBLISH", "x"], ["SSUBSCRIBE"], ["PUBSUB", "SHARDNUMSUB", "a", "extra"],
+                              ["PUBSUB", "SHARDCHANNELS", "a", "b"]]))]
+
     def restricted_ops(self):
         """The main connection is subscribed in RESP2."""
         r = self.rng.random()
@@ -118,9 +155,13 @@ class SessionMixin:
             ops.append(Op(["PUNSUBSCRIBE"], nframes=max(1, len(self.patterns))))
             self.channels = []
             self.patterns = []
+            if self.shards or "shardpubsub" in self.families:
+                n = max(1, len(self.shards))
+                ops.append(Op(["SUNSUBSCRIBE"], nframes=n, cmp="unsub_all" if n > 1 else "exact"))
+                self.shards = []
             return ops
         if r < 0.6:
-            op = self.pubsub_op()
+            op = self.shard_op() if "shardpubsub" in self.families and self.chance(0.4) else self.pubsub_op()
             if op is not None:
                 return [op]
         if r < 0.75:
@@ -129,8 +170,11 @@ class SessionMixin:
             self.reset_state()
             return [Op(["RESET"])]
         # Refused in this context.
-        return [self.pick([Op(["GET", "s0"]), Op(["PUBLISH", "ch:0", "m"]), Op(["MULTI"]),
-                           Op(["PUBSUB", "NUMPAT"]), Op(["SELECT", "1"])])]
+        refused = [Op(["GET", "s0"]), Op(["PUBLISH", "ch:0", "m"]), Op(["MULTI"]), Op(["PUBSUB", "NUMPAT"]),
+                   Op(["SELECT", "1"])]
+        if "shardpubsub" in self.families:
+            refused.append(Op(["SPUBLISH", "sh:0", "m"]))
+        return [self.pick(refused)]
 
     # ---- transactions ------------------------------------------------------------------------
     def queued_op(self):
