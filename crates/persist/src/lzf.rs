@@ -82,7 +82,7 @@ impl Run {
 /// a saving of at least 4 bytes by passing `len - 4`.
 pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> {
     let start = out.len();
-    if input.is_empty() {
+    if input.is_empty() || limit == 0 {
         return None;
     }
     let n = input.len();
@@ -106,10 +106,10 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
         out.reserve(n.min(limit) + 2);
         let mut run = Run::open(out);
         let mut ip = 0usize;
+        // The bounds are liblzf's own (lzf_c.c), so that a string is compressed exactly when
+        // Redis compresses it: a reference needs 4 bytes of room below the limit (the
+        // control byte of an empty run given back), a literal one, the last two bytes 3.
         while ip + 2 < n {
-            if out.len() - start > limit {
-                return false;
-            }
             let h = hash3(input[ip], input[ip + 1], input[ip + 2]);
             let entry = table[h];
             table[h] = base + ip as u32 + 1;
@@ -121,6 +121,9 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     && input[cand + 1] == input[ip + 1]
                     && input[cand + 2] == input[ip + 2]
                 {
+                    if out.len() - start - usize::from(run.len == 0) + 4 >= limit {
+                        return false;
+                    }
                     let maxlen = (n - ip).min(MAX_REF - 1);
                     let mut m = 3;
                     while m < maxlen && input[cand + m] == input[ip + m] {
@@ -147,15 +150,21 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     continue;
                 }
             }
+            if out.len() - start >= limit {
+                return false;
+            }
             run.push(out, input[ip]);
             ip += 1;
+        }
+        if out.len() - start + 3 > limit {
+            return false;
         }
         while ip < n {
             run.push(out, input[ip]);
             ip += 1;
         }
         run.close(out);
-        out.len() - start <= limit
+        true
     });
     if ok {
         Some(out.len() - start)
@@ -280,6 +289,29 @@ mod tests {
             roundtrip(&text[..1000]).unwrap();
             roundtrip(&noise[..1000]).unwrap();
         }
+    }
+
+    #[test]
+    fn refuses_what_liblzf_refuses() {
+        // Two sparse HLLs (PFADD of a few elements) that Redis 7.0.15 stores uncompressed in a
+        // DUMP: liblzf wants room to spare below `len - 4`, which an output of exactly the
+        // limit (17 and 29 bytes here) does not leave.
+        let a = [
+            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x61, 0xee, 0x84, 0x5e, 0x0f,
+        ];
+        let b = [
+            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x40, 0x4c, 0x88, 0x4b, 0x12,
+            0x88, 0x41, 0x6f, 0x84, 0x51, 0xfb, 0x80, 0x5f, 0x04, 0x84, 0x42, 0x29,
+        ];
+        for data in [&a[..], &b[..]] {
+            let mut out = Vec::new();
+            assert_eq!(compress(data, &mut out, data.len() - 4), None, "{data:?}");
+            assert!(out.is_empty());
+            // With more room it compresses, and round-trips.
+            let n = compress(data, &mut out, data.len()).expect("compresses with room");
+            assert_eq!(decompress(&out[..n], data.len()).unwrap(), data);
+        }
+        assert_eq!(compress(b"abc", &mut Vec::new(), 0), None);
     }
 
     #[test]

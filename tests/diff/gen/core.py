@@ -49,7 +49,8 @@ class GenBase:
 
     def mutate(self, op):
         """Occasionally breaks the arity: drops trailing arguments or adds a junk one."""
-        if op.kind != "cmd" or len(op.args) < 1 or op.nframes != 1 or not self.chance(0.03):
+        if op.kind != "cmd" or len(op.args) < 1 or op.nframes != 1 or op.extra.get("whole") \
+                or not self.chance(0.03):
             return op
         if op.args[0].upper() in STATEFUL:
             return op

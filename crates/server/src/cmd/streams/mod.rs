@@ -351,7 +351,9 @@ pub(super) fn subcommand_syntax(container: &str, sub: &[u8]) -> Error {
     ))
 }
 
-/// NOGROUP errors carry the key and group as given.
+/// A key, group or option in an error text: Redis formats it with `%s`, which stops at the
+/// first NUL byte (so a binary key shows as far as its first zero byte).
 pub(super) fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
 }
