@@ -109,3 +109,22 @@ def test_command_info_without_subcommands_is_an_empty_set(amber_and_redis):
     subs = [sorted(x.raw for x in f.items()[0].items()[9].items()) for f in info]
     assert subs[0] == subs[1]
     assert all(s.endswith(b"~0\r\n") for s in subs[1])
+
+
+def test_xadd_partial_id_after_the_last_sequence(amber_and_redis):
+    """streamAppendItem fails without errno when `ms-*` would pass the last sequence of `ms`;
+    on a fresh connection XADD then says "Elements are too large to be stored"."""
+    cs = conns(amber_and_redis)
+    for c in cs:
+        c.call("DEL", "x")
+    both(cs, "XADD", "x", "5-18446744073709551615", "f", "v")
+    assert both(cs, "XADD", "x", "5-*", "f", "v") == b"-ERR Elements are too large to be stored\r\n"
+    assert both(cs, "XADD", "x", "6-*", "f", "v") == b"$3\r\n6-0\r\n"
+
+
+def test_function_flush_with_too_many_arguments(amber_and_redis):
+    """functionFlushCommand: argc > 3 is addReplySubcommandSyntaxError, before the mode check."""
+    cs = conns(amber_and_redis)
+    assert both(cs, "FUNCTION", "flush", "x", "-1") == \
+        b"-ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.\r\n"
+    assert both(cs, "FUNCTION", "FLUSH", "x") == b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n"

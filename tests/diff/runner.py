@@ -310,6 +310,9 @@ class Runner:
         frames = []
         while len(frames) < n:
             f = conn.read()
+            if which == "main" and conn.parser.pushes:
+                side.msgs += [p.raw for p in conn.parser.pushes]
+                conn.parser.pushes.clear()
             if which == "main" and f.kind == ">" and f.items() and \
                     f.items()[0].val in (b"message", b"pmessage", b"smessage"):
                 side.msgs.append(f.raw)
@@ -496,8 +499,12 @@ class Runner:
             drained.append(got)
         keyspace = [[m for m in d if b"__keyspace@" in m or b"__keyevent@" in m] for d in drained]
         if keyspace[0] != keyspace[1]:
-            self.fail(op, "keyspace notifications received by the subscriber connection differ "
-                          "(compared in order)", keyspace[0], keyspace[1])
+            i = next((i for i, (x, y) in enumerate(zip(*keyspace)) if x != y), min(map(len, keyspace)))
+            lo = max(0, i - 2)
+            self.fail(op, f"keyspace notifications received by the subscriber connection differ "
+                          f"(compared in order): first at message {i} of {len(keyspace[0])} / "
+                          f"{len(keyspace[1])}; shown from message {lo}",
+                      keyspace[0][lo:i + 3], keyspace[1][lo:i + 3])
         drained = [sorted(d) for d in drained]
         if drained[0] != drained[1]:
             self.fail(op, "messages received by the subscriber connection differ "

@@ -17,7 +17,8 @@ const HLOG: u32 = 16;
 const HSIZE: usize = 1 << HLOG;
 const MAX_LIT: usize = 32;
 const MAX_OFF: usize = 1 << 13;
-const MAX_REF: usize = (1 << 8) + (1 << 3) + 1;
+/// The longest reference liblzf writes (its MAX_REF): 264 bytes.
+const MAX_REF: usize = (1 << 8) + (1 << 3);
 
 /// The most output one input byte can produce (a 3-byte reference copying 264 bytes).
 pub const MAX_EXPANSION: usize = 88;
@@ -34,10 +35,35 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State { table: vec![0u32; HSIZE].into_boxed_slice(), base: 0 });
 }
 
+/// liblzf's slot for the three bytes at a position (IDX of its rolling hash, VERY_FAST form):
+/// the same slots as Redis's, so the same earlier position is found when two collide.
 #[inline(always)]
 fn hash3(a: u8, b: u8, c: u8) -> usize {
-    let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
-    (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
+    let h = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+    ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
+}
+
+/// How many bytes of `input[ip..]` repeat `input[cand..]` (3 are known equal), as liblzf
+/// counts them: at most `maxlen` (2 short of the end, and MAX_REF), except that its unrolled
+/// first 16 comparisons may take a match to 19 bytes past a `maxlen` of 17 or 18.
+#[inline]
+fn match_len(input: &[u8], cand: usize, ip: usize) -> usize {
+    let maxlen = (input.len() - ip - 2).min(MAX_REF);
+    let eq = |l: usize| input[cand + l] == input[ip + l];
+    let mut l = 3;
+    if maxlen > 16 {
+        while l <= 18 {
+            if !eq(l) {
+                return l;
+            }
+            l += 1;
+        }
+        l = 19;
+    }
+    while l < maxlen && eq(l) {
+        l += 1;
+    }
+    l
 }
 
 /// The literal run being written: its length and where its control byte is.
@@ -113,7 +139,8 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
             let h = hash3(input[ip], input[ip + 1], input[ip + 2]);
             let entry = table[h];
             table[h] = base + ip as u32 + 1;
-            if entry > base {
+            if entry > base + 1 {
+                // (liblzf never refers to the first byte: `ref > in_data`.)
                 let cand = (entry - base - 1) as usize;
                 let off = ip - cand - 1;
                 if off < MAX_OFF
@@ -124,11 +151,7 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     if out.len() - start - usize::from(run.len == 0) + 4 >= limit {
                         return false;
                     }
-                    let maxlen = (n - ip).min(MAX_REF - 1);
-                    let mut m = 3;
-                    while m < maxlen && input[cand + m] == input[ip + m] {
-                        m += 1;
-                    }
+                    let m = match_len(input, cand, ip);
                     run.close(out);
                     let l = m - 2;
                     if l < 7 {
@@ -312,6 +335,37 @@ mod tests {
             assert_eq!(decompress(&out[..n], data.len()).unwrap(), data);
         }
         assert_eq!(compress(b"abc", &mut Vec::new(), 0), None);
+    }
+
+    fn unhex(h: &str) -> Vec<u8> {
+        (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn compresses_as_liblzf() {
+        // Inputs and the LZF bytes of Redis 7.0.15's DUMP of them: matches that stop two bytes
+        // before the end, a match of 18 bytes ended by the unrolled comparisons, the first byte
+        // never referred to, runs, repeats at a distance.
+        let mut ascending: Vec<u8> = (0..40).collect();
+        ascending.extend(0..40u8);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (vec![b'a'; 30], "016161e01100016161"),
+            (
+                [&b"abcdefghijklmnopqrstuvwxyz"[..], b"abcdefghijklmnopqrs", b"XY"].concat(),
+                "1a6162636465666768696a6b6c6d6e6f707172737475767778797a61e00919015859",
+            ),
+            ([b"0123456789".repeat(7), b"01234567".to_vec()].concat(), "0a3031323334353637383930e03809013637"),
+            (b"hello world, hello world, hello world!".to_vec(), "0d68656c6c6f20776f726c642c2068e00d0c016421"),
+            (
+                ascending,
+                "1f000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f08202122232425262700e01c27012627",
+            ),
+        ];
+        for (input, want) in cases {
+            let mut out = Vec::new();
+            let n = compress(&input, &mut out, input.len() - 4).expect("compresses");
+            assert_eq!(out[..n], unhex(want)[..], "{:?}", String::from_utf8_lossy(&input));
+        }
     }
 
     #[test]

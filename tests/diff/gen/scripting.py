@@ -84,7 +84,8 @@ BODIES = [
     "function(keys, args) return redis.call('SET', keys[1] or 's0', args[1] or 'v') end",
     "function(keys, args) return redis.call('GET', keys[1] or 's0') end",
     "function(keys, args) error('boom') end",
-    "function(keys, args) redis.setresp(3); return redis.call('HGETALL', keys[1] or 'h0') end",
+    "function(keys, args) redis.setresp(3); return redis.call('ZRANGE', keys[1] or 'z0', 0, -1, 'WITHSCORES') end",
+    "function(keys, args) redis.setresp(3); return redis.pcall('XINFO', 'STREAM', keys[1] or 'x0') end",
     "function(keys, args) return {1.5, true, false, {err='in table'}} end",
     "function(keys, args) return redis.error_reply('fn error') end",
 ]

@@ -70,7 +70,7 @@ class SessionMixin:
                     self.channels.append(ch)
             return Op(["SUBSCRIBE"] + chans, nframes=len(chans))
         if r < 0.35:
-            pats = [self.pick(PATTERNS) for _ in range(self.rng.randint(1, 2))]
+            pats = [self.pick(self.main_patterns()) for _ in range(self.rng.randint(1, 2))]
             for p in pats:
                 if p not in self.patterns:
                     self.patterns.append(p)
@@ -108,6 +108,13 @@ class SessionMixin:
         if r < 0.92:
             return [Op(["PUBSUB", "NUMPAT"])]
         return [Op(["PUBSUB", self.pick(["HELP", "NOPE", "NUMPAT"]), "extra"])]
+
+    def main_patterns(self):
+        """Patterns the main connection may subscribe to. Not `*` when keyspace events are on:
+        the subscriber connection compares those (in order), and Redis writes a client's own
+        event before or after the command's reply depending on the command (SET before, HSET
+        after), which Amber does not copy (tests/diff/README.md)."""
+        return [p for p in PATTERNS if p != "*"] if "notify" in self.families else PATTERNS
 
     def shard_op(self):
         """SSUBSCRIBE / SUNSUBSCRIBE on the main connection (None: not this time)."""

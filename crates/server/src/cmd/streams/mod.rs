@@ -343,8 +343,9 @@ pub(super) fn reply_range(
     n
 }
 
-/// The unknown-subcommand reply of XGROUP and XINFO (addReplySubcommandSyntaxError).
-pub(super) fn subcommand_syntax(container: &str, sub: &[u8]) -> Error {
+/// The unknown-subcommand reply of a container command (addReplySubcommandSyntaxError): XGROUP,
+/// XINFO, FUNCTION.
+pub(crate) fn subcommand_syntax(container: &str, sub: &[u8]) -> Error {
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
     Error::new(format!(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."

@@ -39,7 +39,7 @@ fn parse(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Error> {
         let o = &a[i];
         if args::is(o, "block") && more > 0 {
             i += 1;
-            let t = args::int_msg(&a[i], "ERR timeout is not an integer or out of range")?;
+            let t = args::int_msg(&a[i], "timeout is not an integer or out of range")?;
             if t < 0 {
                 return Err(Error::new("ERR timeout is negative"));
             }
