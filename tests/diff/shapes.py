@@ -5,7 +5,8 @@
             depend on when each server ran the command); everything else stays exact.
   funclist  FUNCTION LIST: Redis lists libraries, and each library's functions, in dict order.
   cmdinfo   COMMAND INFO: a container command's subcommands come in dict order.
-  cmddocs   COMMAND DOCS: the same for the "subcommands" map of a command's docs."""
+  cmddocs   COMMAND DOCS: the same for the "subcommands" map of a command's docs.
+  dump      DUMP: a hashtable set or hash lists its elements in dict order."""
 
 MASK = "<masked>"
 TIME_KEYS = {b"idle", b"seen-time", b"active-time", b"inactive"}
@@ -94,4 +95,15 @@ def cmddocs_entry(f):
     return (f.kind, tuple(out))
 
 
-SHAPES = {"xtime": xtime, "funclist": funclist, "cmdinfo": cmdinfo, "cmddocs": cmddocs_entry}
+# RDB types whose DUMP lists elements in dict order: a set (2) and a hash (4) in a hashtable.
+DICT_ORDERED_TYPES = {2, 4}
+
+
+def dump(f):
+    """DUMP: byte for byte, except a hashtable set or hash (then its type and length)."""
+    if f.kind == "$" and f.val and f.val[0] in DICT_ORDERED_TYPES:
+        return ("dict-ordered dump", f.val[0], len(f.val))
+    return f.raw
+
+
+SHAPES = {"dump": dump, "xtime": xtime, "funclist": funclist, "cmdinfo": cmdinfo, "cmddocs": cmddocs_entry}

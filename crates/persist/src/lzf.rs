@@ -320,11 +320,12 @@ mod tests {
         // DUMP: liblzf wants room to spare below `len - 4`, which an output of exactly the
         // limit (17 and 29 bytes here) does not leave.
         let a = [
-            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x61, 0xee, 0x84, 0x5e, 0x0f,
+            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x61, 0xee, 0x84,
+            0x5e, 0x0f,
         ];
         let b = [
-            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x40, 0x4c, 0x88, 0x4b, 0x12,
-            0x88, 0x41, 0x6f, 0x84, 0x51, 0xfb, 0x80, 0x5f, 0x04, 0x84, 0x42, 0x29,
+            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x40, 0x4c, 0x88,
+            0x4b, 0x12, 0x88, 0x41, 0x6f, 0x84, 0x51, 0xfb, 0x80, 0x5f, 0x04, 0x84, 0x42, 0x29,
         ];
         for data in [&a[..], &b[..]] {
             let mut out = Vec::new();
@@ -338,7 +339,10 @@ mod tests {
     }
 
     fn unhex(h: &str) -> Vec<u8> {
-        (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -364,7 +368,12 @@ mod tests {
         for (input, want) in cases {
             let mut out = Vec::new();
             let n = compress(&input, &mut out, input.len() - 4).expect("compresses");
-            assert_eq!(out[..n], unhex(want)[..], "{:?}", String::from_utf8_lossy(&input));
+            assert_eq!(
+                out[..n],
+                unhex(want)[..],
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
         }
     }
 

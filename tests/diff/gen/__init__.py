@@ -22,6 +22,7 @@ Each `Op` says how its reply is compared (`cmp`):
   fload      exact, but in "Function/Library X already exists" the name is not compared (which
              one collides first follows dict orders)
   funclist   FUNCTION LIST: libraries, and each library's functions, compared as sets
+  dump       DUMP: exact, but a hashtable set or hash only by type and length (dict order)
   cmdinfo / cmddocs
              COMMAND INFO / DOCS: subcommands compared as a set (Redis lists them in dict order)
 and `kind` says how it runs: cmd, block (a blocking command on the second connection, then a

@@ -58,6 +58,9 @@ class GenBase:
             op.args = op.args[: self.rng.randint(1, len(op.args) - 1)]
         else:
             op.args = op.args + [self.pick([b"junk", b"1", b"", b"-1"])]
+        upper = [a.upper() for a in op.args]
+        if upper[0] in (b"SORT", b"SORT_RO") and b"ALPHA" not in upper and b"NOSORT" not in upper:
+            op.cmp = "sort_num"  # a numeric sort now (runner.SORT_SCORE_ERROR)
         return op
 
     # ---- the stream --------------------------------------------------------------------------

@@ -40,7 +40,7 @@ class ProbabilisticMixin:
         if c == "get":
             return [Op(["GET", k])]
         if c == "dump":
-            return [Op(["DUMP", k])]
+            return [Op(["DUMP", k], cmp="dump")]
         if c == "corrupt":
             # A damaged header, a damaged sparse opcode, or a damaged dense register.
             off = self.pick(["0", "3", "4", "5", "15", "16", "17", "18", "20", "100", "12000"])
