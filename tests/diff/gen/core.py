@@ -59,8 +59,11 @@ class GenBase:
         else:
             op.args = op.args + [self.pick([b"junk", b"1", b"", b"-1"])]
         upper = [a.upper() for a in op.args]
-        if upper[0] in (b"SORT", b"SORT_RO") and b"ALPHA" not in upper and b"NOSORT" not in upper:
-            op.cmp = "sort_num"  # a numeric sort now (runner.SORT_SCORE_ERROR)
+        if upper[0] in (b"SORT", b"SORT_RO"):
+            if b"NOSORT" in upper:
+                op.cmp = "set"  # its STORE gone: a set's or a skiplist's dict order
+            elif b"ALPHA" not in upper:
+                op.cmp = "sort_num"  # a numeric sort now (runner.SORT_SCORE_ERROR)
         return op
 
     # ---- the stream --------------------------------------------------------------------------
