@@ -54,6 +54,8 @@ class Parser:
     def __init__(self):
         self.buf = bytearray()
         self.pos = 0
+        self.pushes = []  # pushes that arrived inside another reply, in order
+        self._nested = []
 
     def feed(self, data):
         if self.pos > 65536 and self.pos > len(self.buf) // 2:
@@ -98,25 +100,34 @@ class Parser:
             count = n * 2 if kind in "%|" else n
             items = []
             cur = nxt
-            for _ in range(count):
+            while len(items) < count:
                 f, cur2 = self._parse(cur)
                 if f is None:
                     return None, at
-                items.append(f)
                 cur = cur2
+                if f.kind == ">" and kind != ">":
+                    # A push the server sent while building this reply (a keyspace event
+                    # published during EXEC, for one): not an element of it.
+                    self._nested.append(f)
+                    continue
+                items.append(f)
             if kind == "|":
                 # An attribute precedes the real reply: skip it, keep the reply.
                 f, cur2 = self._parse(cur)
                 if f is None:
                     return None, at
                 return f, cur2
-            return Frame(kind, items, bytes(self.buf[at:cur])), cur
+            raw = bytes(self.buf[at:nxt]) + b"".join(f.raw for f in items)
+            return Frame(kind, items, raw), cur
         raise ServerGone(f"protocol error: unexpected type byte {kind!r} in {bytes(self.buf[at:at + 80])!r}")
 
     def next(self):
+        """The next complete frame, or None. Pushes found inside it go to `self.pushes`."""
+        self._nested = []
         f, nxt = self._parse(self.pos)
         if f is not None:
             self.pos = nxt
+            self.pushes += self._nested
         return f
 
 
@@ -179,6 +190,7 @@ class Conn:
 
     def ready(self):
         """Whether a complete frame can be read without waiting."""
+        self.parser._nested = []
         f, _ = self.parser._parse(self.parser.pos)
         if f is not None:
             return True
@@ -192,6 +204,7 @@ class Conn:
         if not data:
             raise ServerGone(f"{self.name}: connection closed by the server")
         self.parser.feed(data)
+        self.parser._nested = []
         f, _ = self.parser._parse(self.parser.pos)
         return f is not None
 

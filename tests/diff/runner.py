@@ -15,10 +15,11 @@ import time
 
 from . import gen as G
 from .resp import Conn, ServerGone
+from .shapes import SHAPES
 
 # Servers run with small encoding limits so that conversions happen with few elements.
 SERVER_ARGS = ["--hash-max-listpack-entries", "16", "--zset-max-listpack-entries", "16",
-               "--set-max-intset-entries", "16"]
+               "--set-max-intset-entries", "16", "--stream-node-max-entries", "8"]
 
 UNORDERED = {"enc_set": "set", "enc_vals": "set", "enc_pairs": "pairs"}
 TOLERANCE = {"ttl": 1, "exptime": 1, "pttl": 1500, "pexptime": 1500}
@@ -60,6 +61,7 @@ def hello_view(f):
     return out
 
 
+COLLISION = re.compile(rb"^(-ERR Library|-ERR Function) \S+ (already exists\r\n)$")
 SORT_SCORE_ERROR = b"-ERR One or more scores can't be converted into double\r\n"
 
 
@@ -70,7 +72,11 @@ def differ(mode, a, b, subs=None):
         # an ERANGE left by an earlier command (ZADD 1e400) fails a valid numeric SORT.
         # Amber judges each conversion alone; tests/test_sort.py checks its refusals.
         return None
-    if mode == "exact" or a.is_error() or b.is_error():
+    if mode == "fload" and a.is_error() and b.is_error():
+        # Which name collides first depends on dict orders (the library's functions, a payload).
+        return None if COLLISION.sub(rb"\1 <name> \2", a.raw) == COLLISION.sub(rb"\1 <name> \2", b.raw) \
+            else "replies differ"
+    if mode == "exact" or mode == "fload" or a.is_error() or b.is_error():
         return None if a.raw == b.raw else "replies differ"
     if mode == "sort_num":
         return None if a.raw == b.raw else "replies differ"
@@ -96,6 +102,8 @@ def differ(mode, a, b, subs=None):
         return None if a.raw == b.raw else "replies differ"
     if mode == "hello":
         return None if hello_view(a) == hello_view(b) else "HELLO replies differ (id ignored)"
+    if mode in SHAPES:
+        return None if SHAPES[mode](a) == SHAPES[mode](b) else f"replies differ (compared as {mode})"
     if mode == "exec":
         subs = subs or []
         if a.kind == "*" and b.kind == "*" and a.val is not None and b.val is not None \
@@ -268,6 +276,11 @@ class Runner:
         g = self.gen
         for s in self.sides:
             s.insp.call("FLUSHALL")
+            for args in (["SCRIPT", "FLUSH"], ["FUNCTION", "FLUSH"],
+                         ["CONFIG", "SET", "notify-keyspace-events", "KEA" if "notify" in g.families else ""]):
+                r = s.insp.call(*args)
+                if r.is_error():
+                    raise Mismatch(f"{s.name}: {' '.join(args)} failed: {r!r}")
         for s in self.sides:
             # Subscribers of an earlier stream may still be going away.
             deadline = time.time() + 5
@@ -282,8 +295,13 @@ class Runner:
                     r = conn.call("HELLO", "3")
                     if r.is_error():
                         raise Mismatch(f"{s.name}: HELLO 3 failed: {r!r}")
-            s.sub.send(["SUBSCRIBE"] + G.SUB_CHANNELS, ["PSUBSCRIBE"] + G.SUB_PATTERNS)
-            for _ in range(len(G.SUB_CHANNELS) + len(G.SUB_PATTERNS)):
+            subs = [["SUBSCRIBE"] + G.SUB_CHANNELS, ["PSUBSCRIBE"] + G.SUB_PATTERNS]
+            if "shardpubsub" in g.families:
+                subs.append(["SSUBSCRIBE"] + G.SUB_SHARDS)
+            if "notify" in g.families:
+                subs.append(["PSUBSCRIBE"] + G.SUB_NOTIFY)
+            s.sub.send(*subs)
+            for _ in range(sum(len(x) - 1 for x in subs)):
                 s.sub.read()
 
     # -- reading --
@@ -292,8 +310,11 @@ class Runner:
         frames = []
         while len(frames) < n:
             f = conn.read()
+            if which == "main" and conn.parser.pushes:
+                side.msgs += [p.raw for p in conn.parser.pushes]
+                conn.parser.pushes.clear()
             if which == "main" and f.kind == ">" and f.items() and \
-                    f.items()[0].val in (b"message", b"pmessage"):
+                    f.items()[0].val in (b"message", b"pmessage", b"smessage"):
                 side.msgs.append(f.raw)
                 continue
             frames.append(f)
@@ -395,6 +416,38 @@ class Runner:
                           f"only other {sorted(set(eb) - set(ea))[:10]}")
         return [fa]
 
+    def run_frestore(self, op):
+        """FUNCTION DUMP on each server, then FUNCTION RESTORE of its own payload (with the
+        policy in op.args[3:]), maybe after a FUNCTION FLUSH. The payloads list libraries in
+        dict order: they are compared byte for byte only when there is at most one library."""
+        dumps = []
+        for s in self.sides:
+            s.main.send(["FUNCTION", "DUMP"])
+            dumps.append(self.read(s, "main", 1)[0])
+        self.commands += 1
+        stats = self.sides[0].insp.call("FUNCTION", "STATS")
+        libs = stats.items()[3].items()[1].items()[1].val if len(stats.items()) == 4 else None
+        if libs is not None and libs <= 1:
+            why = differ("exact", dumps[0], dumps[1])
+        else:  # the same libraries in another order: the same length
+            why = None if (dumps[0].kind, len(dumps[0].raw)) == (dumps[1].kind, len(dumps[1].raw)) \
+                else "reply types or lengths differ"
+        if why:
+            self.fail(op, f"FUNCTION DUMP: {why}", [dumps[0]], [dumps[1]])
+        if op.extra.get("flush_first"):
+            self.exchange(G.Op(["FUNCTION", "FLUSH"], extra={"for": op}))
+        if dumps[0].kind != "$" or dumps[0].val is None:
+            return dumps[:1]
+        for s, d in zip(self.sides, dumps):
+            s.main.send([b"FUNCTION", b"RESTORE", d.val] + op.args[3:])
+        self.commands += 1
+        fa = self.read(self.sides[0], "main", 1)
+        fb = self.read(self.sides[1], "main", 1)
+        why = differ_frames("fload", fa, fb)
+        if why:
+            self.fail(op, "FUNCTION RESTORE of the own dump: " + why, fa, fb)
+        return fa
+
     def wait_blocked(self, side, op):
         """Until the other connection is blocked on the server or has its reply."""
         deadline = time.time() + 5
@@ -443,7 +496,16 @@ class Runner:
                         (f.kind == "*" and f.items() and f.items()[0].val == b"pong"):
                     break
                 got.append(f.raw)
-            drained.append(sorted(got))
+            drained.append(got)
+        keyspace = [[m for m in d if b"__keyspace@" in m or b"__keyevent@" in m] for d in drained]
+        if keyspace[0] != keyspace[1]:
+            i = next((i for i, (x, y) in enumerate(zip(*keyspace)) if x != y), min(map(len, keyspace)))
+            lo = max(0, i - 2)
+            self.fail(op, f"keyspace notifications received by the subscriber connection differ "
+                          f"(compared in order): first at message {i} of {len(keyspace[0])} / "
+                          f"{len(keyspace[1])}; shown from message {lo}",
+                      keyspace[0][lo:i + 3], keyspace[1][lo:i + 3])
+        drained = [sorted(d) for d in drained]
         if drained[0] != drained[1]:
             self.fail(op, "messages received by the subscriber connection differ "
                           "(compared as a multiset)", drained[0], drained[1])
@@ -486,6 +548,12 @@ class Runner:
                     dual(["SMEMBERS", k], "exact" if ordered else "set", f"db {db} SMEMBERS {k!r}")
                 elif t == b"zset":
                     dual(["ZRANGE", k, "0", "-1", "WITHSCORES"], "exact", f"db {db} ZRANGE {k!r}")
+                elif t == b"stream":
+                    dual(["XRANGE", k, "-", "+"], "exact", f"db {db} XRANGE {k!r}")
+                    dual(["XINFO", "GROUPS", k], "exact", f"db {db} XINFO GROUPS {k!r}")
+                    dual(["XINFO", "STREAM", k, "FULL"], "xtime", f"db {db} XINFO STREAM {k!r} FULL")
+        if "functions" in self.gen.families:
+            dual(["FUNCTION", "LIST", "WITHCODE"], "funclist", "FUNCTION LIST WITHCODE")
         self.compare_digests(op)
 
     def compare_digests(self, op):
@@ -551,6 +619,8 @@ class Runner:
                     fa = self.run_scan(op)
                 elif op.kind == "block":
                     fa = self.run_block(op)
+                elif op.kind == "frestore":
+                    fa = self.run_frestore(op)
                 else:
                     raise ValueError(op.kind)
                 if self.sides[0].msgs or self.sides[1].msgs:

@@ -17,7 +17,8 @@ const HLOG: u32 = 16;
 const HSIZE: usize = 1 << HLOG;
 const MAX_LIT: usize = 32;
 const MAX_OFF: usize = 1 << 13;
-const MAX_REF: usize = (1 << 8) + (1 << 3) + 1;
+/// The longest reference liblzf writes (its MAX_REF): 264 bytes.
+const MAX_REF: usize = (1 << 8) + (1 << 3);
 
 /// The most output one input byte can produce (a 3-byte reference copying 264 bytes).
 pub const MAX_EXPANSION: usize = 88;
@@ -34,10 +35,35 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::new(State { table: vec![0u32; HSIZE].into_boxed_slice(), base: 0 });
 }
 
+/// liblzf's slot for the three bytes at a position (IDX of its rolling hash, VERY_FAST form):
+/// the same slots as Redis's, so the same earlier position is found when two collide.
 #[inline(always)]
 fn hash3(a: u8, b: u8, c: u8) -> usize {
-    let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
-    (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
+    let h = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+    ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
+}
+
+/// How many bytes of `input[ip..]` repeat `input[cand..]` (3 are known equal), as liblzf
+/// counts them: at most `maxlen` (2 short of the end, and MAX_REF), except that its unrolled
+/// first 16 comparisons may take a match to 19 bytes past a `maxlen` of 17 or 18.
+#[inline]
+fn match_len(input: &[u8], cand: usize, ip: usize) -> usize {
+    let maxlen = (input.len() - ip - 2).min(MAX_REF);
+    let eq = |l: usize| input[cand + l] == input[ip + l];
+    let mut l = 3;
+    if maxlen > 16 {
+        while l <= 18 {
+            if !eq(l) {
+                return l;
+            }
+            l += 1;
+        }
+        l = 19;
+    }
+    while l < maxlen && eq(l) {
+        l += 1;
+    }
+    l
 }
 
 /// The literal run being written: its length and where its control byte is.
@@ -82,7 +108,7 @@ impl Run {
 /// a saving of at least 4 bytes by passing `len - 4`.
 pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> {
     let start = out.len();
-    if input.is_empty() {
+    if input.is_empty() || limit == 0 {
         return None;
     }
     let n = input.len();
@@ -106,14 +132,15 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
         out.reserve(n.min(limit) + 2);
         let mut run = Run::open(out);
         let mut ip = 0usize;
+        // The bounds are liblzf's own (lzf_c.c), so that a string is compressed exactly when
+        // Redis compresses it: a reference needs 4 bytes of room below the limit (the
+        // control byte of an empty run given back), a literal one, the last two bytes 3.
         while ip + 2 < n {
-            if out.len() - start > limit {
-                return false;
-            }
             let h = hash3(input[ip], input[ip + 1], input[ip + 2]);
             let entry = table[h];
             table[h] = base + ip as u32 + 1;
-            if entry > base {
+            if entry > base + 1 {
+                // (liblzf never refers to the first byte: `ref > in_data`.)
                 let cand = (entry - base - 1) as usize;
                 let off = ip - cand - 1;
                 if off < MAX_OFF
@@ -121,11 +148,10 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     && input[cand + 1] == input[ip + 1]
                     && input[cand + 2] == input[ip + 2]
                 {
-                    let maxlen = (n - ip).min(MAX_REF - 1);
-                    let mut m = 3;
-                    while m < maxlen && input[cand + m] == input[ip + m] {
-                        m += 1;
+                    if out.len() - start - usize::from(run.len == 0) + 4 >= limit {
+                        return false;
                     }
+                    let m = match_len(input, cand, ip);
                     run.close(out);
                     let l = m - 2;
                     if l < 7 {
@@ -147,15 +173,21 @@ pub fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> 
                     continue;
                 }
             }
+            if out.len() - start >= limit {
+                return false;
+            }
             run.push(out, input[ip]);
             ip += 1;
+        }
+        if out.len() - start + 3 > limit {
+            return false;
         }
         while ip < n {
             run.push(out, input[ip]);
             ip += 1;
         }
         run.close(out);
-        out.len() - start <= limit
+        true
     });
     if ok {
         Some(out.len() - start)
@@ -279,6 +311,69 @@ mod tests {
         for _ in 0..3 {
             roundtrip(&text[..1000]).unwrap();
             roundtrip(&noise[..1000]).unwrap();
+        }
+    }
+
+    #[test]
+    fn refuses_what_liblzf_refuses() {
+        // Two sparse HLLs (PFADD of a few elements) that Redis 7.0.15 stores uncompressed in a
+        // DUMP: liblzf wants room to spare below `len - 4`, which an output of exactly the
+        // limit (17 and 29 bytes here) does not leave.
+        let a = [
+            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x61, 0xee, 0x84,
+            0x5e, 0x0f,
+        ];
+        let b = [
+            0x48, 0x59, 0x4c, 0x4c, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x40, 0x4c, 0x88,
+            0x4b, 0x12, 0x88, 0x41, 0x6f, 0x84, 0x51, 0xfb, 0x80, 0x5f, 0x04, 0x84, 0x42, 0x29,
+        ];
+        for data in [&a[..], &b[..]] {
+            let mut out = Vec::new();
+            assert_eq!(compress(data, &mut out, data.len() - 4), None, "{data:?}");
+            assert!(out.is_empty());
+            // With more room it compresses, and round-trips.
+            let n = compress(data, &mut out, data.len()).expect("compresses with room");
+            assert_eq!(decompress(&out[..n], data.len()).unwrap(), data);
+        }
+        assert_eq!(compress(b"abc", &mut Vec::new(), 0), None);
+    }
+
+    fn unhex(h: &str) -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn compresses_as_liblzf() {
+        // Inputs and the LZF bytes of Redis 7.0.15's DUMP of them: matches that stop two bytes
+        // before the end, a match of 18 bytes ended by the unrolled comparisons, the first byte
+        // never referred to, runs, repeats at a distance.
+        let mut ascending: Vec<u8> = (0..40).collect();
+        ascending.extend(0..40u8);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (vec![b'a'; 30], "016161e01100016161"),
+            (
+                [&b"abcdefghijklmnopqrstuvwxyz"[..], b"abcdefghijklmnopqrs", b"XY"].concat(),
+                "1a6162636465666768696a6b6c6d6e6f707172737475767778797a61e00919015859",
+            ),
+            ([b"0123456789".repeat(7), b"01234567".to_vec()].concat(), "0a3031323334353637383930e03809013637"),
+            (b"hello world, hello world, hello world!".to_vec(), "0d68656c6c6f20776f726c642c2068e00d0c016421"),
+            (
+                ascending,
+                "1f000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f08202122232425262700e01c27012627",
+            ),
+        ];
+        for (input, want) in cases {
+            let mut out = Vec::new();
+            let n = compress(&input, &mut out, input.len() - 4).expect("compresses");
+            assert_eq!(
+                out[..n],
+                unhex(want)[..],
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
         }
     }
 

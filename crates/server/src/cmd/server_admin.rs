@@ -262,6 +262,11 @@ fn write_command_info(out: &mut amber_resp::ReplyBuf, c: &Command, parent: Optio
         out.simple(&cat);
     }
     super::getkeys::write_tips_and_key_specs(out, &super::full_name(parent, c));
+    // As addReplyCommandSubCommands: no subcommands is an empty set (RESP3 `~0`).
+    if c.subcommands.is_empty() {
+        out.set(0);
+        return;
+    }
     out.array(c.subcommands.len());
     for s in c.subcommands {
         write_command_info(out, s, Some(c));

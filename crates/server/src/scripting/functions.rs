@@ -568,6 +568,14 @@ fn function_delete(ctx: &mut Ctx<'_>) -> Reply {
 }
 
 fn function_flush(ctx: &mut Ctx<'_>) -> Reply {
+    // As functionFlushCommand: too many arguments is a subcommand syntax error, a wrong mode
+    // the SYNC|ASYNC one.
+    if ctx.args.len() > 3 {
+        return Err(crate::cmd::streams::subcommand_syntax(
+            "FUNCTION",
+            &ctx.args[1],
+        ));
+    }
     if !super::flush_mode_ok(ctx.args) {
         return Err(Error::new(
             "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",

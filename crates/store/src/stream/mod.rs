@@ -181,7 +181,10 @@ impl Stream {
             AddId::Ms(ms) => {
                 if self.last_id.ms == ms {
                     if self.last_id.seq == u64::MAX {
-                        return Err(AddError::NotGreater);
+                        // Redis's streamAppendItem fails here without setting errno, and
+                        // XADD answers "Elements are too large" unless an earlier failure
+                        // left EDOM behind: the usual answer.
+                        return Err(AddError::TooLarge);
                     }
                     StreamId::new(ms, self.last_id.seq + 1)
                 } else {

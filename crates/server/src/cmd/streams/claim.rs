@@ -48,7 +48,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>) -> Reply {
     if !has {
         return Err(nogroup(a));
     }
-    let minidle = args::int_msg(&a[4], "ERR Invalid min-idle-time argument for XCLAIM")?.max(0);
+    let minidle = args::int_msg(&a[4], "Invalid min-idle-time argument for XCLAIM")?.max(0);
     let mut ids = Vec::new();
     let mut j = 5;
     while j < a.len() {
@@ -72,14 +72,14 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>) -> Reply {
             justid = true;
         } else if args::is(opt, "idle") && more > 0 {
             j += 1;
-            let v = args::int_msg(&a[j], "ERR Invalid IDLE option argument for XCLAIM")?;
+            let v = args::int_msg(&a[j], "Invalid IDLE option argument for XCLAIM")?;
             deliverytime = now.wrapping_sub(v);
         } else if args::is(opt, "time") && more > 0 {
             j += 1;
-            deliverytime = args::int_msg(&a[j], "ERR Invalid TIME option argument for XCLAIM")?;
+            deliverytime = args::int_msg(&a[j], "Invalid TIME option argument for XCLAIM")?;
         } else if args::is(opt, "retrycount") && more > 0 {
             j += 1;
-            retrycount = args::int_msg(&a[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")?;
+            retrycount = args::int_msg(&a[j], "Invalid RETRYCOUNT option argument for XCLAIM")?;
         } else if args::is(opt, "lastid") && more > 0 {
             j += 1;
             last_id = parse_strict_id(&a[j], 0)?;
@@ -187,7 +187,7 @@ fn owner(g: &Group, id: StreamId) -> Vec<u8> {
 
 pub(super) fn xautoclaim(ctx: &mut Ctx<'_>) -> Reply {
     let a = ctx.args;
-    let minidle = args::int_msg(&a[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
+    let minidle = args::int_msg(&a[4], "Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
     let start = parse_bound(&a[5], 0, true)?;
     let mut count: i64 = 100;
     let mut justid = false;

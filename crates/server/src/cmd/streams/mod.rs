@@ -343,15 +343,18 @@ pub(super) fn reply_range(
     n
 }
 
-/// The unknown-subcommand reply of XGROUP and XINFO (addReplySubcommandSyntaxError).
-pub(super) fn subcommand_syntax(container: &str, sub: &[u8]) -> Error {
+/// The unknown-subcommand reply of a container command (addReplySubcommandSyntaxError): XGROUP,
+/// XINFO, FUNCTION.
+pub(crate) fn subcommand_syntax(container: &str, sub: &[u8]) -> Error {
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
     Error::new(format!(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
     ))
 }
 
-/// NOGROUP errors carry the key and group as given.
+/// A key, group or option in an error text: Redis formats it with `%s`, which stops at the
+/// first NUL byte (so a binary key shows as far as its first zero byte).
 pub(super) fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
 }

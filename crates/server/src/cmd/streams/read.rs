@@ -39,7 +39,7 @@ fn parse(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Error> {
         let o = &a[i];
         if args::is(o, "block") && more > 0 {
             i += 1;
-            let t = args::int_msg(&a[i], "ERR timeout is not an integer or out of range")?;
+            let t = args::int_msg(&a[i], "timeout is not an integer or out of range")?;
             if t < 0 {
                 return Err(Error::new("ERR timeout is negative"));
             }
@@ -84,14 +84,40 @@ fn parse(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs, Error> {
     Ok(r)
 }
 
-/// The IDs to read after, `>` as MAX; in the order of the keys.
-fn resolve_ids(ctx: &mut Ctx<'_>, r: &ReadArgs) -> Result<Vec<StreamId>, Error> {
+/// When a blocked client runs again: the index of the stream key that woke it (its first
+/// occurrence). Redis's serveClientsBlockedOnStreamKey serves a woken XREAD / XREADGROUP from
+/// that key alone, even when other keys it waits on have entries too.
+fn woken_by(ctx: &Ctx<'_>, r: &ReadArgs) -> Option<usize> {
+    if !ctx.reprocessing {
+        return None;
+    }
+    let ready = ctx.srv.blocking.serving.as_ref()?;
+    ctx.args[r.streams_at..r.streams_at + r.nstreams]
+        .iter()
+        .position(|k| k.as_slice() == ready.as_slice())
+}
+
+/// The IDs to read after, `>` as MAX; in the order of the keys. Only key `only` (when given)
+/// is looked up: the others keep the IDs their client blocked with.
+fn resolve_ids(
+    ctx: &mut Ctx<'_>,
+    r: &ReadArgs,
+    only: Option<usize>,
+) -> Result<Vec<StreamId>, Error> {
     let a = ctx.args;
     let db = ctx.cl.db;
     let mut ids = Vec::with_capacity(r.nstreams);
     for k in 0..r.nstreams {
         let key = &a[r.streams_at + k];
         let arg = &a[r.streams_at + r.nstreams + k];
+        if only.is_some_and(|i| i != k) {
+            ids.push(if arg.as_slice() == b">" {
+                StreamId::MAX
+            } else {
+                parse_strict_id(arg, 0)?
+            });
+            continue;
+        }
         let s = match read_stream(ctx.srv, db, key) {
             // Woken because the stream was replaced by another type.
             Err(_) if ctx.reprocessing && r.group.is_some() => {
@@ -139,7 +165,8 @@ fn resolve_ids(ctx: &mut Ctx<'_>, r: &ReadArgs) -> Result<Vec<StreamId>, Error> 
 pub(super) fn xread(ctx: &mut Ctx<'_>) -> Reply {
     let group_cmd = ctx.cmd.name == "xreadgroup";
     let r = parse(ctx, group_cmd)?;
-    let ids = resolve_ids(ctx, &r)?;
+    let only = woken_by(ctx, &r);
+    let ids = resolve_ids(ctx, &r, only)?;
     let a = ctx.args;
     let db = ctx.cl.db;
     let count = if r.count == 0 && ctx.reprocessing {
@@ -151,6 +178,9 @@ pub(super) fn xread(ctx: &mut Ctx<'_>) -> Reply {
     let mut served = 0usize;
     let mut header = None;
     for (k, &id) in ids.iter().enumerate() {
+        if only.is_some_and(|i| i != k) {
+            continue;
+        }
         let key = &a[r.streams_at + k];
         let Ok(Some(s)) = read_stream(ctx.srv, db, key) else {
             continue;
