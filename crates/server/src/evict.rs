@@ -408,7 +408,7 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
             freed += delta;
         }
         srv.evict.evicted_keys += 1;
-        srv.touch_watched(db, &key);
+        srv.signal_modified_key(db, &key, None);
         srv.notify(notify::EVICTED, "evicted", &key, db);
         srv.propagate_deletion(db, &key);
         keys += 1;

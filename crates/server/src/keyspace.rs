@@ -46,7 +46,7 @@ impl Server {
     fn delete_expired(&mut self, db: usize, key: &[u8]) {
         self.dbs[db].remove(key);
         self.stats.expired_keys += 1;
-        self.touch_watched(db, key);
+        self.signal_modified_key(db, key, None);
         self.propagate_deletion(db, key);
         self.notify(notify::EXPIRED, "expired", key, db);
     }
@@ -183,7 +183,7 @@ impl Server {
                 self.expire_cursor[db] = cursor;
                 for k in &gone {
                     self.stats.expired_keys += 1;
-                    self.touch_watched(db, k);
+                    self.signal_modified_key(db, k, None);
                     self.propagate_deletion(db, k);
                     self.notify(notify::EXPIRED, "expired", k, db);
                 }

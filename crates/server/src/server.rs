@@ -198,6 +198,8 @@ pub(crate) struct Server {
     pub(crate) evict: crate::evict::Eviction,
     /// The largest client output buffers of the last seconds (INFO clients).
     pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
+    /// Client-side caching: the invalidation table, BCAST prefixes, messages waiting.
+    pub(crate) tracking: crate::tracking::Tracking,
 }
 
 impl Server {
@@ -256,6 +258,7 @@ impl Server {
             repl,
             evict: Default::default(),
             obuf_peaks: Default::default(),
+            tracking: Default::default(),
             config,
         }
     }
@@ -271,8 +274,22 @@ impl Server {
         crate::evict::initial(&self.config, self.cmd_time_ms)
     }
 
-    /// Marks `key` modified: transactions watching it will fail (Redis's signalModifiedKey).
-    pub(crate) fn touch_watched(&mut self, db: usize, key: &[u8]) {
+    /// A key changed (Redis's signalModifiedKey): transactions watching it will fail, and the
+    /// clients that may cache it are told. `by` is the client whose command changed it (None
+    /// for an expiry or an eviction).
+    pub(crate) fn signal_modified_key(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        by: Option<&mut crate::client::Client>,
+    ) {
+        self.touch_watched(db, key);
+        let id = by.as_ref().map(|c| c.id);
+        crate::tracking::invalidate_key(self, key, id, true, by);
+    }
+
+    /// Marks `key` modified: transactions watching it will fail.
+    fn touch_watched(&mut self, db: usize, key: &[u8]) {
         if self.watched.is_empty() {
             return;
         }

@@ -570,6 +570,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> Reply {
     ctx.srv.touch_all_watched_in_db(db, None, ctx.cl);
     let n = ctx.srv.dbs[db].len() as u64;
     ctx.srv.dbs[db].clear();
+    crate::tracking::invalidate_all(ctx.srv, Some(&mut *ctx.cl));
     ctx.dirty(n + 1);
     ctx.cl.out.ok();
     Ok(())
@@ -583,6 +584,7 @@ fn flushall(ctx: &mut Ctx<'_>) -> Reply {
         n += ctx.srv.dbs[db].len() as u64;
         ctx.srv.dbs[db].clear();
     }
+    crate::tracking::invalidate_all(ctx.srv, Some(&mut *ctx.cl));
     // As Redis's flushAllDataAndResetRDB: the keys removed count as changes, a save in
     // progress is abandoned, and with save points the empty dataset is saved at once, which
     // (when it succeeds) leaves rdb_changes_since_last_save at 0.
