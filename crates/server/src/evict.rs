@@ -359,6 +359,32 @@ pub(crate) fn flush(srv: &mut Server, current: &mut crate::client::Client) {
     notify::flush(srv, Some(current));
 }
 
+/// CONFIG SET maxmemory (Redis's updateMaxmemory): a warning when the new limit is under what
+/// is used, and evictions start at once on the event loop, not waiting for a command
+/// (startEvictionTimeProc); the cron goes on while they are not done.
+pub(crate) fn limit_changed(srv: &mut Server) {
+    if srv.config.maxmemory == 0 {
+        return;
+    }
+    let used = counted_memory(srv).max(0) as u64;
+    if srv.config.maxmemory < used {
+        srv.log.warning(&format!(
+            "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",
+            srv.config.maxmemory
+        ));
+    }
+    srv.evict.running = true;
+    if let Some(rc) = srv.self_ref.upgrade() {
+        // Runs once the command that changed the limit has returned the server.
+        tokio::task::spawn_local(async move {
+            if let Ok(mut s) = rc.try_borrow_mut() {
+                cron(&mut s);
+                crate::tracking::flush_outbox(&mut s, None);
+            }
+        });
+    }
+}
+
 /// The cron's share (Redis's evictionTimeProc): goes on with evictions a command's run left
 /// unfinished at its time limit.
 pub(crate) fn cron(srv: &mut Server) {

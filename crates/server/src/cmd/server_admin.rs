@@ -495,7 +495,11 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
         ctx.srv.log.set_level(next.loglevel);
     }
     let aof_change = next.appendonly != ctx.srv.config.appendonly;
+    let maxmemory_change = next.maxmemory != ctx.srv.config.maxmemory;
     let old = std::mem::replace(&mut ctx.srv.config, next);
+    if maxmemory_change {
+        crate::evict::limit_changed(ctx.srv);
+    }
     if aof_change {
         if ctx.srv.config.appendonly {
             if let Err(e) = crate::durability::aof::start_at_runtime(ctx.srv) {
