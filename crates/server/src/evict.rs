@@ -24,6 +24,7 @@ use rand::Rng;
 
 use crate::cmd::notify;
 use crate::config::Config;
+use crate::lazyfree::Why;
 use crate::server::Server;
 
 /// maxmemory-policy.
@@ -425,9 +426,22 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
             }
             _ => 0,
         };
-        drop(removed);
+        // lazyfree-lazy-eviction: a big value is freed on the drop thread; what it will give
+        // back counts as freed now (Redis rechecks the limit instead as it goes).
+        let lazy_estimate = match &removed {
+            Some(e) if !snapshot && crate::lazyfree::will_drop_lazily(srv, &e.value, Why::Eviction) => {
+                (std::mem::size_of::<amber_store::Entry>()
+                    + amber_store::memory::usage(&e.key, &e.value, 5)) as i64
+            }
+            _ => 0,
+        };
+        if let Some(e) = removed {
+            srv.free_removed(e.value, Why::Eviction);
+        }
         let delta = before - counted_memory(srv);
-        if estimate > delta {
+        if lazy_estimate > delta {
+            freed += lazy_estimate;
+        } else if estimate > delta {
             srv.evict.snapshot_deferred += (estimate - delta) as u64;
             freed += estimate;
         } else {

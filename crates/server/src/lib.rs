@@ -31,6 +31,7 @@ mod config;
 mod durability;
 mod evict;
 mod keyspace;
+mod lazyfree;
 mod net;
 mod replication;
 mod scripting;

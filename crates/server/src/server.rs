@@ -200,6 +200,8 @@ pub(crate) struct Server {
     pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
     /// Client-side caching: the invalidation table, BCAST prefixes, messages waiting.
     pub(crate) tracking: crate::tracking::Tracking,
+    /// The drop thread big values and flushed databases are freed on (lazyfree.rs).
+    pub(crate) lazyfree: crate::lazyfree::LazyFree,
 }
 
 impl Server {
@@ -259,6 +261,7 @@ impl Server {
             evict: Default::default(),
             obuf_peaks: Default::default(),
             tracking: Default::default(),
+            lazyfree: Default::default(),
             config,
         }
     }

@@ -123,7 +123,11 @@ pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> 
     let mark = cl.out.len();
     let prev = srv.tracking.set_current(Some(cl.id));
     // CLIENT CACHING holds for the next command or transaction (Redis's resetClient).
-    let keeps_caching = srv.commands.lookup(&args[0]).is_some_and(|c| c.name == "client");
+    let keeps_caching = cl.tracking.caching
+        && srv
+            .commands
+            .lookup(&args[0])
+            .is_some_and(|c| c.name == "client");
     let after = process_request(srv, cl, args);
     if cl.blocked.is_none() {
         cl.end_command(mark);

@@ -529,8 +529,8 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "mem_aof_buffer", o.aof_buffer);
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "active_defrag_running", 0);
-    field!(out, "lazyfree_pending_objects", 0);
-    field!(out, "lazyfreed_objects", 0);
+    field!(out, "lazyfree_pending_objects", srv.lazyfree.pending());
+    field!(out, "lazyfreed_objects", srv.lazyfree.freed());
 }
 
 fn stats_section(srv: &Server, out: &mut String) {
@@ -602,7 +602,11 @@ fn stats_section(srv: &Server, out: &mut String) {
     }
     field!(out, "tracking_total_keys", srv.tracking.total_keys());
     field!(out, "tracking_total_items", srv.tracking.total_items());
-    field!(out, "tracking_total_prefixes", srv.tracking.total_prefixes());
+    field!(
+        out,
+        "tracking_total_prefixes",
+        srv.tracking.total_prefixes()
+    );
     field!(out, "unexpected_error_replies", st.unexpected_error_replies);
     field!(out, "total_error_replies", st.total_error_replies);
     field!(out, "dump_payload_sanitizations", 0);

@@ -4,7 +4,7 @@
 use crate::cmd::args::{self, is};
 use crate::cmd::{Ctx, Error, Reply};
 
-use super::{disable, Bcast};
+use super::disable;
 
 /// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p]... [OPTIN] [OPTOUT] [NOLOOP]
 pub(crate) fn client_tracking(ctx: &mut Ctx<'_>) -> Reply {
@@ -74,7 +74,12 @@ pub(crate) fn client_tracking(ctx: &mut Ctx<'_>) -> Reply {
         if bcast {
             check_prefix_collisions(&t.prefixes, &prefixes)?;
         }
-        enable(ctx, redirect as u64, (bcast, optin, optout, noloop), &prefixes);
+        enable(
+            ctx,
+            redirect as u64,
+            (bcast, optin, optout, noloop),
+            &prefixes,
+        );
     } else if is(&a[2], "off") {
         disable(ctx.srv, ctx.cl);
     } else {
@@ -138,12 +143,7 @@ fn enable(
     if bcast {
         let all: &[&[u8]] = &[b""];
         for p in if prefixes.is_empty() { all } else { prefixes } {
-            let bs = ctx
-                .srv
-                .tracking
-                .prefixes
-                .entry(p.to_vec())
-                .or_insert_with(Bcast::default);
+            let bs = ctx.srv.tracking.prefixes.entry(p.to_vec()).or_default();
             if !bs.clients.contains(&id) {
                 bs.clients.push(id);
                 t.prefixes.insert(p.to_vec());

@@ -201,9 +201,7 @@ fn send(srv: &mut Server, mut cur: Option<&mut Client>, id: ClientId, p: Payload
             let skip = match check {
                 Check::None => false,
                 Check::On => !t.on,
-                Check::Key(current) => {
-                    !t.on || t.bcast || (t.noloop && current == Some(c.id))
-                }
+                Check::Key(current) => !t.on || t.bcast || (t.noloop && current == Some(c.id)),
             };
             if skip {
                 return None;
@@ -278,6 +276,9 @@ pub(crate) fn invalidate_key(
             }
         }
     }
+    if t.table.is_empty() {
+        return;
+    }
     let Some(ids) = t.table.remove(key) else {
         return;
     };
@@ -351,7 +352,13 @@ pub(crate) fn flush_outbox(srv: &mut Server, mut cur: Option<&mut Client>) {
 
 /// trackingRememberKeys: the keys of a read-only command `name` (Redis's full name) that
 /// the client `id` ran, unless OPTIN without CACHING YES or OPTOUT with CACHING NO.
-fn remember_keys(t: &mut Tracking, id: ClientId, mode: (bool, bool, bool), name: &str, args: &[Vec<u8>]) {
+fn remember_keys(
+    t: &mut Tracking,
+    id: ClientId,
+    mode: (bool, bool, bool),
+    name: &str,
+    args: &[Vec<u8>],
+) {
     let (optin, optout, caching) = mode;
     if (optin && !caching) || (optout && caching) {
         return;
@@ -373,18 +380,13 @@ fn runs_scripts(name: CmdName) -> bool {
     name.parent.is_none()
         && matches!(
             name.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    )
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+        )
 }
 
 /// Before a command runs (`cmd::call`): a tracking client about to run a script is noted as
 /// the caller its script's reads remember keys for. Returns what to restore after.
-pub(crate) fn before_call(
-    srv: &mut Server,
-    cl: &Client,
-    name: CmdName,
-    args: &[Vec<u8>],
-) -> bool {
+pub(crate) fn before_call(srv: &mut Server, cl: &Client, name: CmdName, args: &[Vec<u8>]) -> bool {
     let t = &cl.tracking;
     if !runs_scripts(name) || !t.on || t.bcast {
         return false;
@@ -471,7 +473,10 @@ pub(crate) fn broadcast(srv: &mut Server, mut cur: Option<&mut Client>) {
 
 /// trackingBuildBroadcastReply: the keys as a RESP array, without those `except` changed
 /// last; None when that leaves none.
-fn encode_keys(keys: &BTreeMap<Vec<u8>, Option<ClientId>>, except: Option<ClientId>) -> Option<Vec<u8>> {
+fn encode_keys(
+    keys: &BTreeMap<Vec<u8>, Option<ClientId>>,
+    except: Option<ClientId>,
+) -> Option<Vec<u8>> {
     let chosen: Vec<&Vec<u8>> = keys
         .iter()
         .filter(|(_, by)| except.is_none() || **by != except)
@@ -568,4 +573,40 @@ pub(crate) fn cron(srv: &mut Server) {
     limit(srv, None);
     broadcast(srv, None);
     flush_outbox(srv, None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_reply_leaves_out_what_a_noloop_client_changed() {
+        let mut keys = BTreeMap::new();
+        keys.insert(b"a:2".to_vec(), Some(7));
+        keys.insert(b"a:1".to_vec(), None);
+        assert_eq!(
+            encode_keys(&keys, None).unwrap(),
+            b"*2\r\n$3\r\na:1\r\n$3\r\na:2\r\n".to_vec()
+        );
+        assert_eq!(
+            encode_keys(&keys, Some(7)).unwrap(),
+            b"*1\r\n$3\r\na:1\r\n".to_vec()
+        );
+        keys.remove(b"a:1".as_slice());
+        assert_eq!(encode_keys(&keys, Some(7)), None);
+    }
+
+    #[test]
+    fn remembered_keys_follow_optin_and_optout() {
+        let mut t = Tracking::default();
+        let args: Vec<Vec<u8>> = vec![b"MGET".to_vec(), b"x".to_vec(), b"y".to_vec()];
+        remember_keys(&mut t, 1, (true, false, false), "mget", &args);
+        assert_eq!(t.total_keys(), 0);
+        remember_keys(&mut t, 1, (false, true, true), "mget", &args);
+        assert_eq!(t.total_keys(), 0);
+        remember_keys(&mut t, 1, (true, false, true), "mget", &args);
+        remember_keys(&mut t, 2, (false, false, false), "mget", &args[..2]);
+        remember_keys(&mut t, 2, (false, false, false), "mget", &args[..2]);
+        assert_eq!((t.total_keys(), t.total_items()), (2, 3));
+    }
 }
