@@ -429,7 +429,9 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
         // lazyfree-lazy-eviction: a big value is freed on the drop thread; what it will give
         // back counts as freed now (Redis rechecks the limit instead as it goes).
         let lazy_estimate = match &removed {
-            Some(e) if !snapshot && crate::lazyfree::will_drop_lazily(srv, &e.value, Why::Eviction) => {
+            Some(e)
+                if !snapshot && crate::lazyfree::will_drop_lazily(srv, &e.value, Why::Eviction) =>
+            {
                 (std::mem::size_of::<amber_store::Entry>()
                     + amber_store::memory::usage(&e.key, &e.value, 5)) as i64
             }

@@ -245,7 +245,7 @@ impl Db {
     /// drops them elsewhere: FLUSHALL ASYNC). Running snapshots keep what they still need.
     pub fn take_all(&mut self) -> Db {
         let mut old = std::mem::take(self);
-        self.hasher = old.hasher.clone();
+        self.hasher = old.hasher;
         self.gen = old.gen;
         self.walks = std::mem::take(&mut old.walks);
         // Running snapshots still need the keys: they keep the segments not walked yet.
