@@ -246,6 +246,30 @@ pub(crate) fn idle_ms(word: u32, now_ms: i64) -> u64 {
     u64::from(secs) * 1000
 }
 
+/// objectSetLRUOrLFU for a key loaded from an RDB: under an LFU policy its saved FREQ
+/// counter (with the current minutes), otherwise its saved IDLE seconds back from the LRU
+/// clock; None when the file says nothing that applies.
+pub(crate) fn loaded_word(
+    lfu: bool,
+    now_ms: i64,
+    idle_s: Option<u64>,
+    freq: Option<u8>,
+) -> Option<u32> {
+    if lfu {
+        return freq.map(|f| (lfu_minutes(now_ms) << 8) | u32::from(f));
+    }
+    let idle = idle_s?;
+    let clock = i64::from(lru_clock(now_ms));
+    let idle = i64::try_from(idle)
+        .unwrap_or(i64::MAX)
+        .min(i64::from(LRU_CLOCK_MAX));
+    let mut abs = clock - idle;
+    if abs < 0 {
+        abs += i64::from(LRU_CLOCK_MAX);
+    }
+    Some(abs as u32)
+}
+
 /// freeMemoryGetNotCountedMemory: the AOF buffer, the replicas' pending output and the
 /// before-images held by running snapshots (INFO's mem_not_counted_for_evict).
 pub(crate) fn not_counted(srv: &Server) -> u64 {
