@@ -123,7 +123,7 @@ pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> 
     let mark = cl.out.len();
     let prev = srv.tracking.set_current(Some(cl.id));
     // CLIENT CACHING holds for the next command or transaction (Redis's resetClient).
-    let keeps_caching = cl.tracking.caching
+    let keeps_caching = cl.tracking.on
         && srv
             .commands
             .lookup(&args[0])
