@@ -105,6 +105,8 @@ pub(crate) struct Client {
     /// Input read while a script was busy (scripting/busy.rs) and not yet a whole request:
     /// the connection continues from it.
     pub(crate) busy_in: Vec<u8>,
+    /// CLIENT TRACKING: the mode and redirection (tracking/).
+    pub(crate) tracking: crate::tracking::ClientTracking,
 }
 
 /// CLIENT REPLY ON|OFF|SKIP (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT and _SKIP flags).
@@ -199,6 +201,7 @@ impl Client {
             no_evict: false,
             deny_blocking: false,
             busy_in: Vec::new(),
+            tracking: Default::default(),
         }
     }
 

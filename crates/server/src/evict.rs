@@ -24,6 +24,7 @@ use rand::Rng;
 
 use crate::cmd::notify;
 use crate::config::Config;
+use crate::lazyfree::Why;
 use crate::server::Server;
 
 /// maxmemory-policy.
@@ -248,6 +249,30 @@ pub(crate) fn idle_ms(word: u32, now_ms: i64) -> u64 {
     u64::from(secs) * 1000
 }
 
+/// objectSetLRUOrLFU for a key loaded from an RDB: under an LFU policy its saved FREQ
+/// counter (with the current minutes), otherwise its saved IDLE seconds back from the LRU
+/// clock; None when the file says nothing that applies.
+pub(crate) fn loaded_word(
+    lfu: bool,
+    now_ms: i64,
+    idle_s: Option<u64>,
+    freq: Option<u8>,
+) -> Option<u32> {
+    if lfu {
+        return freq.map(|f| (lfu_minutes(now_ms) << 8) | u32::from(f));
+    }
+    let idle = idle_s?;
+    let clock = i64::from(lru_clock(now_ms));
+    let idle = i64::try_from(idle)
+        .unwrap_or(i64::MAX)
+        .min(i64::from(LRU_CLOCK_MAX));
+    let mut abs = clock - idle;
+    if abs < 0 {
+        abs += i64::from(LRU_CLOCK_MAX);
+    }
+    Some(abs as u32)
+}
+
 /// freeMemoryGetNotCountedMemory: the AOF buffer, the replicas' pending output and the
 /// before-images held by running snapshots (INFO's mem_not_counted_for_evict).
 pub(crate) fn not_counted(srv: &Server) -> u64 {
@@ -362,6 +387,32 @@ pub(crate) fn flush(srv: &mut Server, current: &mut crate::client::Client) {
     notify::flush(srv, Some(current));
 }
 
+/// CONFIG SET maxmemory (Redis's updateMaxmemory): a warning when the new limit is under what
+/// is used, and evictions start at once on the event loop, not waiting for a command
+/// (startEvictionTimeProc); the cron goes on while they are not done.
+pub(crate) fn limit_changed(srv: &mut Server) {
+    if srv.config.maxmemory == 0 {
+        return;
+    }
+    let used = counted_memory(srv).max(0) as u64;
+    if srv.config.maxmemory < used {
+        srv.log.warning(&format!(
+            "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",
+            srv.config.maxmemory
+        ));
+    }
+    srv.evict.running = true;
+    if let Some(rc) = srv.self_ref.upgrade() {
+        // Runs once the command that changed the limit has returned the server.
+        tokio::task::spawn_local(async move {
+            if let Ok(mut s) = rc.try_borrow_mut() {
+                cron(&mut s);
+                crate::tracking::flush_outbox(&mut s, None);
+            }
+        });
+    }
+}
+
 /// The cron's share (Redis's evictionTimeProc): goes on with evictions a command's run left
 /// unfinished at its time limit.
 pub(crate) fn cron(srv: &mut Server) {
@@ -402,16 +453,31 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
             }
             _ => 0,
         };
-        drop(removed);
+        // lazyfree-lazy-eviction: a big value is freed on the drop thread; what it will give
+        // back counts as freed now (Redis rechecks the limit instead as it goes).
+        let lazy_estimate = match &removed {
+            Some(e)
+                if !snapshot && crate::lazyfree::will_drop_lazily(srv, &e.value, Why::Eviction) =>
+            {
+                (std::mem::size_of::<amber_store::Entry>()
+                    + amber_store::memory::usage(&e.key, &e.value, 5)) as i64
+            }
+            _ => 0,
+        };
+        if let Some(e) = removed {
+            srv.free_removed(e.value, Why::Eviction);
+        }
         let delta = before - counted_memory(srv);
-        if estimate > delta {
+        if lazy_estimate > delta {
+            freed += lazy_estimate;
+        } else if estimate > delta {
             srv.evict.snapshot_deferred += (estimate - delta) as u64;
             freed += estimate;
         } else {
             freed += delta;
         }
         srv.evict.evicted_keys += 1;
-        srv.touch_watched(db, &key);
+        srv.signal_modified_key(db, &key, None);
         srv.notify(notify::EVICTED, "evicted", &key, db);
         srv.propagate_deletion(db, &key);
         keys += 1;

@@ -44,9 +44,11 @@ impl Server {
     }
 
     fn delete_expired(&mut self, db: usize, key: &[u8]) {
-        self.dbs[db].remove(key);
+        if let Some(e) = self.dbs[db].remove(key) {
+            self.free_removed(e.value, crate::lazyfree::Why::Expire);
+        }
         self.stats.expired_keys += 1;
-        self.touch_watched(db, key);
+        self.signal_modified_key(db, key, None);
         self.propagate_deletion(db, key);
         self.notify(notify::EXPIRED, "expired", key, db);
     }
@@ -124,7 +126,8 @@ impl Server {
         } else {
             amber_store::db::NO_EXPIRE
         };
-        match self.dbs[db].insert(Key::from_slice(key), value, expire, clock) {
+        let old = self.dbs[db].insert(Key::from_slice(key), value, expire, clock);
+        match &old {
             None => self.notify(notify::NEW, "new", key, db),
             // Under LFU an overwritten key keeps its counter, counting this access (Redis's
             // setKey looks the key up for writing, then dbSetValue keeps the old lru field).
@@ -137,15 +140,36 @@ impl Server {
             }
             Some(_) => {}
         }
+        // dbOverwrite: the old value goes lazily under lazyfree-lazy-server-del.
+        if let Some(e) = old {
+            self.free_removed(e.value, crate::lazyfree::Why::ServerDel);
+        }
     }
 
-    /// Deletes a live key; returns whether it existed.
+    /// Deletes a live key (a deletion the server decides: lazyfree-lazy-server-del); returns
+    /// whether it existed.
     pub(crate) fn delete_key(&mut self, db: usize, key: &[u8]) -> bool {
+        self.delete_key_for(db, key, crate::lazyfree::Why::ServerDel)
+    }
+
+    /// Deletes a live key, its value freed as `why` says (DEL, UNLINK, ...).
+    pub(crate) fn delete_key_for(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        why: crate::lazyfree::Why,
+    ) -> bool {
         if self.expire_if_needed(db, key) {
             return false;
         }
         self.signal_if_stream(db, key);
-        self.dbs[db].remove(key).is_some()
+        match self.dbs[db].remove(key) {
+            Some(e) => {
+                self.free_removed(e.value, why);
+                true
+            }
+            None => false,
+        }
     }
 
     /// A stream about to be deleted or overwritten wakes the clients blocked in XREADGROUP
@@ -178,12 +202,19 @@ impl Server {
             loop {
                 let mut cursor = self.expire_cursor[db];
                 let mut gone: Vec<Key> = Vec::new();
+                let mut values = Vec::new();
                 let (checked, expired) =
-                    self.dbs[db].expire_cycle_step(&mut cursor, 200, now, |e| gone.push(e.key));
+                    self.dbs[db].expire_cycle_step(&mut cursor, 200, now, |e| {
+                        gone.push(e.key);
+                        values.push(e.value);
+                    });
                 self.expire_cursor[db] = cursor;
+                for v in values {
+                    self.free_removed(v, crate::lazyfree::Why::Expire);
+                }
                 for k in &gone {
                     self.stats.expired_keys += 1;
-                    self.touch_watched(db, k);
+                    self.signal_modified_key(db, k, None);
                     self.propagate_deletion(db, k);
                     self.notify(notify::EXPIRED, "expired", k, db);
                 }

@@ -16,6 +16,7 @@
 //! scripting/     Lua: EVAL and SCRIPT, the redis.* API, the sandbox and libraries
 //! config/        redis.conf reading, the directive table, CONFIG GET/SET/REWRITE
 //! sys/           allocator, clocks, logging, crash reports
+//! tracking/      client-side caching: CLIENT TRACKING, the invalidation table, BCAST prefixes
 //! ```
 
 /// Amber's own version (the workspace's `version`): INFO's `amber_version`, the log, `-v`.
@@ -31,11 +32,13 @@ mod config;
 mod durability;
 mod evict;
 mod keyspace;
+mod lazyfree;
 mod net;
 mod replication;
 mod scripting;
 mod server;
 mod sys;
+mod tracking;
 
 // What main.rs needs; everything else is private to the crate, so unused code shows.
 pub use config::Config;

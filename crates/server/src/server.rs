@@ -203,6 +203,10 @@ pub(crate) struct Server {
     pub(crate) evict: crate::evict::Eviction,
     /// The largest client output buffers of the last seconds (INFO clients).
     pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
+    /// Client-side caching: the invalidation table, BCAST prefixes, messages waiting.
+    pub(crate) tracking: crate::tracking::Tracking,
+    /// The drop thread big values and flushed databases are freed on (lazyfree.rs).
+    pub(crate) lazyfree: crate::lazyfree::LazyFree,
 }
 
 impl Server {
@@ -263,6 +267,8 @@ impl Server {
             evict: Default::default(),
             obuf_peaks: Default::default(),
             acl: Default::default(),
+            tracking: Default::default(),
+            lazyfree: Default::default(),
             config,
         }
     }
@@ -278,8 +284,22 @@ impl Server {
         crate::evict::initial(&self.config, self.cmd_time_ms)
     }
 
-    /// Marks `key` modified: transactions watching it will fail (Redis's signalModifiedKey).
-    pub(crate) fn touch_watched(&mut self, db: usize, key: &[u8]) {
+    /// A key changed (Redis's signalModifiedKey): transactions watching it will fail, and the
+    /// clients that may cache it are told. `by` is the client whose command changed it (None
+    /// for an expiry or an eviction).
+    pub(crate) fn signal_modified_key(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        by: Option<&mut crate::client::Client>,
+    ) {
+        self.touch_watched(db, key);
+        let id = by.as_ref().map(|c| c.id);
+        crate::tracking::invalidate_key(self, key, id, true, by);
+    }
+
+    /// Marks `key` modified: transactions watching it will fail.
+    fn touch_watched(&mut self, db: usize, key: &[u8]) {
         if self.watched.is_empty() {
             return;
         }

@@ -1,6 +1,5 @@
 //! CLIENT subcommands that change how a connection is served (networking.c): REPLY ON|OFF|SKIP,
-//! UNBLOCK [TIMEOUT|ERROR], NO-EVICT, and the tracking queries GETREDIR and TRACKINGINFO
-//! (Amber has no client-side caching: tracking is always off).
+//! UNBLOCK [TIMEOUT|ERROR] and NO-EVICT (the tracking subcommands are in tracking/).
 
 use super::args::{self, is};
 use super::{Ctx, Error, Reply};
@@ -99,25 +98,5 @@ pub(crate) fn client_no_evict(ctx: &mut Ctx<'_>) -> Reply {
         return Err(Error::syntax());
     }
     ctx.cl.out.ok();
-    Ok(())
-}
-
-/// CLIENT GETREDIR: the tracking redirection, -1 when tracking is off (always, in Amber).
-pub(crate) fn client_getredir(ctx: &mut Ctx<'_>) -> Reply {
-    ctx.out().int(-1);
-    Ok(())
-}
-
-/// CLIENT TRACKINGINFO: flags {off}, redirect -1, no prefixes.
-pub(crate) fn client_trackinginfo(ctx: &mut Ctx<'_>) -> Reply {
-    let out = &mut ctx.cl.out;
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(1);
-    out.bulk(b"off");
-    out.bulk(b"redirect");
-    out.int(-1);
-    out.bulk(b"prefixes");
-    out.array(0);
     Ok(())
 }

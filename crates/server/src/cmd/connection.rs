@@ -113,7 +113,7 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
         NOSCRIPT | LOADING | STALE | super::SENTINEL,
         (0, 0, 0),
         CONN,
-        super::client_ctl::client_getredir,
+        crate::tracking::command::client_getredir,
     ),
     Command::new(
         "trackinginfo",
@@ -121,7 +121,23 @@ static CLIENT_SUBCOMMANDS: &[Command] = &[
         NOSCRIPT | LOADING | STALE | super::SENTINEL,
         (0, 0, 0),
         CONN,
-        super::client_ctl::client_trackinginfo,
+        crate::tracking::command::client_trackinginfo,
+    ),
+    Command::new(
+        "tracking",
+        -3,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        CONN,
+        crate::tracking::command::client_tracking,
+    ),
+    Command::new(
+        "caching",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        CONN,
+        crate::tracking::command::client_caching,
     ),
     Command::new("help", 2, LOADING | STALE, (0, 0, 0), CONN, client_help),
 ];
@@ -265,6 +281,7 @@ fn reset(ctx: &mut Ctx<'_>) -> Reply {
     ctx.cl.multi = None;
     super::tx::unwatch_all(ctx.srv, ctx.cl);
     super::pubsub::unsubscribe_all(ctx.srv, ctx.cl);
+    crate::tracking::disable(ctx.srv, ctx.cl);
     ctx.cl.db = 0;
     ctx.cl.out.proto = Proto::Resp2;
     ctx.cl.name = None;
@@ -347,6 +364,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     if cl.blocked.is_some() {
         flags.push('b');
     }
+    crate::tracking::command::list_flags(cl, &mut flags);
     if cl.dirty_cas {
         flags.push('d');
     }
@@ -374,7 +392,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
     };
     let omem = cl.out.len();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -397,6 +415,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
         cl.user
             .as_ref()
             .map_or_else(|| "default".to_string(), |u| String::from_utf8_lossy(&u.borrow().name).into_owned()),
+        if cl.tracking.on { cl.tracking.redirect as i64 } else { -1 },
         cl.resp()
     )
 }

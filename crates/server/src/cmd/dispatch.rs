@@ -57,7 +57,7 @@ impl Ctx<'_> {
     /// destination, each key of MSET): WATCH-ers of it fail.
     pub(crate) fn modified(&mut self, db: usize, key: &[u8]) {
         self.touched = true;
-        self.srv.touch_watched(db, key);
+        self.srv.signal_modified_key(db, key, Some(&mut *self.cl));
         if self
             .cl
             .watched
@@ -121,10 +121,21 @@ pub(crate) enum After {
 /// or SKIP what it replied is dropped (as Redis's prepareClientToWrite refuses to write).
 pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> After {
     let mark = cl.out.len();
+    let prev = srv.tracking.set_current(Some(cl.id));
+    // CLIENT CACHING holds for the next command or transaction (Redis's resetClient).
+    let keeps_caching = cl.tracking.on
+        && srv
+            .commands
+            .lookup(&args[0])
+            .is_some_and(|c| c.name == "client");
     let after = process_request(srv, cl, args);
     if cl.blocked.is_none() {
         cl.end_command(mark);
+        if !cl.in_multi() && !keeps_caching {
+            cl.tracking.caching = false;
+        }
     }
+    srv.tracking.set_current(prev);
     crate::net::output_limit::enforce(srv, cl);
     after
 }
@@ -136,7 +147,12 @@ fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Aft
     let refused = early_refusal(srv, cl, parent, cmd)
         .or_else(|| crate::acl::check_command(srv, cl, cmd, &args))
         .or_else(|| oom_refusal(srv, cl, parent, cmd, &args))
-        .or_else(|| refusal(srv, cl, parent, cmd));
+        .or_else(|| {
+            // Keep the invalidation table within tracking-table-max-keys.
+            crate::tracking::limit(srv, Some(&mut *cl));
+            crate::tracking::flush_pending(srv, cl);
+            refusal(srv, cl, parent, cmd)
+        });
     if let Some(msg) = refused {
         reject_cmd(srv, cl, Some(CmdName::of(parent, cmd)), msg);
         return After::Continue;
@@ -288,6 +304,8 @@ fn oom_refusal(
     }
     let out_of_memory = crate::evict::perform_evictions(srv) == crate::evict::Outcome::Fail;
     crate::evict::flush(srv, cl);
+    // Invalidations of evicted keys reach the client before its command runs.
+    crate::tracking::flush_pending(srv, cl);
     if !out_of_memory {
         srv.evict.pre_command_oom = false;
         return None;
@@ -448,11 +466,16 @@ pub(crate) fn call(
         touched: false,
     };
     let top = ctx.srv.call_depth == 1;
-    if top {
+    let prev_current = if top {
         crate::sys::crash::set_current(ctx.cl.id, Some(args));
-    }
+        Some(ctx.srv.tracking.set_current(Some(ctx.cl.id)))
+    } else {
+        None
+    };
+    let script_caller = crate::tracking::before_call(ctx.srv, ctx.cl, stat, args);
     let res = (stat_cmd.handler)(&mut ctx);
     let touched = ctx.touched;
+    crate::tracking::after_call(srv, cl, stat, stat_cmd.flags, args, script_caller);
     // Events queued where no client was at hand (a key found expired by a lookup).
     super::notify::flush(srv, Some(&mut *cl));
     if top {
@@ -499,6 +522,11 @@ pub(crate) fn call(
     cl.last_cmd = Some(stat);
     if srv.call_depth == 0 {
         release_after_feed(srv, cl, stat_cmd, appended_before);
+        // Invalidations for this client wait for its reply (Redis's afterCommand).
+        crate::tracking::flush_pending(srv, cl);
+    }
+    if let Some(prev) = prev_current {
+        srv.tracking.set_current(prev);
     }
 }
 

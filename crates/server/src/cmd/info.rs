@@ -436,7 +436,7 @@ fn clients_section(srv: &Server, out: &mut String) {
         srv.obuf_peaks.recent_max(crate::server::unix_ms() / 1000)
     );
     field!(out, "blocked_clients", srv.blocking.count);
-    field!(out, "tracking_clients", 0);
+    field!(out, "tracking_clients", srv.tracking.clients);
     field!(out, "clients_in_timeout_table", srv.blocking.count);
 }
 
@@ -529,8 +529,8 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "mem_aof_buffer", o.aof_buffer);
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "active_defrag_running", 0);
-    field!(out, "lazyfree_pending_objects", 0);
-    field!(out, "lazyfreed_objects", 0);
+    field!(out, "lazyfree_pending_objects", srv.lazyfree.pending());
+    field!(out, "lazyfreed_objects", srv.lazyfree.freed());
 }
 
 fn stats_section(srv: &Server, out: &mut String) {
@@ -597,12 +597,16 @@ fn stats_section(srv: &Server, out: &mut String) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
     ] {
         field!(out, f, 0);
     }
+    field!(out, "tracking_total_keys", srv.tracking.total_keys());
+    field!(out, "tracking_total_items", srv.tracking.total_items());
+    field!(
+        out,
+        "tracking_total_prefixes",
+        srv.tracking.total_prefixes()
+    );
     field!(out, "unexpected_error_replies", st.unexpected_error_replies);
     field!(out, "total_error_replies", st.total_error_replies);
     field!(out, "dump_payload_sanitizations", 0);

@@ -16,7 +16,7 @@ const KS_DANGEROUS: &[&str] = &["@keyspace", "@dangerous"];
 
 pub(crate) static COMMANDS: &[Command] = &[
     Command::new("del", -2, WRITE, (1, -1, 1), KS, del),
-    Command::new("unlink", -2, WRITE | FAST, (1, -1, 1), KS, del),
+    Command::new("unlink", -2, WRITE | FAST, (1, -1, 1), KS, unlink),
     Command::new("exists", -2, READONLY | FAST, (1, -1, 1), KS, exists),
     Command::new("type", 2, READONLY | FAST, (1, 1, 1), KS, type_cmd),
     Command::new("rename", 3, WRITE, (1, 2, 1), KS, rename),
@@ -92,10 +92,19 @@ fn may_unblock(v: &Value) -> bool {
 }
 
 fn del(ctx: &mut Ctx<'_>) -> Reply {
+    del_generic(ctx, crate::lazyfree::Why::UserDel)
+}
+
+/// UNLINK: DEL whose big values are always freed on the drop thread.
+fn unlink(ctx: &mut Ctx<'_>) -> Reply {
+    del_generic(ctx, crate::lazyfree::Why::Always)
+}
+
+fn del_generic(ctx: &mut Ctx<'_>, why: crate::lazyfree::Why) -> Reply {
     let db = ctx.cl.db;
     let mut n = 0;
     for k in &ctx.args[1..] {
-        if ctx.srv.delete_key(db, k) {
+        if ctx.srv.delete_key_for(db, k, why) {
             ctx.changed(db, k, 1);
             ctx.notify(notify::GENERIC, "del", k);
             n += 1;

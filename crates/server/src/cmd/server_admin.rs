@@ -501,7 +501,11 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
     }
     let aof_change = next.appendonly != ctx.srv.config.appendonly;
     let pass_change = next.requirepass != ctx.srv.config.requirepass;
+    let maxmemory_change = next.maxmemory != ctx.srv.config.maxmemory;
     let old = std::mem::replace(&mut ctx.srv.config, next);
+    if maxmemory_change {
+        crate::evict::limit_changed(ctx.srv);
+    }
     if pass_change {
         let pass = ctx.srv.config.requirepass.clone();
         crate::acl::set_default_password(ctx.srv, pass.as_deref());
@@ -524,6 +528,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
 fn config_resetstat(ctx: &mut Ctx<'_>) -> Reply {
     ctx.srv.stats = crate::server::Stats::default();
     ctx.srv.evict.reset_stats();
+    ctx.srv.lazyfree.reset_stats();
     ctx.cl.out.ok();
     Ok(())
 }
@@ -568,32 +573,39 @@ fn dbsize(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
-fn flush_flags(a: &[Vec<u8>]) -> Reply {
+/// getFlushCommandFlags: whether the flush frees the keys on the drop thread (ASYNC, or
+/// neither option and lazyfree-lazy-user-flush yes).
+fn flush_flags(srv: &crate::server::Server, a: &[Vec<u8>]) -> Result<bool, Error> {
     if a.len() > 2 || (a.len() == 2 && !is(&a[1], "ASYNC") && !is(&a[1], "SYNC")) {
         return Err(Error::syntax());
     }
-    Ok(())
+    Ok(match a.get(1) {
+        Some(opt) => is(opt, "ASYNC"),
+        None => crate::lazyfree::is_lazy(&srv.config, crate::lazyfree::Why::UserFlush),
+    })
 }
 
 fn flushdb(ctx: &mut Ctx<'_>) -> Reply {
-    flush_flags(ctx.args)?;
+    let lazy = flush_flags(ctx.srv, ctx.args)?;
     let db = ctx.cl.db;
     ctx.srv.touch_all_watched_in_db(db, None, ctx.cl);
     let n = ctx.srv.dbs[db].len() as u64;
-    ctx.srv.dbs[db].clear();
+    ctx.srv.empty_db(db, lazy);
+    crate::tracking::invalidate_all(ctx.srv, Some(&mut *ctx.cl));
     ctx.dirty(n + 1);
     ctx.cl.out.ok();
     Ok(())
 }
 
 fn flushall(ctx: &mut Ctx<'_>) -> Reply {
-    flush_flags(ctx.args)?;
+    let lazy = flush_flags(ctx.srv, ctx.args)?;
     let mut n = 0;
     for db in 0..ctx.srv.dbs.len() {
         ctx.srv.touch_all_watched_in_db(db, None, ctx.cl);
         n += ctx.srv.dbs[db].len() as u64;
-        ctx.srv.dbs[db].clear();
+        ctx.srv.empty_db(db, lazy);
     }
+    crate::tracking::invalidate_all(ctx.srv, Some(&mut *ctx.cl));
     // As Redis's flushAllDataAndResetRDB: the keys removed count as changes, a save in
     // progress is abandoned, and with save points the empty dataset is saved at once, which
     // (when it succeeds) leaves rdb_changes_since_last_save at 0.

@@ -105,6 +105,11 @@ pub(crate) struct Applier<'a> {
     lru: u32,
     /// key-load-delay, microseconds per key (see Config::key_load_delay).
     pub(crate) key_delay_us: i64,
+    /// Under an LFU policy (FREQ applies, not IDLE), and the time they are relative to.
+    lfu: bool,
+    now_ms: i64,
+    /// Keys whose saved IDLE or FREQ sets their clock word, set once they are inserted.
+    clocks: Vec<(usize, Key, u32)>,
 }
 
 impl<'a> Applier<'a> {
@@ -140,6 +145,25 @@ impl<'a> Applier<'a> {
             expire_before,
             lru,
             key_delay_us: 0,
+            lfu: false,
+            now_ms: 0,
+            clocks: Vec::new(),
+        }
+    }
+
+    /// Keys' saved IDLE (LRU) or FREQ (LFU, when `lfu`) are applied, relative to `now_ms`.
+    pub(crate) fn keep_clocks(&mut self, lfu: bool, now_ms: i64) {
+        self.lfu = lfu;
+        self.now_ms = now_ms;
+    }
+
+    /// Sets the clock words of the keys that carried IDLE or FREQ (Redis's
+    /// objectSetLRUOrLFU), once every key is in.
+    fn apply_clocks(&mut self) {
+        for (db, key, word) in std::mem::take(&mut self.clocks) {
+            if let Some(e) = self.out.dbs[db].get(&key) {
+                e.touch(word);
+            }
         }
     }
 
@@ -229,6 +253,10 @@ impl<'a> Applier<'a> {
                 key_load_delay(self.key_delay_us);
                 let value = rdb::to_value(e.value, self.limits);
                 let expire = e.expire_ms.unwrap_or(NO_EXPIRE);
+                if let Some(word) = crate::evict::loaded_word(self.lfu, self.now_ms, e.idle, e.freq)
+                {
+                    self.clocks.push((self.db, Key::from_slice(&e.key), word));
+                }
                 self.batch.push((Key::from_slice(&e.key), value, expire));
                 if self.batch.len() >= BATCH {
                     self.flush()?;
@@ -258,6 +286,8 @@ pub(crate) struct LoadOptions {
     pub(crate) databases: usize,
     pub(crate) limits: Limits,
     pub(crate) lru: u32,
+    /// An LFU maxmemory-policy: saved FREQ counters apply (saved IDLE times otherwise).
+    pub(crate) lfu: bool,
     /// rdbchecksum: a CRC mismatch refuses the file (yes) or is only logged (no).
     pub(crate) verify_crc: bool,
     pub(crate) key_load_delay: i64,
@@ -269,6 +299,7 @@ impl LoadOptions {
             databases: s.config.databases,
             limits: s.config.limits,
             lru: s.new_lru(),
+            lfu: s.config.maxmemory_policy.is_lfu(),
             verify_crc: s.config.rdbchecksum,
             key_load_delay: s.config.key_load_delay,
         }
@@ -294,6 +325,7 @@ pub(crate) fn load_stream<R: Read>(
     dec.verify_checksum(o.verify_crc);
     let mut ap = Applier::new(databases, limits, Some(now_ms), lru);
     ap.key_delay_us = o.key_load_delay;
+    ap.keep_clocks(o.lfu, crate::server::unix_ms());
     ap.out.rdb_version = dec.version();
     ap.hashers = ap.out.dbs.iter().map(Db::batch_hasher).collect();
     let inserter = Inserter::start(std::mem::take(&mut ap.out.dbs), lru)?;
@@ -319,6 +351,7 @@ pub(crate) fn load_stream<R: Read>(
     let dbs = inserter.finish()?;
     decoded?;
     ap.out.dbs = dbs;
+    ap.apply_clocks();
     ap.out.empty_keys_skipped = dec.empty_keys_skipped();
     Ok(ap.out)
 }

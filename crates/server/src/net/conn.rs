@@ -240,6 +240,7 @@ fn process_input(srv: &mut Server, cl: &mut Client, rbuf: &mut BytesMut) -> Next
     }
     rbuf.advance(pos);
     cl.qbuf_len = rbuf.len();
+    crate::tracking::after_batch(srv, cl);
     if cl.close_after_reply && cl.blocked.is_none() {
         return Next::Close;
     }
@@ -294,5 +295,6 @@ pub(crate) fn free_client(srv: &mut Server, cl: &mut Client) {
     cmd::pubsub::unsubscribe_all(srv, cl);
     cmd::monitor::forget(srv, cl);
     crate::replication::forget_client(srv, cl);
+    crate::tracking::forget_client(srv, cl);
     srv.clients.remove(&cl.id);
 }

@@ -546,6 +546,7 @@ async fn cron(srv: Rc<RefCell<Server>>) {
             let threshold = s.config.latency_monitor_threshold;
             s.latency.note(threshold, "expire-cycle", ms);
         }
+        crate::tracking::cron(&mut s);
     }
 }
 

@@ -520,6 +520,13 @@ async fn load(
     match r {
         Ok(loaded) => {
             let db = usize::try_from(loaded.history.stream_db).unwrap_or(0);
+            // The old dataset goes (emptyData): on the drop thread under replica-lazy-flush,
+            // and tracking clients are told every key is invalid.
+            let lazy = crate::lazyfree::is_lazy(&s.config, crate::lazyfree::Why::ReplicaFlush);
+            for i in 0..s.dbs.len() {
+                s.empty_db(i, lazy);
+            }
+            crate::tracking::invalidate_all(&mut s, None);
             crate::durability::rdb_load::install(&mut s, loaded);
             adopt_history(&mut s, replid, offset);
             restart_aof(&mut s);

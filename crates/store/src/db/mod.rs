@@ -238,15 +238,22 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        let old = std::mem::take(self);
+        drop(self.take_all());
+    }
+
+    /// Removes every key and returns them, as a database of their own (for a caller that
+    /// drops them elsewhere: FLUSHALL ASYNC). Running snapshots keep what they still need.
+    pub fn take_all(&mut self) -> Db {
+        let mut old = std::mem::take(self);
         self.hasher = old.hasher;
         self.gen = old.gen;
-        self.walks = old.walks;
+        self.walks = std::mem::take(&mut old.walks);
         // Running snapshots still need the keys: they keep the segments not walked yet.
         let new_len = self.segs.len();
         for w in self.walks.0.iter_mut() {
             w.orphan(&old.segs, new_len);
         }
+        old
     }
 
     /// Every entry, expired ones included.

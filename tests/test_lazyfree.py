@@ -1,0 +1,111 @@
+"""lazyfree against Redis 7.0.15: UNLINK, FLUSHALL/FLUSHDB ASYNC and the lazyfree-lazy-* directives
+hand big values (and flushed databases) to a background drop thread; INFO's lazyfreed_objects and
+lazyfree_pending_objects count them as Redis counts them (only values whose free effort is over
+64 allocations go, a flushed database counts its keys), and the directives read back."""
+
+import time
+
+from tests.diff.resp import Conn
+
+
+def call(c, *args):
+    f = c.call(*[str(a) for a in args])
+    assert not f.is_error(), (args, f)
+    return f
+
+
+def lazy_counts(c):
+    """(pending, freed) once the drop thread has nothing left (deadline 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        text = call(c, "INFO", "memory").text().decode()
+        f = dict(l.split(":", 1) for l in text.split("\r\n") if ":" in l)
+        pending, freed = int(f["lazyfree_pending_objects"]), int(f["lazyfreed_objects"])
+        if pending == 0 or time.monotonic() > deadline:
+            return pending, freed
+        time.sleep(0.01)
+
+
+def big_hash(c, key, n=1000):
+    args = []
+    for i in range(n):
+        args += [f"f{i}", f"v{i}"]
+    call(c, "HSET", key, *args)
+
+
+def sequence(port):
+    c = Conn(port, timeout=30)
+    out = []
+    try:
+        call(c, "FLUSHALL", "SYNC")
+        call(c, "CONFIG", "RESETSTAT")
+        call(c, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        for d in ["lazyfree-lazy-user-del", "lazyfree-lazy-server-del", "lazyfree-lazy-expire",
+                  "lazyfree-lazy-user-flush", "lazyfree-lazy-eviction", "replica-lazy-flush"]:
+            out.append(call(c, "CONFIG", "GET", d).raw)
+        steps = [
+            [["UNLINK", "h"]],  # a big hash: async
+            [["UNLINK", "small"]],  # a listpack hash: freed at once, not counted
+            [["DEL", "h"]],  # lazyfree-lazy-user-del no: sync
+            [["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"], ["DEL", "h"]],
+            [["SET", "h", "x"]],  # overwrite, server-del no
+            [["CONFIG", "SET", "lazyfree-lazy-server-del", "yes"], ["SET", "h", "x"]],
+            [["CONFIG", "SET", "lazyfree-lazy-expire", "yes"], ["PEXPIRE", "h", "1"], ["SLEEP"], ["EXISTS", "h"]],
+            [["UNLINK", "z"]],  # a skiplist zset
+            [["UNLINK", "s"]],  # a hashtable set
+            [["UNLINK", "is"]],  # an intset
+            [["FLUSHALL", "ASYNC"]],
+            [["FLUSHDB"]],  # sync
+            [["CONFIG", "SET", "lazyfree-lazy-user-flush", "yes"], ["FLUSHDB"]],
+            [["FLUSHALL", "SYNC"]],
+        ]
+        for step in steps:
+            # The dataset each step works on.
+            call(c, "FLUSHALL", "SYNC")
+            big_hash(c, "h")
+            call(c, "HSET", "small", "a", "1")
+            call(c, "ZADD", "z", *[x for i in range(200) for x in (i, f"m{i}")])
+            call(c, "SADD", "s", *[f"m{i}" for i in range(100)])
+            call(c, "SADD", "is", *range(100))
+            for i in range(30):
+                call(c, "SET", f"k{i}", i)
+            for cmd in step:
+                if cmd == ["SLEEP"]:
+                    time.sleep(0.01)
+                else:
+                    call(c, *cmd)
+            out.append((step, lazy_counts(c)))
+        call(c, "CONFIG", "RESETSTAT")
+        out.append(lazy_counts(c))
+        return out
+    finally:
+        call(c, "DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        c.close()
+
+
+def test_lazyfree_counts_like_redis(amber_and_redis):
+    got = [sequence(s.port) for s in amber_and_redis]
+    assert got[0] == got[1], got
+    freed = [x[1][1] for x in got[0] if isinstance(x, tuple) and isinstance(x[0], list)]
+    # UNLINK of the big hash counts one; by the end the flushes have counted their keys.
+    assert freed[0] == 1 and freed[-1] > 30, freed
+    assert got[0][-1] == (0, 0)  # CONFIG RESETSTAT
+
+
+def test_unlink_of_a_big_value_leaves_other_clients_served(new_amber):
+    """A 300 000-field hash is unlinked while another client keeps asking: its PINGs are
+    answered (generous deadline), the UNLINK itself answers, and the drop thread counts it."""
+    s = new_amber()
+    c, other = Conn(s.port, timeout=60), Conn(s.port, timeout=60)
+    for chunk in range(30):
+        args = ["HSET", "big"]
+        for i in range(chunk * 10000, (chunk + 1) * 10000):
+            args += [f"field:{i}", f"value-value-value-value:{i}"]
+        call(c, *args)
+    c.send(["UNLINK", "big"])
+    start = time.monotonic()
+    assert other.call("PING").raw == b"+PONG\r\n"
+    assert c.read().raw == b":1\r\n"
+    assert time.monotonic() - start < 1.0
+    assert lazy_counts(other) == (0, 1)
+    assert call(other, "EXISTS", "big").val == 0

@@ -1,0 +1,45 @@
+"""RDB IDLE and FREQ opcodes (248, 249) are read on load, as Redis 7.0.15's objectSetLRUOrLFU: an
+RDB that Redis saved under an LRU policy gives its keys their idle time back, one saved under an
+LFU policy their access counters, so OBJECT IDLETIME / FREQ survive the move."""
+
+import shutil
+import time
+
+from conftest import ServerProc
+
+
+def test_idle_and_freq_survive_loading_a_redis_rdb(tmp_path):
+    r = ServerProc("redis", tmp_path / "redis", ["--maxmemory-policy", "allkeys-lru"]).start()
+    try:
+        c = r.client()
+        c.set("old", "v")
+        time.sleep(2.2)
+        c.set("new", "v")
+        assert c.object("idletime", "old") >= 2
+        c.save()
+        shutil.copy(r.dir / "dump.rdb", tmp_path / "lru.rdb")
+        c.config_set("maxmemory-policy", "allkeys-lfu")
+        c.set("hot", "v")
+        for _ in range(300):
+            c.get("hot")
+        hot = c.object("freq", "hot")
+        assert hot > 5
+        c.save()
+        shutil.copy(r.dir / "dump.rdb", tmp_path / "lfu.rdb")
+    finally:
+        r.stop()
+
+    for name, policy in [("lru.rdb", "allkeys-lru"), ("lfu.rdb", "allkeys-lfu")]:
+        d = tmp_path / f"amber-{name}"
+        d.mkdir()
+        shutil.copy(tmp_path / name, d / "dump.rdb")
+        a = ServerProc("amber", d, ["--maxmemory-policy", policy]).start()
+        try:
+            c = a.client()
+            if policy == "allkeys-lru":
+                assert c.object("idletime", "old") >= 2
+                assert c.object("idletime", "new") <= 1
+            else:
+                assert c.object("freq", "hot") == hot
+        finally:
+            a.stop()
