@@ -128,3 +128,31 @@ def test_function_flush_with_too_many_arguments(amber_and_redis):
     assert both(cs, "FUNCTION", "flush", "x", "-1") == \
         b"-ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.\r\n"
     assert both(cs, "FUNCTION", "FLUSH", "x") == b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n"
+
+
+def test_failed_config_set_restores_what_config_get_shows(amber_and_redis):
+    """configSetCommand's restoreBackupConfig sets a failed CONFIG SET's configs back from the
+    text CONFIG GET shows: "KEAn" reads back as "AKE", so the failure drops the `new` class
+    (seen as a `new` event Amber sent and Redis did not: `python3 -m tests.diff --seed 30`)."""
+    cs = conns(amber_and_redis)
+    subs = conns(amber_and_redis)
+    for sub in subs:
+        sub.send([b"PSUBSCRIBE", b"__keyevent@0__:*"])
+        assert sub.read().raw.startswith(b"*3\r\n$10\r\npsubscribe")
+    assert both(cs, "CONFIG", "SET", "notify-keyspace-events", "KEAn") == b"+OK\r\n"
+    both(cs, "SET", "before", "1")
+    assert both(cs, "CONFIG", "SET", "notify-keyspace-events", "bad!").startswith(
+        b"-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events')")
+    both(cs, "SET", "after", "1")
+    assert both(cs, "CONFIG", "GET", "notify-keyspace-events") == \
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
+    seen = []
+    for sub in subs:
+        events = [sub.read().raw for _ in range(3)]
+        assert b"__keyevent@0__:set" in events[2] and b"after" in events[2], events
+        seen.append(events)
+    # `before` was new with the n class; `after` was not.
+    assert seen[0] == seen[1]
+    assert b"__keyevent@0__:new" in seen[0][0] and b"__keyevent@0__:set" in seen[0][1]
+    # An odd number of arguments is a syntax error, not an arity error.
+    assert both(cs, "CONFIG", "SET", "maxmemory", "0", "hz") == b"-ERR syntax error\r\n"

@@ -166,8 +166,8 @@ def test_random_replies_are_checked_by_properties():
 
 
 def test_generator_is_deterministic_and_covers_the_families():
-    ops1 = [repr(o) for o in G.Gen(5).stream(3000)]
-    ops2 = [repr(o) for o in G.Gen(5).stream(3000)]
+    ops1 = [repr(o) for o in G.Gen(5).stream(5000)]
+    ops2 = [repr(o) for o in G.Gen(5).stream(5000)]
     assert ops1 == ops2
     names = {o.split(" ")[0].lstrip("[other]").strip() for o in ops1}
     text = " ".join(ops1)

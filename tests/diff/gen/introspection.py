@@ -5,14 +5,15 @@ keyevent channel, and the messages are compared in order; see runner.py)."""
 
 from .common import ALL_KEYS, Op
 
-# (Not commands Amber does not have yet: MIGRATE, CLUSTER, ACL, ASKING, READONLY, READWRITE,
-# RESTORE-ASKING, SCRIPT DEBUG, CLIENT TRACKING / CACHING, nor COMMAND COUNT, which counts them;
+# (Not commands Amber does not have yet: MIGRATE, CLUSTER, ASKING, READONLY, READWRITE,
+# RESTORE-ASKING, SCRIPT DEBUG, nor COMMAND COUNT, which counts them;
 # nor the DOCS of EVAL, EVALSHA[_RO], EVAL_RO, FCALL[_RO], FUNCTION and SCRIPT, whose rows Amber's
 # docs table lacks. tests/diff/README.md lists these.)
 COMMAND_NAMES = ["get", "set", "xadd", "xreadgroup", "geosearch", "pfadd", "bitfield", "zadd", "sort", "blpop",
                  "lmpop", "object", "georadius", "xinfo", "spublish", "nosuchcommand", "GET", "config|get",
                  "client|reply", "xgroup|create", "memory", "command|getkeys", "pfcount", "ssubscribe",
-                 "xautoclaim", "xclaim", "geoadd", "bitfield_ro", "pfmerge", "xgroup"]
+                 "xautoclaim", "xclaim", "geoadd", "bitfield_ro", "pfmerge", "xgroup", "acl", "acl|setuser",
+                 "acl|dryrun", "client|tracking", "client|caching", "client|trackinginfo"]
 INFO_ONLY_NAMES = ["eval", "fcall", "function|load", "script|flush", "function"]
 PROTOCOL_TYPES = ["string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
                   "verbatim", "true", "false", "nope"]

@@ -421,15 +421,24 @@ fn config_get(ctx: &mut Ctx<'_>) -> Reply {
     Ok(())
 }
 
+/// Sets one directive from CONFIG SET's text (several words for a multi-argument one).
+fn set_directive(d: config::Dir, c: &mut Config, value: String) -> Result<(), String> {
+    let values: Vec<String> = if d.flags() & config::MULTI_ARG != 0 {
+        value.split_whitespace().map(str::to_string).collect()
+    } else {
+        vec![value]
+    };
+    d.set(c, &values)
+}
+
 fn config_set(ctx: &mut Ctx<'_>) -> Reply {
     let a = ctx.args;
     if !a.len().is_multiple_of(2) {
-        return Err(Error::new(
-            "ERR wrong number of arguments for 'config|set' command",
-        ));
+        return Err(Error::new("ERR syntax error"));
     }
     let mut next: Config = ctx.srv.config.clone();
     let mut seen: Vec<&'static str> = Vec::new();
+    let mut tried: Vec<config::Dir> = Vec::new();
     for pair in a[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).into_owned();
         let Some(d) = config::find(&name) else {
@@ -460,16 +469,25 @@ fn config_set(ctx: &mut Ctx<'_>) -> Reply {
             }
         }
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let values: Vec<String> = if d.flags() & config::MULTI_ARG != 0 {
-            value.split_whitespace().map(str::to_string).collect()
-        } else {
-            vec![value]
-        };
-        d.set(&mut next, &values).map_err(|e| fail(&e))?;
-        if d.name() == "dir" {
-            if let Err(e) = std::env::set_current_dir(&next.dir) {
-                return Err(fail(&e.to_string()));
+        tried.push(d);
+        let mut why = set_directive(d, &mut next, value).err();
+        if why.is_none() && d.name() == "dir" {
+            why = std::env::set_current_dir(&next.dir)
+                .err()
+                .map(|e| e.to_string());
+        }
+        if let Some(why) = why {
+            // restoreBackupConfig: Redis sets each config it tried back from the text its
+            // CONFIG GET shows, which is not always what was set (notify-keyspace-events
+            // "KEAn" reads back as "AKE": a failed CONFIG SET drops the n).
+            for t in &tried {
+                let old = t.get(&ctx.srv.config);
+                let _ = set_directive(*t, &mut ctx.srv.config, old);
+                if t.name() == "dir" {
+                    let _ = std::env::set_current_dir(&ctx.srv.config.dir);
+                }
             }
+            return Err(fail(&why));
         }
     }
     if next.port != ctx.srv.config.port || next.bind != ctx.srv.config.bind {
