@@ -170,7 +170,6 @@ def test_config_set_replies_and_values_match_redis(amber_server, redis_server):
 def test_features_amber_lacks_accept_only_their_default(amber_server, tmp_path):
     a = amber_server.client(decode_responses=True)
     for name, ok, other, feature in [
-        ("maxmemory-clients", "0", "10%", "client eviction"),
         ("tls-port", "0", "6380", "TLS"),
     ]:
         assert a.config_set(name, ok) is True

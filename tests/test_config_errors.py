@@ -34,7 +34,7 @@ def test_four_bad_lines_of_four_kinds_in_one_start(tmp_path):
         "appendonlyy yes\n"  # 3: unknown directive (a typo)
         "hz 20\n"
         "appendfsync sometimes\n"  # 5: bad value
-        "maxmemory-clients 10%\n"  # 6: a feature Amber refuses
+        "tls-port 6380\n"  # 6: a feature Amber refuses
         "databases 16 32\n"  # 7: wrong number of arguments
         "loglevel notice\n"
     )
@@ -48,12 +48,12 @@ def test_four_bad_lines_of_four_kinds_in_one_start(tmp_path):
     assert [b[2] for b in found] == [
         ">>> 'appendonlyy yes'",
         ">>> 'appendfsync sometimes'",
-        ">>> 'maxmemory-clients 10%'",
+        ">>> 'tls-port 6380'",
         ">>> 'databases 16 32'",
     ]
     assert found[0][3] == "Bad directive or wrong number of arguments"
     assert found[1][3] == "argument(s) must be one of the following: always, everysec, no"
-    assert "client eviction" in found[2][3] and "Amber" in found[2][3]
+    assert "TLS" in found[2][3] and "Amber" in found[2][3]
     assert found[3][3] == "wrong number of arguments"
     for b in found:
         assert b[4].startswith("What to do: "), b
@@ -71,7 +71,7 @@ def test_refused_features_and_options_are_reported_together(tmp_path):
         "rename-command CONFIG again\n"  # CONFIG is now called cfg: refused
         "rename-command cfg again\n"  # valid
     )
-    conf, p = start(tmp_path, text, "--maxmemory-clients", "1gb")
+    conf, p = start(tmp_path, text, "--tls-port", "6380")
     out = p.stdout + p.stderr
     assert p.returncode == 1, out
     found = blocks(out)
@@ -80,7 +80,7 @@ def test_refused_features_and_options_are_reported_together(tmp_path):
         ">>> 'user alice on >secret ~* +@all bogus'",
         ">>> 'rename-command NOSUCH foo'",
         ">>> 'rename-command CONFIG again'",
-        ">>> 'maxmemory-clients 1gb'",
+        ">>> 'tls-port 6380'",
     ], out
     assert "only 'no' is accepted" in found[0][3]
     assert "'no'" in found[0][4]

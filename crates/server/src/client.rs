@@ -92,6 +92,8 @@ pub(crate) struct Client {
     pub(crate) notify: Rc<Notify>,
     /// Bytes waiting in the query buffer (for CLIENT LIST).
     pub(crate) qbuf_len: usize,
+    /// Reply bytes the connection is writing now (taken out of `out`, not yet all sent).
+    pub(crate) out_writing: usize,
     pub(crate) is_unix: bool,
     pub(crate) is_local: bool,
     /// MONITOR was called: every command run is shown to this client.
@@ -194,6 +196,7 @@ impl Client {
             last_cmd: None,
             notify: Rc::new(Notify::new()),
             qbuf_len: 0,
+            out_writing: 0,
             is_unix: false,
             is_local,
             monitor: false,
@@ -210,6 +213,12 @@ impl Client {
             Proto::Resp2 => 2,
             Proto::Resp3 => 3,
         }
+    }
+
+    /// Reply bytes not yet sent: waiting in `out`, or being written (CLIENT LIST's omem, the
+    /// output buffer limits, client eviction).
+    pub(crate) fn pending_output(&self) -> usize {
+        self.out.len() + self.out_writing
     }
 
     /// Subscribed to anything, shard channels included (Redis's CLIENT_PUBSUB: RESP2 clients

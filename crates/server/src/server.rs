@@ -50,6 +50,8 @@ pub(crate) struct Stats {
     /// latest_fork_usec: the pause Redis's fork causes, which is what tools watch it for).
     pub(crate) latest_snapshot_start_usec: u64,
     pub(crate) total_connections_received: u64,
+    /// Clients disconnected by maxmemory-clients (net/client_eviction.rs).
+    pub(crate) evicted_clients: u64,
     pub(crate) total_commands_processed: u64,
     pub(crate) rejected_connections: u64,
     pub(crate) expired_keys: u64,

@@ -390,7 +390,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
         Some(c) => c.to_string(),
         None => "NULL".to_string(),
     };
-    let omem = cl.out.len();
+    let omem = cl.pending_output();
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
         cl.id,
@@ -410,7 +410,7 @@ pub(crate) fn client_line(cl: &Client, executing: bool) -> String {
         16384usize.saturating_sub(cl.qbuf_len),
         omem,
         omem,
-        omem + cl.qbuf_len + 20000,
+        crate::net::client_eviction::client_mem(cl),
         cmd,
         cl.user
             .as_ref()

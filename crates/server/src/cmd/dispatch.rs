@@ -145,7 +145,12 @@ fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Aft
         return After::Continue;
     };
     let refused = early_refusal(srv, cl, parent, cmd)
-        .or_else(|| crate::acl::check_command(srv, cl, cmd, &args))
+        .or_else(|| crate::acl::check_command(srv, cl, cmd, &args));
+    // maxmemory-clients, before key eviction: a client evicted now runs nothing more.
+    if refused.is_none() && crate::net::client_eviction::evict(srv, Some(&mut *cl)) {
+        return After::Continue;
+    }
+    let refused = refused
         .or_else(|| oom_refusal(srv, cl, parent, cmd, &args))
         .or_else(|| {
             // Keep the invalidation table within tracking-table-max-keys.

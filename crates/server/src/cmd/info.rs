@@ -571,7 +571,7 @@ fn stats_section(srv: &Server, out: &mut String) {
     field!(out, "expired_time_cap_reached_count", 0);
     field!(out, "expire_cycle_cpu_milliseconds", 0);
     field!(out, "evicted_keys", srv.evict.evicted_keys);
-    field!(out, "evicted_clients", 0);
+    field!(out, "evicted_clients", srv.stats.evicted_clients);
     let (total_exceeded, current_exceeded) = srv.evict.exceeded_ms();
     field!(out, "total_eviction_exceeded_time", total_exceeded);
     field!(out, "current_eviction_exceeded_time", current_exceeded);

@@ -148,13 +148,7 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     ),
     row("active-defrag-max-scan-fields", 0, Int(1, LONG_MAX), "1000"),
     row("active-expire-effort", 0, Int(1, 10), "1"),
-    only_default(
-        "maxmemory-clients",
-        0,
-        Special(maxmemory_clients),
-        "0",
-        "client eviction",
-    ),
+    row("maxmemory-clients", 0, Special(maxmemory_clients), "0"),
     // Client limits and diagnostics.
     Accepted {
         flags: MULTI_ARG,

@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn every_refused_line_is_reported() {
         let mut c = Config::default();
-        let text = "port 7000\nbogus 1\nhz abc\nmaxmemory-clients 10%\nhz 20\ndatabases 1 2\n\"open\nrename-command nosuch x\nuser alice on bogus\n";
+        let text = "port 7000\nbogus 1\nhz abc\ntls-port 6380\nhz 20\ndatabases 1 2\n\"open\nrename-command nosuch x\nuser alice on bogus\n";
         let errs = c.load_str(text, None).unwrap_err();
         let lines: Vec<usize> = errs.0.iter().map(|e| e.line_no).collect();
         assert_eq!(lines, vec![2, 3, 4, 6, 7, 8, 9]);

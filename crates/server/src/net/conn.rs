@@ -65,10 +65,12 @@ where
         if !wbuf.is_empty() {
             // A peer that reads nothing (a stopped replica over its output-buffer limit,
             // CLIENT KILL) must not keep the connection open: closing wins over the write.
+            client.borrow_mut().out_writing = wbuf.len();
             let failed = tokio::select! {
                 r = wr.write_all(&wbuf) => r.is_err(),
                 _ = closing(&client, &notify) => true,
             };
+            client.borrow_mut().out_writing = 0;
             if failed {
                 break;
             }
@@ -123,6 +125,9 @@ where
                             break;
                         }
                         c.qbuf_len = rbuf.len();
+                        if crate::net::client_eviction::evict(&mut s, Some(&mut c)) {
+                            break;
+                        }
                     }
                 }
             }

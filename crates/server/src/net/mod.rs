@@ -1,6 +1,7 @@
 //! Start-up and the event loop: listeners (TCP and unix socket), accepting clients with
 //! Redis's admission rules (maxclients, protected mode), the periodic cron, and signals.
 
+pub(crate) mod client_eviction;
 pub(crate) mod conn;
 pub(crate) mod output_limit;
 pub(crate) mod shutdown;
@@ -524,7 +525,7 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         let biggest = s
             .clients
             .values()
-            .filter_map(|c| c.try_borrow().ok().map(|c| c.out.len()))
+            .filter_map(|c| c.try_borrow().ok().map(|c| c.pending_output()))
             .max()
             .unwrap_or(0);
         s.obuf_peaks.sample(now / 1000, biggest);

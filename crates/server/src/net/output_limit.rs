@@ -97,7 +97,7 @@ pub(crate) fn enforce(srv: &Server, cl: &mut Client) -> bool {
         return false;
     }
     let l = limit(srv, class);
-    if !l.reached(cl.out.len() as u64, &mut cl.obuf_soft_since) {
+    if !l.reached(cl.pending_output() as u64, &mut cl.obuf_soft_since) {
         return false;
     }
     srv.log.warning(&format!(
