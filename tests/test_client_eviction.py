@@ -131,3 +131,16 @@ def test_config_values_as_redis(amber_and_redis):
             c.config_set("maxmemory-clients", v)
             assert c.config_get("maxmemory-clients") == {"maxmemory-clients": shown}, (s.kind, v)
         c.close()
+
+
+def test_recent_max_input_buffer_is_measured(amber_and_redis):
+    """INFO's client_recent_max_input_buffer follows the biggest query buffer of the last
+    seconds (it was a constant): a half-sent 100 KB request shows, on both servers."""
+    for server in amber_and_redis:
+        c = server.client()
+        assert c.info("clients")["client_recent_max_input_buffer"] < 65536, server.kind
+        s = half_sent_big_set(server.port, b"k")
+        time.sleep(1.2)
+        assert c.info("clients")["client_recent_max_input_buffer"] >= BIG - 1, server.kind
+        s.close()
+        c.close()

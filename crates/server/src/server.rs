@@ -205,6 +205,8 @@ pub(crate) struct Server {
     pub(crate) evict: crate::evict::Eviction,
     /// The largest client output buffers of the last seconds (INFO clients).
     pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
+    /// The same for the clients' query buffers (client_recent_max_input_buffer).
+    pub(crate) qbuf_peaks: crate::net::output_limit::Peaks,
     /// Client-side caching: the invalidation table, BCAST prefixes, messages waiting.
     pub(crate) tracking: crate::tracking::Tracking,
     /// The drop thread big values and flushed databases are freed on (lazyfree.rs).
@@ -268,6 +270,7 @@ impl Server {
             repl,
             evict: Default::default(),
             obuf_peaks: Default::default(),
+            qbuf_peaks: Default::default(),
             acl: Default::default(),
             tracking: Default::default(),
             lazyfree: Default::default(),

@@ -429,7 +429,11 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "connected_clients", srv.clients.len());
     field!(out, "cluster_connections", 0);
     field!(out, "maxclients", srv.config.maxclients);
-    field!(out, "client_recent_max_input_buffer", 16384);
+    field!(
+        out,
+        "client_recent_max_input_buffer",
+        srv.qbuf_peaks.recent_max(crate::server::unix_ms() / 1000)
+    );
     field!(
         out,
         "client_recent_max_output_buffer",

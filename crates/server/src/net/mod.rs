@@ -522,13 +522,13 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         s.stats.inst_input.sample(now, input);
         s.stats.inst_output.sample(now, output);
         crate::sys::alloc::peak_memory();
-        let biggest = s
-            .clients
-            .values()
-            .filter_map(|c| c.try_borrow().ok().map(|c| c.pending_output()))
-            .max()
-            .unwrap_or(0);
-        s.obuf_peaks.sample(now / 1000, biggest);
+        let (mut biggest_out, mut biggest_in) = (0, 0);
+        for c in s.clients.values().filter_map(|c| c.try_borrow().ok()) {
+            biggest_out = biggest_out.max(c.pending_output());
+            biggest_in = biggest_in.max(c.qbuf_len);
+        }
+        s.obuf_peaks.sample(now / 1000, biggest_out);
+        s.qbuf_peaks.sample(now / 1000, biggest_in);
         if crate::sys::crash::cache_due(now) {
             cache_for_crash_report(&mut s, now);
         }
