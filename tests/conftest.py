@@ -216,3 +216,17 @@ def replies_agree(clients, *cmd, raw=False):
             out.append(("err", str(e)))
     assert out[0] == out[1], (cmd, out)
     return out[0]
+
+
+def plain(v):
+    """A redis-py reply as a comparable value: errors (nested ones too, as EXEC's) as
+    ("error", text), sets and maps sorted."""
+    if isinstance(v, redis.ResponseError):
+        return ("error", str(v))
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, set):
+        return ("set", sorted(plain(x) for x in v))
+    if isinstance(v, dict):
+        return ("map", sorted((plain(k), plain(x)) for k, x in v.items()))
+    return v

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import redis
 
-from conftest import ROOT, ServerProc, free_port, raw_command
+from conftest import ROOT, ServerProc, free_port, plain, raw_command
 
 
 class ConfProc(ServerProc):
@@ -68,15 +68,6 @@ def admins(pair):
     yield cs
     for c in cs:
         c.close()
-
-
-def plain(v):
-    """A reply with the errors nested in it (EXEC's) as comparable values."""
-    if isinstance(v, redis.ResponseError):
-        return ("error", str(v))
-    if isinstance(v, list):
-        return [plain(x) for x in v]
-    return v
 
 
 def outcome(c, *cmd):

@@ -16,7 +16,7 @@ import pytest
 import redis
 import redis.lock
 
-from conftest import ServerProc, raw_command
+from conftest import ServerProc, plain, raw_command
 from test_aof_spelling import parse_resp_commands
 
 
@@ -39,19 +39,6 @@ def clients(request, pair):
     yield cs
     for c in cs:
         c.close()
-
-
-def plain(v):
-    """A reply with the errors nested in it as comparable values."""
-    if isinstance(v, redis.ResponseError):
-        return ("error", str(v))
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if isinstance(v, set):
-        return ("set", sorted(plain(x) for x in v))
-    if isinstance(v, dict):
-        return ("map", sorted((plain(k), plain(x)) for k, x in v.items()))
-    return v
 
 
 def outcome(c, *cmd):
