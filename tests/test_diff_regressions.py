@@ -156,3 +156,26 @@ def test_failed_config_set_restores_what_config_get_shows(amber_and_redis):
     assert b"__keyevent@0__:new" in seen[0][0] and b"__keyevent@0__:set" in seen[0][1]
     # An odd number of arguments is a syntax error, not an arity error.
     assert both(cs, "CONFIG", "SET", "maxmemory", "0", "hz") == b"-ERR syntax error\r\n"
+
+
+def test_script_errors_in_errorstats_and_failed_calls(amber_and_redis):
+    """A script's error replies count as Redis counts them (found by redis-py's own
+    test_info_with_non_utf8_errorstat): error_reply and nested error tables in the error stats,
+    an error a called command raised not twice; EVAL fails in each case."""
+    cs = conns(amber_and_redis)
+    both(cs, "SET", "s", "x")
+    both(cs, "CONFIG", "RESETSTAT")
+    for script in ["return redis.call('INCR','s')", "return redis.pcall('INCR','s')",
+                   "return redis.error_reply('MY oops')", "return {1, redis.error_reply('NEST x')}",
+                   "error('raw')"]:
+        both(cs, "EVAL", script, "0")
+    stats = both(cs, "INFO", "errorstats")
+    assert b"errorstat_ERR:count=3\r\n" in stats and b"errorstat_MY:count=1" in stats
+    assert b"errorstat_NEST:count=1" in stats
+    calls = []
+    for c in cs:
+        lines = c.call("INFO", "commandstats").val.split(b"\r\n")
+        calls.append([(ln.split(b",")[0], ln.split(b",")[-1]) for ln in lines
+                      if ln.startswith((b"cmdstat_eval:", b"cmdstat_incr:"))])
+    assert calls[0] == calls[1]
+    assert (b"cmdstat_eval:calls=5", b"failed_calls=5") in calls[0]

@@ -165,6 +165,9 @@ pub(crate) struct Server {
     /// The listening sockets (descriptor, is the unix socket), for accepting while a busy
     /// script holds the thread (net::accept_while_busy).
     pub(crate) listen_fds: Vec<(i32, bool)>,
+    /// The running command replied an error without returning one (a script's error reply):
+    /// it counts as failed (commandstats' failed_calls).
+    pub(crate) reply_failed: bool,
     /// This server's own handle, for work that must spawn tasks (rebinding listeners).
     pub(crate) self_ref: std::rc::Weak<RefCell<Server>>,
     /// Commands propagated (effects, for the AOF) by the command being executed.
@@ -251,6 +254,7 @@ impl Server {
                 .unwrap_or_default(),
             listeners: Vec::new(),
             listen_fds: Vec::new(),
+            reply_failed: false,
             self_ref: std::rc::Weak::new(),
             propagated: Vec::new(),
             propagation_replaced: false,

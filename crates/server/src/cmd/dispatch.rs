@@ -437,7 +437,7 @@ fn reject_cmd(srv: &mut Server, cl: &mut Client, stat: Option<CmdName>, msg: Str
     cl.out.error(&msg);
 }
 
-fn count_error(srv: &mut Server, msg: &str) {
+pub(crate) fn count_error(srv: &mut Server, msg: &str) {
     srv.stats.total_error_replies += 1;
     let code = msg.split(' ').next().unwrap_or("ERR").to_string();
     *srv.stats.error_codes.entry(code).or_insert(0) += 1;
@@ -461,6 +461,7 @@ pub(crate) fn call(
     let appended_before = crate::durability::aof::appended(srv);
     let db_before = cl.db;
     let outer_replaced = std::mem::replace(&mut srv.propagation_replaced, false);
+    let outer_failed = std::mem::replace(&mut srv.reply_failed, false);
     srv.call_depth += 1;
     let mut ctx = Ctx {
         srv,
@@ -520,7 +521,7 @@ pub(crate) fn call(
         stat,
         args,
         usec,
-        failed: res.is_err(),
+        failed: res.is_err() || std::mem::replace(&mut srv.reply_failed, outer_failed),
         reprocessing,
     };
     account(srv, cl, &run);

@@ -55,7 +55,7 @@ pub(crate) mod tx;
 pub(crate) mod zsets;
 
 pub(crate) use blocking::{handle_ready_keys, unregister_blocked};
-pub(crate) use dispatch::{call, process, After, Ctx};
+pub(crate) use dispatch::{call, count_error, process, After, Ctx};
 
 // Command flags (Redis's CMD_*). `FLAG_NAMES` gives their COMMAND INFO spelling.
 pub(crate) const WRITE: u32 = 1 << 0;

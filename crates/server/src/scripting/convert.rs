@@ -269,6 +269,9 @@ pub(crate) struct ErrorInfo {
     pub(crate) msg: String,
     pub(crate) source: Option<String>,
     pub(crate) line: Option<String>,
+    /// A command the script called replied this error and counted it already
+    /// (ignore_error_stats_update).
+    pub(crate) counted: bool,
 }
 
 unsafe fn field_string(l: State, idx: c_int, name: &std::ffi::CStr) -> Option<String> {
@@ -291,13 +294,24 @@ pub(crate) unsafe fn error_info(l: State) -> ErrorInfo {
             msg: field_string(l, -1, c"err").unwrap_or_default(),
             source: field_string(l, -1, c"source"),
             line: field_string(l, -1, c"line"),
+            counted: {
+                lua_getfield(l, -1, c"ignore_error_stats_update".as_ptr());
+                let b = lua_toboolean(l, -1) != 0;
+                lua_pop(l, 1);
+                b
+            },
         }
     }
 }
 
 /// Writes the value on top of the Lua stack as a reply to `out` and pops it
 /// (luaReplyToRedisReply). `script_resp` is the protocol the script chose (redis.setresp).
-pub(crate) unsafe fn reply_from_lua(l: State, out: &mut ReplyBuf, script_resp: u8) {
+pub(crate) unsafe fn reply_from_lua(
+    l: State,
+    out: &mut ReplyBuf,
+    script_resp: u8,
+    errs: &mut Vec<Option<String>>,
+) {
     unsafe {
         if lua_checkstack(l, 4) == 0 {
             out.error("ERR reached lua stack limit");
@@ -320,7 +334,7 @@ pub(crate) unsafe fn reply_from_lua(l: State, out: &mut ReplyBuf, script_resp: u
             }
             LUA_TNUMBER => out.int(lua_number_to_i64(lua_tonumber(l, -1))),
             LUA_TTABLE => {
-                table_reply(l, out, script_resp);
+                table_reply(l, out, script_resp, errs);
                 return;
             }
             _ => out.null(),
@@ -331,12 +345,19 @@ pub(crate) unsafe fn reply_from_lua(l: State, out: &mut ReplyBuf, script_resp: u
 
 /// The table on top of the stack (popped): error, status, double, big number, verbatim,
 /// map, set, or an array.
-unsafe fn table_reply(l: State, out: &mut ReplyBuf, script_resp: u8) {
+unsafe fn table_reply(
+    l: State,
+    out: &mut ReplyBuf,
+    script_resp: u8,
+    errs: &mut Vec<Option<String>>,
+) {
     unsafe {
         if raw_field_type(l, c"err") == LUA_TSTRING {
             lua_pop(l, 1);
             let info = error_info(l);
             out.error(&info.msg);
+            // Counted in the error stats unless a command the script called counted it.
+            errs.push((!info.counted).then_some(info.msg));
             lua_pop(l, 1);
             return;
         }
@@ -404,8 +425,8 @@ unsafe fn table_reply(l: State, out: &mut ReplyBuf, script_resp: u8) {
             lua_pushnil(l);
             while lua_next(l, -2) != 0 {
                 lua_pushvalue(l, -2);
-                reply_from_lua(l, out, script_resp);
-                reply_from_lua(l, out, script_resp);
+                reply_from_lua(l, out, script_resp, errs);
+                reply_from_lua(l, out, script_resp, errs);
                 n += 1;
             }
             out.set_deferred(d, n);
@@ -420,7 +441,7 @@ unsafe fn table_reply(l: State, out: &mut ReplyBuf, script_resp: u8) {
             while lua_next(l, -2) != 0 {
                 lua_pop(l, 1);
                 lua_pushvalue(l, -1);
-                reply_from_lua(l, out, script_resp);
+                reply_from_lua(l, out, script_resp, errs);
                 n += 1;
             }
             out.set_deferred(d, n);
@@ -438,7 +459,7 @@ unsafe fn table_reply(l: State, out: &mut ReplyBuf, script_resp: u8) {
                 lua_pop(l, 1);
                 break;
             }
-            reply_from_lua(l, out, script_resp);
+            reply_from_lua(l, out, script_resp, errs);
             n += 1;
         }
         out.set_deferred(d, n);

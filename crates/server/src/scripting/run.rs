@@ -96,10 +96,28 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
             }
             engine.collect_if_large(err == LUA_ERRMEM);
             let out = if err != 0 {
-                Err(script_error(l, spec.funcname))
+                match script_error(l, spec.funcname) {
+                    // Raised by a command the script called, which counted it: the script
+                    // fails without counting it again (ERR_REPLY_FLAG_NO_STATS_UPDATE).
+                    (e, true) => {
+                        ctx.cl.out.error(&e.0);
+                        ctx.srv.reply_failed = true;
+                        Ok(())
+                    }
+                    (e, false) => Err(e),
+                }
             } else {
                 let resp = sc.resp();
-                reply_from_lua(l, &mut ctx.cl.out, resp);
+                let mut errs = Vec::new();
+                reply_from_lua(l, &mut ctx.cl.out, resp, &mut errs);
+                // An error in the reply (error_reply, a pcall's error) fails the command
+                // and, unless a command counted it already, counts in the error stats.
+                for e in &errs {
+                    ctx.srv.reply_failed = true;
+                    if let Some(msg) = e {
+                        crate::cmd::count_error(ctx.srv, msg);
+                    }
+                }
                 Ok(())
             };
             lua_pop(l, 1); // the handler
@@ -122,7 +140,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, spec: RunSpec<'_>) -> Reply {
 
 /// The error a failed run replies with: "<err> script: <name>, on <source>:<line>." when
 /// the handler found where, as Redis.
-unsafe fn script_error(l: State, funcname: &str) -> Error {
+unsafe fn script_error(l: State, funcname: &str) -> (Error, bool) {
     unsafe {
         if lua_type(l, -1) != LUA_TTABLE {
             let msg = to_bytes(l, -1)
@@ -130,7 +148,10 @@ unsafe fn script_error(l: State, funcname: &str) -> Error {
                 .unwrap_or_else(|| "execution failure".into());
             lua_pop(l, 1);
             let short: String = msg.chars().take(100).collect();
-            return Error::new(format!("ERR Error running script {funcname}, {short}\n"));
+            return (
+                Error::new(format!("ERR Error running script {funcname}, {short}\n")),
+                false,
+            );
         }
         let info = error_info(l);
         lua_pop(l, 1);
@@ -138,7 +159,7 @@ unsafe fn script_error(l: State, funcname: &str) -> Error {
         if let (Some(line), Some(source)) = (info.line, info.source) {
             msg.push_str(&format!(" script: {funcname}, on {source}:{line}."));
         }
-        Error::new(msg)
+        (Error::new(msg), info.counted)
     }
 }
 
