@@ -180,3 +180,19 @@ def test_script_errors_in_errorstats_and_failed_calls(amber_and_redis):
                       if ln.startswith((b"cmdstat_eval:", b"cmdstat_incr:"))})
     assert calls[0] == calls[1]
     assert (b"cmdstat_eval:calls=5", b"failed_calls=5") in calls[0]
+
+
+def test_script_error_codes_that_are_not_utf8(amber_and_redis):
+    """A script's error reply keeps its bytes: the reply and INFO errorstats carry the code as the
+    script gave it, as Redis does (redis-py's test_info_with_non_utf8_errorstat)."""
+    cs = conns(amber_and_redis)
+    both(cs, "CONFIG", "RESETSTAT")
+    for script in [b"return redis.error_reply('\xff\xfeBAD oops')",
+                   b"return {1, redis.error_reply('\xfe\xfeX y')}"]:
+        reply = both(cs, "EVAL", script, "0")
+        assert b"\xfe\xfe" in reply or b"\xff\xfe" in reply
+    stats = both(cs, "INFO", "errorstats")
+    assert b"errorstat_\xff\xfeBAD:count=1\r\n" in stats
+    assert b"errorstat_\xfe\xfeX:count=1\r\n" in stats
+    # Every section still renders around the raw bytes.
+    assert b"# Keyspace" in cs[0].call("INFO", "all").val

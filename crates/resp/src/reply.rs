@@ -56,8 +56,14 @@ impl ReplyBuf {
     /// An error reply. `msg` carries its code ("ERR ...", "WRONGTYPE ..."); newlines are
     /// replaced by spaces as Redis does, so a reply can never break the protocol.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// [`Self::error`] for a text that need not be UTF-8 (a script's `redis.error_reply`
+    /// passes its bytes through as Redis does).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
-        for &b in msg.as_bytes() {
+        for &b in msg {
             self.buf
                 .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }

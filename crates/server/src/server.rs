@@ -62,7 +62,7 @@ pub(crate) struct Stats {
     pub(crate) total_net_output_bytes: u64,
     pub(crate) total_error_replies: u64,
     pub(crate) unexpected_error_replies: u64,
-    pub(crate) error_codes: BTreeMap<String, u64>,
+    pub(crate) error_codes: BTreeMap<Vec<u8>, u64>,
     pub(crate) commands: HashMap<crate::cmd::CmdName, CmdStat>,
     pub(crate) pubsub_messages: u64,
     pub(crate) inst_ops: InstMetric,

@@ -67,12 +67,7 @@ pub(crate) fn client_unblock(ctx: &mut Ctx<'_>) -> Reply {
                 let mark = other.out.len();
                 if as_error {
                     let msg = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
-                    ctx.srv.stats.total_error_replies += 1;
-                    *ctx.srv
-                        .stats
-                        .error_codes
-                        .entry("UNBLOCKED".to_string())
-                        .or_insert(0) += 1;
+                    super::count_error(ctx.srv, msg.as_bytes());
                     other.out.error(msg);
                 } else {
                     on_timeout(&mut other.out);

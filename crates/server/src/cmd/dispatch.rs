@@ -428,19 +428,26 @@ fn reject_cmd(srv: &mut Server, cl: &mut Client, stat: Option<CmdName>, msg: Str
             tx::unwatch_all(srv, cl);
             let why = msg.strip_prefix("ERR ").unwrap_or(&msg);
             let msg = format!("EXECABORT Transaction discarded because of: {why}");
-            count_error(srv, &msg);
+            count_error(srv, msg.as_bytes());
             cl.out.error(&msg);
             return;
         }
     }
-    count_error(srv, &msg);
+    count_error(srv, msg.as_bytes());
     cl.out.error(&msg);
 }
 
-pub(crate) fn count_error(srv: &mut Server, msg: &str) {
+/// One error reply in INFO's total_error_replies and errorstats, under the code that starts
+/// `msg` (its bytes as they are: a script's error code need not be UTF-8).
+pub(crate) fn count_error(srv: &mut Server, msg: &[u8]) {
     srv.stats.total_error_replies += 1;
-    let code = msg.split(' ').next().unwrap_or("ERR").to_string();
-    *srv.stats.error_codes.entry(code).or_insert(0) += 1;
+    let code = msg.split(|&b| b == b' ').next().unwrap_or_default();
+    match srv.stats.error_codes.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            srv.stats.error_codes.insert(code.to_vec(), 1);
+        }
+    }
 }
 
 /// Runs a command (top-level `cmd`, the handler resolves subcommands) and keeps statistics.
@@ -511,7 +518,7 @@ pub(crate) fn call(
         srv.propagated.push((db_before, logged));
     }
     if let Err(e) = &res {
-        count_error(srv, &e.0);
+        count_error(srv, e.0.as_bytes());
         cl.out.error(&e.0);
     }
     let run = Ran {

@@ -46,7 +46,7 @@ pub(crate) fn info_command(ctx: &mut Ctx<'_>) -> Reply {
         }
     }
     let text = render(ctx.srv, &wanted);
-    ctx.cl.out.verbatim(text.as_bytes());
+    ctx.cl.out.verbatim(&text);
     Ok(())
 }
 
@@ -89,81 +89,85 @@ fn total_system_memory() -> u64 {
 }
 
 /// Renders the requested sections. `wanted` holds lowercase section names.
-pub(crate) fn render(srv: &mut Server, wanted: &[String]) -> String {
+pub(crate) fn render(srv: &mut Server, wanted: &[String]) -> Vec<u8> {
     render_with(srv, wanted, true)
 }
 
 /// `sample_ttl`: whether the keyspace lines carry avg_ttl, which scans keys for volatile
 /// ones (costly in a large keyspace with few expiring keys).
-fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> String {
-    let mut out = String::new();
+fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> Vec<u8> {
+    let mut out = Vec::new();
     let mut first = true;
-    let mut section = |out: &mut String, title: &str| {
+    // Each section is rendered as text and appended; errorstats goes in as bytes (a
+    // script's error code need not be UTF-8, and Redis shows it as it is).
+    let mut section = |out: &mut Vec<u8>, title: &str, body: &mut dyn FnMut(&mut String)| {
         if !first {
-            out.push_str("\r\n");
+            out.extend_from_slice(b"\r\n");
         }
         first = false;
-        let _ = write!(out, "# {title}\r\n");
+        let mut text = format!("# {title}\r\n");
+        body(&mut text);
+        out.extend_from_slice(text.as_bytes());
     };
     let has = |s: &str| wanted.iter().any(|w| w == s);
     if has("server") {
-        section(&mut out, "Server");
-        server_section(srv, &mut out);
+        section(&mut out, "Server", &mut |t| server_section(srv, t));
     }
     if has("clients") {
-        section(&mut out, "Clients");
-        clients_section(srv, &mut out);
+        section(&mut out, "Clients", &mut |t| clients_section(srv, t));
     }
     if has("memory") {
-        section(&mut out, "Memory");
-        memory_section(srv, &mut out);
+        section(&mut out, "Memory", &mut |t| memory_section(srv, t));
     }
     if has("persistence") {
-        section(&mut out, "Persistence");
-        crate::cmd::info::persistence_fields(srv, &mut out);
+        section(&mut out, "Persistence", &mut |t| persistence_fields(srv, t));
     }
     if has("stats") {
-        section(&mut out, "Stats");
-        stats_section(srv, &mut out);
+        section(&mut out, "Stats", &mut |t| stats_section(srv, t));
     }
     if has("replication") {
-        section(&mut out, "Replication");
-        crate::replication::info(srv, &mut out);
+        section(&mut out, "Replication", &mut |t| {
+            crate::replication::info(srv, t)
+        });
     }
     if has("cpu") {
-        section(&mut out, "CPU");
-        cpu_section(&mut out);
+        section(&mut out, "CPU", &mut cpu_section);
     }
     if has("modules") {
-        section(&mut out, "Modules");
+        section(&mut out, "Modules", &mut |_| {});
     }
     if has("commandstats") {
-        section(&mut out, "Commandstats");
-        commandstats_section(srv, &mut out);
+        section(&mut out, "Commandstats", &mut |t| {
+            commandstats_section(srv, t)
+        });
     }
     if has("errorstats") {
-        section(&mut out, "Errorstats");
+        section(&mut out, "Errorstats", &mut |_| {});
         for (code, n) in &srv.stats.error_codes {
-            let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+            out.extend_from_slice(b"errorstat_");
+            out.extend_from_slice(code);
+            out.extend_from_slice(format!(":count={n}\r\n").as_bytes());
         }
     }
     if has("latencystats") {
-        section(&mut out, "Latencystats");
+        section(&mut out, "Latencystats", &mut |_| {});
     }
     if has("cluster") {
-        section(&mut out, "Cluster");
-        field!(out, "cluster_enabled", 0);
+        section(&mut out, "Cluster", &mut |t| {
+            field!(t, "cluster_enabled", 0);
+        });
     }
     if has("keyspace") {
-        section(&mut out, "Keyspace");
-        keyspace_section(srv, &mut out, sample_ttl);
+        section(&mut out, "Keyspace", &mut |t| {
+            keyspace_section(srv, t, sample_ttl)
+        });
     }
     out
 }
 
 /// `INFO all` for the crash report's cached copy, rendered every second: without avg_ttl,
 /// so that it costs the same whatever the keyspace holds.
-pub(crate) fn render_all(srv: &mut Server) -> String {
+pub(crate) fn render_all(srv: &mut Server) -> Vec<u8> {
     let wanted: Vec<String> = DEFAULT_SECTIONS
         .iter()
         .chain(ALL_EXTRA)

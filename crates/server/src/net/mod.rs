@@ -554,6 +554,7 @@ async fn cron(srv: Rc<RefCell<Server>>) {
 /// INFO and CLIENT LIST for a crash report (which cannot render them at the crash).
 fn cache_for_crash_report(s: &mut Server, now: i64) {
     let info = crate::cmd::info::render_all(s);
+    let info = String::from_utf8_lossy(&info).into_owned();
     let mut clients = String::new();
     for c in s
         .clients

@@ -266,7 +266,8 @@ pub(crate) unsafe fn push_error(l: State, e: &[u8]) {
 
 /// What a failed script left: the message and, when the handler found them, where.
 pub(crate) struct ErrorInfo {
-    pub(crate) msg: String,
+    /// The bytes as the script gave them (Redis does not require UTF-8 here).
+    pub(crate) msg: Vec<u8>,
     pub(crate) source: Option<String>,
     pub(crate) line: Option<String>,
     /// A command the script called replied this error and counted it already
@@ -274,11 +275,11 @@ pub(crate) struct ErrorInfo {
     pub(crate) counted: bool,
 }
 
-unsafe fn field_string(l: State, idx: c_int, name: &std::ffi::CStr) -> Option<String> {
+unsafe fn field_bytes(l: State, idx: c_int, name: &std::ffi::CStr) -> Option<Vec<u8>> {
     unsafe {
         lua_getfield(l, idx, name.as_ptr());
         let v = if lua_isstring(l, -1) != 0 {
-            to_bytes(l, -1).map(|b| String::from_utf8_lossy(b).into_owned())
+            to_bytes(l, -1).map(|b| b.to_vec())
         } else {
             None
         };
@@ -287,11 +288,15 @@ unsafe fn field_string(l: State, idx: c_int, name: &std::ffi::CStr) -> Option<St
     }
 }
 
+unsafe fn field_string(l: State, idx: c_int, name: &std::ffi::CStr) -> Option<String> {
+    unsafe { field_bytes(l, idx, name).map(|b| String::from_utf8_lossy(&b).into_owned()) }
+}
+
 /// luaExtractErrorInformation for the table on top of the stack (not popped).
 pub(crate) unsafe fn error_info(l: State) -> ErrorInfo {
     unsafe {
         ErrorInfo {
-            msg: field_string(l, -1, c"err").unwrap_or_default(),
+            msg: field_bytes(l, -1, c"err").unwrap_or_default(),
             source: field_string(l, -1, c"source"),
             line: field_string(l, -1, c"line"),
             counted: {
@@ -310,7 +315,7 @@ pub(crate) unsafe fn reply_from_lua(
     l: State,
     out: &mut ReplyBuf,
     script_resp: u8,
-    errs: &mut Vec<Option<String>>,
+    errs: &mut Vec<Option<Vec<u8>>>,
 ) {
     unsafe {
         if lua_checkstack(l, 4) == 0 {
@@ -349,13 +354,13 @@ unsafe fn table_reply(
     l: State,
     out: &mut ReplyBuf,
     script_resp: u8,
-    errs: &mut Vec<Option<String>>,
+    errs: &mut Vec<Option<Vec<u8>>>,
 ) {
     unsafe {
         if raw_field_type(l, c"err") == LUA_TSTRING {
             lua_pop(l, 1);
             let info = error_info(l);
-            out.error(&info.msg);
+            out.error_bytes(&info.msg);
             // Counted in the error stats unless a command the script called counted it.
             errs.push((!info.counted).then_some(info.msg));
             lua_pop(l, 1);

@@ -384,7 +384,7 @@ fn load_code(
         if e != 0 {
             let msg = if lua_type(l, -1) == LUA_TTABLE {
                 let info = super::convert::error_info(l);
-                info.msg
+                String::from_utf8_lossy(&info.msg).into_owned()
             } else {
                 // luaExtractErrorInformation: a plain string gets "ERR ".
                 let s = to_bytes(l, -1).map(|b| String::from_utf8_lossy(b).into_owned());

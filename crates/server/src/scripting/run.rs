@@ -155,7 +155,7 @@ unsafe fn script_error(l: State, funcname: &str) -> (Error, bool) {
         }
         let info = error_info(l);
         lua_pop(l, 1);
-        let mut msg = info.msg;
+        let mut msg = String::from_utf8_lossy(&info.msg).into_owned();
         if let (Some(line), Some(source)) = (info.line, info.source) {
             msg.push_str(&format!(" script: {funcname}, on {source}:{line}."));
         }
