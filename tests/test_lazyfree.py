@@ -5,6 +5,8 @@ lazyfree_pending_objects count them as Redis counts them (only values whose free
 
 import time
 
+import pytest
+
 from tests.diff.resp import Conn
 
 
@@ -109,3 +111,49 @@ def test_unlink_of_a_big_value_leaves_other_clients_served(new_amber):
     assert time.monotonic() - start < 1.0
     assert lazy_counts(other) == (0, 1)
     assert call(other, "EXISTS", "big").val == 0
+
+
+def aof_commands(server):
+    """The commands of the server's incremental AOF files, as (name, key) pairs."""
+    out = []
+    for f in sorted((server.dir / "appendonlydir").glob("*.incr.aof")):
+        parts = f.read_bytes().split(b"\r\n")
+        for i, p in enumerate(parts):
+            if p.startswith(b"*") and i + 4 < len(parts):
+                out.append((parts[i + 2].upper(), parts[i + 4]))
+    return out
+
+
+@pytest.mark.parametrize("lazy", ["yes", "no"])
+def test_expired_and_evicted_keys_propagate_as_redis(tmp_path, lazy):
+    """propagateDeletion: an expired key is written as UNLINK under lazyfree-lazy-expire yes
+    and DEL otherwise; an evicted key the same under lazyfree-lazy-eviction."""
+    from tests.conftest import ServerProc
+    extra = ["--appendonly", "yes", "--appendfsync", "always", "--lazyfree-lazy-expire", lazy,
+             "--lazyfree-lazy-eviction", lazy, "--maxmemory-policy", "allkeys-random"]
+    seen = []
+    for kind in ("amber", "redis"):
+        s = ServerProc(kind, tmp_path / kind, extra).start()
+        try:
+            c = Conn(s.port, 10.0, "server")
+            call(c, "SET", "gone", "v", "PX", "1")
+            time.sleep(0.05)
+            assert call(c, "GET", "gone").val is None
+            used = int(dict(ln.split(b":", 1) for ln in call(c, "INFO", "memory").val.split(b"\r\n")
+                            if b":" in ln)[b"used_memory"])
+            for i in range(200):
+                call(c, "SET", f"k{i}", "x" * 1000)
+            # A limit under what the keys hold: the next write evicts.
+            call(c, "CONFIG", "SET", "maxmemory", str(used + 50_000))
+            call(c, "SET", "last", "v")
+            cmds = aof_commands(s)
+        finally:
+            s.stop()
+        deletion = b"UNLINK" if lazy == "yes" else b"DEL"
+        assert (deletion, b"gone") in cmds, (kind, cmds[:5])
+        evicted = [k for name, k in cmds if name == deletion and k.startswith(b"k")]
+        assert evicted, (kind, cmds[-5:])
+        other = b"DEL" if lazy == "yes" else b"UNLINK"
+        assert not [k for name, k in cmds if name == other], kind
+        seen.append(deletion)
+    assert seen[0] == seen[1]

@@ -479,7 +479,7 @@ fn evict_until(srv: &mut Server, need: u64) -> Outcome {
         srv.evict.evicted_keys += 1;
         srv.signal_modified_key(db, &key, None);
         srv.notify(notify::EVICTED, "evicted", &key, db);
-        srv.propagate_deletion(db, &key);
+        srv.propagate_deletion(db, &key, crate::lazyfree::Why::Eviction);
         keys += 1;
         if keys.is_multiple_of(16) && start.elapsed().as_micros() as u64 > limit {
             return Outcome::Running;

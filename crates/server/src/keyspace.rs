@@ -49,7 +49,7 @@ impl Server {
         }
         self.stats.expired_keys += 1;
         self.signal_modified_key(db, key, None);
-        self.propagate_deletion(db, key);
+        self.propagate_deletion(db, key, crate::lazyfree::Why::Expire);
         self.notify(notify::EXPIRED, "expired", key, db);
     }
 
@@ -215,7 +215,7 @@ impl Server {
                 for k in &gone {
                     self.stats.expired_keys += 1;
                     self.signal_modified_key(db, k, None);
-                    self.propagate_deletion(db, k);
+                    self.propagate_deletion(db, k, crate::lazyfree::Why::Expire);
                     self.notify(notify::EXPIRED, "expired", k, db);
                 }
                 total += expired;

@@ -372,11 +372,16 @@ impl Server {
         self.propagated.push((db, args));
     }
 
-    /// Records a deletion the server decided on its own (an expired key) as a DEL, in
-    /// addition to whatever the running command propagates.
-    pub(crate) fn propagate_deletion(&mut self, db: usize, key: &[u8]) {
-        self.propagated
-            .push((db, vec![b"DEL".to_vec(), key.to_vec()]));
+    /// Records a deletion the server decided on its own (an expired or evicted key), in
+    /// addition to whatever the running command propagates: UNLINK when the lazyfree-lazy-*
+    /// directive for `why` is on, else DEL (propagateDeletion).
+    pub(crate) fn propagate_deletion(&mut self, db: usize, key: &[u8], why: crate::lazyfree::Why) {
+        let cmd: &[u8] = if crate::lazyfree::is_lazy(&self.config, why) {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
+        self.propagated.push((db, vec![cmd.to_vec(), key.to_vec()]));
     }
 
     pub(crate) fn watch_saw_live(&self, id: ClientId, db: usize, key: &[u8]) -> bool {
