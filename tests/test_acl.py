@@ -641,3 +641,25 @@ def test_setuser_is_redacted_in_the_slowlog(pair, admins):
     finally:
         for c in admins:
             c.config_set("slowlog-log-slower-than", 10000)
+
+
+def test_acl_log_client_info_names_the_denied_command(amber_and_redis):
+    """A refused command is the client's last command (c->lastcmd is set at lookup): ACL LOG's
+    client-info and CLIENT LIST say cmd=<the denied command>, not the one before it."""
+    seen = []
+    for s in amber_and_redis:
+        admin = s.client(decode_responses=True)
+        admin.acl_setuser("app", enabled=True, passwords=["+pw"], commands=["+@all", "-config"],
+                          keys=["*"])
+        app = s.client(username="app", password="pw", decode_responses=True)
+        app.set("a", "1")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            app.config_get("save")
+        entry = admin.acl_log(count=1)[0]
+        info = entry["client-info"]  # redis-py parses it into its fields
+        mine = [c for c in admin.client_list() if c["user"] == "app"]
+        seen.append((entry["object"], info["cmd"], mine[0]["cmd"]))
+        app.close()
+        admin.close()
+    assert seen[0] == seen[1]
+    assert seen[0] == ("config|get", "config|get", "config|get")

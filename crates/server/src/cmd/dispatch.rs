@@ -144,6 +144,9 @@ fn process_request(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Aft
     let Some((parent, cmd)) = resolve(srv, cl, &args) else {
         return After::Continue;
     };
+    // CLIENT LIST's cmd= (and ACL LOG's client-info) name this command from here on, even
+    // when it is refused (processCommand sets c->lastcmd at lookup).
+    cl.last_cmd = Some(CmdName::of(parent, cmd));
     let refused = early_refusal(srv, cl, parent, cmd)
         .or_else(|| crate::acl::check_command(srv, cl, cmd, &args));
     // maxmemory-clients, before key eviction: a client evicted now runs nothing more.
