@@ -663,3 +663,37 @@ def test_acl_log_client_info_names_the_denied_command(amber_and_redis):
         admin.close()
     assert seen[0] == seen[1]
     assert seen[0] == ("config|get", "config|get", "config|get")
+
+
+def test_acl_refusal_at_exec_counts_as_an_error_reply(amber_and_redis):
+    """Rules changed between MULTI and EXEC: the refused command's NOPERM reply is in INFO
+    errorstats and total_error_replies, and EXEC (the last call to end) has a failed call."""
+    seen = []
+    for s in amber_and_redis:
+        admin = s.client(decode_responses=True)
+        admin.acl_setuser("app", enabled=True, passwords=["+pw"], commands=["+@all"], keys=["*"])
+        app = s.client(username="app", password="pw", decode_responses=True)
+        admin.config_resetstat()
+        conn = app.connection_pool.get_connection()
+        conn.send_command("MULTI")
+        assert conn.read_response() == "OK"
+        conn.send_command("SET", "a", "1")
+        conn.read_response()
+        conn.send_command("CONFIG", "GET", "save")
+        conn.read_response()
+        admin.acl_setuser("app", commands=["-config"])
+        conn.send_command("EXEC")
+        replies = conn.read_response()
+        app.connection_pool.release(conn)
+        assert replies[0] == "OK" and isinstance(replies[1], redis.exceptions.ResponseError)
+        assert str(replies[1]).startswith("ACLs rules changed"), replies
+        errs = admin.info("errorstats")
+        stats = admin.info("stats")
+        cmds = admin.info("commandstats")
+        seen.append((errs, stats["total_error_replies"],
+                     cmds["cmdstat_exec"]["failed_calls"], cmds["cmdstat_set"]["failed_calls"]))
+        app.close()
+        admin.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0]["errorstat_NOPERM"] == {"count": 1}
+    assert seen[0][2] == 1

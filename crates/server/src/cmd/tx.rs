@@ -103,6 +103,10 @@ fn exec(ctx: &mut Ctx<'_>) -> Reply {
             super::subcommand(q.cmd, &q.args).unwrap_or(q.cmd)
         };
         if let Some(msg) = crate::acl::check_queued(ctx.srv, ctx.cl, c, &q.args) {
+            // An error reply like any other: in the error stats, and EXEC's failed_calls
+            // (Redis counts it against the next call() to end, EXEC when it is the last).
+            super::count_error(ctx.srv, msg.as_bytes());
+            ctx.srv.reply_failed = true;
             ctx.cl.out.error(&msg);
             continue;
         }
