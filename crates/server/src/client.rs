@@ -102,6 +102,8 @@ pub(crate) struct Client {
     pub(crate) reply_mode: ReplyMode,
     /// CLIENT NO-EVICT ON (CLIENT LIST flag `e`).
     pub(crate) no_evict: bool,
+    /// This client's share of `Server::clients_mem` (client eviction's running total).
+    pub(crate) mem_counted: u64,
     /// The client scripts run commands as: blocking commands do not block.
     pub(crate) deny_blocking: bool,
     /// Input read while a script was busy (scripting/busy.rs) and not yet a whole request:
@@ -202,6 +204,7 @@ impl Client {
             monitor: false,
             reply_mode: ReplyMode::On,
             no_evict: false,
+            mem_counted: 0,
             deny_blocking: false,
             busy_in: Vec::new(),
             tracking: Default::default(),

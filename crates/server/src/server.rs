@@ -208,6 +208,9 @@ pub(crate) struct Server {
     pub(crate) evict: crate::evict::Eviction,
     /// The largest client output buffers of the last seconds (INFO clients).
     pub(crate) obuf_peaks: crate::net::output_limit::Peaks,
+    /// What the clients client eviction counts hold, as last accounted per client (Redis's
+    /// per-type client memory sums): checked per command instead of a scan of every client.
+    pub(crate) clients_mem: std::cell::Cell<u64>,
     /// The same for the clients' query buffers (client_recent_max_input_buffer).
     pub(crate) qbuf_peaks: crate::net::output_limit::Peaks,
     /// Client-side caching: the invalidation table, BCAST prefixes, messages waiting.
@@ -274,6 +277,7 @@ impl Server {
             repl,
             evict: Default::default(),
             obuf_peaks: Default::default(),
+            clients_mem: Default::default(),
             qbuf_peaks: Default::default(),
             acl: Default::default(),
             tracking: Default::default(),

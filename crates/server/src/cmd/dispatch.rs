@@ -137,6 +137,7 @@ pub(crate) fn process(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> 
     }
     srv.tracking.set_current(prev);
     crate::net::output_limit::enforce(srv, cl);
+    crate::net::client_eviction::account(srv, cl);
     after
 }
 

@@ -325,6 +325,7 @@ pub(crate) fn deliver(
         return;
     }
     write(&mut other.out);
+    crate::net::client_eviction::account(srv, &mut other);
     if !crate::net::output_limit::enforce(srv, &mut other) {
         other.notify.notify_one();
     }

@@ -51,29 +51,68 @@ fn evictable(cl: &Client) -> bool {
     counted(cl) && !cl.no_evict && !cl.close_asap
 }
 
+/// Brings `cl`'s share of the running total up to date (updateClientMemUsageAndBucket): after
+/// it reads, after its command, and when output is queued for it by another's (pub/sub).
+pub(crate) fn account(srv: &Server, cl: &mut Client) {
+    let mem = if counted(cl) && !cl.close_asap {
+        client_mem(cl)
+    } else {
+        0
+    };
+    let total = (srv.clients_mem.get() + mem).saturating_sub(cl.mem_counted);
+    srv.clients_mem.set(total);
+    cl.mem_counted = mem;
+}
+
+/// A client that is going away leaves the total.
+pub(crate) fn forget(srv: &Server, cl: &mut Client) {
+    srv.clients_mem
+        .set(srv.clients_mem.get().saturating_sub(cl.mem_counted));
+    cl.mem_counted = 0;
+}
+
+/// evictClients for the cron: every client re-accounted, the biggest evicted while over.
+pub(crate) fn evict_all(srv: &mut Server) {
+    if limit(srv) > 0 {
+        evict(srv, None);
+    }
+}
+
 /// evictClients: disconnects the biggest evictable clients while the clients' memory is at or
 /// over the limit. `current` is the client whose command is being processed (borrowed by
 /// the caller, so not reachable through the server's table). Returns whether `current` was
 /// evicted: its command must not run.
+///
+/// The running total decides whether to look: a client is accounted when it reads or runs a
+/// command, and everyone by the cron; only a total at or over the limit costs a scan of every
+/// client (which also brings each one's share up to date).
 pub(crate) fn evict(srv: &mut Server, mut current: Option<&mut Client>) -> bool {
     let max = limit(srv);
     if max == 0 {
         return false;
     }
-    // (memory, bucket, id) of every client that counts; the current one comes from the caller.
+    if let Some(c) = current.as_deref_mut() {
+        account(srv, c);
+        if srv.clients_mem.get() < max {
+            return false;
+        }
+    }
+    // (bucket, id, memory) of every evictable client; the current one comes from the caller.
     let mut total = 0u64;
     let mut candidates: Vec<(u32, u64, u64)> = Vec::new();
-    let mut note = |cl: &Client, total: &mut u64| {
+    let mut note = |cl: &mut Client, total: &mut u64| {
         if !counted(cl) || cl.close_asap {
+            cl.mem_counted = 0;
             return;
         }
         let mem = client_mem(cl);
+        cl.mem_counted = mem;
         *total += mem;
         if evictable(cl) {
             candidates.push((bucket(mem), cl.id, mem));
         }
     };
-    if let Some(c) = current.as_deref() {
+    if let Some(c) = current.as_deref_mut() {
         note(c, &mut total);
     }
     let current_id = current.as_deref().map(|c| c.id);
@@ -81,10 +120,13 @@ pub(crate) fn evict(srv: &mut Server, mut current: Option<&mut Client>) -> bool 
         if Some(*id) == current_id {
             continue;
         }
-        if let Ok(c) = rc.try_borrow() {
-            note(&c, &mut total);
+        match rc.try_borrow_mut() {
+            Ok(mut c) => note(&mut c, &mut total),
+            // Borrowed elsewhere: its last accounted share stands.
+            Err(_) => {}
         }
     }
+    srv.clients_mem.set(total);
     if total < max {
         return false;
     }
@@ -114,6 +156,7 @@ pub(crate) fn evict(srv: &mut Server, mut current: Option<&mut Client>) -> bool 
         srv.stats.evicted_clients += 1;
         total = total.saturating_sub(mem);
     }
+    srv.clients_mem.set(total);
     if total >= max {
         srv.log
             .warning("Over client maxmemory after evicting all evictable clients");
@@ -126,6 +169,7 @@ pub(crate) fn evict(srv: &mut Server, mut current: Option<&mut Client>) -> bool 
 fn close(c: &mut Client) -> String {
     let line = crate::cmd::connection::client_line(c, false);
     c.close_asap = true;
+    c.mem_counted = 0;
     c.out.buf = Vec::new();
     c.notify.notify_one();
     line

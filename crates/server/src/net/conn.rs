@@ -301,5 +301,6 @@ pub(crate) fn free_client(srv: &mut Server, cl: &mut Client) {
     cmd::monitor::forget(srv, cl);
     crate::replication::forget_client(srv, cl);
     crate::tracking::forget_client(srv, cl);
+    crate::net::client_eviction::forget(srv, cl);
     srv.clients.remove(&cl.id);
 }

@@ -539,6 +539,9 @@ async fn cron(srv: Rc<RefCell<Server>>) {
         crate::durability::aof::cron(&mut s);
         crate::replication::cron(&mut s);
         crate::evict::cron(&mut s);
+        // Output queued for other clients (pub/sub, tracking, MONITOR) and output written
+        // since they were last accounted: resync the total and evict if it is over.
+        crate::net::client_eviction::evict_all(&mut s);
         if s.active_expire_enabled {
             // Redis gives the slow cycle 25% of each cron period.
             let t = std::time::Instant::now();
