@@ -120,10 +120,9 @@ pub(crate) fn evict(srv: &mut Server, mut current: Option<&mut Client>) -> bool 
         if Some(*id) == current_id {
             continue;
         }
-        match rc.try_borrow_mut() {
-            Ok(mut c) => note(&mut c, &mut total),
-            // Borrowed elsewhere: its last accounted share stands.
-            Err(_) => {}
+        // One borrowed elsewhere keeps its last accounted share.
+        if let Ok(mut c) = rc.try_borrow_mut() {
+            note(&mut c, &mut total);
         }
     }
     srv.clients_mem.set(total);
