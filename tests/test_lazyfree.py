@@ -157,3 +157,41 @@ def test_expired_and_evicted_keys_propagate_as_redis(tmp_path, lazy):
         assert not [k for name, k in cmds if name == other], kind
         seen.append(deletion)
     assert seen[0] == seen[1]
+
+
+def flush_sequence(port):
+    """SCRIPT FLUSH and FUNCTION FLUSH, ASYNC, SYNC and by lazyfree-lazy-user-flush, with more
+    and fewer than 64 scripts / functions: lazyfreed_objects after each."""
+    c = Conn(port, timeout=30)
+    out = []
+
+    def scripts(n):
+        for i in range(n):
+            call(c, "SCRIPT", "LOAD", f"return {i}")
+
+    def functions(n):
+        body = "".join(f"redis.register_function('f{i}', function() return {i} end)\n"
+                       for i in range(n))
+        call(c, "FUNCTION", "LOAD", "REPLACE", "#!lua name=lib\n" + body)
+
+    for fill, flush in [(scripts, "SCRIPT"), (functions, "FUNCTION")]:
+        for n, mode in [(100, ["ASYNC"]), (10, ["ASYNC"]), (100, ["SYNC"]), (65, []),
+                        (64, ["ASYNC"])]:
+            call(c, "CONFIG", "SET", "lazyfree-lazy-user-flush", "yes" if not mode else "no")
+            fill(n)
+            call(c, flush, "FLUSH", *mode)
+            out.append((flush, n, tuple(mode), lazy_counts(c)))
+            call(c, "CONFIG", "RESETSTAT")
+    return out
+
+
+def test_script_and_function_flush_free_like_redis(amber_and_redis):
+    """freeLuaScriptsAsync / freeFunctionsAsync: more than 64 scripts or functions flushed
+    ASYNC (or with lazyfree-lazy-user-flush and no argument) go to the drop thread and count
+    in lazyfreed_objects; fewer, or SYNC, are freed at once and do not."""
+    got = [flush_sequence(s.port) for s in amber_and_redis]
+    assert got[0] == got[1]
+    freed = {(f, n, m): counts[1] for f, n, m, counts in got[0]}
+    assert freed[("SCRIPT", 100, ("ASYNC",))] == 100
+    assert freed[("FUNCTION", 65, ())] == 65
+    assert freed[("SCRIPT", 10, ("ASYNC",))] == 0

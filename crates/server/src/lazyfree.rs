@@ -22,6 +22,9 @@ const LIST_NODE_BYTES: usize = 8192;
 enum Job {
     Value(Value),
     Db(Box<Db>, u64),
+    /// Anything else counted as this many objects (the scripts cache, a functions library
+    /// set).
+    Other(Box<dyn Send>, u64),
 }
 
 /// The drop thread and its counters.
@@ -126,6 +129,10 @@ impl LazyFree {
                                 drop(db);
                                 n
                             }
+                            Job::Other(b, n) => {
+                                drop(b);
+                                n
+                            }
                         };
                         pending.fetch_sub(n, Ordering::Relaxed);
                         freed.fetch_add(n, Ordering::Relaxed);
@@ -144,7 +151,7 @@ impl LazyFree {
         }
         let n = match &job {
             Job::Value(_) => 1,
-            Job::Db(_, n) => *n,
+            Job::Db(_, n) | Job::Other(_, n) => *n,
         };
         self.pending.fetch_add(n, Ordering::Relaxed);
         if let Some(tx) = &self.tx {
@@ -167,6 +174,14 @@ impl LazyFree {
     pub(crate) fn free_db(&mut self, db: Db) {
         let n = db.len() as u64;
         self.submit(Job::Db(Box::new(db), n));
+    }
+
+    /// freeLuaScriptsAsync / freeFunctionsAsync: `n` scripts or functions go to the drop thread
+    /// when they are more than LAZYFREE_THRESHOLD, else are dropped here.
+    pub(crate) fn free_many<T: Send + 'static>(&mut self, what: T, n: usize) {
+        if n > THRESHOLD {
+            self.submit(Job::Other(Box::new(what), n as u64));
+        }
     }
 
     /// INFO's lazyfree_pending_objects.

@@ -272,10 +272,15 @@ fn script_flush(ctx: &mut Ctx<'_>) -> Reply {
             "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
         ));
     }
-    ctx.srv
+    let old = ctx
+        .srv
         .scripting
         .flush_eval()
         .map_err(|e| Error::new(format!("ERR {e}")))?;
+    if super::flush_async(ctx.srv, ctx.args) {
+        let n = old.len();
+        ctx.srv.lazyfree.free_many(old, n);
+    }
     ctx.out().ok();
     Ok(())
 }

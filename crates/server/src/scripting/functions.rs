@@ -581,10 +581,15 @@ fn function_flush(ctx: &mut Ctx<'_>) -> Reply {
             "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
         ));
     }
-    ctx.srv
+    let old = ctx
+        .srv
         .scripting
         .flush_functions()
         .map_err(|e| Error::new(format!("ERR {e}")))?;
+    if super::flush_async(ctx.srv, ctx.args) {
+        let n = old.functions.len();
+        ctx.srv.lazyfree.free_many(old, n);
+    }
     ctx.dirty(1);
     ctx.out().ok();
     Ok(())

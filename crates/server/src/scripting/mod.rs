@@ -136,11 +136,10 @@ impl Scripting {
         }
     }
 
-    /// FUNCTION FLUSH: a fresh interpreter and no libraries.
-    pub(crate) fn flush_functions(&mut self) -> Result<(), String> {
+    /// FUNCTION FLUSH: a fresh interpreter and no libraries; returns the old ones.
+    pub(crate) fn flush_functions(&mut self) -> Result<functions::Functions, String> {
         self.fengine = Some(Box::new(engine::Engine::new(true)?));
-        self.funcs = functions::Functions::default();
-        Ok(())
+        Ok(std::mem::take(&mut self.funcs))
     }
 
     /// The libraries' code, for a snapshot.
@@ -170,12 +169,11 @@ impl Scripting {
             .ok_or_else(|| crate::cmd::Error::new("ERR the Lua engine is not available"))
     }
 
-    /// SCRIPT FLUSH: a fresh interpreter and an empty cache.
-    pub(crate) fn flush_eval(&mut self) -> Result<(), String> {
+    /// SCRIPT FLUSH: a fresh interpreter and an empty cache; returns the old cache.
+    pub(crate) fn flush_eval(&mut self) -> Result<HashMap<String, Script>, String> {
         self.engine = Some(Box::new(engine::Engine::new(false)?));
-        self.scripts.clear();
         self.scripts_mem = 0;
-        Ok(())
+        Ok(std::mem::take(&mut self.scripts))
     }
 
     /// used_memory_lua.
@@ -220,6 +218,15 @@ pub(crate) fn install_libraries(srv: &mut crate::server::Server, codes: Vec<Vec<
         if let Err(e) = functions::create_library(srv, &code, false, false) {
             srv.log.warning(&format!("Failed loading library: {e}"));
         }
+    }
+}
+
+/// Whether SCRIPT FLUSH / FUNCTION FLUSH frees asynchronously: ASYNC, SYNC, or without an
+/// argument lazyfree-lazy-user-flush.
+fn flush_async(srv: &crate::server::Server, args: &[Vec<u8>]) -> bool {
+    match args.get(2) {
+        Some(a) => a.eq_ignore_ascii_case(b"async"),
+        None => crate::lazyfree::is_lazy(&srv.config, crate::lazyfree::Why::UserFlush),
     }
 }
 
