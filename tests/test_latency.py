@@ -69,3 +69,53 @@ def test_slow_fsync_under_always_is_an_aof_fsync_always_event(tmp_path):
         assert p.returncode == 0, p  # a warning: only errors make doctor exit 1
     finally:
         s.stop()
+
+
+def latencystats(c):
+    """{command: {percentile label: microseconds}} from INFO latencystats (redis-py parses the
+    lines' fields)."""
+    prefix = "latency_percentiles_usec_"
+    return {k[len(prefix):]: {p: float(v) for p, v in fields.items()}
+            for k, fields in c.info("latencystats").items() if k.startswith(prefix)}
+
+
+def test_info_latencystats_as_redis(amber_server, redis_server):
+    """INFO latencystats lists a latency_percentiles_usec_<command> line for every command
+    timed, at latency-tracking-info-percentiles, with values hdr_histogram can report (its
+    highest equivalent values of microseconds x 1000); nothing with latency-tracking no."""
+    seen = []
+    for s in (amber_server, redis_server):
+        c = s.client()
+        c.config_set("latency-tracking", "yes")
+        c.config_set("latency-tracking-info-percentiles", "50 99 99.9")
+        c.config_resetstat()
+        for i in range(200):
+            c.set(f"ls{i}", "v")
+        c.get("ls1")
+        c.config_get("maxmemory")
+        default = latencystats(c)
+        c.config_set("latency-tracking-info-percentiles", "0 25.5 100")
+        custom = latencystats(c)
+        c.config_set("latency-tracking", "no")
+        off = latencystats(c)
+        c.config_set("latency-tracking", "yes")
+        c.config_set("latency-tracking-info-percentiles", "50 99 99.9")
+        c.delete(*[f"ls{i}" for i in range(200)])
+        seen.append((default, custom, off))
+        for stats in (default, custom):
+            for per in stats.values():
+                values = list(per.values())
+                assert values == sorted(values), per
+                for usec in values:
+                    # An hdr counter's bound: exact below 256 ns, else a counter 2^b wide
+                    # (b = bit length - 8), its lowest (p0) or highest value.
+                    ns = round(usec * 1000)
+                    width = 1 << max(ns.bit_length() - 8, 0)
+                    assert ns % width == 0 or (ns + 1) % width == 0, (usec, per)
+    (a_default, a_custom, a_off), (r_default, r_custom, r_off) = seen
+    for a, r in ((a_default, r_default), (a_custom, r_custom)):
+        assert {k: sorted(v) for k, v in a.items()} == {k: sorted(v) for k, v in r.items()}
+    assert sorted(a_default["set"]) == ["p50", "p99", "p99.9"]
+    assert sorted(a_custom["set"]) == ["p0", "p100", "p25.5"]
+    assert {"set", "get", "config|get"} <= set(a_default)
+    assert a_off == r_off == {}

@@ -34,14 +34,14 @@ pub(crate) fn unix_us() -> i64 {
 }
 
 /// Per-command counters for INFO commandstats.
-#[derive(Default, Clone, Copy)]
+#[derive(Default)]
 pub(crate) struct CmdStat {
     pub(crate) calls: u64,
     pub(crate) usec: u64,
     pub(crate) rejected_calls: u64,
     pub(crate) failed_calls: u64,
-    /// LATENCY HISTOGRAM: calls by latency bucket (cmd::latency::hist_bucket).
-    pub(crate) latency_hist: [u64; crate::cmd::latency::HIST_BUCKETS],
+    /// LATENCY HISTOGRAM and INFO latencystats: from the first call timed.
+    pub(crate) latency: Option<crate::cmd::latency_hist::LatencyHist>,
 }
 
 #[derive(Default)]

@@ -582,7 +582,7 @@ fn account(srv: &mut Server, cl: &mut Client, run: &Ran<'_>) {
         st.calls += 1;
         st.usec += usec;
         if srv.config.latency_tracking {
-            st.latency_hist[super::latency::hist_bucket(usec)] += 1;
+            st.latency.get_or_insert_with(Default::default).record(usec);
         }
         // The slow log, as Redis: not while the AOF is replayed, not for SKIP_SLOWLOG
         // commands (EXEC: the commands it ran are logged one by one).

@@ -150,7 +150,9 @@ fn render_with(srv: &mut Server, wanted: &[String], sample_ttl: bool) -> Vec<u8>
         }
     }
     if has("latencystats") {
-        section(&mut out, "Latencystats", &mut |_| {});
+        section(&mut out, "Latencystats", &mut |t| {
+            latencystats_section(srv, t)
+        });
     }
     if has("cluster") {
         section(&mut out, "Cluster", &mut |t| {
@@ -658,6 +660,40 @@ fn commandstats_section(srv: &Server, out: &mut String) {
             "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
             name, s.calls, s.usec, per, s.rejected_calls, s.failed_calls
         );
+    }
+}
+
+/// latency_percentiles_usec_<command>:p50=...,p99=...,p99.9=... for every command with a
+/// latency histogram, at latency-tracking-info-percentiles (nothing with latency-tracking no).
+fn latencystats_section(srv: &Server, out: &mut String) {
+    if !srv.config.latency_tracking {
+        return;
+    }
+    let percentiles: Vec<f64> = srv
+        .config
+        .accepted_value("latency-tracking-info-percentiles")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let mut names: Vec<_> = srv
+        .stats
+        .commands
+        .iter()
+        .filter_map(|(n, s)| Some((n.to_string(), s.latency.as_ref()?)))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, h) in names {
+        let _ = write!(out, "latency_percentiles_usec_{name}:");
+        for (i, &p) in percentiles.iter().enumerate() {
+            let sep = if i + 1 < percentiles.len() { "," } else { "" };
+            let usec = h.value_at_percentile(p) as f64 / 1000.0;
+            let _ = write!(
+                out,
+                "p{}={usec:.3}{sep}",
+                crate::cmd::latency_hist::percentile_label(p)
+            );
+        }
+        out.push_str("\r\n");
     }
 }
 

@@ -78,26 +78,6 @@ pub(crate) struct LatencyMonitor {
     pub(crate) events: BTreeMap<&'static str, Series>,
 }
 
-/// Buckets of the per-command latency histograms: Redis's hdr_histogram (1 ns to 1 s, two
-/// significant digits) read by LATENCY HISTOGRAM's log iterator, whose steps are the powers
-/// of two from 1024 ns; bucket i holds the calls up to step 2^(10+i) ns.
-pub(crate) const HIST_BUCKETS: usize = 21;
-
-/// The bucket of a call that took `usec` microseconds (Redis records usec * 1000 ns, clamped
-/// to 1 ns .. 1 s): the first step whose highest equivalent value covers it.
-pub(crate) fn hist_bucket(usec: u64) -> usize {
-    let ns = usec.saturating_mul(1000).clamp(1, 1_000_000_000);
-    (0..HIST_BUCKETS)
-        .find(|&i| ns <= hist_step_top(i))
-        .unwrap_or(HIST_BUCKETS - 1)
-}
-
-/// The highest value hdr_histogram counts as equal to step 2^(10+i) ns (its precision there
-/// is 2^(3+i) ns).
-pub(crate) fn hist_step_top(i: usize) -> u64 {
-    (1u64 << (10 + i)) + (1u64 << (3 + i)) - 1
-}
-
 impl LatencyMonitor {
     /// latencyAddSampleIfNeeded: records `ms` for `event` when the threshold is on and reached.
     pub(crate) fn note(&mut self, threshold_ms: i64, event: &'static str, ms: u64) {

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::latency::{hist_step_top, Series, HIST_BUCKETS};
+use super::latency::Series;
+use super::latency_hist::{log_step_top, LOG_STEPS};
 use super::{CmdName, Ctx, Error, Reply};
 use crate::config::AppendFsync;
 use crate::server::Server;
@@ -16,7 +17,8 @@ pub(crate) fn histogram(ctx: &mut Ctx<'_>) -> Reply {
     let has = |n: &CmdName| {
         stats
             .get(n)
-            .is_some_and(|s| s.latency_hist.iter().any(|&c| c > 0))
+            .and_then(|s| s.latency.as_ref())
+            .is_some_and(|h| h.total() > 0)
     };
     let mut names: Vec<CmdName> = Vec::new();
     if ctx.args.len() == 2 {
@@ -41,16 +43,19 @@ pub(crate) fn histogram(ctx: &mut Ctx<'_>) -> Reply {
     let out = &mut ctx.cl.out;
     out.map(names.len());
     for n in names {
-        let hist = stats.get(&n).map(|s| s.latency_hist).unwrap_or_default();
+        let Some(h) = stats.get(&n).and_then(|s| s.latency.as_ref()) else {
+            continue;
+        };
+        let hist = h.log_steps();
         out.bulk(n.to_string().as_bytes());
         out.map(2);
         out.bulk(b"calls");
-        out.int(hist.iter().sum::<u64>() as i64);
+        out.int(h.total() as i64);
         out.bulk(b"histogram_usec");
-        let steps: Vec<(u64, u64)> = (0..HIST_BUCKETS)
+        let steps: Vec<(u64, u64)> = (0..LOG_STEPS)
             .scan(0u64, |cum, i| {
                 *cum += hist[i];
-                Some((hist_step_top(i) / 1000, *cum, hist[i]))
+                Some((log_step_top(i) / 1000, *cum, hist[i]))
             })
             .filter(|s| s.2 > 0)
             .map(|s| (s.0, s.1))

@@ -33,6 +33,7 @@ pub(crate) mod info;
 pub(crate) mod keys;
 mod keyspecs;
 pub(crate) mod latency;
+pub(crate) mod latency_hist;
 mod latency_report;
 pub(crate) mod ldouble;
 pub(crate) mod lists;

@@ -304,6 +304,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The value of a directive kept in `accepted`: as set, else its default.
+    pub(crate) fn accepted_value(&self, name: &'static str) -> &str {
+        self.accepted
+            .get(name)
+            .map(String::as_str)
+            .or_else(|| accepted::find(name).map(|a| a.default))
+            .unwrap_or_default()
+    }
+
     /// Builds the configuration from `amber-server [file] [--name value ...]`.
     pub fn from_args(args: &[String]) -> Result<Config, String> {
         let mut cfg = Config {
