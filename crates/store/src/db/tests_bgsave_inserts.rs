@@ -13,7 +13,9 @@ fn k(s: &str) -> Key {
 
 /// Every (key, value) a snapshot yields, read on another thread, with the number of times
 /// each key came.
-fn reader(snap: crate::snapshot::Snapshot) -> std::thread::JoinHandle<BTreeMap<Vec<u8>, (i64, u32)>> {
+fn reader(
+    snap: crate::snapshot::Snapshot,
+) -> std::thread::JoinHandle<BTreeMap<Vec<u8>, (i64, u32)>> {
     std::thread::spawn(move || {
         let mut out: BTreeMap<Vec<u8>, (i64, u32)> = BTreeMap::new();
         while let Some(batch) = snap.next_batch() {
@@ -81,11 +83,18 @@ fn inserts_during_a_snapshot_take_no_before_image_and_never_reach_it() {
         splits_during_walk += db.segments().len() - before;
         db.snapshot_step(200, None);
     }
-    assert!(splits_during_walk > 10, "{splits_during_walk} splits during the walk");
+    assert!(
+        splits_during_walk > 10,
+        "{splits_during_walk} splits during the walk"
+    );
     let got = out.join().expect("reader");
     let want: BTreeMap<Vec<u8>, (i64, u32)> = (0..n)
         .map(|i| (format!("k{i}").into_bytes(), (i, 1)))
         .collect();
-    assert_eq!(got.len(), want.len(), "keys inserted after the instant or missed");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "keys inserted after the instant or missed"
+    );
     assert_eq!(got, want);
 }
