@@ -274,6 +274,9 @@ def main():
                     help="only the BGSAVE-under-writes cases; prints, does not write RESULTS.md")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    unknown = set(args.cases.split(",")) - set(BGSAVE_CASES)
+    if unknown:
+        ap.error(f"unknown --cases {sorted(unknown)}: choose among {sorted(BGSAVE_CASES)}")
     tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"amber-rdb-bench-{os.getpid()}"
     tmp.mkdir(parents=True)
     lines = [f"Measured {datetime.date.today().isoformat()} on this machine ({os.cpu_count()} cores), "
