@@ -41,6 +41,8 @@ mod snapshot_walks;
 mod table_alloc;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bgsave_inserts;
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
