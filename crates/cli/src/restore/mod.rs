@@ -10,12 +10,14 @@
 //!   pipelined, with absolute TTLs; without --replace, refuses if any key already exists.
 
 pub mod aof_base;
+mod archived;
 pub mod cut;
 pub mod inuse;
 mod offline;
 mod online;
 pub mod pick;
 mod pitr;
+mod pitr_online;
 mod writeback;
 
 use std::path::PathBuf;
