@@ -17,6 +17,7 @@ use crate::archive::layout::{self, Segment, Timeline};
 use crate::archive::segment;
 use crate::backup::catalog;
 use crate::backup::repo::Repo;
+use crate::progress::Progress;
 use crate::Failure;
 
 /// Where to stop: both bounds hold.
@@ -364,6 +365,7 @@ pub(super) fn replay_segments(
     tl: &Timeline,
     lim: Limit,
     r: &mut Reached,
+    bar: Option<&mut Progress>,
     apply: &mut dyn FnMut(&Segment, &mut Vec<u8>, &[Mark]) -> io::Result<bool>,
 ) -> io::Result<Vec<String>> {
     let segs = layout::segments(repo, &tl.id)
@@ -384,6 +386,17 @@ pub(super) fn replay_segments(
         marks: Vec::new(),
     };
     let todo = &segs[..reach];
+    let mut bar = bar;
+    if let Some(b) = bar.as_mut() {
+        b.set_total(todo.iter().map(|s| s.end_offset - s.start_offset).sum());
+    }
+    let mut progressed = |s: &Segment, buf: &mut Vec<u8>, m: &[Mark]| {
+        let go_on = apply(s, buf, m)?;
+        if let Some(b) = bar.as_mut() {
+            b.update(s.end_offset - tl.start_offset);
+        }
+        Ok(go_on)
+    };
     let halted = std::thread::scope(|sc| -> io::Result<bool> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
         sc.spawn(move || {
@@ -396,8 +409,11 @@ pub(super) fn replay_segments(
             }
         });
         // The loader stops at its next send once `rx` is dropped.
-        feed(&rx, todo, &mut rp, r, apply)
+        feed(&rx, todo, &mut rp, r, &mut progressed)
     })?;
+    if let Some(b) = bar {
+        b.finish();
+    }
     let mut notes = Vec::new();
     if r.stopped.is_none() && !rp.done && reach < n {
         // The next segment begins past the limit.

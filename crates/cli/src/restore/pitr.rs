@@ -141,7 +141,7 @@ fn stage(
     let quiet = a.quiet || a.json;
     let (base_problem, notes) = std::thread::scope(|sc| {
         let base_job = sc.spawn(|| offline::download(repo, &want, quiet, None, Some(base)));
-        let replayed = archived::replay_segments(repo, tl, lim, &mut report.pitr, &mut |_, buf, _| {
+        let replayed = archived::replay_segments(repo, tl, lim, &mut report.pitr, None, &mut |_, buf, _| {
             incr.write_all(buf)?;
             Ok(true)
         });
