@@ -20,7 +20,7 @@ import time
 import pytest
 
 from conftest import ServerProc
-from test_archive import (Archiver, Load, archivers, reference_digest, restore, restored_digest, run,  # noqa: F401
+from test_archive import (Archiver, Load, archivers, execute, reference_digest, restore, restored_digest, run,  # noqa: F401
                           run_json, source)
 from test_backup import addr, digest, servers, start  # noqa: F401
 from test_backup_s3 import bucket, moto  # noqa: F401
@@ -37,6 +37,14 @@ def fresh(servers, tmp_path, kind, name):
     return start(servers, ServerProc(kind, tmp_path / f"{name}-{kind}").start())
 
 
+def send_op(load, c, cmds):
+    """One given operation, recorded as Load.one records its random ones."""
+    sent = time.time()
+    execute(c, cmds)
+    acked = time.time()
+    load.ops.append((cmds, sent, acked, c.info("replication")["master_repl_offset"]))
+
+
 def archived(tmp_path, servers, archivers, env, kind, repo, seed):
     """A source of `kind` with part of the load in the base and the rest archived: the load,
     and the times it began and ended."""
@@ -48,7 +56,13 @@ def archived(tmp_path, servers, archivers, env, kind, repo, seed):
     archivers.append(arch)
     time.sleep(1)
     began = time.time()
-    load.run_for(c, SECONDS)
+    load.run_for(c, SECONDS / 2)
+    # Certain to be archived, whatever the random draw: a transaction that writes in another
+    # database (SELECT inside MULTI) and a FLUSHDB.
+    send_op(load, c, [["MULTI"], ["SELECT", "2"], ["SET", "d2:s", "v"], ["RPUSH", "d2:l", "a", "b"],
+                      ["SELECT", "0"], ["EXEC"]])
+    send_op(load, c, [["FLUSHDB"]])
+    load.run_for(c, SECONDS / 2)
     ended = time.time()
     arch.wait_caught_up()
     arch.stop()
