@@ -350,10 +350,8 @@ impl Archiver {
         let mut seg = Builder::new(pos.offset);
         let mut last_data = Instant::now();
         let mut last_ack = Instant::now();
-        let mut closing = Closing::new(
-            self.a.segment_bytes,
-            Duration::from_millis(self.a.flush_ms),
-        );
+        let mut closing =
+            Closing::new(self.a.segment_bytes, Duration::from_millis(self.a.flush_ms));
         let result = loop {
             if stopping() {
                 break Ok(Ended::Stop);

@@ -407,5 +407,4 @@ mod tests {
         assert!(closing.due(&seg, now + flush));
         assert!(!closing.due(&Builder::new(0), now + flush));
     }
-
 }

@@ -351,6 +351,10 @@ pub(super) fn choose(repo: &Repo, a: &Args, lim: Limit) -> Result<Timeline, Fail
         })
 }
 
+/// What a restore does with each checked segment's cut commands: the segment, its bytes
+/// (which it may take), where each unit ends. `false` stops the replay there.
+pub(super) type Apply<'a> = dyn FnMut(&Segment, &mut Vec<u8>, &[Mark]) -> io::Result<bool> + 'a;
+
 /// Segments fetched and checked ahead of the replay.
 const AHEAD: usize = 4;
 
@@ -366,7 +370,7 @@ pub(super) fn replay_segments(
     lim: Limit,
     r: &mut Reached,
     bar: Option<&mut Progress>,
-    apply: &mut dyn FnMut(&Segment, &mut Vec<u8>, &[Mark]) -> io::Result<bool>,
+    apply: &mut Apply<'_>,
 ) -> io::Result<Vec<String>> {
     let segs = layout::segments(repo, &tl.id)
         .map_err(|f| io::Error::other(f.0))?
@@ -451,7 +455,7 @@ fn feed(
     todo: &[Segment],
     rp: &mut Replay,
     r: &mut Reached,
-    apply: &mut dyn FnMut(&Segment, &mut Vec<u8>, &[Mark]) -> io::Result<bool>,
+    apply: &mut Apply<'_>,
 ) -> io::Result<bool> {
     let mut buf = Vec::new();
     for s in todo {

@@ -141,10 +141,11 @@ fn stage(
     let quiet = a.quiet || a.json;
     let (base_problem, notes) = std::thread::scope(|sc| {
         let base_job = sc.spawn(|| offline::download(repo, &want, quiet, None, Some(base)));
-        let replayed = archived::replay_segments(repo, tl, lim, &mut report.pitr, None, &mut |_, buf, _| {
-            incr.write_all(buf)?;
-            Ok(true)
-        });
+        let replayed =
+            archived::replay_segments(repo, tl, lim, &mut report.pitr, None, &mut |_, buf, _| {
+                incr.write_all(buf)?;
+                Ok(true)
+            });
         let base = base_job
             .join()
             .map_err(|_| std::io::Error::other("the base download panicked"))?;
@@ -197,4 +198,3 @@ fn finish(a: &Args, r: Report) -> Result<Outcome, Failure> {
         _ => Outcome::Ok,
     })
 }
-

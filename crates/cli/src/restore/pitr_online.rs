@@ -235,21 +235,19 @@ fn replay(
     let mut pipe = Pipe::over(c, move |e, r, t: &mut Replies| check(e, r, t, &seen))?;
     let addr = &report.into;
     let mut bar = Progress::new("replaying", 0, a.quiet || a.json);
-    let sent = pipe
-        .cmd(&[b"SELECT", b"0"], Sent::Select)
-        .and_then(|()| {
-            archived::replay_segments(
-                repo,
-                tl,
-                lim,
-                &mut report.pitr,
-                Some(&mut bar),
-                &mut |_, buf, marks| {
-                    send_units(&mut pipe, std::mem::take(buf), marks)?;
-                    Ok(!failed.load(Ordering::Relaxed))
-                },
-            )
-        });
+    let sent = pipe.cmd(&[b"SELECT", b"0"], Sent::Select).and_then(|()| {
+        archived::replay_segments(
+            repo,
+            tl,
+            lim,
+            &mut report.pitr,
+            Some(&mut bar),
+            &mut |_, buf, marks| {
+                send_units(&mut pipe, std::mem::take(buf), marks)?;
+                Ok(!failed.load(Ordering::Relaxed))
+            },
+        )
+    });
     let replies = pipe.finish();
     let notes = sent.map_err(|e| Failure(format!("replaying into {addr}: {e}")))?;
     report.notes.extend(notes);
@@ -323,7 +321,7 @@ pub(super) fn run(a: &Args, repo: &Repo, addr: &str) -> Result<Outcome, Failure>
     if replies.total > 0 {
         let first = &report.rejected[0];
         report.problem = Some(format!(
-            "{addr} rejected {} archived command(s), the first at offset {}: {}: {}; nothing after its segment was sent",
+            "{addr} rejected {} archived command(s), the first at offset {}: {}: {}; the replay stopped at the end of the segment being sent when that was seen",
             replies.total, first.offset, first.command, first.error
         ));
     } else {
@@ -343,8 +341,7 @@ fn check_counts(c: &mut Client, addr: &str, report: &mut Report) -> Result<(), F
     let now = crate::backup::catalog::now_ms();
     if report.base.first_expiry.is_some_and(|t| t <= now) {
         report.not_verified.push(
-            "the key counts after the base: a restored key's TTL ran out during the restore"
-                .into(),
+            "the key counts after the base: a restored key's TTL ran out during the restore".into(),
         );
     } else if &after == want {
         report.verified.push(format!(
