@@ -178,3 +178,23 @@ def test_a_rejected_command_is_reported_with_its_offset_and_fails(tmp_path, serv
     assert tc.get("before") == b"1" and tc.get("tx-a") == b"1"
     text = run(env, "restore", "--repo", repo, "--into", addr(t), "--to-time", "latest", "--replace", check=1).stdout
     assert f"REJECTED at offset {at_lpush}: LPUSH lst a: WRONGTYPE" in text and "PROBLEM: " in text, text
+
+
+def test_a_target_without_debug_restores_and_says_the_digest_is_not_taken(tmp_path, servers, archivers):
+    env = dict(os.environ)
+    repo = tmp_path / "repo"
+    src = start(servers, source(tmp_path / "src", "redis"))
+    c = src.client()
+    c.hset("h", mapping={"a": "1", "b": "2"})
+    arch = Archiver(tmp_path, env, src, repo).start()
+    archivers.append(arch)
+    time.sleep(1)
+    c.zadd("z", {"m": 1.5})
+    arch.wait_caught_up()
+    arch.stop()
+    # Redis 7.0's default: DEBUG refused. The restore is done and checked by its replies.
+    t = start(servers, ServerProc("redis", tmp_path / "nodebug", ["--enable-debug-command", "no"]).start())
+    r = online(env, repo, t, "--to-time", "latest")
+    assert r["ok"] and r["digest"] is None, r
+    assert any(v.startswith("DEBUG DIGEST: ") for v in r["not_verified"]), r["not_verified"]
+    assert t.client().zscore("z", "m") == 1.5 and t.client().hgetall("h") == {b"a": b"1", b"b": b"2"}
