@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use super::layout::{self, Base, Segment, Timeline};
 use super::link::{self, Link, Start};
-use super::segment::Builder;
+use super::segment::{Builder, Closing};
 use super::spool::{self, Spool, Stats};
 use super::stream::Stream;
 use super::RunArgs;
@@ -350,10 +350,8 @@ impl Archiver {
         let mut seg = Builder::new(pos.offset);
         let mut last_data = Instant::now();
         let mut last_ack = Instant::now();
-        // When the open segment got its first command, by this thread's clock: a segment is
-        // closed by how long it has been open here, not by its arrival times (which lag
-        // behind when this thread catches up with a burst, and would close a segment per read).
-        let mut opened: Option<Instant> = None;
+        let mut closing =
+            Closing::new(self.a.segment_bytes, Duration::from_millis(self.a.flush_ms));
         let result = loop {
             if stopping() {
                 break Ok(Ended::Stop);
@@ -377,9 +375,7 @@ impl Archiver {
                             Ok(g) => g,
                             Err(e) => break Err(e),
                         };
-                        if !seg.is_empty() {
-                            opened.get_or_insert_with(Instant::now);
-                        }
+                        closing.filed(&seg, Instant::now());
                         pos.offset = st.offset;
                         if getack {
                             last_ack = Instant::now();
@@ -401,14 +397,11 @@ impl Archiver {
                     silence.as_secs()
                 ));
             }
-            let open_for = opened.map_or(Duration::ZERO, |o| o.elapsed());
-            let due = seg.raw.len() as u64 >= self.a.segment_bytes
-                || open_for >= Duration::from_millis(self.a.flush_ms);
-            if !seg.is_empty() && !st.in_tx() && due {
+            if !st.in_tx() && closing.due(&seg, Instant::now()) {
                 if let Err(e) = self.close(&mut seg, pos) {
                     break Err(e);
                 }
-                opened = None;
+                closing.closed();
             }
             if last_ack.elapsed() >= Duration::from_secs(1) {
                 last_ack = Instant::now();

@@ -12,6 +12,8 @@
 //! open transaction aside until its EXEC arrives and files the block at the EXEC's arrival
 //! time. Every command of a record shares its time: that of the read that completed it.
 
+use std::time::{Duration, Instant};
+
 use amber_resp::parse::{parse_request, Limits, Parsed};
 
 pub const MAGIC: &[u8; 8] = b"AMBRSEG1";
@@ -77,6 +79,48 @@ impl Builder {
         self.last_ms = ms;
         self.end_offset += bytes.len() as u64;
         self.commands += commands;
+    }
+}
+
+/// When the archiver closes the open segment: once it holds `bytes`, or once it has been
+/// open for `flush` by the archiver's own clock (the `Instant` its first command was filed
+/// at). Not by its commands' arrival times: when the archiver catches up with a backlog
+/// those are all old, every segment would be due as soon as it got its first read, and a
+/// segment per read makes the archiver slower still (the lag fed itself).
+pub struct Closing {
+    bytes: u64,
+    flush: Duration,
+    opened: Option<Instant>,
+}
+
+impl Closing {
+    pub fn new(bytes: u64, flush: Duration) -> Closing {
+        Closing {
+            bytes,
+            flush,
+            opened: None,
+        }
+    }
+
+    /// After a read was filed into `seg` at `now`: the segment's clock starts with its first
+    /// command.
+    pub fn filed(&mut self, seg: &Builder, now: Instant) {
+        if !seg.is_empty() {
+            self.opened.get_or_insert(now);
+        }
+    }
+
+    /// Whether `seg` should be closed at `now` (the caller also keeps a transaction whole).
+    pub fn due(&self, seg: &Builder, now: Instant) -> bool {
+        let open_for = self
+            .opened
+            .map_or(Duration::ZERO, |o| now.saturating_duration_since(o));
+        !seg.is_empty() && (seg.raw.len() as u64 >= self.bytes || open_for >= self.flush)
+    }
+
+    /// The segment was closed: the next one's clock starts with its first command.
+    pub fn closed(&mut self) {
+        self.opened = None;
     }
 }
 
@@ -306,5 +350,61 @@ mod tests {
         assert_eq!(&wire[at + a..at + b], b"GETACK");
         assert!(scan(b"*1\r\n$3\r\nabcXY").is_err());
         assert!(scan(b"*1\r\n+3\r\n").is_err());
+    }
+
+    /// The archiver catching up with a backlog (commit af084b3): 20 000 reads that arrived a
+    /// minute ago are filed in one burst of 20 ms by the archiver's clock. The segments are
+    /// closed by size only (the burst is shorter than the flush time), so there are few of
+    /// them; a rule by arrival times (`now - first_ms >= flush`) closed one per read.
+    #[test]
+    fn a_backlog_with_old_arrival_times_fills_few_segments() {
+        use super::super::stream::Stream;
+        let flush = Duration::from_millis(100);
+        let bytes: u64 = 16 * 1024;
+        let t0 = Instant::now();
+        let old_ms = crate::backup::catalog::now_ms() - 60_000;
+        let mut st = Stream::new(0);
+        let mut seg = Builder::new(0);
+        let mut closing = Closing::new(bytes, flush);
+        let mut closed: Vec<Builder> = Vec::new();
+        let set = cmd(&["SET", "key:000", "value"]);
+        // A transaction split over two reads: no segment may end inside it.
+        let multi = [cmd(&["MULTI"]), cmd(&["INCR", "n"])].concat();
+        let exec = [cmd(&["INCR", "n"]), cmd(&["EXEC"])].concat();
+        let mut now = t0;
+        for i in 0..20_000u64 {
+            let data = match i % 10 {
+                3 => &multi,
+                4 => &exec,
+                _ => &set,
+            };
+            now = t0 + Duration::from_micros(i);
+            st.feed(data, old_ms + (i / 100) as i64, &mut seg).unwrap();
+            closing.filed(&seg, now);
+            if !st.in_tx() && closing.due(&seg, now) {
+                let next = Builder::new(seg.end_offset);
+                closed.push(std::mem::replace(&mut seg, next));
+                closing.closed();
+            }
+        }
+        let total = st.offset;
+        assert!(total > 20 * bytes, "{total}");
+        assert!(
+            closed.len() as u64 <= total / bytes + 1,
+            "{} segments for {total} bytes",
+            closed.len()
+        );
+        assert!(closed.len() as u64 >= total / (2 * bytes));
+        for s in &closed {
+            // Each closed by size, each starting where the previous ended, transactions whole.
+            assert!(s.raw.len() as u64 >= bytes);
+            let recs = records(&s.raw, s.start_offset).unwrap();
+            let (cmds, _) = split(recs[0].bytes).unwrap();
+            assert!(!cmds[0].args[0].eq_ignore_ascii_case(b"incr"));
+        }
+        // The time rule still holds: the open segment closes once open for `flush` here.
+        assert!(!seg.is_empty() && !closing.due(&seg, now));
+        assert!(closing.due(&seg, now + flush));
+        assert!(!closing.due(&Builder::new(0), now + flush));
     }
 }

@@ -8,14 +8,18 @@
 //!   (the AOF wins at start: a dump.rdb alone would be ignored).
 //! - `--into HOST:PORT [--replace]`: online, into a running server: RESTORE per key,
 //!   pipelined, with absolute TTLs; without --replace, refuses if any key already exists.
+//! - `--to-time T | --to-offset N`: point-in-time recovery from an archive, offline
+//!   (`pitr`) or online (`pitr_online`), on what `archived` shares.
 
 pub mod aof_base;
+mod archived;
 pub mod cut;
 pub mod inuse;
 mod offline;
 mod online;
 pub mod pick;
 mod pitr;
+mod pitr_online;
 mod writeback;
 
 use std::path::PathBuf;
@@ -37,12 +41,13 @@ pub struct Args {
     id: Option<String>,
     /// Point-in-time recovery from the archive: every command that reached the archiver at or
     /// before this time (RFC 3339 such as 2025-01-31T12:34:56.789Z, Unix seconds, or
-    /// `latest`), on the base of the newest timeline that starts before it. Offline only;
-    /// writes an AOF (start the server with appendonly yes).
-    #[arg(long, value_name = "TIME", conflicts_with = "into")]
+    /// `latest`), on the base of the newest timeline that starts before it. Offline (with
+    /// --data-dir) it writes an AOF (start the server with appendonly yes); online (with
+    /// --into) it RESTOREs the base and replays the commands into the running server.
+    #[arg(long, value_name = "TIME")]
     to_time: Option<String>,
     /// Point-in-time recovery up to this replication offset (a MULTI/EXEC is never split).
-    #[arg(long, value_name = "OFFSET", conflicts_with = "into")]
+    #[arg(long, value_name = "OFFSET")]
     to_offset: Option<u64>,
     /// With --to-time/--to-offset: this timeline (see `amber archive status`).
     #[arg(long, value_name = "ID")]
@@ -66,7 +71,8 @@ pub struct Args {
     /// Online restore into a running server.
     #[arg(long, value_name = "HOST:PORT")]
     into: Option<String>,
-    /// With --into: overwrite keys that exist (RESTORE ... REPLACE).
+    /// With --into: overwrite keys that exist (RESTORE ... REPLACE); with --to-time or
+    /// --to-offset, restore into a server that holds keys (refused without it).
     #[arg(long, requires = "into")]
     replace: bool,
     #[command(flatten)]
@@ -86,7 +92,10 @@ pub struct Args {
 pub fn run(a: Args) -> Result<Outcome, Failure> {
     let repo = Repo::open(&a.repo, false)?;
     let Some(id) = a.id.clone() else {
-        return pitr::run(&a, &repo);
+        return match &a.into {
+            Some(addr) => pitr_online::run(&a, &repo, addr),
+            None => pitr::run(&a, &repo),
+        };
     };
     let (entry, skipped) = match pick::choose(&repo, &id, a.into.is_some(), a.force)? {
         Choice::Restore(e, skipped) => (e, skipped),

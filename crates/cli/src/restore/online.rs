@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use amber_persist::rdb::{create_dump, to_value, Decoder, EncodeOptions, Item, RdbEntry};
 use serde::Serialize;
 
+use super::offline::Want;
 use super::pick::Skipped;
 use super::{cut, Args};
 use crate::backup::catalog::{self, Entry};
@@ -33,13 +34,13 @@ enum Expect {
 }
 
 #[derive(Default, Serialize)]
-struct Tally {
-    restored: u64,
+pub(super) struct Tally {
+    pub(super) restored: u64,
     busy: u64,
     existing: u64,
     errors: u64,
     /// A few keys and messages, to see what went wrong.
-    samples: Vec<String>,
+    pub(super) samples: Vec<String>,
 }
 
 impl Tally {
@@ -51,63 +52,46 @@ impl Tally {
 }
 
 /// Commands written on this thread, replies read on another; the channel bounds how many
-/// are in flight.
-struct Pipe {
+/// are in flight. Each reply goes with what was expected of it (`E`) to the reader's
+/// handler, which tallies into `T`.
+pub(super) struct Pipe<E, T> {
     w: io::BufWriter<TcpStream>,
-    tx: Option<SyncSender<Expect>>,
-    reader: Option<JoinHandle<io::Result<Tally>>>,
+    tx: Option<SyncSender<E>>,
+    reader: Option<JoinHandle<io::Result<T>>>,
     buf: Vec<u8>,
 }
 
 const IN_FLIGHT: usize = 1000;
 
-impl Pipe {
+impl<E: Send + 'static, T: Default + Send + 'static> Pipe<E, T> {
     /// A pipeline on the connection of `c` (already authenticated).
-    fn over(c: &Client) -> Result<Pipe, Failure> {
+    pub(super) fn over(
+        c: &Client,
+        handle: impl FnMut(E, Reply, &mut T) -> io::Result<()> + Send + 'static,
+    ) -> Result<Self, Failure> {
         let stream = c
             .writer
             .get_ref()
             .try_clone()
             .map_err(|e| Failure(e.to_string()))?;
-        Pipe::new(stream).map_err(|e| Failure(e.to_string()))
+        Self::new(stream, handle).map_err(|e| Failure(e.to_string()))
     }
 
-    fn new(stream: TcpStream) -> io::Result<Pipe> {
+    fn new(
+        stream: TcpStream,
+        mut handle: impl FnMut(E, Reply, &mut T) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<Self> {
         stream.set_read_timeout(Some(Duration::from_secs(300)))?;
         let r = stream.try_clone()?;
-        let (tx, rx) = mpsc::sync_channel::<Expect>(IN_FLIGHT);
+        let (tx, rx) = mpsc::sync_channel::<E>(IN_FLIGHT);
         let reader = std::thread::Builder::new()
             .name("replies".into())
             .spawn(move || {
                 let mut r = BufReader::with_capacity(1 << 16, r);
-                let mut t = Tally::default();
+                let mut t = T::default();
                 while let Ok(e) = rx.recv() {
                     let reply = read_reply(&mut r)?;
-                    match (e, reply) {
-                        (Expect::Select(db), Reply::Error(m)) => {
-                            return Err(io::Error::other(format!("SELECT {db}: {m}")))
-                        }
-                        (Expect::Select(_), _) => {}
-                        (Expect::Restore(..), Reply::Status(_)) => t.restored += 1,
-                        (Expect::Restore(db, k), Reply::Error(m)) if m.starts_with("BUSYKEY") => {
-                            t.busy += 1;
-                            t.sample(format!("db{db} '{}' exists", show(&k)));
-                        }
-                        (Expect::Restore(db, k), Reply::Error(m)) => {
-                            t.errors += 1;
-                            t.sample(format!("db{db} '{}': {m}", show(&k)));
-                        }
-                        (Expect::Exists(db, k), Reply::Int(n)) => {
-                            if n > 0 {
-                                t.existing += 1;
-                                t.sample(format!("db{db} '{}' exists", show(&k)));
-                            }
-                        }
-                        (_, other) => {
-                            t.errors += 1;
-                            t.sample(format!("unexpected reply {}", other.text()));
-                        }
-                    }
+                    handle(e, reply, &mut t)?;
                 }
                 Ok(t)
             })?;
@@ -119,10 +103,18 @@ impl Pipe {
         })
     }
 
-    fn cmd(&mut self, args: &[&[u8]], e: Expect) -> io::Result<()> {
-        self.buf.clear();
-        encode_command(&mut self.buf, args);
-        self.w.write_all(&self.buf)?;
+    pub(super) fn cmd(&mut self, args: &[&[u8]], e: E) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        encode_command(&mut buf, args);
+        let sent = self.raw(&buf, e);
+        self.buf = buf;
+        sent
+    }
+
+    /// A command already encoded (RESP), whose one reply `e` describes.
+    pub(super) fn raw(&mut self, bytes: &[u8], e: E) -> io::Result<()> {
+        self.w.write_all(bytes)?;
         let tx = self
             .tx
             .as_ref()
@@ -146,7 +138,7 @@ impl Pipe {
         }
     }
 
-    fn finish(mut self) -> io::Result<Tally> {
+    pub(super) fn finish(mut self) -> io::Result<T> {
         self.w.flush()?;
         self.tx = None;
         match self.reader.take().map(|h| h.join()) {
@@ -154,6 +146,36 @@ impl Pipe {
             _ => Err(io::Error::other("the reply reader panicked")),
         }
     }
+}
+
+/// The replies to SELECT, RESTORE and EXISTS.
+fn restore_reply(e: Expect, reply: Reply, t: &mut Tally) -> io::Result<()> {
+    match (e, reply) {
+        (Expect::Select(db), Reply::Error(m)) => {
+            return Err(io::Error::other(format!("SELECT {db}: {m}")))
+        }
+        (Expect::Select(_), _) => {}
+        (Expect::Restore(..), Reply::Status(_)) => t.restored += 1,
+        (Expect::Restore(db, k), Reply::Error(m)) if m.starts_with("BUSYKEY") => {
+            t.busy += 1;
+            t.sample(format!("db{db} '{}' exists", show(&k)));
+        }
+        (Expect::Restore(db, k), Reply::Error(m)) => {
+            t.errors += 1;
+            t.sample(format!("db{db} '{}': {m}", show(&k)));
+        }
+        (Expect::Exists(db, k), Reply::Int(n)) => {
+            if n > 0 {
+                t.existing += 1;
+                t.sample(format!("db{db} '{}' exists", show(&k)));
+            }
+        }
+        (_, other) => {
+            t.errors += 1;
+            t.sample(format!("unexpected reply {}", other.text()));
+        }
+    }
+    Ok(())
 }
 
 fn show(k: &[u8]) -> String {
@@ -164,11 +186,11 @@ fn show(k: &[u8]) -> String {
 /// the RDB version), then checks both hashes.
 fn for_each_entry(
     repo: &Repo,
-    e: &Entry,
+    e: &Want,
     bar: &mut Progress,
     mut f: impl FnMut(u64, RdbEntry, Option<&[u8]>, u32) -> io::Result<()>,
 ) -> Result<(), String> {
-    let r = repo.reader(&e.object).map_err(|x| x.to_string())?;
+    let r = repo.reader(e.object).map_err(|x| x.to_string())?;
     let mut unpack = Unpack::new(r).map_err(|x| x.to_string())?;
     {
         let rec = Rc::new(RefCell::new(cut::Recorded::default()));
@@ -211,6 +233,23 @@ fn for_each_entry(
     Ok(())
 }
 
+/// What RESTOREing an RDB's keys did.
+#[derive(Serialize, Default)]
+pub(super) struct Restored {
+    pub(super) tally: Tally,
+    pub(super) expired_skipped: u64,
+    /// RESTORE payloads cut from the RDB bytes as they are, and re-encoded ones (an RDB
+    /// newer than Redis 7.0's version 10).
+    pub(super) payloads_cut: u64,
+    pub(super) payloads_reencoded: u64,
+    /// Keys restored per database.
+    #[serde(skip)]
+    pub(super) per_db: std::collections::BTreeMap<u64, u64>,
+    /// The soonest TTL among the keys restored (Unix ms).
+    #[serde(skip)]
+    pub(super) first_expiry: Option<i64>,
+}
+
 #[derive(Serialize)]
 struct OnlineReport {
     ok: bool,
@@ -218,12 +257,8 @@ struct OnlineReport {
     into: String,
     replace: bool,
     refused: bool,
-    tally: Tally,
-    expired_skipped: u64,
-    /// RESTORE payloads cut from the RDB bytes as they are, and re-encoded ones (an RDB
-    /// newer than Redis 7.0's version 10).
-    payloads_cut: u64,
-    payloads_reencoded: u64,
+    #[serde(flatten)]
+    keys: Restored,
     seconds: f64,
     problem: Option<String>,
     /// Newer backups `latest` passed over, and why.
@@ -245,10 +280,7 @@ pub(super) fn run(
         into: addr.to_string(),
         replace: a.replace,
         refused: false,
-        tally: Tally::default(),
-        expired_skipped: 0,
-        payloads_cut: 0,
-        payloads_reencoded: 0,
+        keys: Restored::default(),
         seconds: 0.0,
         problem: None,
         skipped,
@@ -261,25 +293,15 @@ pub(super) fn run(
                 "{} of the backup's keys already exist in {addr} (BUSYKEY); nothing was restored. --replace overwrites them",
                 t.existing
             ));
-            report.tally = t;
+            report.keys.tally = t;
             report.seconds = t0.elapsed().as_secs_f64();
             return finish_online(a, report);
         }
     }
-    let streamed = restore_all(a, &c, repo, entry, addr, &mut report)?;
+    let (keys, problem) = restore_all(a, &c, repo, &want(entry), addr)?;
+    report.keys = keys;
+    report.problem = problem;
     report.seconds = t0.elapsed().as_secs_f64();
-    if let Err(e) = streamed {
-        report.problem = Some(match report.problem.take() {
-            Some(p) => format!("{e}; {p}"),
-            None => e,
-        });
-    }
-    if report.problem.is_none() && (report.tally.busy > 0 || report.tally.errors > 0) {
-        report.problem = Some(format!(
-            "{} keys already existed (BUSYKEY), {} RESTOREs failed",
-            report.tally.busy, report.tally.errors
-        ));
-    }
     report.ok = report.problem.is_none();
     finish_online(a, report)
 }
@@ -293,24 +315,20 @@ fn existing_keys(
     entry: &Entry,
     addr: &str,
 ) -> Result<Option<Tally>, Failure> {
-    let ks = match c.info("keyspace") {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => return Err(Failure(format!("INFO keyspace: {e}"))),
-        Err(e) => return Err(Failure(format!("{addr}: {e}"))),
-    };
+    let holding = keyspace(c, addr)?;
     let busy: Vec<u64> = entry
         .databases
         .iter()
         .map(|d| d.db)
-        .filter(|db| ks.get(&format!("db{db}")).is_some())
+        .filter(|db| holding.contains_key(db))
         .collect();
     if busy.is_empty() {
         return Ok(None);
     }
-    let mut pipe = Pipe::over(c)?;
+    let mut pipe = Pipe::over(c, restore_reply)?;
     let mut cur = u64::MAX;
     let mut bar = Progress::new("checking", entry.raw_size, a.quiet || a.json);
-    for_each_entry(repo, entry, &mut bar, |db, e, _, _| {
+    for_each_entry(repo, &want(entry), &mut bar, |db, e, _, _| {
         if !busy.contains(&db) {
             return Ok(());
         }
@@ -326,31 +344,66 @@ fn existing_keys(
     Ok((t.existing > 0).then_some(t))
 }
 
-/// RESTORE (ABSTTL) of every key not yet expired, pipelined, with the value's bytes cut from
-/// the RDB when the server reads them as they are. The counts, the tally and a pipe failure
-/// go into `report`; the error of reading the backup is returned.
-fn restore_all(
+/// The databases of the server at `c` that hold keys, and how many (INFO keyspace).
+pub(super) fn keyspace(
+    c: &mut Client,
+    addr: &str,
+) -> Result<std::collections::BTreeMap<u64, u64>, Failure> {
+    let ks = match c.info("keyspace") {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) => return Err(Failure(format!("INFO keyspace: {e}"))),
+        Err(e) => return Err(Failure(format!("{addr}: {e}"))),
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in &ks.fields {
+        if let Some(db) = k.strip_prefix("db").and_then(|d| d.parse().ok()) {
+            let keys = v
+                .split(',')
+                .find_map(|f| f.strip_prefix("keys="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            out.insert(db, keys);
+        }
+    }
+    Ok(out)
+}
+
+fn want(e: &Entry) -> Want<'_> {
+    Want {
+        object: &e.object,
+        raw_size: e.raw_size,
+        raw_sha256: &e.raw_sha256,
+        stored_sha256: &e.stored_sha256,
+    }
+}
+
+/// RESTORE (ABSTTL) of every key of the RDB `rdb` not yet expired, pipelined, with the
+/// value's bytes cut from the RDB when the server reads them as they are: the counts, and
+/// what went wrong (reading the RDB, the connection, BUSYKEY or other RESTORE errors).
+pub(super) fn restore_all(
     a: &Args,
     c: &Client,
     repo: &Repo,
-    entry: &Entry,
+    rdb: &Want,
     addr: &str,
-    report: &mut OnlineReport,
-) -> Result<Result<(), String>, Failure> {
-    let mut pipe = Pipe::over(c)?;
+) -> Result<(Restored, Option<String>), Failure> {
+    let mut pipe = Pipe::over(c, restore_reply)?;
     let now = catalog::now_ms();
     let mut cur = u64::MAX;
     let opts = EncodeOptions::default();
     let limits = amber_store::Limits::default();
-    let mut bar = Progress::new("restoring", entry.raw_size, a.quiet || a.json);
-    let (mut expired, mut cut_n, mut reencoded) = (0u64, 0u64, 0u64);
-    let streamed = for_each_entry(repo, entry, &mut bar, |db, e, raw, version| {
+    let mut bar = Progress::new("restoring", rdb.raw_size, a.quiet || a.json);
+    let mut done = Restored::default();
+    let streamed = for_each_entry(repo, rdb, &mut bar, |db, e, raw, version| {
         let ttl = match e.expire_ms {
             Some(t) if t <= now => {
-                expired += 1;
+                done.expired_skipped += 1;
                 return Ok(());
             }
-            Some(t) => t,
+            Some(t) => {
+                done.first_expiry = Some(done.first_expiry.map_or(t, |f| f.min(t)));
+                t
+            }
             None => 0,
         };
         if db != cur {
@@ -359,14 +412,15 @@ fn restore_all(
         }
         let payload = match raw.and_then(|b| cut::payload(e.rdb_type, b, version)) {
             Some(p) => {
-                cut_n += 1;
+                done.payloads_cut += 1;
                 p
             }
             None => {
-                reencoded += 1;
+                done.payloads_reencoded += 1;
                 create_dump(&to_value(e.value, &limits), &opts)
             }
         };
+        *done.per_db.entry(db).or_insert(0) += 1;
         let ttl = ttl.to_string();
         let mut args: Vec<&[u8]> = vec![b"RESTORE", &e.key, ttl.as_bytes(), &payload];
         if a.replace {
@@ -377,15 +431,26 @@ fn restore_all(
         pipe.cmd(&args, Expect::Restore(db, key))
     });
     bar.finish();
-    let tally = pipe.finish();
-    report.expired_skipped = expired;
-    report.payloads_cut = cut_n;
-    report.payloads_reencoded = reencoded;
-    match tally {
-        Ok(t) => report.tally = t,
-        Err(e) => report.problem = Some(format!("{addr}: {e}")),
+    let mut problem = match pipe.finish() {
+        Ok(t) => {
+            done.tally = t;
+            None
+        }
+        Err(e) => Some(format!("{addr}: {e}")),
+    };
+    if let Err(e) = streamed {
+        problem = Some(match problem {
+            Some(p) => format!("{e}; {p}"),
+            None => e,
+        });
     }
-    Ok(streamed)
+    if problem.is_none() && (done.tally.busy > 0 || done.tally.errors > 0) {
+        problem = Some(format!(
+            "{} keys already existed (BUSYKEY), {} RESTOREs failed",
+            done.tally.busy, done.tally.errors
+        ));
+    }
+    Ok((done, problem))
 }
 
 fn finish_online(a: &Args, r: OnlineReport) -> Result<Outcome, Failure> {
@@ -397,17 +462,17 @@ fn finish_online(a: &Args, r: OnlineReport) -> Result<Outcome, Failure> {
         } else {
             println!(
                 "Restored {} keys from backup {} into {} in {:.1}s ({} already expired, skipped)",
-                human::count(r.tally.restored),
+                human::count(r.keys.tally.restored),
                 r.backup,
                 r.into,
                 r.seconds,
-                human::count(r.expired_skipped)
+                human::count(r.keys.expired_skipped)
             );
             if let Some(p) = &r.problem {
                 println!("PROBLEM: {p}");
             }
         }
-        for s in &r.tally.samples {
+        for s in &r.keys.tally.samples {
             println!("  {s}");
         }
     }
