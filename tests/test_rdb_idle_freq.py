@@ -43,3 +43,48 @@ def test_idle_and_freq_survive_loading_a_redis_rdb(tmp_path):
                 assert c.object("freq", "hot") == hot
         finally:
             a.stop()
+
+
+def test_amber_writes_idle_and_freq_as_redis(tmp_path):
+    """rdbSaveKeyValuePair: under an LRU policy every key is saved with IDLE (seconds), under an
+    LFU policy with FREQ (the decayed counter); Redis loads Amber's file and OBJECT IDLETIME /
+    FREQ carry over, and redis-check-rdb accepts it."""
+    import subprocess
+    files = {}
+    a = ServerProc("amber", tmp_path / "amber", ["--maxmemory-policy", "allkeys-lru"]).start()
+    try:
+        c = a.client()
+        c.set("old", "v")
+        c.hset("h", "f", "v")
+        time.sleep(2.2)
+        c.set("new", "v")
+        c.save()
+        files["lru"] = (a.dir / "dump.rdb").read_bytes()
+        c.config_set("maxmemory-policy", "allkeys-lfu")
+        c.set("hot", "v")
+        for _ in range(300):
+            c.get("hot")
+        hot = c.object("freq", "hot")
+        assert hot > 5
+        c.save()
+        files["lfu"] = (a.dir / "dump.rdb").read_bytes()
+    finally:
+        a.stop()
+    for name, policy in [("lru", "allkeys-lru"), ("lfu", "allkeys-lfu")]:
+        d = tmp_path / f"redis-{name}"
+        d.mkdir()
+        (d / "dump.rdb").write_bytes(files[name])
+        check = subprocess.run(["redis-check-rdb", str(d / "dump.rdb")], capture_output=True,
+                               text=True)
+        assert check.returncode == 0, check.stdout
+        r = ServerProc("redis", d, ["--maxmemory-policy", policy]).start()
+        try:
+            c = r.client()
+            if name == "lru":
+                assert c.object("idletime", "old") >= 2
+                assert c.object("idletime", "h") >= 2
+                assert c.object("idletime", "new") <= 1
+            else:
+                assert c.object("freq", "hot") == hot
+        finally:
+            r.stop()

@@ -77,7 +77,7 @@ impl Policy {
         matches!(self, Policy::VolatileLfu | Policy::AllkeysLfu)
     }
 
-    fn is_lru(self) -> bool {
+    pub(crate) fn is_lru(self) -> bool {
         matches!(self, Policy::VolatileLru | Policy::AllkeysLru)
     }
 
@@ -239,6 +239,41 @@ pub(crate) fn initial(cfg: &Config, now_ms: i64) -> u32 {
 }
 
 /// estimateObjectIdleTime, in ms: the seconds clock wraps at 24 bits.
+/// What a snapshot records of each key's accesses (rdbSaveKeyValuePair's savelru and
+/// savelfu): IDLE seconds under an LRU policy, the FREQ counter under an LFU one.
+#[derive(Clone, Copy)]
+pub(crate) enum AccessSave {
+    Nothing,
+    Idle,
+    Freq { decay_time: u32 },
+}
+
+impl AccessSave {
+    pub(crate) fn of(cfg: &Config) -> Self {
+        if cfg.maxmemory_policy.is_lfu() {
+            AccessSave::Freq {
+                decay_time: cfg.lfu_decay_time,
+            }
+        } else if cfg.maxmemory_policy.is_lru() {
+            AccessSave::Idle
+        } else {
+            AccessSave::Nothing
+        }
+    }
+
+    /// For an entry's access word, at `now_ms` (estimateObjectIdleTime, LFUDecrAndReturn).
+    pub(crate) fn info(self, word: u32, now_ms: i64) -> Option<amber_persist::rdb::AccessInfo> {
+        use amber_persist::rdb::AccessInfo;
+        match self {
+            AccessSave::Nothing => None,
+            AccessSave::Idle => Some(AccessInfo::Idle(idle_ms(word, now_ms) / 1000)),
+            AccessSave::Freq { decay_time } => Some(AccessInfo::Freq(
+                lfu_counter(word, decay_time, now_ms).min(255) as u8,
+            )),
+        }
+    }
+}
+
 pub(crate) fn idle_ms(word: u32, now_ms: i64) -> u64 {
     let clock = lru_clock(now_ms);
     let secs = if clock >= word {

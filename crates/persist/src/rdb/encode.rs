@@ -171,6 +171,16 @@ pub fn rdb_type(value: &Value) -> RdbType {
     }
 }
 
+/// What an RDB records of a key's accesses, as Redis writes it under an LRU or LFU
+/// maxmemory-policy (nothing under the others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessInfo {
+    /// IDLE: seconds since the last access.
+    Idle(u64),
+    /// FREQ: the LFU counter.
+    Freq(u8),
+}
+
 /// Appends one key: optional EXPIRETIME_MS, type byte, key, value.
 pub fn write_entry(
     buf: &mut Vec<u8>,
@@ -179,9 +189,33 @@ pub fn write_entry(
     expire_ms: Option<i64>,
     opts: &EncodeOptions,
 ) {
+    write_entry_with_access(buf, key, value, expire_ms, None, opts)
+}
+
+/// Appends one key as rdbSaveKeyValuePair: optional EXPIRETIME_MS, then IDLE or FREQ, type
+/// byte, key, value.
+pub fn write_entry_with_access(
+    buf: &mut Vec<u8>,
+    key: &[u8],
+    value: &Value,
+    expire_ms: Option<i64>,
+    access: Option<AccessInfo>,
+    opts: &EncodeOptions,
+) {
     if let Some(ms) = expire_ms {
         buf.push(Opcode::ExpireTimeMs as u8);
         buf.extend_from_slice(&ms.to_le_bytes());
+    }
+    match access {
+        Some(AccessInfo::Idle(secs)) => {
+            buf.push(Opcode::Idle as u8);
+            write_len(buf, secs);
+        }
+        Some(AccessInfo::Freq(counter)) => {
+            buf.push(Opcode::Freq as u8);
+            buf.push(counter);
+        }
+        None => {}
     }
     buf.push(rdb_type(value) as u8);
     write_string(buf, key, opts);

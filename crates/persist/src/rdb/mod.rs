@@ -27,7 +27,10 @@ pub mod zipmap;
 
 pub use decode::{Decoder, Item, RdbEntry, RdbValue};
 pub use dump::{create_dump, verify_and_decode_dump};
-pub use encode::{set_packed_threshold, write_entry, write_value, EncodeOptions, Encoder};
+pub use encode::{
+    set_packed_threshold, write_entry, write_entry_with_access, write_value, AccessInfo,
+    EncodeOptions, Encoder,
+};
 pub use error::RdbError;
 pub use load::to_value;
 

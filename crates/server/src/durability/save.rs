@@ -91,6 +91,8 @@ struct DbJob {
 /// A point-in-time snapshot of every database, ready to be written by any thread.
 pub(crate) struct SnapshotJob {
     opts: EncodeOptions,
+    /// IDLE or FREQ per key, by the maxmemory-policy at the snapshot's start.
+    access: crate::evict::AccessSave,
     format: Format,
     aux: Vec<(&'static str, Vec<u8>)>,
     /// The function libraries' code at the snapshot's moment.
@@ -155,6 +157,7 @@ impl SnapshotJob {
         progress.keys_total.store(total, Ordering::Relaxed);
         SnapshotJob {
             opts,
+            access: crate::evict::AccessSave::of(&srv.config),
             format,
             aux,
             functions: srv.scripting.library_codes(),
@@ -234,12 +237,18 @@ impl SnapshotJob {
                 let n = batch.len() as u64;
                 self.delay(n);
                 buf.clear();
+                let now = crate::server::unix_ms();
                 for e in &batch {
                     let expire = (e.expire != NO_EXPIRE).then_some(e.expire);
                     match self.format {
-                        Format::Rdb { .. } => {
-                            rdb::write_entry(&mut buf, &e.key, &e.value, expire, &self.opts)
-                        }
+                        Format::Rdb { .. } => rdb::write_entry_with_access(
+                            &mut buf,
+                            &e.key,
+                            &e.value,
+                            expire,
+                            self.access.info(e.lru(), now),
+                            &self.opts,
+                        ),
                         Format::Commands { .. } => amber_persist::aof::rewrite::write_key_commands(
                             &mut buf, &e.key, &e.value, expire,
                         ),
