@@ -10,6 +10,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 
 use crate::pack::{Pairs, PairsIter};
+use crate::shared::{Shared, PACKED_MAX};
 use crate::value::Blob;
 use crate::Limits;
 
@@ -273,18 +274,24 @@ impl<V> TableInner<V> {
     }
 }
 
-/// The table behind one pointer, so that the enums holding it (`Hash`, `Set`) stay as small
-/// as their compact variants: a small hash's `Arc` allocation is 48 bytes, not 112.
+/// The table behind one unaligned, reference-counted pointer, so that the enums holding it
+/// (`Hash`, `Set`) are as small as their packed variants and a snapshot's copy of the value
+/// shares it: a write copies it first while a snapshot holds it (`Shared`'s `DerefMut`).
 #[derive(Clone, Debug, Default)]
-pub struct Table<V>(Box<TableInner<V>>);
+pub struct Table<V>(Shared<TableInner<V>>);
 
 impl<V> Table<V> {
     pub fn new() -> Self {
-        Table(Box::new(TableInner::new()))
+        Table(Shared::new(TableInner::new()))
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Table(Box::new(TableInner::with_capacity(n)))
+        Table(Shared::new(TableInner::with_capacity(n)))
+    }
+
+    /// Whether a snapshot shares the table.
+    pub fn is_shared(&self) -> bool {
+        self.0.is_shared()
     }
 }
 
@@ -295,7 +302,7 @@ impl<V> std::ops::Deref for Table<V> {
     }
 }
 
-impl<V> std::ops::DerefMut for Table<V> {
+impl<V: Clone> std::ops::DerefMut for Table<V> {
     fn deref_mut(&mut self) -> &mut TableInner<V> {
         &mut self.0
     }
@@ -352,6 +359,14 @@ impl Hash {
         }
     }
 
+    /// Whether a snapshot shares the contents.
+    pub fn is_shared(&self) -> bool {
+        match self {
+            Hash::Pack(p) => p.is_shared(),
+            Hash::Table(t) => t.is_shared(),
+        }
+    }
+
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Pack(v) => v.get(field),
@@ -366,10 +381,12 @@ impl Hash {
     /// Sets `field` to `value` and returns whether the field is new. Converts to a table
     /// first when either string is longer than `hash-max-listpack-value`, and after when the
     /// pairs exceed `hash-max-listpack-entries` (Redis's hashTypeSet).
+    /// Converts too when the packed block would pass `PACKED_MAX` (Redis's lpSafeToAdd).
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
-        if let Hash::Pack(_) = self {
+        if let Hash::Pack(p) = self {
             if field.len() > limits.hash_max_listpack_value
                 || value.len() > limits.hash_max_listpack_value
+                || p.bytes() + field.len() + value.len() + 20 > PACKED_MAX
             {
                 self.convert();
             }
@@ -563,8 +580,7 @@ mod tests {
     #[test]
     fn slots_grow_by_size_class() {
         assert_eq!(
-            [0, 7, 8, 63, 64, 79, 80, 100, 128, 40960, 49151]
-                .map(size_class_above),
+            [0, 7, 8, 63, 64, 79, 80, 100, 128, 40960, 49151].map(size_class_above),
             [8, 8, 16, 64, 80, 80, 96, 112, 160, 49152, 49152]
         );
         // 1,000 fields of a hash converted at 513: 48-byte slots in a 48 KiB block (doubling
@@ -573,7 +589,10 @@ mod tests {
         for i in 0..1000 {
             t.insert(format!("field:{i}").as_bytes(), Blob::from_slice(b"v"));
         }
-        assert_eq!(t.slots.capacity() * std::mem::size_of::<Option<(Blob, Blob)>>(), 49152);
+        assert_eq!(
+            t.slots.capacity() * std::mem::size_of::<Option<(Blob, Blob)>>(),
+            49152
+        );
     }
 
     #[test]
