@@ -331,7 +331,7 @@ mod tests {
             );
         }
         // -0 in a skiplist prints "-0"; a listpack reads it back as 0.
-        let mut z = ZSet::Skip(Box::default());
+        let mut z = ZSet::Skip(Default::default());
         z.insert(b"a", -0.0, &limits);
         let e = entry("nz", Value::ZSet(z), NO_EXPIRE);
         assert_eq!(
