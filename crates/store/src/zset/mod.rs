@@ -168,6 +168,7 @@ impl ZSet {
         let maxlen = entries.iter().map(|e| e.0.len()).max().unwrap_or(0);
         if entries.len() <= limits.zset_max_listpack_entries
             && maxlen <= limits.zset_max_listpack_value
+            && entries.len().saturating_mul(maxlen.saturating_add(20)) <= PACKED_MAX
         {
             ZSet::Pack(
                 entries
