@@ -65,5 +65,6 @@ def test_memory_usage_follows_the_layout(amber_server):
     entry = c.memory_usage("emb")
     assert c.memory_usage("raw") == entry + 112
     assert c.memory_usage("k" * 20) == entry + 16 + 20
-    # Packed hash: one length byte per string plus its bytes, after the Arc block.
-    assert c.memory_usage("h") == entry + 16 + 24 + 2 * (3 + 7)
+    # Packed hash: one block, an 8-byte header (count of references, count of pairs) and one
+    # length byte per string plus its bytes; no Arc block.
+    assert c.memory_usage("h") == entry + 8 + 2 * (3 + 7)

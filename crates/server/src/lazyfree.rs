@@ -103,9 +103,9 @@ pub(crate) fn free_effort(v: &Value) -> usize {
 fn shared(v: &Value) -> bool {
     match v {
         Value::List(a) => Arc::strong_count(a) > 1,
-        Value::Hash(a) => Arc::strong_count(a) > 1,
-        Value::Set(a) => Arc::strong_count(a) > 1,
-        Value::ZSet(a) => Arc::strong_count(a) > 1,
+        Value::Hash(h) => h.is_shared(),
+        Value::Set(s) => s.is_shared(),
+        Value::ZSet(z) => z.is_shared(),
         Value::Stream(a) => Arc::strong_count(a) > 1,
         _ => false,
     }
@@ -242,11 +242,11 @@ mod tests {
         for i in 0..10 {
             s.add(i.to_string().as_bytes(), &limits);
         }
-        assert_eq!(free_effort(&Value::Set(Arc::new(s.clone()))), 1);
+        assert_eq!(free_effort(&Value::Set(s.clone())), 1);
         for i in 0..1000 {
             s.add(format!("m{i}").as_bytes(), &limits);
         }
-        assert_eq!(free_effort(&Value::Set(Arc::new(s))), 1010);
+        assert_eq!(free_effort(&Value::Set(s)), 1010);
     }
 
     #[test]

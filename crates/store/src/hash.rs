@@ -10,6 +10,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use rand::Rng;
 
 use crate::pack::{Pairs, PairsIter};
+use crate::shared::{Shared, PACKED_MAX};
 use crate::value::Blob;
 use crate::Limits;
 
@@ -26,13 +27,28 @@ use crate::Limits;
 /// behind the cursor), and a uniformly random entry (pick random slots until one is live).
 /// When holes outnumber live entries the slots are compacted; `epoch` counts compactions so
 /// that a cursor issued before one is recognised (see `scan`).
+///
+/// The index holds 4-byte slot numbers (a table holds fewer than 2^32 entries: at 24 bytes a
+/// slot that is 96 GiB), and the slots grow one allocator size class at a time (see
+/// `grow_slots`), not by doubling.
 #[derive(Clone, Debug, Default)]
 pub struct TableInner<V> {
     slots: Vec<Option<(Blob, V)>>,
-    index: HashTable<usize>,
+    index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     live: usize,
     epoch: u32,
+}
+
+/// The smallest of mimalloc's size classes above `bytes`: 8-byte steps up to 64, then four
+/// per doubling (64, 80, 96, 112, 128, 160, ...).
+pub fn size_class_above(bytes: usize) -> usize {
+    if bytes < 64 {
+        return (bytes / 8 + 1) * 8;
+    }
+    let top = usize::BITS - 1 - bytes.leading_zeros();
+    let step = 1usize << (top - 2);
+    (bytes / step + 1) * step
 }
 
 /// Cursor layout for `Table::scan`: `epoch << POS_BITS | slot`.
@@ -75,9 +91,22 @@ impl<V> TableInner<V> {
         self.index
             .find(
                 h,
-                |&i| matches!(&slots[i], Some((k, _)) if k.as_slice() == key),
+                |&i| matches!(&slots[i as usize], Some((k, _)) if k.as_slice() == key),
             )
-            .copied()
+            .map(|&i| i as usize)
+    }
+
+    /// Makes room for one more slot when full: up to the next allocator size class
+    /// (mimalloc's classes are 4 per doubling, so 14-25 % more), where doubling would leave up
+    /// to half of a large table's slots empty (1,000 hash fields: 48 KiB, not 56).
+    fn grow_slots(&mut self) {
+        if self.slots.len() < self.slots.capacity() {
+            return;
+        }
+        let slot = std::mem::size_of::<Option<(Blob, V)>>().max(1);
+        let bytes = size_class_above(self.slots.capacity() * slot);
+        let cap = (bytes / slot).max(self.slots.capacity() + 1);
+        self.slots.reserve_exact(cap - self.slots.len());
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&V> {
@@ -101,7 +130,8 @@ impl<V> TableInner<V> {
             return Some(std::mem::replace(&mut slot.1, value));
         }
         let h = self.hasher.hash_one(key);
-        let pos = self.slots.len();
+        let pos = u32::try_from(self.slots.len()).expect("fewer than 2^32 slots");
+        self.grow_slots();
         self.slots.push(Some((Blob::from_slice(key), value)));
         let TableInner {
             slots,
@@ -109,7 +139,7 @@ impl<V> TableInner<V> {
             hasher,
             ..
         } = self;
-        index.insert_unique(h, pos, |&i| match &slots[i] {
+        index.insert_unique(h, pos, |&i| match &slots[i as usize] {
             Some((k, _)) => hasher.hash_one(k.as_slice()),
             None => 0,
         });
@@ -123,8 +153,8 @@ impl<V> TableInner<V> {
         let slots = &self.slots;
         let IndexEntry::Occupied(o) = self.index.entry(
             h,
-            |&i| matches!(&slots[i], Some((k, _)) if k.as_slice() == key),
-            |&i| match &slots[i] {
+            |&i| matches!(&slots[i as usize], Some((k, _)) if k.as_slice() == key),
+            |&i| match &slots[i as usize] {
                 Some((k, _)) => self.hasher.hash_one(k.as_slice()),
                 None => 0,
             },
@@ -132,6 +162,7 @@ impl<V> TableInner<V> {
             return None;
         };
         let (i, _) = o.remove();
+        let i = i as usize;
         let old = self.slots[i].take().map(|(_, v)| v);
         self.live -= 1;
         self.after_removal();
@@ -153,9 +184,10 @@ impl<V> TableInner<V> {
                 hasher,
                 ..
             } = self;
-            for (i, s) in slots.iter().enumerate() {
+            for (i, s) in (0u32..).zip(slots.iter()) {
                 if let Some((k, _)) = s {
-                    index.insert_unique(hasher.hash_one(k.as_slice()), i, |&j| match &slots[j] {
+                    let h = hasher.hash_one(k.as_slice());
+                    index.insert_unique(h, i, |&j| match &slots[j as usize] {
                         Some((k, _)) => hasher.hash_one(k.as_slice()),
                         None => 0,
                     });
@@ -242,18 +274,24 @@ impl<V> TableInner<V> {
     }
 }
 
-/// The table behind one pointer, so that the enums holding it (`Hash`, `Set`) stay as small
-/// as their compact variants: a small hash's `Arc` allocation is 48 bytes, not 112.
+/// The table behind one unaligned, reference-counted pointer, so that the enums holding it
+/// (`Hash`, `Set`) are as small as their packed variants and a snapshot's copy of the value
+/// shares it: a write copies it first while a snapshot holds it (`Shared`'s `DerefMut`).
 #[derive(Clone, Debug, Default)]
-pub struct Table<V>(Box<TableInner<V>>);
+pub struct Table<V>(Shared<TableInner<V>>);
 
 impl<V> Table<V> {
     pub fn new() -> Self {
-        Table(Box::new(TableInner::new()))
+        Table(Shared::new(TableInner::new()))
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Table(Box::new(TableInner::with_capacity(n)))
+        Table(Shared::new(TableInner::with_capacity(n)))
+    }
+
+    /// Whether a snapshot shares the table.
+    pub fn is_shared(&self) -> bool {
+        self.0.is_shared()
     }
 }
 
@@ -264,7 +302,7 @@ impl<V> std::ops::Deref for Table<V> {
     }
 }
 
-impl<V> std::ops::DerefMut for Table<V> {
+impl<V: Clone> std::ops::DerefMut for Table<V> {
     fn deref_mut(&mut self) -> &mut TableInner<V> {
         &mut self.0
     }
@@ -321,6 +359,14 @@ impl Hash {
         }
     }
 
+    /// Whether a snapshot shares the contents.
+    pub fn is_shared(&self) -> bool {
+        match self {
+            Hash::Pack(p) => p.is_shared(),
+            Hash::Table(t) => t.is_shared(),
+        }
+    }
+
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Pack(v) => v.get(field),
@@ -335,10 +381,12 @@ impl Hash {
     /// Sets `field` to `value` and returns whether the field is new. Converts to a table
     /// first when either string is longer than `hash-max-listpack-value`, and after when the
     /// pairs exceed `hash-max-listpack-entries` (Redis's hashTypeSet).
+    /// Converts too when the packed block would pass `PACKED_MAX` (Redis's lpSafeToAdd).
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: &Limits) -> bool {
-        if let Hash::Pack(_) = self {
+        if let Hash::Pack(p) = self {
             if field.len() > limits.hash_max_listpack_value
                 || value.len() > limits.hash_max_listpack_value
+                || p.bytes() + field.len() + value.len() + 20 > PACKED_MAX
             {
                 self.convert();
             }
@@ -527,6 +575,24 @@ mod tests {
         for i in 0..1000 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
+    }
+
+    #[test]
+    fn slots_grow_by_size_class() {
+        assert_eq!(
+            [0, 7, 8, 63, 64, 79, 80, 100, 128, 40960, 49151].map(size_class_above),
+            [8, 8, 16, 64, 80, 80, 96, 112, 160, 49152, 49152]
+        );
+        // 1,000 fields of a hash converted at 513: 48-byte slots in a 48 KiB block (doubling
+        // would have reached 1,026 slots, 49,248 bytes, in a 56 KiB class).
+        let mut t: Table<Blob> = Table::with_capacity(513);
+        for i in 0..1000 {
+            t.insert(format!("field:{i}").as_bytes(), Blob::from_slice(b"v"));
+        }
+        assert_eq!(
+            t.slots.capacity() * std::mem::size_of::<Option<(Blob, Blob)>>(),
+            49152
+        );
     }
 
     #[test]

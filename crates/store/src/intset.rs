@@ -2,18 +2,21 @@
 //! width that holds them all, as Redis's intset: 2, 4 or 8 bytes per member.
 //!
 //! ```text
-//!   Box<[u8]>: [ width: u8 | member 0 (width bytes, little-endian) | member 1 | ... ]
+//!   Packed: [ refs | width | member 0 (width bytes, little-endian) | member 1 | ... ]
 //! ```
 //!
-//! One block of 1 + width x members bytes (ten 4-byte members: 41 bytes, in mimalloc's 48-byte
-//! class; Redis's intset is 8 + 40 = 48). As in Redis, adding a member that does not fit widens
-//! every member, and removing one never narrows them.
+//! One shared block (see `shared.rs`) of 8 + width x members bytes, the value's only block
+//! (ten 4-byte members: 48 bytes, as Redis's intset, which has its 16-byte object besides).
+//! As in Redis, adding a member that does not fit widens every member, and removing one never
+//! narrows them.
 
 use std::fmt;
 
+use crate::shared::Packed;
+
 /// Sorted, distinct integers packed at a common width.
 #[derive(Clone, PartialEq, Eq)]
-pub struct IntSet(Box<[u8]>);
+pub struct IntSet(Packed);
 
 /// The narrowest width (2, 4 or 8 bytes) that holds `n`.
 pub fn width_of(n: i64) -> usize {
@@ -27,7 +30,7 @@ pub fn width_of(n: i64) -> usize {
 }
 
 fn read(b: &[u8], width: usize, i: usize) -> i64 {
-    let at = 1 + i * width;
+    let at = i * width;
     match width {
         2 => i64::from(i16::from_le_bytes([b[at], b[at + 1]])),
         4 => i64::from(i32::from_le_bytes(
@@ -47,7 +50,7 @@ fn write(out: &mut Vec<u8>, width: usize, n: i64) {
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet(Box::new([2]))
+        IntSet(Packed::new(2, &[]))
     }
 }
 
@@ -69,31 +72,30 @@ impl IntSet {
     }
 
     fn pack(width: usize, values: impl Iterator<Item = i64>, n: usize) -> IntSet {
-        let mut out = Vec::with_capacity(1 + width * n);
-        out.push(width as u8);
+        let mut out = Vec::with_capacity(width * n);
         for v in values {
             write(&mut out, width, v);
         }
-        IntSet(out.into_boxed_slice())
+        IntSet(Packed::new(width as u32, &out))
     }
 
     /// Bytes per member: 2, 4 or 8.
     pub fn width(&self) -> usize {
-        usize::from(self.0[0])
+        self.0.meta() as usize
     }
 
     pub fn len(&self) -> usize {
-        (self.0.len() - 1) / self.width()
+        self.0.len() / self.width()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.len() == 1
+        self.0.is_empty()
     }
 
     /// The `i`-th smallest member. Panics if `i >= len()`.
     pub fn get(&self, i: usize) -> i64 {
         assert!(i < self.len(), "intset index {i} out of range");
-        read(&self.0, self.width(), i)
+        read(self.0.bytes(), self.width(), i)
     }
 
     /// Where `n` is (`Ok`) or would go (`Err`), as `slice::binary_search`.
@@ -102,7 +104,7 @@ impl IntSet {
             // Wider than every member: beyond one end.
             return Err(if n < 0 { 0 } else { self.len() });
         }
-        let (w, b) = (self.width(), &self.0);
+        let (w, b) = (self.width(), self.0.bytes());
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -125,8 +127,15 @@ impl IntSet {
         let Err(at) = self.search(n) else {
             return false;
         };
-        let width = self.width().max(width_of(n));
-        let len = self.len();
+        let (w, len) = (self.width(), self.len());
+        if width_of(n) <= w {
+            // Little-endian: the low `w` bytes of `n` are `n` at width `w`, since it fits.
+            let enc = n.to_le_bytes();
+            let b = self.0.bytes();
+            self.0 = Packed::from_parts(w as u32, &[&b[..at * w], &enc[..w], &b[at * w..]]);
+            return true;
+        }
+        let width = width_of(n);
         let it = (0..at)
             .map(|i| self.get(i))
             .chain(std::iter::once(n))
@@ -139,9 +148,8 @@ impl IntSet {
     pub fn remove_at(&mut self, i: usize) -> i64 {
         let n = self.get(i);
         let w = self.width();
-        let mut b = std::mem::take(&mut self.0).into_vec();
-        b.drain(1 + i * w..1 + (i + 1) * w);
-        self.0 = b.into_boxed_slice();
+        let b = self.0.bytes();
+        self.0 = Packed::from_parts(w as u32, &[&b[..i * w], &b[(i + 1) * w..]]);
         n
     }
 
@@ -165,9 +173,14 @@ impl IntSet {
         }
     }
 
-    /// Heap bytes held (the one block).
+    /// Heap bytes held (the one block, its header included).
     pub fn heap_bytes(&self) -> usize {
-        self.0.len()
+        self.0.block_bytes()
+    }
+
+    /// Whether a snapshot shares the block.
+    pub fn is_shared(&self) -> bool {
+        self.0.is_shared()
     }
 }
 
@@ -193,7 +206,7 @@ impl Iterator for Iter<'_> {
             return None;
         }
         self.front += 1;
-        Some(read(&self.set.0, self.set.width(), self.front - 1))
+        Some(read(self.set.0.bytes(), self.set.width(), self.front - 1))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -207,7 +220,7 @@ impl DoubleEndedIterator for Iter<'_> {
             return None;
         }
         self.back -= 1;
-        Some(read(&self.set.0, self.set.width(), self.back))
+        Some(read(self.set.0.bytes(), self.set.width(), self.back))
     }
 }
 
@@ -227,7 +240,7 @@ mod tests {
             assert!(s.insert(n));
         }
         assert_eq!(s.width(), 2);
-        assert_eq!(s.heap_bytes(), 1 + 4 * 2);
+        assert_eq!(s.heap_bytes(), 8 + 4 * 2);
         assert!(s.insert(32768));
         assert_eq!(s.width(), 4);
         assert!(s.insert(i64::from(i32::MIN) - 1));
@@ -239,9 +252,9 @@ mod tests {
         assert!(s.remove(i64::from(i32::MIN) - 1));
         assert_eq!(s.width(), 8, "removals never narrow, as in Redis");
         assert!(!s.insert(5) && !s.remove(6));
-        // Ten 4-byte members: 41 bytes (Redis's intset: 48).
+        // Ten 4-byte members: 48 bytes, header included (Redis's intset: 48).
         let t = IntSet::from_vec((0..10).map(|i| 9_999_990 + i).collect());
-        assert_eq!((t.width(), t.heap_bytes()), (4, 41));
+        assert_eq!((t.width(), t.heap_bytes()), (4, 48));
         assert_eq!(IntSet::from_sorted(&[i64::MIN, i64::MAX]).width(), 8);
     }
 

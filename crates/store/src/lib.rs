@@ -16,6 +16,7 @@ pub mod memory;
 pub mod pack;
 pub mod raw;
 pub mod set;
+pub mod shared;
 pub mod short_bytes;
 pub mod snapshot;
 pub mod stream;

@@ -7,8 +7,9 @@ use std::mem::size_of;
 use crate::blob::Blob;
 use crate::hash::{Hash, TableInner};
 use crate::set::Set;
+use crate::shared::Shared;
 use crate::value::Value;
-use crate::zset::ZSet;
+use crate::zset::{SkipSet, ZSet};
 use crate::Key;
 
 /// The keyspace entry (48 bytes) and its share of the table's empty slots and control
@@ -17,8 +18,9 @@ use crate::Key;
 const ENTRY: usize = 80;
 /// An `Arc`'s counts before the value.
 const ARC: usize = 16;
-/// A collection table's per-entry overhead (index slot, control byte, spare capacity), roughly.
-const TABLE_SLOT: usize = 16;
+/// A collection table's per-entry overhead (4-byte index slot, control byte, spare index and
+/// slot capacity), roughly.
+const TABLE_SLOT: usize = 12;
 
 /// Heap bytes behind a blob (inline ones have none).
 fn blob_heap(b: &[u8]) -> usize {
@@ -74,42 +76,38 @@ pub fn usage(key: &Key, v: &Value, samples: usize) -> usize {
             ARC + size_of::<crate::list::List>()
                 + scaled(l.len(), samples, l.items.iter(), |b| blob(b.as_slice()))
         }
-        Value::Hash(h) => {
-            ARC + size_of::<Hash>()
-                + match h.as_ref() {
-                    Hash::Pack(p) => p.bytes(),
-                    Hash::Table(_) => {
-                        size_of::<TableInner<Blob>>()
-                            + scaled(h.len(), samples, h.iter(), |(f, x)| {
-                                blob(f) + blob(x) + TABLE_SLOT
-                            })
-                    }
-                }
-        }
-        Value::Set(s) => {
-            ARC + size_of::<Set>()
-                + match s.as_ref() {
-                    Set::Ints(v) => v.heap_bytes(),
-                    Set::Table(_) => {
-                        size_of::<TableInner<()>>()
-                            + scaled(s.len(), samples, s.iter(), |m| {
-                                blob(m.to_blob().as_slice()) + TABLE_SLOT
-                            })
-                    }
-                }
-        }
-        Value::ZSet(z) => {
-            ARC + size_of::<ZSet>()
-                + match z.as_ref() {
-                    ZSet::Pack(p) => p.bytes(),
-                    // Per element an index node (score, member, two links, subtree size and
-                    // priority: 48 bytes, arena capacity aside) and the node's 4-byte id
-                    // with its control byte in the lookup table.
-                    ZSet::Skip(_) => scaled(z.len(), samples, z.iter(), |(m, _)| {
+        // Hashes, sets and sorted sets: a packed encoding is one block (8-byte header and
+        // the bytes); a table or skiplist one block of its count and header, plus elements.
+        Value::Hash(h) => match h {
+            Hash::Pack(p) => p.block_bytes(),
+            Hash::Table(_) => {
+                Shared::<TableInner<Blob>>::BLOCK
+                    + scaled(h.len(), samples, h.iter(), |(f, x)| {
+                        blob(f) + blob(x) + TABLE_SLOT
+                    })
+            }
+        },
+        Value::Set(s) => match s {
+            Set::Ints(v) => v.heap_bytes(),
+            Set::Table(_) => {
+                Shared::<TableInner<()>>::BLOCK
+                    + scaled(s.len(), samples, s.iter(), |m| {
+                        blob(m.to_blob().as_slice()) + TABLE_SLOT
+                    })
+            }
+        },
+        Value::ZSet(z) => match z {
+            ZSet::Pack(p) => p.block_bytes(),
+            // Per element an index node (score, member, two links, subtree size and
+            // priority: 48 bytes, arena capacity aside) and the node's 4-byte id with its
+            // control byte in the lookup table.
+            ZSet::Skip(_) => {
+                Shared::<SkipSet>::BLOCK
+                    + scaled(z.len(), samples, z.iter(), |(m, _)| {
                         blob(m) + size_of::<f64>() + 16 + size_of::<u32>() + 1
-                    }),
-                }
-        }
+                    })
+            }
+        },
         Value::Stream(st) => ARC + size_of::<crate::stream::Stream>() + stream_bytes(st),
     };
     ENTRY + key_heap + value
@@ -169,14 +167,23 @@ mod tests {
             usage(&Key::from_slice(&[b'k'; 20]), &Value::Int(7), 5),
             ENTRY + ARC + 20
         );
-        // A packed hash: the Arc block plus the packed bytes (1 length byte per string).
+        // A packed hash: one block, an 8-byte header and the packed bytes (1 length byte per
+        // string), no other block.
         let mut h = Hash::default();
         h.set(b"f1", b"value1", &crate::Limits::default());
         h.set(b"f2", b"value2", &crate::Limits::default());
-        let hv = Value::Hash(Arc::new(h));
-        assert_eq!(
-            usage(&k, &hv, 5),
-            ENTRY + ARC + size_of::<Hash>() + 2 * (3 + 7)
+        assert_eq!(usage(&k, &Value::Hash(h), 5), ENTRY + 8 + 2 * (3 + 7));
+        // An intset: the header and 2 bytes per small member.
+        let s = Set::from_members(
+            [crate::set::Member::Int(1), crate::set::Member::Int(2)],
+            &crate::Limits::default(),
         );
+        assert_eq!(usage(&k, &Value::Set(s), 5), ENTRY + 8 + 2 * 2);
+        // A packed sorted set: member length, member and a 1-byte integral score.
+        let z = ZSet::from_entries(
+            vec![(Blob::from_slice(b"m"), 1.0)],
+            &crate::Limits::default(),
+        );
+        assert_eq!(usage(&k, &Value::ZSet(z), 5), ENTRY + 8 + 3);
     }
 }

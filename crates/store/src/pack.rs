@@ -1,5 +1,6 @@
 //! `Pairs`: the field-value pairs of a small hash packed into one exactly sized allocation,
-//! as Redis's listpack keeps them.
+//! as Redis's listpack keeps them: a shared block (`Packed`, 8-byte header holding the count
+//! of pairs) that is the value's only block.
 //!
 //! ```text
 //!   buf: [ len(f0) f0 | len(v0) v0 | len(f1) f1 | len(v1) v1 | ... ]   (len: LEB128 varint)
@@ -15,11 +16,20 @@
 use std::fmt;
 
 use crate::blob::Blob;
+use crate::shared::Packed;
 
-#[derive(Clone, Default)]
+/// The pairs; `buf.meta()` is their count.
+#[derive(Clone)]
 pub struct Pairs {
-    buf: Box<[u8]>,
-    pairs: u32,
+    buf: Packed,
+}
+
+impl Default for Pairs {
+    fn default() -> Self {
+        Pairs {
+            buf: Packed::new(0, &[]),
+        }
+    }
 }
 
 /// Reads a LEB128 varint at `pos`: (value, position after it).
@@ -78,30 +88,41 @@ impl Pairs {
     }
 
     pub fn len(&self) -> usize {
-        self.pairs as usize
+        self.buf.meta() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pairs == 0
+        self.buf.meta() == 0
     }
 
-    /// Bytes of the packed buffer (for MEMORY USAGE).
+    /// Bytes of the packed buffer.
     pub fn bytes(&self) -> usize {
         self.buf.len()
     }
 
+    /// Bytes of the block, header included (for MEMORY USAGE).
+    pub fn block_bytes(&self) -> usize {
+        self.buf.block_bytes()
+    }
+
+    /// Whether a snapshot shares the block.
+    pub fn is_shared(&self) -> bool {
+        self.buf.is_shared()
+    }
+
     pub fn iter(&self) -> PairsIter<'_> {
         PairsIter {
-            buf: &self.buf,
+            buf: self.buf.bytes(),
             pos: 0,
         }
     }
 
     fn find(&self, field: &[u8]) -> Option<Found> {
+        let buf = self.buf.bytes();
         let mut pos = 0;
-        while pos < self.buf.len() {
-            let (f, value_at) = read(&self.buf, pos);
-            let (_, end) = read(&self.buf, value_at);
+        while pos < buf.len() {
+            let (f, value_at) = read(buf, pos);
+            let (_, end) = read(buf, value_at);
             if f == field {
                 return Some(Found {
                     start: pos,
@@ -115,7 +136,8 @@ impl Pairs {
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.find(field).map(|f| read(&self.buf, f.value_at).0)
+        self.find(field)
+            .map(|f| read(self.buf.bytes(), f.value_at).0)
     }
 
     /// The `i`th pair in insertion order.
@@ -123,13 +145,11 @@ impl Pairs {
         self.iter().nth(i)
     }
 
-    /// Replaces bytes [from, to) of the buffer by `with`, in one exactly sized allocation.
-    fn splice(&mut self, from: usize, to: usize, with: &[u8]) {
-        let mut v = Vec::with_capacity(self.buf.len() - (to - from) + with.len());
-        v.extend_from_slice(&self.buf[..from]);
-        v.extend_from_slice(with);
-        v.extend_from_slice(&self.buf[to..]);
-        self.buf = v.into_boxed_slice();
+    /// Replaces bytes [from, to) of the buffer by `with`, in one exactly sized block of
+    /// `pairs` pairs.
+    fn splice(&mut self, from: usize, to: usize, with: &[u8], pairs: u32) {
+        let b = self.buf.bytes();
+        self.buf = Packed::from_parts(pairs, &[&b[..from], with, &b[to..]]);
     }
 
     /// Sets `field` to `value` (a new field goes last); returns whether the field is new.
@@ -139,7 +159,7 @@ impl Pairs {
             Some(f) => {
                 put_len(&mut enc, value.len());
                 enc.extend_from_slice(value);
-                self.splice(f.value_at, f.end, &enc);
+                self.splice(f.value_at, f.end, &enc, self.buf.meta());
                 false
             }
             None => {
@@ -148,8 +168,7 @@ impl Pairs {
                 put_len(&mut enc, value.len());
                 enc.extend_from_slice(value);
                 let end = self.buf.len();
-                self.splice(end, end, &enc);
-                self.pairs += 1;
+                self.splice(end, end, &enc, self.buf.meta() + 1);
                 true
             }
         }
@@ -159,8 +178,7 @@ impl Pairs {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(field) {
             Some(f) => {
-                self.splice(f.start, f.end, &[]);
-                self.pairs -= 1;
+                self.splice(f.start, f.end, &[], self.buf.meta() - 1);
                 true
             }
             None => false,
@@ -211,8 +229,7 @@ impl<F: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(F, V)> for Pairs {
             pairs += 1;
         }
         Pairs {
-            buf: buf.into_boxed_slice(),
-            pairs,
+            buf: Packed::new(pairs, &buf),
         }
     }
 }
@@ -238,10 +255,18 @@ impl fmt::Debug for Pairs {
 ///
 /// A 10-member set of 8-byte members with scores 0-9 takes 100 bytes (Redis's listpack: 127);
 /// fractional scores cost 9 bytes. Access by rank walks the entries, as in a listpack.
-#[derive(Clone, Default)]
+/// The entries; `buf.meta()` is their count.
+#[derive(Clone)]
 pub struct Scored {
-    buf: Box<[u8]>,
-    len: u32,
+    buf: Packed,
+}
+
+impl Default for Scored {
+    fn default() -> Self {
+        Scored {
+            buf: Packed::new(0, &[]),
+        }
+    }
 }
 
 /// Appends a score: integral ones as a varint (tag bit 0 clear), others as 8 raw bytes.
@@ -310,22 +335,32 @@ impl ExactSizeIterator for ScoredIter<'_> {}
 
 impl Scored {
     pub fn len(&self) -> usize {
-        self.len as usize
+        self.buf.meta() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.buf.meta() == 0
     }
 
-    /// Bytes of the block (for MEMORY USAGE).
+    /// Bytes of the packed entries.
     pub fn bytes(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Bytes of the block, header included (for MEMORY USAGE).
+    pub fn block_bytes(&self) -> usize {
+        self.buf.block_bytes()
+    }
+
+    /// Whether a snapshot shares the block.
+    pub fn is_shared(&self) -> bool {
+        self.buf.is_shared()
     }
 
     /// (member, score) in order.
     pub fn iter(&self) -> ScoredIter<'_> {
         ScoredIter {
-            buf: &self.buf,
+            buf: self.buf.bytes(),
             pos: 0,
             left: self.len(),
         }
@@ -355,7 +390,7 @@ impl Scored {
     fn offset(&self, i: usize) -> usize {
         let mut pos = 0;
         for _ in 0..i {
-            pos = read_entry(&self.buf, pos).2;
+            pos = read_entry(self.buf.bytes(), pos).2;
         }
         pos
     }
@@ -365,12 +400,8 @@ impl Scored {
         let at = self.offset(i);
         let mut enc = Vec::with_capacity(member.len() + 12);
         put_entry(&mut enc, member, score);
-        let mut buf = Vec::with_capacity(self.buf.len() + enc.len());
-        buf.extend_from_slice(&self.buf[..at]);
-        buf.extend_from_slice(&enc);
-        buf.extend_from_slice(&self.buf[at..]);
-        self.buf = buf.into_boxed_slice();
-        self.len += 1;
+        let b = self.buf.bytes();
+        self.buf = Packed::from_parts(self.buf.meta() + 1, &[&b[..at], &enc, &b[at..]]);
     }
 
     /// Removes the ranks in `range` (clamped to the length); returns how many.
@@ -380,11 +411,9 @@ impl Scored {
             return 0;
         }
         let (from, to) = (self.offset(range.start), self.offset(end));
-        let mut buf = Vec::with_capacity(self.buf.len() - (to - from));
-        buf.extend_from_slice(&self.buf[..from]);
-        buf.extend_from_slice(&self.buf[to..]);
-        self.buf = buf.into_boxed_slice();
-        self.len -= (end - range.start) as u32;
+        let b = self.buf.bytes();
+        let left = self.buf.meta() - (end - range.start) as u32;
+        self.buf = Packed::from_parts(left, &[&b[..from], &b[to..]]);
         end - range.start
     }
 
@@ -416,8 +445,7 @@ impl<M: AsRef<[u8]>> FromIterator<(M, f64)> for Scored {
             len += 1;
         }
         Scored {
-            buf: buf.into_boxed_slice(),
-            len,
+            buf: Packed::new(len, &buf),
         }
     }
 }

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::hash::Table;
 use crate::intset::{self, IntSet};
+use crate::shared::PACKED_MAX;
 use crate::value::{parse_i64, Blob};
 use crate::Limits;
 
@@ -93,6 +94,14 @@ impl Set {
         }
     }
 
+    /// Whether a snapshot shares the contents.
+    pub fn is_shared(&self) -> bool {
+        match self {
+            Set::Ints(v) => v.is_shared(),
+            Set::Table(t) => t.is_shared(),
+        }
+    }
+
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
             Set::Ints(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
@@ -120,6 +129,11 @@ impl Set {
     /// intset (`add` does that).
     pub fn add_member(&mut self, m: Member<'_>, limits: &Limits) -> bool {
         if let (Set::Ints(v), Member::Int(n)) = (&mut *self, m) {
+            if (v.len() + 1) * 8 > PACKED_MAX {
+                // Whatever the limit, a block stays below PACKED_MAX.
+                self.convert();
+                return self.add_member(m, limits);
+            }
             let added = v.insert(n);
             if v.len() > limits.set_max_intset_entries {
                 self.convert();

@@ -15,8 +15,12 @@ pub use crate::short_bytes::{EmbStr, Key};
 /// Redis's largest "embstr" string; longer strings are "raw".
 pub const EMBSTR_MAX: usize = 44;
 
-/// A value. Collections sit behind `Arc` so that a snapshot shares them and a write after
-/// the snapshot copies only the collection it touches (`Arc::make_mut`).
+/// A value, 16 bytes. A snapshot shares each collection with the live key, and a write after
+/// the snapshot copies only the collection it touches: lists and streams sit behind `Arc`
+/// (`Arc::make_mut`); hashes, sets and sorted sets hold their one block directly, a packed
+/// encoding's bytes after a count (never written in place, see `shared.rs`) or a table behind
+/// a copy-on-write pointer, so a small one costs one block, not an `Arc` block and its
+/// contents.
 #[derive(Clone, Debug)]
 pub enum Value {
     /// A string holding a 64-bit integer in canonical form (encoding "int").
@@ -26,9 +30,9 @@ pub enum Value {
     /// A string modified in place or longer than 44 bytes (encoding "raw").
     Raw(RawStr),
     List(Arc<List>),
-    Hash(Arc<Hash>),
-    Set(Arc<Set>),
-    ZSet(Arc<ZSet>),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
     Stream(Arc<Stream>),
 }
 
@@ -135,6 +139,45 @@ mod tests {
     #[test]
     fn value_is_compact() {
         assert_eq!(std::mem::size_of::<Value>(), 16);
+        // The collections a value holds directly: a tag and a 12-byte packed block handle.
+        assert_eq!(std::mem::size_of::<Hash>(), 13);
+        assert_eq!(std::mem::size_of::<Set>(), 13);
+        assert_eq!(std::mem::size_of::<ZSet>(), 13);
+    }
+
+    #[test]
+    fn clones_share_collections_and_writes_copy() {
+        let l = crate::Limits::default();
+        let mut s = Set::default();
+        for i in 0..10 {
+            s.add(i.to_string().as_bytes(), &l);
+        }
+        let mut v = Value::Set(s);
+        let snap = v.clone();
+        let Value::Set(live) = &mut v else {
+            unreachable!()
+        };
+        assert!(live.is_shared());
+        live.add(b"10", &l);
+        live.convert();
+        live.add(b"x", &l);
+        let Value::Set(old) = &snap else {
+            unreachable!()
+        };
+        assert!(!old.is_shared() && !live.is_shared());
+        assert_eq!((old.len(), old.encoding()), (10, "intset"));
+        assert_eq!((live.len(), live.encoding()), (12, "hashtable"));
+        // A table is shared too, and copied by the first write.
+        let snap2 = v.clone();
+        let Value::Set(live) = &mut v else {
+            unreachable!()
+        };
+        assert!(live.is_shared());
+        live.remove(b"x");
+        let Value::Set(old) = &snap2 else {
+            unreachable!()
+        };
+        assert!(old.contains(b"x") && !live.contains(b"x"));
     }
 
     #[test]

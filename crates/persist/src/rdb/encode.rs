@@ -155,15 +155,15 @@ pub fn rdb_type(value: &Value) -> RdbType {
     match value {
         Value::Int(_) | Value::Emb(_) | Value::Raw(_) => RdbType::String,
         Value::List(_) => RdbType::ListQuicklist2,
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             Set::Ints(_) => RdbType::SetIntset,
             Set::Table(_) => RdbType::Set,
         },
-        Value::Hash(h) => match &**h {
+        Value::Hash(h) => match h {
             Hash::Pack(_) => RdbType::HashListpack,
             Hash::Table(_) => RdbType::Hash,
         },
-        Value::ZSet(z) => match &**z {
+        Value::ZSet(z) => match z {
             ZSet::Pack(_) => RdbType::ZSetListpack,
             ZSet::Skip(_) => RdbType::ZSet2,
         },
@@ -235,7 +235,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         Value::Raw(v) => write_string(buf, v, opts),
         Value::List(l) => write_list(buf, l, opts),
         Value::Stream(s) => crate::rdb::stream::write_stream(buf, s, opts),
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             Set::Ints(v) => with_scratch(&PACK, |p| {
                 p.clear();
                 intset::encode(v.iter(), p);
@@ -248,7 +248,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                 }
             }
         },
-        Value::Hash(h) => match &**h {
+        Value::Hash(h) => match h {
             Hash::Pack(pairs) => with_scratch(&PACK, |p| {
                 let mut w = LpWriter::new(p);
                 for (f, v) in pairs {
@@ -266,7 +266,7 @@ fn write_value_body(buf: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                 }
             }
         },
-        Value::ZSet(z) => match &**z {
+        Value::ZSet(z) => match z {
             ZSet::Pack(entries) => with_scratch(&PACK, |p| {
                 let mut w = LpWriter::new(p);
                 let mut num = Vec::with_capacity(32);

@@ -12,7 +12,8 @@
 //! | ZSET_LISTPACK, ZSET_ZIPLIST    | size <= zset-max-listpack-entries                       |
 //!
 //! Strings go through tryObjectEncoding (int, embstr up to 44 bytes, raw); lists are always
-//! quicklists.
+//! quicklists. A compact encoding that would pass 1 GiB (`PACKED_MAX`) takes the general one
+//! whatever the thresholds, as Redis's lpSafeToAdd does.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use amber_store::hash::{Hash, Table};
 use amber_store::intset::IntSet;
 use amber_store::list::List;
 use amber_store::set::Set;
+use amber_store::shared::PACKED_MAX;
 use amber_store::value::EMBSTR_MAX;
 use amber_store::zset::{cmp_entry, ZSet};
 use amber_store::{Blob, Limits, Value};
@@ -67,14 +69,34 @@ fn set_table<'a>(members: impl Iterator<Item = std::borrow::Cow<'a, [u8]>>, n: u
     Set::Table(t)
 }
 
-fn zset_pack(mut v: Vec<(Vec<u8>, f64)>) -> ZSet {
-    // A listpack keeps scores as text: -0 reads back as 0.
-    v.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
-    ZSet::Pack(
-        v.into_iter()
-            .map(|(m, s)| (Blob::from_vec(m), s + 0.0))
-            .collect(),
-    )
+/// Whether strings of these lengths fit one packed block, with room for their lengths and
+/// scores (past `PACKED_MAX` a collection takes its general encoding, whatever the limits).
+fn fits_packed(lens: impl Iterator<Item = usize>) -> bool {
+    lens.map(|l| l.saturating_add(20))
+        .try_fold(0usize, |a, l| a.checked_add(l))
+        .is_some_and(|t| t <= PACKED_MAX)
+}
+
+/// A sorted set, packed when `small` (and it fits a block), a skiplist otherwise.
+fn zset_value(mut v: Vec<(Vec<u8>, f64)>, small: bool) -> ZSet {
+    if small && fits_packed(v.iter().map(|(m, _)| m.len())) {
+        // A listpack keeps scores as text: -0 reads back as 0.
+        v.sort_by(|a, b| cmp_entry(a.1, &a.0, b.1, &b.0));
+        return ZSet::Pack(
+            v.into_iter()
+                .map(|(m, s)| (Blob::from_vec(m), s + 0.0))
+                .collect(),
+        );
+    }
+    // Never packed on the way: a big set need not fit one block.
+    let entries = v.into_iter().map(|(m, s)| (Blob::from_vec(m), s)).collect();
+    let skip_only = Limits {
+        zset_max_listpack_entries: 0,
+        ..Limits::default()
+    };
+    let mut z = ZSet::from_entries(entries, &skip_only);
+    z.convert_to_skiplist();
+    z
 }
 
 /// The store value for a decoded value (see the module table for the encoding rules).
@@ -87,65 +109,60 @@ pub fn to_value(v: RdbValue, limits: &Limits) -> Value {
         }
         RdbValue::Set(members) => {
             let n = members.len();
-            if n <= limits.set_max_intset_entries {
+            if n <= limits.set_max_intset_entries && n <= PACKED_MAX / 8 {
                 let ints: Option<Vec<i64>> = members.iter().map(|m| parse_i64(m)).collect();
                 if let Some(ints) = ints {
-                    return Value::Set(Arc::new(Set::Ints(IntSet::from_vec(ints))));
+                    return Value::Set(Set::Ints(IntSet::from_vec(ints)));
                 }
             }
-            Value::Set(Arc::new(set_table(
+            Value::Set(set_table(
                 members.into_iter().map(std::borrow::Cow::Owned),
                 n,
-            )))
+            ))
         }
         RdbValue::IntSet(ints) => {
             let n = ints.len();
-            if n > limits.set_max_intset_entries {
+            if n > limits.set_max_intset_entries || n > PACKED_MAX / 8 {
                 let it = ints
                     .iter()
                     .map(|i| std::borrow::Cow::Owned(i.to_string().into_bytes()));
-                return Value::Set(Arc::new(set_table(it, n)));
+                return Value::Set(set_table(it, n));
             }
-            Value::Set(Arc::new(Set::Ints(IntSet::from_vec(ints))))
+            Value::Set(Set::Ints(IntSet::from_vec(ints)))
         }
         RdbValue::Hash(pairs) => {
             let small = pairs.len() <= limits.hash_max_listpack_entries
                 && pairs.iter().all(|(f, v)| {
                     f.len() <= limits.hash_max_listpack_value
                         && v.len() <= limits.hash_max_listpack_value
-                });
-            Value::Hash(Arc::new(if small {
+                })
+                && fits_packed(pairs.iter().map(|(f, v)| f.len() + v.len()));
+            Value::Hash(if small {
                 hash_pack(pairs)
             } else {
                 hash_table(pairs)
-            }))
+            })
         }
-        RdbValue::HashListpack(pairs) => Value::Hash(Arc::new(
-            if pairs.len() > limits.hash_max_listpack_entries {
+        RdbValue::HashListpack(pairs) => Value::Hash(
+            if pairs.len() > limits.hash_max_listpack_entries
+                || !fits_packed(pairs.iter().map(|(f, v)| f.len() + v.len()))
+            {
                 hash_table(pairs)
             } else {
                 hash_pack(pairs)
             },
-        )),
+        ),
         RdbValue::ZSet(entries) => {
             let small = entries.len() <= limits.zset_max_listpack_entries
                 && entries
                     .iter()
                     .all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
-            let mut z = zset_pack(entries);
-            if !small {
-                z.convert_to_skiplist();
-            }
-            Value::ZSet(Arc::new(z))
+            Value::ZSet(zset_value(entries, small))
         }
         RdbValue::Stream(s) => Value::Stream(Arc::new(*s)),
         RdbValue::ZSetListpack(entries) => {
-            let big = entries.len() > limits.zset_max_listpack_entries;
-            let mut z = zset_pack(entries);
-            if big {
-                z.convert_to_skiplist();
-            }
-            Value::ZSet(Arc::new(z))
+            let small = entries.len() <= limits.zset_max_listpack_entries;
+            Value::ZSet(zset_value(entries, small))
         }
     }
 }

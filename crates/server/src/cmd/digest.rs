@@ -133,7 +133,7 @@ fn add_value(d: &mut Digest, e: &Entry) {
         }
         Value::Set(s) => {
             mix_digest(d, &TYPE_SET.to_be_bytes());
-            match &**s {
+            match s {
                 Set::Ints(v) => {
                     for n in v.iter() {
                         xor_digest(d, n.to_string().as_bytes());
@@ -324,23 +324,23 @@ mod tests {
         skip.convert_to_skiplist();
         assert_eq!(skip.encoding(), "skiplist");
         for z in [pack, skip] {
-            let e = entry("z", Value::ZSet(std::sync::Arc::new(z)), NO_EXPIRE);
+            let e = entry("z", Value::ZSet(z), NO_EXPIRE);
             assert_eq!(
                 hex(&value_digest(&e)),
                 "56d1405fae2b064a9d4497e5f88c98e071122975"
             );
         }
         // -0 in a skiplist prints "-0"; a listpack reads it back as 0.
-        let mut z = ZSet::Skip(Box::default());
+        let mut z = ZSet::Skip(Default::default());
         z.insert(b"a", -0.0, &limits);
-        let e = entry("nz", Value::ZSet(std::sync::Arc::new(z)), NO_EXPIRE);
+        let e = entry("nz", Value::ZSet(z), NO_EXPIRE);
         assert_eq!(
             hex(&value_digest(&e)),
             "c9ab76967bcda336b21df9199d49f17d5c44ca5f"
         );
         let mut z = ZSet::default();
         z.insert(b"a", -0.0, &limits);
-        let e = entry("nz", Value::ZSet(std::sync::Arc::new(z)), NO_EXPIRE);
+        let e = entry("nz", Value::ZSet(z), NO_EXPIRE);
         assert_eq!(
             hex(&value_digest(&e)),
             "8d8d88c2cfb8d9411b8d9973c96538bd6378d446"
@@ -370,7 +370,7 @@ mod tests {
             for i in items {
                 s.add(i.as_bytes(), &limits);
             }
-            entry("s", Value::Set(std::sync::Arc::new(s)), NO_EXPIRE)
+            entry("s", Value::Set(s), NO_EXPIRE)
         };
         assert_eq!(
             value_digest(&set(&["a", "b", "1"])),
@@ -385,7 +385,7 @@ mod tests {
         t.convert();
         assert_eq!(
             value_digest(&ints),
-            value_digest(&entry("s", Value::Set(std::sync::Arc::new(t)), NO_EXPIRE))
+            value_digest(&entry("s", Value::Set(t), NO_EXPIRE))
         );
         // A TTL changes the digest, its value does not.
         let a = value_digest(&entry("k", Value::string(b"v"), 1));

@@ -2,7 +2,6 @@
 //! HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN.
 
 use super::notify;
-use std::sync::Arc;
 
 use amber_store::hash::Hash;
 use amber_store::{Entry, Key, Value};
@@ -88,7 +87,7 @@ fn write_hash<'a>(
         Some(false) => return Err(Error::wrongtype()),
         Some(true) => {}
         None if create => {
-            srv.add_key(db, Key::from_slice(key), Value::Hash(Arc::default()));
+            srv.add_key(db, Key::from_slice(key), Value::Hash(Default::default()));
         }
         None => return Ok(None),
     }
@@ -96,7 +95,7 @@ fn write_hash<'a>(
         Some(Entry {
             value: Value::Hash(h),
             ..
-        }) => Ok(Some(Arc::make_mut(h))),
+        }) => Ok(Some(h)),
         _ => Ok(None),
     }
 }

@@ -2,7 +2,6 @@
 //! SINTER SINTERSTORE SINTERCARD SUNION SUNIONSTORE SDIFF SDIFFSTORE SSCAN.
 
 use super::notify;
-use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
 use amber_store::set::{Member, Set};
@@ -94,14 +93,14 @@ fn write_set<'a>(
     {
         Some(false) => return Err(Error::wrongtype()),
         Some(true) => {}
-        None if create => srv.add_key(db, Key::from_slice(key), Value::Set(Arc::default())),
+        None if create => srv.add_key(db, Key::from_slice(key), Value::Set(Default::default())),
         None => return Ok(None),
     }
     match srv.db_mut(db).get_mut(key) {
         Some(Entry {
             value: Value::Set(s),
             ..
-        }) => Ok(Some(Arc::make_mut(s))),
+        }) => Ok(Some(s)),
         _ => Ok(None),
     }
 }
@@ -487,8 +486,7 @@ fn set_op(ctx: &mut Ctx<'_>, op: SetOp, store: bool) -> Reply {
             ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
-        ctx.srv
-            .set_key(db, dst, Value::Set(Arc::new(result)), false);
+        ctx.srv.set_key(db, dst, Value::Set(result), false);
         ctx.changed(db, dst, 1);
         let event = match op {
             SetOp::Inter => "sinterstore",

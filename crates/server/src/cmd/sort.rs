@@ -182,7 +182,7 @@ fn elements(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(Vec<Vec<u8>>, &'static str
         if let Some(e) = ctx.srv.db_mut(db).get_mut(key) {
             if let Value::ZSet(z) = &mut e.value {
                 if z.encoding() != "skiplist" {
-                    Arc::make_mut(z).convert_to_skiplist();
+                    z.convert_to_skiplist();
                 }
             }
         }

@@ -23,6 +23,7 @@ use std::hash::BuildHasher;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::pack::Scored;
+use crate::shared::{Shared, PACKED_MAX};
 use crate::value::Blob;
 use crate::Limits;
 
@@ -44,7 +45,7 @@ fn pack_score(s: f64) -> f64 {
 #[derive(Clone, Debug)]
 pub enum ZSet {
     Pack(Scored),
-    Skip(Box<SkipSet>),
+    Skip(Shared<SkipSet>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -154,7 +155,7 @@ impl ZSet {
     /// bytes long.
     pub fn for_new_key(limits: &Limits, first_len: usize) -> ZSet {
         if limits.zset_max_listpack_entries == 0 || first_len > limits.zset_max_listpack_value {
-            ZSet::Skip(Box::default())
+            ZSet::Skip(Shared::default())
         } else {
             ZSet::Pack(Scored::default())
         }
@@ -167,6 +168,7 @@ impl ZSet {
         let maxlen = entries.iter().map(|e| e.0.len()).max().unwrap_or(0);
         if entries.len() <= limits.zset_max_listpack_entries
             && maxlen <= limits.zset_max_listpack_value
+            && entries.len().saturating_mul(maxlen.saturating_add(20)) <= PACKED_MAX
         {
             ZSet::Pack(
                 entries
@@ -179,7 +181,7 @@ impl ZSet {
             for (m, sc) in entries {
                 s.insert(m, sc);
             }
-            ZSet::Skip(Box::new(s))
+            ZSet::Skip(Shared::new(s))
         }
     }
 
@@ -201,6 +203,14 @@ impl ZSet {
         }
     }
 
+    /// Whether a snapshot shares the contents.
+    pub fn is_shared(&self) -> bool {
+        match self {
+            ZSet::Pack(p) => p.is_shared(),
+            ZSet::Skip(s) => s.is_shared(),
+        }
+    }
+
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Pack(v) => v.iter().find(|e| e.0 == member).map(|e| e.1),
@@ -213,6 +223,7 @@ impl ZSet {
         if let ZSet::Pack(v) = self {
             if v.len() < limits.zset_max_listpack_entries
                 && member.len() <= limits.zset_max_listpack_value
+                && v.bytes() + member.len() + 20 <= PACKED_MAX
             {
                 let score = pack_score(score);
                 let pos = v.partition_point(|m, s| cmp_entry(s, m, score, member).is_lt());
@@ -405,7 +416,7 @@ impl ZSet {
             for (m, sc) in v.iter() {
                 s.insert(Blob::from_slice(m), sc);
             }
-            *self = ZSet::Skip(Box::new(s));
+            *self = ZSet::Skip(Shared::new(s));
         }
     }
 }

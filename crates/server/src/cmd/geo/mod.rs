@@ -10,8 +10,6 @@ mod hash;
 mod order;
 mod search;
 
-use std::sync::Arc;
-
 use amber_resp::ReplyBuf;
 use amber_store::zset::ZSet;
 use amber_store::Value;
@@ -74,7 +72,7 @@ pub(crate) static COMMANDS: &[Command] = &[
 // ---- shared helpers ------------------------------------------------------------------------
 
 /// The sorted set at `key` for a read (lookupKeyRead + checkType), as a shared handle.
-fn read_zset(srv: &mut Server, db: usize, key: &[u8]) -> Result<Option<Arc<ZSet>>, Error> {
+fn read_zset(srv: &mut Server, db: usize, key: &[u8]) -> Result<Option<ZSet>, Error> {
     match srv.lookup_read(db, key) {
         None => Ok(None),
         Some(e) => match &e.value {

@@ -3,8 +3,6 @@
 //! the cells are scanned in its order, and the results are sorted by its algorithms, so the
 //! replies and the stored sets are the same.
 
-use std::sync::Arc;
-
 use amber_store::zset::{ScoreRange, ZSet};
 use amber_store::{Blob, Value};
 
@@ -138,7 +136,7 @@ fn generic(ctx: &mut Ctx<'_>, src: usize, form: Form, nostore: bool) -> Reply {
         Form::Search => 2,
         Form::SearchStore => 3,
     };
-    let opts = parse_options(a, base_args, form, nostore, z.as_deref(), &mut shape)?;
+    let opts = parse_options(a, base_args, form, nostore, z.as_ref(), &mut shape)?;
     let Some(z) = z else {
         match opts.store {
             Some(dst) => {
@@ -418,7 +416,7 @@ fn store(ctx: &mut Ctx<'_>, db: usize, dst: &[u8], entries: Vec<(Blob, f64)>, ev
     } else {
         let limits = ctx.srv.config.limits;
         let z = ZSet::from_entries(entries, &limits);
-        ctx.srv.set_key(db, dst, Value::ZSet(Arc::new(z)), false);
+        ctx.srv.set_key(db, dst, Value::ZSet(z), false);
         ctx.changed(db, dst, n as u64);
         ctx.notify(crate::cmd::notify::ZSET, event, dst);
         ctx.srv.signal_ready(db, dst);

@@ -1,7 +1,5 @@
 //! ZADD and ZINCRBY.
 
-use std::sync::Arc;
-
 use amber_store::zset::ZSet;
 use amber_store::{Key, Value};
 
@@ -85,8 +83,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, zincrby: bool) -> Reply {
             return Ok(());
         }
         let z = ZSet::for_new_key(&limits, a[idx + 1].len());
-        ctx.srv
-            .add_key(db, Key::from_slice(key), Value::ZSet(Arc::new(z)));
+        ctx.srv.add_key(db, Key::from_slice(key), Value::ZSet(z));
     }
     let Some(z) = write_zset(ctx.srv, db, key)? else {
         return Ok(());

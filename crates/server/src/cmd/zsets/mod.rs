@@ -19,7 +19,6 @@ mod read;
 mod setops;
 
 use super::notify;
-use std::sync::Arc;
 
 use amber_resp::ReplyBuf;
 use amber_store::zset::ZSet;
@@ -196,7 +195,7 @@ fn read_zset<'a>(srv: &'a mut Server, db: usize, key: &[u8]) -> Result<Option<&'
 }
 
 /// The set behind `key` as a shared handle (cheap), for commands that also need `srv`.
-fn read_zset_arc(srv: &mut Server, db: usize, key: &[u8]) -> Result<Option<Arc<ZSet>>, Error> {
+fn read_zset_arc(srv: &mut Server, db: usize, key: &[u8]) -> Result<Option<ZSet>, Error> {
     match srv.lookup_read(db, key) {
         None => Ok(None),
         Some(e) => match &e.value {
@@ -214,7 +213,7 @@ fn write_zset<'a>(
     match srv.lookup_write(db, key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(Arc::make_mut(z))),
+            Value::ZSet(z) => Ok(Some(z)),
             _ => Err(Error::wrongtype()),
         },
     }

@@ -1,8 +1,6 @@
 //! The ZRANGE family (ZRANGE ZRANGESTORE ZREVRANGE Z[REV]RANGEBYSCORE Z[REV]RANGEBYLEX) and
 //! ZREMRANGEBY{RANK,SCORE,LEX}, which share its bounds.
 
-use std::sync::Arc;
-
 use amber_store::zset::{LexRange, ScoreRange, ZSet};
 use amber_store::{Blob, Limits, Value};
 
@@ -134,7 +132,7 @@ fn range_store_set(items: Vec<(Blob, f64)>, hint: usize, limits: &Limits) -> ZSe
     let mut z = if hint <= limits.zset_max_listpack_entries {
         ZSet::Pack(Default::default())
     } else {
-        ZSet::Skip(Box::default())
+        ZSet::Skip(Default::default())
     };
     for (m, s) in items {
         z.insert(&m, s, limits);
@@ -163,7 +161,7 @@ pub(super) fn store_result(
     }
     let limits = ctx.srv.config.limits;
     let z = build(items, &limits);
-    ctx.srv.set_key(db, dst, Value::ZSet(Arc::new(z)), false);
+    ctx.srv.set_key(db, dst, Value::ZSet(z), false);
     ctx.changed(db, dst, 1);
     ctx.notify(crate::cmd::notify::ZSET, event, dst);
     ctx.srv.signal_ready(db, dst);

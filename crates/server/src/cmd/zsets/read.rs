@@ -113,7 +113,7 @@ pub(super) fn zscan(ctx: &mut Ctx<'_>) -> Reply {
         return Ok(());
     };
     let opts = crate::cmd::scan::parse(ctx.args, 2, false)?;
-    let packed = matches!(&*z, amber_store::zset::ZSet::Pack(_));
+    let packed = matches!(z, amber_store::zset::ZSet::Pack(_));
     let (items, next) = z.scan(cursor, opts.count);
     let out = &mut ctx.cl.out;
     out.array(2);

@@ -1,7 +1,5 @@
 //! The set operations: ZUNION ZINTER ZDIFF, their STORE forms, and ZINTERCARD.
 
-use std::sync::Arc;
-
 use amber_store::set::Set;
 use amber_store::zset::ZSet;
 use amber_store::{Blob, Value};
@@ -27,8 +25,8 @@ enum Aggregate {
 
 enum Src {
     Empty,
-    Z(Arc<ZSet>),
-    S(Arc<Set>),
+    Z(ZSet),
+    S(Set),
 }
 
 impl Src {
@@ -50,7 +48,7 @@ impl Src {
                     }
                 }
             }
-            Src::S(s) => match &**s {
+            Src::S(s) => match s {
                 Set::Ints(v) => {
                     for n in v.iter() {
                         if !f(n.to_string().as_bytes(), 1.0) {
@@ -74,7 +72,7 @@ impl Src {
             Src::Empty => None,
             Src::Z(z) => z.score(m),
             Src::S(s) => {
-                let found = match &**s {
+                let found = match s {
                     Set::Ints(v) => amber_store::value::parse_i64(m).is_some_and(|n| v.contains(n)),
                     Set::Table(t) => t.contains(m),
                 };
