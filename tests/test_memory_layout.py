@@ -3,6 +3,7 @@
 The byte counts are Amber's own layout (see crates/store/src/memory.rs); the bounds below are
 what that layout allows, so a regression in the allocator setup or the entry size fails them."""
 
+import pathlib
 import time
 
 from conftest import ServerProc
@@ -68,3 +69,18 @@ def test_memory_usage_follows_the_layout(amber_server):
     # Packed hash: one block, an 8-byte header (count of references, count of pairs) and one
     # length byte per string plus its bytes; no Arc block.
     assert c.memory_usage("h") == entry + 8 + 2 * (3 + 7)
+
+
+def test_no_transparent_huge_pages(new_amber):
+    """mimalloc would ask for transparent huge pages (MADV_HUGEPAGE), where the kernel's mode is
+    `madvise` (this machine's) or `always`; a 2 MiB page is resident as soon as one byte of it is
+    touched. Amber asks for none, and turns them off under `always` (disable-thp yes), so after
+    filling 200k keys no anonymous huge page is resident."""
+    mode = pathlib.Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    assert "[never]" not in mode, f"THP is off on this machine ({mode.strip()}): nothing to check"
+    s = new_amber()
+    c = s.client()
+    c.execute_command("DEBUG", "POPULATE", "200000")
+    rollup = pathlib.Path(f"/proc/{s.pid}/smaps_rollup").read_text()
+    huge = [ln for ln in rollup.splitlines() if ln.startswith("AnonHugePages:")]
+    assert huge and huge[0].split()[1] == "0", huge

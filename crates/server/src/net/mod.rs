@@ -232,6 +232,9 @@ async fn serve(config: Config, log: Logger) -> i32 {
     } else {
         log.notice(&format!("Running mode=standalone, port={}.", config.port));
     }
+    if let Some(w) = crate::sys::alloc::disable_thp(config.accepted_value("disable-thp") == "yes") {
+        log.warning(w);
+    }
     let srv = Rc::new(RefCell::new(Server::new(config, log.clone())));
     if let Err(e) = crate::acl::file::load_at_startup(&mut srv.borrow_mut()) {
         log.warning(&e);

@@ -86,16 +86,41 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Tunes mimalloc to give freed memory back promptly: a server's RSS should follow its data
-/// (mimalloc's defaults keep freed pages for a while and commit arenas eagerly).
+/// (mimalloc's defaults keep freed pages for a while and commit arenas eagerly). And no
+/// transparent huge pages until the configuration is read (see [`disable_thp`]): mimalloc
+/// asks for them (MADV_HUGEPAGE) where the kernel's mode is `madvise`, which Redis's
+/// allocator never does; a 2 MiB page is resident as soon as one byte of it is touched, so
+/// they cost 8 MiB at start and about 17 MiB of RSS at DEBUG POPULATE 1000000 (105 MiB
+/// against 88), with no throughput measured in return.
 pub fn configure() {
-    // Indexes of mimalloc's option enum (mimalloc.h): arena_eager_commit = 4, purge_delay = 15.
+    // Indexes of mimalloc v3's option enum (mimalloc.h): arena_eager_commit = 4,
+    // purge_delay = 15, allow_thp = 43.
     const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    const ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
     // SAFETY: setting allocator options has no preconditions.
     unsafe {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
         libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(ALLOW_THP, 0);
+        // The arena reserved by the allocations before main is already marked
+        // MADV_HUGEPAGE; the process flag overrides that.
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
+}
+
+/// `disable-thp`: `yes` (the default) keeps transparent huge pages off for this process,
+/// whatever the kernel's mode, as Redis's linuxMemoryWarnings does under `always` (Redis's
+/// allocator never asks for them under `madvise`; mimalloc would); `no` leaves them to the
+/// kernel and the allocator. Returns Redis's warning when they cannot be turned off.
+pub(crate) fn disable_thp(disable: bool) -> Option<&'static str> {
+    // SAFETY: prctl with PR_SET_THP_DISABLE takes plain integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, u64::from(disable), 0, 0, 0) };
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    (r != 0 && disable && mode.contains("[always]")).then_some(
+        "WARNING you have Transparent Huge Pages (THP) support enabled in your kernel. This will create latency and memory usage issues with Redis. To fix this issue run the command 'echo madvise > /sys/kernel/mm/transparent_hugepage/enabled' as root, and add it to your /etc/rc.local in order to retain the setting after a reboot. Redis must be restarted after THP is disabled (set to 'madvise' or 'never').",
+    )
 }
 
 /// Resident set size of this process in bytes, from /proc/self/statm.
