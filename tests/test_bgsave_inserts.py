@@ -5,11 +5,11 @@ segments under the walk: Redis 7.0.15 loads it with the DEBUG DIGEST of that ins
 
 import os
 import shutil
-import subprocess
 import threading
 import time
 
 from conftest import ServerProc, raw_command
+from test_rdb import check_rdb, wait_bgsave
 
 SCHED_BATCH = 3
 
@@ -34,16 +34,6 @@ def threads_named(pid, name):
         except OSError:
             pass
     return out
-
-
-def wait_bgsave(c, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        info = c.info("persistence")
-        if not info["rdb_bgsave_in_progress"]:
-            return info
-        time.sleep(0.02)
-    raise AssertionError("BGSAVE did not finish")
 
 
 def test_bgsave_writer_gets_a_fair_share_of_the_cpu(tmp_path):
@@ -119,9 +109,7 @@ def test_bgsave_under_inserts_that_split_segments_is_the_dataset_of_its_instant(
         assert digest(c) != before
     finally:
         s.stop()
-    p = subprocess.run(["redis-check-rdb", str(tmp_path / "a" / "dump.rdb")], capture_output=True,
-                       text=True, timeout=60)
-    assert p.returncode == 0 and "RDB looks OK" in p.stdout, p.stdout + p.stderr
+    check_rdb(tmp_path / "a" / "dump.rdb")
     (tmp_path / "r").mkdir()
     shutil.copy(tmp_path / "a" / "dump.rdb", tmp_path / "r" / "dump.rdb")
     r = ServerProc("redis", tmp_path / "r").start(timeout=60)

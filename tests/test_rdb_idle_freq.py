@@ -8,26 +8,35 @@ import time
 from conftest import ServerProc
 
 
+def save_under_lru_then_lfu(server):
+    """Writes keys on `server` (started with allkeys-lru), saves, switches to allkeys-lfu,
+    reads `hot` 300 times, saves again: (the LRU dump, the LFU dump, OBJECT FREQ of hot)."""
+    c = server.client()
+    c.set("old", "v")
+    c.hset("h", "f", "v")
+    time.sleep(2.2)
+    c.set("new", "v")
+    assert c.object("idletime", "old") >= 2
+    c.save()
+    lru = (server.dir / "dump.rdb").read_bytes()
+    c.config_set("maxmemory-policy", "allkeys-lfu")
+    c.set("hot", "v")
+    for _ in range(300):
+        c.get("hot")
+    hot = c.object("freq", "hot")
+    assert hot > 5
+    c.save()
+    return lru, (server.dir / "dump.rdb").read_bytes(), hot
+
+
 def test_idle_and_freq_survive_loading_a_redis_rdb(tmp_path):
     r = ServerProc("redis", tmp_path / "redis", ["--maxmemory-policy", "allkeys-lru"]).start()
     try:
-        c = r.client()
-        c.set("old", "v")
-        time.sleep(2.2)
-        c.set("new", "v")
-        assert c.object("idletime", "old") >= 2
-        c.save()
-        shutil.copy(r.dir / "dump.rdb", tmp_path / "lru.rdb")
-        c.config_set("maxmemory-policy", "allkeys-lfu")
-        c.set("hot", "v")
-        for _ in range(300):
-            c.get("hot")
-        hot = c.object("freq", "hot")
-        assert hot > 5
-        c.save()
-        shutil.copy(r.dir / "dump.rdb", tmp_path / "lfu.rdb")
+        lru, lfu, hot = save_under_lru_then_lfu(r)
     finally:
         r.stop()
+    (tmp_path / "lru.rdb").write_bytes(lru)
+    (tmp_path / "lfu.rdb").write_bytes(lfu)
 
     for name, policy in [("lru.rdb", "allkeys-lru"), ("lfu.rdb", "allkeys-lfu")]:
         d = tmp_path / f"amber-{name}"
@@ -53,21 +62,7 @@ def test_amber_writes_idle_and_freq_as_redis(tmp_path):
     files = {}
     a = ServerProc("amber", tmp_path / "amber", ["--maxmemory-policy", "allkeys-lru"]).start()
     try:
-        c = a.client()
-        c.set("old", "v")
-        c.hset("h", "f", "v")
-        time.sleep(2.2)
-        c.set("new", "v")
-        c.save()
-        files["lru"] = (a.dir / "dump.rdb").read_bytes()
-        c.config_set("maxmemory-policy", "allkeys-lfu")
-        c.set("hot", "v")
-        for _ in range(300):
-            c.get("hot")
-        hot = c.object("freq", "hot")
-        assert hot > 5
-        c.save()
-        files["lfu"] = (a.dir / "dump.rdb").read_bytes()
+        files["lru"], files["lfu"], hot = save_under_lru_then_lfu(a)
     finally:
         a.stop()
     for name, policy in [("lru", "allkeys-lru"), ("lfu", "allkeys-lfu")]:
