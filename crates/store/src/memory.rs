@@ -12,10 +12,9 @@ use crate::value::Value;
 use crate::zset::{SkipSet, ZSet};
 use crate::Key;
 
-/// The keyspace entry (48 bytes) and its share of the table's empty slots and control
-/// bytes: segment tables are between 44% and 87.5% full, about 60% on average (5M keys take
-/// 82.6 bytes each, directory included).
-const ENTRY: usize = 80;
+/// The keyspace entry (48 bytes) and its share of the spare room of its segment's entry array
+/// and of the index's buckets (3 bytes each): about 58 bytes per key (see `db/entry_table.rs`).
+const ENTRY: usize = 58;
 /// An `Arc`'s counts before the value.
 const ARC: usize = 16;
 /// A collection table's per-entry overhead (4-byte index slot, control byte, spare index and

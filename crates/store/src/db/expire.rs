@@ -1,5 +1,6 @@
 //! Expiry times: setting or clearing one, and the active expire cycle's sweep.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use super::snapshot_walks::before_write;
@@ -10,17 +11,11 @@ impl Db {
     pub fn set_expire(&mut self, key: &[u8], expire: i64) -> bool {
         let h = self.hash(key);
         let si = self.seg_of(h);
-        if self.segs[si]
-            .table
-            .find(h, |e| e.key.as_slice() == key)
-            .is_none()
-        {
-            return false;
-        }
-        let seg = Arc::make_mut(&mut self.segs[si]);
-        let Some(e) = seg.table.find_mut(h, |e| e.key.as_slice() == key) else {
+        let Some(i) = self.segs[si].table.position(h, key) else {
             return false;
         };
+        let seg = Arc::make_mut(&mut self.segs[si]);
+        let e = seg.table.at_mut(i);
         before_write(&mut self.walks, self.gen, si, e);
         let was = e.has_expire();
         e.expire = expire;
@@ -69,16 +64,18 @@ impl Db {
             }
             let seg = Arc::make_mut(&mut self.segs[i]);
             let mut removed = Vec::new();
-            let (walks, gen) = (&mut self.walks, self.gen);
-            seg.table.retain(|e| {
-                if e.is_expired(now) {
-                    before_write(walks, gen, i, e);
-                    removed.push(e.clone());
-                    false
-                } else {
-                    true
+            // A removal moves the last entry into the gap: look at the same position again.
+            let mut at = 0;
+            while at < seg.table.len() {
+                let e = seg.table.at_mut(at);
+                if !e.is_expired(now) {
+                    at += 1;
+                    continue;
                 }
-            });
+                before_write(&mut self.walks, self.gen, i, e);
+                let h = self.hasher.hash_one(e.key.as_slice());
+                removed.push(seg.table.remove_at(at, h, &self.hasher));
+            }
             seg.version = seg.version.wrapping_add(1);
             seg.volatile -= removed.len();
             self.volatile -= removed.len();

@@ -5,13 +5,15 @@
 //!
 //! ```text
 //! Db ─ dir: [seg index; 2^depth] ─┐     (several directory slots may share a segment)
-//!      segs: [Arc<Segment>] <─────┘     Segment { table: HashTable<Entry>, depth, .. }
+//!      segs: [Arc<Segment>] <─────┘     Segment { table: EntryTable, depth, .. }
+//!                                       EntryTable { entries: [Entry], index: u16 positions }
 //!                                       Entry { key, value, expire, lru, mark }
 //! ```
 //!
 //! A segment that reaches `SPLIT_AT` entries splits in two by one more hash bit instead of
 //! growing, so segments stay small (a bounded unit of work for snapshots) whatever the size of
-//! the database, and each table lives between half and seven-eighths full.
+//! the database; a segment's entries sit densely in an array, found through a small hash
+//! index of positions (`entry_table.rs`), so an empty bucket costs 3 bytes, not an entry.
 //!
 //! Point-in-time snapshots (`begin_snapshot`, see `snapshot.rs`) are walked by this thread
 //! between client batches (`snapshot_step`), segment by segment; every write first hands the
@@ -23,16 +25,17 @@
 //! never looks at a clock: callers pass `now`.
 //!
 //! Where each part lives: `entry.rs` (one key with its expiry, access clock and mark),
+//! `entry_table.rs` (a segment's dense entries and their index),
 //! `segment.rs` (a hash's directory position, segments, splitting and pre-sizing),
 //! `batch_insert.rs` (hashing and ordering loads off-thread), `snapshot_walks.rs` (the running
 //! snapshots and the before-image hook every write calls), `scan.rs` (SCAN cursors),
 //! `expire.rs` (expiry changes and the active expire cycle), `sample.rs` (keys sampled for
-//! eviction), `table_alloc.rs` (exact-size
-//! blocks for full segment tables); this file holds the database and
-//! its point operations.
+//! eviction), `table_alloc.rs` (exact-size blocks for full segment indexes); this file holds
+//! the database and its point operations.
 
 mod batch_insert;
 mod entry;
+mod entry_table;
 mod expire;
 mod sample;
 mod scan;
@@ -47,7 +50,6 @@ mod tests_bgsave_inserts;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use hashbrown::hash_table::Entry as TableEntry;
 use hashbrown::DefaultHashBuilder;
 use rand::Rng;
 
@@ -128,9 +130,7 @@ impl Db {
     /// The entry of `key`, expired or not (callers decide what expiry means).
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         let h = self.hash(key);
-        self.segs[self.seg_of(h)]
-            .table
-            .find(h, |e| e.key.as_slice() == key)
+        self.segs[self.seg_of(h)].table.find(h, key)
     }
 
     /// The entry of `key` for modification. Copies the segment first if a snapshot shares it.
@@ -139,10 +139,8 @@ impl Db {
         let h = self.hash(key);
         let si = self.seg_of(h);
         // Look before copying: a miss must not copy a shared segment.
-        self.segs[si].table.find(h, |e| e.key.as_slice() == key)?;
-        let e = Arc::make_mut(&mut self.segs[si])
-            .table
-            .find_mut(h, |e| e.key.as_slice() == key)?;
+        let i = self.segs[si].table.position(h, key)?;
+        let e = Arc::make_mut(&mut self.segs[si]).table.at_mut(i);
         before_write(&mut self.walks, self.gen, si, e);
         Some(e)
     }
@@ -162,79 +160,57 @@ impl Db {
         lru: u32,
     ) -> Option<Entry> {
         let mut si = self.seg_of(h);
-        if self.segs[si].table.len() >= SPLIT_AT
-            && self.segs[si].table.find(h, |e| e.key == key).is_none()
-        {
+        let at = self.segs[si].table.position(h, &key);
+        if at.is_none() && self.segs[si].table.len() >= SPLIT_AT {
             self.split(si);
             si = self.seg_of(h);
         }
-        let hasher = &self.hasher;
         let seg = Arc::make_mut(&mut self.segs[si]);
         let new_volatile = expire != NO_EXPIRE;
         let mut new = Entry::new(key, value, expire, lru);
         new.set_mark(self.gen);
-        match seg.table.entry(
-            h,
-            |e| e.key == new.key,
-            |e| hasher.hash_one(e.key.as_slice()),
-        ) {
-            TableEntry::Occupied(mut o) => {
-                let old_volatile = o.get().has_expire();
-                before_write(&mut self.walks, self.gen, si, o.get_mut());
-                let old = std::mem::replace(o.get_mut(), new);
-                match (old_volatile, new_volatile) {
-                    (true, false) => {
-                        seg.volatile -= 1;
-                        self.volatile -= 1;
-                    }
-                    (false, true) => {
-                        seg.volatile += 1;
-                        self.volatile += 1;
-                    }
-                    _ => {}
+        if let Some(i) = at {
+            let e = seg.table.at_mut(i);
+            let old_volatile = e.has_expire();
+            before_write(&mut self.walks, self.gen, si, e);
+            let old = std::mem::replace(e, new);
+            match (old_volatile, new_volatile) {
+                (true, false) => {
+                    seg.volatile -= 1;
+                    self.volatile -= 1;
                 }
-                Some(old)
-            }
-            TableEntry::Vacant(v) => {
-                v.insert(new);
-                seg.version = seg.version.wrapping_add(1);
-                if new_volatile {
+                (false, true) => {
                     seg.volatile += 1;
                     self.volatile += 1;
                 }
-                self.len += 1;
-                None
+                _ => {}
             }
+            return Some(old);
         }
+        seg.table.push(h, new, &self.hasher);
+        seg.version = seg.version.wrapping_add(1);
+        if new_volatile {
+            seg.volatile += 1;
+            self.volatile += 1;
+        }
+        self.len += 1;
+        None
     }
 
     /// Removes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let si = self.seg_of(h);
-        self.segs[si].table.find(h, |e| e.key.as_slice() == key)?;
+        let i = self.segs[si].table.position(h, key)?;
         let seg = Arc::make_mut(&mut self.segs[si]);
-        let hasher = &self.hasher;
-        let TableEntry::Occupied(mut o) = seg.table.entry(
-            h,
-            |e| e.key.as_slice() == key,
-            |e| hasher.hash_one(e.key.as_slice()),
-        ) else {
-            return None;
-        };
-        before_write(&mut self.walks, self.gen, si, o.get_mut());
-        let (old, _) = o.remove();
+        before_write(&mut self.walks, self.gen, si, seg.table.at_mut(i));
+        let old = seg.table.remove_at(i, h, &self.hasher);
         seg.version = seg.version.wrapping_add(1);
         if old.has_expire() {
             seg.volatile -= 1;
             self.volatile -= 1;
         }
         self.len -= 1;
-        // Give memory back when a table is mostly empty, as Redis resizes dicts below 10% fill.
-        if seg.table.capacity() > 64 && seg.table.len() * 8 < seg.table.capacity() {
-            seg.table
-                .shrink_to(seg.table.len() * 2, |e| hasher.hash_one(e.key.as_slice()));
-        }
         Some(old)
     }
 
@@ -264,8 +240,8 @@ impl Db {
     }
 
     /// Bytes of the keyspace structure itself (INFO memory's `used_memory_overhead`, as
-    /// Redis counts its main dict there): the directory, the segments and their tables, whose
-    /// 48-byte entries hold the keys and small values inline.
+    /// Redis counts its main dict there): the directory, the segments, their entry arrays
+    /// (whose 48-byte entries hold the keys and small values inline) and their indexes.
     pub fn overhead_bytes(&self) -> usize {
         let segs: usize = self
             .segs
@@ -295,7 +271,7 @@ impl Db {
         let mut idx = rng.gen_range(0..self.len);
         for s in &self.segs {
             if idx < s.table.len() {
-                return s.table.iter().nth(idx);
+                return s.table.entries().get(idx);
             }
             idx -= s.table.len();
         }

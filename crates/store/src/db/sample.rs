@@ -47,11 +47,10 @@ impl Db {
             let start = if first { rng.gen_range(0..len) } else { 0 };
             first = false;
             let wanted = |e: &&Entry| !volatile_only || e.has_expire();
-            for e in seg
-                .table
+            let entries = seg.table.entries();
+            for e in entries[start..]
                 .iter()
-                .skip(start)
-                .chain(seg.table.iter().take(start))
+                .chain(&entries[..start])
                 .filter(wanted)
             {
                 f(e);

@@ -53,7 +53,7 @@ impl Db {
                 }
             }
             let start = seg.start_of(p);
-            for (i, e) in seg.table.iter().enumerate().skip(pos) {
+            for (i, e) in seg.table.entries().iter().enumerate().skip(pos) {
                 if visited >= count && !finish {
                     return ScanCursor {
                         prefix: start,

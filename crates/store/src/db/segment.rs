@@ -4,13 +4,10 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
-
-use super::table_alloc::TableAlloc;
-
+use super::entry_table::EntryTable;
 use super::{Db, Entry};
 
-/// A segment splits when an insert finds it this full: the capacity of a 1024-bucket table.
+/// A segment splits when an insert finds it this full: the capacity of a 1024-bucket index.
 pub const SPLIT_AT: usize = 896;
 
 /// The 32-bit directory position of a hash.
@@ -20,7 +17,8 @@ pub const SPLIT_AT: usize = 896;
 /// the same load: at unlucky sizes (1M keys) all of them just past a split, half empty. Mapping
 /// the top 16 hash bits through log2(1 + x) makes density vary by 2x across the directory, so
 /// neighbouring segments differ in size by up to an octave, split at different times, and the
-/// tables average about two-thirds full at any size.
+/// indexes average about two-thirds full at any size (and splits, each a burst of rehashing,
+/// are spread over time).
 ///
 /// The bits used are below hashbrown's 7-bit tag (the top bits) and above the bits a segment's
 /// table uses for its buckets (the low ones).
@@ -56,7 +54,7 @@ fn log_points() -> &'static [u32; 257] {
 
 #[derive(Clone, Debug, Default)]
 pub struct Segment {
-    pub(super) table: HashTable<Entry, TableAlloc>,
+    pub(super) table: EntryTable,
     /// Keys of this segment that carry an expiry.
     pub(super) volatile: usize,
     /// Bumped on every insert, removal and split: positions may have changed (SCAN uses it).
@@ -106,30 +104,30 @@ impl Db {
             self.depth += 1;
         }
         let hasher = &self.hasher;
-        let rehash = |e: &Entry| hasher.hash_one(e.key.as_slice());
         let bit = 1u32 << (31 - u32::from(ld));
         let seg = Arc::make_mut(&mut self.segs[si]);
-        let mut low = Segment {
-            table: HashTable::with_capacity_in(SPLIT_AT, TableAlloc),
+        let entries = std::mem::take(&mut seg.table).into_entries();
+        let hashes: Vec<u64> = entries
+            .iter()
+            .map(|e| hasher.hash_one(e.key.as_slice()))
+            .collect();
+        let high_len = hashes.iter().filter(|&&h| prefix(h) & bit != 0).count();
+        let half = |n: usize| Segment {
+            table: EntryTable::with_capacity(n, SPLIT_AT),
             volatile: 0,
             version: 0,
             depth: ld + 1,
         };
-        let mut high = Segment {
-            table: HashTable::with_capacity_in(SPLIT_AT, TableAlloc),
-            volatile: 0,
-            version: 0,
-            depth: ld + 1,
-        };
-        for e in seg.table.drain() {
-            let h = rehash(&e);
+        let mut low = half(entries.len() - high_len);
+        let mut high = half(high_len);
+        for (e, h) in entries.into_iter().zip(hashes) {
             let half = if prefix(h) & bit != 0 {
                 &mut high
             } else {
                 &mut low
             };
             half.volatile += usize::from(e.has_expire());
-            half.table.insert_unique(h, e, rehash);
+            half.table.push(h, e, hasher);
         }
         low.version = seg.version.wrapping_add(1);
         *seg = low;
@@ -151,9 +149,10 @@ impl Db {
     /// A hint that `additional` keys are coming (DEBUG POPULATE, loading a snapshot). On an
     /// empty database, lays out the directory those keys will need at once, so they are not
     /// rehashed split after split as the database grows (each key would move about once per
-    /// doubling). Each segment's table is sized for the share of keys its prefix range gets
-    /// (the prefix map is not uniform, see `prefix`), at about two-thirds full, which is also
-    /// the average fill that splitting reaches. A database that is not empty grows as usual.
+    /// doubling). Each segment's entry array is sized for the share of keys its prefix range
+    /// gets (the prefix map is not uniform, see `prefix`), and its index at about two-thirds
+    /// full, which is also the average fill that splitting reaches. A database that is not
+    /// empty grows as usual.
     pub fn reserve(&mut self, additional: usize) {
         if self.len != 0 || additional < 4 * SPLIT_AT {
             return;
@@ -168,9 +167,9 @@ impl Db {
             // Share of keys whose prefix falls in [i, i+1) / n: the inverse of the log curve.
             let share = (2f64).powf((i + 1) as f64 / n as f64) - (2f64).powf(i as f64 / n as f64);
             let expected = additional as f64 * share;
-            let cap = ((expected * 1.15) as usize).clamp(16, SPLIT_AT);
+            let index = ((expected * 1.15) as usize).clamp(16, SPLIT_AT);
             segs.push(Arc::new(Segment {
-                table: HashTable::with_capacity_in(cap, TableAlloc),
+                table: EntryTable::with_capacity(expected as usize, index),
                 volatile: 0,
                 version: 0,
                 depth,

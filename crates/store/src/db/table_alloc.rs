@@ -1,20 +1,19 @@
-//! The allocator of segment tables: full-size tables carved from shared chunks, exactly.
+//! The allocator of segment indexes: full-size indexes carved from shared chunks, exactly.
 //!
-//! A segment's table of 1024 buckets takes 1024 x 48 bytes of entries plus 1024 + 16 control
-//! bytes: 50,192 bytes, which the general allocator serves from its 57,344-byte size class
-//! (classes are 12.5 % apart there), and 512 buckets take 25,104 bytes in a 28,672-byte class:
-//! 14 % of every table, about 11 bytes per key, resident. Nearly every table has one of these
-//! two sizes (segments split at `SPLIT_AT` into two 1024-bucket halves; `Db::reserve` sizes
-//! them at 512 or 1024 buckets), so those two layouts are served here instead: each from 4 MiB
-//! chunks cut into as many slots of exactly that size as fit (83 and 167; 0.7 % and 0.05 %
+//! A segment's index (see `entry_table.rs`) of 1024 buckets takes 1024 x 2 bytes of positions
+//! plus 1024 + 16 control bytes: 3,088 bytes, which the general allocator serves from its
+//! 3,584-byte size class (classes are 12.5-25 % apart there), and 512 buckets take 1,552 bytes
+//! in a 1,792-byte class: 14-16 % of every index. Nearly every index has one of these two
+//! sizes (segments split at `SPLIT_AT` into two 1024-bucket halves; `Db::reserve` sizes them
+//! at 512 or 1024 buckets), so those two layouts are served here instead: each from 4 MiB
+//! chunks cut into as many slots of exactly that size as fit (1,358 and 2,702; under 0.1 %
 //! left over), with a free list per chunk. A chunk goes back to the general allocator when its
-//! last slot is freed. Every other layout (small tables, shrunk ones) goes to the general
-//! allocator as before. The chunks come from the global allocator, so `used_memory` counts
-//! them.
+//! last slot is freed. Every other layout (small indexes, shrunk ones) goes to the general
+//! allocator. The chunks come from the global allocator, so `used_memory` counts them.
 //!
-//! Tables are allocated and freed by the database's thread, and freed by a snapshot writer
+//! Indexes are allocated and freed by the database's thread, and freed by a snapshot writer
 //! that drops the last reference to an old segment: one mutex guards the chunks (taken once
-//! per table, about once per 900 inserts).
+//! per index, about once per 900 inserts).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -39,7 +38,7 @@ const CHUNK: usize = 4 << 20;
 /// Alignment of every slot and chunk (hashbrown's tables ask for 16).
 const ALIGN: usize = 16;
 
-/// Allocates segment tables (see the module documentation). Zero-sized: tables carry no
+/// Allocates segment indexes (see the module documentation). Zero-sized: indexes carry no
 /// allocator state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TableAlloc;
@@ -107,14 +106,14 @@ impl Class {
     }
 }
 
-/// The slab classes: the two full-table layouts of 48-byte entries (1024 and 512 buckets).
+/// The slab classes: the two full-index layouts of 2-byte positions (1024 and 512 buckets).
 static CLASSES: Mutex<Vec<Class>> = Mutex::new(Vec::new());
 
-/// Whether `layout` is one of the slab sizes: a hashbrown table of `Entry` with 512 or 1024
-/// buckets (bucket array, then one control byte per bucket plus a 16-byte group).
+/// Whether `layout` is one of the slab sizes: a hashbrown table of `u16` positions with 512
+/// or 1024 buckets (bucket array, then one control byte per bucket plus a 16-byte group).
 pub(super) fn slab_size(layout: Layout) -> Option<usize> {
-    const ENTRY: usize = 48;
-    let table = |buckets: usize| ENTRY * buckets + buckets + 16;
+    const POSITION: usize = std::mem::size_of::<u16>();
+    let table = |buckets: usize| POSITION * buckets + buckets + 16;
     let size = layout.size();
     (layout.align() <= ALIGN && (size == table(1024) || size == table(512))).then_some(size)
 }
@@ -176,16 +175,16 @@ mod tests {
     use super::*;
 
     fn layout(buckets: usize) -> Layout {
-        Layout::from_size_align(48 * buckets + buckets + 16, 16).expect("layout")
+        Layout::from_size_align(2 * buckets + buckets + 16, 16).expect("layout")
     }
 
     #[test]
     fn only_full_table_layouts_are_slabbed() {
-        assert_eq!(slab_size(layout(1024)), Some(50_192));
-        assert_eq!(slab_size(layout(512)), Some(25_104));
+        assert_eq!(slab_size(layout(1024)), Some(3_088));
+        assert_eq!(slab_size(layout(512)), Some(1_552));
         assert_eq!(slab_size(layout(256)), None);
         assert_eq!(
-            slab_size(Layout::from_size_align(50_192, 64).expect("layout")),
+            slab_size(Layout::from_size_align(3_088, 64).expect("layout")),
             None
         );
         // Through the allocator: a slab block and a general one, both usable and freed.
@@ -203,22 +202,22 @@ mod tests {
     #[test]
     fn slots_are_disjoint_and_empty_chunks_go_back() {
         let mut c = Class {
-            size: 50_192,
+            size: 3_088,
             chunks: Vec::new(),
         };
-        assert_eq!(c.slots(), 83);
-        let n = 200; // three chunks
+        assert_eq!(c.slots(), 1_358);
+        let n = 3_000; // three chunks
         let mut addrs: Vec<usize> = (0..n)
             .map(|_| c.allocate().expect("allocate").as_ptr() as usize)
             .collect();
         assert_eq!(c.chunks.len(), 3);
         let mut sorted = addrs.clone();
         sorted.sort_unstable();
-        assert!(sorted.windows(2).all(|w| w[1] - w[0] >= 50_192));
+        assert!(sorted.windows(2).all(|w| w[1] - w[0] >= 3_088));
         assert!(sorted.iter().all(|a| a % 16 == 0));
         for &a in &addrs {
-            // SAFETY: each slot is 50,192 bytes inside a live chunk.
-            unsafe { std::ptr::write_bytes(a as *mut u8, 0xCD, 50_192) };
+            // SAFETY: each slot is 3,088 bytes inside a live chunk.
+            unsafe { std::ptr::write_bytes(a as *mut u8, 0xCD, 3_088) };
         }
         // Freeing every slot of the first chunk hands it back; a freed slot is reused.
         let first = c.chunks[0].base;
