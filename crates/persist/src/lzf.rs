@@ -247,15 +247,15 @@ pub fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Resu
             if out.len() + len > end {
                 return Err(LzfError::WrongLength);
             }
+            // A reference shorter than its length repeats its own output with period `back`:
+            // copied in chunks that double (what lies between `from` and the end is always
+            // whole periods), not byte by byte. A run of 264 zero bytes is 9 copies, not 264.
             let from = out.len() - back;
-            if back >= len {
-                out.extend_from_within(from..from + len);
-            } else {
-                // Overlapping copy: a run that repeats its own output.
-                for i in 0..len {
-                    let b = out[from + i];
-                    out.push(b);
-                }
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(out.len() - from);
+                out.extend_from_within(from..from + n);
+                left -= n;
             }
         }
     }
@@ -311,6 +311,28 @@ mod tests {
         for _ in 0..3 {
             roundtrip(&text[..1000]).unwrap();
             roundtrip(&noise[..1000]).unwrap();
+        }
+    }
+
+    /// References shorter than their length (a period repeated): every period from 1 to 40
+    /// after a random prefix, each with runs of every length class.
+    #[test]
+    fn overlapping_references_repeat_their_period() {
+        let mut x = 99u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        for period in 1..=40usize {
+            let unit: Vec<u8> = (0..period).map(|_| next()).collect();
+            for total in [3, 9, 40, 263, 264, 265, 1000] {
+                let mut data: Vec<u8> = (0..7).map(|_| next()).collect();
+                data.extend(unit.iter().cycle().take(total.max(period)));
+                data.push(next());
+                roundtrip(&data).expect("compressible");
+            }
         }
     }
 
