@@ -373,6 +373,7 @@ fn replay_batches(
     fix: &str,
 ) -> Result<u64, AofLoadError> {
     let mut keys = 0u64;
+    let mut known = Vec::new();
     for batch in rx {
         let batch = batch.map_err(|e| {
             AofLoadError(format!(
@@ -401,7 +402,7 @@ fn replay_batches(
                 }
                 AofEntry::Annotation(_) => {}
                 AofEntry::Command { args, start, .. } => {
-                    if let Err(why) = replay(srv, cl, args) {
+                    if let Err(why) = replay(srv, cl, args, &mut known) {
                         return Err(AofLoadError(format!(
                         "Error executing a command from the append only file {shown} at offset {start}: {why}"
                     )));
@@ -510,19 +511,27 @@ fn manifest_hint(srv: &Server, path: &Path) -> String {
 }
 
 /// Runs one command from the AOF as Redis's fake AOF client does: no reply, no checks that
-/// concern network clients, MULTI/EXEC honoured.
-fn replay(srv: &mut Server, cl: &mut Client, args: Vec<Vec<u8>>) -> Result<(), String> {
+/// concern network clients, MULTI/EXEC honoured. `known` is the last command name found in the
+/// command table: an AOF repeats a few names, and the dispatcher looks the command up anyway.
+fn replay(
+    srv: &mut Server,
+    cl: &mut Client,
+    args: Vec<Vec<u8>>,
+    known: &mut Vec<u8>,
+) -> Result<(), String> {
     // The reader never yields a command without arguments (`*0` is corrupt).
     let Some(name) = args.first() else {
         return Err("a command with no arguments".into());
     };
-    let Some(cmd) = srv.commands.lookup_original(name) else {
-        return Err(format!(
-            "Unknown command '{}' reading the append only file",
-            String::from_utf8_lossy(name)
-        ));
-    };
-    let _ = cmd;
+    if name != known {
+        if srv.commands.lookup_original(name).is_none() {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file",
+                String::from_utf8_lossy(name)
+            ));
+        }
+        known.clone_from(name);
+    }
     crate::cmd::process(srv, cl, args);
     cl.out.buf.clear();
     srv.propagated.clear();
