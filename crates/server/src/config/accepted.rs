@@ -148,7 +148,6 @@ pub(crate) static ACCEPTED: &[Accepted] = &[
     ),
     row("active-defrag-max-scan-fields", 0, Int(1, LONG_MAX), "1000"),
     row("active-expire-effort", 0, Int(1, 10), "1"),
-    row("maxmemory-clients", 0, Special(maxmemory_clients), "0"),
     // Client limits and diagnostics.
     Accepted {
         flags: MULTI_ARG,
@@ -444,21 +443,6 @@ fn percentiles(_: &str, args: &[String]) -> Result<String, String> {
         out.push(format!("{p}"));
     }
     Ok(out.join(" "))
-}
-
-/// Checks the event classes as Redis does; shown in Redis's canonical order.
-fn maxmemory_clients(_: &str, args: &[String]) -> Result<String, String> {
-    let s = args.first().map(String::as_str).unwrap_or("");
-    if let Some(p) = s.strip_suffix('%') {
-        if amber_resp::parse::string2ll(p.as_bytes()).is_none() {
-            return Err("argument must be a memory or percent value".into());
-        }
-        let v = parse_int(p, 0, 100)?;
-        return Ok(if v == 0 { "0".into() } else { format!("{v}%") });
-    }
-    let v =
-        parse_memory(s).ok_or_else(|| "argument must be a memory or percent value".to_string())?;
-    Ok(v.to_string())
 }
 
 /// `replicaof <host> <port>`, or `replicaof no one`.

@@ -510,6 +510,16 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "maxmemory-clients",
+        alias: None,
+        flags: 0,
+        get: |c| c.maxmemory_clients.shown(),
+        set: |c, a| {
+            c.maxmemory_clients = crate::net::client_eviction::Limit::parse(one(a))?;
+            Ok(())
+        },
+    },
     int_directive!(
         "maxmemory-samples",
         None,

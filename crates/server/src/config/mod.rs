@@ -84,6 +84,8 @@ pub struct Config {
     pub(crate) maxmemory_policy: crate::evict::Policy,
     pub(crate) maxmemory_samples: u32,
     pub(crate) maxmemory_eviction_tenacity: u32,
+    /// maxmemory-clients: what the clients together may hold (net/client_eviction.rs).
+    pub(crate) maxmemory_clients: crate::net::client_eviction::Limit,
     pub(crate) lfu_log_factor: u32,
     /// Minutes per halving step of an LFU counter (0: never decays).
     pub(crate) lfu_decay_time: u32,
@@ -265,6 +267,7 @@ impl Default for Config {
             maxmemory_policy: crate::evict::Policy::NoEviction,
             maxmemory_samples: 5,
             maxmemory_eviction_tenacity: 10,
+            maxmemory_clients: crate::net::client_eviction::Limit::Bytes(0),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             rdbchecksum: true,

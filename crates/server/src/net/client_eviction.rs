@@ -17,19 +17,49 @@ pub(crate) fn client_mem(cl: &Client) -> u64 {
     (cl.pending_output() + cl.qbuf_len) as u64 + CLIENT_BASE_MEM
 }
 
-/// getClientEvictionLimit: maxmemory-clients in bytes, or as a percentage of maxmemory; at
-/// least 128 KiB so a bad setting cannot cut every connection; 0 when off.
-pub(crate) fn limit(srv: &Server) -> u64 {
-    let Some(v) = srv.config.accepted.get("maxmemory-clients") else {
-        return 0;
-    };
-    let bytes = match v.strip_suffix('%') {
-        Some(p) if srv.config.maxmemory > 0 => {
-            let pct = p.parse::<f64>().unwrap_or(0.0);
-            (srv.config.maxmemory as f64 * pct / 100.0) as u64
+/// The maxmemory-clients directive: a byte count (0: no limit) or a percentage of maxmemory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    Bytes(u64),
+    PercentOfMaxmemory(u32),
+}
+
+impl Limit {
+    /// Parses a directive value as Redis does: a memory value, or 0-100 followed by `%`
+    /// (`0%` reads back as `0`).
+    pub(crate) fn parse(s: &str) -> Result<Limit, String> {
+        let wrong = || "argument must be a memory or percent value".to_string();
+        if let Some(p) = s.strip_suffix('%') {
+            if amber_resp::parse::string2ll(p.as_bytes()).is_none() {
+                return Err(wrong());
+            }
+            return Ok(match crate::config::parse_int(p, 0, 100)? {
+                0 => Limit::Bytes(0),
+                v => Limit::PercentOfMaxmemory(v as u32),
+            });
         }
-        Some(_) => return 0,
-        None => v.parse::<u64>().unwrap_or(0),
+        let v = crate::config::parse_memory(s).ok_or_else(wrong)?;
+        u64::try_from(v).map(Limit::Bytes).map_err(|_| wrong())
+    }
+
+    /// What CONFIG GET shows.
+    pub(crate) fn shown(self) -> String {
+        match self {
+            Limit::Bytes(b) => b.to_string(),
+            Limit::PercentOfMaxmemory(p) => format!("{p}%"),
+        }
+    }
+}
+
+/// getClientEvictionLimit: maxmemory-clients in bytes, or as a percentage of maxmemory; at
+/// least 128 KiB so a bad setting cannot cut every connection; 0 when off (a percentage
+/// without maxmemory is off too).
+pub(crate) fn limit(srv: &Server) -> u64 {
+    let bytes = match srv.config.maxmemory_clients {
+        Limit::Bytes(b) => b,
+        Limit::PercentOfMaxmemory(p) => {
+            (u128::from(srv.config.maxmemory) * u128::from(p) / 100) as u64
+        }
     };
     if bytes == 0 {
         return 0;
