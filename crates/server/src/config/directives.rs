@@ -510,6 +510,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    // Typed here (not in accepted.rs): client eviction reads it before every command.
     Directive {
         name: "maxmemory-clients",
         alias: None,
