@@ -166,3 +166,16 @@ def test_stricter_than_redis_loader(tmp_path, case):
         a = run_server("amber", tmp_path / f"amber-{truncated}", BASE, incr, truncated)
         assert a[0] == "refuse", a[2][-1500:]
         assert report[f"server_{truncated}"] == "refuse", report
+
+
+@pytest.mark.parametrize("name", [b"", b"NOSUCHCMD"], ids=["empty-name", "unknown-name"])
+def test_unknown_command_names_are_refused(tmp_path, name):
+    """A command name the table does not know stops the load on both servers, with Redis's
+    text. The empty name comes first in the file: Amber's loader remembers the last name it
+    found, and none has been found yet."""
+    incr = b"*1\r\n$%d\r\n%s\r\n" % (len(name), name) + SET_A
+    shown = f"Unknown command '{name.decode()}' reading the append only file"
+    for kind in ("redis", "amber"):
+        outcome, _, log = run_server(kind, tmp_path / kind, BASE, incr, "yes")
+        assert outcome == "refuse", f"{kind}: {outcome}\n{log[-1500:]}"
+        assert shown in log, f"{kind}:\n{log[-1500:]}"

@@ -92,6 +92,28 @@ def test_big_half_sent_request_is_evicted(amber_and_redis, limit):
     assert g["keeper_reply"] == b"+OK\r\n" and g["victim_key"] == 0
 
 
+def test_a_percentage_of_a_tiny_maxmemory_still_gets_the_floor(amber_and_redis):
+    """1% of a 50-byte maxmemory is 0 bytes: Redis still sets the 128 KiB floor (a percentage
+    turns the limit on whenever maxmemory is set), so a half-sent 1.2 MB request is evicted."""
+    got = {}
+    for s in amber_and_redis:
+        c = s.client()
+        before = c.info("stats")["evicted_clients"]
+        c.config_set("maxmemory", "50")
+        c.config_set("maxmemory-clients", "1%")
+        victim = half_sent_big_set(s.port, b"victim")
+        time.sleep(0.3)
+        got[s.kind] = {"victim_closed": closed(victim),
+                       "evicted": c.info("stats")["evicted_clients"] - before,
+                       "shown": c.config_get("maxmemory-clients")}
+        victim.close()
+        c.config_set("maxmemory-clients", "0")
+        c.config_set("maxmemory", "0")
+        c.close()
+    assert got["amber"] == got["redis"], got
+    assert got["amber"]["victim_closed"] and got["amber"]["evicted"] == 1, got
+
+
 def subscriber_scenario(server):
     c = server.client()
     c.config_set("client-output-buffer-limit", "pubsub 0 0 0")

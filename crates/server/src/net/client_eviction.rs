@@ -56,14 +56,14 @@ impl Limit {
 /// without maxmemory is off too).
 pub(crate) fn limit(srv: &Server) -> u64 {
     let bytes = match srv.config.maxmemory_clients {
+        Limit::Bytes(0) => return 0,
         Limit::Bytes(b) => b,
+        Limit::PercentOfMaxmemory(_) if srv.config.maxmemory == 0 => return 0,
+        // A percentage that rounds to 0 bytes still gets the floor, as in Redis.
         Limit::PercentOfMaxmemory(p) => {
             (u128::from(srv.config.maxmemory) * u128::from(p) / 100) as u64
         }
     };
-    if bytes == 0 {
-        return 0;
-    }
     bytes.max(128 * 1024)
 }
 

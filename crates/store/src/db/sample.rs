@@ -7,10 +7,12 @@ use super::{Db, Entry};
 
 impl Db {
     /// Calls `f` with up to `n` distinct entries (expired ones included), only those with an
-    /// expiry when `volatile_only`: consecutive entries from a random position of a random
-    /// segment, going on into the next segments while fewer were found. Like Redis's
-    /// dictGetSomeKeys, the entries are not independent draws (neighbours in one table), which
-    /// does not matter for eviction: a table's order has nothing to do with access times.
+    /// expiry when `volatile_only`: entries of a random segment, going on into the next
+    /// segments while fewer were found. Like Redis's dictGetSomeKeys, the entries are not
+    /// independent draws (one segment's), which does not matter for eviction as long as their
+    /// order says nothing about access times. A segment's array is in insertion order, so it
+    /// is not read in that order: from a random position by a random stride coprime with its
+    /// length, which visits every entry once with neighbours of the visit far apart in time.
     pub fn sample<R: Rng>(
         &self,
         rng: &mut R,
@@ -30,7 +32,6 @@ impl Db {
         let nsegs = self.segs.len();
         let mut si = rng.gen_range(0..nsegs);
         let mut got = 0;
-        let mut first = true;
         // Every segment at most once: `want` entries exist, so the loop finds them.
         for _ in 0..nsegs {
             let seg = &self.segs[si];
@@ -43,16 +44,16 @@ impl Db {
             if candidates == 0 {
                 continue;
             }
-            let len = seg.table.len();
-            let start = if first { rng.gen_range(0..len) } else { 0 };
-            first = false;
-            let wanted = |e: &&Entry| !volatile_only || e.has_expire();
             let entries = seg.table.entries();
-            for e in entries[start..]
-                .iter()
-                .chain(&entries[..start])
-                .filter(wanted)
-            {
+            let len = entries.len();
+            let stride = coprime_stride(rng, len);
+            let mut at = rng.gen_range(0..len);
+            for _ in 0..len {
+                let e = &entries[at];
+                at = (at + stride) % len;
+                if volatile_only && !e.has_expire() {
+                    continue;
+                }
                 f(e);
                 got += 1;
                 if got == want {
@@ -61,6 +62,27 @@ impl Db {
             }
         }
     }
+}
+
+/// A random step in 1..len that shares no factor with `len` (so stepping by it from any
+/// position visits all `len` positions once); 1 when a few tries find none.
+fn coprime_stride<R: Rng>(rng: &mut R, len: usize) -> usize {
+    fn gcd(mut a: usize, mut b: usize) -> usize {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+    if len <= 2 {
+        return 1;
+    }
+    for _ in 0..8 {
+        let s = rng.gen_range(1..len);
+        if gcd(s, len) == 1 {
+            return s;
+        }
+    }
+    1
 }
 
 #[cfg(test)]
@@ -107,5 +129,54 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 50);
+    }
+
+    /// A segment's array is in insertion order; samples must not be runs of keys inserted
+    /// together (their access times would be alike, and eviction would compare near-equals).
+    #[test]
+    fn samples_are_not_runs_of_keys_inserted_together() {
+        let mut db = Db::new();
+        let n = 20_000i64;
+        for i in 0..n {
+            db.insert(
+                Key::from_slice(format!("k{i}").as_bytes()),
+                Value::Int(i),
+                NO_EXPIRE,
+                0,
+            );
+        }
+        let mut rng = SmallRng::seed_from_u64(11);
+        let mut spreads = Vec::new();
+        for _ in 0..500 {
+            let mut ids = Vec::new();
+            db.sample(&mut rng, 5, false, |e| {
+                if let Value::Int(i) = e.value {
+                    ids.push(i);
+                }
+            });
+            assert_eq!(ids.len(), 5);
+            spreads.push(ids.iter().max().unwrap() - ids.iter().min().unwrap());
+        }
+        spreads.sort_unstable();
+        // Five consecutive entries of one segment span about 5 x (number of segments) ids,
+        // a few hundred; five scattered ones about two-thirds of all of them.
+        let median = spreads[spreads.len() / 2];
+        assert!(median > n / 4, "median spread {median}");
+    }
+
+    #[test]
+    fn strides_are_coprime() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for len in 1..1000usize {
+            let s = super::coprime_stride(&mut rng, len);
+            assert!(s >= 1 && (len <= 1 || s < len));
+            let mut seen = vec![false; len];
+            let mut at = 0;
+            for _ in 0..len {
+                assert!(!seen[at], "len {len} stride {s}");
+                seen[at] = true;
+                at = (at + s) % len;
+            }
+        }
     }
 }

@@ -169,10 +169,12 @@ impl Db {
             let expected = additional as f64 * share;
             // A segment gets `expected` keys give or take a Poisson spread (4 % at 600): with
             // 12 % more room, few arrays are copied to grow during the load, and the room
-            // never written is never resident.
+            // never written is never resident. Never more than a segment holds before it
+            // splits: the hint may come from a file (RDB's RESIZEDB) and be far too big.
             let index = ((expected * 1.15) as usize).clamp(16, SPLIT_AT);
+            let entries = ((expected * 1.12) as usize).min(SPLIT_AT);
             segs.push(Arc::new(Segment {
-                table: EntryTable::with_capacity((expected * 1.12) as usize, index),
+                table: EntryTable::with_capacity(entries, index),
                 volatile: 0,
                 version: 0,
                 depth,
